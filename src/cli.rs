@@ -1,0 +1,544 @@
+//! The command-line interface: flags, their validation, and the examples in `--help`.
+//! Every value is parsed into a typed value here, so a bad one is rejected before
+//! anything is collected or written, with a message naming the flag and what it
+//! accepts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::aggregate::{DEFAULT_GROUP_BY, GroupField};
+use crate::collect::{self, SourceChoice};
+use crate::filter::{self, Filters, RemoteFilter};
+use crate::model::TcpState;
+
+const EXAMPLES: &str = "\
+Examples:
+  sockleak                              who holds CLOSE_WAIT sockets, worst first
+  sockleak --json | jq '.groups[0]'     the worst group as JSON
+  sockleak --state close-wait --by command,remote-host
+  sockleak --remote 10.0.0.0/8 --remote :5432 --all
+  sockleak --watch 1 --pool-size 20     watch a leak fill a pool of 20
+  sockleak --watch 5 --record leak.ndjson && sockleak plot leak.ndjson -o leak.svg
+  sockleak --threshold 75% --pool-size 1024      silent unless a pool is 75% full (cron)
+  sockleak -o nagios --threshold 100 --critical 500
+  sockleak -o prometheus --output-file /var/lib/node_exporter/textfile/sockleak.prom
+  sockleak serve --listen 127.0.0.1:9732
+
+Exit codes: 0 ok, 1 threshold breached, 2 critical threshold breached,
+3 usage error or failure.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sockleak",
+    version,
+    about = "Find the process leaking TCP connections (CLOSE_WAIT and friends) before its pool runs dry",
+    long_about = "Reads every TCP socket of the host (netlink sock_diag, or /proc/net/tcp{,6}), \
+joins each one to the processes holding it through /proc/<pid>/fd, and counts them per \
+process and endpoint: CLOSE_WAIT first, with unread bytes and idle ages.",
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub collect: CollectArgs,
+
+    #[command(flatten)]
+    pub view: ViewArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub watch: WatchArgs,
+
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve Prometheus metrics over HTTP (GET /metrics).
+    #[command(
+        after_help = "Examples:\n  sockleak serve\n  sockleak serve --listen 127.0.0.1:9732 --min-interval 5"
+    )]
+    Serve(ServeArgs),
+    /// Plot a `--record` file as SVG or PNG.
+    #[command(
+        after_help = "Examples:\n  sockleak plot leak.ndjson -o leak.svg\n  sockleak plot leak.ndjson -o leak.png --top 5"
+    )]
+    Plot(PlotArgs),
+}
+
+/// Where sockets and processes are read from.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Collection")]
+pub struct CollectArgs {
+    /// Socket table source: netlink (sock_diag), proc (/proc/net/tcp{,6}), or auto
+    /// (netlink, falling back to proc with a warning).
+    #[arg(long, value_enum, default_value_t = SourceArg::Auto)]
+    pub source: SourceArg,
+
+    /// Read every /proc file from DIR instead (a fixture tree); implies --source proc.
+    #[arg(long, value_name = "DIR")]
+    pub proc_root: Option<PathBuf>,
+
+    /// Show process command lines. Off by default: they can hold passwords.
+    #[arg(long)]
+    pub cmdline: bool,
+
+    /// Network namespaces to read: all (default), host, a namespace inode, or a pid
+    /// whose namespace to read.
+    #[arg(long, value_name = "all|host|INODE|PID", value_parser = parse_netns)]
+    pub netns: Option<NetnsArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceArg {
+    Auto,
+    Netlink,
+    Proc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetnsArg {
+    All,
+    Host,
+    /// A namespace inode, or a pid whose namespace is meant; resolved at collection.
+    Id(u64),
+}
+
+/// What to count and how to group it.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Filters and grouping")]
+pub struct ViewArgs {
+    /// Group by KEY[,KEY...]: process, command, user, endpoint, remote, remote-host,
+    /// remote-port, local-port, state, direction, netns [default: process,endpoint]
+    #[arg(long, value_name = "KEY,...", value_delimiter = ',', value_parser = parse_group_field)]
+    pub by: Vec<GroupField>,
+
+    /// Only these states, e.g. close-wait or established,time-wait; `all` for every state.
+    #[arg(long, value_name = "STATE,...", value_parser = parse_states_arg)]
+    pub state: Option<StateList>,
+
+    /// Also show LISTEN sockets (hidden by default).
+    #[arg(short, long)]
+    pub all: bool,
+
+    /// Only sockets held by these pids.
+    #[arg(long, value_name = "PID,...", value_delimiter = ',', value_parser = parse_pid)]
+    pub pid: Vec<u32>,
+
+    /// Only sockets held by processes with this exact name (comm).
+    #[arg(long = "process", value_name = "NAME")]
+    pub process: Vec<String>,
+
+    /// Only sockets held by processes of this user (name or uid).
+    #[arg(long, value_name = "NAME|UID")]
+    pub user: Vec<String>,
+
+    /// Only sockets whose remote end matches: IP, IP:PORT, :PORT, CIDR, [IPv6]:PORT.
+    /// Repeat for several.
+    #[arg(long, value_name = "ADDR", value_parser = parse_remote)]
+    pub remote: Vec<RemoteFilter>,
+
+    /// Only sockets with this local port.
+    #[arg(long, value_name = "PORT", value_delimiter = ',', value_parser = parse_port)]
+    pub local_port: Vec<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateList(pub Vec<TcpState>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Prometheus,
+    Nagios,
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+
+    /// Same as -o json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// Show at most N groups (0 = all) [default: 20 in the table, all in JSON].
+    #[arg(long, value_name = "N", value_parser = parse_top)]
+    pub top: Option<usize>,
+
+    /// Leave out the header and footer lines (for awk).
+    #[arg(long)]
+    pub no_header: bool,
+
+    /// Write the output atomically to PATH instead of stdout (for node_exporter's
+    /// textfile collector).
+    #[arg(long, value_name = "PATH")]
+    pub output_file: Option<PathBuf>,
+
+    /// Prometheus: at most N per-group series; the rest are summed into process="other".
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = parse_positive)]
+    pub max_series: u64,
+}
+
+impl OutputArgs {
+    pub fn format(&self) -> Format {
+        if self.json {
+            Format::Json
+        } else {
+            self.format.unwrap_or(Format::Table)
+        }
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Watch")]
+pub struct WatchArgs {
+    /// Sample every SECONDS (default 2; fractions allowed) until Ctrl-C.
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2",
+          value_parser = parse_interval)]
+    pub watch: Option<f64>,
+
+    /// Stop after N samples.
+    #[arg(long, value_name = "N", requires = "watch", value_parser = parse_positive)]
+    pub count: Option<u64>,
+
+    /// Sliding window for growth rates, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_interval)]
+    pub window: f64,
+
+    /// Connection pool size of the watched service: enables POOL %, ETA and warn/full flags.
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub pool_size: Option<u64>,
+
+    /// Warn when a group reaches this share of --pool-size.
+    #[arg(long, value_name = "PERCENT", default_value = "75%", value_parser = parse_percent)]
+    pub warn_at: f64,
+
+    /// The state whose growth is watched or checked.
+    #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = parse_state)]
+    pub metric: TcpState,
+
+    /// Run CMD when a group's flag rises; values are passed in SOCKLEAK_* environment
+    /// variables, never through a shell.
+    #[arg(long, value_name = "CMD", requires = "watch")]
+    pub on_flag: Option<String>,
+
+    /// Append each sample as an NDJSON line to FILE (never truncates it).
+    #[arg(long, value_name = "FILE", requires = "watch")]
+    pub record: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Checks")]
+pub struct CheckArgs {
+    /// Breach when a group's --metric count reaches N, or P% of --pool-size. Silent and
+    /// exit 0 when healthy; one line per breaching group and exit 1 otherwise.
+    #[arg(long, value_name = "N|P%", value_parser = parse_threshold)]
+    pub threshold: Option<Threshold>,
+
+    /// Exit 2 for groups at or over this level.
+    #[arg(long, value_name = "N|P%", value_parser = parse_threshold)]
+    pub critical: Option<Threshold>,
+}
+
+/// A threshold: an absolute count or a share of the pool size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    Count(u64),
+    Percent(f64),
+}
+
+impl Threshold {
+    /// The count this threshold stands for, given the pool size.
+    pub fn resolve(self, pool_size: Option<u64>) -> Option<u64> {
+        match self {
+            Threshold::Count(n) => Some(n),
+            Threshold::Percent(p) => pool_size.map(|s| ((s as f64) * p / 100.0).ceil() as u64),
+        }
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on. Non-loopback addresses expose socket metadata: a warning is printed.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9732", value_parser = parse_listen)]
+    pub listen: SocketAddr,
+
+    /// Serve cached results younger than SECONDS instead of collecting again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_nonneg_secs)]
+    pub min_interval: f64,
+
+    #[command(flatten)]
+    pub collect: CollectArgs,
+
+    #[command(flatten)]
+    pub view: ViewArgs,
+
+    /// At most N per-group series; the rest are summed into process="other".
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = parse_positive)]
+    pub max_series: u64,
+
+    /// Connection pool size, exported as sockleak_pool_size for alert rules.
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub pool_size: Option<u64>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PlotArgs {
+    /// An NDJSON file written by --watch --record.
+    #[arg(value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// Output image; the extension chooses the format (.svg or .png).
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: PathBuf,
+
+    /// Plot the N groups with the highest peak.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = parse_positive)]
+    pub top: u64,
+
+    /// The state to plot.
+    #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = parse_state)]
+    pub metric: TcpState,
+
+    /// Draw the pool size (and warn level) as horizontal lines.
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub pool_size: Option<u64>,
+
+    /// Warn level, as a share of --pool-size.
+    #[arg(long, value_name = "PERCENT", default_value = "75%", value_parser = parse_percent)]
+    pub warn_at: f64,
+}
+
+impl CollectArgs {
+    /// Collection options; `--proc-root` implies the /proc source.
+    pub fn options(&self) -> Result<collect::Options, String> {
+        let mut o = collect::Options {
+            cmdline: self.cmdline,
+            ..Default::default()
+        };
+        o.source = match self.source {
+            SourceArg::Auto => SourceChoice::Auto,
+            SourceArg::Netlink => SourceChoice::Netlink,
+            SourceArg::Proc => SourceChoice::Proc,
+        };
+        if let Some(root) = &self.proc_root {
+            if self.source == SourceArg::Netlink {
+                return Err(
+                    "--source netlink cannot read a --proc-root tree; drop one of them".into(),
+                );
+            }
+            o.source = SourceChoice::Proc;
+            o.proc_root = root.clone();
+        }
+        Ok(o)
+    }
+}
+
+impl ViewArgs {
+    pub fn group_by(&self) -> Vec<GroupField> {
+        if self.by.is_empty() {
+            return DEFAULT_GROUP_BY.to_vec();
+        }
+        let mut out = Vec::new();
+        for f in &self.by {
+            if !out.contains(f) {
+                out.push(*f);
+            }
+        }
+        out
+    }
+
+    /// Typed filters; fails on a `--user` that names no user.
+    pub fn filters(&self) -> Result<Filters, String> {
+        let mut uids = Vec::new();
+        for u in &self.user {
+            uids.push(crate::collect::users::resolve_uid(u).ok_or_else(|| {
+                format!("--user '{u}': no such user (give a user name or a numeric uid)")
+            })?);
+        }
+        Ok(Filters {
+            states: self.state.as_ref().map(|s| s.0.clone()),
+            show_listen: self.all,
+            pids: self.pid.clone(),
+            processes: self.process.clone(),
+            uids,
+            remotes: self.remote.clone(),
+            local_ports: self.local_port.clone(),
+        })
+    }
+}
+
+fn parse_group_field(s: &str) -> Result<GroupField, String> {
+    s.parse()
+}
+
+fn parse_states_arg(s: &str) -> Result<StateList, String> {
+    filter::parse_states(s).map(StateList)
+}
+
+fn parse_state(s: &str) -> Result<TcpState, String> {
+    s.parse()
+}
+
+fn parse_remote(s: &str) -> Result<RemoteFilter, String> {
+    s.parse()
+}
+
+fn parse_pid(s: &str) -> Result<u32, String> {
+    s.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("'{s}' is not a pid (expected a positive whole number)"))
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    s.trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("'{s}' is not a port (expected 1 to 65535)"))
+}
+
+fn parse_top(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .map_err(|_| format!("'{s}' is not a count (expected a whole number; 0 shows all)"))
+}
+
+fn parse_positive(s: &str) -> Result<u64, String> {
+    s.parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'{s}' is not a positive whole number (expected 1 or more)"))
+}
+
+fn parse_seconds(s: &str, allow_zero: bool) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds (e.g. 2 or 0.5)"))?;
+    let ok = v.is_finite() && v <= 86_400.0 && (v > 0.0 || (allow_zero && v == 0.0));
+    if !ok {
+        let lower = if allow_zero {
+            "0 or more"
+        } else {
+            "more than 0"
+        };
+        return Err(format!("'{s}': expected {lower} seconds, at most 86400"));
+    }
+    Ok(v)
+}
+
+fn parse_interval(s: &str) -> Result<f64, String> {
+    let v = parse_seconds(s, false)?;
+    if v < 0.05 {
+        return Err(format!("'{s}': the shortest interval is 0.05 seconds"));
+    }
+    Ok(v)
+}
+
+fn parse_nonneg_secs(s: &str) -> Result<f64, String> {
+    parse_seconds(s, true)
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let num = s.strip_suffix('%').unwrap_or(s);
+    num.parse::<f64>()
+        .ok()
+        .filter(|p| p.is_finite() && *p > 0.0 && *p <= 100.0)
+        .ok_or_else(|| {
+            format!("'{s}' is not a percentage (expected more than 0 and at most 100, e.g. 75%)")
+        })
+}
+
+fn parse_threshold(s: &str) -> Result<Threshold, String> {
+    if s.ends_with('%') {
+        return parse_percent(s).map(Threshold::Percent);
+    }
+    s.parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(Threshold::Count)
+        .ok_or_else(|| format!("'{s}' is not a threshold (expected a count such as 100, or a share of --pool-size such as 75%)"))
+}
+
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let bad = || {
+        format!(
+            "'{s}' is not an address to listen on (expected IP:PORT, e.g. 127.0.0.1:9732 or [::1]:9732)"
+        )
+    };
+    if let Some(port) = s.strip_prefix("localhost:") {
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse().map_err(|_| bad())
+}
+
+fn parse_netns(s: &str) -> Result<NetnsArg, String> {
+    match s {
+        "all" => Ok(NetnsArg::All),
+        "host" => Ok(NetnsArg::Host),
+        _ => s
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(NetnsArg::Id)
+            .ok_or_else(|| {
+                format!("'{s}' is not a namespace (expected all, host, a namespace inode or a pid)")
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn thresholds() {
+        assert_eq!(parse_threshold("75%"), Ok(Threshold::Percent(75.0)));
+        assert_eq!(parse_threshold("10"), Ok(Threshold::Count(10)));
+        assert!(parse_threshold("120%").is_err());
+        assert!(parse_threshold("0").is_err());
+        assert_eq!(Threshold::Percent(75.0).resolve(Some(1024)), Some(768));
+        assert_eq!(Threshold::Percent(75.0).resolve(Some(20)), Some(15));
+        assert_eq!(Threshold::Percent(75.0).resolve(None), None);
+    }
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("0.5"), Ok(0.5));
+        for bad in ["-1", "abc", "0", "inf", "NaN", "1e9"] {
+            assert!(parse_interval(bad).unwrap_err().contains(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert!(parse_listen("127.0.0.1:9732").is_ok());
+        assert!(parse_listen("[::1]:9732").is_ok());
+        assert!(
+            parse_listen("nothost:99999")
+                .unwrap_err()
+                .contains("nothost:99999")
+        );
+    }
+}

@@ -1,0 +1,255 @@
+//! The inode → process join: one pass over `/proc/<pid>/fd` of every process.
+//!
+//! This is the expensive half of a snapshot (one `readlink` per open fd on the
+//! host), so it works relative to directory fds with `readlinkat`, allocates nothing
+//! per fd, only records inodes the socket table holds, and splits the pids across
+//! threads. Every failure is classified rather than ignored: a process whose fd
+//! directory is unreadable is reported (its sockets become "unattributed"), a
+//! process that exits mid-scan is skipped silently.
+
+use std::collections::HashSet;
+use std::ffi::{CStr, CString, OsStr};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Who holds which socket inodes.
+#[derive(Debug, Default, Clone)]
+pub struct FdScan {
+    /// `(inode, pid)`, sorted, without duplicates (a process holding one socket on
+    /// several fds counts once).
+    pairs: Vec<(u64, u32)>,
+    /// Processes whose fd table could not be read (EACCES/EPERM), with the reason.
+    pub unreadable: Vec<(u32, io::ErrorKind)>,
+    /// Processes that exited between listing /proc and reading their fds.
+    pub vanished: usize,
+    /// Processes whose fds were read.
+    pub scanned: usize,
+}
+
+impl FdScan {
+    /// Every pid holding `inode`, ascending.
+    pub fn owners(&self, inode: u64) -> impl Iterator<Item = u32> + '_ {
+        let start = self.pairs.partition_point(|(i, _)| *i < inode);
+        self.pairs[start..]
+            .iter()
+            .take_while(move |(i, _)| *i == inode)
+            .map(|(_, p)| *p)
+    }
+
+    /// Distinct pids that hold at least one wanted socket, ascending.
+    pub fn owner_pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.pairs.iter().map(|(_, p)| *p).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    pub fn pairs(&self) -> &[(u64, u32)] {
+        &self.pairs
+    }
+}
+
+/// List the numeric entries (pids) of a `/proc` root.
+pub fn list_pids(proc_root: &Path) -> io::Result<Vec<u32>> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir(proc_root)? {
+        let entry = entry?;
+        if let Some(pid) = parse_pid(entry.file_name().as_bytes()) {
+            pids.push(pid);
+        }
+    }
+    pids.sort_unstable();
+    Ok(pids)
+}
+
+fn parse_pid(name: &[u8]) -> Option<u32> {
+    if name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(name).ok()?.parse().ok()
+}
+
+/// Scan the fd tables of `pids` under `proc_root`, keeping only sockets in `wanted`.
+pub fn scan(proc_root: &Path, pids: &[u32], wanted: &HashSet<u64>, threads: usize) -> FdScan {
+    let threads = threads.clamp(1, 16).min(pids.len().max(1));
+    let root = CString::new(proc_root.as_os_str().as_bytes()).unwrap_or_default();
+    let mut result = if threads == 1 {
+        scan_chunk(&root, pids, wanted)
+    } else {
+        let chunk = pids.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = pids
+                .chunks(chunk)
+                .map(|c| s.spawn(|| scan_chunk(&root, c, wanted)))
+                .collect();
+            let mut all = FdScan::default();
+            for h in handles {
+                // A panic in a scan thread would be a bug; surface it rather than
+                // silently lose a chunk of processes.
+                let part = h.join().expect("fd scan thread panicked");
+                all.pairs.extend(part.pairs);
+                all.unreadable.extend(part.unreadable);
+                all.vanished += part.vanished;
+                all.scanned += part.scanned;
+            }
+            all
+        })
+    };
+    result.pairs.sort_unstable();
+    result.pairs.dedup();
+    result.unreadable.sort_unstable_by_key(|(p, _)| *p);
+    result
+}
+
+fn scan_chunk(root: &CStr, pids: &[u32], wanted: &HashSet<u64>) -> FdScan {
+    let mut out = FdScan::default();
+    let mut path = Vec::with_capacity(root.to_bytes().len() + 24);
+    let mut link = [0u8; 64];
+    for &pid in pids {
+        path.clear();
+        path.extend_from_slice(root.to_bytes());
+        path.extend_from_slice(format!("/{pid}/fd\0").as_bytes());
+        let dir = match Dir::open(&path) {
+            Ok(d) => d,
+            Err(e) => {
+                match e.raw_os_error() {
+                    Some(libc::ENOENT) | Some(libc::ESRCH) => out.vanished += 1,
+                    _ => out.unreadable.push((pid, e.kind())),
+                }
+                continue;
+            }
+        };
+        let mut denied = false;
+        dir.for_each_name(|name| {
+            // SAFETY: `name` is NUL-terminated (from readdir), `link` is a valid buffer.
+            let n = unsafe {
+                libc::readlinkat(
+                    dir.fd(),
+                    name.as_ptr(),
+                    link.as_mut_ptr().cast(),
+                    link.len(),
+                )
+            };
+            if n < 0 {
+                // ENOENT: the fd was closed after readdir, a normal race.
+                if io::Error::last_os_error().raw_os_error() == Some(libc::EACCES) {
+                    denied = true;
+                }
+                return;
+            }
+            if let Some(inode) = socket_inode(&link[..n as usize])
+                && wanted.contains(&inode)
+            {
+                out.pairs.push((inode, pid));
+            }
+        });
+        if denied {
+            out.unreadable.push((pid, io::ErrorKind::PermissionDenied));
+        } else {
+            out.scanned += 1;
+        }
+    }
+    out
+}
+
+/// `socket:[12345]` → 12345.
+pub fn socket_inode(link: &[u8]) -> Option<u64> {
+    let digits = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
+    if digits.is_empty() || digits.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(v)
+}
+
+/// `net:[4026531840]` (the target of `/proc/<pid>/ns/net`) → 4026531840.
+pub fn ns_inode(link: &OsStr) -> Option<u64> {
+    let b = link.as_bytes();
+    let start = b.iter().position(|c| *c == b'[')? + 1;
+    let end = b.iter().rposition(|c| *c == b']')?;
+    std::str::from_utf8(b.get(start..end)?).ok()?.parse().ok()
+}
+
+/// A directory stream over raw `readdir`, so that entry names can be passed to
+/// `*at` syscalls without building a path per entry.
+struct Dir(*mut libc::DIR);
+
+impl Dir {
+    /// `path` must be NUL-terminated.
+    fn open(path: &[u8]) -> io::Result<Dir> {
+        // SAFETY: path is NUL-terminated by the caller.
+        let fd = unsafe {
+            libc::open(
+                path.as_ptr().cast(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is an open directory; on success DIR owns it.
+        let dir = unsafe { libc::fdopendir(fd) };
+        if dir.is_null() {
+            let e = io::Error::last_os_error();
+            unsafe { libc::close(fd) };
+            return Err(e);
+        }
+        Ok(Dir(dir))
+    }
+
+    fn fd(&self) -> libc::c_int {
+        // SAFETY: self.0 is a valid open DIR.
+        unsafe { libc::dirfd(self.0) }
+    }
+
+    fn for_each_name(&self, mut f: impl FnMut(&CStr)) {
+        loop {
+            // SAFETY: self.0 is valid; the entry is valid until the next readdir.
+            let ent = unsafe { libc::readdir64(self.0) };
+            if ent.is_null() {
+                break;
+            }
+            let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+            if name.to_bytes().first() == Some(&b'.') {
+                continue;
+            }
+            f(name);
+        }
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        // SAFETY: self.0 is a valid DIR, closed exactly once.
+        unsafe { libc::closedir(self.0) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_links() {
+        assert_eq!(socket_inode(b"socket:[12345]"), Some(12345));
+        assert_eq!(socket_inode(b"socket:[]"), None);
+        assert_eq!(socket_inode(b"socket:[12x]"), None);
+        assert_eq!(socket_inode(b"pipe:[12]"), None);
+        assert_eq!(socket_inode(b"socket:[99999999999999999999]"), None);
+        assert_eq!(socket_inode(b"socket:[4294967296]"), Some(1 << 32));
+    }
+
+    #[test]
+    fn ns_links() {
+        assert_eq!(ns_inode(OsStr::new("net:[4026531840]")), Some(4026531840));
+        assert_eq!(ns_inode(OsStr::new("net:[]")), None);
+        assert_eq!(ns_inode(OsStr::new("garbage")), None);
+    }
+}

@@ -1,0 +1,227 @@
+//! Socket and owner filters (`--state`, `--pid`, `--process`, `--user`, `--remote`,
+//! `--local-port`), parsed once from the command line into typed values.
+
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use crate::model::{Process, Socket, TcpState, normalize_ip};
+
+/// `--remote`: `IP`, `IP:PORT`, `:PORT`, `CIDR`, `CIDR:PORT`... and `[v6]:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFilter {
+    /// Network and prefix length; `None` matches any address.
+    pub net: Option<(IpAddr, u8)>,
+    pub port: Option<u16>,
+}
+
+impl RemoteFilter {
+    pub fn matches(&self, addr: SocketAddr) -> bool {
+        if let Some(port) = self.port
+            && addr.port() != port
+        {
+            return false;
+        }
+        match self.net {
+            None => true,
+            Some((net, len)) => in_prefix(addr.ip(), net, len),
+        }
+    }
+}
+
+fn in_prefix(ip: IpAddr, net: IpAddr, len: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+impl FromStr for RemoteFilter {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = |why: &str| {
+            format!(
+                "'{s}': {why} (expected IP, IP:PORT, :PORT, CIDR or [IPv6]:PORT, e.g. 10.0.0.5:5432, 10.0.0.0/8, :443, [::1]:80)"
+            )
+        };
+        let parse_port = |p: &str| {
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| bad(&format!("bad port '{p}'")))
+        };
+        if let Some(port) = s.strip_prefix(':') {
+            return Ok(RemoteFilter {
+                net: None,
+                port: Some(parse_port(port)?),
+            });
+        }
+        // Split off a port: `[v6]:port`, or `v4:port` / `v4/len:port` (one colon).
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (h, tail) = rest.split_once(']').ok_or_else(|| bad("missing ']'"))?;
+            match tail {
+                "" => (h, None),
+                t => (
+                    h,
+                    Some(parse_port(
+                        t.strip_prefix(':')
+                            .ok_or_else(|| bad("expected ':' after ']'"))?,
+                    )?),
+                ),
+            }
+        } else if s.matches(':').count() == 1 {
+            let (h, p) = s.split_once(':').unwrap_or((s, ""));
+            (h, Some(parse_port(p)?))
+        } else {
+            (s, None)
+        };
+        let (ip, len) = match host.split_once('/') {
+            Some((ip, len)) => (ip, Some(len)),
+            None => (host, None),
+        };
+        let ip: IpAddr = ip
+            .parse()
+            .map_err(|_| bad(&format!("'{ip}' is not an IP address")))?;
+        let ip = normalize_ip(ip);
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            None => max,
+            Some(l) => l
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= max)
+                .ok_or_else(|| bad(&format!("prefix length '/{l}' must be 0 to {max}")))?,
+        };
+        Ok(RemoteFilter {
+            net: Some((ip, len)),
+            port,
+        })
+    }
+}
+
+/// `--state` value: a list of states, or every state.
+pub fn parse_states(s: &str) -> Result<Vec<TcpState>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if part.eq_ignore_ascii_case("all") {
+            out.extend(TcpState::ALL);
+        } else {
+            out.push(part.parse()?);
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("'{s}': no state given"));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// All filters of one view. Empty lists mean "no restriction".
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// `None`: every state but LISTEN (unless `show_listen`).
+    pub states: Option<Vec<TcpState>>,
+    pub show_listen: bool,
+    pub pids: Vec<u32>,
+    pub processes: Vec<String>,
+    pub uids: Vec<u32>,
+    pub remotes: Vec<RemoteFilter>,
+    pub local_ports: Vec<u16>,
+}
+
+impl Filters {
+    /// Whether the view is restricted to particular owners; ownerless sockets then
+    /// cannot match.
+    pub fn has_owner_filter(&self) -> bool {
+        !self.pids.is_empty() || !self.processes.is_empty() || !self.uids.is_empty()
+    }
+
+    pub fn socket_matches(&self, s: &Socket) -> bool {
+        let state_ok = match &self.states {
+            Some(states) => states.contains(&s.state),
+            None => s.state != TcpState::Listen || self.show_listen,
+        };
+        state_ok
+            && (self.remotes.is_empty() || self.remotes.iter().any(|r| r.matches(s.remote)))
+            && (self.local_ports.is_empty() || self.local_ports.contains(&s.local.port()))
+    }
+
+    pub fn owner_matches(&self, p: &Process) -> bool {
+        (self.pids.is_empty() || self.pids.contains(&p.pid))
+            && (self.processes.is_empty() || self.processes.iter().any(|n| *n == p.comm))
+            && (self.uids.is_empty() || p.uid.is_some_and(|u| self.uids.contains(&u)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rf(s: &str) -> RemoteFilter {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn remote_filter_forms() {
+        let a: SocketAddr = "10.1.2.3:5432".parse().unwrap();
+        assert!(rf("10.1.2.3").matches(a));
+        assert!(rf("10.1.2.3:5432").matches(a));
+        assert!(!rf("10.1.2.3:5433").matches(a));
+        assert!(rf(":5432").matches(a));
+        assert!(rf("10.0.0.0/8").matches(a));
+        assert!(rf("10.0.0.0/8:5432").matches(a));
+        assert!(!rf("11.0.0.0/8").matches(a));
+        assert!(rf("0.0.0.0/0").matches(a));
+        assert!(rf("::ffff:10.1.2.3").matches(a), "mapped form normalises");
+        let v6: SocketAddr = "[2001:db8::1]:443".parse().unwrap();
+        assert!(rf("[2001:db8::1]:443").matches(v6));
+        assert!(rf("2001:db8::/32").matches(v6));
+        assert!(rf("[2001:db8::1]").matches(v6));
+        assert!(!rf("10.0.0.0/8").matches(v6));
+    }
+
+    #[test]
+    fn remote_filter_errors_name_the_value() {
+        for bad in [
+            "999.1.1.1",
+            "10.0.0.0/40",
+            "::1/129",
+            "host:80",
+            ":0",
+            ":x",
+            "[::1",
+            "[::1]x",
+            "1.2.3.4:99999",
+        ] {
+            let e = bad.parse::<RemoteFilter>().unwrap_err();
+            assert!(e.contains(bad), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn state_spellings() {
+        for s in [
+            "close-wait",
+            "close_wait",
+            "CLOSE_WAIT",
+            "closewait",
+            "Close-Wait",
+        ] {
+            assert_eq!(parse_states(s).unwrap(), vec![TcpState::CloseWait], "{s}");
+        }
+        assert_eq!(parse_states("all").unwrap().len(), 11);
+        assert_eq!(
+            parse_states("established,time-wait").unwrap(),
+            vec![TcpState::Established, TcpState::TimeWait]
+        );
+        assert!(parse_states("nonsense").unwrap_err().contains("close-wait"));
+    }
+}

@@ -1,0 +1,15 @@
+//! sockleak: find the process leaking TCP connections.
+//!
+//! Data flows one way: [`collect`] reads the kernel's socket table and the fd
+//! tables, [`aggregate`] classifies, filters and groups, [`render`] writes the
+//! result. [`snapshot`] wires them for one run.
+
+pub mod aggregate;
+pub mod cli;
+pub mod collect;
+pub mod exit;
+pub mod filter;
+pub mod model;
+pub mod output;
+pub mod render;
+pub mod snapshot;

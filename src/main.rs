@@ -1,0 +1,36 @@
+//! Entry point: parse arguments, dispatch, map errors to exit codes.
+
+use std::io::Write;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use sockleak::cli::{Cli, Command};
+use sockleak::exit;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => exit::OK,
+                _ => exit::FAILURE,
+            });
+        }
+    };
+    let result = match &cli.command {
+        None => sockleak::snapshot::run(&cli),
+        Some(Command::Serve(_)) | Some(Command::Plot(_)) => {
+            Err(exit::UsageError("this subcommand is not available in this build".into()).into())
+        }
+    };
+    std::process::exit(match result {
+        Ok(code) => code,
+        Err(e) if exit::is_broken_pipe(&e) => exit::OK,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "sockleak: error: {e:#}");
+            exit::FAILURE
+        }
+    });
+}

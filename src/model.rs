@@ -1,0 +1,247 @@
+//! The data model shared by collection, aggregation and rendering: TCP states,
+//! normalised endpoints, sockets as the kernel reports them, and the processes
+//! that hold them.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use serde::{Serialize, Serializer};
+
+/// A TCP state as the kernel numbers it (`include/net/tcp_states.h`).
+///
+/// `TCP_NEW_SYN_RECV` (12, request sockets) is reported as [`TcpState::SynRecv`],
+/// exactly as `/proc/net/tcp` and `ss` show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum TcpState {
+    Established = 1,
+    SynSent = 2,
+    SynRecv = 3,
+    FinWait1 = 4,
+    FinWait2 = 5,
+    TimeWait = 6,
+    Close = 7,
+    CloseWait = 8,
+    LastAck = 9,
+    Listen = 10,
+    Closing = 11,
+}
+
+impl TcpState {
+    /// Every state, in the order columns and JSON keys use: CLOSE_WAIT first because
+    /// it is the leak signal, then the rest in kernel order.
+    pub const ALL: [TcpState; 11] = [
+        TcpState::CloseWait,
+        TcpState::Established,
+        TcpState::SynSent,
+        TcpState::SynRecv,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::TimeWait,
+        TcpState::Close,
+        TcpState::LastAck,
+        TcpState::Listen,
+        TcpState::Closing,
+    ];
+
+    /// Decode the kernel's state number; 12 (`TCP_NEW_SYN_RECV`) folds into SYN_RECV.
+    pub fn from_kernel(n: u8) -> Option<TcpState> {
+        Some(match n {
+            1 => TcpState::Established,
+            2 => TcpState::SynSent,
+            3 | 12 => TcpState::SynRecv,
+            4 => TcpState::FinWait1,
+            5 => TcpState::FinWait2,
+            6 => TcpState::TimeWait,
+            7 => TcpState::Close,
+            8 => TcpState::CloseWait,
+            9 => TcpState::LastAck,
+            10 => TcpState::Listen,
+            11 => TcpState::Closing,
+            _ => return None,
+        })
+    }
+
+    /// Dense index into per-state count arrays (`[u64; 11]`).
+    pub fn index(self) -> usize {
+        self as usize - 1
+    }
+
+    /// The JSON / Prometheus label spelling: `close_wait`.
+    pub fn snake(self) -> &'static str {
+        match self {
+            TcpState::Established => "established",
+            TcpState::SynSent => "syn_sent",
+            TcpState::SynRecv => "syn_recv",
+            TcpState::FinWait1 => "fin_wait1",
+            TcpState::FinWait2 => "fin_wait2",
+            TcpState::TimeWait => "time_wait",
+            TcpState::Close => "close",
+            TcpState::CloseWait => "close_wait",
+            TcpState::LastAck => "last_ack",
+            TcpState::Listen => "listen",
+            TcpState::Closing => "closing",
+        }
+    }
+
+    /// The table header spelling, as netstat prints it: `CLOSE_WAIT`.
+    pub fn upper(self) -> &'static str {
+        match self {
+            TcpState::Established => "ESTABLISHED",
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynRecv => "SYN_RECV",
+            TcpState::FinWait1 => "FIN_WAIT1",
+            TcpState::FinWait2 => "FIN_WAIT2",
+            TcpState::TimeWait => "TIME_WAIT",
+            TcpState::Close => "CLOSE",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::Listen => "LISTEN",
+            TcpState::Closing => "CLOSING",
+        }
+    }
+
+    /// Whether a socket in this state occupies a slot of a connection pool: every
+    /// state but LISTEN and TIME_WAIT (which has no owner any more).
+    pub fn holds_connection(self) -> bool {
+        !matches!(self, TcpState::Listen | TcpState::TimeWait)
+    }
+}
+
+impl fmt::Display for TcpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.upper())
+    }
+}
+
+/// The spellings accepted for a state: any case, `-`, `_` or nothing between words.
+impl FromStr for TcpState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let norm: String = s
+            .chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        TcpState::ALL
+            .into_iter()
+            .find(|st| st.snake().replace('_', "") == norm)
+            .ok_or_else(|| {
+                format!(
+                    "unknown TCP state '{s}' (expected one of: {}, or all)",
+                    TcpState::ALL
+                        .map(|s| s.snake().replace('_', "-"))
+                        .join(", ")
+                )
+            })
+    }
+}
+
+impl Serialize for TcpState {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.snake())
+    }
+}
+
+/// Per-state counters, indexed by [`TcpState::index`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounts(pub [u64; 11]);
+
+impl StateCounts {
+    pub fn add(&mut self, st: TcpState) {
+        self.0[st.index()] += 1;
+    }
+    pub fn get(&self, st: TcpState) -> u64 {
+        self.0[st.index()]
+    }
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+    pub fn merge(&mut self, other: &StateCounts) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a += b;
+        }
+    }
+    /// Nonzero states in [`TcpState::ALL`] order.
+    pub fn nonzero(&self) -> impl Iterator<Item = (TcpState, u64)> + '_ {
+        TcpState::ALL
+            .into_iter()
+            .map(|s| (s, self.get(s)))
+            .filter(|(_, n)| *n > 0)
+    }
+}
+
+/// Map IPv4-mapped IPv6 addresses (`::ffff:10.0.0.5`) to plain IPv4, so that a
+/// dual-stack client and an IPv4 client of the same server land in one group.
+pub fn normalize_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+pub fn normalize(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(normalize_ip(addr.ip()), addr.port())
+}
+
+/// Whether a socket was accepted by a local listener, opened by a local client, or
+/// is the listener itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Listen,
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Listen => "listen",
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
+/// Network namespace identity: the inode of `/proc/<pid>/ns/net`. Zero means "the
+/// namespace sockleak itself runs in" when it could not be read.
+pub type NetnsId = u64;
+
+/// One TCP socket as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Socket {
+    pub state: TcpState,
+    /// Normalised (IPv4-mapped IPv6 becomes IPv4).
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// 0 for sockets no file descriptor refers to (TIME_WAIT, orphans, request socks).
+    pub inode: u64,
+    pub uid: u32,
+    pub recv_q: u32,
+    pub send_q: u32,
+    /// Milliseconds since data was last received (netlink `tcp_info.tcpi_last_data_recv`).
+    /// Only collected for CLOSE_WAIT sockets, and only by the netlink source.
+    pub idle_ms: Option<u32>,
+    pub netns: NetnsId,
+}
+
+/// A process that holds at least one socket of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    /// `/proc/<pid>/comm`; `?` if the process exited before it could be read.
+    pub comm: String,
+    /// Real uid from `/proc/<pid>/status`.
+    pub uid: Option<u32>,
+    /// The uid's user name, or the uid as a number when it has none; `?` if unknown.
+    pub user: String,
+    /// Only read with `--cmdline`: command lines can hold secrets.
+    pub cmdline: Option<String>,
+    pub netns: NetnsId,
+}

@@ -1,0 +1,66 @@
+//! Rendering a [`Report`](crate::aggregate::Report): the human table, the JSON
+//! document, and the helpers they share. Renderers write to any `io::Write` and
+//! never print directly, so a closed pipe surfaces as an error the caller can
+//! treat as a quiet exit.
+
+pub mod json;
+pub mod table;
+
+use std::io::{self, IsTerminal};
+
+/// Whether to style output: stdout is a terminal and `NO_COLOR` is unset or empty.
+pub fn use_color() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `1536` → `1.5KiB`; no space, so the column stays one awk field.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return n.to_string();
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if v < 10.0 {
+        format!("{v:.1}{}", UNITS[unit])
+    } else {
+        format!("{v:.0}{}", UNITS[unit])
+    }
+}
+
+/// Seconds as a compact age: `42s`, `4m05s`, `2h13m`, `3d04h`.
+pub fn human_age(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes() {
+        assert_eq!(human_bytes(0), "0");
+        assert_eq!(human_bytes(1023), "1023");
+        assert_eq!(human_bytes(1536), "1.5KiB");
+        assert_eq!(human_bytes(10 * 1024 * 1024), "10MiB");
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(human_age(0.4), "0s");
+        assert_eq!(human_age(42.0), "42s");
+        assert_eq!(human_age(245.0), "4m05s");
+        assert_eq!(human_age(7980.0), "2h13m");
+        assert_eq!(human_age(273_600.0), "3d04h");
+    }
+}

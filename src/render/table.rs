@@ -1,0 +1,209 @@
+//! The human table: one row per group, worst first, and a footer with the host's
+//! totals. Borderless and unstyled when not on a terminal, so it pipes into awk.
+
+use std::io::{self, Write};
+
+use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table, presets};
+
+use crate::aggregate::{Group, Report};
+use crate::model::TcpState;
+
+use super::{human_age, human_bytes};
+
+#[derive(Debug, Clone, Copy)]
+pub struct TableOptions {
+    /// Rows to show; 0 shows all.
+    pub top: usize,
+    pub header: bool,
+    pub color: bool,
+}
+
+/// A column the table can show, chosen from the report's group keys.
+#[derive(Clone, Copy, PartialEq)]
+enum Col {
+    Pid,
+    Process,
+    User,
+    Dir,
+    Endpoint,
+    State,
+    Netns,
+}
+
+fn key_columns(group_by: &[String]) -> Vec<Col> {
+    let has = |k: &str| group_by.iter().any(|g| g == k);
+    let mut cols = Vec::new();
+    if has("process") {
+        cols.extend([Col::Pid, Col::Process, Col::User]);
+    } else {
+        if has("command") {
+            cols.push(Col::Process);
+        }
+        if has("user") {
+            cols.push(Col::User);
+        }
+    }
+    if has("netns") {
+        cols.push(Col::Netns);
+    }
+    if has("endpoint") || has("direction") {
+        cols.push(Col::Dir);
+    }
+    if [
+        "endpoint",
+        "remote",
+        "remote-host",
+        "remote-port",
+        "local-port",
+    ]
+    .iter()
+    .any(|k| has(k))
+    {
+        cols.push(Col::Endpoint);
+    }
+    if has("state") {
+        cols.push(Col::State);
+    }
+    cols
+}
+
+fn key_cell(col: Col, g: &Group) -> String {
+    let dash = || "-".to_string();
+    match col {
+        Col::Pid => g.pid.map_or_else(dash, |p| p.to_string()),
+        Col::Process => g.process_label(),
+        Col::User => g.user.clone().unwrap_or_else(dash),
+        Col::Dir => g.direction.map_or_else(dash, |d| d.as_str().to_string()),
+        Col::Endpoint => g.endpoint_label(),
+        Col::State => g.state.map_or_else(dash, |s| s.upper().to_string()),
+        Col::Netns => g.netns.map_or_else(dash, |n| n.to_string()),
+    }
+}
+
+fn col_name(col: Col) -> &'static str {
+    match col {
+        Col::Pid => "PID",
+        Col::Process => "PROCESS",
+        Col::User => "USER",
+        Col::Dir => "DIR",
+        Col::Endpoint => "ENDPOINT",
+        Col::State => "STATE",
+        Col::Netns => "NETNS",
+    }
+}
+
+pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Result<()> {
+    let shown = if opts.top == 0 {
+        report.groups.len()
+    } else {
+        opts.top.min(report.groups.len())
+    };
+    let groups = &report.groups[..shown];
+
+    // CLOSE_WAIT always has a column (a zero there is news too); other states only
+    // when some shown group has them.
+    let states: Vec<TcpState> = TcpState::ALL
+        .into_iter()
+        .filter(|s| *s == TcpState::CloseWait || groups.iter().any(|g| g.states.get(*s) > 0))
+        .collect();
+    let keys = key_columns(&report.group_by);
+    let with_cmdline = groups.iter().any(|g| g.cmdline.is_some());
+
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if opts.color {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+    if opts.header {
+        let mut header: Vec<Cell> = keys.iter().map(|c| Cell::new(col_name(*c))).collect();
+        header.extend(states.iter().map(|s| Cell::new(s.upper())));
+        header.extend(["TOTAL", "RECV-Q", "OLDEST_CW"].map(Cell::new));
+        if with_cmdline {
+            header.push(Cell::new("COMMAND"));
+        }
+        if opts.color {
+            header = header
+                .into_iter()
+                .map(|c| c.add_attribute(Attribute::Bold))
+                .collect();
+        }
+        t.set_header(header);
+    }
+    for g in groups {
+        let mut row: Vec<Cell> = keys.iter().map(|c| Cell::new(key_cell(*c, g))).collect();
+        for s in &states {
+            let n = g.states.get(*s);
+            let mut cell = Cell::new(n).set_alignment(CellAlignment::Right);
+            if opts.color && *s == TcpState::CloseWait && n > 0 {
+                cell = cell.fg(Color::Red).add_attribute(Attribute::Bold);
+            }
+            row.push(cell);
+        }
+        row.push(Cell::new(g.total).set_alignment(CellAlignment::Right));
+        row.push(Cell::new(human_bytes(g.recv_q)).set_alignment(CellAlignment::Right));
+        row.push(
+            Cell::new(
+                g.oldest_close_wait_idle_s
+                    .map_or_else(|| "-".into(), human_age),
+            )
+            .set_alignment(CellAlignment::Right),
+        );
+        if with_cmdline {
+            row.push(Cell::new(g.cmdline.as_deref().unwrap_or("-")));
+        }
+        t.add_row(row);
+    }
+    // Two spaces between columns and none at the line's start.
+    for col in t.column_iter_mut() {
+        col.set_padding((0, 2));
+    }
+    if groups.is_empty() && opts.header {
+        writeln!(out, "no sockets match")?;
+    } else {
+        // comfy-table pads each line with the column padding; trim it for awk.
+        for line in t.to_string().lines() {
+            writeln!(out, "{}", line.trim_end())?;
+        }
+    }
+    if opts.header {
+        if report.groups.len() > shown {
+            let more = report.groups.len() - shown;
+            writeln!(
+                out,
+                "... {more} more group{} (--top 0 shows all)",
+                if more == 1 { "" } else { "s" }
+            )?;
+        }
+        writeln!(out, "{}", footer(report))?;
+    }
+    Ok(())
+}
+
+/// `host: 1234 sockets (1002 close_wait, 120 established, ...); 10 unowned, 0 unattributed`
+pub fn footer(r: &Report) -> String {
+    let states: Vec<String> = r
+        .totals
+        .states
+        .nonzero()
+        .map(|(s, n)| format!("{n} {}", s.snake()))
+        .collect();
+    format!(
+        "host: {} sockets{}; {} unowned, {} unattributed (source {}, {:.0} ms)",
+        r.totals.sockets,
+        if states.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", states.join(", "))
+        },
+        r.totals.unowned,
+        r.totals.unattributed,
+        match r.source {
+            crate::collect::Source::Netlink => "netlink",
+            crate::collect::Source::Proc => "proc",
+        },
+        r.elapsed.as_secs_f64() * 1000.0
+    )
+}
