@@ -156,7 +156,7 @@ impl Filters {
 
     pub fn owner_matches(&self, p: &Process) -> bool {
         (self.pids.is_empty() || self.pids.contains(&p.pid))
-            && (self.processes.is_empty() || self.processes.iter().any(|n| *n == p.comm))
+            && (self.processes.is_empty() || self.processes.contains(&p.comm))
             && (self.uids.is_empty() || p.uid.is_some_and(|u| self.uids.contains(&u)))
     }
 }

@@ -121,11 +121,7 @@ fn dump_family(
                     on_socket(&resp)
                 }
                 NetlinkPayload::Done(_) => return Ok(()),
-                NetlinkPayload::Error(e) => {
-                    if e.code.is_some() {
-                        return Err(e.to_io());
-                    }
-                }
+                NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
                 _ => {}
             }
             if len == 0 {

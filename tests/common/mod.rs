@@ -1,0 +1,241 @@
+//! Shared support for the live tests: child processes holding real loopback sockets
+//! (`tests/support/peer.py`), running the built binary, and `ss` as the oracle.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sockleak")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A tool the tests need: missing it fails the test loudly, never skips it.
+pub fn require(tool: &str) {
+    let ok = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "{tool} is required by this test (CI's .ci/run installs it)"
+    );
+}
+
+/// A child process from `tests/support/peer.py`. Dropping it closes its stdin, which
+/// ends it (and any child it forked) at once.
+pub struct Peer {
+    child: Child,
+    out: BufReader<ChildStdout>,
+    /// The first line it printed (its "ready" message).
+    pub ready: Value,
+}
+
+impl Peer {
+    pub fn spawn(args: &[&str]) -> Peer {
+        require("python3");
+        let mut child = Command::new("python3")
+            .arg(repo().join("tests/support/peer.py"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start python3 peer");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut p = Peer {
+            child,
+            out,
+            ready: Value::Null,
+        };
+        p.ready = p.next_line();
+        p
+    }
+
+    /// Start a peer inside another command, e.g. `unshare --net`.
+    pub fn spawn_wrapped(wrapper: &[&str], args: &[&str]) -> Peer {
+        require("python3");
+        let (prog, rest) = wrapper.split_first().expect("wrapper command");
+        let mut child = Command::new(prog)
+            .args(rest)
+            .arg("python3")
+            .arg(repo().join("tests/support/peer.py"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start wrapped peer");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut p = Peer {
+            child,
+            out,
+            ready: Value::Null,
+        };
+        p.ready = p.next_line();
+        p
+    }
+
+    /// The next JSON line the peer prints (blocks).
+    pub fn next_line(&mut self) -> Value {
+        let mut line = String::new();
+        let n = self.out.read_line(&mut line).expect("read peer output");
+        assert!(n > 0, "peer exited early");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"))
+    }
+
+    /// Wait for `{"done": n}` from a listening peer.
+    pub fn wait_done(&mut self, n: u64) {
+        loop {
+            let v = self.next_line();
+            if v["done"].as_u64().is_some_and(|d| d >= n) {
+                return;
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.ready["pid"].as_u64().expect("peer pid") as u32
+    }
+
+    pub fn port(&self) -> u16 {
+        self.ready["port"].as_u64().expect("peer port") as u16
+    }
+
+    pub fn pids(&self) -> Vec<u32> {
+        self.ready["pids"]
+            .as_array()
+            .expect("peer pids")
+            .iter()
+            .map(|p| p.as_u64().unwrap() as u32)
+            .collect()
+    }
+
+    /// Close stdin (the peer exits) and reap it.
+    pub fn stop(mut self) {
+        self.close();
+    }
+
+    fn close(&mut self) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn stdin(&mut self) -> &mut impl Write {
+        self.child.stdin.as_mut().unwrap()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// A server on `host` whose accepted connections end in the given mode, and a client
+/// opening `count` connections to it. Returns (server, client) once the server has
+/// handled every connection.
+pub fn leak(host: &str, mode: &str, send: u32, count: u32, client_args: &[&str]) -> (Peer, Peer) {
+    let mut server = Peer::spawn(&["listen", host, "--mode", mode, "--send", &send.to_string()]);
+    let port = server.port().to_string();
+    let count_s = count.to_string();
+    let mut args = vec!["connect", host, &port, "--count", &count_s];
+    args.extend_from_slice(client_args);
+    let client = Peer::spawn(&args);
+    server.wait_done(u64::from(count));
+    (server, client)
+}
+
+/// Run sockleak with `args`.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run sockleak")
+}
+
+/// Run sockleak, expect success, and parse its JSON document.
+pub fn json(args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert!(
+        out.status.success(),
+        "sockleak {all:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("sockleak printed JSON")
+}
+
+/// Poll `cond` until it holds or `secs` pass; panics with `what` on timeout.
+pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// `ss -tanH` lines as (state, local, peer), with ss's state names (`CLOSE-WAIT`).
+pub fn ss_sockets() -> Vec<(String, String, String)> {
+    require("ss");
+    let out = Command::new("ss").args(["-tanH"]).output().expect("run ss");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 5).then(|| (f[0].to_string(), f[3].to_string(), f[4].to_string()))
+        })
+        .collect()
+}
+
+/// How many sockets `ss` shows in `state` (ss spelling) with `peer` as the remote end.
+pub fn ss_count(state: &str, peer: &str) -> usize {
+    ss_sockets()
+        .iter()
+        .filter(|(s, _, p)| s == state && p == peer)
+        .count()
+}
+
+/// Groups of a JSON document matching `pred`.
+pub fn groups<'a>(doc: &'a Value, pred: impl Fn(&Value) -> bool + 'a) -> Vec<&'a Value> {
+    doc["groups"]
+        .as_array()
+        .expect("groups array")
+        .iter()
+        .filter(|g| pred(g))
+        .collect()
+}
+
+/// The single group matching `pred`; panics (with the document) if not exactly one.
+pub fn one_group<'a>(doc: &'a Value, pred: impl Fn(&Value) -> bool + 'a) -> &'a Value {
+    let g = groups(doc, pred);
+    assert_eq!(g.len(), 1, "expected one matching group in {doc:#}");
+    g[0]
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(name)
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
