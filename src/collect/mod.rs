@@ -239,7 +239,8 @@ fn unattributed_warning(n: u64, fds: &FdScan) -> String {
     let s = if n == 1 { "" } else { "s" };
     if fds.unreadable.is_empty() {
         return format!(
-            "{n} socket{s} unattributed: no process holds them any more (closed or exited during the scan, or held by the kernel)"
+            "{n} socket{s} unattributed: no process holds {} any more (closed or exited during the scan, or held by the kernel)",
+            if n == 1 { "it" } else { "them" }
         );
     }
     let pids: Vec<String> = fds
