@@ -39,10 +39,13 @@ pub fn run(cli: &Cli) -> Result<i32> {
                 color: render::use_color() && cli.output.output_file.is_none(),
             };
             table::write(&mut buf, &report, opts)?;
+            // After the table, next to the footer, where they are read.
+            output::emit(cli.output.output_file.as_deref(), &buf)?;
             let mut err = std::io::stderr().lock();
             for w in &report.warnings {
                 let _ = writeln!(err, "warning: {w}");
             }
+            return Ok(exit::OK);
         }
         Format::Prometheus | Format::Nagios => {
             return Err(exit::UsageError(
