@@ -51,22 +51,30 @@ fn group_labels(g: &Group) -> String {
 }
 
 /// Split groups into those that get their own series and the summed rest, so that
-/// `sockleak_group_sockets` has at most `max` series.
+/// `sockleak_group_sockets` has at most `max` series: keep as many of the worst
+/// groups as fit beside the "other" series their remainder needs.
 fn bounded(groups: &[Group], max: u64) -> (&[Group], Option<StateCounts>) {
     let series = |g: &Group| g.states.nonzero().count() as u64;
     if groups.iter().map(series).sum::<u64>() <= max {
         return (groups, None);
     }
-    // Reserve room for the "other" series (at most one per state).
-    let budget = max.saturating_sub(TcpState::ALL.len() as u64);
+    // suffix[k]: the states present in groups[k..], as a bit set.
+    let mut suffix = vec![0u16; groups.len() + 1];
+    for k in (0..groups.len()).rev() {
+        let mask = groups[k]
+            .states
+            .nonzero()
+            .fold(0u16, |m, (st, _)| m | 1 << st.index());
+        suffix[k] = suffix[k + 1] | mask;
+    }
     let mut used = 0;
     let mut keep = 0;
-    for g in groups {
-        if used + series(g) > budget {
+    for (k, g) in groups.iter().enumerate() {
+        if used + series(g) + u64::from(suffix[k + 1].count_ones()) > max {
             break;
         }
         used += series(g);
-        keep += 1;
+        keep = k + 1;
     }
     let mut rest = StateCounts::default();
     for g in &groups[keep..] {
