@@ -177,6 +177,9 @@ pub struct Group {
     pub netns: Option<NetnsId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmdline: Option<String>,
+    /// `--watch` statistics; only in watch output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<crate::watch::WatchStats>,
 }
 
 impl Group {
@@ -495,6 +498,7 @@ fn to_group(key: GroupKey, acc: Acc, owners: &HashMap<u32, OwnerInfo>) -> Group 
         state: key.state,
         netns: key.netns,
         cmdline: owner.and_then(|o| o.proc.cmdline.clone()),
+        watch: None,
         key,
     }
 }

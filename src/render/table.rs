@@ -7,6 +7,7 @@ use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Tab
 
 use crate::aggregate::{Group, Report};
 use crate::model::TcpState;
+use crate::watch::Flag;
 
 use super::{human_age, human_bytes};
 
@@ -108,6 +109,7 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         .collect();
     let keys = key_columns(&report.group_by);
     let with_cmdline = groups.iter().any(|g| g.cmdline.is_some());
+    let with_watch = groups.iter().any(|g| g.watch.is_some());
 
     let mut t = Table::new();
     t.load_preset(presets::NOTHING)
@@ -121,6 +123,9 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         let mut header: Vec<Cell> = keys.iter().map(|c| Cell::new(col_name(*c))).collect();
         header.extend(states.iter().map(|s| Cell::new(s.upper())));
         header.extend(["TOTAL", "RECV-Q", "OLDEST_CW"].map(Cell::new));
+        if with_watch {
+            header.extend(["DELTA", "RATE/MIN", "POOL%", "ETA", "FLAG", "TREND"].map(Cell::new));
+        }
         if with_cmdline {
             header.push(Cell::new("COMMAND"));
         }
@@ -151,6 +156,27 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
             )
             .set_alignment(CellAlignment::Right),
         );
+        if let Some(w) = g.watch.as_ref().filter(|_| with_watch) {
+            let right = |v: String| Cell::new(v).set_alignment(CellAlignment::Right);
+            row.push(right(format!("{:+}", w.delta)));
+            row.push(right(format!("{:.1}", w.rate_per_min)));
+            row.push(right(
+                w.pool_pct
+                    .map_or_else(|| "-".into(), |p| format!("{p:.0}%")),
+            ));
+            row.push(right(w.eta_s.map_or_else(|| "-".into(), human_age)));
+            let mut flag = Cell::new(w.flag.as_str());
+            if opts.color {
+                flag = match w.flag {
+                    Flag::Ok => flag,
+                    Flag::Growing => flag.fg(Color::Yellow),
+                    Flag::Warn => flag.fg(Color::Magenta).add_attribute(Attribute::Bold),
+                    Flag::Full => flag.fg(Color::Red).add_attribute(Attribute::Bold),
+                };
+            }
+            row.push(flag);
+            row.push(Cell::new(sparkline(&w.trend)));
+        }
         if with_cmdline {
             row.push(Cell::new(g.cmdline.as_deref().unwrap_or("-")));
         }
@@ -180,6 +206,16 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         writeln!(out, "{}", footer(report))?;
     }
     Ok(())
+}
+
+/// Recent counts as block characters, scaled to their own maximum.
+pub fn sparkline(values: &[u64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().max().unwrap_or(0);
+    values
+        .iter()
+        .map(|v| BARS[(*v * 7).checked_div(max).unwrap_or(0) as usize])
+        .collect()
 }
 
 /// `host: 1234 sockets (1002 close_wait, 120 established, ...); 10 unowned, 0 unattributed`

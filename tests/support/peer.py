@@ -12,7 +12,8 @@
       Open N connections and hold them; print {"pid", "pids", "ports"} when all
       are open. --fork: a child process shares every socket. --close: close each
       connection right after connecting (active close). --interval: pace the
-      connections (for watch tests), printing {"open": n} after each.
+      connections (for watch tests): prints {"pid", "pids"} first, then
+      {"open": n} after each.
 
 Every process exits when its stdin closes (the test dropped it) or its parent dies.
 """
@@ -86,6 +87,9 @@ def connect(args):
     interval = float(opt(args, "--interval", "0"))
     close = "--close" in args
     held, ports = [], []
+    if interval:
+        # Paced leaks report their pid before the first connection.
+        say({"pid": os.getpid(), "pids": [os.getpid()]})
     for i in range(count):
         c = socket.socket(family(host), socket.SOCK_STREAM)
         c.connect((host, port))
