@@ -14,7 +14,7 @@ use crate::aggregate::{Group, Report};
 use crate::cli::{Cli, Format, Threshold};
 use crate::collect::Collector;
 use crate::exit::{self, UsageError};
-use crate::model::TcpState;
+use crate::model::{NetnsId, TcpState};
 use crate::{output, snapshot};
 
 /// Resolved levels: absolute counts of `metric` per group.
@@ -89,8 +89,9 @@ pub fn exit_code(b: &[(&Group, Severity)]) -> i32 {
     }
 }
 
-/// "pid 10725 billing-api outbound 127.0.0.1:42063", from whatever the key holds.
-pub fn describe(g: &Group) -> String {
+/// "pid 10725 billing-api outbound 127.0.0.1:42063", from whatever the key holds;
+/// the namespace and container only where they say something (not the host's own).
+pub fn describe(g: &Group, host_netns: NetnsId) -> String {
     let mut parts = Vec::new();
     if let Some(pid) = g.pid {
         parts.push(format!("pid {pid}"));
@@ -110,14 +111,17 @@ pub fn describe(g: &Group) -> String {
     if ep != "*" {
         parts.push(ep);
     }
-    if let Some(ns) = g.netns {
+    if let Some(c) = &g.container {
+        parts.push(format!("container {}", c.short()));
+    }
+    if let Some(ns) = g.netns.filter(|ns| *ns != host_netns) {
         parts.push(format!("netns {ns}"));
     }
     parts.join(" ")
 }
 
 /// One line per breaching group.
-pub fn breach_lines(b: &[(&Group, Severity)], l: &Levels) -> String {
+pub fn breach_lines(b: &[(&Group, Severity)], l: &Levels, host_netns: NetnsId) -> String {
     let mut out = String::new();
     for (g, sev) in b {
         let (word, level) = match sev {
@@ -127,7 +131,7 @@ pub fn breach_lines(b: &[(&Group, Severity)], l: &Levels) -> String {
         let _ = writeln!(
             out,
             "{word} {}: {} {} >= {} {}",
-            describe(g),
+            describe(g, host_netns),
             g.states.get(l.metric),
             l.metric.snake(),
             if *sev == Severity::Critical {
@@ -157,7 +161,7 @@ pub fn nagios(r: &Report, l: &Levels) -> (String, i32) {
             Some(g) => format!(
                 "worst group has {} {metric} ({}); host {} {metric}",
                 g.states.get(l.metric),
-                describe(g),
+                describe(g, r.host_netns),
                 r.totals.states.get(l.metric)
             ),
             None => format!("no group has {metric} sockets"),
@@ -168,7 +172,7 @@ pub fn nagios(r: &Report, l: &Levels) -> (String, i32) {
             "{} group{} over threshold; worst: {} has {} {metric}",
             b.len(),
             if b.len() == 1 { "" } else { "s" },
-            describe(g),
+            describe(g, r.host_netns),
             g.states.get(l.metric)
         )
     };
@@ -217,7 +221,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
             if !b.is_empty() {
                 output::emit(
                     cli.output.output_file.as_deref(),
-                    breach_lines(&b, &levels).as_bytes(),
+                    breach_lines(&b, &levels, report.host_netns).as_bytes(),
                 )?;
                 let mut err = std::io::stderr().lock();
                 for w in &report.warnings {

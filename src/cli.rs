@@ -118,7 +118,7 @@ pub enum NetnsArg {
 #[command(next_help_heading = "Filters and grouping")]
 pub struct ViewArgs {
     /// Group by KEY[,KEY...]: process, command, user, endpoint, remote, remote-host,
-    /// remote-port, local-port, state, direction, netns [default: process,endpoint]
+    /// remote-port, local-port, state, direction, netns, container [default: process,endpoint]
     #[arg(long, value_name = "KEY,...", value_delimiter = ',', value_parser = parse_group_field)]
     pub by: Vec<GroupField>,
 
@@ -333,6 +333,11 @@ impl CollectArgs {
             SourceArg::Auto => SourceChoice::Auto,
             SourceArg::Netlink => SourceChoice::Netlink,
             SourceArg::Proc => SourceChoice::Proc,
+        };
+        o.netns = match self.netns {
+            None | Some(NetnsArg::All) => crate::collect::netns::Selection::All,
+            Some(NetnsArg::Host) => crate::collect::netns::Selection::Host,
+            Some(NetnsArg::Id(n)) => crate::collect::netns::Selection::Id(n),
         };
         if let Some(root) = &self.proc_root {
             if self.source == SourceArg::Netlink {

@@ -157,7 +157,9 @@ impl Tracker {
                 Some(s) if rate_per_min > 0.0 => Some((s - usage) as f64 / (rate_per_min / 60.0)),
                 _ => None,
             };
-            let growing = count > c0 || (prev.is_none() && self.samples > 1 && count > 0);
+            // Rising across samples of this group; a group seen for the first time is
+            // not "growing" yet (under churn every new connection would alert).
+            let growing = h.samples.len() >= 2 && count > c0;
             let flag = match (p.pool_size, pool_pct) {
                 (Some(s), _) if usage >= s => Flag::Full,
                 (Some(_), Some(pct)) if pct >= p.warn_pct => Flag::Warn,
@@ -405,7 +407,7 @@ fn alert(report: &Report, g: &Group, from: Flag, p: Policy, cli: &Cli, hooks: &m
         report.time,
         from.as_str(),
         w.flag.as_str(),
-        crate::check::describe(g),
+        crate::check::describe(g, report.host_netns),
         p.metric.snake(),
     );
     let Some(cmd) = &cli.watch.on_flag else {
@@ -481,6 +483,7 @@ mod tests {
                     remote_port: None,
                     state: None,
                     netns: None,
+                    container: None,
                     cmdline: None,
                     watch: None,
                 }
@@ -498,10 +501,12 @@ mod tests {
                 unowned: 0,
                 unattributed: 0,
                 matched: 0,
+                netns: Default::default(),
             },
             groups,
             warnings: vec![],
             elapsed: Duration::ZERO,
+            host_netns: 0,
             taken_at: std::time::SystemTime::now(),
         }
     }

@@ -164,8 +164,9 @@ fn prometheus_exposition_is_valid_and_exact() {
     promtool_check(&o.stdout);
     let out = text(&o).0;
     let labels = format!(
-        "pid=\"{}\",process=\"ck-prom\",endpoint=\"{remote}\",direction=\"outbound\"",
-        client.pid()
+        "pid=\"{}\",process=\"ck-prom\",endpoint=\"{remote}\",direction=\"outbound\",netns=\"{}\",container=\"\"",
+        client.pid(),
+        host_netns()
     );
     assert!(
         out.contains(&format!(

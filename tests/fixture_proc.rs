@@ -39,12 +39,20 @@ fn totals_count_every_socket_once() {
     let d = doc(&[]);
     assert_eq!(d["version"], 1);
     assert_eq!(d["source"], "proc");
+    let states = json!({"close_wait": 5, "established": 2, "syn_sent": 1, "syn_recv": 1,
+                        "fin_wait1": 1, "fin_wait2": 1, "time_wait": 1, "close": 1,
+                        "last_ack": 1, "listen": 2, "closing": 1});
     assert_eq!(
         d["totals"],
         json!({"sockets": 17, "unowned": 3, "unattributed": 1, "matched": 15,
-               "states": {"close_wait": 5, "established": 2, "syn_sent": 1, "syn_recv": 1,
-                          "fin_wait1": 1, "fin_wait2": 1, "time_wait": 1, "close": 1,
-                          "last_ack": 1, "listen": 2, "closing": 1}})
+               "states": states, "netns": {"4026531840": states}})
+    );
+    assert!(
+        d["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["netns"] == 4026531840_u64)
     );
     assert_eq!(d["group_by"], json!(["process", "endpoint"]));
 }

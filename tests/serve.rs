@@ -83,8 +83,9 @@ fn answers_http_and_shuts_down_on_sigterm() {
     assert_eq!(code, 200);
     assert!(
         body.contains(&format!(
-            "sockleak_group_sockets{{pid=\"{}\",process=\"sv-leak\",endpoint=\"{remote}\",direction=\"outbound\",state=\"close_wait\"}} 3",
-            client.pid()
+            "sockleak_group_sockets{{pid=\"{}\",process=\"sv-leak\",endpoint=\"{remote}\",direction=\"outbound\",netns=\"{}\",container=\"\",state=\"close_wait\"}} 3",
+            client.pid(),
+            host_netns()
         )),
         "{body}"
     );

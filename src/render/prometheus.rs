@@ -47,6 +47,8 @@ fn group_labels(g: &Group) -> String {
     if let Some(ns) = g.netns {
         let _ = write!(labels, ",netns=\"{ns}\"");
     }
+    let container = g.container.as_ref().map(|c| c.short()).unwrap_or_default();
+    let _ = write!(labels, ",container=\"{}\"", esc(&container));
     labels
 }
 

@@ -29,10 +29,11 @@ enum Col {
     Endpoint,
     State,
     Netns,
+    Container,
 }
 
-fn key_columns(group_by: &[String]) -> Vec<Col> {
-    let has = |k: &str| group_by.iter().any(|g| g == k);
+fn key_columns(report: &Report, groups: &[Group]) -> Vec<Col> {
+    let has = |k: &str| report.group_by.iter().any(|g| g == k);
     let mut cols = Vec::new();
     if has("process") {
         cols.extend([Col::Pid, Col::Process, Col::User]);
@@ -44,8 +45,12 @@ fn key_columns(group_by: &[String]) -> Vec<Col> {
             cols.push(Col::User);
         }
     }
-    if has("netns") {
+    // Only when it tells rows apart: more than one namespace in view.
+    if has("netns") || report.totals.netns.len() > 1 {
         cols.push(Col::Netns);
+    }
+    if has("container") || groups.iter().any(|g| g.container.is_some()) {
+        cols.push(Col::Container);
     }
     if has("endpoint") || has("direction") {
         cols.push(Col::Dir);
@@ -78,6 +83,7 @@ fn key_cell(col: Col, g: &Group) -> String {
         Col::Endpoint => g.endpoint_label(),
         Col::State => g.state.map_or_else(dash, |s| s.upper().to_string()),
         Col::Netns => g.netns.map_or_else(dash, |n| n.to_string()),
+        Col::Container => g.container.as_ref().map_or_else(dash, |c| c.short()),
     }
 }
 
@@ -90,6 +96,7 @@ fn col_name(col: Col) -> &'static str {
         Col::Endpoint => "ENDPOINT",
         Col::State => "STATE",
         Col::Netns => "NETNS",
+        Col::Container => "CONTAINER",
     }
 }
 
@@ -107,7 +114,7 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         .into_iter()
         .filter(|s| *s == TcpState::CloseWait || groups.iter().any(|g| g.states.get(*s) > 0))
         .collect();
-    let keys = key_columns(&report.group_by);
+    let keys = key_columns(report, groups);
     let with_cmdline = groups.iter().any(|g| g.cmdline.is_some());
     let with_watch = groups.iter().any(|g| g.watch.is_some());
 
