@@ -307,7 +307,7 @@ fn unattributed_warning(n: u64, fds: &FdScan) -> String {
     };
     let np = fds.unreadable.len();
     format!(
-        "{n} socket{s} unattributed: /proc/<pid>/fd not readable for {np} process{} (pid {}{more}); run as root or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH",
+        "{n} socket{s} unattributed: /proc/<pid>/fd not readable for {np} process{} (pid {}{more}); run with sudo, or give the binary the two capabilities it needs: setcap cap_sys_ptrace,cap_dac_read_search+ep $(command -v sockleak)",
         if np == 1 { "" } else { "es" },
         pids.join(", ")
     )
