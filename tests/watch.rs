@@ -249,20 +249,7 @@ fn record_path_is_checked_before_sampling() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o444)).unwrap();
-    require("setpriv");
-    let o = Command::new("setpriv")
-        .args([
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            bin(),
-            "--watch",
-            "1",
-            "--record",
-            path_str(&ro),
-        ])
-        .output()
-        .unwrap();
+    let o = as_nobody(bin(), &["--watch", "1", "--record", path_str(&ro)]);
     assert_eq!(
         o.status.code(),
         Some(3),
