@@ -44,20 +44,19 @@ pub fn run(cli: &Cli) -> Result<i32> {
 pub fn render(cli: &Cli, report: &Report) -> Result<()> {
     let mut buf = Vec::new();
     match cli.output.format() {
-        Format::Json => {
-            let mut cut;
-            let mut r = report;
-            if let Some(top) = cli
-                .output
-                .top
-                .filter(|t| *t > 0 && *t < report.groups.len())
-            {
-                cut = report.clone();
+        // JSON is cut only when --top is given explicitly.
+        Format::Json => match cli
+            .output
+            .top
+            .filter(|t| *t > 0 && *t < report.groups.len())
+        {
+            Some(top) => {
+                let mut cut = report.clone();
                 cut.groups.truncate(top);
-                r = &cut;
+                json::write(&mut buf, &cut)?;
             }
-            json::write(&mut buf, r)?;
-        }
+            None => json::write(&mut buf, report)?,
+        },
         Format::Prometheus => {
             let opts = prometheus::PromOptions {
                 max_series: cli.output.max_series,
