@@ -102,14 +102,25 @@ impl Collector {
     /// Validates the options once, so that a bad `--proc-root` fails before any output.
     pub fn new(opts: Options) -> Result<Collector> {
         let root = &opts.proc_root;
-        let meta = std::fs::metadata(root)
-            .with_context(|| format!("--proc-root {}: cannot read it", root.display()))?;
+        let meta = std::fs::metadata(root).with_context(|| {
+            format!(
+                "--proc-root {}: cannot read it (expected a directory holding a /proc tree)",
+                root.display()
+            )
+        })?;
         if !meta.is_dir() {
             bail!("--proc-root {}: not a directory", root.display());
         }
-        if !root.join("net/tcp").exists() {
+        // `exists()` would turn "permission denied" into "missing": tell them apart.
+        if let Err(e) = std::fs::metadata(root.join("net/tcp")) {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                bail!(
+                    "--proc-root {}: no net/tcp inside; point it at a /proc tree",
+                    root.display()
+                );
+            }
             bail!(
-                "--proc-root {}: no net/tcp inside; point it at a /proc tree",
+                "--proc-root {}: cannot read net/tcp inside ({e}); run as a user who can read it",
                 root.display()
             );
         }
