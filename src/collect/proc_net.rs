@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn non_ascii_address_is_malformed_not_a_panic() {
         // 32 bytes, but one 4-byte character straddles a word boundary.
-        let addr = format!("0000000\u{1F600}0000000000000000000001");
+        let addr = "0000000\u{1F600}000000000000000000001";
         assert_eq!(addr.len(), 32);
         let (s, m) = parse(&format!(
             "   0: {addr}:0050 00000000000000000000000001000000:C350 01 00000000:00000000 00:00000000 00000000 0 0 11 1\n"
