@@ -173,6 +173,24 @@ fn container_ids_from_cgroup_paths() {
     );
     let c = parse("podman-v2").unwrap();
     assert_eq!((c.runtime, c.short().as_str()), ("podman", "5e4d3c2b1a0f"));
+    // cgroupfs driver, systemd naming: pod and container joined by colons.
+    let c = parse("kubernetes-cgroupfs-systemd-colon").unwrap();
+    assert_eq!(c.runtime, "kubernetes");
+    assert_eq!(
+        c.id,
+        "9e8d7c6b5a49382716059e8d7c6b5a49382716059e8d7c6b5a4938271605aaaa"
+    );
+    assert_eq!(
+        c.name.as_deref(),
+        Some("pod 1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809")
+    );
+    // Plain containerd (no Kubernetes): namespace `default` under containerd.service.
+    let c = parse("containerd-v2").unwrap();
+    assert_eq!(
+        (c.runtime, c.short().as_str()),
+        ("containerd", "9e8d7c6b5a49")
+    );
+    assert_eq!(c.name, None);
     let c = parse("crio-v2").unwrap();
     assert_eq!(c.runtime, "cri-o");
     assert_eq!(parse("host-process"), None);
