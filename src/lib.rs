@@ -5,6 +5,7 @@
 //! result. [`snapshot`] wires them for one run.
 
 pub mod aggregate;
+pub mod check;
 pub mod cli;
 pub mod collect;
 pub mod exit;
@@ -12,4 +13,5 @@ pub mod filter;
 pub mod model;
 pub mod output;
 pub mod render;
+pub mod serve;
 pub mod snapshot;

@@ -21,7 +21,8 @@ fn main() {
     };
     let result = match &cli.command {
         None => sockleak::snapshot::run(&cli),
-        Some(Command::Serve(_)) | Some(Command::Plot(_)) => {
+        Some(Command::Serve(args)) => sockleak::serve::run(args),
+        Some(Command::Plot(_)) => {
             Err(exit::UsageError("this subcommand is not available in this build".into()).into())
         }
     };
