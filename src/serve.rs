@@ -1,20 +1,34 @@
-//! `sockleak serve`: a Prometheus scrape endpoint.
+//! `sockleak serve`: a Prometheus scrape endpoint (GET /metrics).
 //!
-//! tiny_http reads each connection on its own pooled thread and hands us only
-//! complete request heads, so a client that connects and sends nothing (or sends
-//! slowly) ties up its own thread, never the workers answering scrapes. Collections
-//! run one at a time behind a mutex; a scrape that waited for a collection which
-//! started after it arrived reuses that result (concurrent scrapes share one
-//! collection), and `--min-interval` serves younger results from the cache.
-//! Logging: one line at start and one per error, never per scrape.
+//! Robustness: hyper serves each connection as its own task with the request head
+//! bounded in size (`MAX_HEAD_BYTES`) and time (`HEAD_TIMEOUT`), every connection
+//! is cut after `CONN_LIFETIME`, and at most `MAX_CONNS` are open at once, so a
+//! client that connects and sends nothing, or sends slowly, never holds up a
+//! scrape. Request bodies are never read.
+//!
+//! Collections run one at a time (a mutex, on a blocking thread); a scrape that
+//! waited for a collection which started after it arrived reuses that result
+//! (concurrent scrapes share one collection), and `--min-interval` serves younger
+//! results from the cache. Logging: one line at start and one per collection
+//! error, never per scrape (client errors such as timeouts are not logged: a port
+//! scanner would flood the log).
 
+use std::convert::Infallible;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::TcpListener as StdListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::signal::unix::{SignalKind, signal};
 
 use crate::aggregate;
 use crate::cli::ServeArgs;
@@ -23,9 +37,14 @@ use crate::exit::{self, UsageError};
 use crate::filter::Filters;
 use crate::render::prometheus::{self, PromOptions};
 
-/// Threads answering requests; the collection itself is serialized anyway, the
-/// others keep `/`, 404s and cached scrapes responsive during a slow collection.
-const WORKERS: usize = 4;
+/// Longest request head (request line and headers) accepted; hyper's minimum.
+const MAX_HEAD_BYTES: usize = 8192;
+/// Time a client has to send a complete request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a connection (keep-alive included) stays open.
+const CONN_LIFETIME: Duration = Duration::from_secs(60);
+/// Open connections at most; more wait in the kernel's accept queue.
+const MAX_CONNS: usize = 128;
 
 const INDEX: &str = "<!DOCTYPE html>\n<html><head><title>sockleak</title></head><body>\n\
 <h1>sockleak</h1>\n<p><a href=\"/metrics\">Metrics</a></p>\n</body></html>\n";
@@ -33,7 +52,7 @@ const INDEX: &str = "<!DOCTYPE html>\n<html><head><title>sockleak</title></head>
 struct Cached {
     started: Instant,
     finished: Instant,
-    body: Arc<String>,
+    body: Bytes,
 }
 
 struct State {
@@ -43,8 +62,8 @@ struct State {
 }
 
 impl State {
-    /// The exposition for a request that arrived at `arrived`.
-    fn metrics(&self, arrived: Instant) -> Result<Arc<String>> {
+    /// The exposition for a request that arrived at `arrived` (blocking).
+    fn metrics(&self, arrived: Instant) -> Result<Bytes> {
         let mut guard = self
             .collector
             .lock()
@@ -59,7 +78,7 @@ impl State {
         let started = Instant::now();
         let col = collector.collect()?;
         let report = aggregate::aggregate(&col, &self.args.view.group_by(), &self.filters);
-        let body = Arc::new(prometheus::render(
+        let body = Bytes::from(prometheus::render(
             &report,
             &PromOptions {
                 max_series: self.args.max_series,
@@ -79,92 +98,142 @@ fn log(msg: &str) {
     let _ = writeln!(std::io::stderr(), "sockleak serve: {msg}");
 }
 
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid")
+fn respond(code: StatusCode, ctype: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = code;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        ctype.parse().expect("static content type is valid"),
+    );
+    r
 }
 
-fn text(code: u16, body: &str) -> Response<std::io::Cursor<Vec<u8>>> {
-    Response::from_string(body)
-        .with_status_code(StatusCode(code))
-        .with_header(header("Content-Type", "text/plain; charset=utf-8"))
-}
+const PLAIN: &str = "text/plain; charset=utf-8";
 
-fn handle(state: &State, req: Request, arrived: Instant) {
-    let path = req.url().split('?').next().unwrap_or("").to_string();
-    let is_get = matches!(req.method(), Method::Get | Method::Head);
-    let resp = match (path.as_str(), is_get) {
-        ("/metrics" | "/", false) => {
-            text(405, "405 method not allowed: use GET\n").with_header(header("Allow", "GET, HEAD"))
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let arrived = Instant::now();
+    let known = matches!(req.uri().path(), "/" | "/metrics");
+    if !known {
+        return respond(StatusCode::NOT_FOUND, PLAIN, "404 not found: try /metrics\n");
+    }
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        let mut r = respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            PLAIN,
+            "405 method not allowed: use GET\n",
+        );
+        r.headers_mut()
+            .insert(ALLOW, "GET, HEAD".parse().expect("static header"));
+        return r;
+    }
+    if req.uri().path() == "/" {
+        return respond(StatusCode::OK, "text/html; charset=utf-8", INDEX);
+    }
+    let result = tokio::task::spawn_blocking(move || state.metrics(arrived)).await;
+    match result {
+        Ok(Ok(body)) => respond(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            body,
+        ),
+        Ok(Err(e)) => {
+            log(&format!("collection failed: {e:#}"));
+            respond(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                PLAIN,
+                format!("collection failed: {e:#}\n"),
+            )
         }
-        ("/metrics", true) => match state.metrics(arrived) {
-            Ok(body) => Response::from_string(body.as_str()).with_header(header(
-                "Content-Type",
-                "text/plain; version=0.0.4; charset=utf-8",
-            )),
-            Err(e) => {
-                log(&format!("collection failed: {e:#}"));
-                text(500, &format!("collection failed: {e:#}\n"))
-            }
-        },
-        ("/", true) => Response::from_string(INDEX)
-            .with_header(header("Content-Type", "text/html; charset=utf-8")),
-        _ => text(404, "404 not found: try /metrics\n"),
-    };
-    // A client that went away is not worth a log line per scrape.
-    let _ = req.respond(resp);
+        Err(e) => {
+            log(&format!("collection panicked: {e}"));
+            respond(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                PLAIN,
+                "collection failed\n",
+            )
+        }
+    }
 }
 
 pub fn run(args: &ServeArgs) -> Result<i32> {
     let opts = args.collect.options().map_err(UsageError)?;
     let filters = args.view.filters().map_err(UsageError)?;
     let collector = Collector::new(opts)?;
-    let server = Server::http(args.listen).map_err(|e| {
+    let listener = StdListener::bind(args.listen).map_err(|e| {
         UsageError(format!(
             "--listen {}: cannot listen there: {e} (is another process using the port?)",
             args.listen
         ))
     })?;
-    let server = Arc::new(server);
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
-    }
+    listener
+        .set_nonblocking(true)
+        .context("setting the listener non-blocking")?;
     if !args.listen.ip().is_loopback() {
         log(&format!(
             "warning: listening on non-loopback {}: anyone who can reach it sees which processes talk to which endpoints",
             args.listen
         ));
     }
-    log(&format!(
-        "listening on http://{}/metrics (sockleak {})",
-        args.listen,
-        env!("CARGO_PKG_VERSION")
-    ));
     let state = Arc::new(State {
         collector: Mutex::new((collector, None)),
         filters,
         args: args.clone(),
     });
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|_| {
-            let (server, stop, state) = (server.clone(), stop.clone(), state.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match server.recv_timeout(Duration::from_millis(200)) {
-                        Ok(Some(req)) => handle(&state, req, Instant::now()),
-                        Ok(None) => {}
-                        Err(e) => {
-                            log(&format!("accept failed: {e}"));
-                            std::thread::sleep(Duration::from_millis(100));
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        let _ = w.join();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the server runtime")?;
+    let result = rt.block_on(serve(listener, state, args));
+    // A collection still running on a blocking thread must not delay the exit.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+async fn serve(listener: StdListener, state: Arc<State>, args: &ServeArgs) -> Result<i32> {
+    let listener = tokio::net::TcpListener::from_std(listener).context("--listen")?;
+    let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNS));
+    log(&format!(
+        "listening on http://{}/metrics (sockleak {})",
+        args.listen,
+        env!("CARGO_PKG_VERSION")
+    ));
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.expect("semaphore is never closed"),
+            _ = term.recv() => return Ok(exit::OK),
+            _ = int.recv() => return Ok(exit::OK),
+        };
+        let stream = tokio::select! {
+            s = listener.accept() => s,
+            _ = term.recv() => return Ok(exit::OK),
+            _ = int.recv() => return Ok(exit::OK),
+        };
+        let stream = match stream {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // EMFILE and friends: log, back off, keep serving.
+                log(&format!("accept failed: {e}"));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let svc = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(state, req).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEAD_TIMEOUT)
+                .max_buf_size(MAX_HEAD_BYTES)
+                .serve_connection(TokioIo::new(stream), svc);
+            // Client errors (timeouts, resets, malformed requests) only end that
+            // connection.
+            let _ = tokio::time::timeout(CONN_LIFETIME, conn).await;
+        });
     }
-    server.unblock();
-    Ok(exit::OK)
 }
