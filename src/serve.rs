@@ -114,7 +114,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Byte
     let arrived = Instant::now();
     let known = matches!(req.uri().path(), "/" | "/metrics");
     if !known {
-        return respond(StatusCode::NOT_FOUND, PLAIN, "404 not found: try /metrics\n");
+        return respond(
+            StatusCode::NOT_FOUND,
+            PLAIN,
+            "404 not found: try /metrics\n",
+        );
     }
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         let mut r = respond(

@@ -19,7 +19,12 @@ pub fn promtool_check_metrics(text: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start promtool");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let o = child.wait_with_output().unwrap();
     assert!(
         o.status.success(),
@@ -43,7 +48,9 @@ fn exposition_passes_promtool_and_shows_the_leak() {
     let name = "pr\"om\\leak";
     let (server, client) = leak("127.0.0.1", "fin", 100, 3, &["--name", name]);
     let remote = format!("127.0.0.1:{}", server.port());
-    wait_until(5, "3 CLOSE-WAIT in ss", || ss_count("CLOSE-WAIT", &remote) == 3);
+    wait_until(5, "3 CLOSE-WAIT in ss", || {
+        ss_count("CLOSE-WAIT", &remote) == 3
+    });
 
     let text = prom(&["--process", name, "--pool-size", "10"]);
     promtool_check_metrics(&text);
@@ -52,19 +59,35 @@ fn exposition_passes_promtool_and_shows_the_leak() {
         "pid=\"{pid}\",process=\"pr\\\"om\\\\leak\",endpoint=\"{remote}\",direction=\"outbound\""
     );
     assert!(
-        text.contains(&format!("sockleak_group_sockets{{{labels},state=\"close_wait\"}} 3\n")),
+        text.contains(&format!(
+            "sockleak_group_sockets{{{labels},state=\"close_wait\"}} 3\n"
+        )),
         "{text}"
     );
     assert!(
-        text.contains(&format!("sockleak_group_recv_queue_bytes{{{labels}}} 303\n")),
+        text.contains(&format!(
+            "sockleak_group_recv_queue_bytes{{{labels}}} 303\n"
+        )),
         "{text}"
     );
     // Every state, zeros included, and every documented metric with HELP and TYPE.
     for st in [
-        "established", "syn_sent", "syn_recv", "fin_wait1", "fin_wait2", "time_wait",
-        "close", "close_wait", "last_ack", "listen", "closing",
+        "established",
+        "syn_sent",
+        "syn_recv",
+        "fin_wait1",
+        "fin_wait2",
+        "time_wait",
+        "close",
+        "close_wait",
+        "last_ack",
+        "listen",
+        "closing",
     ] {
-        assert!(text.contains(&format!("sockleak_sockets{{state=\"{st}\"}} ")), "{st}");
+        assert!(
+            text.contains(&format!("sockleak_sockets{{state=\"{st}\"}} ")),
+            "{st}"
+        );
     }
     for m in [
         "sockleak_sockets",
@@ -97,8 +120,14 @@ fn max_series_sums_the_rest_into_other() {
         wait_until(5, "CLOSE-WAIT in ss", || ss_count("CLOSE-WAIT", &r) == n);
     }
     let filt = [
-        "--process", "prom-big", "--process", "prom-small", "--process", "prom-tiny",
-        "--state", "close-wait",
+        "--process",
+        "prom-big",
+        "--process",
+        "prom-small",
+        "--process",
+        "prom-tiny",
+        "--state",
+        "close-wait",
     ];
     let mut args = filt.to_vec();
     args.extend(["--max-series", "1"]);
@@ -109,13 +138,21 @@ fn max_series_sums_the_rest_into_other() {
         .filter(|l| l.starts_with("sockleak_group_sockets{"))
         .collect();
     assert_eq!(series.len(), 2, "{text}");
-    assert!(series[0].contains("process=\"prom-big\"") && series[0].ends_with(" 3"), "{text}");
+    assert!(
+        series[0].contains("process=\"prom-big\"") && series[0].ends_with(" 3"),
+        "{text}"
+    );
     assert_eq!(
         series[1],
         "sockleak_group_sockets{pid=\"\",process=\"other\",endpoint=\"\",direction=\"\",state=\"close_wait\"} 3"
     );
     let all = prom(&filt);
-    assert_eq!(all.lines().filter(|l| l.starts_with("sockleak_group_sockets{")).count(), 3);
+    assert_eq!(
+        all.lines()
+            .filter(|l| l.starts_with("sockleak_group_sockets{"))
+            .count(),
+        3
+    );
 }
 
 #[test]
@@ -135,7 +172,10 @@ fn output_file_is_atomic_and_a_failed_write_keeps_the_old_file() {
             let mut reads = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let t = std::fs::read_to_string(&path).expect("the file always exists");
-                assert!(t.starts_with("# HELP sockleak_sockets "), "partial file: {t:?}");
+                assert!(
+                    t.starts_with("# HELP sockleak_sockets "),
+                    "partial file: {t:?}"
+                );
                 assert!(t.contains("\nsockleak_build_info{"), "partial file: {t:?}");
                 reads += 1;
             }
@@ -159,14 +199,23 @@ fn output_file_is_atomic_and_a_failed_write_keeps_the_old_file() {
         ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("--output-file"));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "old contents\n");
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("sockleak.prom")], "no temp file left");
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from("sockleak.prom")],
+        "no temp file left"
+    );
 }
 
 #[test]

@@ -70,7 +70,9 @@ impl Drop for Serve {
 fn serves_metrics_index_404_405_and_survives_silent_clients() {
     let (server, client) = leak("127.0.0.1", "fin", 0, 3, &["--name", "serve-leak"]);
     let remote = format!("127.0.0.1:{}", server.port());
-    wait_until(5, "3 CLOSE-WAIT in ss", || ss_count("CLOSE-WAIT", &remote) == 3);
+    wait_until(5, "3 CLOSE-WAIT in ss", || {
+        ss_count("CLOSE-WAIT", &remote) == 3
+    });
     let s = Serve::start(&["--process", "serve-leak"]);
 
     // Clients that connect and send nothing, or half a request, then stall; more of
@@ -79,14 +81,18 @@ fn serves_metrics_index_404_405_and_survives_silent_clients() {
     for i in 0..8 {
         let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
         if i % 2 == 1 {
-            c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").unwrap();
+            c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
         }
         stalled.push(c);
     }
     let t = Instant::now();
     let (code, body) = http(s.port, "GET", "/metrics").unwrap();
     assert_eq!(code, 200, "{body}");
-    assert!(t.elapsed() < Duration::from_secs(5), "scrape blocked by silent clients");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "scrape blocked by silent clients"
+    );
     let line = format!(
         "sockleak_group_sockets{{pid=\"{}\",process=\"serve-leak\",endpoint=\"{remote}\",direction=\"outbound\",state=\"close_wait\"}} 3\n",
         client.pid()
@@ -136,8 +142,17 @@ fn sigterm_exits_0_and_logs_only_at_start() {
     };
     assert_eq!(status.code(), Some(0));
     let mut err = String::new();
-    s.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert_eq!(err.lines().count(), 1, "one line at start, none per scrape: {err}");
+    s.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "one line at start, none per scrape: {err}"
+    );
     assert!(err.contains(&format!("127.0.0.1:{}", s.port)), "{err}");
 }
 
@@ -170,7 +185,9 @@ fn real_prometheus_scrapes_the_leak_and_the_rule_fires() {
     require("prometheus");
     let (server, client) = leak("127.0.0.1", "fin", 0, 3, &["--name", "prom-scraped"]);
     let remote = format!("127.0.0.1:{}", server.port());
-    wait_until(5, "3 CLOSE-WAIT in ss", || ss_count("CLOSE-WAIT", &remote) == 3);
+    wait_until(5, "3 CLOSE-WAIT in ss", || {
+        ss_count("CLOSE-WAIT", &remote) == 3
+    });
     let s = Serve::start(&["--process", "prom-scraped", "--pool-size", "4"]);
 
     let dir = tempfile::tempdir().unwrap();
@@ -197,7 +214,10 @@ fn real_prometheus_scrapes_the_leak_and_the_rule_fires() {
     let prom_port = free_port();
     let mut prom = Command::new("prometheus")
         .arg(format!("--config.file={}", path_str(&cfg)))
-        .arg(format!("--storage.tsdb.path={}", path_str(&dir.path().join("data"))))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            path_str(&dir.path().join("data"))
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -214,25 +234,33 @@ fn real_prometheus_scrapes_the_leak_and_the_rule_fires() {
 
     let query = "/api/v1/query?query=sockleak_group_sockets%7Bprocess%3D%22prom-scraped%22%2Cstate%3D%22close_wait%22%7D";
     let pid = client.pid().to_string();
-    wait_until(40, "prometheus to store the leak's series with value 3", || {
-        let v = api(prom_port, query);
-        v["data"]["result"].as_array().is_some_and(|r| {
-            r.len() == 1
-                && r[0]["metric"]["pid"] == pid.as_str()
-                && r[0]["metric"]["endpoint"] == remote.as_str()
-                && r[0]["value"][1] == "3"
-        })
-    });
-    wait_until(20, "SockleakNearPoolSize to fire for the leaking pid", || {
-        let v = api(prom_port, "/api/v1/alerts");
-        v["data"]["alerts"].as_array().is_some_and(|a| {
-            a.iter().any(|al| {
-                al["labels"]["alertname"] == "SockleakNearPoolSize"
-                    && al["labels"]["pid"] == pid.as_str()
-                    && al["state"] == "firing"
+    wait_until(
+        40,
+        "prometheus to store the leak's series with value 3",
+        || {
+            let v = api(prom_port, query);
+            v["data"]["result"].as_array().is_some_and(|r| {
+                r.len() == 1
+                    && r[0]["metric"]["pid"] == pid.as_str()
+                    && r[0]["metric"]["endpoint"] == remote.as_str()
+                    && r[0]["value"][1] == "3"
             })
-        })
-    });
+        },
+    );
+    wait_until(
+        20,
+        "SockleakNearPoolSize to fire for the leaking pid",
+        || {
+            let v = api(prom_port, "/api/v1/alerts");
+            v["data"]["alerts"].as_array().is_some_and(|a| {
+                a.iter().any(|al| {
+                    al["labels"]["alertname"] == "SockleakNearPoolSize"
+                        && al["labels"]["pid"] == pid.as_str()
+                        && al["state"] == "firing"
+                })
+            })
+        },
+    );
 }
 
 #[test]
@@ -255,7 +283,9 @@ fn oversized_and_silent_requests_are_cut_off() {
     );
     // A client that sends nothing is disconnected after the head timeout (5 s).
     let mut silent = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    silent.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
     let t = Instant::now();
     let mut buf = [0u8; 512];
     let n = silent.read(&mut buf).unwrap_or(0);
