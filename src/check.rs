@@ -1,253 +1,243 @@
-//! Threshold checks for cron and Nagios/Icinga: evaluate every group of a normal
-//! snapshot against `--threshold` / `--critical` on the `--metric` state.
+//! Threshold checks for cron and Nagios/Icinga: `--threshold`, `--critical`, and
+//! `-o nagios`. A check evaluates the groups of an ordinary snapshot, so every
+//! filter and `--by` key works with it.
 //!
-//! Plain mode is built for cron, which mails only when a job prints: a healthy check
-//! prints nothing at all (collection warnings included) and exits 0; a breach prints
-//! one line per breaching group, then the collection warnings on stderr (they may
-//! explain a low count), and exits 1 (2 if any group reaches `--critical`).
-//! `-o nagios` follows the Monitoring Plugins guidelines: one status line with
-//! performance data, exit 0/1/2/3.
+//! Cron mails whatever a job prints, so a healthy check prints nothing at all, not
+//! even collection warnings; they are shown only alongside a breach.
 
 use std::fmt::Write as _;
+use std::io::Write;
+
+use anyhow::Result;
 
 use crate::aggregate::{Group, Report};
-use crate::cli::{CheckArgs, Threshold};
+use crate::cli::{Cli, Format, Threshold};
 use crate::exit::{self, UsageError};
-use crate::model::TcpState;
+use crate::model::{NetnsId, TcpState};
+use crate::{output, snapshot};
 
-/// Resolved levels, as socket counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Resolved levels: absolute counts of `metric` per group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Levels {
+    pub metric: TcpState,
     pub warn: Option<u64>,
     pub crit: Option<u64>,
 }
 
-fn resolve(flag: &str, t: Threshold, pool_size: Option<u64>) -> Result<u64, UsageError> {
-    t.resolve(pool_size).ok_or_else(|| {
-        let Threshold::Percent(p) = t else {
-            unreachable!("counts always resolve")
-        };
-        UsageError(format!(
-            "{flag} {p}%: a percentage needs --pool-size N (or give a count, e.g. {flag} 100)"
-        ))
-    })
-}
-
-impl Levels {
-    /// Resolve `--threshold` / `--critical` against `--pool-size`; a percentage
-    /// without a pool size, or a critical level below the warning level, is a
-    /// usage error.
-    pub fn from_args(c: &CheckArgs, pool_size: Option<u64>) -> Result<Levels, UsageError> {
-        let warn = c
-            .threshold
-            .map(|t| resolve("--threshold", t, pool_size))
-            .transpose()?;
-        let crit = c
-            .critical
-            .map(|t| resolve("--critical", t, pool_size))
-            .transpose()?;
-        if let (Some(w), Some(cr)) = (warn, crit)
-            && cr < w
-        {
-            return Err(UsageError(format!(
-                "--critical ({cr}) is below --threshold ({w}): the critical level must be at or above the warning level"
-            )));
-        }
-        Ok(Levels { warn, crit })
-    }
-
-    pub fn is_set(&self) -> bool {
-        self.warn.is_some() || self.crit.is_some()
-    }
-}
-
-/// The status of one group or of the whole check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Status {
-    Ok,
+pub enum Severity {
     Warning,
     Critical,
 }
 
-impl Status {
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Status::Ok => exit::OK,
-            Status::Warning => exit::BREACH,
-            Status::Critical => exit::CRITICAL,
+impl Levels {
+    /// Resolve `--threshold`/`--critical` (counts or shares of `--pool-size`).
+    pub fn from_cli(cli: &Cli) -> Result<Levels, UsageError> {
+        let pool = cli.watch.pool_size;
+        let resolve = |flag: &str, t: Option<Threshold>| -> Result<Option<u64>, UsageError> {
+            match t {
+                None => Ok(None),
+                Some(t) => t.resolve(pool).map(|n| Some(n.max(1))).ok_or_else(|| {
+                    UsageError(format!(
+                        "{flag} as a percentage needs --pool-size (e.g. {flag} 75% --pool-size 1024), or give a count such as {flag} 100"
+                    ))
+                }),
+            }
+        };
+        let warn = resolve("--threshold", cli.check.threshold)?;
+        let crit = resolve("--critical", cli.check.critical)?;
+        if let (Some(w), Some(c)) = (warn, crit)
+            && c < w
+        {
+            return Err(UsageError(format!(
+                "--critical ({c}) is below --threshold ({w}); the critical level must be at least the warning level"
+            )));
         }
-    }
-
-    pub fn nagios(self) -> &'static str {
-        match self {
-            Status::Ok => "OK",
-            Status::Warning => "WARNING",
-            Status::Critical => "CRITICAL",
-        }
-    }
-}
-
-/// A group at or over a level.
-pub struct Breach<'a> {
-    pub group: &'a Group,
-    pub count: u64,
-    pub status: Status,
-    /// The level it reached.
-    pub level: u64,
-}
-
-fn status_of(count: u64, l: Levels) -> Option<(Status, u64)> {
-    if let Some(c) = l.crit.filter(|c| count >= *c) {
-        return Some((Status::Critical, c));
-    }
-    l.warn.filter(|w| count >= *w).map(|w| (Status::Warning, w))
-}
-
-/// Every breaching group, worst first.
-pub fn breaches(report: &Report, metric: TcpState, l: Levels) -> Vec<Breach<'_>> {
-    let mut out: Vec<Breach> = report
-        .groups
-        .iter()
-        .filter_map(|g| {
-            let count = g.states.get(metric);
-            status_of(count, l).map(|(status, level)| Breach {
-                group: g,
-                count,
-                status,
-                level,
-            })
+        Ok(Levels {
+            metric: cli.watch.metric,
+            warn,
+            crit,
         })
-        .collect();
-    out.sort_by(|a, b| b.status.cmp(&a.status).then(b.count.cmp(&a.count)));
-    out
-}
+    }
 
-fn pid_label(g: &Group) -> String {
-    match (g.pid, g.pids.as_slice()) {
-        (Some(p), _) => p.to_string(),
-        (None, []) => "-".into(),
-        (None, pids) => pids
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(","),
+    pub fn severity(&self, count: u64) -> Option<Severity> {
+        if self.crit.is_some_and(|c| count >= c) {
+            Some(Severity::Critical)
+        } else if self.warn.is_some_and(|w| count >= w) {
+            Some(Severity::Warning)
+        } else {
+            None
+        }
     }
 }
 
-/// Nagios reserves `|` for the perfdata separator; keep it out of the summary.
-fn no_pipe(s: &str) -> String {
-    s.replace('|', "/")
+/// Groups at or over a level, worst first (the report's order).
+pub fn breaches<'a>(r: &'a Report, l: &Levels) -> Vec<(&'a Group, Severity)> {
+    r.groups
+        .iter()
+        .filter_map(|g| l.severity(g.states.get(l.metric)).map(|s| (g, s)))
+        .collect()
 }
 
-/// The plain (cron) check: (stdout text, stderr text, exit code). Both texts are
-/// empty when healthy.
-pub fn plain(report: &Report, metric: TcpState, l: Levels) -> (String, String, i32) {
-    let b = breaches(report, metric, l);
-    let Some(worst) = b.first().map(|x| x.status) else {
-        return (String::new(), String::new(), exit::OK);
-    };
+/// The exit code for a set of breaches.
+pub fn exit_code(b: &[(&Group, Severity)]) -> i32 {
+    match b.iter().map(|(_, s)| *s).max() {
+        None => exit::OK,
+        Some(Severity::Warning) => exit::BREACH,
+        Some(Severity::Critical) => exit::CRITICAL,
+    }
+}
+
+/// "pid 10725 billing-api outbound 127.0.0.1:42063", from whatever the key holds;
+/// the namespace and container only where they say something (not the host's own).
+pub fn describe(g: &Group, host_netns: NetnsId) -> String {
+    let mut parts = Vec::new();
+    if let Some(pid) = g.pid {
+        parts.push(format!("pid {pid}"));
+    }
+    if g.process.is_some() || g.attribution.is_some() {
+        parts.push(g.process_label());
+    }
+    if g.pid.is_none()
+        && let Some(u) = &g.user
+    {
+        parts.push(format!("user {u}"));
+    }
+    if let Some(d) = g.direction {
+        parts.push(d.as_str().to_string());
+    }
+    let ep = g.endpoint_label();
+    if ep != "*" {
+        parts.push(ep);
+    }
+    if let Some(c) = &g.container {
+        parts.push(format!("container {}", c.short()));
+    }
+    if let Some(ns) = g.netns.filter(|ns| *ns != host_netns) {
+        parts.push(format!("netns {ns}"));
+    }
+    parts.join(" ")
+}
+
+/// One line per breaching group.
+pub fn breach_lines(b: &[(&Group, Severity)], l: &Levels, host_netns: NetnsId) -> String {
     let mut out = String::new();
-    for x in &b {
-        let level_name = match x.status {
-            Status::Critical => "critical",
-            _ => "threshold",
+    for (g, sev) in b {
+        let (word, level) = match sev {
+            Severity::Warning => ("WARNING", l.warn),
+            Severity::Critical => ("CRITICAL", l.crit),
         };
         let _ = writeln!(
             out,
-            "sockleak: {} pid={} process={} endpoint={} {}={} {}={}",
-            x.status.nagios(),
-            pid_label(x.group),
-            x.group.process_label(),
-            x.group.endpoint_label().replace(' ', ""),
-            metric.snake(),
-            x.count,
-            level_name,
-            x.level
+            "{word} {}: {} {} >= {} {}",
+            describe(g, host_netns),
+            g.states.get(l.metric),
+            l.metric.snake(),
+            if *sev == Severity::Critical {
+                "critical"
+            } else {
+                "threshold"
+            },
+            level.unwrap_or(0),
         );
     }
-    let mut err = String::new();
-    for w in &report.warnings {
-        let _ = writeln!(err, "warning: {w}");
-    }
-    (out, err, worst.exit_code())
+    out
 }
 
-fn perf(label: &str, value: u64, l: Levels, max: Option<u64>) -> String {
-    let o = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
-    format!("{label}={value};{};{};0;{}", o(l.warn), o(l.crit), o(max))
-}
-
-/// The Nagios plugin output line and its exit code.
-pub fn nagios(report: &Report, metric: TcpState, l: Levels, pool: Option<u64>) -> (String, i32) {
-    let b = breaches(report, metric, l);
-    let status = b.first().map_or(Status::Ok, |x| x.status);
-    let worst = report
+/// `SOCKLEAK OK - ... | perfdata`, by the Monitoring Plugins guidelines.
+pub fn nagios(r: &Report, l: &Levels) -> (String, i32) {
+    let b = breaches(r, l);
+    let code = exit_code(&b);
+    let status = ["OK", "WARNING", "CRITICAL"][code as usize];
+    let metric = l.metric.snake();
+    let worst = r
         .groups
         .iter()
-        .max_by_key(|g| g.states.get(metric))
-        .filter(|g| g.states.get(metric) > 0);
-    let name = metric.snake();
-    let mut summary = if b.is_empty() {
+        .max_by_key(|g| g.states.get(l.metric))
+        .filter(|g| g.states.get(l.metric) > 0);
+    let summary = if b.is_empty() {
         match worst {
             Some(g) => format!(
-                "no group over the thresholds; worst {} {} {name}={}",
-                pid_label(g),
-                g.process_label(),
-                g.states.get(metric)
+                "worst group has {} {metric} ({}); host {} {metric}",
+                g.states.get(l.metric),
+                describe(g, r.host_netns),
+                r.totals.states.get(l.metric)
             ),
-            None => format!("no {name} sockets"),
+            None => format!("no group has {metric} sockets"),
         }
     } else {
-        let shown: Vec<String> = b
-            .iter()
-            .take(3)
-            .map(|x| {
-                format!(
-                    "{}[{}] {} {name}={}",
-                    x.group.process_label(),
-                    pid_label(x.group),
-                    x.group.endpoint_label().replace(' ', ""),
-                    x.count
-                )
-            })
-            .collect();
-        let more = b.len().saturating_sub(3);
-        let mut s = format!("{} group(s) over threshold: {}", b.len(), shown.join(", "));
-        if more > 0 {
-            let _ = write!(s, " and {more} more");
-        }
-        s
+        let (g, _) = b[0];
+        format!(
+            "{} group{} over threshold; worst: {} has {} {metric}",
+            b.len(),
+            if b.len() == 1 { "" } else { "s" },
+            describe(g, r.host_netns),
+            g.states.get(l.metric)
+        )
     };
-    summary = no_pipe(&summary.replace('\n', " "));
-    let t = &report.totals;
-    let none = Levels::default();
-    let perfdata = [
-        perf(name, t.states.get(metric), none, None),
-        perf(
-            "established",
-            t.states.get(TcpState::Established),
-            none,
-            None,
-        ),
-        perf("total", t.sockets, none, None),
-        perf(
-            &format!("worst_group_{name}"),
-            worst.map_or(0, |g| g.states.get(metric)),
-            l,
-            pool,
-        ),
-    ]
-    .join(" ");
-    (
-        format!("SOCKLEAK {} - {summary} | {perfdata}\n", status.nagios()),
-        status.exit_code(),
-    )
+    let lvl = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let perf = format!(
+        "{metric}={};;;0 established={};;;0 total={};;;0 worst_group={};{};{};0 unattributed={};;;0",
+        r.totals.states.get(l.metric),
+        r.totals.states.get(TcpState::Established),
+        r.totals.sockets,
+        worst.map_or(0, |g| g.states.get(l.metric)),
+        lvl(l.warn),
+        lvl(l.crit),
+        r.totals.unattributed,
+    );
+    (format!("SOCKLEAK {status} - {summary} | {perf}\n"), code)
 }
 
-/// The Nagios UNKNOWN line for an error.
-pub fn nagios_unknown(err: &anyhow::Error) -> String {
-    let msg = no_pipe(&format!("{err:#}").replace('\n', " "));
-    format!("SOCKLEAK UNKNOWN - {msg}\n")
+/// `--threshold` / `--critical` / `-o nagios`.
+pub fn run(cli: &Cli) -> Result<i32> {
+    let format = cli.output.format();
+    if format == Format::Nagios {
+        // A plugin must answer in its own format even when it fails: UNKNOWN, exit 3.
+        return match nagios_report(cli) {
+            Ok((text, code)) => {
+                output::emit(cli.output.output_file.as_deref(), text.as_bytes())?;
+                Ok(code)
+            }
+            Err(e) if exit::is_broken_pipe(&e) => Ok(exit::OK),
+            Err(e) => {
+                let line = format!(
+                    "SOCKLEAK UNKNOWN - {}\n",
+                    format!("{e:#}").replace('\n', " ")
+                );
+                let _ = std::io::stdout().write_all(line.as_bytes());
+                Ok(exit::FAILURE)
+            }
+        };
+    }
+    let levels = Levels::from_cli(cli)?;
+    let (mut collector, filters) = snapshot::prepare(cli)?;
+    let report = snapshot::take(&mut collector, cli, &filters)?;
+    let b = breaches(&report, &levels);
+    let code = exit_code(&b);
+    match format {
+        Format::Table => {
+            if !b.is_empty() {
+                output::emit(
+                    cli.output.output_file.as_deref(),
+                    breach_lines(&b, &levels, report.host_netns).as_bytes(),
+                )?;
+                let mut err = std::io::stderr().lock();
+                for w in &report.warnings {
+                    let _ = writeln!(err, "warning: {w}");
+                }
+            }
+        }
+        _ => snapshot::render(cli, &report)?,
+    }
+    Ok(code)
+}
+
+fn nagios_report(cli: &Cli) -> Result<(String, i32)> {
+    let levels = Levels::from_cli(cli)?;
+    let (mut collector, filters) = snapshot::prepare(cli)?;
+    let report = snapshot::take(&mut collector, cli, &filters)?;
+    Ok(nagios(&report, &levels))
 }
 
 #[cfg(test)]
@@ -255,42 +245,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn levels() {
-        let c = CheckArgs {
-            threshold: Some(Threshold::Percent(75.0)),
-            critical: Some(Threshold::Count(1000)),
-        };
-        assert_eq!(
-            Levels::from_args(&c, Some(1024)).unwrap(),
-            Levels {
-                warn: Some(768),
-                crit: Some(1000)
-            }
-        );
-        assert!(
-            Levels::from_args(&c, None)
-                .unwrap_err()
-                .0
-                .contains("--pool-size")
-        );
-        let bad = CheckArgs {
-            threshold: Some(Threshold::Count(10)),
-            critical: Some(Threshold::Count(5)),
-        };
-        assert!(
-            Levels::from_args(&bad, None)
-                .unwrap_err()
-                .0
-                .contains("--critical")
-        );
+    fn severity_levels() {
         let l = Levels {
-            warn: Some(10),
+            metric: TcpState::CloseWait,
+            warn: Some(15),
             crit: Some(20),
         };
-        assert_eq!(status_of(9, l), None);
-        assert_eq!(status_of(10, l), Some((Status::Warning, 10)));
-        assert_eq!(status_of(20, l), Some((Status::Critical, 20)));
-        assert_eq!(perf("x", 3, l, Some(50)), "x=3;10;20;0;50");
-        assert_eq!(perf("x", 3, Levels::default(), None), "x=3;;;0;");
+        assert_eq!(l.severity(14), None);
+        assert_eq!(l.severity(15), Some(Severity::Warning));
+        assert_eq!(l.severity(20), Some(Severity::Critical));
+        let only_crit = Levels { warn: None, ..l };
+        assert_eq!(only_crit.severity(19), None);
+        assert_eq!(only_crit.severity(25), Some(Severity::Critical));
     }
 }

@@ -12,6 +12,8 @@ pub mod exit;
 pub mod filter;
 pub mod model;
 pub mod output;
+pub mod plot;
 pub mod render;
 pub mod serve;
 pub mod snapshot;
+pub mod watch;

@@ -1,160 +1,130 @@
-//! `sockleak serve`: a Prometheus scrape endpoint (GET /metrics).
+//! `sockleak serve`: a Prometheus scrape endpoint.
 //!
-//! Robustness: hyper serves each connection as its own task with the request head
-//! bounded in size (`MAX_HEAD_BYTES`) and time (`HEAD_TIMEOUT`), every connection
-//! is cut after `CONN_LIFETIME`, and at most `MAX_CONNS` are open at once, so a
-//! client that connects and sends nothing, or sends slowly, never holds up a
-//! scrape. Request bodies are never read.
+//! Built on hyper's HTTP/1 server because it bounds what a client can cost: request
+//! heads are limited in size (`max_buf_size`) and in time (`header_read_timeout`),
+//! and each connection has an overall deadline, so a slow or malformed client only
+//! ever holds its own connection task, never a scrape.
 //!
-//! Collections run one at a time (a mutex, on a blocking thread); a scrape that
-//! waited for a collection which started after it arrived reuses that result
-//! (concurrent scrapes share one collection), and `--min-interval` serves younger
-//! results from the cache. Logging: one line at start and one per collection
-//! error, never per scrape (client errors such as timeouts are not logged: a port
-//! scanner would flood the log).
+//! Collections are serialised: one at a time, and a scrape that arrives while one
+//! is running waits for it and shares its result instead of starting another.
+//! `--min-interval` additionally serves a cached result younger than that.
 
 use std::convert::Infallible;
-use std::io::Write;
-use std::net::TcpListener as StdListener;
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
 
-use crate::aggregate;
+use crate::aggregate::{self, GroupField};
 use crate::cli::ServeArgs;
 use crate::collect::Collector;
 use crate::exit::{self, UsageError};
 use crate::filter::Filters;
 use crate::render::prometheus::{self, PromOptions};
 
-/// Longest request head (request line and headers) accepted; hyper's minimum.
+/// Largest request head accepted (hyper's minimum buffer size).
 const MAX_HEAD_BYTES: usize = 8192;
-/// Time a client has to send a complete request head.
+/// Time a client has to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longest a connection (keep-alive included) stays open.
-const CONN_LIFETIME: Duration = Duration::from_secs(60);
-/// Open connections at most; more wait in the kernel's accept queue.
-const MAX_CONNS: usize = 128;
-
-const INDEX: &str = "<!DOCTYPE html>\n<html><head><title>sockleak</title></head><body>\n\
-<h1>sockleak</h1>\n<p><a href=\"/metrics\">Metrics</a></p>\n</body></html>\n";
-
-struct Cached {
-    started: Instant,
-    finished: Instant,
-    body: Bytes,
-}
+/// Time a connection may live in total (request, collection, response).
+const CONN_TIMEOUT: Duration = Duration::from_secs(120);
 
 struct State {
-    collector: Mutex<(Collector, Option<Cached>)>,
+    /// The last exposition and when its collection started. Held across a
+    /// collection, which is what serialises them.
+    last: Mutex<Option<(Instant, Arc<String>)>>,
+    collector: Arc<std::sync::Mutex<Collector>>,
+    by: Vec<GroupField>,
     filters: Filters,
-    args: ServeArgs,
+    prom: PromOptions,
+    min_interval: Duration,
 }
 
 impl State {
-    /// The exposition for a request that arrived at `arrived` (blocking).
-    fn metrics(&self, arrived: Instant) -> Result<Bytes> {
-        let mut guard = self
-            .collector
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (collector, cache) = &mut *guard;
-        if let Some(c) = cache.as_ref() {
-            let fresh = c.finished.elapsed().as_secs_f64() < self.args.min_interval;
-            if fresh || c.started >= arrived {
-                return Ok(c.body.clone());
+    /// The exposition for a scrape that arrived at `asked`.
+    async fn metrics(self: &Arc<Self>, asked: Instant) -> Result<Arc<String>> {
+        let mut last = self.last.lock().await;
+        if let Some((at, text)) = &*last {
+            // Started after this scrape arrived (it waited for it), or fresh enough.
+            if *at >= asked || at.elapsed() < self.min_interval {
+                return Ok(text.clone());
             }
         }
         let started = Instant::now();
-        let col = collector.collect()?;
-        let report = aggregate::aggregate(&col, &self.args.view.group_by(), &self.filters);
-        let body = Bytes::from(prometheus::render(
-            &report,
-            &PromOptions {
-                max_series: self.args.max_series,
-                pool_size: self.args.pool_size,
-            },
-        ));
-        *cache = Some(Cached {
-            started,
-            finished: Instant::now(),
-            body: body.clone(),
-        });
-        Ok(body)
+        // Collection is blocking file and netlink I/O: keep it off the async thread
+        // that accepts and times out other connections.
+        let me = self.clone();
+        let text = tokio::task::spawn_blocking(move || -> Result<String> {
+            let mut collector = me.collector.lock().unwrap_or_else(|p| p.into_inner());
+            let c = collector.collect()?;
+            let report = aggregate::aggregate(&c, &me.by, &me.filters);
+            Ok(prometheus::render(&report, me.prom))
+        })
+        .await
+        .context("collection task failed")??;
+        let text = Arc::new(text);
+        *last = Some((started, text.clone()));
+        Ok(text)
     }
 }
 
-fn log(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "sockleak serve: {msg}");
+fn response(status: StatusCode, ctype: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("Content-Type", ctype)
+        .body(Full::new(body.into()))
+        .expect("static response parts are valid")
 }
 
-fn respond(code: StatusCode, ctype: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body.into()));
-    *r.status_mut() = code;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        ctype.parse().expect("static content type is valid"),
-    );
-    r
-}
+const INDEX: &str = "<!doctype html><html><head><title>sockleak</title></head><body>\
+<h1>sockleak</h1><p>TCP connection leak metrics: <a href=\"/metrics\">/metrics</a></p></body></html>\n";
 
-const PLAIN: &str = "text/plain; charset=utf-8";
-
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let arrived = Instant::now();
-    let known = matches!(req.uri().path(), "/" | "/metrics");
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let asked = Instant::now();
+    let path = req.uri().path();
+    let known = matches!(path, "/" | "/metrics");
     if !known {
-        return respond(
+        return Ok(response(
             StatusCode::NOT_FOUND,
-            PLAIN,
-            "404 not found: try /metrics\n",
-        );
+            "text/plain",
+            "not found; try /metrics\n",
+        ));
     }
-    if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        let mut r = respond(
-            StatusCode::METHOD_NOT_ALLOWED,
-            PLAIN,
-            "405 method not allowed: use GET\n",
-        );
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = response(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "only GET\n");
         r.headers_mut()
-            .insert(ALLOW, "GET, HEAD".parse().expect("static header"));
-        return r;
+            .insert("Allow", "GET, HEAD".parse().expect("valid header"));
+        return Ok(r);
     }
-    if req.uri().path() == "/" {
-        return respond(StatusCode::OK, "text/html; charset=utf-8", INDEX);
+    if path == "/" {
+        return Ok(response(StatusCode::OK, "text/html; charset=utf-8", INDEX));
     }
-    let result = tokio::task::spawn_blocking(move || state.metrics(arrived)).await;
-    match result {
-        Ok(Ok(body)) => respond(
+    match state.metrics(asked).await {
+        Ok(text) => Ok(response(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
-            body,
-        ),
-        Ok(Err(e)) => {
-            log(&format!("collection failed: {e:#}"));
-            respond(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                PLAIN,
-                format!("collection failed: {e:#}\n"),
-            )
-        }
+            text.as_bytes().to_vec(),
+        )),
         Err(e) => {
-            log(&format!("collection panicked: {e}"));
-            respond(
+            eprintln!("sockleak serve: collection failed: {e:#}");
+            Ok(response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                PLAIN,
-                "collection failed\n",
-            )
+                "text/plain",
+                format!("collection failed: {e:#}\n"),
+            ))
         }
     }
 }
@@ -163,81 +133,74 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
     let opts = args.collect.options().map_err(UsageError)?;
     let filters = args.view.filters().map_err(UsageError)?;
     let collector = Collector::new(opts)?;
-    let listener = StdListener::bind(args.listen).map_err(|e| {
-        UsageError(format!(
-            "--listen {}: cannot listen there: {e} (is another process using the port?)",
-            args.listen
-        ))
-    })?;
-    listener
-        .set_nonblocking(true)
-        .context("setting the listener non-blocking")?;
-    if !args.listen.ip().is_loopback() {
-        log(&format!(
-            "warning: listening on non-loopback {}: anyone who can reach it sees which processes talk to which endpoints",
-            args.listen
-        ));
-    }
     let state = Arc::new(State {
-        collector: Mutex::new((collector, None)),
+        last: Mutex::new(None),
+        collector: Arc::new(std::sync::Mutex::new(collector)),
+        by: args.view.group_by(),
         filters,
-        args: args.clone(),
+        prom: PromOptions {
+            max_series: args.max_series,
+            pool_size: args.pool_size,
+        },
+        min_interval: Duration::from_secs_f64(args.min_interval),
     });
     let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_io()
+        .enable_time()
         .build()
-        .context("starting the server runtime")?;
-    let result = rt.block_on(serve(listener, state, args));
-    // A collection still running on a blocking thread must not delay the exit.
-    rt.shutdown_timeout(Duration::from_secs(1));
-    result
+        .context("cannot start the server runtime")?;
+    rt.block_on(serve(args.listen, state))?;
+    Ok(exit::OK)
 }
 
-async fn serve(listener: StdListener, state: Arc<State>, args: &ServeArgs) -> Result<i32> {
-    let listener = tokio::net::TcpListener::from_std(listener).context("--listen")?;
-    let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNS));
-    log(&format!(
-        "listening on http://{}/metrics (sockleak {})",
-        args.listen,
-        env!("CARGO_PKG_VERSION")
-    ));
-    loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => p.expect("semaphore is never closed"),
-            _ = term.recv() => return Ok(exit::OK),
-            _ = int.recv() => return Ok(exit::OK),
-        };
-        let stream = tokio::select! {
-            s = listener.accept() => s,
-            _ = term.recv() => return Ok(exit::OK),
-            _ = int.recv() => return Ok(exit::OK),
-        };
-        let stream = match stream {
-            Ok((s, _)) => s,
-            Err(e) => {
-                // EMFILE and friends: log, back off, keep serving.
-                log(&format!("accept failed: {e}"));
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let state = state.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let svc = service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(state, req).await) }
-            });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEAD_TIMEOUT)
-                .max_buf_size(MAX_HEAD_BYTES)
-                .serve_connection(TokioIo::new(stream), svc);
-            // Client errors (timeouts, resets, malformed requests) only end that
-            // connection.
-            let _ = tokio::time::timeout(CONN_LIFETIME, conn).await;
-        });
+async fn serve(addr: SocketAddr, state: Arc<State>) -> Result<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| UsageError(format!("--listen {addr}: cannot listen there: {e}")))?;
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "sockleak serve: warning: listening on non-loopback {addr}: anyone who can reach it sees process names, users and endpoints"
+        );
     }
+    eprintln!(
+        "sockleak serve: listening on http://{}/metrics",
+        listener.local_addr().unwrap_or(addr)
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot watch SIGTERM")?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot watch SIGINT")?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // E.g. EMFILE: log, back off, keep serving.
+                        eprintln!("sockleak serve: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let conn = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEAD_TIMEOUT)
+                        .max_buf_size(MAX_HEAD_BYTES)
+                        .keep_alive(true)
+                        .serve_connection(
+                            TokioIo::new(stream),
+                            service_fn(move |req| handle(req, state.clone())),
+                        );
+                    // Errors here are the client's (reset, timeout, garbage): not logged.
+                    let _ = tokio::time::timeout(CONN_TIMEOUT, conn).await;
+                });
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    eprintln!("sockleak serve: shutting down");
+    Ok(())
 }

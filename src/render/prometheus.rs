@@ -1,237 +1,217 @@
-//! Prometheus text exposition (format 0.0.4) of a [`Report`], for `-o prometheus`,
-//! node_exporter's textfile collector and `sockleak serve`. Every metric has HELP
-//! and TYPE; label values are escaped per the text format; the per-group series are
-//! bounded by `--max-series` so a host with thousands of peers cannot blow up the
-//! TSDB.
+//! Prometheus text exposition (format 0.0.4) of a report, for node_exporter's
+//! textfile collector (`-o prometheus --output-file`) and `sockleak serve`.
+//!
+//! Per-group series are bounded by `max_series` so that a host with thousands of
+//! endpoints cannot blow up Prometheus' cardinality: the worst groups keep their own
+//! series, the rest are summed into `process="other"`.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::fmt::Write;
 
-use crate::aggregate::Report;
+use crate::aggregate::{Group, Report};
 use crate::model::{StateCounts, TcpState};
 
+#[derive(Debug, Clone, Copy)]
 pub struct PromOptions {
-    /// At most this many `sockleak_group_sockets` series for named groups; the
-    /// groups past it are summed into `process="other"`.
     pub max_series: u64,
-    /// Exported as `sockleak_pool_size` for alert rules.
     pub pool_size: Option<u64>,
 }
 
 /// Escape a label value: backslash, double quote and newline.
-pub fn escape_label(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
+fn esc(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
         match c {
-            '\\' => o.push_str("\\\\"),
-            '"' => o.push_str("\\\""),
-            '\n' => o.push_str("\\n"),
-            c => o.push(c),
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
         }
     }
-    o
+    out
 }
 
-/// Labels identifying a group in the exposition. Groups that differ only in keys
-/// not exported here (e.g. `--by user`) are merged, so no series repeats.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct GroupLabels {
-    pid: String,
-    process: String,
-    endpoint: String,
-    direction: String,
-}
-
-impl GroupLabels {
-    fn render(&self) -> String {
-        format!(
-            "pid=\"{}\",process=\"{}\",endpoint=\"{}\",direction=\"{}\"",
-            escape_label(&self.pid),
-            escape_label(&self.process),
-            escape_label(&self.endpoint),
-            escape_label(&self.direction)
-        )
-    }
-}
-
-#[derive(Default)]
-struct GroupValues {
-    states: StateCounts,
-    recv_q: u64,
-    oldest_idle: Option<f64>,
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+fn header(out: &mut String, name: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
 }
 
-fn num(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        "NaN".into()
+/// The identifying labels of a group (without `state`).
+fn group_labels(g: &Group) -> String {
+    let pid = g.pid.map(|p| p.to_string()).unwrap_or_default();
+    let mut labels = format!(
+        "pid=\"{pid}\",process=\"{}\",endpoint=\"{}\",direction=\"{}\"",
+        esc(&g.process_label()),
+        esc(&g.endpoint_label()),
+        g.direction.map(|d| d.as_str()).unwrap_or("")
+    );
+    if let Some(ns) = g.netns {
+        let _ = write!(labels, ",netns=\"{ns}\"");
     }
+    let container = g.container.as_ref().map(|c| c.short()).unwrap_or_default();
+    let _ = write!(labels, ",container=\"{}\"", esc(&container));
+    labels
 }
 
-/// Render the exposition text.
-pub fn render(report: &Report, o: &PromOptions) -> String {
-    let mut groups: BTreeMap<GroupLabels, GroupValues> = BTreeMap::new();
-    let mut other = GroupValues::default();
-    let mut have_other = false;
-    let mut budget = o.max_series;
-    // Groups arrive worst first: the budget goes to the worst ones.
-    for g in &report.groups {
-        let labels = GroupLabels {
-            pid: g.pid.map(|p| p.to_string()).unwrap_or_default(),
-            process: g.process_label(),
-            endpoint: g.endpoint_label(),
-            direction: g
-                .direction
-                .map(|d| d.as_str().to_string())
-                .unwrap_or_default(),
-        };
-        let series = g.states.nonzero().count() as u64;
-        let target = match groups.get_mut(&labels) {
-            Some(v) => Some(v),
-            None if series <= budget => {
-                budget -= series;
-                Some(groups.entry(labels).or_default())
-            }
-            None => {
-                // Once one group does not fit, later (smaller) ones do not jump the queue.
-                budget = 0;
-                None
-            }
-        };
-        let v = match target {
-            Some(v) => v,
-            None => {
-                have_other = true;
-                &mut other
-            }
-        };
-        v.states.merge(&g.states);
-        v.recv_q += g.recv_q;
-        if let Some(age) = g.oldest_close_wait_idle_s {
-            v.oldest_idle = Some(v.oldest_idle.map_or(age, |a: f64| a.max(age)));
+/// Split groups into those that get their own series and the summed rest, so that
+/// `sockleak_group_sockets` has at most `max` series: keep as many of the worst
+/// groups as fit beside the "other" series their remainder needs.
+fn bounded(groups: &[Group], max: u64) -> (&[Group], Option<StateCounts>) {
+    let series = |g: &Group| g.states.nonzero().count() as u64;
+    if groups.iter().map(series).sum::<u64>() <= max {
+        return (groups, None);
+    }
+    // suffix[k]: the states present in groups[k..], as a bit set.
+    let mut suffix = vec![0u16; groups.len() + 1];
+    for k in (0..groups.len()).rev() {
+        let mask = groups[k]
+            .states
+            .nonzero()
+            .fold(0u16, |m, (st, _)| m | 1 << st.index());
+        suffix[k] = suffix[k + 1] | mask;
+    }
+    let mut used = 0;
+    let mut keep = 0;
+    for (k, g) in groups.iter().enumerate() {
+        if used + series(g) + u64::from(suffix[k + 1].count_ones()) > max {
+            break;
         }
+        used += series(g);
+        keep = k + 1;
     }
-    let mut rows: Vec<(String, &GroupValues)> =
-        groups.iter().map(|(l, v)| (l.render(), v)).collect();
-    if have_other {
-        rows.push((
-            "pid=\"\",process=\"other\",endpoint=\"\",direction=\"\"".into(),
-            &other,
-        ));
+    let mut rest = StateCounts::default();
+    for g in &groups[keep..] {
+        rest.merge(&g.states);
     }
+    (&groups[..keep], Some(rest))
+}
 
-    let mut out = String::new();
-    let t = &report.totals;
+pub fn render(r: &Report, opts: PromOptions) -> String {
+    let mut out = String::with_capacity(4096);
+
     header(
         &mut out,
         "sockleak_sockets",
-        "gauge",
-        "TCP sockets on the host by state (the whole table, before filters).",
+        "TCP sockets in the kernel table, by state (whole host, unfiltered).",
     );
     for st in TcpState::ALL {
         let _ = writeln!(
             out,
             "sockleak_sockets{{state=\"{}\"}} {}",
             st.snake(),
-            t.states.get(st)
+            r.totals.states.get(st)
         );
     }
+
+    let (kept, rest) = bounded(&r.groups, opts.max_series);
     header(
         &mut out,
         "sockleak_group_sockets",
-        "gauge",
-        "TCP sockets per process, endpoint and state (bounded by --max-series; the rest in process=\"other\").",
+        "Sockets per group (process and endpoint) and state; groups beyond --max-series are summed into process=\"other\".",
     );
-    for (l, v) in &rows {
-        for (st, n) in v.states.nonzero() {
+    for g in kept {
+        let labels = group_labels(g);
+        for (st, n) in g.states.nonzero() {
             let _ = writeln!(
                 out,
-                "sockleak_group_sockets{{{l},state=\"{}\"}} {n}",
+                "sockleak_group_sockets{{{labels},state=\"{}\"}} {n}",
                 st.snake()
             );
         }
     }
-    header(
-        &mut out,
-        "sockleak_group_recv_queue_bytes",
-        "gauge",
-        "Unread bytes (Recv-Q) summed over the group's sockets.",
-    );
-    for (l, v) in &rows {
-        let _ = writeln!(out, "sockleak_group_recv_queue_bytes{{{l}}} {}", v.recv_q);
-    }
-    header(
-        &mut out,
-        "sockleak_group_oldest_close_wait_idle_seconds",
-        "gauge",
-        "Idle time of the group's longest-idle CLOSE_WAIT socket (netlink source only).",
-    );
-    for (l, v) in &rows {
-        if let Some(a) = v.oldest_idle {
+    if let Some(rest) = &rest {
+        for (st, n) in rest.nonzero() {
             let _ = writeln!(
                 out,
-                "sockleak_group_oldest_close_wait_idle_seconds{{{l}}} {}",
-                num(a)
+                "sockleak_group_sockets{{pid=\"\",process=\"other\",endpoint=\"\",direction=\"\",state=\"{}\"}} {n}",
+                st.snake()
             );
         }
     }
+
+    header(
+        &mut out,
+        "sockleak_group_recv_queue_bytes",
+        "Unread bytes in the receive queues of a group's sockets.",
+    );
+    for g in kept {
+        let _ = writeln!(
+            out,
+            "sockleak_group_recv_queue_bytes{{{}}} {}",
+            group_labels(g),
+            g.recv_q
+        );
+    }
+
+    header(
+        &mut out,
+        "sockleak_group_oldest_close_wait_idle_seconds",
+        "Idle time of a group's oldest CLOSE_WAIT socket (netlink source only).",
+    );
+    for g in kept {
+        if let Some(idle) = g.oldest_close_wait_idle_s {
+            let _ = writeln!(
+                out,
+                "sockleak_group_oldest_close_wait_idle_seconds{{{}}} {idle}",
+                group_labels(g)
+            );
+        }
+    }
+
     header(
         &mut out,
         "sockleak_unattributed_sockets",
-        "gauge",
-        "Sockets with an inode that no readable process holds (run with more privilege to attribute them).",
+        "Sockets with an inode that no readable process holds.",
     );
-    let _ = writeln!(out, "sockleak_unattributed_sockets {}", t.unattributed);
+    let _ = writeln!(
+        out,
+        "sockleak_unattributed_sockets {}",
+        r.totals.unattributed
+    );
     header(
         &mut out,
         "sockleak_unowned_sockets",
-        "gauge",
-        "Sockets no fd refers to (TIME_WAIT, orphans).",
+        "Sockets no file descriptor refers to (TIME_WAIT, orphans).",
     );
-    let _ = writeln!(out, "sockleak_unowned_sockets {}", t.unowned);
+    let _ = writeln!(out, "sockleak_unowned_sockets {}", r.totals.unowned);
     header(
         &mut out,
         "sockleak_collect_duration_seconds",
-        "gauge",
-        "How long reading the socket and fd tables took.",
+        "Time taken to read the socket table and the fd tables.",
     );
     let _ = writeln!(
         out,
         "sockleak_collect_duration_seconds {}",
-        num(report.elapsed.as_secs_f64())
+        r.elapsed.as_secs_f64()
     );
-    if let Some(p) = o.pool_size {
+    header(
+        &mut out,
+        "sockleak_warnings",
+        "Warnings of the last collection (see sockleak --json for their text).",
+    );
+    let _ = writeln!(out, "sockleak_warnings {}", r.warnings.len());
+    if let Some(pool) = opts.pool_size {
         header(
             &mut out,
             "sockleak_pool_size",
-            "gauge",
-            "The connection pool size given with --pool-size.",
+            "Connection pool size given with --pool-size, for alert rules.",
         );
-        let _ = writeln!(out, "sockleak_pool_size {p}");
+        let _ = writeln!(out, "sockleak_pool_size {pool}");
     }
     header(
         &mut out,
         "sockleak_build_info",
-        "gauge",
-        "Always 1; the version label names the sockleak build.",
+        "sockleak version; always 1.",
     );
     let _ = writeln!(
         out,
-        "sockleak_build_info{{version=\"{}\"}} 1",
-        escape_label(env!("CARGO_PKG_VERSION"))
+        "sockleak_build_info{{version=\"{}\",source=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        match r.source {
+            crate::collect::Source::Netlink => "netlink",
+            crate::collect::Source::Proc => "proc",
+        }
     );
     out
-}
-
-pub fn write(w: &mut impl Write, report: &Report, o: &PromOptions) -> io::Result<()> {
-    w.write_all(render(report, o).as_bytes())
 }
 
 #[cfg(test)]
@@ -239,7 +219,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes() {
-        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    fn escapes_label_values() {
+        assert_eq!(esc(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(esc("x\ny"), "x\\ny");
     }
 }
