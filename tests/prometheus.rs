@@ -1,16 +1,15 @@
-//! `-o prometheus` on a live leak, checked by `promtool check metrics`; the
-//! `--max-series` bound; atomic `--output-file`; the shipped alert rules under
-//! `promtool check rules` and `promtool test rules`.
+//! Exposition edge cases beyond tests/check.rs: label escaping of a hostile process
+//! name on a live leak (checked by `promtool check metrics`), the `process="other"`
+//! sum under `--max-series`, and an `--output-file` write that fails half-way
+//! (file size limit) leaving the previous file and no temporary file.
 mod common;
 use common::*;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Run `promtool check metrics` on `text`; panics with its complaints.
-pub fn promtool_check_metrics(text: &str) {
+fn promtool_check_metrics(text: &str) {
     require("promtool");
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
@@ -42,76 +41,47 @@ fn prom(args: &[&str]) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// Lines of `metric` whose labels start with `prefix` and that end with `tail`.
+fn count_lines(text: &str, metric: &str, prefix: &str, tail: &str) -> usize {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{metric}{{{prefix}")) && l.ends_with(tail))
+        .count()
+}
+
 #[test]
-fn exposition_passes_promtool_and_shows_the_leak() {
-    // A quote and a backslash in the process name exercise label escaping.
+fn hostile_process_name_is_escaped_and_promtool_accepts_it() {
+    // A quote and a backslash in the process name (comm) exercise label escaping.
     let name = "pr\"om\\leak";
     let (server, client) = leak("127.0.0.1", "fin", 100, 3, &["--name", name]);
     let remote = format!("127.0.0.1:{}", server.port());
     wait_until(5, "3 CLOSE-WAIT in ss", || {
         ss_count("CLOSE-WAIT", &remote) == 3
     });
-
-    let text = prom(&["--process", name, "--pool-size", "10"]);
+    let text = prom(&["--process", name]);
     promtool_check_metrics(&text);
-    let pid = client.pid();
-    let labels = format!(
-        "pid=\"{pid}\",process=\"pr\\\"om\\\\leak\",endpoint=\"{remote}\",direction=\"outbound\""
+    let prefix = format!(
+        "pid=\"{}\",process=\"pr\\\"om\\\\leak\",endpoint=\"{remote}\",direction=\"outbound\",",
+        client.pid()
     );
-    assert!(
-        text.contains(&format!(
-            "sockleak_group_sockets{{{labels},state=\"close_wait\"}} 3\n"
-        )),
+    assert_eq!(
+        count_lines(
+            &text,
+            "sockleak_group_sockets",
+            &prefix,
+            "state=\"close_wait\"} 3"
+        ),
+        1,
         "{text}"
     );
-    assert!(
-        text.contains(&format!(
-            "sockleak_group_recv_queue_bytes{{{labels}}} 303\n"
-        )),
-        "{text}"
+    assert_eq!(
+        count_lines(&text, "sockleak_group_recv_queue_bytes", &prefix, "} 303"),
+        1,
+        "100 unread bytes plus the FIN, per socket: {text}"
     );
-    // Every state, zeros included, and every documented metric with HELP and TYPE.
-    for st in [
-        "established",
-        "syn_sent",
-        "syn_recv",
-        "fin_wait1",
-        "fin_wait2",
-        "time_wait",
-        "close",
-        "close_wait",
-        "last_ack",
-        "listen",
-        "closing",
-    ] {
-        assert!(
-            text.contains(&format!("sockleak_sockets{{state=\"{st}\"}} ")),
-            "{st}"
-        );
-    }
-    for m in [
-        "sockleak_sockets",
-        "sockleak_group_sockets",
-        "sockleak_group_recv_queue_bytes",
-        "sockleak_group_oldest_close_wait_idle_seconds",
-        "sockleak_unattributed_sockets",
-        "sockleak_unowned_sockets",
-        "sockleak_collect_duration_seconds",
-        "sockleak_build_info",
-        "sockleak_pool_size",
-    ] {
-        assert!(text.contains(&format!("# HELP {m} ")), "{m}");
-        assert!(text.contains(&format!("# TYPE {m} gauge\n")), "{m}");
-    }
-    assert!(text.contains("sockleak_pool_size 10\n"));
-    assert!(text.contains(&format!(
-        "sockleak_build_info{{version=\"{}\"}} 1\n",
-        env!("CARGO_PKG_VERSION")
-    )));
 }
 
 #[test]
-fn max_series_sums_the_rest_into_other() {
+fn max_series_keeps_the_worst_and_sums_the_rest_into_other() {
     let (s1, _c1) = leak("127.0.0.1", "fin", 0, 3, &["--name", "prom-big"]);
     let (s2, _c2) = leak("127.0.0.1", "fin", 0, 2, &["--name", "prom-small"]);
     let (s3, _c3) = leak("127.0.0.1", "fin", 0, 1, &["--name", "prom-tiny"]);
@@ -129,67 +99,41 @@ fn max_series_sums_the_rest_into_other() {
         "--state",
         "close-wait",
     ];
+    let series = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("sockleak_group_sockets{"))
+            .map(str::to_string)
+            .collect()
+    };
+    let all = prom(&filt);
+    assert_eq!(series(&all).len(), 3, "{all}");
+
     let mut args = filt.to_vec();
-    args.extend(["--max-series", "1"]);
+    args.extend(["--max-series", "2"]);
     let text = prom(&args);
     promtool_check_metrics(&text);
-    let series: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with("sockleak_group_sockets{"))
-        .collect();
-    assert_eq!(series.len(), 2, "{text}");
+    let s = series(&text);
+    assert_eq!(s.len(), 2, "--max-series 2 means at most 2 series: {text}");
     assert!(
-        series[0].contains("process=\"prom-big\"") && series[0].ends_with(" 3"),
-        "{text}"
+        s.iter()
+            .any(|l| l.contains("process=\"prom-big\"") && l.ends_with(" 3")),
+        "the worst group keeps its labels: {text}"
     );
-    assert_eq!(
-        series[1],
-        "sockleak_group_sockets{pid=\"\",process=\"other\",endpoint=\"\",direction=\"\",state=\"close_wait\"} 3"
-    );
-    let all = prom(&filt);
-    assert_eq!(
-        all.lines()
-            .filter(|l| l.starts_with("sockleak_group_sockets{"))
-            .count(),
-        3
+    assert!(
+        s.iter()
+            .any(|l| l.contains("process=\"other\"") && l.ends_with("state=\"close_wait\"} 3")),
+        "2 + 1 summed into other: {text}"
     );
 }
 
 #[test]
-fn output_file_is_atomic_and_a_failed_write_keeps_the_old_file() {
+fn a_write_failing_half_way_keeps_the_old_textfile() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sockleak.prom");
     let p = path_str(&path).to_string();
-    prom(&["--output-file", &p]);
-    let first = std::fs::read_to_string(&path).unwrap();
-    assert!(first.ends_with("1\n") && first.contains("sockleak_build_info"));
-
-    // A reader polling the file while it is rewritten never sees a partial file.
-    let stop = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (stop, path) = (stop.clone(), path.clone());
-        std::thread::spawn(move || {
-            let mut reads = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let t = std::fs::read_to_string(&path).expect("the file always exists");
-                assert!(
-                    t.starts_with("# HELP sockleak_sockets "),
-                    "partial file: {t:?}"
-                );
-                assert!(t.contains("\nsockleak_build_info{"), "partial file: {t:?}");
-                reads += 1;
-            }
-            reads
-        })
-    };
-    for _ in 0..15 {
-        prom(&["--output-file", &p]);
-    }
-    stop.store(true, Ordering::Relaxed);
-    assert!(reader.join().expect("reader saw only whole files") > 0);
-
-    // A write that fails (file size limit 0: EFBIG) leaves the old file as it was.
     std::fs::write(&path, "old contents\n").unwrap();
+    // File size limit 0: the temporary file is created, then the write fails (EFBIG;
+    // SIGXFSZ ignored so the error reaches sockleak instead of killing it).
     let o = Command::new("sh")
         .args([
             "-c",
@@ -199,13 +143,9 @@ fn output_file_is_atomic_and_a_failed_write_keeps_the_old_file() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--output-file"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("--output-file"), "{err}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "old contents\n");
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -214,28 +154,6 @@ fn output_file_is_atomic_and_a_failed_write_keeps_the_old_file() {
     assert_eq!(
         names,
         vec![std::ffi::OsString::from("sockleak.prom")],
-        "no temp file left"
+        "no temporary file left"
     );
-}
-
-#[test]
-fn shipped_rules_pass_promtool_and_fire_in_its_unit_tests() {
-    require("promtool");
-    let dir = repo().join("contrib/prometheus");
-    for args in [
-        vec!["check", "rules", "sockleak.rules.yml"],
-        vec!["test", "rules", "sockleak.rules.test.yml"],
-    ] {
-        let o = Command::new("promtool")
-            .args(&args)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "promtool {args:?}:\n{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
 }
