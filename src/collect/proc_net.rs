@@ -122,6 +122,11 @@ fn parse_endpoint(s: &str) -> Result<SocketAddr, String> {
         .split_once(':')
         .ok_or_else(|| format!("bad address '{s}'"))?;
     let port = u16::from_str_radix(port, 16).map_err(|_| format!("bad port in '{s}'"))?;
+    // Checked before slicing by byte offsets below: a multi-byte character would
+    // otherwise split mid-character and panic.
+    if !addr.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("bad address '{s}'"));
+    }
     let ip = match addr.len() {
         8 => IpAddr::V4(Ipv4Addr::from(hex_u32(addr, "address")?.to_ne_bytes())),
         32 => {
