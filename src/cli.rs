@@ -206,8 +206,10 @@ impl OutputArgs {
 #[command(next_help_heading = "Watch")]
 pub struct WatchArgs {
     /// Sample every SECONDS (default 2; fractions allowed) until Ctrl-C.
+    // allow_negative_numbers: `--watch -1` must reach parse_interval (and name the
+    // flag) instead of clap's bare "unexpected argument '-1'".
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2",
-          value_parser = parse_interval)]
+          allow_negative_numbers = true, value_parser = parse_interval)]
     pub watch: Option<f64>,
 
     /// Stop after N samples.
@@ -336,9 +338,10 @@ impl CollectArgs {
         };
         if let Some(root) = &self.proc_root {
             if self.source == SourceArg::Netlink {
-                return Err(
-                    "--source netlink cannot read a --proc-root tree; drop one of them".into(),
-                );
+                return Err(format!(
+                    "--source netlink cannot read the --proc-root tree {} (netlink asks the running kernel); use --source proc, or drop --proc-root",
+                    root.display()
+                ));
             }
             o.source = SourceChoice::Proc;
             o.proc_root = root.clone();

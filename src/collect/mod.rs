@@ -95,14 +95,25 @@ impl Collector {
     /// Validates the options once, so that a bad `--proc-root` fails before any output.
     pub fn new(opts: Options) -> Result<Collector> {
         let root = &opts.proc_root;
-        let meta = std::fs::metadata(root)
-            .with_context(|| format!("--proc-root {}: cannot read it", root.display()))?;
+        let meta = std::fs::metadata(root).with_context(|| {
+            format!(
+                "--proc-root {}: cannot read it (expected a directory holding a /proc tree)",
+                root.display()
+            )
+        })?;
         if !meta.is_dir() {
             bail!("--proc-root {}: not a directory", root.display());
         }
-        if !root.join("net/tcp").exists() {
+        // `exists()` would turn "permission denied" into "missing": tell them apart.
+        if let Err(e) = std::fs::metadata(root.join("net/tcp")) {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                bail!(
+                    "--proc-root {}: no net/tcp inside; point it at a /proc tree",
+                    root.display()
+                );
+            }
             bail!(
-                "--proc-root {}: no net/tcp inside; point it at a /proc tree",
+                "--proc-root {}: cannot read net/tcp inside ({e}); run as a user who can read it",
                 root.display()
             );
         }
@@ -255,7 +266,7 @@ fn unattributed_warning(n: u64, fds: &FdScan) -> String {
     };
     let np = fds.unreadable.len();
     format!(
-        "{n} socket{s} unattributed: /proc/<pid>/fd not readable for {np} process{} (pid {}{more}); run as root or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH",
+        "{n} socket{s} unattributed (counted in the totals, but not to a process): /proc/<pid>/fd is not readable for {np} process{} of other users (pid {}{more}); to see them, run with sudo, or grant the binary `setcap cap_sys_ptrace,cap_dac_read_search+ep` (see README, Privileges)",
         if np == 1 { "" } else { "es" },
         pids.join(", ")
     )

@@ -14,6 +14,13 @@
       connection right after connecting (active close). --interval: pace the
       connections (for watch tests), printing {"open": n} after each.
 
+  peer.py churn HOST [--procs N] [--per S]
+      Listen on HOST:0 (accepting and closing), print {"pid", "port"}, then keep N
+      (default 4) children alive at all times, each opening S (default 5) loopback
+      connections to that listener, closing them and exiting after a few ms: sockets
+      and processes appear and vanish continuously (race tests).
+
+Unknown extra arguments are ignored, so a test can put a fake secret in argv.
 Every process exits when its stdin closes (the test dropped it) or its parent dies.
 """
 import ctypes, json, os, signal, socket, sys, threading, time
@@ -114,11 +121,50 @@ def connect(args):
         time.sleep(3600)
 
 
+def churn(args):
+    host = args[0]
+    procs = int(opt(args, "--procs", "4"))
+    per = int(opt(args, "--per", "5"))
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, 0))
+    s.listen(4096)
+    port = s.getsockname()[1]
+
+    def accept_and_close():
+        while True:
+            c, _ = s.accept()
+            c.close()
+    threading.Thread(target=accept_and_close, daemon=True).start()
+    say({"pid": os.getpid(), "port": port})
+    alive, n = set(), 0
+    while True:
+        while len(alive) < procs:
+            n += 1
+            child = os.fork()
+            if child == 0:
+                try:
+                    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+                    held = []
+                    for _ in range(per):
+                        c = socket.socket(family(host), socket.SOCK_STREAM)
+                        c.connect((host, port))
+                        held.append(c)
+                    time.sleep(0.001 * (n % 7))
+                    for c in held[::2]:
+                        c.close()
+                finally:
+                    os._exit(0)
+            alive.add(child)
+        pid, _ = os.wait()
+        alive.discard(pid)
+
+
 def main():
     die_with_stdin()
     cmd, args = sys.argv[1], sys.argv[2:]
     set_name(opt(args, "--name"))
-    {"listen": listen, "connect": connect}[cmd](args)
+    {"listen": listen, "connect": connect, "churn": churn}[cmd](args)
 
 
 if __name__ == "__main__":
