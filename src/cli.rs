@@ -343,6 +343,14 @@ impl CollectArgs {
                     root.display()
                 ));
             }
+            // With file capabilities, a user-made tree of symlinks (net/tcp, comm ->
+            // any file) would let anyone who can run the binary read files through it.
+            if collect::privileged_exec() {
+                return Err(format!(
+                    "--proc-root {} is refused: this binary runs with file capabilities (setcap), and a fixture tree could make it read files its user cannot; run it without capabilities or as root",
+                    root.display()
+                ));
+            }
             o.source = SourceChoice::Proc;
             o.proc_root = root.clone();
         }
