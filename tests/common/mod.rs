@@ -40,37 +40,27 @@ pub struct Peer {
 
 impl Peer {
     pub fn spawn(args: &[&str]) -> Peer {
+        Peer::spawn_wrapped(&[], args)
+    }
+
+    /// Start a peer inside another command, e.g. `unshare --net` (empty: directly).
+    pub fn spawn_wrapped(wrapper: &[&str], args: &[&str]) -> Peer {
         require("python3");
-        let mut child = Command::new("python3")
+        let mut cmd = match wrapper.split_first() {
+            Some((prog, rest)) => {
+                let mut c = Command::new(prog);
+                c.args(rest).arg("python3");
+                c
+            }
+            None => Command::new("python3"),
+        };
+        let mut child = cmd
             .arg(repo().join("tests/support/peer.py"))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .expect("start python3 peer");
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let mut p = Peer {
-            child,
-            out,
-            ready: Value::Null,
-        };
-        p.ready = p.next_line();
-        p
-    }
-
-    /// Start a peer inside another command, e.g. `unshare --net`.
-    pub fn spawn_wrapped(wrapper: &[&str], args: &[&str]) -> Peer {
-        require("python3");
-        let (prog, rest) = wrapper.split_first().expect("wrapper command");
-        let mut child = Command::new(prog)
-            .args(rest)
-            .arg("python3")
-            .arg(repo().join("tests/support/peer.py"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start wrapped peer");
         let out = BufReader::new(child.stdout.take().unwrap());
         let mut p = Peer {
             child,
@@ -238,4 +228,32 @@ pub fn fixture(name: &str) -> PathBuf {
 
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
+}
+
+/// The inode of this process's network namespace (the host's, for the tests).
+pub fn host_netns() -> u64 {
+    let link = std::fs::read_link("/proc/self/ns/net").expect("read /proc/self/ns/net");
+    let s = link.to_string_lossy().into_owned();
+    s.trim_start_matches("net:[")
+        .trim_end_matches(']')
+        .parse()
+        .expect("namespace inode")
+}
+
+/// Run `binary` as the unprivileged user `nobody` (CI runs as root), with no
+/// capabilities inherited.
+pub fn as_nobody(binary: &str, args: &[&str]) -> Output {
+    require("setpriv");
+    Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--inh-caps=-all",
+            binary,
+        ])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run setpriv")
 }
