@@ -341,9 +341,18 @@ impl CollectArgs {
         };
         if let Some(root) = &self.proc_root {
             if self.source == SourceArg::Netlink {
-                return Err(
-                    "--source netlink cannot read a --proc-root tree; drop one of them".into(),
-                );
+                return Err(format!(
+                    "--source netlink cannot read the --proc-root tree {} (netlink asks the running kernel); use --source proc, or drop --proc-root",
+                    root.display()
+                ));
+            }
+            // With file capabilities, a user-made tree of symlinks (net/tcp, comm ->
+            // any file) would let anyone who can run the binary read files through it.
+            if crate::collect::privileged_exec() {
+                return Err(format!(
+                    "--proc-root {} is refused: this binary runs with file capabilities (setcap), and a fixture tree could make it read files its user cannot; run it without capabilities or as root",
+                    root.display()
+                ));
             }
             o.source = SourceChoice::Proc;
             o.proc_root = root.clone();

@@ -49,6 +49,8 @@ fn without_privilege_totals_stay_exact_and_the_leak_is_unattributed() {
         .find(|w| w.contains("unattributed"))
         .unwrap_or_else(|| panic!("no unattributed warning in {warnings:?}"));
     assert!(w.contains("/proc/<pid>/fd not readable for"), "{w}");
+    let n = d["totals"]["unattributed"].as_u64().unwrap();
+    assert!(w.starts_with(&format!("{n} socket")), "says how many: {w}");
     assert!(
         w.contains("sudo") && w.contains("setcap cap_sys_ptrace,cap_dac_read_search+ep"),
         "{w}"
@@ -99,6 +101,21 @@ fn with_the_two_capabilities_an_unprivileged_user_sees_owners() {
     assert_eq!(g["pid"], client.pid());
     assert_eq!(g["process"], "hd-capleak");
     assert_eq!(g["states"], json!({"close_wait": 4}));
+
+    // A capable binary must not read a user-made tree: its symlinks could point at
+    // files the user cannot read (net/tcp -> /etc/shadow, <pid>/comm -> anything).
+    let tree = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tree.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(tree.path().join("net")).unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", tree.path().join("net/tcp")).unwrap();
+    let o = as_nobody(path_str(&copy), &["--proc-root", path_str(tree.path())]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("--proc-root") && err.contains("file capabilities"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
 }
 
 #[test]
@@ -232,13 +249,31 @@ fn unreadable_proc_root_is_a_clear_error() {
 
 #[test]
 fn closed_pipes_end_quietly() {
-    // A server holding 400 accepted connections gives 400 rows with --by remote.
-    let (_server, _client) = leak("127.0.0.1", "hold", 0, 400, &["--name", "hd-pipe"]);
+    // 400 held connections: 800 sockets and, by remote and local port, 800 rows, so
+    // that every format overflows a 64 KiB pipe buffer and the write meets EPIPE
+    // (smaller output would fit in the pipe and test nothing).
+    let (server, _client) = leak("127.0.0.1", "hold", 0, 400, &["--name", "hd-pipe"]);
+    let remote = format!("127.0.0.1:{}", server.port());
+    wait_until(5, "400 ESTAB", || ss_count("ESTAB", &remote) == 400);
     require("bash");
+    let by = "--all --by remote,local-port --top 0";
+    for fmt in ["", "--json", "-o prometheus --max-series 5000"] {
+        let o = Command::new("bash")
+            .args(["-c", &format!("{} {by} {fmt}", bin())])
+            .output()
+            .unwrap();
+        assert!(
+            o.stdout.len() > 64 * 1024,
+            "{fmt}: {} bytes do not overflow a pipe (exit {:?}: {})",
+            o.stdout.len(),
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
     for cmd in [
-        format!("{} --all --by remote --top 0 | head -1", bin()),
-        format!("{} --json --by remote | head -c 10", bin()),
-        format!("{} -o prometheus --by remote | head -2", bin()),
+        format!("{} {by} | head -1", bin()),
+        format!("{} {by} --json | head -c 10", bin()),
+        format!("{} {by} -o prometheus --max-series 5000 | head -2", bin()),
     ] {
         let o = Command::new("bash")
             .args([
@@ -282,6 +317,25 @@ fn command_lines_need_cmdline() {
     let g = one_group(&d, |g| g["pid"] == client.pid());
     assert!(g["cmdline"].as_str().unwrap().contains(secret));
     // sockleak never reads environments: no code path opens /proc/<pid>/environ.
-    let src = std::fs::read_to_string(repo().join("src/collect/mod.rs")).unwrap();
-    assert!(!src.contains("environ"));
+    for f in rust_files(&repo().join("src")) {
+        let src = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            !src.contains("/environ") && !src.contains("\"environ\""),
+            "{} reads a process environment",
+            f.display()
+        );
+    }
+}
+
+fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(rust_files(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -96,3 +96,127 @@ proptest! {
         prop_assert!(rec.samples + rec.bad_lines.len() <= raw.split(|b| *b == b'\n').count());
     }
 }
+
+/// Valid lines of every shape: v4, v6, v4-mapped, TIME_WAIT with inode 0, LISTEN.
+const VALID: &[&str] = &[
+    LINE,
+    "   1: 00000000000000000000000001000000:0050 00000000000000000000000001000000:C350 01 00000000:00000000 00:00000000 00000000     0        0 11 1 0 20 4 0 10 -1",
+    "   2: 0000000000000000FFFF00000100007F:0050 0000000000000000FFFF00000200007F:C351 06 00000000:00000000 03:00000000 00000000     0        0 0 3 0",
+    "   3: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 17 1 0000000000000000 100 0 0 10 0",
+];
+
+/// An edit of a valid table: overwrite, insert (including multi-byte characters
+/// that land across field and word boundaries) or delete bytes, so lines merge,
+/// split and shift.
+#[derive(Debug, Clone)]
+enum Edit {
+    Set(usize, u8),
+    Insert(usize, Vec<u8>),
+    Delete(usize, usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Set(i, b)),
+        (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..8))
+            .prop_map(|(i, v)| Edit::Insert(i, v)),
+        (any::<usize>(), "[é€😀ÿ\n ]{1,3}").prop_map(|(i, s)| Edit::Insert(i, s.into_bytes())),
+        (any::<usize>(), 1usize..12).prop_map(|(i, n)| Edit::Delete(i, n)),
+    ]
+}
+
+fn apply(text: &mut Vec<u8>, e: &Edit) {
+    match e {
+        Edit::Set(i, b) if !text.is_empty() => {
+            let at = i % text.len();
+            text[at] = *b;
+        }
+        Edit::Insert(i, v) => {
+            let at = i % (text.len() + 1);
+            text.splice(at..at, v.iter().copied());
+        }
+        Edit::Delete(i, n) if !text.is_empty() => {
+            let at = i % text.len();
+            let end = (at + n).min(text.len());
+            text.drain(at..end);
+        }
+        _ => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn proc_table_edited_tables_account_for_every_line(edits in proptest::collection::vec(edit(), 1..6)) {
+        let mut text = HEADER.as_bytes().to_vec();
+        for l in VALID {
+            text.extend_from_slice(l.as_bytes());
+            text.push(b'\n');
+        }
+        for e in &edits {
+            apply(&mut text, e);
+        }
+        let (mut s, mut m) = (Vec::new(), Vec::new());
+        parse_table(&text, "tcp6", 0, &mut s, &mut m);
+        prop_assert_eq!(s.len() + m.len(), content_lines(&text));
+        let lines = text.split(|b| *b == b'\n').count();
+        for r in &m {
+            prop_assert!(r.line >= 2 && r.line <= lines, "line {} of {}", r.line, lines);
+            prop_assert!(!r.reason.is_empty());
+        }
+    }
+
+    #[test]
+    fn socket_link_accepts_only_the_exact_form(s in "socket:\\[[0-9a-z\\]\\[-]{0,25}\\]?", n in any::<u64>()) {
+        if let Some(v) = socket_inode(s.as_bytes()) {
+            prop_assert_eq!(s, format!("socket:[{v}]"));
+        }
+        prop_assert_eq!(socket_inode(format!("pipe:[{n}]").as_bytes()), None);
+        prop_assert_eq!(socket_inode(format!("socket:[{n}").as_bytes()), None);
+    }
+
+    #[test]
+    fn remote_filter_errors_quote_the_value(s in "\\[?[0-9a-fA-F:.]{0,45}\\]?(/[0-9]{0,4})?(:[0-9]{0,6})?") {
+        match s.parse::<RemoteFilter>() {
+            Ok(f) => {
+                if let Some((ip, len)) = f.net {
+                    let max = if ip.is_ipv4() { 32 } else { 128 };
+                    prop_assert!(len <= max, "/{} > {}", len, max);
+                }
+                prop_assert!(f.port != Some(0));
+            }
+            Err(e) => prop_assert!(e.contains(&format!("'{s}'")) && e.contains("expected"), "{}", e),
+        }
+    }
+
+    #[test]
+    fn remote_filter_cidr_bounds(a in any::<[u8; 4]>(), ok in 0u8..=32, bad in 33u16..1000, port in 1u16..) {
+        let ip = std::net::Ipv4Addr::from(a);
+        let f: RemoteFilter = format!("{ip}/{ok}:{port}").parse().unwrap();
+        prop_assert_eq!(f.net, Some((ip.into(), ok)));
+        prop_assert!(f.matches(std::net::SocketAddr::new(ip.into(), port)));
+        let e = format!("{ip}/{bad}").parse::<RemoteFilter>().unwrap_err();
+        prop_assert!(e.contains("0 to 32"), "{}", e);
+    }
+
+    #[test]
+    fn state_parser_accepts_every_spelling(
+        picks in proptest::collection::vec(0usize..11, 1..5),
+        upper in any::<bool>(),
+        underscore in any::<bool>(),
+    ) {
+        let names: Vec<String> = picks
+            .iter()
+            .map(|i| {
+                let n = TcpState::ALL[*i].snake().to_string();
+                let n = if underscore { n } else { n.replace('_', "-") };
+                if upper { n.to_uppercase() } else { n }
+            })
+            .collect();
+        let mut want: Vec<TcpState> = picks.iter().map(|i| TcpState::ALL[*i]).collect();
+        want.sort();
+        want.dedup();
+        prop_assert_eq!(parse_states(&names.join(",")).unwrap(), want);
+    }
+}

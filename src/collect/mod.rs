@@ -351,6 +351,13 @@ fn unattributed_warning(n: u64, fds: &FdScan) -> String {
     )
 }
 
+/// Whether this process was exec'd with more privilege than its user has (file
+/// capabilities, setuid or setgid): the kernel sets `AT_SECURE` for exactly that.
+pub fn privileged_exec() -> bool {
+    // SAFETY: getauxval has no preconditions; it returns 0 for an absent entry.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
 /// The real uid: first field of the `Uid:` line of `/proc/<pid>/status`.
 fn status_uid(status: &[u8]) -> Option<u32> {
     let text = std::str::from_utf8(status).ok()?;
