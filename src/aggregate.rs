@@ -6,7 +6,7 @@
 //! fall into, and once in the totals. Totals always describe the whole table;
 //! filters only choose which groups are shown.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
+use crate::collect::container::Container;
 use crate::collect::{Collection, Source};
 use crate::filter::Filters;
 use crate::model::{Direction, NetnsId, Process, Socket, StateCounts, TcpState};
@@ -41,10 +42,11 @@ pub enum GroupField {
     State,
     Direction,
     Netns,
+    Container,
 }
 
 impl GroupField {
-    pub const ALL: [GroupField; 11] = [
+    pub const ALL: [GroupField; 12] = [
         GroupField::Process,
         GroupField::Command,
         GroupField::User,
@@ -56,6 +58,7 @@ impl GroupField {
         GroupField::State,
         GroupField::Direction,
         GroupField::Netns,
+        GroupField::Container,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +74,7 @@ impl GroupField {
             GroupField::State => "state",
             GroupField::Direction => "direction",
             GroupField::Netns => "netns",
+            GroupField::Container => "container",
         }
     }
 }
@@ -147,7 +151,10 @@ pub struct GroupKey {
     pub remote: Option<RemoteKey>,
     pub remote_port: Option<u16>,
     pub state: Option<TcpState>,
+    /// Always set: sockets of different network namespaces are never one group,
+    /// even with identical endpoints.
     pub netns: Option<NetnsId>,
+    pub container: Option<Container>,
 }
 
 /// One row of the report.
@@ -175,8 +182,13 @@ pub struct Group {
     pub remote_port: Option<u16>,
     pub state: Option<TcpState>,
     pub netns: Option<NetnsId>,
+    /// The container of the group's process (or of the `--by container` key).
+    pub container: Option<Container>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmdline: Option<String>,
+    /// `--watch` statistics; only in watch output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<crate::watch::WatchStats>,
 }
 
 impl Group {
@@ -229,6 +241,10 @@ pub struct Totals {
     pub unattributed: u64,
     /// Extension: sockets that pass the filters, each counted once.
     pub matched: u64,
+    /// Per network namespace (inode) whose table was read: every state. The host
+    /// totals above are their sum.
+    #[serde(serialize_with = "per_netns")]
+    pub netns: BTreeMap<NetnsId, StateCounts>,
 }
 
 /// A snapshot, aggregated: the JSON document of version 1.
@@ -245,6 +261,9 @@ pub struct Report {
     /// How long collection took (not part of the JSON document).
     #[serde(skip)]
     pub elapsed: Duration,
+    /// sockleak's own network namespace (not part of the JSON document).
+    #[serde(skip)]
+    pub host_netns: NetnsId,
     #[serde(skip)]
     pub taken_at: SystemTime,
 }
@@ -255,6 +274,20 @@ fn nonzero_states<S: Serializer>(c: &StateCounts, s: S) -> Result<S::Ok, S::Erro
         m.serialize_entry(st.snake(), &n)?;
     }
     m.end()
+}
+
+fn per_netns<S: Serializer>(m: &BTreeMap<NetnsId, StateCounts>, s: S) -> Result<S::Ok, S::Error> {
+    struct All<'a>(&'a StateCounts);
+    impl Serialize for All<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            all_states(self.0, s)
+        }
+    }
+    let mut out = s.serialize_map(Some(m.len()))?;
+    for (ns, c) in m {
+        out.serialize_entry(&ns.to_string(), &All(c))?;
+    }
+    out.end()
 }
 
 fn all_states<S: Serializer>(c: &StateCounts, s: S) -> Result<S::Ok, S::Error> {
@@ -308,12 +341,18 @@ pub fn aggregate(c: &Collection, by: &[GroupField], filters: &Filters) -> Report
 
     let owner_filter = filters.has_owner_filter();
     let mut totals = StateCounts::default();
+    let mut per_ns: BTreeMap<NetnsId, StateCounts> = c
+        .namespaces
+        .iter()
+        .map(|n| (*n, StateCounts::default()))
+        .collect();
     let mut matched = 0u64;
     let mut groups: HashMap<GroupKey, Acc> = HashMap::new();
     let mut keys: Vec<(GroupKey, Option<u32>)> = Vec::new();
 
     for s in &c.sockets {
         totals.add(s.state);
+        per_ns.entry(s.netns).or_default().add(s.state);
         if !filters.socket_matches(s) {
             continue;
         }
@@ -389,10 +428,12 @@ pub fn aggregate(c: &Collection, by: &[GroupField], filters: &Filters) -> Report
             unowned: c.unowned,
             unattributed: c.unattributed,
             matched,
+            netns: per_ns,
         },
         groups: out,
         warnings: c.warnings.clone(),
         elapsed: c.elapsed,
+        host_netns: c.netns,
         taken_at,
     }
 }
@@ -425,7 +466,10 @@ fn key_for(
     owner: Option<&OwnerInfo>,
     by: &[GroupField],
 ) -> GroupKey {
-    let mut k = GroupKey::default();
+    let mut k = GroupKey {
+        netns: Some(s.netns),
+        ..Default::default()
+    };
     for f in by {
         match f {
             GroupField::Process | GroupField::Command | GroupField::User => {
@@ -455,7 +499,10 @@ fn key_for(
             GroupField::LocalPort => k.local_port = Some(s.local.port()),
             GroupField::State => k.state = Some(s.state),
             GroupField::Direction => k.direction = Some(dir),
-            GroupField::Netns => k.netns = Some(s.netns),
+            GroupField::Netns => {}
+            GroupField::Container => {
+                k.container = owner.and_then(|o| o.proc.container.clone());
+            }
         }
     }
     k
@@ -494,7 +541,12 @@ fn to_group(key: GroupKey, acc: Acc, owners: &HashMap<u32, OwnerInfo>) -> Group 
         }),
         state: key.state,
         netns: key.netns,
+        container: key
+            .container
+            .clone()
+            .or_else(|| owner.and_then(|o| o.proc.container.clone())),
         cmdline: owner.and_then(|o| o.proc.cmdline.clone()),
+        watch: None,
         key,
     }
 }
@@ -538,6 +590,7 @@ mod tests {
         let c = Collection {
             source: Source::Proc,
             netns: 1,
+            namespaces: vec![1],
             sockets: vec![],
             fds: FdScan::default(),
             processes: HashMap::new(),

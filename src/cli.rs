@@ -118,7 +118,7 @@ pub enum NetnsArg {
 #[command(next_help_heading = "Filters and grouping")]
 pub struct ViewArgs {
     /// Group by KEY[,KEY...]: process, command, user, endpoint, remote, remote-host,
-    /// remote-port, local-port, state, direction, netns [default: process,endpoint]
+    /// remote-port, local-port, state, direction, netns, container [default: process,endpoint]
     #[arg(long, value_name = "KEY,...", value_delimiter = ',', value_parser = parse_group_field)]
     pub by: Vec<GroupField>,
 
@@ -131,7 +131,7 @@ pub struct ViewArgs {
     pub all: bool,
 
     /// Only sockets held by these pids.
-    #[arg(long, value_name = "PID,...", value_delimiter = ',', value_parser = parse_pid)]
+    #[arg(long, value_name = "PID,...", value_delimiter = ',', value_parser = parse_pid, allow_negative_numbers = true)]
     pub pid: Vec<u32>,
 
     /// Only sockets held by processes with this exact name (comm).
@@ -148,7 +148,7 @@ pub struct ViewArgs {
     pub remote: Vec<RemoteFilter>,
 
     /// Only sockets with this local port.
-    #[arg(long, value_name = "PORT", value_delimiter = ',', value_parser = parse_port)]
+    #[arg(long, value_name = "PORT", value_delimiter = ',', value_parser = parse_port, allow_negative_numbers = true)]
     pub local_port: Vec<u16>,
 }
 
@@ -175,7 +175,7 @@ pub struct OutputArgs {
     pub json: bool,
 
     /// Show at most N groups (0 = all) [default: 20 in the table, all in JSON].
-    #[arg(long, value_name = "N", value_parser = parse_top)]
+    #[arg(long, value_name = "N", value_parser = parse_top, allow_negative_numbers = true)]
     pub top: Option<usize>,
 
     /// Leave out the header and footer lines (for awk).
@@ -188,7 +188,7 @@ pub struct OutputArgs {
     pub output_file: Option<PathBuf>,
 
     /// Prometheus: at most N per-group series; the rest are summed into process="other".
-    #[arg(long, value_name = "N", default_value_t = 500, value_parser = parse_positive)]
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = parse_positive, allow_negative_numbers = true)]
     pub max_series: u64,
 }
 
@@ -207,23 +207,23 @@ impl OutputArgs {
 pub struct WatchArgs {
     /// Sample every SECONDS (default 2; fractions allowed) until Ctrl-C.
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2",
-          value_parser = parse_interval)]
+          value_parser = parse_interval, allow_negative_numbers = true)]
     pub watch: Option<f64>,
 
     /// Stop after N samples.
-    #[arg(long, value_name = "N", requires = "watch", value_parser = parse_positive)]
+    #[arg(long, value_name = "N", requires = "watch", value_parser = parse_positive, allow_negative_numbers = true)]
     pub count: Option<u64>,
 
     /// Sliding window for growth rates, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_interval)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_interval, allow_negative_numbers = true)]
     pub window: f64,
 
     /// Connection pool size of the watched service: enables POOL %, ETA and warn/full flags.
-    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub pool_size: Option<u64>,
 
     /// Warn when a group reaches this share of --pool-size.
-    #[arg(long, value_name = "PERCENT", default_value = "75%", value_parser = parse_percent)]
+    #[arg(long, value_name = "PERCENT", default_value = "75%", value_parser = parse_percent, allow_negative_numbers = true)]
     pub warn_at: f64,
 
     /// The state whose growth is watched or checked.
@@ -245,11 +245,11 @@ pub struct WatchArgs {
 pub struct CheckArgs {
     /// Breach when a group's --metric count reaches N, or P% of --pool-size. Silent and
     /// exit 0 when healthy; one line per breaching group and exit 1 otherwise.
-    #[arg(long, value_name = "N|P%", value_parser = parse_threshold)]
+    #[arg(long, value_name = "N|P%", value_parser = parse_threshold, allow_negative_numbers = true)]
     pub threshold: Option<Threshold>,
 
     /// Exit 2 for groups at or over this level.
-    #[arg(long, value_name = "N|P%", value_parser = parse_threshold)]
+    #[arg(long, value_name = "N|P%", value_parser = parse_threshold, allow_negative_numbers = true)]
     pub critical: Option<Threshold>,
 }
 
@@ -277,7 +277,7 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
 
     /// Serve cached results younger than SECONDS instead of collecting again.
-    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_nonneg_secs)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_nonneg_secs, allow_negative_numbers = true)]
     pub min_interval: f64,
 
     #[command(flatten)]
@@ -287,11 +287,11 @@ pub struct ServeArgs {
     pub view: ViewArgs,
 
     /// At most N per-group series; the rest are summed into process="other".
-    #[arg(long, value_name = "N", default_value_t = 500, value_parser = parse_positive)]
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = parse_positive, allow_negative_numbers = true)]
     pub max_series: u64,
 
     /// Connection pool size, exported as sockleak_pool_size for alert rules.
-    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub pool_size: Option<u64>,
 }
 
@@ -306,7 +306,7 @@ pub struct PlotArgs {
     pub output: PathBuf,
 
     /// Plot the N groups with the highest peak.
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = parse_positive)]
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = parse_positive, allow_negative_numbers = true)]
     pub top: u64,
 
     /// The state to plot.
@@ -314,11 +314,11 @@ pub struct PlotArgs {
     pub metric: TcpState,
 
     /// Draw the pool size (and warn level) as horizontal lines.
-    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub pool_size: Option<u64>,
 
     /// Warn level, as a share of --pool-size.
-    #[arg(long, value_name = "PERCENT", default_value = "75%", value_parser = parse_percent)]
+    #[arg(long, value_name = "PERCENT", default_value = "75%", value_parser = parse_percent, allow_negative_numbers = true)]
     pub warn_at: f64,
 }
 
@@ -333,6 +333,11 @@ impl CollectArgs {
             SourceArg::Auto => SourceChoice::Auto,
             SourceArg::Netlink => SourceChoice::Netlink,
             SourceArg::Proc => SourceChoice::Proc,
+        };
+        o.netns = match self.netns {
+            None | Some(NetnsArg::All) => crate::collect::netns::Selection::All,
+            Some(NetnsArg::Host) => crate::collect::netns::Selection::Host,
+            Some(NetnsArg::Id(n)) => crate::collect::netns::Selection::Id(n),
         };
         if let Some(root) = &self.proc_root {
             if self.source == SourceArg::Netlink {

@@ -57,7 +57,10 @@ impl FromStr for RemoteFilter {
                 .filter(|p| *p != 0)
                 .ok_or_else(|| bad(&format!("bad port '{p}'")))
         };
-        if let Some(port) = s.strip_prefix(':') {
+        // `:443` is a port; `::1` and `::ffff:10.0.0.5` are addresses.
+        if let Some(port) = s.strip_prefix(':')
+            && !port.starts_with(':')
+        {
             return Ok(RemoteFilter {
                 net: None,
                 port: Some(parse_port(port)?),

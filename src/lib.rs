@@ -5,11 +5,15 @@
 //! result. [`snapshot`] wires them for one run.
 
 pub mod aggregate;
+pub mod check;
 pub mod cli;
 pub mod collect;
 pub mod exit;
 pub mod filter;
 pub mod model;
 pub mod output;
+pub mod plot;
 pub mod render;
+pub mod serve;
 pub mod snapshot;
+pub mod watch;

@@ -20,10 +20,12 @@ fn main() {
         }
     };
     let result = match &cli.command {
-        None => sockleak::snapshot::run(&cli),
-        Some(Command::Serve(_)) | Some(Command::Plot(_)) => {
-            Err(exit::UsageError("this subcommand is not available in this build".into()).into())
-        }
+        None => match cli.watch.watch {
+            Some(interval) => sockleak::watch::run(&cli, interval),
+            None => sockleak::snapshot::run(&cli),
+        },
+        Some(Command::Serve(args)) => sockleak::serve::run(args),
+        Some(Command::Plot(args)) => sockleak::plot::run(args),
     };
     std::process::exit(match result {
         Ok(code) => code,

@@ -244,4 +244,6 @@ pub struct Process {
     /// Only read with `--cmdline`: command lines can hold secrets.
     pub cmdline: Option<String>,
     pub netns: NetnsId,
+    /// The container it runs in, from its cgroup path (best effort).
+    pub container: Option<crate::collect::container::Container>,
 }

@@ -1,4 +1,5 @@
-//! The default command: one snapshot, collected, aggregated and rendered.
+//! The default command: one snapshot, collected, aggregated and rendered in the
+//! chosen format. Checks (`--threshold`, `-o nagios`) are routed to [`crate::check`].
 
 use std::io::Write;
 
@@ -7,50 +8,73 @@ use anyhow::Result;
 use crate::aggregate::{self, Report};
 use crate::cli::{Cli, Format};
 use crate::collect::Collector;
-use crate::exit;
+use crate::exit::{self, UsageError};
 use crate::output;
-use crate::render::{self, json, table};
+use crate::render::{self, json, prometheus, table};
 
 /// Collect and aggregate one snapshot with the command line's options.
 pub fn take(collector: &mut Collector, cli: &Cli) -> Result<Report> {
-    let filters = cli.view.filters().map_err(exit::UsageError)?;
+    let filters = cli.view.filters().map_err(UsageError)?;
     let c = collector.collect()?;
     Ok(aggregate::aggregate(&c, &cli.view.group_by(), &filters))
 }
 
 pub fn run(cli: &Cli) -> Result<i32> {
-    let opts = cli.collect.options().map_err(exit::UsageError)?;
+    if cli.check.threshold.is_some()
+        || cli.check.critical.is_some()
+        || cli.output.format() == Format::Nagios
+    {
+        return crate::check::run(cli);
+    }
+    let opts = cli.collect.options().map_err(UsageError)?;
     // Validate everything before collecting.
-    cli.view.filters().map_err(exit::UsageError)?;
+    cli.view.filters().map_err(UsageError)?;
     let mut collector = Collector::new(opts)?;
-    let mut report = take(&mut collector, cli)?;
+    let report = take(&mut collector, cli)?;
+    render(cli, &report)?;
+    Ok(exit::OK)
+}
+
+/// Render `report` in the command line's format to stdout or `--output-file`.
+pub fn render(cli: &Cli, report: &Report) -> Result<()> {
     let mut buf = Vec::new();
     match cli.output.format() {
         Format::Json => {
-            if let Some(top) = cli.output.top.filter(|t| *t > 0) {
-                report.groups.truncate(top);
+            let mut cut;
+            let mut r = report;
+            if let Some(top) = cli
+                .output
+                .top
+                .filter(|t| *t > 0 && *t < report.groups.len())
+            {
+                cut = report.clone();
+                cut.groups.truncate(top);
+                r = &cut;
             }
-            json::write(&mut buf, &report)?;
+            json::write(&mut buf, r)?;
         }
-        Format::Table => {
+        Format::Prometheus => {
+            let opts = prometheus::PromOptions {
+                max_series: cli.output.max_series,
+                pool_size: cli.watch.pool_size,
+            };
+            buf = prometheus::render(report, opts).into_bytes();
+        }
+        Format::Table | Format::Nagios => {
             let opts = table::TableOptions {
                 top: cli.output.top.unwrap_or(20),
                 header: !cli.output.no_header,
                 color: render::use_color() && cli.output.output_file.is_none(),
             };
-            table::write(&mut buf, &report, opts)?;
+            table::write(&mut buf, report, opts)?;
+            // After the table, next to the footer, where they are read.
+            output::emit(cli.output.output_file.as_deref(), &buf)?;
             let mut err = std::io::stderr().lock();
             for w in &report.warnings {
                 let _ = writeln!(err, "warning: {w}");
             }
-        }
-        Format::Prometheus | Format::Nagios => {
-            return Err(exit::UsageError(
-                "-o prometheus and -o nagios are not available in this build".into(),
-            )
-            .into());
+            return Ok(());
         }
     }
-    output::emit(cli.output.output_file.as_deref(), &buf)?;
-    Ok(exit::OK)
+    output::emit(cli.output.output_file.as_deref(), &buf)
 }

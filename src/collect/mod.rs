@@ -6,8 +6,10 @@
 //! tables after, so a socket opened mid-scan is simply not in this snapshot, while
 //! one closed mid-scan is counted and labelled unattributed.
 
+pub mod container;
 pub mod fdscan;
 pub mod netlink;
+pub mod netns;
 pub mod proc_net;
 pub mod users;
 
@@ -51,6 +53,8 @@ pub struct Options {
     pub idle: bool,
     /// Threads for the fd scan.
     pub threads: usize,
+    /// Network namespaces to read (`--netns`).
+    pub netns: netns::Selection,
 }
 
 impl Default for Options {
@@ -61,6 +65,7 @@ impl Default for Options {
             cmdline: false,
             idle: true,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+            netns: netns::Selection::All,
         }
     }
 }
@@ -69,8 +74,10 @@ impl Default for Options {
 #[derive(Debug, Clone)]
 pub struct Collection {
     pub source: Source,
-    /// The network namespace whose table was read.
+    /// sockleak's own network namespace.
     pub netns: NetnsId,
+    /// Every namespace whose table was read, host first.
+    pub namespaces: Vec<NetnsId>,
     pub sockets: Vec<Socket>,
     pub fds: FdScan,
     /// Every process holding at least one socket of the table.
@@ -122,15 +129,49 @@ impl Collector {
         let mut warnings = Vec::new();
         let netns = read_ns(&root.join("self/ns/net")).unwrap_or(0);
 
-        let (source, sockets) = self.read_table(&root, netns, &mut warnings)?;
+        let pids = fdscan::list_pids(&root)
+            .with_context(|| format!("cannot list processes in {}", root.display()))?;
+        let spaces = netns::discover(&root, &pids, netns, self.opts.netns)
+            .map_err(crate::exit::UsageError)?;
+
+        // Every table first, then the fd scan (see the module comment).
+        let mut sockets = Vec::new();
+        let mut source = Source::Proc;
+        let mut namespaces = Vec::new();
+        for ns in &spaces {
+            if ns.is_host {
+                let (src, s) = self.read_table(&root, netns, &mut warnings)?;
+                source = src;
+                sockets.extend(s);
+                namespaces.push(ns.id);
+                continue;
+            }
+            let netlink_ok = self.opts.source != SourceChoice::Proc;
+            match netns::read_other(&root, ns, netlink_ok, self.opts.idle) {
+                Ok((s, malformed)) => {
+                    warn_malformed(&malformed, &mut warnings);
+                    sockets.extend(s);
+                    namespaces.push(ns.id);
+                }
+                Err(why) => {
+                    let member = ns.member.map_or_else(String::new, |p| {
+                        let comm = std::fs::read_to_string(root.join(format!("{p}/comm")))
+                            .unwrap_or_default();
+                        format!(" (pid {p} {})", comm.trim())
+                    });
+                    warnings.push(format!(
+                        "network namespace {}{member} skipped: {why}; run as root to see its sockets",
+                        ns.id
+                    ));
+                }
+            }
+        }
 
         let wanted: HashSet<u64> = sockets
             .iter()
             .filter(|s| s.inode != 0)
             .map(|s| s.inode)
             .collect();
-        let pids = fdscan::list_pids(&root)
-            .with_context(|| format!("cannot list processes in {}", root.display()))?;
         let fds = fdscan::scan(&root, &pids, &wanted, self.opts.threads);
 
         let mut processes = HashMap::new();
@@ -150,6 +191,7 @@ impl Collector {
         Ok(Collection {
             source,
             netns,
+            namespaces,
             sockets,
             fds,
             processes,
@@ -204,6 +246,9 @@ impl Collector {
                 .unwrap_or_default()
         });
         let netns = read_ns(&dir.join("ns/net")).unwrap_or(0);
+        let container = std::fs::read_to_string(dir.join("cgroup"))
+            .ok()
+            .and_then(|t| container::from_cgroup(&t));
         Process {
             pid,
             comm,
@@ -211,6 +256,7 @@ impl Collector {
             user,
             cmdline,
             netns,
+            container,
         }
     }
 }
@@ -218,28 +264,34 @@ impl Collector {
 fn read_proc(root: &Path, netns: NetnsId, warnings: &mut Vec<String>) -> Result<Vec<Socket>> {
     let (sockets, malformed) =
         proc_net::read_tables(&root.join("net"), netns).context("cannot read the TCP table")?;
-    if !malformed.is_empty() {
-        let shown: Vec<String> = malformed
-            .iter()
-            .take(5)
-            .map(|m| format!("{} line {}: {}", m.file, m.line, m.reason))
-            .collect();
-        warnings.push(format!(
-            "{} malformed line{} in the TCP table not counted: {}{}",
-            malformed.len(),
-            if malformed.len() == 1 { "" } else { "s" },
-            shown.join("; "),
-            if malformed.len() > 5 { "; ..." } else { "" }
-        ));
-    }
+    warn_malformed(&malformed, warnings);
     Ok(sockets)
+}
+
+fn warn_malformed(malformed: &[proc_net::Malformed], warnings: &mut Vec<String>) {
+    if malformed.is_empty() {
+        return;
+    }
+    let shown: Vec<String> = malformed
+        .iter()
+        .take(5)
+        .map(|m| format!("{} line {}: {}", m.file, m.line, m.reason))
+        .collect();
+    warnings.push(format!(
+        "{} malformed line{} in the TCP table not counted: {}{}",
+        malformed.len(),
+        if malformed.len() == 1 { "" } else { "s" },
+        shown.join("; "),
+        if malformed.len() > 5 { "; ..." } else { "" }
+    ));
 }
 
 fn unattributed_warning(n: u64, fds: &FdScan) -> String {
     let s = if n == 1 { "" } else { "s" };
     if fds.unreadable.is_empty() {
         return format!(
-            "{n} socket{s} unattributed: no process holds them any more (closed or exited during the scan, or held by the kernel)"
+            "{n} socket{s} unattributed: no process holds {} any more (closed or exited during the scan, or held by the kernel)",
+            if n == 1 { "it" } else { "them" }
         );
     }
     let pids: Vec<String> = fds
@@ -255,7 +307,7 @@ fn unattributed_warning(n: u64, fds: &FdScan) -> String {
     };
     let np = fds.unreadable.len();
     format!(
-        "{n} socket{s} unattributed: /proc/<pid>/fd not readable for {np} process{} (pid {}{more}); run as root or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH",
+        "{n} socket{s} unattributed: /proc/<pid>/fd not readable for {np} process{} (pid {}{more}); run with sudo, or give the binary the two capabilities it needs: setcap cap_sys_ptrace,cap_dac_read_search+ep $(command -v sockleak)",
         if np == 1 { "" } else { "es" },
         pids.join(", ")
     )

@@ -4,6 +4,7 @@
 //! treat as a quiet exit.
 
 pub mod json;
+pub mod prometheus;
 pub mod table;
 
 use std::io::{self, IsTerminal};

@@ -7,6 +7,7 @@ use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Tab
 
 use crate::aggregate::{Group, Report};
 use crate::model::TcpState;
+use crate::watch::Flag;
 
 use super::{human_age, human_bytes};
 
@@ -28,10 +29,11 @@ enum Col {
     Endpoint,
     State,
     Netns,
+    Container,
 }
 
-fn key_columns(group_by: &[String]) -> Vec<Col> {
-    let has = |k: &str| group_by.iter().any(|g| g == k);
+fn key_columns(report: &Report, groups: &[Group]) -> Vec<Col> {
+    let has = |k: &str| report.group_by.iter().any(|g| g == k);
     let mut cols = Vec::new();
     if has("process") {
         cols.extend([Col::Pid, Col::Process, Col::User]);
@@ -43,8 +45,12 @@ fn key_columns(group_by: &[String]) -> Vec<Col> {
             cols.push(Col::User);
         }
     }
-    if has("netns") {
+    // Only when it tells rows apart: more than one namespace in view.
+    if has("netns") || report.totals.netns.len() > 1 {
         cols.push(Col::Netns);
+    }
+    if has("container") || groups.iter().any(|g| g.container.is_some()) {
+        cols.push(Col::Container);
     }
     if has("endpoint") || has("direction") {
         cols.push(Col::Dir);
@@ -77,6 +83,7 @@ fn key_cell(col: Col, g: &Group) -> String {
         Col::Endpoint => g.endpoint_label(),
         Col::State => g.state.map_or_else(dash, |s| s.upper().to_string()),
         Col::Netns => g.netns.map_or_else(dash, |n| n.to_string()),
+        Col::Container => g.container.as_ref().map_or_else(dash, |c| c.short()),
     }
 }
 
@@ -89,6 +96,7 @@ fn col_name(col: Col) -> &'static str {
         Col::Endpoint => "ENDPOINT",
         Col::State => "STATE",
         Col::Netns => "NETNS",
+        Col::Container => "CONTAINER",
     }
 }
 
@@ -106,8 +114,9 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         .into_iter()
         .filter(|s| *s == TcpState::CloseWait || groups.iter().any(|g| g.states.get(*s) > 0))
         .collect();
-    let keys = key_columns(&report.group_by);
+    let keys = key_columns(report, groups);
     let with_cmdline = groups.iter().any(|g| g.cmdline.is_some());
+    let with_watch = groups.iter().any(|g| g.watch.is_some());
 
     let mut t = Table::new();
     t.load_preset(presets::NOTHING)
@@ -121,6 +130,9 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         let mut header: Vec<Cell> = keys.iter().map(|c| Cell::new(col_name(*c))).collect();
         header.extend(states.iter().map(|s| Cell::new(s.upper())));
         header.extend(["TOTAL", "RECV-Q", "OLDEST_CW"].map(Cell::new));
+        if with_watch {
+            header.extend(["DELTA", "RATE/MIN", "POOL%", "ETA", "FLAG", "TREND"].map(Cell::new));
+        }
         if with_cmdline {
             header.push(Cell::new("COMMAND"));
         }
@@ -151,6 +163,27 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
             )
             .set_alignment(CellAlignment::Right),
         );
+        if let Some(w) = g.watch.as_ref().filter(|_| with_watch) {
+            let right = |v: String| Cell::new(v).set_alignment(CellAlignment::Right);
+            row.push(right(format!("{:+}", w.delta)));
+            row.push(right(format!("{:.1}", w.rate_per_min)));
+            row.push(right(
+                w.pool_pct
+                    .map_or_else(|| "-".into(), |p| format!("{p:.0}%")),
+            ));
+            row.push(right(w.eta_s.map_or_else(|| "-".into(), human_age)));
+            let mut flag = Cell::new(w.flag.as_str());
+            if opts.color {
+                flag = match w.flag {
+                    Flag::Ok => flag,
+                    Flag::Growing => flag.fg(Color::Yellow),
+                    Flag::Warn => flag.fg(Color::Magenta).add_attribute(Attribute::Bold),
+                    Flag::Full => flag.fg(Color::Red).add_attribute(Attribute::Bold),
+                };
+            }
+            row.push(flag);
+            row.push(Cell::new(sparkline(&w.trend)));
+        }
         if with_cmdline {
             row.push(Cell::new(g.cmdline.as_deref().unwrap_or("-")));
         }
@@ -180,6 +213,16 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         writeln!(out, "{}", footer(report))?;
     }
     Ok(())
+}
+
+/// Recent counts as block characters, scaled to their own maximum.
+pub fn sparkline(values: &[u64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().max().unwrap_or(0);
+    values
+        .iter()
+        .map(|v| BARS[(*v * 7).checked_div(max).unwrap_or(0) as usize])
+        .collect()
 }
 
 /// `host: 1234 sockets (1002 close_wait, 120 established, ...); 10 unowned, 0 unattributed`

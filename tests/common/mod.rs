@@ -239,3 +239,13 @@ pub fn fixture(name: &str) -> PathBuf {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// The inode of this process's network namespace (the host's, for the tests).
+pub fn host_netns() -> u64 {
+    let link = std::fs::read_link("/proc/self/ns/net").expect("read /proc/self/ns/net");
+    let s = link.to_string_lossy().into_owned();
+    s.trim_start_matches("net:[")
+        .trim_end_matches(']')
+        .parse()
+        .expect("namespace inode")
+}

@@ -1,18 +1,26 @@
 #!/usr/bin/env python3
 """Test peer for sockleak's live tests: real loopback sockets in child processes.
 
-  peer.py listen HOST [--name N] [--mode hold|fin|eof-close] [--send BYTES]
-      Listen on HOST:0 and print {"pid", "port"}. Each accepted connection is
+  peer.py listen HOST [--name N] [--mode hold|fin|eof-close] [--send BYTES] [--port P]
+      Listen on HOST:P (default: any free port) and print {"pid", "port"}. Each accepted connection is
       held open (hold), or answered with BYTES of data then a FIN while the fd stays
       open (fin: the client side ends in CLOSE_WAIT with BYTES unread), or closed
       once the client has closed (eof-close: the client side ends in TIME_WAIT).
       After each accept+action it prints {"done": n}.
 
   peer.py connect HOST PORT --count N [--name N] [--fork] [--close] [--interval S]
+                  [--src-port-base P]
       Open N connections and hold them; print {"pid", "pids", "ports"} when all
       are open. --fork: a child process shares every socket. --close: close each
       connection right after connecting (active close). --interval: pace the
-      connections (for watch tests), printing {"open": n} after each.
+      connections (for watch tests): prints {"pid", "pids"} first, then
+      {"open": n} after each.
+
+  peer.py churn HOST [--seconds S]
+      Until stdin closes (or S seconds pass): fork short-lived children that each
+      listen on a fresh port, open and close a few connections to it (leaving
+      CLOSE_WAIT, ESTABLISHED and TIME_WAIT sockets behind for a moment), and
+      exit; groups and processes appear and vanish all the time. Prints {"pid"}.
 
 Every process exits when its stdin closes (the test dropped it) or its parent dies.
 """
@@ -59,7 +67,7 @@ def listen(args):
     send = int(opt(args, "--send", "0"))
     s = socket.socket(family(host), socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host, 0))
+    s.bind((host, int(opt(args, "--port", "0"))))
     s.listen(4096)
     say({"pid": os.getpid(), "port": s.getsockname()[1]})
     held, n = [], 0
@@ -86,8 +94,16 @@ def connect(args):
     interval = float(opt(args, "--interval", "0"))
     close = "--close" in args
     held, ports = [], []
+    if interval:
+        # Paced leaks report their pid before the first connection.
+        say({"pid": os.getpid(), "pids": [os.getpid()]})
     for i in range(count):
         c = socket.socket(family(host), socket.SOCK_STREAM)
+        src = opt(args, "--src-port-base")
+        if src:
+            # Fixed source ports: identical 4-tuples in different namespaces.
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            c.bind((host, int(src) + i))
         c.connect((host, port))
         ports.append(c.getsockname()[1])
         if close:
@@ -114,11 +130,49 @@ def connect(args):
         time.sleep(3600)
 
 
+def churn(args):
+    host = args[0]
+    seconds = float(opt(args, "--seconds", "0"))
+    say({"pid": os.getpid()})
+    end = time.time() + seconds if seconds else None
+    kids = []
+    while end is None or time.time() < end:
+        child = os.fork()
+        if child == 0:
+            try:
+                libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+                srv = socket.socket(family(host), socket.SOCK_STREAM)
+                srv.bind((host, 0))
+                srv.listen(64)
+                port = srv.getsockname()[1]
+                cs = []
+                for _ in range(3):
+                    c = socket.socket(family(host), socket.SOCK_STREAM)
+                    c.connect((host, port))
+                    cs.append(c)
+                accepted = [srv.accept()[0] for _ in cs]
+                accepted[0].close()       # one client in CLOSE_WAIT
+                cs[1].close()             # one TIME_WAIT once the server closes
+                accepted[1].close()
+                time.sleep(0.05)
+            finally:
+                os._exit(0)
+        kids.append(child)
+        while kids:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            kids.remove(pid)
+        time.sleep(0.01)
+    for k in kids:
+        os.waitpid(k, 0)
+
+
 def main():
     die_with_stdin()
     cmd, args = sys.argv[1], sys.argv[2:]
     set_name(opt(args, "--name"))
-    {"listen": listen, "connect": connect}[cmd](args)
+    {"listen": listen, "connect": connect, "churn": churn}[cmd](args)
 
 
 if __name__ == "__main__":

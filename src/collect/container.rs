@@ -1,0 +1,87 @@
+//! Container identity from `/proc/<pid>/cgroup`, best effort: the cgroup path names
+//! the runtime and container id for docker, containerd (CRI), CRI-O, podman and
+//! Kubernetes pods, under cgroup v1 and v2. Nothing here is ever fatal: an
+//! unrecognised path simply means "not in a known container".
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Container {
+    /// The runtime's container id (64 hex digits for most runtimes).
+    pub id: String,
+    /// docker, containerd, cri-o, podman, kubernetes or lxc.
+    pub runtime: &'static str,
+    /// A name, where the path carries one (LXC names; Kubernetes pod uid).
+    pub name: Option<String>,
+}
+
+impl Container {
+    /// 12 characters of the id, as `docker ps` shows it.
+    pub fn short(&self) -> String {
+        match &self.name {
+            Some(n) if self.runtime == "lxc" => n.clone(),
+            _ => self.id.chars().take(12).collect(),
+        }
+    }
+}
+
+fn is_hex_id(s: &str) -> bool {
+    s.len() >= 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Parse the contents of `/proc/<pid>/cgroup`.
+pub fn from_cgroup(text: &str) -> Option<Container> {
+    text.lines()
+        .filter_map(|l| l.splitn(3, ':').nth(2))
+        .find_map(from_path)
+}
+
+fn from_path(path: &str) -> Option<Container> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let pod = parts.iter().find_map(|p| pod_uid(p));
+    if parts.first() == Some(&"lxc") && parts.len() >= 2 {
+        return Some(Container {
+            id: parts[1].to_string(),
+            runtime: "lxc",
+            name: Some(parts[1].to_string()),
+        });
+    }
+    // The innermost part that names a container wins (podman nests a
+    // `container` cgroup inside its libpod scope).
+    let (runtime, id) = parts.iter().enumerate().rev().find_map(|(i, part)| {
+        let scoped = part.strip_suffix(".scope").unwrap_or(part);
+        let found = if let Some(id) = scoped.strip_prefix("docker-") {
+            ("docker", id)
+        } else if let Some(id) = scoped.strip_prefix("cri-containerd-") {
+            ("containerd", id)
+        } else if let Some(id) = scoped.strip_prefix("crio-") {
+            ("cri-o", id)
+        } else if let Some(id) = scoped.strip_prefix("libpod-") {
+            ("podman", id.strip_prefix("conmon-").unwrap_or(id))
+        } else if i > 0 && parts[i - 1] == "docker" {
+            ("docker", scoped)
+        } else if pod.is_some() {
+            ("kubernetes", scoped.rsplit(':').next().unwrap_or(scoped))
+        } else {
+            return None;
+        };
+        is_hex_id(found.1).then_some(found)
+    })?;
+    Some(Container {
+        id: id.to_string(),
+        runtime: if pod.is_some() { "kubernetes" } else { runtime },
+        name: pod.map(|uid| format!("pod {uid}")),
+    })
+}
+
+/// `kubepods-burstable-pod1234_5678.slice` or `pod1234-5678` → the pod uid.
+fn pod_uid(part: &str) -> Option<String> {
+    let p = part.strip_suffix(".slice").unwrap_or(part);
+    let i = p.rfind("pod")?;
+    let uid = &p[i + 3..];
+    (uid.len() >= 32
+        && uid
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'_' || b == b'-'))
+    .then(|| uid.replace('_', "-"))
+}

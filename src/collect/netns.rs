@@ -1,0 +1,164 @@
+//! Network namespaces: find the ones in use (`/proc/<pid>/ns/net` inode identity)
+//! and read each one's TCP table exactly once.
+//!
+//! Another namespace's table is read with netlink from a short-lived thread that
+//! has `setns`-ed into it (the main thread never changes namespace), or, without
+//! the privilege for that, from `/proc/<member>/net/tcp{,6}` of one member process.
+//! A namespace that can be read neither way is skipped with a warning naming it.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use crate::model::{NetnsId, Socket};
+
+use super::{netlink, proc_net, read_ns};
+
+/// A network namespace in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    pub id: NetnsId,
+    /// The lowest pid in it, through which it is entered or read.
+    pub member: Option<u32>,
+    /// sockleak's own namespace.
+    pub is_host: bool,
+}
+
+/// Which namespaces to read (`--netns`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Selection {
+    #[default]
+    All,
+    Host,
+    /// A namespace inode, or a pid whose namespace is meant.
+    Id(u64),
+}
+
+/// The namespaces of `pids` (plus the host's), host first, filtered by `sel`.
+/// An `Id` that names neither a namespace nor a process is an error.
+pub fn discover(
+    root: &Path,
+    pids: &[u32],
+    host: NetnsId,
+    sel: Selection,
+) -> Result<Vec<Namespace>, String> {
+    let mut by_id: BTreeMap<NetnsId, u32> = BTreeMap::new();
+    if sel != Selection::Host {
+        for &pid in pids {
+            // Unreadable (another user's process without privilege) or gone: such a
+            // process's namespace can only be found through another member.
+            if let Some(id) = read_ns(&root.join(format!("{pid}/ns/net"))) {
+                by_id.entry(id).or_insert(pid);
+            }
+        }
+    }
+    let host_ns = Namespace {
+        id: host,
+        member: by_id.get(&host).copied(),
+        is_host: true,
+    };
+    let others = by_id
+        .iter()
+        .filter(|(id, _)| **id != host)
+        .map(|(id, pid)| Namespace {
+            id: *id,
+            member: Some(*pid),
+            is_host: false,
+        });
+    match sel {
+        Selection::Host => Ok(vec![host_ns]),
+        Selection::All => Ok(std::iter::once(host_ns).chain(others).collect()),
+        Selection::Id(n) => {
+            // A pid first (the common case: "the namespace of that container's pid").
+            let want = read_ns(&root.join(format!("{n}/ns/net"))).unwrap_or(n);
+            if want == host {
+                return Ok(vec![host_ns]);
+            }
+            others
+                .into_iter()
+                .find(|ns| ns.id == want)
+                .map(|ns| vec![ns])
+                .ok_or_else(|| {
+                    format!(
+                        "--netns {n}: no process {n} and no network namespace with inode {n} (see `lsns -t net`)"
+                    )
+                })
+        }
+    }
+}
+
+/// Read another namespace's table: netlink from inside it when allowed (and
+/// `netlink_ok`), else its member's `/proc/<pid>/net/tcp{,6}`. `Err` says why both
+/// failed.
+pub fn read_other(
+    root: &Path,
+    ns: &Namespace,
+    netlink_ok: bool,
+    idle: bool,
+) -> Result<(Vec<Socket>, Vec<proc_net::Malformed>), String> {
+    let Some(member) = ns.member else {
+        return Err("no process of it could be read".into());
+    };
+    let mut why = Vec::new();
+    if netlink_ok {
+        match dump_inside(&root.join(format!("{member}/ns/net")), ns.id, idle) {
+            Ok(s) => return Ok((s, Vec::new())),
+            Err(e) => why.push(format!("cannot enter it ({e})")),
+        }
+    }
+    match proc_net::read_tables(&root.join(format!("{member}/net")), ns.id) {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            why.push(format!(
+                "cannot read {}/{member}/net/tcp ({e})",
+                root.display()
+            ));
+            Err(why.join(", "))
+        }
+    }
+}
+
+/// Netlink dump from a thread that has joined the namespace behind `ns_link`.
+fn dump_inside(ns_link: &Path, id: NetnsId, idle: bool) -> io::Result<Vec<Socket>> {
+    let f = File::open(ns_link)?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: setns on a valid namespace fd; it changes only this thread,
+            // which ends right after the dump.
+            if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            netlink::dump(id, idle)
+        })
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("namespace reader thread panicked")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixture_has_one_namespace() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc-basic");
+        let all = discover(
+            &root,
+            &[100, 200, 201, 300, 400],
+            4026531840,
+            Selection::All,
+        )
+        .unwrap();
+        assert_eq!(all.len(), 1);
+        assert!(all[0].is_host);
+        assert_eq!(all[0].member, Some(100));
+        assert_eq!(
+            discover(&root, &[100], 4026531840, Selection::Id(100)).unwrap()[0].id,
+            4026531840
+        );
+        let e = discover(&root, &[100], 4026531840, Selection::Id(12345)).unwrap_err();
+        assert!(e.contains("--netns 12345"), "{e}");
+    }
+}

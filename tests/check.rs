@@ -1,0 +1,340 @@
+//! Checks on a live loopback leak: exit codes and silence, Nagios output,
+//! Prometheus exposition validated by promtool, atomic textfile writes.
+mod common;
+use common::*;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn text(o: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn threshold_is_silent_when_healthy_and_names_the_leaker_on_breach() {
+    let (server, client) = leak("127.0.0.1", "fin", 0, 12, &["--name", "ck-leak"]);
+    let remote = format!("127.0.0.1:{}", server.port());
+    wait_until(5, "12 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 12);
+    let only = ["--process", "ck-leak"];
+
+    // Healthy: nothing on stdout or stderr, exit 0 (cron sends no mail).
+    let o = run(&[&only[..], &["--threshold", "13"]].concat());
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(text(&o), (String::new(), String::new()));
+    let o = run(&[&only[..], &["--threshold", "75%", "--pool-size", "1024"]].concat());
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(text(&o), (String::new(), String::new()));
+
+    // Breach: one line naming pid, process, endpoint, count, threshold; exit 1.
+    let o = run(&[&only[..], &["--threshold", "75%", "--pool-size", "16"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let (out, _) = text(&o);
+    assert_eq!(
+        out,
+        format!(
+            "WARNING pid {} ck-leak outbound {remote}: 12 close_wait >= threshold 12\n",
+            client.pid()
+        )
+    );
+
+    // Critical: exit 2.
+    let o = run(&[&only[..], &["--threshold", "5", "--critical", "10"]].concat());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o)
+            .0
+            .starts_with(&format!("CRITICAL pid {}", client.pid()))
+    );
+
+    // Another metric, and --by: works with every key.
+    let o = run(&[&only[..], &["--threshold", "1", "--metric", "established"]].concat());
+    assert_eq!(o.status.code(), Some(0));
+    let o = run(&[&only[..], &["--threshold", "12", "--by", "command"]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o).0,
+        "WARNING ck-leak: 12 close_wait >= threshold 12\n"
+    );
+
+    // JSON with a threshold: the document, and the exit code of the check.
+    let o = run(&[&only[..], &["--threshold", "3", "--json"]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(d["groups"][0]["states"]["close_wait"], 12);
+}
+
+#[test]
+fn threshold_usage_errors_exit_3() {
+    for (args, needle) in [
+        (vec!["--threshold", "75%"], "needs --pool-size"),
+        (vec!["--threshold", "120%", "--pool-size", "10"], "120%"),
+        (
+            vec!["--threshold", "10", "--critical", "5"],
+            "below --threshold",
+        ),
+        (vec!["--threshold", "x"], "'x' is not a threshold"),
+        (vec!["--pool-size", "0", "--threshold", "1"], "--pool-size"),
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}");
+        assert!(text(&o).1.contains(needle), "{args:?}: {}", text(&o).1);
+    }
+}
+
+#[test]
+fn nagios_plugin_output() {
+    let (server, client) = leak("127.0.0.1", "fin", 0, 6, &["--name", "ck-nag"]);
+    let remote = format!("127.0.0.1:{}", server.port());
+    wait_until(5, "6 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 6);
+    let base = ["-o", "nagios", "--process", "ck-nag"];
+
+    let o = run(&[&base[..], &["--threshold", "10", "--critical", "20"]].concat());
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o).0;
+    assert!(
+        out.starts_with("SOCKLEAK OK - worst group has 6 close_wait"),
+        "{out}"
+    );
+    assert!(out.contains("| close_wait="), "{out}");
+    assert!(out.contains("worst_group=6;10;20;0"), "{out}");
+    assert_eq!(out.lines().count(), 1);
+
+    let o = run(&[&base[..], &["--threshold", "5", "--critical", "20"]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o).0;
+    assert!(
+        out.starts_with(&format!(
+            "SOCKLEAK WARNING - 1 group over threshold; worst: pid {} ck-nag outbound {remote} has 6 close_wait",
+            client.pid()
+        )),
+        "{out}"
+    );
+
+    let o = run(&[&base[..], &["--threshold", "2", "--critical", "6"]].concat());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).0.starts_with("SOCKLEAK CRITICAL - "));
+
+    // A failure is UNKNOWN, exit 3, in the plugin's own format.
+    let o = run(&["-o", "nagios", "--proc-root", "/nonexistent"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        text(&o)
+            .0
+            .starts_with("SOCKLEAK UNKNOWN - --proc-root /nonexistent"),
+        "{:?}",
+        text(&o)
+    );
+}
+
+fn promtool_check(exposition: &[u8]) {
+    require("promtool");
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(exposition).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn prometheus_exposition_is_valid_and_exact() {
+    let (server, client) = leak("127.0.0.1", "fin", 7, 4, &["--name", "ck-prom"]);
+    let remote = format!("127.0.0.1:{}", server.port());
+    wait_until(5, "4 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 4);
+    let o = run(&[
+        "-o",
+        "prometheus",
+        "--process",
+        "ck-prom",
+        "--pool-size",
+        "50",
+    ]);
+    assert!(o.status.success());
+    promtool_check(&o.stdout);
+    let out = text(&o).0;
+    let labels = format!(
+        "pid=\"{}\",process=\"ck-prom\",endpoint=\"{remote}\",direction=\"outbound\",netns=\"{}\",container=\"\"",
+        client.pid(),
+        host_netns()
+    );
+    assert!(
+        out.contains(&format!(
+            "sockleak_group_sockets{{{labels},state=\"close_wait\"}} 4\n"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("sockleak_group_recv_queue_bytes{{{labels}}} 32\n")),
+        "{out}"
+    );
+    assert!(out.contains(&format!(
+        "sockleak_group_oldest_close_wait_idle_seconds{{{labels}}} "
+    )));
+    assert!(out.contains("sockleak_pool_size 50\n"));
+    for st in [
+        "close_wait",
+        "established",
+        "listen",
+        "time_wait",
+        "syn_recv",
+        "closing",
+    ] {
+        assert!(
+            out.contains(&format!("sockleak_sockets{{state=\"{st}\"}} ")),
+            "{st}"
+        );
+    }
+    for m in [
+        "sockleak_unattributed_sockets ",
+        "sockleak_unowned_sockets ",
+        "sockleak_collect_duration_seconds ",
+        "sockleak_build_info{",
+    ] {
+        assert!(out.contains(m), "{m}");
+        let name = m.trim_end_matches([' ', '{']);
+        assert!(
+            out.contains(&format!("# HELP {name} "))
+                && out.contains(&format!("# TYPE {name} gauge")),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn prometheus_series_are_bounded() {
+    // 5 groups of one series each, at most 3 series: the 2 worst + "other" (3).
+    let peers: Vec<_> = (0..5)
+        .map(|_| leak("127.0.0.1", "hold", 0, 1, &["--name", "ck-many"]))
+        .collect();
+    let o = run(&[
+        "-o",
+        "prometheus",
+        "--process",
+        "ck-many",
+        "--max-series",
+        "3",
+    ]);
+    assert!(o.status.success());
+    promtool_check(&o.stdout);
+    let out = text(&o).0;
+    let series: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("sockleak_group_sockets{"))
+        .collect();
+    assert_eq!(series.len(), 3, "{series:?}");
+    assert!(
+        series[2].contains("process=\"other\"") && series[2].ends_with(" 3"),
+        "{series:?}"
+    );
+    let o = run(&[
+        "-o",
+        "prometheus",
+        "--process",
+        "ck-many",
+        "--max-series",
+        "5",
+    ]);
+    let out = text(&o).0;
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("sockleak_group_sockets{"))
+            .count(),
+        5
+    );
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with("sockleak_group_sockets{pid=\"\",process=\"other\"")),
+        "all fit: no other"
+    );
+    drop(peers);
+}
+
+#[test]
+fn textfile_is_replaced_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sockleak.prom");
+    let p = path.to_str().unwrap().to_string();
+    std::fs::write(&path, "# previous\n").unwrap();
+
+    // A reader that checks every version it sees is whole (ends with build_info).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (path, stop) = (path.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut seen = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = std::fs::read_to_string(&path).expect("the file always exists");
+                assert!(
+                    t == "# previous\n"
+                        || t.trim_end()
+                            .lines()
+                            .last()
+                            .unwrap()
+                            .starts_with("sockleak_build_info"),
+                    "partial file seen: {t:?}"
+                );
+                seen += 1;
+            }
+            seen
+        })
+    };
+    for _ in 0..20 {
+        let o = run(&["-o", "prometheus", "--output-file", &p]);
+        assert!(o.status.success(), "{:?}", text(&o));
+        assert!(o.stdout.is_empty());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 0);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no temporary file left behind: {names:?}");
+
+    // A failed write (directory gone) leaves nothing half-written and says why.
+    let o = run(&[
+        "-o",
+        "prometheus",
+        "--output-file",
+        &format!("{}/missing/x.prom", dir.path().display()),
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).1.contains("missing/x.prom"));
+    // A failed write over an existing file keeps the old content.
+    let ro = tempfile::tempdir().unwrap();
+    let target = ro.path().join("keep.prom");
+    std::fs::write(&target, "old\n").unwrap();
+    std::fs::set_permissions(ro.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let o = Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            bin(),
+            "-o",
+            "prometheus",
+            "--output-file",
+            target.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    std::fs::set_permissions(ro.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(o.status.code(), Some(3), "{:?}", text(&o));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "old\n");
+}

@@ -1,0 +1,180 @@
+//! Network namespaces: two private namespaces (`unshare --net`, root) hold
+//! different numbers of CLOSE_WAIT sockets on identical loopback 4-tuples, which
+//! `ss` on the host cannot see; sockleak must show both, apart, with the right
+//! namespace. Container ids are parsed from committed cgroup files.
+mod common;
+use common::*;
+use serde_json::{Value, json};
+
+// Below the ephemeral range (32768-60999): no other socket on the host picks them.
+const SERVER_PORT: &str = "4123";
+const CLIENT_PORT_BASE: &str = "5100";
+
+fn ns_inode(pid: u32) -> u64 {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    let s = link.to_string_lossy();
+    s.trim_start_matches("net:[")
+        .trim_end_matches(']')
+        .parse()
+        .unwrap()
+}
+
+/// A private namespace with a server and a client leaking `n` CLOSE_WAIT sockets
+/// from fixed ports: returns (server, client).
+fn leak_in_private_netns(n: u32, name: &str) -> (Peer, Peer) {
+    require("unshare");
+    require("nsenter");
+    require("ip");
+    let mut server = Peer::spawn_wrapped(
+        &[
+            "unshare",
+            "--net",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"",
+        ],
+        &[
+            "listen",
+            "127.0.0.1",
+            "--port",
+            SERVER_PORT,
+            "--mode",
+            "fin",
+        ],
+    );
+    let ns = format!("--net=/proc/{}/ns/net", server.pid());
+    let count = n.to_string();
+    let client = Peer::spawn_wrapped(
+        &["nsenter", &ns],
+        &[
+            "connect",
+            "127.0.0.1",
+            SERVER_PORT,
+            "--count",
+            &count,
+            "--name",
+            name,
+            "--src-port-base",
+            CLIENT_PORT_BASE,
+        ],
+    );
+    server.wait_done(u64::from(n));
+    (server, client)
+}
+
+#[test]
+fn identical_four_tuples_in_two_namespaces_stay_apart() {
+    let me = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert!(
+        me.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")),
+        "this test needs root (unshare --net); CI runs as root"
+    );
+    let (sa, ca) = leak_in_private_netns(3, "ns-leak-a");
+    let (sb, cb) = leak_in_private_netns(5, "ns-leak-b");
+    let (na, nb) = (ns_inode(ca.pid()), ns_inode(cb.pid()));
+    assert_ne!(na, nb);
+    assert_eq!(ns_inode(sa.pid()), na);
+    let remote = format!("127.0.0.1:{SERVER_PORT}");
+    // The host's ss sees none of it.
+    assert_eq!(
+        ss_count("CLOSE-WAIT", &remote),
+        0,
+        "ss on the host must not see them"
+    );
+
+    for source in ["netlink", "proc"] {
+        let d = json(&[
+            "--source",
+            source,
+            "--remote",
+            &remote,
+            "--state",
+            "close-wait",
+        ]);
+        let a = one_group(&d, |g| g["pid"] == ca.pid());
+        assert_eq!(a["netns"], na, "{source}");
+        assert_eq!(a["remote"], remote.as_str());
+        assert_eq!(a["states"], json!({"close_wait": 3}), "{source}");
+        let b = one_group(&d, |g| g["pid"] == cb.pid());
+        assert_eq!(b["netns"], nb);
+        assert_eq!(b["states"], json!({"close_wait": 5}), "{source}");
+        // Per-namespace totals, and the host totals are their sum.
+        let per: &serde_json::Map<String, Value> = d["totals"]["netns"].as_object().unwrap();
+        assert!(per[&na.to_string()]["close_wait"].as_u64().unwrap() == 3);
+        assert!(per[&nb.to_string()]["close_wait"].as_u64().unwrap() == 5);
+        for st in ["close_wait", "established", "fin_wait2", "listen"] {
+            let sum: u64 = per.values().map(|v| v[st].as_u64().unwrap()).sum();
+            assert_eq!(sum, d["totals"]["states"][st].as_u64().unwrap(), "{st}");
+        }
+    }
+
+    // --by netns: one group per namespace, even with identical endpoints.
+    let d = json(&["--remote", &remote, "--by", "netns"]);
+    assert_eq!(
+        one_group(&d, |g| g["netns"] == na)["states"],
+        json!({"close_wait": 3})
+    );
+    assert_eq!(
+        one_group(&d, |g| g["netns"] == nb)["states"],
+        json!({"close_wait": 5})
+    );
+    // --by remote keeps the namespaces apart too.
+    let d = json(&["--remote", &remote, "--by", "remote"]);
+    assert_eq!(groups(&d, |_| true).len(), 2);
+
+    // --netns narrows: host sees none; a pid selects its namespace; so does an inode.
+    let d = json(&["--remote", &remote, "--netns", "host"]);
+    assert!(groups(&d, |_| true).is_empty());
+    let d = json(&["--remote", &remote, "--netns", &ca.pid().to_string()]);
+    assert_eq!(one_group(&d, |_| true)["pid"], ca.pid());
+    assert_eq!(d["totals"]["netns"].as_object().unwrap().len(), 1);
+    let d = json(&["--remote", &remote, "--netns", &nb.to_string()]);
+    assert_eq!(one_group(&d, |_| true)["pid"], cb.pid());
+    let o = run(&["--netns", "999999999"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--netns 999999999"));
+
+    // The table gains a NETNS column when several namespaces are in view.
+    let o = run(&["--remote", &remote]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(header.contains("NETNS"), "{header}");
+    assert!(text.contains(&na.to_string()) && text.contains(&nb.to_string()));
+    drop((sa, sb));
+}
+
+#[test]
+fn container_ids_from_cgroup_paths() {
+    use sockleak::collect::container::from_cgroup;
+    let dir = fixture("cgroup");
+    let parse = |name: &str| from_cgroup(&std::fs::read_to_string(dir.join(name)).unwrap());
+    let c = parse("docker-cgroup-v1").unwrap();
+    assert_eq!((c.runtime, c.short().as_str()), ("docker", "3f6c1b2a9d8e"));
+    assert_eq!(c.id.len(), 64);
+    let c = parse("docker-cgroup-v2").unwrap();
+    assert_eq!((c.runtime, c.short().as_str()), ("docker", "9a8b7c6d5e4f"));
+    let c = parse("kubernetes-containerd-v2").unwrap();
+    assert_eq!(c.runtime, "kubernetes");
+    assert_eq!(
+        c.id,
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    );
+    assert_eq!(
+        c.name.as_deref(),
+        Some("pod 1b2c3d4e-5f6a-7b8c-9d0e-1f2a3b4c5d6e")
+    );
+    let c = parse("kubernetes-cgroupfs-v1").unwrap();
+    assert_eq!(c.runtime, "kubernetes");
+    assert!(c.id.starts_with("fedcba98"));
+    assert_eq!(
+        c.name.as_deref(),
+        Some("pod 9f8e7d6c-5b4a-3c2d-1e0f-9a8b7c6d5e4f")
+    );
+    let c = parse("podman-v2").unwrap();
+    assert_eq!((c.runtime, c.short().as_str()), ("podman", "5e4d3c2b1a0f"));
+    let c = parse("crio-v2").unwrap();
+    assert_eq!(c.runtime, "cri-o");
+    assert_eq!(parse("host-process"), None);
+    assert_eq!(parse("garbage"), None);
+}

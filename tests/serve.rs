@@ -1,0 +1,285 @@
+//! `sockleak serve` answering real HTTP, and a real Prometheus scraping it until
+//! the shipped alert rule fires on a live leak. `promtool` runs the shipped rules'
+//! own unit tests.
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(bin())
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start serve");
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("sockleak serve: listening on http://")
+            .and_then(|s| s.strip_suffix("/metrics"))
+            .unwrap_or_else(|| panic!("unexpected first log line {line:?}"))
+            .parse()
+            .unwrap();
+        // Keep draining stderr so the server never blocks on it.
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = err.read_to_string(&mut rest);
+        });
+        Server { child, addr }
+    }
+
+    fn request(&self, raw: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(raw.as_bytes()).unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        let code = resp
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("bad response {resp:?}"));
+        let body = resp
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (code, body)
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        ))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn answers_http_and_shuts_down_on_sigterm() {
+    let (srv, client) = leak("127.0.0.1", "fin", 0, 3, &["--name", "sv-leak"]);
+    let remote = format!("127.0.0.1:{}", srv.port());
+    wait_until(5, "3 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 3);
+    let s = Server::start(&["--process", "sv-leak"]);
+
+    let (code, body) = s.get("/metrics");
+    assert_eq!(code, 200);
+    assert!(
+        body.contains(&format!(
+            "sockleak_group_sockets{{pid=\"{}\",process=\"sv-leak\",endpoint=\"{remote}\",direction=\"outbound\",netns=\"{}\",container=\"\",state=\"close_wait\"}} 3",
+            client.pid(),
+            host_netns()
+        )),
+        "{body}"
+    );
+    let (code, body) = s.get("/");
+    assert_eq!(code, 200);
+    assert!(body.contains("href=\"/metrics\""));
+    assert_eq!(s.get("/nope").0, 404);
+    let (code, _) = s.request(
+        "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(code, 405);
+    // Malformed and oversized requests are refused, not served.
+    assert_eq!(s.request("garbage\r\n\r\n").0, 400);
+    let huge = format!(
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = c.write_all(huge.as_bytes());
+    let mut resp = Vec::new();
+    let _ = c.read_to_end(&mut resp);
+    let resp = String::from_utf8_lossy(&resp);
+    assert!(
+        resp.is_empty() || resp.starts_with("HTTP/1.1 431"),
+        "oversized head: {resp:?}"
+    );
+
+    // SIGTERM: clean exit 0.
+    let pid = s.child.id() as i32;
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let mut s = s;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "serve did not exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn a_silent_client_cannot_block_scrapes() {
+    let s = Server::start(&[]);
+    // Connect and say nothing; and another that sends half a request head.
+    let _silent = TcpStream::connect(s.addr).unwrap();
+    let mut half = TcpStream::connect(s.addr).unwrap();
+    half.write_all(b"GET /metr").unwrap();
+    let t = Instant::now();
+    assert_eq!(s.get("/metrics").0, 200);
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "scrape waited on the silent clients"
+    );
+    // The server cuts the half-sent head off after its head timeout (5 s), rather
+    // than holding the connection forever.
+    half.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let t = Instant::now();
+    let mut buf = Vec::new();
+    let closed = half.read_to_end(&mut buf);
+    assert!(
+        closed.is_ok(),
+        "connection still open after 15 s: {closed:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(10));
+    drop(_silent);
+}
+
+#[test]
+fn bad_listen_address_exits_3() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let o = run(&["serve", "--listen", &addr]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains(&format!("--listen {addr}: cannot listen there"))
+    );
+    let o = run(&["serve", "--listen", "nothost:99999"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothost:99999"));
+}
+
+#[test]
+fn shipped_rules_pass_promtool_tests() {
+    require("promtool");
+    let dir = repo().join("contrib/prometheus");
+    for args in [
+        vec!["check", "rules", "sockleak.rules.yml"],
+        vec!["test", "rules", "sockleak.rules.test.yml"],
+    ] {
+        let o = Command::new("promtool")
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+#[test]
+fn real_prometheus_scrapes_serve_and_the_pool_rule_fires() {
+    require("prometheus");
+    let (srv, client) = leak("127.0.0.1", "fin", 0, 9, &["--name", "sv-prom"]);
+    let remote = format!("127.0.0.1:{}", srv.port());
+    wait_until(5, "9 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 9);
+    let s = Server::start(&["--process", "sv-prom", "--pool-size", "10"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    // The shipped rules, with their `for:` hold-downs shortened so the test does not
+    // wait minutes; the expressions are unchanged.
+    let rules = std::fs::read_to_string(repo().join("contrib/prometheus/sockleak.rules.yml"))
+        .unwrap()
+        .replace("for: 2m", "for: 0s");
+    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - rules.yml\nscrape_configs:\n  - job_name: sockleak\n    static_configs:\n      - targets: ['{}']\n",
+            s.addr
+        ),
+    )
+    .unwrap();
+    let web = format!("127.0.0.1:{}", free_port());
+    let mut prom = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address={web}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(std::mem::replace(
+        &mut prom,
+        Command::new("true").spawn().unwrap(),
+    ));
+
+    let query = format!(
+        "/api/v1/query?query=sockleak_group_sockets%7Bstate%3D%22close_wait%22%2Cpid%3D%22{}%22%7D",
+        client.pid()
+    );
+    wait_until(60, "Prometheus to have scraped the leak", || {
+        http_get(&web, &query).is_some_and(|b| {
+            b.contains(&format!("\"endpoint\":\"{remote}\"")) && b.contains("\"9\"]")
+        })
+    });
+    wait_until(60, "SockleakNearPoolSize to fire", || {
+        http_get(&web, "/api/v1/alerts").is_some_and(|b| {
+            b.contains("\"alertname\":\"SockleakNearPoolSize\"")
+                && b.contains(&format!("\"pid\":\"{}\"", client.pid()))
+                && b.contains("\"state\":\"firing\"")
+        })
+    });
+}

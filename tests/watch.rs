@@ -1,0 +1,338 @@
+//! `--watch` on a live leak: flags rise ok → growing → warn → full at the right
+//! samples, ETA is close to the real fill time, records are whole NDJSON lines even
+//! after SIGTERM, `--on-flag` gets its data only through the environment, and the
+//! record plots.
+mod common;
+use common::*;
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a whole JSON line {l:?}: {e}"))
+        })
+        .collect()
+}
+
+fn flag_rank(f: &str) -> u8 {
+    match f {
+        "ok" => 0,
+        "growing" => 1,
+        "warn" => 2,
+        "full" => 3,
+        other => panic!("unknown flag {other}"),
+    }
+}
+
+#[test]
+fn leak_toward_a_pool_of_20_is_flagged_growing_warn_full_and_plots() {
+    let server = Peer::spawn(&["listen", "127.0.0.1", "--mode", "fin"]);
+    let port = server.port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("leak.ndjson");
+    std::fs::write(&record, "").unwrap();
+    // One leaked connection every 0.5 s: the pool of 20 fills in about 10 s.
+    let client = Peer::spawn(&[
+        "connect",
+        "127.0.0.1",
+        &port,
+        "--count",
+        "24",
+        "--interval",
+        "0.5",
+        "--name",
+        "wt-leak",
+    ]);
+    let o = run(&[
+        "--watch",
+        "1",
+        "--count",
+        "16",
+        "--pool-size",
+        "20",
+        "--process",
+        "wt-leak",
+        "--json",
+        "--record",
+        path_str(&record),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let samples = lines(&stdout);
+    assert_eq!(samples.len(), 16, "--count 16 gives 16 NDJSON lines");
+    assert_eq!(
+        std::fs::read_to_string(&record).unwrap(),
+        stdout,
+        "the record holds the same lines"
+    );
+
+    // (sample, usage, flag, eta) of the leaking group per sample.
+    let mut seq = Vec::new();
+    for s in &samples {
+        assert_eq!(s["version"], 1);
+        assert_eq!(s["pool_size"], 20);
+        if let Some(g) = s["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["pid"] == client.pid())
+        {
+            let w = &g["watch"];
+            seq.push((
+                s["sample"].as_u64().unwrap(),
+                g["states"]["close_wait"].as_u64().unwrap(),
+                w["flag"].as_str().unwrap().to_string(),
+                w["eta_s"].as_f64(),
+                w["pool_pct"].as_f64().unwrap(),
+            ));
+        }
+    }
+    let ranks: Vec<u8> = seq.iter().map(|(_, _, f, _, _)| flag_rank(f)).collect();
+    assert!(
+        ranks.windows(2).all(|w| w[0] <= w[1]),
+        "flags only rise: {seq:?}"
+    );
+    let first = |f: &str| seq.iter().find(|(_, _, fl, _, _)| fl == f).cloned();
+    let growing = first("growing").expect("flagged growing");
+    assert!(growing.0 <= 4, "growing within a few samples: {seq:?}");
+    let warn = first("warn").expect("flagged warn");
+    assert!(warn.1 >= 15, "warn at 15 of 20: {seq:?}");
+    let before_warn = seq.iter().rev().find(|x| x.0 < warn.0).unwrap();
+    assert!(before_warn.1 < 15, "not warned earlier than 15: {seq:?}");
+    let full = first("full").expect("flagged full");
+    assert!(full.1 >= 20, "full at 20: {seq:?}");
+    let before_full = seq.iter().rev().find(|x| x.0 < full.0).unwrap();
+    assert!(before_full.1 < 20, "not full earlier: {seq:?}");
+    for (_, usage, _, _, pct) in &seq {
+        assert!(
+            (pct - *usage as f64 * 5.0).abs() < 1e-9,
+            "pool_pct = usage / 20"
+        );
+    }
+    // ETA predicted around 8 sockets vs when the pool really filled.
+    let at8 = seq
+        .iter()
+        .find(|x| x.1 >= 8 && x.3.is_some())
+        .expect("an ETA while growing");
+    let predicted = at8.3.unwrap();
+    let actual = (full.0 - at8.0) as f64; // samples are 1 s apart
+    assert!(
+        (predicted - actual).abs() <= 3.0_f64.max(actual * 0.4),
+        "ETA {predicted:.1}s vs real {actual}s: {seq:?}"
+    );
+
+    // Alerts on stderr: one per rise.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    for rise in ["ok -> growing", "growing -> warn", "warn -> full"] {
+        assert_eq!(
+            stderr
+                .matches(&format!("sockleak: {rise}: pid {} wt-leak", client.pid()))
+                .count(),
+            1,
+            "{rise}: {stderr}"
+        );
+    }
+
+    // The record plots: SVG with one line per group plus the pool and warn lines.
+    let svg = dir.path().join("leak.svg");
+    let o = run(&["plot", path_str(&record), "-o", path_str(&svg)]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.trim_start().starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+    let group_lines = text
+        .lines()
+        .filter(|l| l.contains("<polyline") && l.contains("stroke-width=\"2\""))
+        .count();
+    assert_eq!(
+        group_lines, 2,
+        "one data line (+ its legend swatch) for the one group"
+    );
+    assert!(text.contains("wt-leak"), "legend names the group");
+    assert!(text.contains("pool size 20"));
+    let png = dir.path().join("leak.png");
+    let o = run(&["plot", path_str(&record), "-o", path_str(&png)]);
+    assert_eq!(o.status.code(), Some(0));
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(
+        &bytes[16..24],
+        &[0, 0, 4, 0x4c, 0, 0, 2, 0x6c],
+        "1100 x 620"
+    );
+
+    // A truncated record: the torn line is reported by number and skipped.
+    let mut torn = std::fs::read_to_string(&record).unwrap();
+    torn.truncate(torn.len() - 40);
+    let torn_path = dir.path().join("torn.ndjson");
+    std::fs::write(&torn_path, torn).unwrap();
+    let o = run(&["plot", path_str(&torn_path), "-o", path_str(&svg)]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("line 16 skipped"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn sigterm_ends_the_watch_with_exit_0_and_a_whole_record() {
+    let _leak = leak("127.0.0.1", "fin", 0, 3, &["--name", "wt-term"]);
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("r.ndjson");
+    std::fs::write(&record, "{\"previous\": \"content\"}\n").unwrap();
+    let mut child = Command::new(bin())
+        .args([
+            "--watch",
+            "0.1",
+            "--process",
+            "wt-term",
+            "--record",
+            path_str(&record),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let t = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "the sleep wakes on the signal"
+    );
+    assert_eq!(status.code(), Some(0));
+    let text = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        text.starts_with("{\"previous\": \"content\"}\n"),
+        "never truncates"
+    );
+    assert!(text.ends_with('\n'));
+    let docs = lines(&text);
+    assert!(docs.len() >= 5, "{} samples", docs.len());
+    for (i, d) in docs[1..].iter().enumerate() {
+        assert_eq!(d["sample"], i as u64 + 1);
+        assert_eq!(d["groups"][0]["states"]["close_wait"], 3);
+    }
+}
+
+#[test]
+fn record_path_is_checked_before_sampling() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such/dir/r.ndjson");
+    let o = run(&["--watch", "1", "--record", path_str(&missing)]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(o.stdout.is_empty(), "nothing sampled");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--record") && err.contains("no/such/dir/r.ndjson"),
+        "{err}"
+    );
+    assert!(!dir.path().join("no").exists());
+
+    // A read-only file, for a user who cannot write it.
+    let ro = dir.path().join("ro.ndjson");
+    std::fs::write(&ro, "keep\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o444)).unwrap();
+    require("setpriv");
+    let o = Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            bin(),
+            "--watch",
+            "1",
+            "--record",
+            path_str(&ro),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.stdout.is_empty());
+    assert_eq!(std::fs::read_to_string(&ro).unwrap(), "keep\n");
+
+    // --record and --count without --watch are usage errors.
+    assert_eq!(run(&["--record", path_str(&ro)]).status.code(), Some(3));
+    assert_eq!(run(&["--count", "2"]).status.code(), Some(3));
+}
+
+#[test]
+fn on_flag_gets_data_only_through_the_environment() {
+    let server = Peer::spawn(&["listen", "127.0.0.1", "--mode", "fin"]);
+    let port = server.port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hook.txt");
+    let canary = dir.path().join("canary");
+    // A process name that would run a command if it were ever pasted into a shell.
+    let name = format!("$(touch {})", "c");
+    let client = Peer::spawn(&[
+        "connect",
+        "127.0.0.1",
+        &port,
+        "--count",
+        "4",
+        "--interval",
+        "0.3",
+        "--name",
+        &name,
+    ]);
+    let hook = format!(
+        "printf '%s|%s|%s|%s\\n' \"$SOCKLEAK_FLAG\" \"$SOCKLEAK_PID\" \"$SOCKLEAK_PROCESS\" \"$SOCKLEAK_COUNT\" >> {}",
+        out.display()
+    );
+    let o = Command::new(bin())
+        .args([
+            "--watch",
+            "0.3",
+            "--count",
+            "12",
+            "--pool-size",
+            "4",
+            "--pid",
+            &client.pid().to_string(),
+            "--on-flag",
+            &hook,
+        ])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    // The hooks run asynchronously; give the last one a moment.
+    wait_until(5, "three hook runs", || {
+        std::fs::read_to_string(&out).is_ok_and(|t| t.lines().count() == 3)
+    });
+    let text = std::fs::read_to_string(&out).unwrap();
+    let flags: Vec<&str> = text.lines().map(|l| l.split('|').next().unwrap()).collect();
+    assert_eq!(flags, ["growing", "warn", "full"], "{text}");
+    for l in text.lines() {
+        let f: Vec<&str> = l.split('|').collect();
+        assert_eq!(f[1], client.pid().to_string());
+        assert_eq!(f[2], "$(touch c)", "the name arrives literally");
+    }
+    assert!(
+        !canary.exists() && !dir.path().join("c").exists(),
+        "nothing was executed from data"
+    );
+}
