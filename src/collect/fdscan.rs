@@ -9,9 +9,15 @@
 
 use std::collections::HashSet;
 use std::ffi::{CStr, CString, OsStr};
-use std::io;
+use std::hash::BuildHasher;
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The set of socket inodes the fd scan looks for, with a fast hasher: it is
+/// probed once per socket fd on the host.
+pub type InodeSet = HashSet<u64, foldhash::fast::FixedState>;
 
 /// Who holds which socket inodes.
 #[derive(Debug, Default, Clone)]
@@ -30,11 +36,15 @@ pub struct FdScan {
 impl FdScan {
     /// Every pid holding `inode`, ascending.
     pub fn owners(&self, inode: u64) -> impl Iterator<Item = u32> + '_ {
+        self.held(inode).iter().map(|(_, p)| *p)
+    }
+
+    /// The `(inode, pid)` pairs of `inode`: one binary search, for callers that
+    /// need both "is it held" and "by whom".
+    pub fn held(&self, inode: u64) -> &[(u64, u32)] {
         let start = self.pairs.partition_point(|(i, _)| *i < inode);
-        self.pairs[start..]
-            .iter()
-            .take_while(move |(i, _)| *i == inode)
-            .map(|(_, p)| *p)
+        let len = self.pairs[start..].partition_point(|(i, _)| *i == inode);
+        &self.pairs[start..start + len]
     }
 
     /// Distinct pids that hold at least one wanted socket, ascending.
@@ -71,24 +81,36 @@ fn parse_pid(name: &[u8]) -> Option<u32> {
 }
 
 /// Scan the fd tables of `pids` under `proc_root`, keeping only sockets in `wanted`.
-pub fn scan(proc_root: &Path, pids: &[u32], wanted: &HashSet<u64>, threads: usize) -> FdScan {
+///
+/// Threads take pids one at a time from a shared counter rather than fixed chunks:
+/// the fds are concentrated in a few processes (a server with 50k sockets among
+/// hundreds of idle daemons), so fixed chunks leave one thread doing all the work.
+pub fn scan<S: BuildHasher + Sync>(
+    proc_root: &Path,
+    pids: &[u32],
+    wanted: &HashSet<u64, S>,
+    threads: usize,
+) -> FdScan {
     let threads = threads.clamp(1, 16).min(pids.len().max(1));
     let root = CString::new(proc_root.as_os_str().as_bytes()).unwrap_or_default();
+    let next = AtomicUsize::new(0);
     let mut result = if threads == 1 {
-        scan_chunk(&root, pids, wanted)
+        scan_some(&root, pids, &next, wanted)
     } else {
-        let chunk = pids.len().div_ceil(threads);
         std::thread::scope(|s| {
-            let handles: Vec<_> = pids
-                .chunks(chunk)
-                .map(|c| s.spawn(|| scan_chunk(&root, c, wanted)))
+            let handles: Vec<_> = (0..threads)
+                .map(|_| s.spawn(|| scan_some(&root, pids, &next, wanted)))
                 .collect();
             let mut all = FdScan::default();
             for h in handles {
                 // A panic in a scan thread would be a bug; surface it rather than
                 // silently lose a chunk of processes.
                 let part = h.join().expect("fd scan thread panicked");
-                all.pairs.extend(part.pairs);
+                if all.pairs.is_empty() {
+                    all.pairs = part.pairs;
+                } else {
+                    all.pairs.extend(part.pairs);
+                }
                 all.unreadable.extend(part.unreadable);
                 all.vanished += part.vanished;
                 all.scanned += part.scanned;
@@ -102,14 +124,23 @@ pub fn scan(proc_root: &Path, pids: &[u32], wanted: &HashSet<u64>, threads: usiz
     result
 }
 
-fn scan_chunk(root: &CStr, pids: &[u32], wanted: &HashSet<u64>) -> FdScan {
+/// Scan pids taken from `next` until none are left.
+fn scan_some<S: BuildHasher>(
+    root: &CStr,
+    pids: &[u32],
+    next: &AtomicUsize,
+    wanted: &HashSet<u64, S>,
+) -> FdScan {
     let mut out = FdScan::default();
     let mut path = Vec::with_capacity(root.to_bytes().len() + 24);
     let mut link = [0u8; 64];
-    for &pid in pids {
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(&pid) = pids.get(i) else { break };
         path.clear();
         path.extend_from_slice(root.to_bytes());
-        path.extend_from_slice(format!("/{pid}/fd\0").as_bytes());
+        // Writing into a Vec cannot fail; no String is allocated per pid.
+        let _ = write!(path, "/{pid}/fd\0");
         let dir = match Dir::open(&path) {
             Ok(d) => d,
             Err(e) => {
