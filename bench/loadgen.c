@@ -11,7 +11,7 @@
  * the accepted sockets, and a client holding the connecting sockets. Every 4th
  * connection is half-closed by its server (shutdown(SHUT_WR), fd kept): the client
  * sits in CLOSE_WAIT, the server in FIN_WAIT2 (not orphaned, so it never times
- * out). Every 10th connection is IPv6 (::1). IPv4 clients bind one of 250 source
+ * out). Every 10th connection is IPv6 (::1), a fifth of those half-closed. IPv4 clients bind one of 250 source
  * addresses 127.0.<shard+1>.x first (IP_BIND_ADDRESS_NO_PORT), so 100k
  * connections never exhaust the ephemeral port range.
  *
@@ -119,7 +119,7 @@ static void shard(int idx, int conns, int port, int ready_fd) {
     int l4 = listener(AF_INET, port), l6 = listener(AF_INET6, port);
     int one = 1;
     for (int j = 0; j < conns; j++) {
-        int v6 = j % 10 == 9;
+        int v6 = j % 10 == 8; /* even: every 20th is also half-closed */
         int c = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (c < 0) die("client socket");
         int rc;

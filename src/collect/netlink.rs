@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io;
 
 use netlink_packet_core::{
-    NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, NetlinkHeader,
+    DecodeError, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, NetlinkHeader,
     NetlinkMessage, NetlinkPayload, Parseable,
 };
 use netlink_packet_sock_diag::{
@@ -50,20 +50,30 @@ pub fn dump(netns: NetnsId, idle: bool) -> io::Result<Vec<Socket>> {
     // Vec (and their transient double footprint) at 100k sockets; pages that stay
     // unused are never touched, so an over-estimate costs no memory.
     let mut sockets = Vec::with_capacity(table_size_hint());
+    // Families whose dump held a CLOSE_WAIT socket (by family, not by address: an
+    // IPv4-mapped socket of the IPv6 table is normalised to IPv4).
+    let mut idle_families = Vec::new();
     for family in [AF_INET, AF_INET6] {
+        let mut close_wait = false;
         dump_family(&nl, &mut buf, family, ALL_STATES, false, &mut |payload| {
             // Header only: the attributes of a dump without extensions (shutdown
             // state, socket options) are not used, so they are not parsed either.
-            if let Ok(h) = InetResponseHeader::parse(payload)
-                && let Some(s) = to_socket(&h, netns)
-            {
+            let h = InetResponseHeader::parse(payload).map_err(bad_message)?;
+            if let Some(s) = to_socket(&h, netns) {
+                close_wait |= s.state == TcpState::CloseWait;
                 sockets.push(s);
             }
+            Ok(())
         })?;
+        // The second dump walks the kernel's whole hash table again, so it is
+        // skipped for a family without CLOSE_WAIT sockets (the healthy case).
+        if idle && close_wait {
+            idle_families.push(family);
+        }
     }
-    if idle {
+    if !idle_families.is_empty() {
         let mut idle_by_inode: HashMap<u64, u32> = HashMap::new();
-        for family in [AF_INET, AF_INET6] {
+        for family in idle_families {
             dump_family(
                 &nl,
                 &mut buf,
@@ -71,11 +81,11 @@ pub fn dump(netns: NetnsId, idle: bool) -> io::Result<Vec<Socket>> {
                 CLOSE_WAIT_ONLY,
                 true,
                 &mut |payload| {
-                    if let Ok(resp) = InetResponse::parse(payload)
-                        && let Some(ms) = last_data_recv(&resp)
-                    {
+                    let resp = InetResponse::parse(payload).map_err(bad_message)?;
+                    if let Some(ms) = last_data_recv(&resp) {
                         idle_by_inode.insert(u64::from(resp.header.inode), ms);
                     }
+                    Ok(())
                 },
             )?;
         }
@@ -121,7 +131,7 @@ fn dump_family(
     family: u8,
     states: u32,
     info: bool,
-    on_socket: &mut dyn FnMut(&[u8]),
+    on_socket: &mut dyn FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -159,15 +169,14 @@ fn dump_family(
         while off < n {
             // The netlink header is read in place; only error messages (rare) go
             // through the crate's full message parser.
-            let msg = NetlinkBuffer::new_checked(&buf[off..n])
-                .map_err(|e| io::Error::other(format!("bad sock_diag message: {e}")))?;
+            let msg = NetlinkBuffer::new_checked(&buf[off..n]).map_err(bad_message)?;
             let len = msg.length() as usize;
             match msg.message_type() {
-                SOCK_DIAG_BY_FAMILY => on_socket(msg.payload()),
+                SOCK_DIAG_BY_FAMILY => on_socket(msg.payload())?,
                 NLMSG_DONE => return Ok(()),
                 NLMSG_ERROR => {
                     let full = NetlinkMessage::<SockDiagMessage>::deserialize(&buf[off..off + len])
-                        .map_err(|e| io::Error::other(format!("bad sock_diag message: {e}")))?;
+                        .map_err(bad_message)?;
                     if let NetlinkPayload::Error(e) = full.payload
                         && e.code.is_some()
                     {
@@ -183,6 +192,10 @@ fn dump_family(
             off += (len + 3) & !3;
         }
     }
+}
+
+fn bad_message(e: DecodeError) -> io::Error {
+    io::Error::other(format!("bad sock_diag message: {e}"))
 }
 
 fn to_socket(h: &InetResponseHeader, netns: NetnsId) -> Option<Socket> {
