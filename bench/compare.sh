@@ -179,14 +179,15 @@ measure() { # sockets idle -> appends one row to $WORK/rows
     rss[$c]=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/rss")
   done
   local s=${med[sockleak]}
-  printf '| %s | %s | %s | %.3f | %.3f (%.2f×) | %.3f (%.1f×) | %.3f (%.1f×) | %.3f (%.1f×) | %.3f | %.1f | %.1f |\n' \
+  printf '| %s | %s | %s | %.3f | %.3f (%.2f×) | %.3f (%.1f×) | %.3f (%.1f×) | %.3f (%.1f×) | %.3f | %.1f | %.1f | %.2f |\n' \
     "$TABLE" "$([ "$idle" = 1 ] && echo "200×200" || echo "-")" "$fds" "$s" \
     "${med[floor]}" "$(echo "$s / ${med[floor]}" | bc -l)" \
     "${med[ss -tanp]}" "$(echo "${med[ss -tanp]} / $s" | bc -l)" \
     "${med[netstat -antp]}" "$(echo "${med[netstat -antp]} / $s" | bc -l)" \
     "${med[lsof -nP -iTCP]}" "$(echo "${med[lsof -nP -iTCP]} / $s" | bc -l)" \
     "${med[ss -tan]}" \
-    "$(echo "${rss[sockleak]} / 1024" | bc -l)" "$(echo "${rss[lsof -nP -iTCP]} / 1024" | bc -l)" >> "$WORK/rows"
+    "$(echo "${rss[sockleak]} / 1024" | bc -l)" "$(echo "${rss[lsof -nP -iTCP]} / 1024" | bc -l)" \
+    "$(echo "$s * 1000000 / ($TABLE + $fds)" | bc -l)" >> "$WORK/rows"
   tail -1 "$WORK/rows" >&2
   stop_load
 }
@@ -218,8 +219,8 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "Median wall seconds ($ROUNDS interleaved hyperfine rounds; 5 runs per round up to 10k sockets, 1 above)."
   echo "Ratios: sockleak / floor, and each tool / sockleak. Load average $LOAD_START at start, $LOAD_END at end."
   echo
-  echo "| sockets in table | idle procs × fds | fds on host | sockleak --json | C floor | ss -tanp | netstat -antp | lsof -nP -iTCP | ss -tan | sockleak RSS MiB | lsof RSS MiB |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| sockets in table | idle procs × fds | fds on host | sockleak --json | C floor | ss -tanp | netstat -antp | lsof -nP -iTCP | ss -tan | sockleak RSS MiB | lsof RSS MiB | sockleak µs per socket+fd |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   cat "$WORK/rows"
   echo
   [ -n "$WATCH_LINE" ] && echo "$WATCH_LINE"
