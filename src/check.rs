@@ -12,7 +12,6 @@ use anyhow::Result;
 
 use crate::aggregate::{Group, Report};
 use crate::cli::{Cli, Format, Threshold};
-use crate::collect::Collector;
 use crate::exit::{self, UsageError};
 use crate::model::{NetnsId, TcpState};
 use crate::{output, snapshot};
@@ -212,8 +211,8 @@ pub fn run(cli: &Cli) -> Result<i32> {
         };
     }
     let levels = Levels::from_cli(cli)?;
-    let mut collector = Collector::new(cli.collect.options().map_err(UsageError)?)?;
-    let report = snapshot::take(&mut collector, cli)?;
+    let (mut collector, filters) = snapshot::prepare(cli)?;
+    let report = snapshot::take(&mut collector, cli, &filters)?;
     let b = breaches(&report, &levels);
     let code = exit_code(&b);
     match format {
@@ -236,8 +235,8 @@ pub fn run(cli: &Cli) -> Result<i32> {
 
 fn nagios_report(cli: &Cli) -> Result<(String, i32)> {
     let levels = Levels::from_cli(cli)?;
-    let mut collector = Collector::new(cli.collect.options().map_err(UsageError)?)?;
-    let report = snapshot::take(&mut collector, cli)?;
+    let (mut collector, filters) = snapshot::prepare(cli)?;
+    let report = snapshot::take(&mut collector, cli, &filters)?;
     Ok(nagios(&report, &levels))
 }
 

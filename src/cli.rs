@@ -230,8 +230,8 @@ pub struct WatchArgs {
     #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = parse_state)]
     pub metric: TcpState,
 
-    /// Run CMD when a group's flag rises; values are passed in SOCKLEAK_* environment
-    /// variables, never through a shell.
+    /// Run CMD (with /bin/sh -c) when a group's flag rises. The values go only into
+    /// SOCKLEAK_* environment variables, never into the command string.
     #[arg(long, value_name = "CMD", requires = "watch")]
     pub on_flag: Option<String>,
 

@@ -9,14 +9,22 @@ use crate::aggregate::{self, Report};
 use crate::cli::{Cli, Format};
 use crate::collect::Collector;
 use crate::exit::{self, UsageError};
+use crate::filter::Filters;
 use crate::output;
 use crate::render::{self, json, prometheus, table};
 
-/// Collect and aggregate one snapshot with the command line's options.
-pub fn take(collector: &mut Collector, cli: &Cli) -> Result<Report> {
+/// Validate the command line's collection options and filters, before anything is
+/// collected or written.
+pub fn prepare(cli: &Cli) -> Result<(Collector, Filters)> {
     let filters = cli.view.filters().map_err(UsageError)?;
+    let collector = Collector::new(cli.collect.options().map_err(UsageError)?)?;
+    Ok((collector, filters))
+}
+
+/// Collect and aggregate one snapshot.
+pub fn take(collector: &mut Collector, cli: &Cli, filters: &Filters) -> Result<Report> {
     let c = collector.collect()?;
-    Ok(aggregate::aggregate(&c, &cli.view.group_by(), &filters))
+    Ok(aggregate::aggregate(&c, &cli.view.group_by(), filters))
 }
 
 pub fn run(cli: &Cli) -> Result<i32> {
@@ -26,11 +34,8 @@ pub fn run(cli: &Cli) -> Result<i32> {
     {
         return crate::check::run(cli);
     }
-    let opts = cli.collect.options().map_err(UsageError)?;
-    // Validate everything before collecting.
-    cli.view.filters().map_err(UsageError)?;
-    let mut collector = Collector::new(opts)?;
-    let report = take(&mut collector, cli)?;
+    let (mut collector, filters) = prepare(cli)?;
+    let report = take(&mut collector, cli, &filters)?;
     render(cli, &report)?;
     Ok(exit::OK)
 }
@@ -39,20 +44,19 @@ pub fn run(cli: &Cli) -> Result<i32> {
 pub fn render(cli: &Cli, report: &Report) -> Result<()> {
     let mut buf = Vec::new();
     match cli.output.format() {
-        Format::Json => {
-            let mut cut;
-            let mut r = report;
-            if let Some(top) = cli
-                .output
-                .top
-                .filter(|t| *t > 0 && *t < report.groups.len())
-            {
-                cut = report.clone();
+        // JSON is cut only when --top is given explicitly.
+        Format::Json => match cli
+            .output
+            .top
+            .filter(|t| *t > 0 && *t < report.groups.len())
+        {
+            Some(top) => {
+                let mut cut = report.clone();
                 cut.groups.truncate(top);
-                r = &cut;
+                json::write(&mut buf, &cut)?;
             }
-            json::write(&mut buf, r)?;
-        }
+            None => json::write(&mut buf, report)?,
+        },
         Format::Prometheus => {
             let opts = prometheus::PromOptions {
                 max_series: cli.output.max_series,

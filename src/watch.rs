@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::aggregate::{self, Group, GroupKey, Report};
 use crate::cli::{Cli, Format};
-use crate::collect::{Collector, Source};
+use crate::collect::Source;
 use crate::exit::{self, UsageError};
 use crate::model::TcpState;
 use crate::render::{self, json, table};
@@ -273,8 +273,6 @@ impl Signals {
 }
 
 pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
-    let opts = cli.collect.options().map_err(UsageError)?;
-    let filters = cli.view.filters().map_err(UsageError)?;
     let by = cli.view.group_by();
     let format = cli.output.format();
     if matches!(format, Format::Prometheus | Format::Nagios) {
@@ -283,8 +281,8 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
         )
         .into());
     }
+    let (mut collector, filters) = crate::snapshot::prepare(cli)?;
     let mut record = cli.watch.record.as_deref().map(open_record).transpose()?;
-    let mut collector = Collector::new(opts)?;
     let mut signals = Signals::new()?;
     let policy = Policy {
         metric: cli.watch.metric,

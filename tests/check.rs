@@ -128,6 +128,14 @@ fn nagios_plugin_output() {
     );
 }
 
+/// `sockleak -o prometheus ARGS`, checked by promtool; returns the exposition.
+fn prometheus(args: &[&str]) -> String {
+    let o = run(&[&["-o", "prometheus"], args].concat());
+    assert!(o.status.success(), "{:?}", text(&o));
+    promtool_check(&o.stdout);
+    text(&o).0
+}
+
 fn promtool_check(exposition: &[u8]) {
     require("promtool");
     let mut child = Command::new("promtool")
@@ -152,17 +160,7 @@ fn prometheus_exposition_is_valid_and_exact() {
     let (server, client) = leak("127.0.0.1", "fin", 7, 4, &["--name", "ck-prom"]);
     let remote = format!("127.0.0.1:{}", server.port());
     wait_until(5, "4 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 4);
-    let o = run(&[
-        "-o",
-        "prometheus",
-        "--process",
-        "ck-prom",
-        "--pool-size",
-        "50",
-    ]);
-    assert!(o.status.success());
-    promtool_check(&o.stdout);
-    let out = text(&o).0;
+    let out = prometheus(&["--process", "ck-prom", "--pool-size", "50"]);
     let labels = format!(
         "pid=\"{}\",process=\"ck-prom\",endpoint=\"{remote}\",direction=\"outbound\",netns=\"{}\",container=\"\"",
         client.pid(),
@@ -217,17 +215,7 @@ fn prometheus_series_are_bounded() {
     let peers: Vec<_> = (0..5)
         .map(|_| leak("127.0.0.1", "hold", 0, 1, &["--name", "ck-many"]))
         .collect();
-    let o = run(&[
-        "-o",
-        "prometheus",
-        "--process",
-        "ck-many",
-        "--max-series",
-        "3",
-    ]);
-    assert!(o.status.success());
-    promtool_check(&o.stdout);
-    let out = text(&o).0;
+    let out = prometheus(&["--process", "ck-many", "--max-series", "3"]);
     let series: Vec<&str> = out
         .lines()
         .filter(|l| l.starts_with("sockleak_group_sockets{"))
@@ -321,19 +309,10 @@ fn textfile_is_replaced_atomically() {
     let target = ro.path().join("keep.prom");
     std::fs::write(&target, "old\n").unwrap();
     std::fs::set_permissions(ro.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
-    let o = Command::new("setpriv")
-        .args([
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            bin(),
-            "-o",
-            "prometheus",
-            "--output-file",
-            target.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let o = as_nobody(
+        bin(),
+        &["-o", "prometheus", "--output-file", path_str(&target)],
+    );
     std::fs::set_permissions(ro.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_eq!(o.status.code(), Some(3), "{:?}", text(&o));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "old\n");

@@ -5,22 +5,6 @@ use common::*;
 use serde_json::{Value, json};
 use std::process::{Command, Output};
 
-fn as_nobody(binary: &str, args: &[&str]) -> Output {
-    require("setpriv");
-    Command::new("setpriv")
-        .args([
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            "--inh-caps=-all",
-            binary,
-        ])
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run setpriv")
-}
-
 fn parse(o: &Output) -> Value {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).expect("JSON")

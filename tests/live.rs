@@ -268,3 +268,30 @@ fn table_names_the_leaker_in_row_one() {
     );
     assert!(text.contains("18KiB"), "9 x 2049 unread bytes: {text}");
 }
+
+#[test]
+fn readme_jq_recipe_gives_the_same_numbers() {
+    require("jq");
+    require("bash");
+    let (server, client) = leak("127.0.0.1", "fin", 5, 11, &["--name", "lv-jq"]);
+    let remote = format!("127.0.0.1:{}", server.port());
+    wait_until(5, "11 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 11);
+    // The README's recipe, verbatim but for the filter that isolates this test.
+    let recipe = r#"sockleak --json --process lv-jq | jq -r '.groups[] | select(.states.close_wait > 0)
+  | "\(.pid) \(.process) \(.remote // .local) \(.states.close_wait)"'"#;
+    let bindir = std::path::Path::new(bin()).parent().unwrap().to_path_buf();
+    let o = std::process::Command::new("bash")
+        .args(["-c", &format!("set -o pipefail; {recipe}")])
+        .env(
+            "PATH",
+            format!("{}:{}", bindir.display(), std::env::var("PATH").unwrap()),
+        )
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        format!("{} lv-jq {remote} 11\n", client.pid())
+    );
+    assert_eq!(ss_count("CLOSE-WAIT", &remote), 11);
+}

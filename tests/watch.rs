@@ -205,13 +205,17 @@ fn sigterm_ends_the_watch_with_exit_0_and_a_whole_record() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Let a few samples land (slowly on a loaded host), then stop it.
+    wait_until(60, "3 recorded samples", || {
+        std::fs::read_to_string(&record).is_ok_and(|t| t.lines().count() >= 4)
+    });
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let t = Instant::now();
     let status = child.wait().unwrap();
+    // It finishes the sample in progress (one collection), then exits.
     assert!(
-        t.elapsed() < Duration::from_secs(3),
+        t.elapsed() < Duration::from_secs(15),
         "the sleep wakes on the signal"
     );
     assert_eq!(status.code(), Some(0));
@@ -222,7 +226,7 @@ fn sigterm_ends_the_watch_with_exit_0_and_a_whole_record() {
     );
     assert!(text.ends_with('\n'));
     let docs = lines(&text);
-    assert!(docs.len() >= 5, "{} samples", docs.len());
+    assert!(docs.len() >= 4, "{} samples", docs.len());
     for (i, d) in docs[1..].iter().enumerate() {
         assert_eq!(d["sample"], i as u64 + 1);
         assert_eq!(d["groups"][0]["states"]["close_wait"], 3);
@@ -249,20 +253,7 @@ fn record_path_is_checked_before_sampling() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o444)).unwrap();
-    require("setpriv");
-    let o = Command::new("setpriv")
-        .args([
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            bin(),
-            "--watch",
-            "1",
-            "--record",
-            path_str(&ro),
-        ])
-        .output()
-        .unwrap();
+    let o = as_nobody(bin(), &["--watch", "1", "--record", path_str(&ro)]);
     assert_eq!(
         o.status.code(),
         Some(3),
@@ -291,9 +282,9 @@ fn on_flag_gets_data_only_through_the_environment() {
         "127.0.0.1",
         &port,
         "--count",
-        "4",
+        "10",
         "--interval",
-        "0.3",
+        "0.8",
         "--name",
         &name,
     ]);
@@ -306,9 +297,9 @@ fn on_flag_gets_data_only_through_the_environment() {
             "--watch",
             "0.3",
             "--count",
-            "12",
+            "40",
             "--pool-size",
-            "4",
+            "10",
             "--pid",
             &client.pid().to_string(),
             "--on-flag",

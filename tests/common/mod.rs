@@ -40,37 +40,27 @@ pub struct Peer {
 
 impl Peer {
     pub fn spawn(args: &[&str]) -> Peer {
+        Peer::spawn_wrapped(&[], args)
+    }
+
+    /// Start a peer inside another command, e.g. `unshare --net` (empty: directly).
+    pub fn spawn_wrapped(wrapper: &[&str], args: &[&str]) -> Peer {
         require("python3");
-        let mut child = Command::new("python3")
+        let mut cmd = match wrapper.split_first() {
+            Some((prog, rest)) => {
+                let mut c = Command::new(prog);
+                c.args(rest).arg("python3");
+                c
+            }
+            None => Command::new("python3"),
+        };
+        let mut child = cmd
             .arg(repo().join("tests/support/peer.py"))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .expect("start python3 peer");
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let mut p = Peer {
-            child,
-            out,
-            ready: Value::Null,
-        };
-        p.ready = p.next_line();
-        p
-    }
-
-    /// Start a peer inside another command, e.g. `unshare --net`.
-    pub fn spawn_wrapped(wrapper: &[&str], args: &[&str]) -> Peer {
-        require("python3");
-        let (prog, rest) = wrapper.split_first().expect("wrapper command");
-        let mut child = Command::new(prog)
-            .args(rest)
-            .arg("python3")
-            .arg(repo().join("tests/support/peer.py"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start wrapped peer");
         let out = BufReader::new(child.stdout.take().unwrap());
         let mut p = Peer {
             child,
@@ -248,4 +238,22 @@ pub fn host_netns() -> u64 {
         .trim_end_matches(']')
         .parse()
         .expect("namespace inode")
+}
+
+/// Run `binary` as the unprivileged user `nobody` (CI runs as root), with no
+/// capabilities inherited.
+pub fn as_nobody(binary: &str, args: &[&str]) -> Output {
+    require("setpriv");
+    Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--inh-caps=-all",
+            binary,
+        ])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run setpriv")
 }
