@@ -300,6 +300,31 @@ mod tests {
     }
 
     #[test]
+    fn indexed_owners_match_a_linear_search() {
+        // A shared socket (1003 in pids 200 and 201), a process without an fd
+        // directory (300), an fd to a socket not in the table (99999), and every
+        // thread count: the index must agree with a plain scan of the pairs.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc-basic");
+        let wanted: InodeSet = (1000..1010).chain([42]).collect();
+        for threads in [1, 2, 3, 8] {
+            let fds = scan(&root, &[100, 200, 201, 300, 400], &wanted, threads);
+            assert!(fds.pairs().iter().all(|(i, _)| wanted.contains(i)));
+            assert_eq!(fds.owners(1003).collect::<Vec<_>>(), vec![200, 201]);
+            assert_eq!(fds.owners(99999).count(), 0);
+            for inode in (1000..1010).chain([0, 42, 99999, u64::MAX]) {
+                let linear: Vec<u32> = fds
+                    .pairs()
+                    .iter()
+                    .filter(|(i, _)| *i == inode)
+                    .map(|(_, p)| *p)
+                    .collect();
+                assert_eq!(fds.owners(inode).collect::<Vec<_>>(), linear, "{inode}");
+            }
+            assert_eq!(fds.vanished, 1, "pid 300 has no fd directory");
+        }
+    }
+
+    #[test]
     fn ns_links() {
         assert_eq!(ns_inode(OsStr::new("net:[4026531840]")), Some(4026531840));
         assert_eq!(ns_inode(OsStr::new("net:[]")), None);
