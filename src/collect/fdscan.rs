@@ -111,30 +111,28 @@ pub fn scan<S: BuildHasher + Sync>(
     let threads = threads.clamp(1, 16).min(pids.len().max(1));
     let root = CString::new(proc_root.as_os_str().as_bytes()).unwrap_or_default();
     let next = AtomicUsize::new(0);
-    let mut result = if threads == 1 {
-        scan_some(&root, pids, &next, wanted)
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| s.spawn(|| scan_some(&root, pids, &next, wanted)))
-                .collect();
-            let mut all = FdScan::default();
-            for h in handles {
-                // A panic in a scan thread would be a bug; surface it rather than
-                // silently lose a chunk of processes.
-                let part = h.join().expect("fd scan thread panicked");
-                if all.pairs.is_empty() {
-                    all.pairs = part.pairs;
-                } else {
-                    all.pairs.extend(part.pairs);
-                }
-                all.unreadable.extend(part.unreadable);
-                all.vanished += part.vanished;
-                all.scanned += part.scanned;
-            }
-            all
-        })
-    };
+    let mut result = std::thread::scope(|s| {
+        // The calling thread scans too. A helper that cannot be spawned (thread
+        // limit) is no error: the shared counter hands its pids to the others.
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .spawn_scoped(s, || scan_some(&root, pids, &next, wanted))
+                    .ok()
+            })
+            .collect();
+        let mut all = scan_some(&root, pids, &next, wanted);
+        for h in helpers {
+            // A panic in a scan thread would be a bug; surface it rather than
+            // silently lose a chunk of processes.
+            let part = h.join().expect("fd scan thread panicked");
+            all.pairs.extend(part.pairs);
+            all.unreadable.extend(part.unreadable);
+            all.vanished += part.vanished;
+            all.scanned += part.scanned;
+        }
+        all
+    });
     result.pairs.sort_unstable();
     result.pairs.dedup();
     result.first.reserve(result.pairs.len());

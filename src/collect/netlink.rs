@@ -54,13 +54,21 @@ pub fn dump(netns: NetnsId, idle: bool) -> io::Result<Vec<Socket>> {
     // covers both families, so appending the IPv6 sockets does not reallocate.
     let hint = table_size_hint();
     let (r4, r6) = std::thread::scope(|s| {
-        let h6 = s.spawn(|| dump_one(&v6, AF_INET6, netns, idle, 0));
+        let h6 = std::thread::Builder::new()
+            .spawn_scoped(s, || dump_one(&v6, AF_INET6, netns, idle, 0))
+            .ok();
         let r4 = dump_one(&v4, AF_INET, netns, idle, hint);
-        (r4, h6.join())
+        let r6 = match h6 {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("IPv6 sock_diag thread panicked"))),
+            // No thread to be had (thread limit): one after the other.
+            None => dump_one(&v6, AF_INET6, netns, idle, 0),
+        };
+        (r4, r6)
     });
     let mut sockets = r4?;
-    let v6 = r6.map_err(|_| io::Error::other("IPv6 sock_diag thread panicked"))??;
-    sockets.extend(v6);
+    sockets.extend(r6?);
     Ok(sockets)
 }
 
