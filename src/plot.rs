@@ -133,6 +133,13 @@ pub fn read_record(input: impl BufRead, metric: TcpState) -> Record {
             rec.bad_lines.push((n, format!("bad time '{time}'")));
             continue;
         };
+        // Prefer the millisecond `unix_time` of watch samples over the whole-second `time`.
+        let t = v["unix_time"]
+            .as_f64()
+            .filter(|u| u.is_finite() && *u > 0.0 && *u < 1e11)
+            .map_or(t, |u| {
+                SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(u)
+            });
         let start = *rec.start.get_or_insert(t);
         let x = t
             .duration_since(start)

@@ -202,6 +202,9 @@ impl Tracker {
 #[derive(Serialize)]
 struct SampleDoc<'a> {
     sample: u64,
+    /// Seconds since the epoch with milliseconds: `time` has whole seconds only, and
+    /// sub-second samples would plot as steps.
+    unix_time: f64,
     /// `--pool-size`, so that `sockleak plot` can draw it without being told.
     #[serde(skip_serializing_if = "Option::is_none")]
     pool_size: Option<u64>,
@@ -211,6 +214,19 @@ struct SampleDoc<'a> {
 
 /// Open `--record` for appending before any sampling, so a bad path fails at once.
 fn open_record(path: &Path) -> Result<File> {
+    // Root may append to a file whose mode says read-only; honour the mode anyway:
+    // someone made that file read-only on purpose.
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o222 == 0 {
+            return Err(UsageError(format!(
+                "--record {}: the file is read-only (mode {:o}); choose another file or make it writable",
+                path.display(),
+                meta.permissions().mode() & 0o777
+            ))
+            .into());
+        }
+    }
     OpenOptions::new()
         .append(true)
         .create(true)
@@ -316,6 +332,10 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
                 &mut v,
                 &SampleDoc {
                     sample: n,
+                    unix_time: report
+                        .taken_at
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0.0, |d| (d.as_millis() as f64) / 1000.0),
                     pool_size: policy.pool_size,
                     report: &report,
                 },

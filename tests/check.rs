@@ -317,3 +317,34 @@ fn textfile_is_replaced_atomically() {
     assert_eq!(o.status.code(), Some(3), "{:?}", text(&o));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "old\n");
 }
+
+#[test]
+fn checks_follow_by_and_metric_and_nagios_reports_usage_errors_as_unknown() {
+    let (server, _client) = leak("127.0.0.1", "fin", 0, 4, &["--name", "ck-by"]);
+    let remote = format!("127.0.0.1:{}", server.port());
+    wait_until(5, "4 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 4);
+    let only = ["--process", "ck-by"];
+
+    // --by command: one group for the process name, no pid.
+    let o = run(&[&only[..], &["--by", "command", "--threshold", "4"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    assert_eq!(text(&o).0, "WARNING ck-by: 4 close_wait >= threshold 4\n");
+
+    // --metric: the same sockets are healthy when ESTABLISHED is checked.
+    let o = run(&[&only[..], &["--metric", "established", "--threshold", "1"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(text(&o), (String::new(), String::new()));
+
+    // In plugin mode a usage error is still a plugin line: UNKNOWN, exit 3.
+    for (args, needle) in [
+        (vec!["--threshold", "50%"], "--pool-size"),
+        (vec!["--threshold", "10", "--critical", "5"], "--critical"),
+    ] {
+        let o = run(&[&["-o", "nagios"][..], &args[..]].concat());
+        assert_eq!(o.status.code(), Some(3), "{args:?}");
+        let (out, _) = text(&o);
+        assert!(out.starts_with("SOCKLEAK UNKNOWN - "), "{args:?}: {out}");
+        assert!(out.contains(needle), "{args:?}: {out}");
+        assert_eq!(out.lines().count(), 1);
+    }
+}

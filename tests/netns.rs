@@ -173,8 +173,97 @@ fn container_ids_from_cgroup_paths() {
     );
     let c = parse("podman-v2").unwrap();
     assert_eq!((c.runtime, c.short().as_str()), ("podman", "5e4d3c2b1a0f"));
+    // cgroupfs driver, systemd naming: pod and container joined by colons.
+    let c = parse("kubernetes-cgroupfs-systemd-colon").unwrap();
+    assert_eq!(c.runtime, "kubernetes");
+    assert_eq!(
+        c.id,
+        "9e8d7c6b5a49382716059e8d7c6b5a49382716059e8d7c6b5a4938271605aaaa"
+    );
+    assert_eq!(
+        c.name.as_deref(),
+        Some("pod 1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809")
+    );
+    // Plain containerd (no Kubernetes): namespace `default` under containerd.service.
+    let c = parse("containerd-v2").unwrap();
+    assert_eq!(
+        (c.runtime, c.short().as_str()),
+        ("containerd", "9e8d7c6b5a49")
+    );
+    assert_eq!(c.name, None);
     let c = parse("crio-v2").unwrap();
     assert_eq!(c.runtime, "cri-o");
     assert_eq!(parse("host-process"), None);
     assert_eq!(parse("garbage"), None);
+}
+
+/// Without the privilege to enter a namespace (here: nobody, reading a namespace
+/// owned by its own user namespace), the member's /proc table is read instead:
+/// exact counts, no idle ages, and a warning naming the namespace and why.
+#[test]
+fn unprivileged_reader_falls_back_to_member_proc_table() {
+    let me = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert!(
+        me.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")),
+        "this test needs root (setpriv to nobody); CI runs as root"
+    );
+    require("setpriv");
+    require("unshare");
+    require("ip");
+    let nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+    let mut wrapper = vec!["setpriv"];
+    wrapper.extend_from_slice(&nobody);
+    wrapper.extend_from_slice(&["unshare", "--user", "--map-root-user", "--net"]);
+    let p = Peer::spawn_wrapped(
+        &wrapper,
+        &[
+            "pair",
+            "127.0.0.1",
+            "--port",
+            "4124",
+            "--count",
+            "2",
+            "--name",
+            "ns-user-leak",
+            "--lo-up",
+        ],
+    );
+    let ns = ns_inode(p.pid());
+    let pid = p.pid().to_string();
+    let out = std::process::Command::new("setpriv")
+        .args(nobody)
+        .arg("--inh-caps=-all")
+        .args([bin(), "--json", "--state", "close-wait", "--pid", &pid])
+        .output()
+        .expect("run sockleak as nobody");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let g = one_group(&d, |g| g["pid"] == p.pid());
+    assert_eq!(g["netns"], ns);
+    assert_eq!(g["remote"], "127.0.0.1:4124");
+    assert_eq!(g["states"], json!({"close_wait": 2}));
+    assert_eq!(g["oldest_close_wait_idle_s"], Value::Null);
+    let w: Vec<&str> = d["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        w.iter().any(|w| w.contains(&format!(
+            "network namespace {ns} (pid {pid} ns-user-leak): cannot enter it"
+        )) && w.contains("without idle ages")),
+        "{w:?}"
+    );
+    // nobody cannot read root's namespace links: said, not silently ignored.
+    assert!(
+        w.iter()
+            .any(|w| w.contains("/proc/<pid>/ns/net not readable")),
+        "{w:?}"
+    );
 }

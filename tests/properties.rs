@@ -56,6 +56,16 @@ proptest! {
     }
 
     #[test]
+    fn proc_table_unicode_fields(local in "\\PC{0,40}", remote in "\\PC{0,40}", rest in "\\PC{0,60}") {
+        // Random bytes are rarely valid UTF-8 of the right length; text fields are
+        // what once found a panic (slicing inside a multi-byte character).
+        let text = format!("{HEADER}   0: {local} {remote} {rest}\n   1: {local}:0050 {remote}:0050 01 0:0 0 0 0 0 7\n");
+        let (mut s, mut m) = (Vec::new(), Vec::new());
+        parse_table(text.as_bytes(), "tcp6", 0, &mut s, &mut m);
+        prop_assert_eq!(s.len() + m.len(), content_lines(text.as_bytes()));
+    }
+
+    #[test]
     fn link_parsers(raw in proptest::collection::vec(any::<u8>(), 0..64), n in any::<u64>()) {
         let _ = socket_inode(&raw);
         let _ = ns_inode(OsStr::from_bytes(&raw));

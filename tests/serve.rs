@@ -283,3 +283,63 @@ fn real_prometheus_scrapes_serve_and_the_pool_rule_fires() {
         })
     });
 }
+
+#[test]
+fn oversized_heads_bursts_of_silent_clients_and_concurrent_scrapes() {
+    let s = Server::start(&["--process", "nothing-by-this-name"]);
+    // A burst of clients that connect and never send (more than any small worker
+    // pool), then a scrape: it must not queue behind them.
+    let stalled: Vec<TcpStream> = (0..32)
+        .map(|_| TcpStream::connect(s.addr).unwrap())
+        .collect();
+    let t = Instant::now();
+    assert_eq!(s.get("/metrics").0, 200);
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "scrape waited {:?} behind silent clients",
+        t.elapsed()
+    );
+    // A request head past the size bound is refused (431) or cut, never buffered.
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let big = format!(
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(256 * 1024)
+    );
+    let _ = c.write_all(big.as_bytes());
+    let mut resp = Vec::new();
+    let _ = c.read_to_end(&mut resp);
+    let resp = String::from_utf8_lossy(&resp);
+    assert!(
+        resp.is_empty() || resp.starts_with("HTTP/1.1 431"),
+        "oversized head answered: {resp:.200}"
+    );
+    // Methods other than GET are 405 on every known path.
+    for (m, p) in [("POST", "/metrics"), ("DELETE", "/"), ("PUT", "/metrics")] {
+        let (code, _) = s.request(&format!(
+            "{m} {p} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ));
+        assert_eq!(code, 405, "{m} {p}");
+    }
+    // Concurrent scrapes all succeed with a whole exposition.
+    let addr = s.addr;
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = TcpStream::connect(addr).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                let mut r = String::new();
+                c.read_to_string(&mut r).unwrap();
+                r
+            })
+        })
+        .collect();
+    for t in threads {
+        let r = t.join().unwrap();
+        assert!(r.starts_with("HTTP/1.1 200"), "{r:.200}");
+        assert!(r.contains("\nsockleak_build_info{"), "{r:.200}");
+    }
+    drop(stalled);
+}

@@ -78,6 +78,7 @@ fn leak_toward_a_pool_of_20_is_flagged_growing_warn_full_and_plots() {
     for s in &samples {
         assert_eq!(s["version"], 1);
         assert_eq!(s["pool_size"], 20);
+        assert!(s["unix_time"].as_f64().unwrap() > 1.7e9);
         if let Some(g) = s["groups"]
             .as_array()
             .unwrap()
@@ -122,10 +123,15 @@ fn leak_toward_a_pool_of_20_is_flagged_growing_warn_full_and_plots() {
         .find(|x| x.1 >= 8 && x.3.is_some())
         .expect("an ETA while growing");
     let predicted = at8.3.unwrap();
-    let actual = (full.0 - at8.0) as f64; // samples are 1 s apart
+    // Real time between the two samples (slow samples on a busy host are not 1 s
+    // apart); the pool filled at most one interval before the "full" sample.
+    let at = |n: u64| samples[n as usize - 1]["unix_time"].as_f64().unwrap();
+    let actual = at(full.0) - at(at8.0);
+    let interval = at(full.0) - at(full.0 - 1);
+    let tol = 3.0_f64.max(actual * 0.4);
     assert!(
-        (predicted - actual).abs() <= 3.0_f64.max(actual * 0.4),
-        "ETA {predicted:.1}s vs real {actual}s: {seq:?}"
+        (actual - interval - tol..=actual + tol).contains(&predicted),
+        "ETA {predicted:.1}s vs real {actual:.1}s: {seq:?}"
     );
 
     // Alerts on stderr: one per rise.
@@ -156,8 +162,12 @@ fn leak_toward_a_pool_of_20_is_flagged_growing_warn_full_and_plots() {
         .filter(|l| l.contains("<polyline") && l.contains("stroke-width=\"2\""))
         .count();
     assert_eq!(
-        group_lines, 2,
-        "one data line (+ its legend swatch) for the one group"
+        group_lines,
+        2,
+        "one data line (+ its legend swatch) for the one group: {:?}",
+        text.lines()
+            .filter(|l| l.contains("<text"))
+            .collect::<Vec<_>>()
     );
     assert!(text.contains("wt-leak"), "legend names the group");
     assert!(text.contains("pool size 20"));
@@ -263,6 +273,12 @@ fn record_path_is_checked_before_sampling() {
     assert!(o.stdout.is_empty());
     assert_eq!(std::fs::read_to_string(&ro).unwrap(), "keep\n");
 
+    // Read-only by mode is honoured even for root.
+    let o = run(&["--watch", "1", "--record", path_str(&ro)]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("read-only"));
+    assert_eq!(std::fs::read_to_string(&ro).unwrap(), "keep\n");
+
     // --record and --count without --watch are usage errors.
     assert_eq!(run(&["--record", path_str(&ro)]).status.code(), Some(3));
     assert_eq!(run(&["--count", "2"]).status.code(), Some(3));
@@ -311,12 +327,17 @@ fn on_flag_gets_data_only_through_the_environment() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0));
     // The hooks run asynchronously; give the last one a moment.
-    wait_until(5, "three hook runs", || {
-        std::fs::read_to_string(&out).is_ok_and(|t| t.lines().count() == 3)
+    wait_until(10, "the hook for 'full'", || {
+        std::fs::read_to_string(&out).is_ok_and(|t| t.lines().any(|l| l.starts_with("full|")))
     });
     let text = std::fs::read_to_string(&out).unwrap();
     let flags: Vec<&str> = text.lines().map(|l| l.split('|').next().unwrap()).collect();
-    assert_eq!(flags, ["growing", "warn", "full"], "{text}");
+    // One run per rise, in order. (A slow sample on a busy host may step over a level;
+    // the exact sequence is the pool-of-20 test's business.)
+    assert_eq!(flags.first(), Some(&"growing"), "{text}");
+    assert_eq!(flags.last(), Some(&"full"), "{text}");
+    let ranks: Vec<u8> = flags.iter().map(|f| flag_rank(f)).collect();
+    assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{text}");
     for l in text.lines() {
         let f: Vec<&str> = l.split('|').collect();
         assert_eq!(f[1], client.pid().to_string());

@@ -60,6 +60,9 @@ fn from_path(path: &str) -> Option<Container> {
             ("podman", id.strip_prefix("conmon-").unwrap_or(id))
         } else if i > 0 && parts[i - 1] == "docker" {
             ("docker", scoped)
+        } else if parts[..i].iter().any(|p| p.starts_with("containerd")) {
+            // Plain containerd (nerdctl, ctr): `containerd.service/<namespace>/<id>`.
+            ("containerd", scoped)
         } else if pod.is_some() {
             ("kubernetes", scoped.rsplit(':').next().unwrap_or(scoped))
         } else {
@@ -74,8 +77,12 @@ fn from_path(path: &str) -> Option<Container> {
     })
 }
 
-/// `kubepods-burstable-pod1234_5678.slice` or `pod1234-5678` → the pod uid.
+/// `kubepods-burstable-pod1234_5678.slice` or `pod1234-5678` → the pod uid. The
+/// cgroupfs driver with systemd naming joins pod and container in one part
+/// (`kubepods-burstable-pod<uid>.slice:cri-containerd:<id>`): the pod is before the
+/// first colon.
 fn pod_uid(part: &str) -> Option<String> {
+    let part = part.split(':').next().unwrap_or(part);
     let p = part.strip_suffix(".slice").unwrap_or(part);
     let i = p.rfind("pod")?;
     let uid = &p[i + 3..];

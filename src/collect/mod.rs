@@ -102,14 +102,25 @@ impl Collector {
     /// Validates the options once, so that a bad `--proc-root` fails before any output.
     pub fn new(opts: Options) -> Result<Collector> {
         let root = &opts.proc_root;
-        let meta = std::fs::metadata(root)
-            .with_context(|| format!("--proc-root {}: cannot read it", root.display()))?;
+        let meta = std::fs::metadata(root).with_context(|| {
+            format!(
+                "--proc-root {}: cannot read it (expected a directory holding a /proc tree)",
+                root.display()
+            )
+        })?;
         if !meta.is_dir() {
             bail!("--proc-root {}: not a directory", root.display());
         }
-        if !root.join("net/tcp").exists() {
+        // `exists()` would turn "permission denied" into "missing": tell them apart.
+        if let Err(e) = std::fs::metadata(root.join("net/tcp")) {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                bail!(
+                    "--proc-root {}: no net/tcp inside; point it at a /proc tree",
+                    root.display()
+                );
+            }
             bail!(
-                "--proc-root {}: no net/tcp inside; point it at a /proc tree",
+                "--proc-root {}: cannot read net/tcp inside ({e}); run as a user who can read it",
                 root.display()
             );
         }
@@ -131,8 +142,21 @@ impl Collector {
 
         let pids = fdscan::list_pids(&root)
             .with_context(|| format!("cannot list processes in {}", root.display()))?;
-        let spaces = netns::discover(&root, &pids, netns, self.opts.netns)
+        let mut ns_unreadable = Vec::new();
+        let spaces = netns::discover(&root, &pids, netns, self.opts.netns, &mut ns_unreadable)
             .map_err(crate::exit::UsageError)?;
+        if !ns_unreadable.is_empty() && self.opts.netns == netns::Selection::All {
+            // Their namespaces are still read when another, readable process is in
+            // them; one only they are in cannot even be named.
+            let n = ns_unreadable.len();
+            let shown: Vec<String> = ns_unreadable.iter().take(10).map(u32::to_string).collect();
+            warnings.push(format!(
+                "/proc/<pid>/ns/net not readable for {n} process{} (pid {}{}): a network namespace only they are in is not read; run as root",
+                if n == 1 { "" } else { "es" },
+                shown.join(", "),
+                if n > 10 { ", ..." } else { "" }
+            ));
+        }
 
         // Every table first, then the fd scan (see the module comment).
         let mut sockets = Vec::new();
@@ -153,16 +177,23 @@ impl Collector {
             }
             let netlink_ok = self.opts.source != SourceChoice::Proc;
             match netns::read_other(&root, ns, netlink_ok, self.opts.idle) {
-                Ok((s, malformed)) => {
-                    warn_malformed(&malformed, &mut warnings);
-                    sockets.extend(s);
+                Ok(t) => {
+                    if let Some(why) = t.fell_back {
+                        let member = ns.member.unwrap_or(0);
+                        warnings.push(format!(
+                            "network namespace {} (pid {member} {}): {why}; read {}/{member}/net/tcp instead, without idle ages",
+                            ns.id,
+                            read_comm(&root, member),
+                            root.display()
+                        ));
+                    }
+                    warn_malformed(&t.malformed, &mut warnings);
+                    sockets.extend(t.sockets);
                     namespaces.push(ns.id);
                 }
                 Err(why) => {
                     let member = ns.member.map_or_else(String::new, |p| {
-                        let comm = std::fs::read_to_string(root.join(format!("{p}/comm")))
-                            .unwrap_or_default();
-                        format!(" (pid {p} {})", comm.trim())
+                        format!(" (pid {p} {})", read_comm(&root, p))
                     });
                     warnings.push(format!(
                         "network namespace {}{member} skipped: {why}; run as root to see its sockets",
@@ -271,6 +302,13 @@ fn read_proc(root: &Path, netns: NetnsId, warnings: &mut Vec<String>) -> Result<
         proc_net::read_tables(&root.join("net"), netns).context("cannot read the TCP table")?;
     warn_malformed(&malformed, warnings);
     Ok(sockets)
+}
+
+/// A process name for warnings; empty when it is gone.
+fn read_comm(root: &Path, pid: u32) -> String {
+    std::fs::read_to_string(root.join(format!("{pid}/comm")))
+        .map(|c| c.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn warn_malformed(malformed: &[proc_net::Malformed], warnings: &mut Vec<String>) {

@@ -37,20 +37,30 @@ pub enum Selection {
 }
 
 /// The namespaces of `pids` (plus the host's), host first, filtered by `sel`.
-/// An `Id` that names neither a namespace nor a process is an error.
+/// An `Id` that names neither a namespace nor a process is an error. Pids whose
+/// namespace link exists but cannot be read are appended to `unreadable`.
 pub fn discover(
     root: &Path,
     pids: &[u32],
     host: NetnsId,
     sel: Selection,
+    unreadable: &mut Vec<u32>,
 ) -> Result<Vec<Namespace>, String> {
     let mut by_id: BTreeMap<NetnsId, u32> = BTreeMap::new();
     if sel != Selection::Host {
         for &pid in pids {
             // Unreadable (another user's process without privilege) or gone: such a
             // process's namespace can only be found through another member.
-            if let Some(id) = read_ns(&root.join(format!("{pid}/ns/net"))) {
-                by_id.entry(id).or_insert(pid);
+            let link = root.join(format!("{pid}/ns/net"));
+            match std::fs::read_link(&link) {
+                Ok(_) => {
+                    if let Some(id) = read_ns(&link) {
+                        by_id.entry(id).or_insert(pid);
+                    }
+                }
+                // Gone mid-scan (or a fixture without ns links): nothing hidden.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(_) => unreadable.push(pid),
             }
         }
     }
@@ -89,6 +99,16 @@ pub fn discover(
     }
 }
 
+/// What reading another namespace's table gave.
+#[derive(Debug)]
+pub struct OtherTable {
+    pub sockets: Vec<Socket>,
+    pub malformed: Vec<proc_net::Malformed>,
+    /// Why netlink could not be used from inside it, when the /proc table was read
+    /// instead (no idle ages for that namespace).
+    pub fell_back: Option<String>,
+}
+
 /// Read another namespace's table: netlink from inside it when allowed (and
 /// `netlink_ok`), else its member's `/proc/<pid>/net/tcp{,6}`. `Err` says why both
 /// failed.
@@ -97,19 +117,29 @@ pub fn read_other(
     ns: &Namespace,
     netlink_ok: bool,
     idle: bool,
-) -> Result<(Vec<Socket>, Vec<proc_net::Malformed>), String> {
+) -> Result<OtherTable, String> {
     let Some(member) = ns.member else {
         return Err("no process of it could be read".into());
     };
     let mut why = Vec::new();
     if netlink_ok {
         match dump_inside(&root.join(format!("{member}/ns/net")), ns.id, idle) {
-            Ok(s) => return Ok((s, Vec::new())),
+            Ok(sockets) => {
+                return Ok(OtherTable {
+                    sockets,
+                    malformed: Vec::new(),
+                    fell_back: None,
+                });
+            }
             Err(e) => why.push(format!("cannot enter it ({e})")),
         }
     }
     match proc_net::read_tables(&root.join(format!("{member}/net")), ns.id) {
-        Ok(t) => Ok(t),
+        Ok((sockets, malformed)) => Ok(OtherTable {
+            sockets,
+            malformed,
+            fell_back: why.pop(),
+        }),
         Err(e) => {
             why.push(format!(
                 "cannot read {}/{member}/net/tcp ({e})",
@@ -149,16 +179,32 @@ mod tests {
             &[100, 200, 201, 300, 400],
             4026531840,
             Selection::All,
+            &mut Vec::new(),
         )
         .unwrap();
         assert_eq!(all.len(), 1);
         assert!(all[0].is_host);
         assert_eq!(all[0].member, Some(100));
         assert_eq!(
-            discover(&root, &[100], 4026531840, Selection::Id(100)).unwrap()[0].id,
+            discover(
+                &root,
+                &[100],
+                4026531840,
+                Selection::Id(100),
+                &mut Vec::new()
+            )
+            .unwrap()[0]
+                .id,
             4026531840
         );
-        let e = discover(&root, &[100], 4026531840, Selection::Id(12345)).unwrap_err();
+        let e = discover(
+            &root,
+            &[100],
+            4026531840,
+            Selection::Id(12345),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         assert!(e.contains("--netns 12345"), "{e}");
     }
 }

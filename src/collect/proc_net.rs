@@ -122,6 +122,11 @@ fn parse_endpoint(s: &str) -> Result<SocketAddr, String> {
         .split_once(':')
         .ok_or_else(|| format!("bad address '{s}'"))?;
     let port = u16::from_str_radix(port, 16).map_err(|_| format!("bad port in '{s}'"))?;
+    // Checked before slicing by byte offsets below: a multi-byte character would
+    // otherwise split mid-character and panic (found by fuzzing).
+    if !addr.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("bad address '{s}'"));
+    }
     let ip = match addr.len() {
         8 => IpAddr::V4(Ipv4Addr::from(hex_u32(addr, "address")?.to_ne_bytes())),
         32 => {
@@ -198,6 +203,19 @@ mod tests {
         );
         assert!(m[1].reason.contains("unknown state"), "{m:?}");
         assert!(m[2].reason.contains("missing inode"), "{m:?}");
+    }
+
+    #[test]
+    fn non_ascii_address_is_malformed_not_a_panic() {
+        // 32 bytes, but one 4-byte character straddles a word boundary.
+        let addr = "0000000\u{1F600}000000000000000000001";
+        assert_eq!(addr.len(), 32);
+        let (s, m) = parse(&format!(
+            "   0: {addr}:0050 00000000000000000000000001000000:C350 01 00000000:00000000 00:00000000 00000000 0 0 11 1\n"
+        ));
+        assert!(s.is_empty());
+        assert_eq!(m.len(), 1);
+        assert!(m[0].reason.starts_with("bad address"), "{m:?}");
     }
 
     #[test]

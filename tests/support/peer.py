@@ -22,6 +22,12 @@
       CLOSE_WAIT, ESTABLISHED and TIME_WAIT sockets behind for a moment), and
       exit; groups and processes appear and vanish all the time. Prints {"pid"}.
 
+  peer.py pair HOST --port P --count N [--name N] [--lo-up]
+      In ONE process: listen on HOST:P, open N connections to it and answer each
+      with a FIN: the N client sockets sit in CLOSE_WAIT. --lo-up: bring `lo` up
+      first (inside a fresh `unshare --net`, where no shell wrapper is wanted).
+      Prints {"pid", "port", "ports"} when all are in place.
+
 Every process exits when its stdin closes (the test dropped it) or its parent dies.
 """
 import ctypes, json, os, signal, socket, sys, threading, time
@@ -168,11 +174,34 @@ def churn(args):
         os.waitpid(k, 0)
 
 
+def pair(args):
+    host = args[0]
+    count = int(opt(args, "--count", "1"))
+    if "--lo-up" in args:
+        import subprocess
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, int(opt(args, "--port", "0"))))
+    s.listen(4096)
+    held, ports = [], []
+    for _ in range(count):
+        c = socket.socket(family(host), socket.SOCK_STREAM)
+        c.connect((host, s.getsockname()[1]))
+        a, _ = s.accept()
+        a.shutdown(socket.SHUT_WR)
+        held += [c, a]
+        ports.append(c.getsockname()[1])
+    say({"pid": os.getpid(), "port": s.getsockname()[1], "ports": ports})
+    while True:
+        time.sleep(3600)
+
+
 def main():
     die_with_stdin()
     cmd, args = sys.argv[1], sys.argv[2:]
     set_name(opt(args, "--name"))
-    {"listen": listen, "connect": connect, "churn": churn}[cmd](args)
+    {"listen": listen, "connect": connect, "churn": churn, "pair": pair}[cmd](args)
 
 
 if __name__ == "__main__":
