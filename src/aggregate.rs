@@ -7,6 +7,12 @@
 //! filters only choose which groups are shown.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Maps and sets probed once per socket: a fast hasher (keys are kernel numbers and
+/// our own group keys, nothing an attacker picks). Output order never depends on
+/// it: groups are sorted before they are returned.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+type FastSet<T> = HashSet<T, foldhash::fast::FixedState>;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -317,14 +323,14 @@ struct OwnerInfo<'a> {
 /// Aggregate a collection into a report.
 pub fn aggregate(c: &Collection, by: &[GroupField], filters: &Filters) -> Report {
     let taken_at = SystemTime::now();
-    let listening: HashSet<(NetnsId, u16)> = c
+    let listening: FastSet<(NetnsId, u16)> = c
         .sockets
         .iter()
         .filter(|s| s.state == TcpState::Listen)
         .map(|s| (s.netns, s.local.port()))
         .collect();
 
-    let owners: HashMap<u32, OwnerInfo> = c
+    let owners: FastMap<u32, OwnerInfo> = c
         .processes
         .iter()
         .map(|(pid, p)| {
@@ -347,7 +353,7 @@ pub fn aggregate(c: &Collection, by: &[GroupField], filters: &Filters) -> Report
         .map(|n| (*n, StateCounts::default()))
         .collect();
     let mut matched = 0u64;
-    let mut groups: HashMap<GroupKey, Acc> = HashMap::new();
+    let mut groups: FastMap<GroupKey, Acc> = FastMap::default();
     let mut keys: Vec<(GroupKey, Option<u32>)> = Vec::new();
 
     for s in &c.sockets {
@@ -357,16 +363,21 @@ pub fn aggregate(c: &Collection, by: &[GroupField], filters: &Filters) -> Report
             continue;
         }
         let dir = direction(s, &listening);
+        let held = if s.inode == 0 {
+            &[][..]
+        } else {
+            c.fds.held(s.inode)
+        };
         let attribution = if s.inode == 0 {
             Attribution::Unowned
-        } else if c.fds.owners(s.inode).next().is_none() {
+        } else if held.is_empty() {
             Attribution::Unattributed
         } else {
             Attribution::Process
         };
 
         keys.clear();
-        for pid in c.fds.owners(s.inode) {
+        for &(_, pid) in held {
             let Some(o) = owners.get(&pid) else { continue };
             if owner_filter && !filters.owner_matches(o.proc) {
                 continue;
@@ -388,8 +399,17 @@ pub fn aggregate(c: &Collection, by: &[GroupField], filters: &Filters) -> Report
         }
         let mut last: Option<&GroupKey> = None;
         for (key, pid) in &keys {
-            let acc = groups.entry(key.clone()).or_default();
-            if let Some(pid) = pid {
+            // Look up before inserting: most sockets land in an existing group, and
+            // cloning the key (Arc counts) for every socket is measurable at 100k.
+            let acc = match groups.get_mut(key) {
+                Some(acc) => acc,
+                None => groups.entry(key.clone()).or_default(),
+            };
+            // Sorted and deduplicated later; skipping repeats keeps a 50k-socket
+            // group's pid list one entry long instead of 50k.
+            if let Some(pid) = pid
+                && acc.pids.last() != Some(pid)
+            {
                 acc.pids.push(*pid);
             }
             // The same socket reaching the same group through two owners counts once.
@@ -449,7 +469,7 @@ pub fn sort_groups(groups: &mut [Group]) {
     });
 }
 
-fn direction(s: &Socket, listening: &HashSet<(NetnsId, u16)>) -> Direction {
+fn direction(s: &Socket, listening: &FastSet<(NetnsId, u16)>) -> Direction {
     if s.state == TcpState::Listen {
         Direction::Listen
     } else if listening.contains(&(s.netns, s.local.port())) {
@@ -508,7 +528,7 @@ fn key_for(
     k
 }
 
-fn to_group(key: GroupKey, acc: Acc, owners: &HashMap<u32, OwnerInfo>) -> Group {
+fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>) -> Group {
     let owner = key.pid.and_then(|p| owners.get(&p));
     let process = match (owner, &key.command) {
         (Some(o), _) => Some(o.proc.comm.clone()),

@@ -13,7 +13,7 @@ pub mod netns;
 pub mod proc_net;
 pub mod users;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -166,7 +166,12 @@ impl Collector {
             if ns.is_host {
                 let (src, s) = self.read_table(&root, netns, &mut warnings)?;
                 source = src;
-                sockets.extend(s);
+                // Move, not copy: at 100k sockets a copy is 10 MB of peak memory.
+                if sockets.is_empty() {
+                    sockets = s;
+                } else {
+                    sockets.extend(s);
+                }
                 namespaces.push(ns.id);
                 continue;
             }
@@ -198,7 +203,7 @@ impl Collector {
             }
         }
 
-        let wanted: HashSet<u64> = sockets
+        let wanted: fdscan::InodeSet = sockets
             .iter()
             .filter(|s| s.inode != 0)
             .map(|s| s.inode)

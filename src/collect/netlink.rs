@@ -12,12 +12,16 @@ use std::collections::HashMap;
 use std::io;
 
 use netlink_packet_core::{
-    NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    DecodeError, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, NetlinkHeader,
+    NetlinkMessage, NetlinkPayload, Parseable,
 };
 use netlink_packet_sock_diag::{
     SockDiagMessage,
-    constants::{AF_INET, AF_INET6, IPPROTO_TCP},
-    inet::{ExtensionFlags, InetRequest, InetResponse, SocketId, StateFlags, nlas::Nla},
+    constants::{AF_INET, AF_INET6, IPPROTO_TCP, SOCK_DIAG_BY_FAMILY},
+    inet::{
+        ExtensionFlags, InetRequest, InetResponse, InetResponseHeader, SocketId, StateFlags,
+        nlas::Nla,
+    },
 };
 use netlink_sys::{Socket as NlSocket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
 
@@ -34,50 +38,135 @@ const TCPI_LAST_DATA_RECV: usize = 52;
 
 /// Dump the TCP table (IPv4 and IPv6) of the current network namespace.
 /// With `idle`, CLOSE_WAIT sockets also get `idle_ms` from tcp_info.
+///
+/// The two families are dumped at the same time from two threads. Every dump walks
+/// the kernel's whole established hash (touching every socket, whatever its
+/// family), so at 100k sockets the IPv6 dump costs tens of milliseconds even when
+/// it returns little; overlapping it with the IPv4 dump hides that.
 pub fn dump(netns: NetnsId, idle: bool) -> io::Result<Vec<Socket>> {
+    // Both sockets are opened here, by the calling thread: a netlink socket belongs
+    // to the network namespace of the thread that creates it (see netns.rs).
+    let v4 = open()?;
+    let v6 = open()?;
+    // Reserving the expected size up front avoids the doubling copies of a growing
+    // Vec (and their transient double footprint) at 100k sockets; pages that stay
+    // unused are never touched, so an over-estimate costs no memory. The hint
+    // covers both families, so appending the IPv6 sockets does not reallocate.
+    let hint = table_size_hint();
+    let (r4, r6) = std::thread::scope(|s| {
+        let h6 = std::thread::Builder::new()
+            .spawn_scoped(s, || dump_one(&v6, AF_INET6, netns, idle, 0))
+            .ok();
+        let r4 = dump_one(&v4, AF_INET, netns, idle, hint);
+        let r6 = match h6 {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("IPv6 sock_diag thread panicked"))),
+            // No thread to be had (thread limit): one after the other.
+            None => dump_one(&v6, AF_INET6, netns, idle, 0),
+        };
+        (r4, r6)
+    });
+    let mut sockets = r4?;
+    sockets.extend(r6?);
+    Ok(sockets)
+}
+
+fn open() -> io::Result<NlSocket> {
     let mut nl = NlSocket::new(NETLINK_SOCK_DIAG)?;
     nl.bind_auto()?;
     nl.connect(&NlAddr::new(0, 0))?;
     // A large receive buffer keeps the kernel from pausing the dump between reads.
     let _ = nl.set_rx_buf_sz(4 << 20);
-    let mut buf = vec![0u8; 256 << 10];
+    Ok(nl)
+}
 
-    let mut sockets = Vec::new();
-    for family in [AF_INET, AF_INET6] {
-        dump_family(&nl, &mut buf, family, ALL_STATES, false, &mut |resp| {
-            if let Some(s) = to_socket(resp, netns) {
-                sockets.push(s);
-            }
-        })?;
-    }
-    if idle {
-        let mut idle_by_inode: HashMap<u64, u32> = HashMap::new();
-        for family in [AF_INET, AF_INET6] {
-            dump_family(&nl, &mut buf, family, CLOSE_WAIT_ONLY, true, &mut |resp| {
-                if let Some(ms) = last_data_recv(resp) {
-                    idle_by_inode.insert(u64::from(resp.header.inode), ms);
-                }
-            })?;
+/// One family's table, then (with `idle`, and only if the table holds a
+/// CLOSE_WAIT socket) the idle ages of its CLOSE_WAIT sockets.
+fn dump_one(
+    nl: &NlSocket,
+    family: u8,
+    netns: NetnsId,
+    idle: bool,
+    capacity: usize,
+) -> io::Result<Vec<Socket>> {
+    let mut buf = vec![0u8; 256 << 10];
+    let mut sockets = Vec::with_capacity(capacity);
+    // By family, not by address: an IPv4-mapped socket of the IPv6 table is
+    // normalised to IPv4.
+    let mut close_wait = false;
+    dump_family(nl, &mut buf, family, ALL_STATES, false, &mut |payload| {
+        // Header only: the attributes of a dump without extensions (shutdown
+        // state, socket options) are not used, so they are not parsed either.
+        let h = InetResponseHeader::parse(payload).map_err(bad_message)?;
+        if let Some(s) = to_socket(&h, netns) {
+            close_wait |= s.state == TcpState::CloseWait;
+            sockets.push(s);
         }
-        if !idle_by_inode.is_empty() {
-            for s in sockets
-                .iter_mut()
-                .filter(|s| s.state == TcpState::CloseWait && s.inode != 0)
-            {
-                s.idle_ms = idle_by_inode.get(&s.inode).copied();
+        Ok(())
+    })?;
+    // The second dump walks the whole hash table again, so it is skipped when
+    // there is no CLOSE_WAIT socket (the healthy case).
+    if !(idle && close_wait) {
+        return Ok(sockets);
+    }
+    let mut idle_by_inode: HashMap<u64, u32> = HashMap::new();
+    dump_family(
+        nl,
+        &mut buf,
+        family,
+        CLOSE_WAIT_ONLY,
+        true,
+        &mut |payload| {
+            let resp = InetResponse::parse(payload).map_err(bad_message)?;
+            if let Some(ms) = last_data_recv(&resp) {
+                idle_by_inode.insert(u64::from(resp.header.inode), ms);
             }
+            Ok(())
+        },
+    )?;
+    if !idle_by_inode.is_empty() {
+        for s in sockets
+            .iter_mut()
+            .filter(|s| s.state == TcpState::CloseWait && s.inode != 0)
+        {
+            s.idle_ms = idle_by_inode.get(&s.inode).copied();
         }
     }
     Ok(sockets)
 }
 
+/// Expected number of TCP sockets in this thread's namespace, from
+/// `sockstat{,6}` (in use, IPv4 and IPv6, plus TIME_WAIT), with some slack. Only
+/// a capacity hint: 0 when it cannot be read.
+fn table_size_hint() -> usize {
+    let mut n = 0usize;
+    for (file, prefix) in [("sockstat", "TCP:"), ("sockstat6", "TCP6:")] {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/thread-self/net/{file}")) else {
+            continue;
+        };
+        let Some(line) = text.lines().find(|l| l.starts_with(prefix)) else {
+            continue;
+        };
+        let mut words = line.split_ascii_whitespace().skip(1);
+        while let (Some(k), Some(v)) = (words.next(), words.next()) {
+            if k == "inuse" || k == "tw" {
+                n += v.parse::<usize>().unwrap_or(0);
+            }
+        }
+    }
+    if n == 0 { 0 } else { n + n / 16 + 256 }
+}
+
+/// Send one dump request and hand each socket message's payload (an
+/// `inet_diag_msg` and its attributes) to `on_socket`, until the kernel says done.
 fn dump_family(
     nl: &NlSocket,
     buf: &mut [u8],
     family: u8,
     states: u32,
     info: bool,
-    on_socket: &mut dyn FnMut(&InetResponse),
+    on_socket: &mut dyn FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -113,15 +202,22 @@ fn dump_family(
         }
         let mut off = 0;
         while off < n {
-            let msg = NetlinkMessage::<SockDiagMessage>::deserialize(&buf[off..n])
-                .map_err(|e| io::Error::other(format!("bad sock_diag message: {e}")))?;
-            let len = msg.header.length as usize;
-            match msg.payload {
-                NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(resp)) => {
-                    on_socket(&resp)
+            // The netlink header is read in place; only error messages (rare) go
+            // through the crate's full message parser.
+            let msg = NetlinkBuffer::new_checked(&buf[off..n]).map_err(bad_message)?;
+            let len = msg.length() as usize;
+            match msg.message_type() {
+                SOCK_DIAG_BY_FAMILY => on_socket(msg.payload())?,
+                NLMSG_DONE => return Ok(()),
+                NLMSG_ERROR => {
+                    let full = NetlinkMessage::<SockDiagMessage>::deserialize(&buf[off..off + len])
+                        .map_err(bad_message)?;
+                    if let NetlinkPayload::Error(e) = full.payload
+                        && e.code.is_some()
+                    {
+                        return Err(e.to_io());
+                    }
                 }
-                NetlinkPayload::Done(_) => return Ok(()),
-                NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
                 _ => {}
             }
             if len == 0 {
@@ -133,8 +229,11 @@ fn dump_family(
     }
 }
 
-fn to_socket(resp: &InetResponse, netns: NetnsId) -> Option<Socket> {
-    let h = &resp.header;
+fn bad_message(e: DecodeError) -> io::Error {
+    io::Error::other(format!("bad sock_diag message: {e}"))
+}
+
+fn to_socket(h: &InetResponseHeader, netns: NetnsId) -> Option<Socket> {
     let state = TcpState::from_kernel(h.state)?;
     let id = &h.socket_id;
     Some(Socket {
