@@ -88,12 +88,7 @@ fn default_grouping_is_exact_and_sorted() {
 #[test]
 fn malformed_lines_and_unattributed_sockets_are_reported() {
     let d = doc(&[]);
-    let w: Vec<&str> = d["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect();
+    let w: Vec<&str> = warnings(&d);
     assert_eq!(w.len(), 2, "{w:?}");
     assert!(w[0].contains("proc-basic/net/tcp line 15"), "{w:?}");
     assert!(w[1].starts_with("1 socket unattributed"), "{w:?}");

@@ -38,12 +38,7 @@ fn without_privilege_totals_stay_exact_and_the_leak_is_unattributed() {
     assert_eq!(g["attribution"], "unattributed");
     assert_eq!(g["states"], json!({"close_wait": 7}));
     assert!(d["totals"]["unattributed"].as_u64().unwrap() >= 7);
-    let warnings: Vec<&str> = d["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect();
+    let warnings: Vec<&str> = warnings(&d);
     let w = warnings
         .iter()
         .find(|w| w.contains("unattributed"))

@@ -248,12 +248,7 @@ fn unprivileged_reader_falls_back_to_member_proc_table() {
     assert_eq!(g["remote"], "127.0.0.1:4124");
     assert_eq!(g["states"], json!({"close_wait": 2}));
     assert_eq!(g["oldest_close_wait_idle_s"], Value::Null);
-    let w: Vec<&str> = d["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect();
+    let w: Vec<&str> = warnings(&d);
     assert!(
         w.iter().any(|w| w.contains(&format!(
             "network namespace {ns} (pid {pid} ns-user-leak): cannot enter it"

@@ -5,33 +5,7 @@
 mod common;
 use common::*;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-/// Run `promtool check metrics` on `text`; panics with its complaints.
-fn promtool_check_metrics(text: &str) {
-    require("promtool");
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start promtool");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(
-        o.status.success(),
-        "promtool check metrics failed:\n{}{}\n--- input ---\n{text}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
+use std::process::Command;
 
 fn prom(args: &[&str]) -> String {
     let mut all = vec!["-o", "prometheus"];
@@ -58,7 +32,7 @@ fn hostile_process_name_is_escaped_and_promtool_accepts_it() {
         ss_count("CLOSE-WAIT", &remote) == 3
     });
     let text = prom(&["--process", name]);
-    promtool_check_metrics(&text);
+    promtool_check(text.as_bytes());
     let prefix = format!(
         "pid=\"{}\",process=\"pr\\\"om\\\\leak\",endpoint=\"{remote}\",direction=\"outbound\",",
         client.pid()
@@ -111,7 +85,7 @@ fn max_series_keeps_the_worst_and_sums_the_rest_into_other() {
     let mut args = filt.to_vec();
     args.extend(["--max-series", "2"]);
     let text = prom(&args);
-    promtool_check_metrics(&text);
+    promtool_check(text.as_bytes());
     let s = series(&text);
     assert_eq!(s.len(), 2, "--max-series 2 means at most 2 series: {text}");
     assert!(

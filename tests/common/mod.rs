@@ -257,3 +257,34 @@ pub fn as_nobody(binary: &str, args: &[&str]) -> Output {
         .output()
         .expect("run setpriv")
 }
+
+/// Run `promtool check metrics` on an exposition; panics with its complaints.
+pub fn promtool_check(exposition: &[u8]) {
+    require("promtool");
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start promtool");
+    child.stdin.take().unwrap().write_all(exposition).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "promtool check metrics failed:\n{}{}\n--- input ---\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(exposition)
+    );
+}
+
+/// The `warnings` of a JSON document.
+pub fn warnings(doc: &Value) -> Vec<&str> {
+    doc["warnings"]
+        .as_array()
+        .expect("warnings array")
+        .iter()
+        .map(|w| w.as_str().expect("warning text"))
+        .collect()
+}
