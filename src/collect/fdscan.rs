@@ -207,7 +207,8 @@ fn scan_some<S: BuildHasher>(
 /// `socket:[12345]` → 12345.
 pub fn socket_inode(link: &[u8]) -> Option<u64> {
     let digits = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
-    if digits.is_empty() || digits.len() > 20 {
+    // Exactly what the kernel writes (`socket:[%lu]`): no leading zeros.
+    if digits.is_empty() || digits.len() > 20 || (digits.len() > 1 && digits[0] == b'0') {
         return None;
     }
     let mut v: u64 = 0;
@@ -291,6 +292,9 @@ mod tests {
     fn socket_links() {
         assert_eq!(socket_inode(b"socket:[12345]"), Some(12345));
         assert_eq!(socket_inode(b"socket:[]"), None);
+        assert_eq!(socket_inode(b"socket:[0]"), Some(0));
+        assert_eq!(socket_inode(b"socket:[00]"), None);
+        assert_eq!(socket_inode(b"socket:[0123]"), None);
         assert_eq!(socket_inode(b"socket:[12x]"), None);
         assert_eq!(socket_inode(b"pipe:[12]"), None);
         assert_eq!(socket_inode(b"socket:[99999999999999999999]"), None);
