@@ -345,12 +345,6 @@ where
     Ok(())
 }
 
-/// Path helper for tests and callers that only need to check the format.
-pub fn is_svg(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

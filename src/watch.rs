@@ -192,10 +192,6 @@ impl Tracker {
     pub fn tracked_groups(&self) -> usize {
         self.groups.len()
     }
-
-    pub fn tracked_inodes(&self) -> usize {
-        self.first_seen.len()
-    }
 }
 
 /// One NDJSON line: the v1 document plus the sample number.

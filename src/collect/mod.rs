@@ -130,10 +130,6 @@ impl Collector {
         })
     }
 
-    pub fn options(&self) -> &Options {
-        &self.opts
-    }
-
     pub fn collect(&mut self) -> Result<Collection> {
         let start = Instant::now();
         let root = self.opts.proc_root.clone();
