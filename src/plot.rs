@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Write};
-use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, anyhow};
