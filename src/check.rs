@@ -211,7 +211,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         };
     }
     let levels = Levels::from_cli(cli)?;
-    let (mut collector, filters) = snapshot::prepare(cli)?;
+    let (mut collector, filters) = snapshot::prepare(&cli.collect, &cli.view)?;
     let report = snapshot::take(&mut collector, cli, &filters)?;
     let b = breaches(&report, &levels);
     let code = exit_code(&b);
@@ -235,7 +235,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
 
 fn nagios_report(cli: &Cli) -> Result<(String, i32)> {
     let levels = Levels::from_cli(cli)?;
-    let (mut collector, filters) = snapshot::prepare(cli)?;
+    let (mut collector, filters) = snapshot::prepare(&cli.collect, &cli.view)?;
     let report = snapshot::take(&mut collector, cli, &filters)?;
     Ok(nagios(&report, &levels))
 }

@@ -130,9 +130,7 @@ async fn handle(
 }
 
 pub fn run(args: &ServeArgs) -> Result<i32> {
-    let opts = args.collect.options().map_err(UsageError)?;
-    let filters = args.view.filters().map_err(UsageError)?;
-    let collector = Collector::new(opts)?;
+    let (collector, filters) = crate::snapshot::prepare(&args.collect, &args.view)?;
     let state = Arc::new(State {
         last: Mutex::new(None),
         collector: Arc::new(std::sync::Mutex::new(collector)),

@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::aggregate::{self, Report};
-use crate::cli::{Cli, Format};
+use crate::cli::{Cli, CollectArgs, Format, ViewArgs};
 use crate::collect::Collector;
 use crate::exit::{self, UsageError};
 use crate::filter::Filters;
@@ -15,9 +15,9 @@ use crate::render::{self, json, prometheus, table};
 
 /// Validate the command line's collection options and filters, before anything is
 /// collected or written.
-pub fn prepare(cli: &Cli) -> Result<(Collector, Filters)> {
-    let filters = cli.view.filters().map_err(UsageError)?;
-    let collector = Collector::new(cli.collect.options().map_err(UsageError)?)?;
+pub fn prepare(collect: &CollectArgs, view: &ViewArgs) -> Result<(Collector, Filters)> {
+    let filters = view.filters().map_err(UsageError)?;
+    let collector = Collector::new(collect.options().map_err(UsageError)?)?;
     Ok((collector, filters))
 }
 
@@ -34,7 +34,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
     {
         return crate::check::run(cli);
     }
-    let (mut collector, filters) = prepare(cli)?;
+    let (mut collector, filters) = prepare(&cli.collect, &cli.view)?;
     let report = take(&mut collector, cli, &filters)?;
     render(cli, &report)?;
     Ok(exit::OK)

@@ -293,7 +293,7 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
         )
         .into());
     }
-    let (mut collector, filters) = crate::snapshot::prepare(cli)?;
+    let (mut collector, filters) = crate::snapshot::prepare(&cli.collect, &cli.view)?;
     let mut record = cli.watch.record.as_deref().map(open_record).transpose()?;
     let mut signals = Signals::new()?;
     let policy = Policy {
