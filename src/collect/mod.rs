@@ -32,6 +32,16 @@ pub enum Source {
     Proc,
 }
 
+impl Source {
+    /// The name used in JSON, the table footer and Prometheus labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Netlink => "netlink",
+            Source::Proc => "proc",
+        }
+    }
+}
+
 /// The `--source` choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SourceChoice {

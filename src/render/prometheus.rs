@@ -206,10 +206,7 @@ pub fn render(r: &Report, opts: PromOptions) -> String {
         out,
         "sockleak_build_info{{version=\"{}\",source=\"{}\"}} 1",
         env!("CARGO_PKG_VERSION"),
-        match r.source {
-            crate::collect::Source::Netlink => "netlink",
-            crate::collect::Source::Proc => "proc",
-        }
+        r.source.as_str()
     );
     out
 }

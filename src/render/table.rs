@@ -243,10 +243,7 @@ pub fn footer(r: &Report) -> String {
         },
         r.totals.unowned,
         r.totals.unattributed,
-        match r.source {
-            crate::collect::Source::Netlink => "netlink",
-            crate::collect::Source::Proc => "proc",
-        },
+        r.source.as_str(),
         r.elapsed.as_secs_f64() * 1000.0
     )
 }
