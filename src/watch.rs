@@ -322,7 +322,9 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
         drop(c);
         let rises = tracker.update(&mut report, now);
 
-        let line = {
+        // The NDJSON line only when something writes it: serialising every group of
+        // every sample for nothing would be the most expensive part of a table view.
+        let line = if record.is_some() || format == Format::Json {
             let mut v = Vec::new();
             json::write_line(
                 &mut v,
@@ -337,6 +339,8 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
                 },
             )?;
             v
+        } else {
+            Vec::new()
         };
         if let Some(f) = record.as_mut() {
             // One write of a whole line; O_APPEND keeps concurrent appends whole.
