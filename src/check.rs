@@ -210,9 +210,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
             }
         };
     }
-    let levels = Levels::from_cli(cli)?;
-    let (mut collector, filters) = snapshot::prepare(&cli.collect, &cli.view)?;
-    let report = snapshot::take(&mut collector, cli, &filters)?;
+    let (levels, report) = evaluate(cli)?;
     let b = breaches(&report, &levels);
     let code = exit_code(&b);
     match format {
@@ -234,10 +232,15 @@ pub fn run(cli: &Cli) -> Result<i32> {
 }
 
 fn nagios_report(cli: &Cli) -> Result<(String, i32)> {
+    let (levels, report) = evaluate(cli)?;
+    Ok(nagios(&report, &levels))
+}
+
+/// Validate the levels and the command line, then take the snapshot they apply to.
+fn evaluate(cli: &Cli) -> Result<(Levels, Report)> {
     let levels = Levels::from_cli(cli)?;
     let (mut collector, filters) = snapshot::prepare(&cli.collect, &cli.view)?;
-    let report = snapshot::take(&mut collector, cli, &filters)?;
-    Ok(nagios(&report, &levels))
+    Ok((levels, snapshot::take(&mut collector, cli, &filters)?))
 }
 
 #[cfg(test)]
