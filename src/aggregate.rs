@@ -85,6 +85,13 @@ impl GroupField {
     }
 }
 
+/// Serialised as its `--by` name, e.g. `"remote-host"`.
+impl Serialize for GroupField {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl fmt::Display for GroupField {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -260,7 +267,7 @@ pub struct Report {
     pub time: String,
     pub host: String,
     pub source: Source,
-    pub group_by: Vec<String>,
+    pub group_by: Vec<GroupField>,
     pub totals: Totals,
     pub groups: Vec<Group>,
     pub warnings: Vec<String>,
@@ -441,7 +448,7 @@ pub fn aggregate(c: &Collection, by: &[GroupField], filters: &Filters) -> Report
         time: humantime::format_rfc3339_seconds(taken_at).to_string(),
         host: hostname(),
         source: c.source,
-        group_by: by.iter().map(|f| f.name().to_string()).collect(),
+        group_by: by.to_vec(),
         totals: Totals {
             sockets: c.sockets.len() as u64,
             states: totals,

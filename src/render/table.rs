@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table, presets};
 
-use crate::aggregate::{Group, Report};
+use crate::aggregate::{Group, GroupField, Report};
 use crate::model::TcpState;
 use crate::watch::Flag;
 
@@ -33,41 +33,41 @@ enum Col {
 }
 
 fn key_columns(report: &Report, groups: &[Group]) -> Vec<Col> {
-    let has = |k: &str| report.group_by.iter().any(|g| g == k);
+    let has = |k: GroupField| report.group_by.contains(&k);
     let mut cols = Vec::new();
-    if has("process") {
+    if has(GroupField::Process) {
         cols.extend([Col::Pid, Col::Process, Col::User]);
     } else {
-        if has("command") {
+        if has(GroupField::Command) {
             cols.push(Col::Process);
         }
-        if has("user") {
+        if has(GroupField::User) {
             cols.push(Col::User);
         }
     }
     // Only when it tells rows apart: more than one namespace in view.
-    if has("netns") || report.totals.netns.len() > 1 {
+    if has(GroupField::Netns) || report.totals.netns.len() > 1 {
         cols.push(Col::Netns);
     }
-    if has("container") || groups.iter().any(|g| g.container.is_some()) {
+    if has(GroupField::Container) || groups.iter().any(|g| g.container.is_some()) {
         cols.push(Col::Container);
     }
-    if has("endpoint") || has("direction") {
+    if has(GroupField::Endpoint) || has(GroupField::Direction) {
         cols.push(Col::Dir);
     }
     if [
-        "endpoint",
-        "remote",
-        "remote-host",
-        "remote-port",
-        "local-port",
+        GroupField::Endpoint,
+        GroupField::Remote,
+        GroupField::RemoteHost,
+        GroupField::RemotePort,
+        GroupField::LocalPort,
     ]
-    .iter()
-    .any(|k| has(k))
+    .into_iter()
+    .any(has)
     {
         cols.push(Col::Endpoint);
     }
-    if has("state") {
+    if has(GroupField::State) {
         cols.push(Col::State);
     }
     cols
