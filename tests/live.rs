@@ -184,17 +184,11 @@ fn server_side_leak_is_one_row_per_service_port() {
 
 #[test]
 fn time_wait_is_counted_as_unowned_per_endpoint() {
-    let (server, _client) = leak(
-        "127.0.0.1",
-        "eof-close",
-        0,
-        4,
-        &["--name", "lv-tw", "--close"],
-    );
-    let remote = format!("127.0.0.1:{}", server.port());
-    wait_until(5, "4 TIME-WAIT in ss", || {
-        ss_count("TIME-WAIT", &remote) == 4
-    });
+    wait_for_time_wait_room();
+    let host = private_loopback();
+    let (server, _client) = leak(&host, "eof-close", 0, 4, &["--name", "lv-tw", "--close"]);
+    let remote = format!("{host}:{}", server.port());
+    wait_time_wait(4, &remote);
     let d = both(&["--remote", &remote, "--state", "time-wait"]);
     let g = one_group(&d, |_| true);
     assert_eq!(g["attribution"], "unowned");

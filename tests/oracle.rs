@@ -48,15 +48,11 @@ fn totals_equal_ss_on_both_sources() {
     // TIME_WAIT, LISTEN.
     let _fin = leak("127.0.0.1", "fin", 10, 20, &["--name", "or-fin"]);
     let _est = leak("::1", "hold", 0, 10, &["--name", "or-est"]);
-    let (tw_srv, _tw) = leak(
-        "127.0.0.1",
-        "eof-close",
-        0,
-        5,
-        &["--name", "or-tw", "--close"],
-    );
-    let tw_remote = format!("127.0.0.1:{}", tw_srv.port());
-    wait_until(5, "TIME-WAIT", || ss_count("TIME-WAIT", &tw_remote) == 5);
+    wait_for_time_wait_room();
+    let tw_host = private_loopback();
+    let (tw_srv, _tw) = leak(&tw_host, "eof-close", 0, 5, &["--name", "or-tw", "--close"]);
+    let tw_remote = format!("{tw_host}:{}", tw_srv.port());
+    wait_time_wait(5, &tw_remote);
 
     for source in ["netlink", "proc"] {
         // The table can change between the two reads (another process on the host);

@@ -197,6 +197,98 @@ pub fn ss_sockets() -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// A loopback address of its own for one test's server (127.0.0.0/8 is all on `lo`), so
+/// that sockets lingering from other tests (TIME_WAIT lasts 60 s) never share its
+/// endpoint.
+pub fn private_loopback() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    format!(
+        "127.{}.{}.{}",
+        100 + pid % 150,
+        (pid / 150) % 250,
+        2 + n % 250
+    )
+}
+
+/// The `TCP:` line of `/proc/net/sockstat` as (orphan, tw) counts.
+fn sockstat_tcp() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/net/sockstat").unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        s.lines()
+            .find(|l| l.starts_with("TCP:"))
+            .and_then(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.iter()
+                    .position(|w| *w == name)
+                    .and_then(|i| f.get(i + 1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    (field("orphan"), field("tw"))
+}
+
+fn sysctl(name: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// Before a test that needs new TIME_WAIT sockets: the kernel destroys a closing socket
+/// instead of keeping it in TIME_WAIT when `tcp_max_tw_buckets` is reached, and resets
+/// orphans past `tcp_max_orphans`. A benchmark run just before (100k sockets torn down)
+/// can leave the host there for up to a minute, so wait for the pressure to pass
+/// rather than fail for a reason that is not sockleak's.
+pub fn wait_for_time_wait_room() {
+    let (max_tw, max_orphans) = (sysctl("tcp_max_tw_buckets"), sysctl("tcp_max_orphans"));
+    let room = || {
+        let (orphans, tw) = sockstat_tcp();
+        tw + 1000 < max_tw && orphans + 1000 < max_orphans
+    };
+    if room() {
+        return;
+    }
+    eprintln!(
+        "waiting for the host's TIME_WAIT/orphan sockets to drain ({:?} of {max_tw}/{max_orphans})",
+        sockstat_tcp()
+    );
+    let deadline = Instant::now() + Duration::from_secs(75);
+    while !room() {
+        assert!(
+            Instant::now() < deadline,
+            "the host has no room for new TIME_WAIT sockets: sockstat (orphan, tw) {:?}, \
+             tcp_max_tw_buckets {max_tw}, tcp_max_orphans {max_orphans}",
+            sockstat_tcp()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Wait until `ss` shows exactly `n` TIME-WAIT sockets to `peer`; on a timeout, say what
+/// the kernel did instead.
+pub fn wait_time_wait(n: usize, peer: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if ss_count("TIME-WAIT", peer) == n {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let seen: Vec<_> = ss_sockets()
+        .into_iter()
+        .filter(|(_, _, p)| p == peer)
+        .collect();
+    panic!(
+        "timed out waiting for {n} TIME-WAIT to {peer}: ss shows {seen:?}; \
+         sockstat (orphan, tw) {:?}, tcp_max_tw_buckets {}",
+        sockstat_tcp(),
+        sysctl("tcp_max_tw_buckets")
+    );
+}
+
 /// How many sockets `ss` shows in `state` (ss spelling) with `peer` as the remote end.
 pub fn ss_count(state: &str, peer: &str) -> usize {
     ss_sockets()
