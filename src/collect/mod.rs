@@ -157,10 +157,11 @@ impl Collector {
             let n = ns_unreadable.len();
             let shown: Vec<String> = ns_unreadable.iter().take(10).map(u32::to_string).collect();
             warnings.push(format!(
-                "/proc/<pid>/ns/net not readable for {n} process{} (pid {}{}): a network namespace only they are in is not read; run as root",
+                "/proc/<pid>/ns/net not readable for {n} process{} (pid {}{}): a network namespace only they are in is not read; {}",
                 if n == 1 { "" } else { "es" },
                 shown.join(", "),
-                if n > 10 { ", ..." } else { "" }
+                if n > 10 { ", ..." } else { "" },
+                Privilege::current().ns_fix()
             ));
         }
 
@@ -202,8 +203,9 @@ impl Collector {
                         format!(" (pid {p} {})", read_comm(&root, p))
                     });
                     warnings.push(format!(
-                        "network namespace {}{member} skipped: {why}; run as root to see its sockets",
-                        ns.id
+                        "network namespace {}{member} skipped: {why}; {}",
+                        ns.id,
+                        Privilege::current().ns_fix()
                     ));
                 }
             }
@@ -356,10 +358,63 @@ fn unattributed_warning(n: u64, fds: &FdScan) -> String {
     };
     let np = fds.unreadable.len();
     format!(
-        "{n} socket{s} unattributed: /proc/<pid>/fd not readable for {np} process{} (pid {}{more}); run with sudo, or give the binary the two capabilities it needs: setcap cap_sys_ptrace,cap_dac_read_search+ep $(command -v sockleak)",
+        "{n} socket{s} unattributed: /proc/<pid>/fd not readable for {np} process{} (pid {}{more}); {}",
         if np == 1 { "" } else { "es" },
-        pids.join(", ")
+        pids.join(", "),
+        Privilege::current().fd_fix()
     )
+}
+
+/// What sockleak may already do, so that a warning's advice fits: "run with sudo" is
+/// no help to root, whom the kernel can still refuse (a process that is not dumpable
+/// and holds capabilities root lacks here, or a security module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Privilege {
+    /// CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: every fd table and ns link.
+    ptrace_and_read: bool,
+    /// CAP_SYS_ADMIN: setns into other namespaces.
+    admin: bool,
+}
+
+impl Privilege {
+    const CAP_DAC_READ_SEARCH: u32 = 2;
+    const CAP_SYS_PTRACE: u32 = 19;
+    const CAP_SYS_ADMIN: u32 = 21;
+
+    /// Our own effective capabilities, from the kernel (never from a --proc-root).
+    fn current() -> Privilege {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        Privilege::from_status(&status)
+    }
+
+    fn from_status(status: &str) -> Privilege {
+        let eff = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0);
+        let has = |cap: u32| eff & (1 << cap) != 0;
+        Privilege {
+            ptrace_and_read: has(Self::CAP_SYS_PTRACE) && has(Self::CAP_DAC_READ_SEARCH),
+            admin: has(Self::CAP_SYS_ADMIN),
+        }
+    }
+
+    fn fd_fix(self) -> &'static str {
+        if self.ptrace_and_read {
+            "sockleak already has CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks"
+        } else {
+            "run with sudo, or give the binary the two capabilities it needs: setcap cap_sys_ptrace,cap_dac_read_search+ep $(command -v sockleak)"
+        }
+    }
+
+    fn ns_fix(self) -> &'static str {
+        if self.ptrace_and_read && self.admin {
+            "sockleak already runs with root's capabilities, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks"
+        } else {
+            "run as root to see its sockets"
+        }
+    }
 }
 
 /// Whether this process was exec'd with more privilege than its user has (file
@@ -395,6 +450,31 @@ mod tests {
         let s = b"Name:\tcurl\nUmask:\t0022\nState:\tS\nUid:\t1000\t1001\t1000\t1000\nGid:\t0\n";
         assert_eq!(status_uid(s), Some(1000));
         assert_eq!(status_uid(b"Name: x\n"), None);
+    }
+
+    #[test]
+    fn advice_fits_the_privilege_held() {
+        let root = Privilege::from_status("Name:\tx\nCapEff:\t000001ffffffffff\n");
+        assert_eq!(
+            root,
+            Privilege {
+                ptrace_and_read: true,
+                admin: true
+            }
+        );
+        assert!(!root.fd_fix().contains("sudo"));
+        assert!(!root.ns_fix().contains("run as root"));
+        // The two setcap capabilities alone (bits 2 and 19): fds yes, setns no.
+        let setcap = Privilege::from_status("CapEff:\t0000000000080004\n");
+        assert!(setcap.ptrace_and_read && !setcap.admin);
+        assert!(setcap.ns_fix().contains("run as root"));
+        let nobody = Privilege::from_status("CapEff:\t0000000000000000\n");
+        assert!(
+            nobody
+                .fd_fix()
+                .contains("setcap cap_sys_ptrace,cap_dac_read_search+ep")
+        );
+        assert_eq!(Privilege::from_status("garbage"), nobody);
     }
 
     #[test]
