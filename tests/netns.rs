@@ -141,6 +141,18 @@ fn identical_four_tuples_in_two_namespaces_stay_apart() {
     let header = text.lines().next().unwrap();
     assert!(header.contains("NETNS"), "{header}");
     assert!(text.contains(&na.to_string()) && text.contains(&nb.to_string()));
+    // ...and none for rows all in sockleak's own namespace, while the private ones
+    // still exist on the host (they are filtered out, so the column would say nothing).
+    let (hs, _hc) = leak("127.0.0.1", "fin", 0, 2, &["--name", "ns-host-only"]);
+    let host_remote = format!("127.0.0.1:{}", hs.port());
+    wait_until(5, "2 CLOSE-WAIT on the host", || {
+        ss_count("CLOSE-WAIT", &host_remote) == 2
+    });
+    let o = run(&["--process", "ns-host-only"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(!header.contains("NETNS"), "{text}");
+    assert!(text.contains(&host_remote), "{text}");
     drop((sa, sb));
 }
 

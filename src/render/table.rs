@@ -45,8 +45,13 @@ fn key_columns(report: &Report, groups: &[Group]) -> Vec<Col> {
             cols.push(Col::User);
         }
     }
-    // Only when it tells rows apart: more than one namespace in view.
-    if has(GroupField::Netns) || report.totals.netns.len() > 1 {
+    // Only when it tells something: a shown row outside sockleak's own namespace.
+    // (Other namespaces merely existing on the host, filtered out, are no reason.)
+    if has(GroupField::Netns)
+        || groups
+            .iter()
+            .any(|g| g.netns.is_some_and(|n| n != report.host_netns))
+    {
         cols.push(Col::Netns);
     }
     if has(GroupField::Container) || groups.iter().any(|g| g.container.is_some()) {
