@@ -241,6 +241,11 @@ impl Group {
             _ => self.process.clone().unwrap_or_else(|| "-".to_string()),
         }
     }
+
+    /// [`Group::process_label`] for a terminal line (control characters escaped).
+    pub fn process_text(&self) -> String {
+        crate::model::printable(&self.process_label()).into_owned()
+    }
 }
 
 /// Host-wide counts over the whole table, whatever the filters.

@@ -10,10 +10,10 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::aggregate::{Group, Report};
+use crate::aggregate::{Group, GroupField, Report};
 use crate::cli::{Cli, Format, Threshold};
 use crate::exit::{self, UsageError};
-use crate::model::{NetnsId, TcpState};
+use crate::model::TcpState;
 use crate::{output, snapshot};
 
 /// Resolved levels: absolute counts of `metric` per group.
@@ -89,19 +89,22 @@ pub fn exit_code(b: &[(&Group, Severity)]) -> i32 {
 }
 
 /// "pid 10725 billing-api outbound 127.0.0.1:42063", from whatever the key holds;
-/// the namespace and container only where they say something (not the host's own).
-pub fn describe(g: &Group, host_netns: NetnsId) -> String {
+/// the namespace and container only where they say something: when they are
+/// grouping keys, or (namespace) when it is not sockleak's own. Process names are
+/// escaped: this is a terminal line.
+pub fn describe(g: &Group, r: &Report) -> String {
+    let key = |f: GroupField| r.group_by.contains(&f);
     let mut parts = Vec::new();
     if let Some(pid) = g.pid {
         parts.push(format!("pid {pid}"));
     }
     if g.process.is_some() || g.attribution.is_some() {
-        parts.push(g.process_label());
+        parts.push(g.process_text());
     }
     if g.pid.is_none()
         && let Some(u) = &g.user
     {
-        parts.push(format!("user {u}"));
+        parts.push(format!("user {}", crate::model::printable(u)));
     }
     if let Some(d) = g.direction {
         parts.push(d.as_str().to_string());
@@ -110,17 +113,25 @@ pub fn describe(g: &Group, host_netns: NetnsId) -> String {
     if ep != "*" {
         parts.push(ep);
     }
-    if let Some(c) = &g.container {
-        parts.push(format!("container {}", c.short()));
+    if let Some(st) = g.state {
+        parts.push(format!("state {}", st.snake()));
     }
-    if let Some(ns) = g.netns.filter(|ns| *ns != host_netns) {
+    match &g.container {
+        Some(c) => parts.push(format!("container {}", crate::model::printable(&c.short()))),
+        None if key(GroupField::Container) => parts.push("no container".to_string()),
+        None => {}
+    }
+    if let Some(ns) = g
+        .netns
+        .filter(|ns| *ns != r.host_netns || key(GroupField::Netns))
+    {
         parts.push(format!("netns {ns}"));
     }
     parts.join(" ")
 }
 
 /// One line per breaching group.
-pub fn breach_lines(b: &[(&Group, Severity)], l: &Levels, host_netns: NetnsId) -> String {
+pub fn breach_lines(b: &[(&Group, Severity)], l: &Levels, r: &Report) -> String {
     let mut out = String::new();
     for (g, sev) in b {
         let (word, level) = match sev {
@@ -130,7 +141,7 @@ pub fn breach_lines(b: &[(&Group, Severity)], l: &Levels, host_netns: NetnsId) -
         let _ = writeln!(
             out,
             "{word} {}: {} {} >= {} {}",
-            describe(g, host_netns),
+            describe(g, r),
             g.states.get(l.metric),
             l.metric.snake(),
             if *sev == Severity::Critical {
@@ -160,7 +171,7 @@ pub fn nagios(r: &Report, l: &Levels) -> (String, i32) {
             Some(g) => format!(
                 "worst group has {} {metric} ({}); host {} {metric}",
                 g.states.get(l.metric),
-                describe(g, r.host_netns),
+                describe(g, r),
                 r.totals.states.get(l.metric)
             ),
             None => format!("no group has {metric} sockets"),
@@ -171,7 +182,7 @@ pub fn nagios(r: &Report, l: &Levels) -> (String, i32) {
             "{} group{} over threshold; worst: {} has {} {metric}",
             b.len(),
             if b.len() == 1 { "" } else { "s" },
-            describe(g, r.host_netns),
+            describe(g, r),
             g.states.get(l.metric)
         )
     };
@@ -218,7 +229,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
             if !b.is_empty() {
                 output::emit(
                     cli.output.output_file.as_deref(),
-                    breach_lines(&b, &levels, report.host_netns).as_bytes(),
+                    breach_lines(&b, &levels, &report).as_bytes(),
                 )?;
                 let mut err = std::io::stderr().lock();
                 for w in &report.warnings {

@@ -425,7 +425,7 @@ fn alert(report: &Report, g: &Group, from: Flag, p: Policy, cli: &Cli, hooks: &m
         report.time,
         from.as_str(),
         w.flag.as_str(),
-        crate::check::describe(g, report.host_netns),
+        crate::check::describe(g, report),
         p.metric.snake(),
     );
     let Some(cmd) = &cli.watch.on_flag else {

@@ -43,7 +43,7 @@ fn without_privilege_totals_stay_exact_and_the_leak_is_unattributed() {
         .iter()
         .find(|w| w.contains("unattributed"))
         .unwrap_or_else(|| panic!("no unattributed warning in {warnings:?}"));
-    assert!(w.contains("/proc/<pid>/fd not readable for"), "{w}");
+    assert!(w.contains("/proc/<pid>/fd is not readable"), "{w}");
     let n = d["totals"]["unattributed"].as_u64().unwrap();
     assert!(w.starts_with(&format!("{n} socket")), "says how many: {w}");
     assert!(
@@ -111,6 +111,76 @@ fn with_the_two_capabilities_an_unprivileged_user_sees_owners() {
         "{err}"
     );
     assert!(o.stdout.is_empty());
+}
+
+/// Unattributed sockets are told apart by what can be known: those whose owner uid
+/// runs a process with an unreadable fd table are most likely its; the others were
+/// closed (or their process exited) during the scan, and must not be blamed on it.
+#[test]
+fn unattributed_sockets_are_split_by_what_can_be_known() {
+    use std::os::unix::fs::PermissionsExt;
+    assert_root();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tree = tmp.path().join("proc");
+    let st = Command::new("cp")
+        .args(["-a", path_str(&fixture("proc-basic")), path_str(&tree)])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // Worker 200 (uid 65534) hides its fds; 201 still shows the one socket they share.
+    let fd = tree.join("200/fd");
+    std::fs::set_permissions(&fd, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let o = as_nobody(bin(), &["--json", "--proc-root", path_str(&tree)]);
+    std::fs::set_permissions(&fd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let d = parse(&o);
+    // 1004-1006, 2003, 2004 (uid 65534, only 200 held them) and 1007 (uid 0, no holder).
+    assert_eq!(d["totals"]["unattributed"], 6);
+    let w = warnings(&d);
+    let hidden: Vec<_> = w.iter().filter(|w| w.contains("most likely")).collect();
+    assert_eq!(hidden.len(), 1, "{w:?}");
+    assert!(
+        hidden[0].starts_with("5 sockets unattributed, most likely held by processes whose /proc/<pid>/fd is not readable: 1 process running as uid 65534")
+            && hidden[0].contains("(pid 200)")
+            && hidden[0].contains("setcap cap_sys_ptrace,cap_dac_read_search+ep"),
+        "{w:?}"
+    );
+    let gone: Vec<_> = w
+        .iter()
+        .filter(|w| w.contains("no process holds"))
+        .collect();
+    assert_eq!(gone.len(), 1, "{w:?}");
+    assert!(gone[0].starts_with("1 socket unattributed: no process holds it any more"));
+    let shared = one_group(&d, |g| g["pid"] == 201);
+    assert_eq!(shared["states"], json!({"close_wait": 1}));
+}
+
+/// A process name is whatever the process chose: one with an escape sequence and a
+/// newline must neither reach the terminal raw nor forge a row of its own.
+#[test]
+fn control_characters_in_names_are_escaped_in_text_output() {
+    let name = "ev\x1b[2Jil\nX";
+    let (server, client) = leak("127.0.0.1", "fin", 0, 2, &["--name", name]);
+    let remote = format!("127.0.0.1:{}", server.port());
+    wait_until(5, "2 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 2);
+    let o = run(&["--process", name, "--no-header"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "one row, not two: {text:?}");
+    assert!(!text.contains('\x1b'), "{text:?}");
+    assert!(
+        text.starts_with(&format!("{}  ev\\x1b[2Jil\\x0aX  ", client.pid())),
+        "{text:?}"
+    );
+    // The threshold line (cron mails it) too.
+    let o = run(&["--process", name, "--threshold", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    let line = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(line.lines().count(), 1, "{line:?}");
+    assert!(line.contains("ev\\x1b[2Jil\\x0aX"), "{line:?}");
+    // JSON keeps the name exactly (escaped by JSON itself).
+    let d = json(&["--process", name]);
+    assert_eq!(d["groups"][0]["process"], name);
 }
 
 #[test]

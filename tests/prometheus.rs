@@ -131,3 +131,46 @@ fn a_write_failing_half_way_keeps_the_old_textfile() {
         "no temporary file left"
     );
 }
+
+#[test]
+fn groups_beyond_the_labels_merge_into_one_series_each() {
+    // `--by command,state`: two groups (close_wait, established) of one program whose
+    // label sets are the same (state is no label of the per-group byte and age
+    // series). Prometheus drops repeated samples, so they are written once, summed.
+    let name = "prom-merge";
+    let (fin, _c1) = leak("127.0.0.1", "fin", 50, 3, &["--name", name]);
+    let (hold, _c2) = leak("127.0.0.1", "hold", 0, 2, &["--name", name]);
+    let fin_remote = format!("127.0.0.1:{}", fin.port());
+    let hold_remote = format!("127.0.0.1:{}", hold.port());
+    wait_until(5, "3 CLOSE-WAIT and 2 ESTAB", || {
+        ss_count("CLOSE-WAIT", &fin_remote) == 3 && ss_count("ESTAB", &hold_remote) == 2
+    });
+    let text = prom(&["--process", name, "--by", "command,state"]);
+    promtool_check(text.as_bytes());
+    let mut seen = std::collections::HashSet::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let series = line.rsplit_once(' ').unwrap().0;
+        assert!(seen.insert(series), "repeated series {series}:\n{text}");
+    }
+    let prefix = format!("pid=\"\",process=\"{name}\",endpoint=\"*\",direction=\"\",");
+    assert_eq!(
+        count_lines(
+            &text,
+            "sockleak_group_sockets",
+            &prefix,
+            "state=\"close_wait\"} 3"
+        ) + count_lines(
+            &text,
+            "sockleak_group_sockets",
+            &prefix,
+            "state=\"established\"} 2"
+        ),
+        2,
+        "{text}"
+    );
+    assert_eq!(
+        count_lines(&text, "sockleak_group_recv_queue_bytes", &prefix, "} 153"),
+        1,
+        "3 x (50 unread bytes + the FIN), once: {text}"
+    );
+}

@@ -151,6 +151,8 @@ impl Collector {
         let mut ns_unreadable = Vec::new();
         let spaces = netns::discover(&root, &pids, netns, self.opts.netns, &mut ns_unreadable)
             .map_err(crate::exit::UsageError)?;
+        // Kernel threads live in the initial namespace and hold no sockets.
+        ns_unreadable.retain(|&pid| !is_kernel_thread(&root, pid));
         if !ns_unreadable.is_empty() && self.opts.netns == netns::Selection::All {
             // Their namespaces are still read when another, readable process is in
             // them; one only they are in cannot even be named.
@@ -229,7 +231,7 @@ impl Collector {
             .filter(|s| s.inode != 0 && fds.owners(s.inode).next().is_none())
             .count() as u64;
         if unattributed > 0 {
-            warnings.push(unattributed_warning(unattributed, &fds));
+            self.warn_unattributed(&root, &sockets, &fds, &mut warnings);
         }
 
         Ok(Collection {
@@ -269,6 +271,88 @@ impl Collector {
                 }
             },
             SourceChoice::Proc => Ok((Source::Proc, read_proc(root, netns, warnings)?)),
+        }
+    }
+
+    /// Warn about sockets that have an inode but no readable owner, split by what is
+    /// known of each: a socket whose owner uid also runs processes whose fd tables
+    /// could not be read is most likely theirs; any other was closed, or its process
+    /// exited, between the two reads (or the kernel holds it). Blaming every one on
+    /// the unreadable processes would be a lie under churn.
+    fn warn_unattributed(
+        &mut self,
+        root: &Path,
+        sockets: &[Socket],
+        fds: &FdScan,
+        warnings: &mut Vec<String>,
+    ) {
+        // Kernel threads have no fds: their unreadable /proc/<pid>/fd hides nothing.
+        let blocked: Vec<(u32, Option<u32>)> = fds
+            .unreadable
+            .iter()
+            .map(|(pid, _)| *pid)
+            .filter(|&pid| !is_kernel_thread(root, pid))
+            .map(|pid| {
+                let uid = std::fs::read(root.join(format!("{pid}/status")))
+                    .ok()
+                    .and_then(|b| status_uid(&b));
+                (pid, uid)
+            })
+            .collect();
+        let blocked_uids: std::collections::BTreeSet<u32> =
+            blocked.iter().filter_map(|(_, uid)| *uid).collect();
+        let (mut hidden, mut gone) = (0u64, 0u64);
+        let mut hidden_uids = std::collections::BTreeSet::new();
+        for s in sockets
+            .iter()
+            .filter(|s| s.inode != 0 && fds.owners(s.inode).next().is_none())
+        {
+            if blocked_uids.contains(&s.uid) {
+                hidden += 1;
+                hidden_uids.insert(s.uid);
+            } else {
+                gone += 1;
+            }
+        }
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
+        if hidden > 0 {
+            let pids: Vec<u32> = blocked
+                .iter()
+                .filter(|(_, uid)| uid.is_some_and(|u| hidden_uids.contains(&u)))
+                .map(|(pid, _)| *pid)
+                .collect();
+            let mut shown: Vec<String> = pids.iter().take(10).map(u32::to_string).collect();
+            if pids.len() > 10 {
+                shown.push("...".to_string());
+            }
+            let owners: Vec<String> = hidden_uids
+                .iter()
+                .take(5)
+                .map(|&uid| {
+                    let name = self.users.name(uid);
+                    if name == uid.to_string() {
+                        format!("uid {uid}")
+                    } else {
+                        format!("uid {uid} {name}")
+                    }
+                })
+                .collect();
+            let np = pids.len();
+            warnings.push(format!(
+                "{hidden} socket{} unattributed, most likely held by processes whose /proc/<pid>/fd is not readable: {np} process{} running as {} (pid {}); {}",
+                plural(hidden),
+                if np == 1 { "" } else { "es" },
+                owners.join(", "),
+                shown.join(", "),
+                Privilege::current().fd_fix()
+            ));
+        }
+        if gone > 0 {
+            warnings.push(format!(
+                "{gone} socket{} unattributed: no process holds {} any more (closed, or its process exited, during the scan; or held by the kernel)",
+                plural(gone),
+                if gone == 1 { "it" } else { "them" }
+            ));
         }
     }
 
@@ -337,32 +421,21 @@ fn warn_malformed(malformed: &[proc_net::Malformed], warnings: &mut Vec<String>)
     ));
 }
 
-fn unattributed_warning(n: u64, fds: &FdScan) -> String {
-    let s = if n == 1 { "" } else { "s" };
-    if fds.unreadable.is_empty() {
-        return format!(
-            "{n} socket{s} unattributed: no process holds {} any more (closed or exited during the scan, or held by the kernel)",
-            if n == 1 { "it" } else { "them" }
-        );
-    }
-    let pids: Vec<String> = fds
-        .unreadable
-        .iter()
-        .take(10)
-        .map(|(p, _)| p.to_string())
-        .collect();
-    let more = if fds.unreadable.len() > 10 {
-        ", ..."
-    } else {
-        ""
+/// Whether `pid` is a kernel thread (`PF_KTHREAD` in the flags of
+/// `/proc/<pid>/stat`, as `ps` tells them apart). Unknown counts as no.
+fn is_kernel_thread(root: &Path, pid: u32) -> bool {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let Ok(stat) = std::fs::read(root.join(format!("{pid}/stat"))) else {
+        return false;
     };
-    let np = fds.unreadable.len();
-    format!(
-        "{n} socket{s} unattributed: /proc/<pid>/fd not readable for {np} process{} (pid {}{more}); {}",
-        if np == 1 { "" } else { "es" },
-        pids.join(", "),
-        Privilege::current().fd_fix()
-    )
+    // The comm in parentheses may hold spaces and ')': count fields after the last.
+    let Some(close) = stat.iter().rposition(|&b| b == b')') else {
+        return false;
+    };
+    std::str::from_utf8(&stat[close + 1..])
+        .ok()
+        .and_then(|rest| rest.split_whitespace().nth(6)?.parse::<u64>().ok())
+        .is_some_and(|flags| flags & PF_KTHREAD != 0)
 }
 
 /// What sockleak may already do, so that a warning's advice fits: "run with sudo" is
@@ -400,19 +473,27 @@ impl Privilege {
         }
     }
 
-    fn fd_fix(self) -> &'static str {
+    fn fd_fix(self) -> String {
         if self.ptrace_and_read {
-            "sockleak already has CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks"
-        } else {
-            "run with sudo, or give the binary the two capabilities it needs: setcap cap_sys_ptrace,cap_dac_read_search+ep $(command -v sockleak)"
+            return "sockleak already has CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks".to_string();
         }
+        // The path of this very binary: `$(command -v sockleak)` is empty when it
+        // was started as ./target/release/sockleak.
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "$(command -v sockleak)".to_string());
+        format!(
+            "run with sudo, or give the binary the two capabilities it needs: setcap cap_sys_ptrace,cap_dac_read_search+ep {exe}"
+        )
     }
 
     fn ns_fix(self) -> &'static str {
         if self.ptrace_and_read && self.admin {
             "sockleak already runs with root's capabilities, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks"
+        } else if self.ptrace_and_read {
+            "run as root to see its sockets (entering a namespace needs CAP_SYS_ADMIN)"
         } else {
-            "run as root to see its sockets"
+            "run as root (or with CAP_SYS_PTRACE) to see its sockets"
         }
     }
 }

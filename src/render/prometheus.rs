@@ -52,18 +52,60 @@ fn group_labels(g: &Group) -> String {
     labels
 }
 
-/// Split groups into those that get their own series and the summed rest, so that
+/// The per-group series of one label set. Groups whose key holds fields that are no
+/// label (`--by state`, `--by user`, a remote host beside the endpoint...) would
+/// otherwise repeat a label set, and Prometheus drops duplicate samples: such
+/// groups are merged (counts and bytes summed, the oldest age kept).
+struct Series {
+    labels: String,
+    states: StateCounts,
+    recv_q: u64,
+    oldest_close_wait_idle_s: Option<f64>,
+}
+
+/// One [`Series`] per distinct label set, in the groups' order (worst first).
+fn series(groups: &[Group]) -> Vec<Series> {
+    let mut out: Vec<Series> = Vec::with_capacity(groups.len());
+    let mut index = std::collections::HashMap::with_capacity(groups.len());
+    for g in groups {
+        let labels = group_labels(g);
+        match index.get(&labels) {
+            Some(&i) => {
+                let s: &mut Series = &mut out[i];
+                s.states.merge(&g.states);
+                s.recv_q += g.recv_q;
+                s.oldest_close_wait_idle_s =
+                    match (s.oldest_close_wait_idle_s, g.oldest_close_wait_idle_s) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    };
+            }
+            None => {
+                index.insert(labels.clone(), out.len());
+                out.push(Series {
+                    labels,
+                    states: g.states,
+                    recv_q: g.recv_q,
+                    oldest_close_wait_idle_s: g.oldest_close_wait_idle_s,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Split series into those that are written and the summed rest, so that
 /// `sockleak_group_sockets` has at most `max` series: keep as many of the worst
 /// groups as fit beside the "other" series their remainder needs.
-fn bounded(groups: &[Group], max: u64) -> (&[Group], Option<StateCounts>) {
-    let series = |g: &Group| g.states.nonzero().count() as u64;
-    if groups.iter().map(series).sum::<u64>() <= max {
-        return (groups, None);
+fn bounded(all: &[Series], max: u64) -> (&[Series], Option<StateCounts>) {
+    let count = |s: &Series| s.states.nonzero().count() as u64;
+    if all.iter().map(count).sum::<u64>() <= max {
+        return (all, None);
     }
-    // suffix[k]: the states present in groups[k..], as a bit set.
-    let mut suffix = vec![0u16; groups.len() + 1];
-    for k in (0..groups.len()).rev() {
-        let mask = groups[k]
+    // suffix[k]: the states present in all[k..], as a bit set.
+    let mut suffix = vec![0u16; all.len() + 1];
+    for k in (0..all.len()).rev() {
+        let mask = all[k]
             .states
             .nonzero()
             .fold(0u16, |m, (st, _)| m | 1 << st.index());
@@ -71,18 +113,18 @@ fn bounded(groups: &[Group], max: u64) -> (&[Group], Option<StateCounts>) {
     }
     let mut used = 0;
     let mut keep = 0;
-    for (k, g) in groups.iter().enumerate() {
-        if used + series(g) + u64::from(suffix[k + 1].count_ones()) > max {
+    for (k, s) in all.iter().enumerate() {
+        if used + count(s) + u64::from(suffix[k + 1].count_ones()) > max {
             break;
         }
-        used += series(g);
+        used += count(s);
         keep = k + 1;
     }
     let mut rest = StateCounts::default();
-    for g in &groups[keep..] {
-        rest.merge(&g.states);
+    for s in &all[keep..] {
+        rest.merge(&s.states);
     }
-    (&groups[..keep], Some(rest))
+    (&all[..keep], Some(rest))
 }
 
 pub fn render(r: &Report, opts: PromOptions) -> String {
@@ -102,18 +144,19 @@ pub fn render(r: &Report, opts: PromOptions) -> String {
         );
     }
 
-    let (kept, rest) = bounded(&r.groups, opts.max_series);
+    let all = series(&r.groups);
+    let (kept, rest) = bounded(&all, opts.max_series);
     header(
         &mut out,
         "sockleak_group_sockets",
         "Sockets per group (process and endpoint) and state; groups beyond --max-series are summed into process=\"other\".",
     );
-    for g in kept {
-        let labels = group_labels(g);
-        for (st, n) in g.states.nonzero() {
+    for s in kept {
+        for (st, n) in s.states.nonzero() {
             let _ = writeln!(
                 out,
-                "sockleak_group_sockets{{{labels},state=\"{}\"}} {n}",
+                "sockleak_group_sockets{{{},state=\"{}\"}} {n}",
+                s.labels,
                 st.snake()
             );
         }
@@ -133,12 +176,11 @@ pub fn render(r: &Report, opts: PromOptions) -> String {
         "sockleak_group_recv_queue_bytes",
         "Unread bytes in the receive queues of a group's sockets.",
     );
-    for g in kept {
+    for s in kept {
         let _ = writeln!(
             out,
             "sockleak_group_recv_queue_bytes{{{}}} {}",
-            group_labels(g),
-            g.recv_q
+            s.labels, s.recv_q
         );
     }
 
@@ -147,12 +189,12 @@ pub fn render(r: &Report, opts: PromOptions) -> String {
         "sockleak_group_oldest_close_wait_idle_seconds",
         "Idle time of a group's oldest CLOSE_WAIT socket (netlink source only).",
     );
-    for g in kept {
-        if let Some(idle) = g.oldest_close_wait_idle_s {
+    for s in kept {
+        if let Some(idle) = s.oldest_close_wait_idle_s {
             let _ = writeln!(
                 out,
                 "sockleak_group_oldest_close_wait_idle_seconds{{{}}} {idle}",
-                group_labels(g)
+                s.labels
             );
         }
     }

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table, presets};
 
 use crate::aggregate::{Group, GroupField, Report};
-use crate::model::TcpState;
+use crate::model::{TcpState, printable};
 use crate::watch::Flag;
 
 use super::{human_age, human_bytes};
@@ -82,13 +82,19 @@ fn key_cell(col: Col, g: &Group) -> String {
     let dash = || "-".to_string();
     match col {
         Col::Pid => g.pid.map_or_else(dash, |p| p.to_string()),
-        Col::Process => g.process_label(),
-        Col::User => g.user.clone().unwrap_or_else(dash),
+        Col::Process => g.process_text(),
+        Col::User => g
+            .user
+            .as_deref()
+            .map_or_else(dash, |u| printable(u).into_owned()),
         Col::Dir => g.direction.map_or_else(dash, |d| d.as_str().to_string()),
         Col::Endpoint => g.endpoint_label(),
         Col::State => g.state.map_or_else(dash, |s| s.upper().to_string()),
         Col::Netns => g.netns.map_or_else(dash, |n| n.to_string()),
-        Col::Container => g.container.as_ref().map_or_else(dash, |c| c.short()),
+        Col::Container => g
+            .container
+            .as_ref()
+            .map_or_else(dash, |c| printable(&c.short()).into_owned()),
     }
 }
 
@@ -190,7 +196,7 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
             row.push(Cell::new(sparkline(&w.trend)));
         }
         if with_cmdline {
-            row.push(Cell::new(g.cmdline.as_deref().unwrap_or("-")));
+            row.push(Cell::new(printable(g.cmdline.as_deref().unwrap_or("-"))));
         }
         t.add_row(row);
     }
@@ -238,8 +244,23 @@ pub fn footer(r: &Report) -> String {
         .nonzero()
         .map(|(s, n)| format!("{n} {}", s.snake()))
         .collect();
+    // "host" only when that is what the totals are: sockleak's own namespace.
+    let ns = &r.totals.netns;
+    let scope = match ns.keys().next() {
+        Some(&only) if ns.len() == 1 && only != r.host_netns => format!("netns {only}"),
+        _ if ns.len() > 1 => {
+            let others = ns.len() - usize::from(ns.contains_key(&r.host_netns));
+            let s = if others == 1 { "" } else { "s" };
+            if ns.contains_key(&r.host_netns) {
+                format!("host + {others} other network namespace{s}")
+            } else {
+                format!("{others} network namespace{s}")
+            }
+        }
+        _ => "host".to_string(),
+    };
     format!(
-        "host: {} sockets{}; {} unowned, {} unattributed (source {}, {:.0} ms)",
+        "{scope}: {} sockets{}; {} unowned, {} unattributed (source {}, {:.0} ms)",
         r.totals.sockets,
         if states.is_empty() {
             String::new()
