@@ -205,6 +205,25 @@ fn container_ids_from_cgroup_paths() {
     assert_eq!(c.name, None);
     let c = parse("crio-v2").unwrap();
     assert_eq!(c.runtime, "cri-o");
+    // A container in a podman pod: podman (the "pod" inside "libpod_pod_" is no
+    // Kubernetes pod), named after its pod.
+    let c = parse("podman-pod-v2").unwrap();
+    assert_eq!((c.runtime, c.short().as_str()), ("podman", "7c6b5a493827"));
+    assert_eq!(c.name.as_deref(), Some("pod 4f1e2d3c4b5a"));
+    // podman with the cgroupfs driver.
+    let c = parse("podman-cgroupfs").unwrap();
+    assert_eq!((c.runtime, c.short().as_str()), ("podman", "8d7c6b5a4938"));
+    assert_eq!(c.name, None);
+    // LXC 4+/LXD/Incus (cgroup v2 and v1 layouts) and legacy LXC; not the monitor.
+    for (file, name) in [
+        ("lxc-payload-v2", "web1"),
+        ("lxc-payload-v1", "db2"),
+        ("lxc-legacy", "legacy3"),
+    ] {
+        let c = parse(file).unwrap_or_else(|| panic!("{file}"));
+        assert_eq!((c.runtime, c.short().as_str()), ("lxc", name), "{file}");
+    }
+    assert_eq!(parse("lxc-monitor"), None);
     assert_eq!(parse("host-process"), None);
     assert_eq!(parse("garbage"), None);
 }

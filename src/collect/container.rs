@@ -11,7 +11,7 @@ pub struct Container {
     pub id: String,
     /// docker, containerd, cri-o, podman, kubernetes or lxc.
     pub runtime: &'static str,
-    /// A name, where the path carries one (LXC names; Kubernetes pod uid).
+    /// A name, where the path carries one (LXC names; Kubernetes pod uid; podman pod).
     pub name: Option<String>,
 }
 
@@ -38,14 +38,20 @@ pub fn from_cgroup(text: &str) -> Option<Container> {
 
 fn from_path(path: &str) -> Option<Container> {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    let pod = parts.iter().find_map(|p| pod_uid(p));
-    if parts.first() == Some(&"lxc") && parts.len() >= 2 {
+    if let Some(name) = lxc_name(&parts) {
         return Some(Container {
-            id: parts[1].to_string(),
+            id: name.to_string(),
             runtime: "lxc",
-            name: Some(parts[1].to_string()),
+            name: Some(name.to_string()),
         });
     }
+    let pod = parts.iter().find_map(|p| pod_uid(p));
+    // A podman pod (`machine-libpod_pod_<id>.slice`) is no Kubernetes pod.
+    let podman_pod = parts.iter().find_map(|p| {
+        let rest = p.split("libpod_pod_").nth(1)?;
+        let id = rest.strip_suffix(".slice").unwrap_or(rest);
+        is_hex_id(id).then(|| id.chars().take(12).collect::<String>())
+    });
     // The innermost part that names a container wins (podman nests a
     // `container` cgroup inside its libpod scope).
     let (runtime, id) = parts.iter().enumerate().rev().find_map(|(i, part)| {
@@ -70,11 +76,29 @@ fn from_path(path: &str) -> Option<Container> {
         };
         is_hex_id(found.1).then_some(found)
     })?;
+    if runtime == "podman" {
+        return Some(Container {
+            id: id.to_string(),
+            runtime,
+            name: podman_pod.map(|id| format!("pod {id}")),
+        });
+    }
     Some(Container {
         id: id.to_string(),
         runtime: if pod.is_some() { "kubernetes" } else { runtime },
         name: pod.map(|uid| format!("pod {uid}")),
     })
+}
+
+/// The container name of an LXC (LXD, Incus) cgroup path: `lxc/<name>` (legacy),
+/// `lxc.payload.<name>` (LXC 4+, cgroup v2) or `lxc.payload/<name>`. The
+/// `lxc.monitor.<name>` cgroup holds the host-side monitor, not the container.
+fn lxc_name<'a>(parts: &[&'a str]) -> Option<&'a str> {
+    let first = *parts.first()?;
+    match first {
+        "lxc" | "lxc.payload" => parts.get(1).copied(),
+        _ => first.strip_prefix("lxc.payload.").filter(|n| !n.is_empty()),
+    }
 }
 
 /// `kubepods-burstable-pod1234_5678.slice` or `pod1234-5678` → the pod uid. The
@@ -85,7 +109,15 @@ fn pod_uid(part: &str) -> Option<String> {
     let part = part.split(':').next().unwrap_or(part);
     let p = part.strip_suffix(".slice").unwrap_or(part);
     let i = p.rfind("pod")?;
+    // `pod` starts the part or follows a dash (`kubepods-besteffort-pod<uid>`); in
+    // podman's `libpod_pod_<id>` it does neither.
+    if i > 0 && p.as_bytes()[i - 1] != b'-' {
+        return None;
+    }
     let uid = &p[i + 3..];
+    if !uid.bytes().next().is_some_and(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
     (uid.len() >= 32
         && uid
             .bytes()
