@@ -128,6 +128,16 @@ fn identical_four_tuples_in_two_namespaces_stay_apart() {
     assert!(groups(&d, |_| true).is_empty());
     let d = json(&["--remote", &remote, "--netns", &ca.pid().to_string()]);
     assert_eq!(one_group(&d, |_| true)["pid"], ca.pid());
+    // Read from inside it with netlink (root can setns), and said so.
+    assert_eq!(d["source"], "netlink");
+    let text = String::from_utf8(run(&["--netns", &ca.pid().to_string()]).stdout).unwrap();
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with(&format!("netns {na}: ")),
+        "{text}"
+    );
     assert_eq!(d["totals"]["netns"].as_object().unwrap().len(), 1);
     let d = json(&["--remote", &remote, "--netns", &nb.to_string()]);
     assert_eq!(one_group(&d, |_| true)["pid"], cb.pid());

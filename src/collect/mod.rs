@@ -169,12 +169,15 @@ impl Collector {
 
         // Every table first, then the fd scan (see the module comment).
         let mut sockets = Vec::new();
-        let mut source = Source::Proc;
+        // The host table's source when it is read; else netlink only if every
+        // other namespace was read through it (fallbacks are warned about).
+        let mut host_source = None;
+        let mut others_via_netlink = None;
         let mut namespaces = Vec::new();
         for ns in &spaces {
             if ns.is_host {
                 let (src, s) = self.read_table(&root, netns, &mut warnings)?;
-                source = src;
+                host_source = Some(src);
                 // Move, not copy: at 100k sockets a copy is 10 MB of peak memory.
                 if sockets.is_empty() {
                     sockets = s;
@@ -187,6 +190,8 @@ impl Collector {
             let netlink_ok = self.opts.source != SourceChoice::Proc;
             match netns::read_other(&root, ns, netlink_ok, self.opts.idle) {
                 Ok(t) => {
+                    others_via_netlink =
+                        Some(others_via_netlink.unwrap_or(true) && t.source == Source::Netlink);
                     if let Some(why) = t.fell_back {
                         let member = ns.member.unwrap_or(0);
                         warnings.push(format!(
@@ -212,6 +217,12 @@ impl Collector {
                 }
             }
         }
+
+        let source = host_source.unwrap_or(if others_via_netlink == Some(true) {
+            Source::Netlink
+        } else {
+            Source::Proc
+        });
 
         let wanted: fdscan::InodeSet = sockets
             .iter()

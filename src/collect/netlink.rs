@@ -243,7 +243,13 @@ fn to_socket(h: &InetResponseHeader, netns: NetnsId) -> Option<Socket> {
         inode: u64::from(h.inode),
         uid: h.uid,
         recv_q: h.recv_queue,
-        send_q: h.send_queue,
+        // For a listener the kernel puts its backlog limit here, not bytes; the
+        // /proc table says 0. Both sources must agree.
+        send_q: if state == TcpState::Listen {
+            0
+        } else {
+            h.send_queue
+        },
         idle_ms: None,
         netns,
     })

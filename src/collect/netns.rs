@@ -14,7 +14,7 @@ use std::path::Path;
 
 use crate::model::{NetnsId, Socket};
 
-use super::{netlink, proc_net, read_ns};
+use super::{Source, netlink, proc_net, read_ns};
 
 /// A network namespace in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +107,8 @@ pub struct OtherTable {
     /// Why netlink could not be used from inside it, when the /proc table was read
     /// instead (no idle ages for that namespace).
     pub fell_back: Option<String>,
+    /// How it was read.
+    pub source: Source,
 }
 
 /// Read another namespace's table: netlink from inside it when allowed (and
@@ -129,6 +131,7 @@ pub fn read_other(
                     sockets,
                     malformed: Vec::new(),
                     fell_back: None,
+                    source: Source::Netlink,
                 });
             }
             Err(e) => why.push(format!("cannot enter it ({e})")),
@@ -139,6 +142,7 @@ pub fn read_other(
             sockets,
             malformed,
             fell_back: why.pop(),
+            source: Source::Proc,
         }),
         Err(e) => {
             why.push(format!(
