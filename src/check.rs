@@ -197,7 +197,16 @@ pub fn nagios(r: &Report, l: &Levels) -> (String, i32) {
         lvl(l.crit),
         r.totals.unattributed,
     );
-    (format!("SOCKLEAK {status} - {summary} | {perf}\n"), code)
+    (
+        format!("SOCKLEAK {status} - {} | {perf}\n", plugin_text(&summary)),
+        code,
+    )
+}
+
+/// Text for a plugin's status line: one line, and no `|`, which would start the
+/// performance data (a process may be named `x|fake=99`): it becomes `¦`.
+pub fn plugin_text(s: &str) -> String {
+    s.replace('|', "¦").replace(['\n', '\r'], " ")
 }
 
 /// `--threshold` / `--critical` / `-o nagios`.
@@ -212,10 +221,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
             }
             Err(e) if exit::is_broken_pipe(&e) => Ok(exit::OK),
             Err(e) => {
-                let line = format!(
-                    "SOCKLEAK UNKNOWN - {}\n",
-                    format!("{e:#}").replace('\n', " ")
-                );
+                let line = format!("SOCKLEAK UNKNOWN - {}\n", plugin_text(&format!("{e:#}")));
                 let _ = std::io::stdout().write_all(line.as_bytes());
                 Ok(exit::FAILURE)
             }

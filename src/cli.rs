@@ -135,7 +135,7 @@ pub struct ViewArgs {
     pub pid: Vec<u32>,
 
     /// Only sockets held by processes with this exact name (comm).
-    #[arg(long = "process", value_name = "NAME")]
+    #[arg(long = "process", value_name = "NAME", value_parser = parse_name)]
     pub process: Vec<String>,
 
     /// Only sockets held by processes of this user (name or uid).
@@ -214,8 +214,8 @@ pub struct WatchArgs {
     #[arg(long, value_name = "N", requires = "watch", value_parser = parse_positive, allow_negative_numbers = true)]
     pub count: Option<u64>,
 
-    /// Sliding window for growth rates, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_interval, allow_negative_numbers = true)]
+    /// Sliding window for growth rates, in seconds (at least two intervals).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, requires = "watch", value_parser = parse_interval, allow_negative_numbers = true)]
     pub window: f64,
 
     /// Connection pool size of the watched service: enables POOL %, ETA and warn/full flags.
@@ -223,7 +223,7 @@ pub struct WatchArgs {
     pub pool_size: Option<u64>,
 
     /// Warn when a group reaches this share of --pool-size.
-    #[arg(long, value_name = "PERCENT", default_value = "75%", value_parser = parse_percent, allow_negative_numbers = true)]
+    #[arg(long, value_name = "PERCENT", default_value = "75%", requires = "watch", value_parser = parse_percent, allow_negative_numbers = true)]
     pub warn_at: f64,
 
     /// The state whose growth is watched or checked.
@@ -245,11 +245,11 @@ pub struct WatchArgs {
 pub struct CheckArgs {
     /// Breach when a group's --metric count reaches N, or P% of --pool-size. Silent and
     /// exit 0 when healthy; one line per breaching group and exit 1 otherwise.
-    #[arg(long, value_name = "N|P%", value_parser = parse_threshold, allow_negative_numbers = true)]
+    #[arg(long, value_name = "N|P%", conflicts_with = "watch", value_parser = parse_threshold, allow_negative_numbers = true)]
     pub threshold: Option<Threshold>,
 
     /// Exit 2 for groups at or over this level.
-    #[arg(long, value_name = "N|P%", value_parser = parse_threshold, allow_negative_numbers = true)]
+    #[arg(long, value_name = "N|P%", conflicts_with = "watch", value_parser = parse_threshold, allow_negative_numbers = true)]
     pub critical: Option<Threshold>,
 }
 
@@ -320,6 +320,20 @@ pub struct PlotArgs {
     /// Warn level, as a share of --pool-size.
     #[arg(long, value_name = "PERCENT", default_value = "75%", value_parser = parse_percent, allow_negative_numbers = true)]
     pub warn_at: f64,
+}
+
+/// Whether raw arguments ask for `-o nagios` (read before, or without, clap: for
+/// answering a parse error in the plugin's format).
+pub fn wants_nagios(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    args.iter().enumerate().any(|(i, a)| {
+        a == "-onagios"
+            || a == "--output=nagios"
+            || ((a == "-o" || a == "--output") && args.get(i + 1).is_some_and(|v| v == "nagios"))
+    })
 }
 
 impl CollectArgs {
@@ -439,6 +453,13 @@ fn parse_positive(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("'{s}' is not a positive whole number (expected 1 or more)"))
 }
 
+fn parse_name(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("an empty name matches no process (give a name as ps -o comm shows it)".into());
+    }
+    Ok(s.to_string())
+}
+
 fn parse_seconds(s: &str, allow_zero: bool) -> Result<f64, String> {
     let v: f64 = s
         .parse()
@@ -468,13 +489,23 @@ fn parse_nonneg_secs(s: &str) -> Result<f64, String> {
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {
-    let num = s.strip_suffix('%').unwrap_or(s);
-    num.parse::<f64>()
+    let num = s.strip_suffix('%');
+    let v = num
+        .unwrap_or(s)
+        .parse::<f64>()
         .ok()
         .filter(|p| p.is_finite() && *p > 0.0 && *p <= 100.0)
         .ok_or_else(|| {
             format!("'{s}' is not a percentage (expected more than 0 and at most 100, e.g. 75%)")
-        })
+        })?;
+    // `0.75` is far likelier a fraction meant as 75% than a level of 0.75%.
+    if num.is_none() && v < 1.0 {
+        return Err(format!(
+            "'{s}' is ambiguous: a percentage is expected (write {}% for a share of {s}, or {s}% if that is meant)",
+            v * 100.0
+        ));
+    }
+    Ok(v)
 }
 
 fn parse_threshold(s: &str) -> Result<Threshold, String> {

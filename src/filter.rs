@@ -89,11 +89,12 @@ impl FromStr for RemoteFilter {
             Some((ip, len)) => (ip, Some(len)),
             None => (host, None),
         };
-        let ip: IpAddr = ip
+        let written: IpAddr = ip
             .parse()
             .map_err(|_| bad(&format!("'{ip}' is not an IP address")))?;
-        let ip = normalize_ip(ip);
-        let max = if ip.is_ipv4() { 32 } else { 128 };
+        // The prefix is checked against the family as written: `::ffff:10.0.0.0/104`
+        // is an IPv6 prefix, which on a mapped address is IPv4's /8.
+        let max = if written.is_ipv4() { 32 } else { 128 };
         let len = match len {
             None => max,
             Some(l) => l
@@ -101,6 +102,16 @@ impl FromStr for RemoteFilter {
                 .ok()
                 .filter(|l| *l <= max)
                 .ok_or_else(|| bad(&format!("prefix length '/{l}' must be 0 to {max}")))?,
+        };
+        let ip = normalize_ip(written);
+        let len = match (written, ip) {
+            (IpAddr::V6(_), IpAddr::V4(_)) if len < 96 => {
+                return Err(bad(&format!(
+                    "prefix length '/{len}' reaches beyond the IPv4-mapped range (use /96 to /128, or the IPv4 form)"
+                )));
+            }
+            (IpAddr::V6(_), IpAddr::V4(_)) => len - 96,
+            _ => len,
         };
         Ok(RemoteFilter {
             net: Some((ip, len)),
@@ -116,7 +127,10 @@ pub fn parse_states(s: &str) -> Result<Vec<TcpState>, String> {
         if part.eq_ignore_ascii_case("all") {
             out.extend(TcpState::ALL);
         } else {
-            out.push(part.parse()?);
+            out.push(
+                part.parse::<TcpState>()
+                    .map_err(|e| format!("{e}, or all"))?,
+            );
         }
     }
     if out.is_empty() {
@@ -184,6 +198,10 @@ mod tests {
         assert!(!rf("11.0.0.0/8").matches(a));
         assert!(rf("0.0.0.0/0").matches(a));
         assert!(rf("::ffff:10.1.2.3").matches(a), "mapped form normalises");
+        // A mapped prefix is IPv6-sized: /104 on ::ffff:10.0.0.0 is IPv4's /8.
+        assert!(rf("::ffff:10.0.0.0/104").matches(a));
+        assert!(!rf("::ffff:11.0.0.0/104").matches(a));
+        assert_eq!(rf("::ffff:10.0.0.0/104"), rf("10.0.0.0/8"));
         let v6: SocketAddr = "[2001:db8::1]:443".parse().unwrap();
         assert!(rf("[2001:db8::1]:443").matches(v6));
         assert!(rf("2001:db8::/32").matches(v6));

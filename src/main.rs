@@ -13,10 +13,23 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            std::process::exit(match e.kind() {
+            let code = match e.kind() {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => exit::OK,
                 _ => exit::FAILURE,
-            });
+            };
+            // A Nagios plugin answers on stdout even for a bad argument, or Nagios
+            // shows "(No output returned from plugin)".
+            if code == exit::FAILURE && sockleak::cli::wants_nagios(std::env::args_os()) {
+                let why = e.kind().as_str().unwrap_or("bad arguments");
+                let detail = e.to_string();
+                let first = detail
+                    .lines()
+                    .next()
+                    .unwrap_or(why)
+                    .trim_start_matches("error: ");
+                println!("SOCKLEAK UNKNOWN - {}", sockleak::check::plugin_text(first));
+            }
+            std::process::exit(code);
         }
     };
     let result = match &cli.command {

@@ -130,7 +130,7 @@ impl FromStr for TcpState {
             .find(|st| st.snake().replace('_', "") == norm)
             .ok_or_else(|| {
                 format!(
-                    "unknown TCP state '{s}' (expected one of: {}, or all)",
+                    "unknown TCP state '{s}' (expected one of: {})",
                     TcpState::ALL
                         .map(|s| s.snake().replace('_', "-"))
                         .join(", ")

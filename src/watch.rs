@@ -174,11 +174,14 @@ impl Tracker {
             }
             h.flag = flag;
             let skip = h.samples.len().saturating_sub(TREND_LEN);
+            // Milli-precision is all a sampled rate means; 16.732599009999998 in
+            // the NDJSON would only pretend more.
+            let milli = |v: f64| (v * 1000.0).round() / 1000.0;
             g.watch = Some(WatchStats {
                 delta,
-                rate_per_min,
-                pool_pct,
-                eta_s,
+                rate_per_min: milli(rate_per_min),
+                pool_pct: pool_pct.map(milli),
+                eta_s: eta_s.map(milli),
                 flag,
                 trend: h.samples.iter().skip(skip).map(|(_, c)| *c).collect(),
             });
@@ -293,6 +296,14 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
         )
         .into());
     }
+    if cli.watch.window < 2.0 * interval {
+        return Err(UsageError(format!(
+            "--window {}: growth needs at least two samples in the window; give --window {} or more (two --watch intervals)",
+            cli.watch.window,
+            2.0 * interval
+        ))
+        .into());
+    }
     let (mut collector, filters) = crate::snapshot::prepare(&cli.collect, &cli.view)?;
     let mut record = cli.watch.record.as_deref().map(open_record).transpose()?;
     let mut signals = Signals::new()?;
@@ -306,6 +317,10 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
     let tty = io::stdout().is_terminal() && format == Format::Table;
     let color = render::use_color() && tty;
     let mut hooks: Vec<Child> = Vec::new();
+    // On a terminal the redraw clears what stderr showed: the latest alerts are
+    // drawn under the table too.
+    let mut recent_alerts: VecDeque<String> = VecDeque::new();
+    let mut last_warnings: Vec<String> = Vec::new();
     let start = Instant::now();
     let step = Duration::from_secs_f64(interval);
     let mut next = start;
@@ -352,9 +367,17 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
             Format::Json => out.write_all(&line)?,
             _ => {
                 let mut buf = Vec::new();
-                if tty {
-                    // Home and clear: redraw in place rather than scroll.
-                    buf.extend_from_slice(b"\x1b[H\x1b[2J");
+                let mut top = cli.output.top.unwrap_or(20);
+                let size = if tty { render::terminal_size() } else { None };
+                if let Some((_, rows)) = size {
+                    // Redraw in place, never scroll: the rows that fit beside the
+                    // title, header, "more groups", footer, warnings and alerts.
+                    let around = 4
+                        + report.warnings.len()
+                        + recent_alerts.len()
+                        + usize::from(!recent_alerts.is_empty());
+                    let fit = rows.saturating_sub(around + 1).max(1);
+                    top = if top == 0 { fit } else { top.min(fit) };
                 }
                 writeln!(
                     buf,
@@ -369,22 +392,53 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
                     &mut buf,
                     &report,
                     table::TableOptions {
-                        top: cli.output.top.unwrap_or(20),
+                        top,
                         header: !cli.output.no_header,
                         color,
                     },
                 )?;
-                for w in &report.warnings {
-                    writeln!(buf, "warning: {w}")?;
+                if tty {
+                    for w in &report.warnings {
+                        writeln!(buf, "warning: {w}")?;
+                    }
+                    if !recent_alerts.is_empty() {
+                        writeln!(buf, "recent alerts:")?;
+                        for a in &recent_alerts {
+                            writeln!(buf, "{a}")?;
+                        }
+                    }
+                } else if report.warnings != last_warnings {
+                    // Piped: warnings go to stderr like a snapshot's, once until
+                    // they change, not once per sample.
+                    let mut err = io::stderr().lock();
+                    for w in &report.warnings {
+                        let _ = writeln!(err, "warning: {w}");
+                    }
+                    last_warnings.clone_from(&report.warnings);
                 }
-                out.write_all(&buf)?;
+                match size {
+                    Some((cols, _)) => {
+                        // Home and clear, then lines cut to the width: no wrapping.
+                        let mut screen = b"\x1b[H\x1b[2J".to_vec();
+                        for line in String::from_utf8_lossy(&buf).lines() {
+                            screen.extend_from_slice(render::fit_line(line, cols).as_bytes());
+                            screen.extend_from_slice(b"\r\n");
+                        }
+                        out.write_all(&screen)?;
+                    }
+                    None if tty => {
+                        out.write_all(b"\x1b[H\x1b[2J")?;
+                        out.write_all(&buf)?;
+                    }
+                    None => out.write_all(&buf)?,
+                }
             }
         }
         out.flush()?;
         drop(out);
 
         for r in &rises {
-            alert(
+            let line = alert(
                 &report,
                 &report.groups[r.group],
                 r.from,
@@ -392,8 +446,22 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
                 cli,
                 &mut hooks,
             );
+            if tty {
+                if recent_alerts.len() == 5 {
+                    recent_alerts.pop_front();
+                }
+                recent_alerts.push_back(line);
+            }
         }
-        hooks.retain_mut(|h| !matches!(h.try_wait(), Ok(Some(_))));
+        hooks.retain_mut(|h| match h.try_wait() {
+            Ok(Some(status)) => {
+                if !status.success() {
+                    let _ = writeln!(io::stderr(), "sockleak: --on-flag command failed: {status}");
+                }
+                false
+            }
+            _ => true,
+        });
 
         if cli.watch.count.is_some_and(|c| n >= c) || signals.pending() {
             break;
@@ -410,8 +478,15 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
     Ok(exit::OK)
 }
 
-/// The one-line stderr alert, and `--on-flag`.
-fn alert(report: &Report, g: &Group, from: Flag, p: Policy, cli: &Cli, hooks: &mut Vec<Child>) {
+/// The one-line stderr alert, and `--on-flag`. Returns the alert line.
+fn alert(
+    report: &Report,
+    g: &Group,
+    from: Flag,
+    p: Policy,
+    cli: &Cli,
+    hooks: &mut Vec<Child>,
+) -> String {
     let w = g.watch.as_ref().expect("tracked group");
     let count = g.states.get(p.metric);
     let pct = w
@@ -419,8 +494,7 @@ fn alert(report: &Report, g: &Group, from: Flag, p: Policy, cli: &Cli, hooks: &m
         .map(|v| format!("{v:.0}%"))
         .unwrap_or_else(|| "-".into());
     let eta = w.eta_s.map(render::human_age).unwrap_or_else(|| "-".into());
-    let _ = writeln!(
-        io::stderr(),
+    let line = format!(
         "{} sockleak: {} -> {}: {}: {count} {}, pool {pct}, eta {eta}",
         report.time,
         from.as_str(),
@@ -428,8 +502,9 @@ fn alert(report: &Report, g: &Group, from: Flag, p: Policy, cli: &Cli, hooks: &m
         crate::check::describe(g, report),
         p.metric.snake(),
     );
+    let _ = writeln!(io::stderr(), "{line}");
     let Some(cmd) = &cli.watch.on_flag else {
-        return;
+        return line;
     };
     // The command line is the user's own; the data go only into the environment,
     // never into the string the shell parses.
@@ -463,6 +538,7 @@ fn alert(report: &Report, g: &Group, from: Flag, p: Policy, cli: &Cli, hooks: &m
             let _ = writeln!(io::stderr(), "sockleak: --on-flag: cannot run it: {e}");
         }
     }
+    line
 }
 
 #[cfg(test)]

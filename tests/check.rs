@@ -314,10 +314,31 @@ fn checks_follow_by_and_metric_and_nagios_reports_usage_errors_as_unknown() {
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     assert_eq!(text(&o), (String::new(), String::new()));
 
-    // In plugin mode a usage error is still a plugin line: UNKNOWN, exit 3.
+    // Keys that are not the process or endpoint still name the group: the host's
+    // own namespace with --by netns, the state with --by state.
+    let o = run(&[&only[..], &["--by", "netns", "--threshold", "4"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    assert_eq!(
+        text(&o).0,
+        format!(
+            "WARNING netns {}: 4 close_wait >= threshold 4\n",
+            host_netns()
+        )
+    );
+    let o = run(&[&only[..], &["--by", "command,state", "--threshold", "4"]].concat());
+    assert_eq!(
+        text(&o).0,
+        "WARNING ck-by state close_wait: 4 close_wait >= threshold 4\n"
+    );
+
+    // In plugin mode a usage error is still a plugin line: UNKNOWN, exit 3, also
+    // for values the argument parser itself rejects.
     for (args, needle) in [
         (vec!["--threshold", "50%"], "--pool-size"),
         (vec!["--threshold", "10", "--critical", "5"], "--critical"),
+        (vec!["--threshold", "abc"], "'abc' is not a threshold"),
+        (vec!["--threshold", "150%"], "'150%'"),
+        (vec!["--no-such-flag"], "--no-such-flag"),
     ] {
         let o = run(&[&["-o", "nagios"][..], &args[..]].concat());
         assert_eq!(o.status.code(), Some(3), "{args:?}");
@@ -326,4 +347,27 @@ fn checks_follow_by_and_metric_and_nagios_reports_usage_errors_as_unknown() {
         assert!(out.contains(needle), "{args:?}: {out}");
         assert_eq!(out.lines().count(), 1);
     }
+}
+
+#[test]
+fn a_pipe_in_a_process_name_cannot_forge_nagios_perfdata() {
+    let name = "x|fake=99;1;1";
+    let (server, client) = leak("127.0.0.1", "fin", 0, 2, &["--name", name]);
+    let remote = format!("127.0.0.1:{}", server.port());
+    wait_until(5, "2 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 2);
+    let o = run(&["-o", "nagios", "--process", name, "--threshold", "2"]);
+    assert_eq!(o.status.code(), Some(1));
+    let (out, _) = text(&o);
+    assert_eq!(
+        out.matches('|').count(),
+        1,
+        "only the perfdata separator: {out}"
+    );
+    assert!(
+        out.contains(&format!("pid {} x¦fake=99;1;1 outbound", client.pid())),
+        "{out}"
+    );
+    let perf = out.split_once(" | ").unwrap().1;
+    assert!(perf.starts_with("close_wait="), "{perf}");
+    assert!(!perf.contains("fake"), "{perf}");
 }

@@ -251,8 +251,29 @@ fn every_bad_value_exits_3_naming_the_flag_and_value() {
         (&["--netns", "xyz"], &["--netns", "xyz"]),
         (&["--source", "magic"], &["--source", "magic", "netlink"]),
         (&["-o", "xml"], &["xml", "prometheus"]),
-        (&["--warn-at", "0%"], &["--warn-at", "0%"]),
-        (&["--window", "-5"], &["--window", "-5"]),
+        (&["--watch", "1", "--warn-at", "0%"], &["--warn-at", "0%"]),
+        (&["--watch", "1", "--window", "-5"], &["--window", "-5"]),
+        // Watch-only options are refused without --watch, not silently ignored.
+        (&["--window", "5"], &["--watch"]),
+        (&["--warn-at", "50%"], &["--watch"]),
+        (
+            &["--threshold", "5", "--watch", "1"],
+            &["--threshold", "--watch"],
+        ),
+        (
+            &["--watch", "1", "--window", "1"],
+            &["--window 1", "two --watch intervals"],
+        ),
+        (
+            &["--watch", "1", "--warn-at", "0.75"],
+            &["--warn-at", "0.75", "75%"],
+        ),
+        (&["--process", ""], &["--process", "empty name"]),
+        (&["--metric", "all"], &["--metric", "'all'", "close-wait"]),
+        (
+            &["--remote", "::ffff:10.0.0.0/64"],
+            &["--remote", "/64", "IPv4-mapped"],
+        ),
         (
             &["--proc-root", "/nonexistent/proc"],
             &["--proc-root", "/nonexistent/proc"],

@@ -14,6 +14,46 @@ pub fn use_color() -> bool {
     io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// The size of the terminal on stdout as (columns, rows), when it is one.
+pub fn terminal_size() -> Option<(usize, usize)> {
+    // SAFETY: TIOCGWINSZ only writes a `winsize`; on a non-terminal it fails with
+    // ENOTTY and writes nothing.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0 && ws.ws_row > 0)
+        .then(|| (usize::from(ws.ws_col), usize::from(ws.ws_row)))
+}
+
+/// Cut `line` to `width` visible characters, so that a terminal never wraps it:
+/// ANSI escape sequences (colour) are copied but not counted, and styling is reset
+/// where the line is cut.
+pub fn fit_line(line: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    let mut visible = 0;
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters final-byte (a letter).
+            if chars.peek().is_some_and(|(_, c)| *c == '[') {
+                for (_, c) in chars.by_ref().skip(1) {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        visible += 1;
+        if visible > width {
+            let mut cut = line[..i].to_string();
+            if line.contains('\x1b') {
+                cut.push_str("\x1b[0m");
+            }
+            return std::borrow::Cow::Owned(cut);
+        }
+    }
+    std::borrow::Cow::Borrowed(line)
+}
+
 /// `1536` → `1.5KiB`; no space, so the column stays one awk field.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -54,6 +94,19 @@ mod tests {
         assert_eq!(human_bytes(1023), "1023");
         assert_eq!(human_bytes(1536), "1.5KiB");
         assert_eq!(human_bytes(10 * 1024 * 1024), "10MiB");
+    }
+
+    #[test]
+    fn lines_fit_the_terminal() {
+        assert_eq!(fit_line("abcdef", 4), "abcd");
+        assert_eq!(fit_line("abc", 4), "abc");
+        // Escapes are not counted, and styling is closed where the line is cut.
+        assert_eq!(
+            fit_line("\x1b[1;31mabcdef\x1b[0m", 3),
+            "\x1b[1;31mabc\x1b[0m"
+        );
+        assert_eq!(fit_line("\x1b[31mab\x1b[0m", 2), "\x1b[31mab\x1b[0m");
+        assert_eq!(fit_line("▂▃▄▅", 2), "▂▃");
     }
 
     #[test]

@@ -165,7 +165,7 @@ pub fn render(r: &Report, opts: PromOptions) -> String {
         for (st, n) in rest.nonzero() {
             let _ = writeln!(
                 out,
-                "sockleak_group_sockets{{pid=\"\",process=\"other\",endpoint=\"\",direction=\"\",state=\"{}\"}} {n}",
+                "sockleak_group_sockets{{pid=\"\",process=\"other\",endpoint=\"\",direction=\"\",netns=\"\",container=\"\",state=\"{}\"}} {n}",
                 st.snake()
             );
         }
