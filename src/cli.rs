@@ -214,9 +214,10 @@ pub struct WatchArgs {
     #[arg(long, value_name = "N", requires = "watch", value_parser = parse_positive, allow_negative_numbers = true)]
     pub count: Option<u64>,
 
-    /// Sliding window for growth rates, in seconds (at least two intervals).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, requires = "watch", value_parser = parse_interval, allow_negative_numbers = true)]
-    pub window: f64,
+    /// Sliding window for growth rates, in seconds, at least two intervals
+    /// [default: 60, or two intervals when they are longer].
+    #[arg(long, value_name = "SECONDS", requires = "watch", value_parser = parse_interval, allow_negative_numbers = true)]
+    pub window: Option<f64>,
 
     /// Connection pool size of the watched service: enables POOL %, ETA and warn/full flags.
     #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]

@@ -296,20 +296,24 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
         )
         .into());
     }
-    if cli.watch.window < 2.0 * interval {
-        return Err(UsageError(format!(
-            "--window {}: growth needs at least two samples in the window; give --window {} or more (two --watch intervals)",
-            cli.watch.window,
-            2.0 * interval
-        ))
-        .into());
-    }
+    // Growth is only seen with two samples in the window.
+    let window = match cli.watch.window {
+        Some(w) if w < 2.0 * interval => {
+            return Err(UsageError(format!(
+                "--window {w}: growth needs at least two samples in the window; give --window {} or more (two --watch intervals)",
+                2.0 * interval
+            ))
+            .into());
+        }
+        Some(w) => w,
+        None => f64::max(60.0, 2.0 * interval),
+    };
     let (mut collector, filters) = crate::snapshot::prepare(&cli.collect, &cli.view)?;
     let mut record = cli.watch.record.as_deref().map(open_record).transpose()?;
     let mut signals = Signals::new()?;
     let policy = Policy {
         metric: cli.watch.metric,
-        window: Duration::from_secs_f64(cli.watch.window),
+        window: Duration::from_secs_f64(window),
         pool_size: cli.watch.pool_size,
         warn_pct: cli.watch.warn_at,
     };

@@ -348,3 +348,20 @@ fn on_flag_gets_data_only_through_the_environment() {
         "nothing was executed from data"
     );
 }
+
+#[test]
+fn a_long_interval_needs_no_window_of_its_own() {
+    // The default window (60 s) stretches to two intervals; an explicit shorter one
+    // is refused, since growth would never be seen.
+    let o = run(&["--watch", "40", "--count", "1", "--json", "--netns", "host"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+    let o = run(&["--watch", "40", "--window", "60", "--count", "1"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--window 60"));
+}
