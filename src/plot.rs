@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Write};
+use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, anyhow};
@@ -201,6 +202,20 @@ pub fn run(args: &PlotArgs) -> Result<i32> {
             .into());
         }
     };
+    // The output's directory first: a raw backend error after reading the whole
+    // record would name neither the problem nor the fix.
+    let dir = match args.output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(UsageError(format!(
+            "-o {}: the directory {} does not exist (create it, or write elsewhere)",
+            args.output.display(),
+            dir.display()
+        ))
+        .into());
+    }
     let file = std::fs::File::open(&args.input)
         .map_err(|e| UsageError(format!("{}: cannot read it: {e}", args.input.display())))?;
     let rec = read_record(BufReader::new(file), args.metric);
@@ -254,6 +269,15 @@ pub fn run(args: &PlotArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// An axis tick: whole numbers without a decimal point.
+fn tick(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 struct ChartOpts {
     metric: TcpState,
     pool: Option<u64>,
@@ -291,27 +315,27 @@ where
         .y_label_area_size(56)
         .build_cartesian_2d(0f64..xmax, 0f64..ymax)
         .map_err(e)?;
+    // Hours of record read better in minutes or hours than as "30000.0" seconds.
+    let (unit, per) = if xmax > 7200.0 {
+        ("hours", 3600.0)
+    } else if xmax > 600.0 {
+        ("minutes", 60.0)
+    } else {
+        ("seconds", 1.0)
+    };
+    let x_label = |x: &f64| tick(*x / per);
+    let y_label = |y: &f64| tick(*y);
     chart
         .configure_mesh()
-        .x_desc(format!("seconds since {since}"))
+        .x_desc(format!("{unit} since {since}"))
         .y_desc(format!("{} sockets", o.metric.snake()))
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&y_label)
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(e)?;
-    for (i, s) in series.iter().enumerate() {
-        // Start at blue: red and magenta mark the pool and warn lines.
-        let color = Palette99::pick(i + 3).to_rgba();
-        chart
-            .draw_series(LineSeries::new(
-                s.points.iter().map(|(x, c)| (*x, *c as f64)),
-                color.stroke_width(2),
-            ))
-            .map_err(e)?
-            .label(s.label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-    }
+    // The pool and warn lines first, so that a group at the pool size is drawn
+    // over its line rather than hidden under it.
     if let Some(pool) = o.pool {
         let warn = pool as f64 * o.warn_pct / 100.0;
         for (y, label, color) in [
@@ -331,6 +355,20 @@ where
                 .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         }
+    }
+    for (i, s) in series.iter().enumerate() {
+        // Start at blue: red and magenta mark the pool and warn lines.
+        let color = Palette99::pick(i + 3).to_rgba();
+        chart
+            .draw_series(LineSeries::new(
+                s.points.iter().map(|(x, c)| (*x, *c as f64)),
+                color.stroke_width(2),
+            ))
+            .map_err(e)?
+            .label(s.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()

@@ -302,6 +302,15 @@ fn every_bad_value_exits_3_naming_the_flag_and_value() {
             &["plot", "/nonexistent.ndjson", "-o", "x.svg"],
             &["/nonexistent.ndjson", "cannot read"],
         ),
+        (
+            &[
+                "plot",
+                "/nonexistent.ndjson",
+                "-o",
+                "/nonexistent-dir/x.png",
+            ],
+            &["-o /nonexistent-dir/x.png", "does not exist"],
+        ),
         (&["--no-such-flag"], &["--no-such-flag"]),
     ];
     for (args, needles) in cases {
