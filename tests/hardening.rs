@@ -155,6 +155,48 @@ fn unattributed_sockets_are_split_by_what_can_be_known() {
     assert_eq!(shared["states"], json!({"close_wait": 1}));
 }
 
+/// With `hidepid`, other users' processes are not even listed: their sockets must
+/// not be said to have been "closed during the scan".
+#[test]
+fn hidepid_is_named_as_the_reason() {
+    assert_root();
+    struct Mount(std::path::PathBuf);
+    impl Drop for Mount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let (server, _client) = leak("127.0.0.1", "fin", 0, 3, &["--name", "hd-hidepid"]);
+    let remote = format!("127.0.0.1:{}", server.port());
+    wait_until(5, "3 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 3);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("proc");
+    std::fs::create_dir(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "proc", "-o", "hidepid=2", "proc", path_str(&dir)])
+        .status()
+        .expect("run mount");
+    assert!(
+        st.success(),
+        "mount -t proc -o hidepid=2 failed (this test needs root)"
+    );
+    let _mounted = Mount(dir.clone());
+    let d = parse(&as_nobody(
+        bin(),
+        &["--json", "--proc-root", path_str(&dir), "--remote", &remote],
+    ));
+    assert_eq!(one_group(&d, |_| true)["states"], json!({"close_wait": 3}));
+    let w = warnings(&d);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("no visible process holds") && w.contains("hidepid")),
+        "{w:?}"
+    );
+    assert!(!w.iter().any(|w| w.contains("during the scan")), "{w:?}");
+}
+
 /// A process name is whatever the process chose: one with an escape sequence and a
 /// newline must neither reach the terminal raw nor forge a row of its own.
 #[test]

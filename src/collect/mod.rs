@@ -106,6 +106,8 @@ pub struct Collection {
 pub struct Collector {
     opts: Options,
     users: Users,
+    /// Our own capabilities, for advice that fits (read once).
+    privilege: Privilege,
 }
 
 impl Collector {
@@ -137,6 +139,7 @@ impl Collector {
         Ok(Collector {
             opts,
             users: Users::default(),
+            privilege: Privilege::current(),
         })
     }
 
@@ -151,8 +154,17 @@ impl Collector {
         let mut ns_unreadable = Vec::new();
         let spaces = netns::discover(&root, &pids, netns, self.opts.netns, &mut ns_unreadable)
             .map_err(crate::exit::UsageError)?;
-        // Kernel threads live in the initial namespace and hold no sockets.
-        ns_unreadable.retain(|&pid| !is_kernel_thread(&root, pid));
+        // Kernel threads (asked once per pid and collection) hold no sockets and
+        // live in the initial namespace: their unreadable links hide nothing.
+        let mut kthreads: HashMap<u32, bool> = HashMap::new();
+        let mut is_kthread = |pid: u32| {
+            *kthreads
+                .entry(pid)
+                .or_insert_with(|| is_kernel_thread(&root, pid))
+        };
+        if self.opts.netns == netns::Selection::All {
+            ns_unreadable.retain(|&pid| !is_kthread(pid));
+        }
         if !ns_unreadable.is_empty() && self.opts.netns == netns::Selection::All {
             // Their namespaces are still read when another, readable process is in
             // them; one only they are in cannot even be named.
@@ -163,7 +175,7 @@ impl Collector {
                 if n == 1 { "" } else { "es" },
                 shown.join(", "),
                 if n > 10 { ", ..." } else { "" },
-                Privilege::current().ns_fix()
+                self.privilege.ns_link_fix()
             ));
         }
 
@@ -212,7 +224,7 @@ impl Collector {
                     warnings.push(format!(
                         "network namespace {}{member} skipped: {why}; {}",
                         ns.id,
-                        Privilege::current().ns_fix()
+                        self.privilege.ns_enter_fix()
                     ));
                 }
             }
@@ -242,7 +254,13 @@ impl Collector {
             .filter(|s| s.inode != 0 && fds.owners(s.inode).next().is_none())
             .count() as u64;
         if unattributed > 0 {
-            self.warn_unattributed(&root, &sockets, &fds, &mut warnings);
+            let blocked: Vec<u32> = fds
+                .unreadable
+                .iter()
+                .map(|(pid, _)| *pid)
+                .filter(|&pid| !is_kthread(pid))
+                .collect();
+            self.warn_unattributed(&root, &sockets, &fds, &blocked, &mut warnings);
         }
 
         Ok(Collection {
@@ -287,31 +305,33 @@ impl Collector {
 
     /// Warn about sockets that have an inode but no readable owner, split by what is
     /// known of each: a socket whose owner uid also runs processes whose fd tables
-    /// could not be read is most likely theirs; any other was closed, or its process
-    /// exited, between the two reads (or the kernel holds it). Blaming every one on
-    /// the unreadable processes would be a lie under churn.
+    /// could not be read (`blocked`, kernel threads left out) may well be theirs;
+    /// any other was closed, or its process exited, between the two reads (or the
+    /// kernel holds it). Blaming every one on the unreadable processes would be a
+    /// lie under churn.
     fn warn_unattributed(
         &mut self,
         root: &Path,
         sockets: &[Socket],
         fds: &FdScan,
+        blocked: &[u32],
         warnings: &mut Vec<String>,
     ) {
-        // Kernel threads have no fds: their unreadable /proc/<pid>/fd hides nothing.
-        let blocked: Vec<(u32, Option<u32>)> = fds
-            .unreadable
+        // Every uid a process runs as (real, effective, saved, filesystem): a socket
+        // carries the one it was created with.
+        let blocked: Vec<(u32, Vec<u32>)> = blocked
             .iter()
-            .map(|(pid, _)| *pid)
-            .filter(|&pid| !is_kernel_thread(root, pid))
-            .map(|pid| {
-                let uid = std::fs::read(root.join(format!("{pid}/status")))
-                    .ok()
-                    .and_then(|b| status_uid(&b));
-                (pid, uid)
+            .map(|&pid| {
+                let uids = std::fs::read(root.join(format!("{pid}/status")))
+                    .map(|b| status_uids(&b))
+                    .unwrap_or_default();
+                (pid, uids)
             })
             .collect();
-        let blocked_uids: std::collections::BTreeSet<u32> =
-            blocked.iter().filter_map(|(_, uid)| *uid).collect();
+        let blocked_uids: std::collections::BTreeSet<u32> = blocked
+            .iter()
+            .flat_map(|(_, u)| u.iter().copied())
+            .collect();
         let (mut hidden, mut gone) = (0u64, 0u64);
         let mut hidden_uids = std::collections::BTreeSet::new();
         for s in sockets
@@ -329,7 +349,7 @@ impl Collector {
         if hidden > 0 {
             let pids: Vec<u32> = blocked
                 .iter()
-                .filter(|(_, uid)| uid.is_some_and(|u| hidden_uids.contains(&u)))
+                .filter(|(_, uids)| uids.iter().any(|u| hidden_uids.contains(u)))
                 .map(|(pid, _)| *pid)
                 .collect();
             let mut shown: Vec<String> = pids.iter().take(10).map(u32::to_string).collect();
@@ -349,20 +369,41 @@ impl Collector {
                 })
                 .collect();
             let np = pids.len();
+            // Without the capabilities, the unreadable processes are every other
+            // user's: most likely the owners. With them, only a few protected ones
+            // refuse, and a socket closed mid-scan is as likely.
+            let how = if self.privilege.ptrace_and_read {
+                "possibly held by processes whose /proc/<pid>/fd is not readable (or closed during the scan)"
+            } else {
+                "most likely held by processes whose /proc/<pid>/fd is not readable"
+            };
             warnings.push(format!(
-                "{hidden} socket{} unattributed, most likely held by processes whose /proc/<pid>/fd is not readable: {np} process{} running as {} (pid {}); {}",
+                "{hidden} socket{} unattributed, {how}: {np} process{} running as {} (pid {}); {}",
                 plural(hidden),
                 if np == 1 { "" } else { "es" },
                 owners.join(", "),
                 shown.join(", "),
-                Privilege::current().fd_fix()
+                self.privilege.fd_fix()
             ));
         }
         if gone > 0 {
+            // With hidepid, other users' processes are not even listed: their
+            // sockets look ownerless, and "closed during the scan" would be false.
+            let hidden_pids = !self.privilege.ptrace_and_read && proc_hides_pids(root);
+            let why = if hidden_pids {
+                "/proc is mounted with hidepid, so other users' processes are not listed; run as root (or in the proc mount's gid= group) to see them"
+            } else {
+                "closed, or its process exited, during the scan; or held by the kernel"
+            };
+            let them = if gone == 1 { "it" } else { "them" };
+            let holder = if hidden_pids {
+                format!("no visible process holds {them}")
+            } else {
+                format!("no process holds {them} any more")
+            };
             warnings.push(format!(
-                "{gone} socket{} unattributed: no process holds {} any more (closed, or its process exited, during the scan; or held by the kernel)",
-                plural(gone),
-                if gone == 1 { "it" } else { "them" }
+                "{gone} socket{} unattributed: {holder} ({why})",
+                plural(gone)
             ));
         }
     }
@@ -407,10 +448,14 @@ fn read_proc(root: &Path, netns: NetnsId, warnings: &mut Vec<String>) -> Result<
     Ok(sockets)
 }
 
-/// A process name for warnings; empty when it is gone.
+/// A process name for warnings, escaped (warnings are printed on terminals); empty
+/// when it is gone.
 fn read_comm(root: &Path, pid: u32) -> String {
-    std::fs::read_to_string(root.join(format!("{pid}/comm")))
-        .map(|c| c.trim().to_string())
+    std::fs::read(root.join(format!("{pid}/comm")))
+        .map(|c| {
+            let name = String::from_utf8_lossy(c.strip_suffix(b"\n").unwrap_or(&c)).into_owned();
+            crate::model::printable(&name).into_owned()
+        })
         .unwrap_or_default()
 }
 
@@ -498,13 +543,21 @@ impl Privilege {
         )
     }
 
-    fn ns_fix(self) -> &'static str {
-        if self.ptrace_and_read && self.admin {
-            "sockleak already runs with root's capabilities, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks"
-        } else if self.ptrace_and_read {
-            "run as root to see its sockets (entering a namespace needs CAP_SYS_ADMIN)"
+    /// For an unreadable `/proc/<pid>/ns/net` link (a ptrace access check).
+    fn ns_link_fix(self) -> &'static str {
+        if self.ptrace_and_read {
+            "sockleak already has CAP_SYS_PTRACE, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks"
         } else {
-            "run as root (or with CAP_SYS_PTRACE) to see its sockets"
+            "run as root (or give the binary cap_sys_ptrace) to see its sockets"
+        }
+    }
+
+    /// For a namespace that could be neither entered nor read through /proc.
+    fn ns_enter_fix(self) -> &'static str {
+        if self.ptrace_and_read && self.admin {
+            "sockleak already has CAP_SYS_ADMIN, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks"
+        } else {
+            "run as root to see its sockets (entering a namespace needs CAP_SYS_ADMIN)"
         }
     }
 }
@@ -518,9 +571,49 @@ pub fn privileged_exec() -> bool {
 
 /// The real uid: first field of the `Uid:` line of `/proc/<pid>/status`.
 fn status_uid(status: &[u8]) -> Option<u32> {
-    let text = std::str::from_utf8(status).ok()?;
-    let line = text.lines().find(|l| l.starts_with("Uid:"))?;
-    line["Uid:".len()..].split_whitespace().next()?.parse().ok()
+    status_uids(status).first().copied()
+}
+
+/// Every field of the `Uid:` line: real, effective, saved and filesystem uid.
+fn status_uids(status: &[u8]) -> Vec<u32> {
+    let Ok(text) = std::str::from_utf8(status) else {
+        return Vec::new();
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .map(|rest| {
+            rest.split_whitespace()
+                .filter_map(|u| u.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether the proc file system at `root` hides other users' processes
+/// (`hidepid=1|2|noaccess|invisible`, from its super options in mountinfo).
+fn proc_hides_pids(root: &Path) -> bool {
+    let Ok(info) = std::fs::read_to_string(root.join("self/mountinfo")) else {
+        return false;
+    };
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    info.lines().any(|l| {
+        let mut halves = l.splitn(2, " - ");
+        let (Some(head), Some(tail)) = (halves.next(), halves.next()) else {
+            return false;
+        };
+        let mount_point = head.split(' ').nth(4).unwrap_or("");
+        let mut t = tail.split(' ');
+        t.next() == Some("proc")
+            && Path::new(mount_point) == root
+            && t.nth(1).is_some_and(|opts| {
+                opts.split(',').any(|o| {
+                    matches!(
+                        o,
+                        "hidepid=1" | "hidepid=2" | "hidepid=noaccess" | "hidepid=invisible"
+                    )
+                })
+            })
+    })
 }
 
 fn cmdline_string(raw: &[u8]) -> String {
@@ -541,7 +634,31 @@ mod tests {
     fn status_uid_reads_real_uid() {
         let s = b"Name:\tcurl\nUmask:\t0022\nState:\tS\nUid:\t1000\t1001\t1000\t1000\nGid:\t0\n";
         assert_eq!(status_uid(s), Some(1000));
+        assert_eq!(status_uids(s), vec![1000, 1001, 1000, 1000]);
         assert_eq!(status_uid(b"Name: x\n"), None);
+    }
+
+    #[test]
+    fn hidepid_is_read_from_mountinfo() {
+        let dir = std::env::temp_dir().join(format!("sockleak-hidepid-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("self")).unwrap();
+        let root = std::fs::canonicalize(&dir).unwrap();
+        let line = |opts: &str| {
+            format!(
+                "22 1 0:21 / {} rw,nosuid,nodev,noexec,relatime shared:12 - proc proc {opts}\n",
+                root.display()
+            )
+        };
+        for (opts, hides) in [
+            ("rw,hidepid=invisible", true),
+            ("rw,hidepid=2", true),
+            ("rw", false),
+            ("rw,hidepid=0", false),
+        ] {
+            std::fs::write(dir.join("self/mountinfo"), line(opts)).unwrap();
+            assert_eq!(proc_hides_pids(&dir), hides, "{opts}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -555,11 +672,14 @@ mod tests {
             }
         );
         assert!(!root.fd_fix().contains("sudo"));
-        assert!(!root.ns_fix().contains("run as root"));
-        // The two setcap capabilities alone (bits 2 and 19): fds yes, setns no.
+        assert!(!root.ns_link_fix().contains("run as root"));
+        assert!(!root.ns_enter_fix().contains("run as root"));
+        // The two setcap capabilities alone (bits 2 and 19): fds and links yes,
+        // setns no.
         let setcap = Privilege::from_status("CapEff:\t0000000000080004\n");
         assert!(setcap.ptrace_and_read && !setcap.admin);
-        assert!(setcap.ns_fix().contains("run as root"));
+        assert!(!setcap.ns_link_fix().contains("run as root"));
+        assert!(setcap.ns_enter_fix().contains("CAP_SYS_ADMIN"));
         let nobody = Privilege::from_status("CapEff:\t0000000000000000\n");
         assert!(
             nobody

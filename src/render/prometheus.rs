@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::aggregate::{Group, Report};
+use crate::aggregate::{Group, GroupField, Report};
 use crate::model::{StateCounts, TcpState};
 
 #[derive(Debug, Clone, Copy)]
@@ -35,8 +35,9 @@ fn header(out: &mut String, name: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} gauge");
 }
 
-/// The identifying labels of a group (without `state`).
-fn group_labels(g: &Group) -> String {
+/// The identifying labels of a group (without `state`). `user` only with `--by user`,
+/// whose groups no other label tells apart.
+fn group_labels(g: &Group, with_user: bool) -> String {
     let pid = g.pid.map(|p| p.to_string()).unwrap_or_default();
     let mut labels = format!(
         "pid=\"{pid}\",process=\"{}\",endpoint=\"{}\",direction=\"{}\"",
@@ -49,13 +50,21 @@ fn group_labels(g: &Group) -> String {
     }
     let container = g.container.as_ref().map(|c| c.short()).unwrap_or_default();
     let _ = write!(labels, ",container=\"{}\"", esc(&container));
+    if with_user {
+        let _ = write!(
+            labels,
+            ",user=\"{}\"",
+            esc(g.user.as_deref().unwrap_or_default())
+        );
+    }
     labels
 }
 
-/// The per-group series of one label set. Groups whose key holds fields that are no
-/// label (`--by state`, `--by user`, a remote host beside the endpoint...) would
-/// otherwise repeat a label set, and Prometheus drops duplicate samples: such
-/// groups are merged (counts and bytes summed, the oldest age kept).
+/// The per-group series of one label set. With `--by state` the groups of one
+/// process and endpoint share the labels of the byte and age series (state is a
+/// label of the socket counts only), and Prometheus drops repeated samples: such
+/// groups are merged (counts and bytes summed, the oldest age kept). Every other
+/// grouping key is a label, or part of one (endpoint).
 struct Series {
     labels: String,
     states: StateCounts,
@@ -64,11 +73,11 @@ struct Series {
 }
 
 /// One [`Series`] per distinct label set, in the groups' order (worst first).
-fn series(groups: &[Group]) -> Vec<Series> {
+fn series(groups: &[Group], with_user: bool) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::with_capacity(groups.len());
     let mut index = std::collections::HashMap::with_capacity(groups.len());
     for g in groups {
-        let labels = group_labels(g);
+        let labels = group_labels(g, with_user);
         match index.get(&labels) {
             Some(&i) => {
                 let s: &mut Series = &mut out[i];
@@ -144,7 +153,7 @@ pub fn render(r: &Report, opts: PromOptions) -> String {
         );
     }
 
-    let all = series(&r.groups);
+    let all = series(&r.groups, r.group_by.contains(&GroupField::User));
     let (kept, rest) = bounded(&all, opts.max_series);
     header(
         &mut out,
