@@ -305,6 +305,16 @@ where
         .start
         .map(|t| humantime::format_rfc3339_seconds(t).to_string())
         .unwrap_or_default();
+    // Hours of record read better in minutes or hours than as "30000" seconds. The
+    // axis is built in that unit, so that its ticks are round numbers of it.
+    let (unit, per) = if xmax > 7200.0 {
+        ("hours", 3600.0)
+    } else if xmax > 600.0 {
+        ("minutes", 60.0)
+    } else {
+        ("seconds", 1.0)
+    };
+    let xmax = xmax / per;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!("sockleak: {} sockets per group", o.metric.snake()),
@@ -315,22 +325,23 @@ where
         .y_label_area_size(56)
         .build_cartesian_2d(0f64..xmax, 0f64..ymax)
         .map_err(e)?;
-    // Hours of record read better in minutes or hours than as "30000.0" seconds.
-    let (unit, per) = if xmax > 7200.0 {
-        ("hours", 3600.0)
-    } else if xmax > 600.0 {
-        ("minutes", 60.0)
-    } else {
-        ("seconds", 1.0)
+    let x_label = |x: &f64| tick(*x);
+    // Counts are whole: at most one tick per unit, and no "0.5 sockets" label.
+    let y_label = |y: &f64| {
+        if (y - y.round()).abs() < 1e-9 {
+            format!("{y:.0}")
+        } else {
+            String::new()
+        }
     };
-    let x_label = |x: &f64| tick(*x / per);
-    let y_label = |y: &f64| tick(*y);
+    let y_ticks = (ymax.floor() as usize + 1).clamp(2, 11);
     chart
         .configure_mesh()
         .x_desc(format!("{unit} since {since}"))
         .y_desc(format!("{} sockets", o.metric.snake()))
         .x_label_formatter(&x_label)
         .y_label_formatter(&y_label)
+        .y_labels(y_ticks)
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(e)?;
@@ -361,7 +372,7 @@ where
         let color = Palette99::pick(i + 3).to_rgba();
         chart
             .draw_series(LineSeries::new(
-                s.points.iter().map(|(x, c)| (*x, *c as f64)),
+                s.points.iter().map(|(x, c)| (*x / per, *c as f64)),
                 color.stroke_width(2),
             ))
             .map_err(e)?
