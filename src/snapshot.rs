@@ -69,6 +69,7 @@ pub fn render(cli: &Cli, report: &Report) -> Result<()> {
                 top: cli.output.top.unwrap_or(20),
                 header: !cli.output.no_header,
                 color: render::use_color() && cli.output.output_file.is_none(),
+                more_hint: table::TableOptions::TOP_HINT,
             };
             table::write(&mut buf, report, opts)?;
             // After the table, next to the footer, where they are read.

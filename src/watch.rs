@@ -324,6 +324,9 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
     // On a terminal the redraw clears what stderr showed: the latest alerts are
     // drawn under the table too.
     let mut recent_alerts: VecDeque<String> = VecDeque::new();
+    // ...and not on stderr as well when that is the same terminal: the line would
+    // scroll the frame. Redirected (a log), stderr gets every alert.
+    let alerts_to_stderr = !(tty && io::stderr().is_terminal());
     let mut last_warnings: Vec<String> = Vec::new();
     let start = Instant::now();
     let step = Duration::from_secs_f64(interval);
@@ -372,16 +375,30 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
             _ => {
                 let mut buf = Vec::new();
                 let mut top = cli.output.top.unwrap_or(20);
+                let mut more_hint = table::TableOptions::TOP_HINT;
                 let size = if tty { render::terminal_size() } else { None };
+                // On a terminal, warnings are wrapped (their advice is at the end)
+                // and counted in the rows the frame needs.
+                let warning_lines: Vec<String> = match size {
+                    Some((cols, _)) => report
+                        .warnings
+                        .iter()
+                        .flat_map(|w| render::wrap(&format!("warning: {w}"), cols))
+                        .collect(),
+                    None => Vec::new(),
+                };
                 if let Some((_, rows)) = size {
                     // Redraw in place, never scroll: the rows that fit beside the
                     // title, header, "more groups", footer, warnings and alerts.
                     let around = 4
-                        + report.warnings.len()
+                        + warning_lines.len()
                         + recent_alerts.len()
                         + usize::from(!recent_alerts.is_empty());
                     let fit = rows.saturating_sub(around + 1).max(1);
-                    top = if top == 0 { fit } else { top.min(fit) };
+                    if top == 0 || fit < top {
+                        top = fit;
+                        more_hint = table::TableOptions::TERMINAL_HINT;
+                    }
                 }
                 writeln!(
                     buf,
@@ -399,11 +416,18 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
                         top,
                         header: !cli.output.no_header,
                         color,
+                        more_hint,
                     },
                 )?;
                 if tty {
-                    for w in &report.warnings {
-                        writeln!(buf, "warning: {w}")?;
+                    if size.is_some() {
+                        for line in &warning_lines {
+                            writeln!(buf, "{line}")?;
+                        }
+                    } else {
+                        for w in &report.warnings {
+                            writeln!(buf, "warning: {w}")?;
+                        }
                     }
                     if !recent_alerts.is_empty() {
                         writeln!(buf, "recent alerts:")?;
@@ -411,14 +435,19 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
                             writeln!(buf, "{a}")?;
                         }
                     }
-                } else if report.warnings != last_warnings {
+                } else {
                     // Piped: warnings go to stderr like a snapshot's, once until
-                    // they change, not once per sample.
-                    let mut err = io::stderr().lock();
-                    for w in &report.warnings {
-                        let _ = writeln!(err, "warning: {w}");
+                    // they change (counts aside: "5 sockets" and "6 sockets"
+                    // unattributed are one warning), not once per sample.
+                    let gist: Vec<String> =
+                        report.warnings.iter().map(|w| without_digits(w)).collect();
+                    if gist != last_warnings {
+                        let mut err = io::stderr().lock();
+                        for w in &report.warnings {
+                            let _ = writeln!(err, "warning: {w}");
+                        }
+                        last_warnings = gist;
                     }
-                    last_warnings.clone_from(&report.warnings);
                 }
                 match size {
                     Some((cols, _)) => {
@@ -449,6 +478,7 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
                 policy,
                 cli,
                 &mut hooks,
+                alerts_to_stderr,
             );
             if tty {
                 if recent_alerts.len() == 5 {
@@ -482,6 +512,11 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// A warning with its numbers taken out, to tell a new warning from a recount.
+fn without_digits(w: &str) -> String {
+    w.chars().filter(|c| !c.is_ascii_digit()).collect()
+}
+
 /// The one-line stderr alert, and `--on-flag`. Returns the alert line.
 fn alert(
     report: &Report,
@@ -490,6 +525,7 @@ fn alert(
     p: Policy,
     cli: &Cli,
     hooks: &mut Vec<Child>,
+    to_stderr: bool,
 ) -> String {
     let w = g.watch.as_ref().expect("tracked group");
     let count = g.states.get(p.metric);
@@ -506,7 +542,9 @@ fn alert(
         crate::check::describe(g, report),
         p.metric.snake(),
     );
-    let _ = writeln!(io::stderr(), "{line}");
+    if to_stderr {
+        let _ = writeln!(io::stderr(), "{line}");
+    }
     let Some(cmd) = &cli.watch.on_flag else {
         return line;
     };

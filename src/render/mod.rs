@@ -24,10 +24,11 @@ pub fn terminal_size() -> Option<(usize, usize)> {
         .then(|| (usize::from(ws.ws_col), usize::from(ws.ws_row)))
 }
 
-/// Cut `line` to `width` visible characters, so that a terminal never wraps it:
-/// ANSI escape sequences (colour) are copied but not counted, and styling is reset
-/// where the line is cut.
+/// Cut `line` to `width` terminal columns, so that a terminal never wraps it: ANSI
+/// escape sequences (colour) are copied but not counted, wide characters count
+/// two, and styling is reset where the line is cut.
 pub fn fit_line(line: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    use unicode_width::UnicodeWidthChar;
     let mut visible = 0;
     let mut chars = line.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -42,7 +43,7 @@ pub fn fit_line(line: &str, width: usize) -> std::borrow::Cow<'_, str> {
             }
             continue;
         }
-        visible += 1;
+        visible += c.width().unwrap_or(0);
         if visible > width {
             let mut cut = line[..i].to_string();
             if line.contains('\x1b') {
@@ -52,6 +53,25 @@ pub fn fit_line(line: &str, width: usize) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Borrowed(line)
+}
+
+/// Plain text (no escapes) wrapped at spaces into lines of at most `width` columns;
+/// a word longer than that is cut by [`fit_line`] rather than broken.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.width() + 1 + word.width() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
 }
 
 /// `1536` → `1.5KiB`; no space, so the column stays one awk field.
@@ -107,6 +127,15 @@ mod tests {
         );
         assert_eq!(fit_line("\x1b[31mab\x1b[0m", 2), "\x1b[31mab\x1b[0m");
         assert_eq!(fit_line("▂▃▄▅", 2), "▂▃");
+        // Wide characters take two columns.
+        assert_eq!(fit_line("日本語", 4), "日本");
+    }
+
+    #[test]
+    fn warnings_wrap_at_spaces() {
+        assert_eq!(wrap("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap("aa", 5), ["aa"]);
+        assert_eq!(wrap("abcdefg hi", 4), ["abcdefg", "hi"]);
     }
 
     #[test]

@@ -17,6 +17,14 @@ pub struct TableOptions {
     pub top: usize,
     pub header: bool,
     pub color: bool,
+    /// What the "N more groups" line suggests: `--top 0`, unless the rows were cut
+    /// to fit a terminal (`--watch`), where `--top 0` would change nothing.
+    pub more_hint: &'static str,
+}
+
+impl TableOptions {
+    pub const TOP_HINT: &'static str = "--top 0 shows all";
+    pub const TERMINAL_HINT: &'static str = "cut to fit the terminal; --json shows all";
 }
 
 /// A column the table can show, chosen from the report's group keys.
@@ -217,8 +225,9 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
             let more = report.groups.len() - shown;
             writeln!(
                 out,
-                "... {more} more group{} (--top 0 shows all)",
-                if more == 1 { "" } else { "s" }
+                "... {more} more group{} ({})",
+                if more == 1 { "" } else { "s" },
+                opts.more_hint
             )?;
         }
         writeln!(out, "{}", footer(report))?;
