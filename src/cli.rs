@@ -328,12 +328,21 @@ pub struct PlotArgs {
 pub fn wants_nagios(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
     let args: Vec<String> = args
         .into_iter()
+        .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    // `plot -o FILE` names a file, and subcommands have no nagios output.
+    if args
+        .first()
+        .is_some_and(|a| matches!(a.as_str(), "plot" | "serve" | "help"))
+    {
+        return false;
+    }
+    let args: Vec<&String> = args.iter().take_while(|a| *a != "--").collect();
     args.iter().enumerate().any(|(i, a)| {
-        a == "-onagios"
-            || a == "--output=nagios"
-            || ((a == "-o" || a == "--output") && args.get(i + 1).is_some_and(|v| v == "nagios"))
+        matches!(a.as_str(), "-onagios" | "-o=nagios" | "--output=nagios")
+            || (matches!(a.as_str(), "-o" | "--output")
+                && args.get(i + 1).is_some_and(|v| *v == "nagios"))
     })
 }
 
@@ -503,7 +512,7 @@ fn parse_percent(s: &str) -> Result<f64, String> {
     if num.is_none() && v < 1.0 {
         return Err(format!(
             "'{s}' is ambiguous: a percentage is expected (write {}% for a share of {s}, or {s}% if that is meant)",
-            v * 100.0
+            (v * 10_000.0).round() / 100.0
         ));
     }
     Ok(v)
@@ -575,6 +584,40 @@ mod tests {
         for bad in ["-1", "abc", "0", "inf", "NaN", "1e9"] {
             assert!(parse_interval(bad).unwrap_err().contains(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn nagios_is_recognised_before_parsing() {
+        let w = |args: &[&str]| {
+            wants_nagios(
+                std::iter::once("sockleak")
+                    .chain(args.iter().copied())
+                    .map(std::ffi::OsString::from),
+            )
+        };
+        for yes in [
+            &["-o", "nagios"][..],
+            &["--output", "nagios"],
+            &["-onagios"],
+            &["-o=nagios"],
+            &["--output=nagios"],
+            &["--threshold", "x", "-o", "nagios"],
+        ] {
+            assert!(w(yes), "{yes:?}");
+        }
+        for no in [
+            &["-o", "json"][..],
+            &["plot", "rec.ndjson", "-o", "nagios"],
+            &["--", "-o", "nagios"],
+            &[],
+        ] {
+            assert!(!w(no), "{no:?}");
+        }
+        assert!(
+            parse_percent("0.07")
+                .unwrap_err()
+                .contains("write 7% for a share of 0.07")
+        );
     }
 
     #[test]

@@ -20,14 +20,21 @@ fn main() {
             // A Nagios plugin answers on stdout even for a bad argument, or Nagios
             // shows "(No output returned from plugin)".
             if code == exit::FAILURE && sockleak::cli::wants_nagios(std::env::args_os()) {
-                let why = e.kind().as_str().unwrap_or("bad arguments");
+                // clap's message without its usage and help hints, on one line
+                // ("...not provided:" is followed by the argument's name).
                 let detail = e.to_string();
-                let first = detail
+                let why: Vec<&str> = detail
                     .lines()
-                    .next()
-                    .unwrap_or(why)
-                    .trim_start_matches("error: ");
-                println!("SOCKLEAK UNKNOWN - {}", sockleak::check::plugin_text(first));
+                    .map(str::trim)
+                    .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                let why = why.join(" ");
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "SOCKLEAK UNKNOWN - {}",
+                    sockleak::check::plugin_text(why.trim_start_matches("error: "))
+                );
             }
             std::process::exit(code);
         }

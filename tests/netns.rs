@@ -234,6 +234,9 @@ fn container_ids_from_cgroup_paths() {
         assert_eq!((c.runtime, c.short().as_str()), ("lxc", name), "{file}");
     }
     assert_eq!(parse("lxc-monitor"), None);
+    // Docker inside an LXD container: the innermost container is the process's.
+    let c = parse("docker-in-lxd").unwrap();
+    assert_eq!((c.runtime, c.short().as_str()), ("docker", "3f6c1b2a9d8e"));
     assert_eq!(parse("host-process"), None);
     assert_eq!(parse("garbage"), None);
 }

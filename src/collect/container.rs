@@ -38,13 +38,15 @@ pub fn from_cgroup(text: &str) -> Option<Container> {
 
 fn from_path(path: &str) -> Option<Container> {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    if let Some(name) = lxc_name(&parts) {
-        return Some(Container {
+    // An LXC (LXD, Incus) container, unless a container runs inside it (docker in
+    // LXD): the innermost is the one the process is in.
+    let lxc = || {
+        lxc_name(&parts).map(|name| Container {
             id: name.to_string(),
             runtime: "lxc",
             name: Some(name.to_string()),
-        });
-    }
+        })
+    };
     let pod = parts.iter().find_map(|p| pod_uid(p));
     // A podman pod (`machine-libpod_pod_<id>.slice`) is no Kubernetes pod.
     let podman_pod = parts.iter().find_map(|p| {
@@ -54,7 +56,7 @@ fn from_path(path: &str) -> Option<Container> {
     });
     // The innermost part that names a container wins (podman nests a
     // `container` cgroup inside its libpod scope).
-    let (runtime, id) = parts.iter().enumerate().rev().find_map(|(i, part)| {
+    let found = parts.iter().enumerate().rev().find_map(|(i, part)| {
         let scoped = part.strip_suffix(".scope").unwrap_or(part);
         let found = if let Some(id) = scoped.strip_prefix("docker-") {
             ("docker", id)
@@ -75,7 +77,10 @@ fn from_path(path: &str) -> Option<Container> {
             return None;
         };
         is_hex_id(found.1).then_some(found)
-    })?;
+    });
+    let Some((runtime, id)) = found else {
+        return lxc();
+    };
     if runtime == "podman" {
         return Some(Container {
             id: id.to_string(),
