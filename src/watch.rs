@@ -377,15 +377,17 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
                 let mut top = cli.output.top.unwrap_or(20);
                 let mut more_hint = table::TableOptions::TOP_HINT;
                 let size = if tty { render::terminal_size() } else { None };
-                // On a terminal, warnings are wrapped (their advice is at the end)
-                // and counted in the rows the frame needs.
-                let warning_lines: Vec<String> = match size {
-                    Some((cols, _)) => report
+                // On a terminal, warnings are part of the frame: wrapped to its
+                // width (their advice is at the end) and counted in its rows.
+                let cols = size.map_or(usize::MAX, |(cols, _)| cols);
+                let warning_lines: Vec<String> = if tty {
+                    report
                         .warnings
                         .iter()
                         .flat_map(|w| render::wrap(&format!("warning: {w}"), cols))
-                        .collect(),
-                    None => Vec::new(),
+                        .collect()
+                } else {
+                    Vec::new()
                 };
                 if let Some((_, rows)) = size {
                     // Redraw in place, never scroll: the rows that fit beside the
@@ -420,14 +422,8 @@ pub fn run(cli: &Cli, interval: f64) -> Result<i32> {
                     },
                 )?;
                 if tty {
-                    if size.is_some() {
-                        for line in &warning_lines {
-                            writeln!(buf, "{line}")?;
-                        }
-                    } else {
-                        for w in &report.warnings {
-                            writeln!(buf, "warning: {w}")?;
-                        }
+                    for line in &warning_lines {
+                        writeln!(buf, "{line}")?;
                     }
                     if !recent_alerts.is_empty() {
                         writeln!(buf, "recent alerts:")?;

@@ -249,10 +249,14 @@ impl Collector {
         }
 
         let unowned = sockets.iter().filter(|s| s.inode == 0).count() as u64;
-        let unattributed = sockets
+        // The owner uids of the unattributed sockets: counted here, told apart by
+        // the warnings.
+        let unattributed_uids: Vec<u32> = sockets
             .iter()
             .filter(|s| s.inode != 0 && fds.owners(s.inode).next().is_none())
-            .count() as u64;
+            .map(|s| s.uid)
+            .collect();
+        let unattributed = unattributed_uids.len() as u64;
         if unattributed > 0 {
             let blocked: Vec<u32> = fds
                 .unreadable
@@ -260,7 +264,7 @@ impl Collector {
                 .map(|(pid, _)| *pid)
                 .filter(|&pid| !is_kthread(pid))
                 .collect();
-            self.warn_unattributed(&root, &sockets, &fds, &blocked, &mut warnings);
+            self.warn_unattributed(&root, &unattributed_uids, &blocked, &mut warnings);
         }
 
         Ok(Collection {
@@ -312,8 +316,7 @@ impl Collector {
     fn warn_unattributed(
         &mut self,
         root: &Path,
-        sockets: &[Socket],
-        fds: &FdScan,
+        unattributed_uids: &[u32],
         blocked: &[u32],
         warnings: &mut Vec<String>,
     ) {
@@ -334,13 +337,10 @@ impl Collector {
             .collect();
         let (mut hidden, mut gone) = (0u64, 0u64);
         let mut hidden_uids = std::collections::BTreeSet::new();
-        for s in sockets
-            .iter()
-            .filter(|s| s.inode != 0 && fds.owners(s.inode).next().is_none())
-        {
-            if blocked_uids.contains(&s.uid) {
+        for &uid in unattributed_uids {
+            if blocked_uids.contains(&uid) {
                 hidden += 1;
-                hidden_uids.insert(s.uid);
+                hidden_uids.insert(uid);
             } else {
                 gone += 1;
             }
