@@ -1,58 +1,50 @@
-//! Entry point: parse arguments, dispatch, map errors to exit codes.
+//! Entry point: parse arguments, build the config once, dispatch once, map errors
+//! to exit codes.
 
 use std::io::Write;
 
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use sockleak::cli::{Cli, Command};
-use sockleak::exit;
+use sockleak::config::Config;
+use sockleak::config::cli::{self, Cli};
+use sockleak::{app, exit};
 
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => exit::OK,
-                _ => exit::FAILURE,
-            };
-            // A Nagios plugin answers on stdout even for a bad argument, or Nagios
-            // shows "(No output returned from plugin)".
-            if code == exit::FAILURE && sockleak::cli::wants_nagios(std::env::args_os()) {
-                // clap's message without its usage and help hints, on one line
-                // ("...not provided:" is followed by the argument's name).
-                let detail = e.to_string();
-                let why: Vec<&str> = detail
-                    .lines()
-                    .map(str::trim)
-                    .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
-                    .filter(|l| !l.is_empty())
-                    .collect();
-                let why = why.join(" ");
-                let _ = writeln!(
-                    std::io::stdout().lock(),
-                    "SOCKLEAK UNKNOWN - {}",
-                    sockleak::check::plugin_text(why.trim_start_matches("error: "))
-                );
-            }
-            std::process::exit(code);
-        }
+        Err(e) => std::process::exit(parse_error(&e)),
     };
-    let result = match &cli.command {
-        None => match cli.watch.watch {
-            Some(interval) => sockleak::watch::run(&cli, interval),
-            None => sockleak::snapshot::run(&cli),
-        },
-        Some(Command::Serve(args)) => sockleak::serve::run(args),
-        Some(Command::Plot(args)) => sockleak::plot::run(args),
-    };
+    // A Nagios plugin answers on stdout even for a bad flag, or Nagios shows
+    // "(No output returned from plugin)".
+    let nagios = cli.is_nagios_check();
+    let result = Config::from_cli(cli).and_then(app::run);
     std::process::exit(match result {
         Ok(code) => code,
         Err(e) if exit::is_broken_pipe(&e) => exit::OK,
+        Err(e) if nagios => {
+            let _ = std::io::stdout().write_all(app::check::unknown(&e).as_bytes());
+            exit::FAILURE
+        }
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "sockleak: error: {e:#}");
             exit::FAILURE
         }
     });
+}
+
+/// Print clap's message (and for `-o nagios` an UNKNOWN line); the exit code.
+fn parse_error(e: &clap::Error) -> i32 {
+    let _ = e.print();
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return exit::OK;
+    }
+    if cli::wants_nagios(std::env::args_os()) {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "SOCKLEAK UNKNOWN - {}",
+            sockleak::render::check::plugin_text(&cli::one_line_reason(e))
+        );
+    }
+    exit::FAILURE
 }

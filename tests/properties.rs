@@ -92,7 +92,7 @@ proptest! {
 
     #[test]
     fn record_reader_random_bytes(raw in proptest::collection::vec(any::<u8>(), 0..3000)) {
-        let rec = sockleak::plot::read_record(raw.as_slice(), TcpState::CloseWait);
+        let rec = sockleak::app::plot::record::read_record(raw.as_slice(), TcpState::CloseWait);
         prop_assert!(rec.samples + rec.bad_lines.len() <= raw.split(|b| *b == b'\n').count());
     }
 }

@@ -13,34 +13,18 @@ pub mod netns;
 pub mod proc_net;
 pub mod users;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
 
-use crate::model::{NetnsId, Process, Socket};
+use crate::model::warning::{
+    LINES_SHOWN, MalformedLine, NamedPid, PIDS_SHOWN, Privilege, USERS_SHOWN, Warning,
+};
+use crate::model::{NetnsId, Process, Socket, Source};
 use fdscan::FdScan;
 use users::Users;
-
-/// Where the socket table came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    Netlink,
-    Proc,
-}
-
-impl Source {
-    /// The name used in JSON, the table footer and Prometheus labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Netlink => "netlink",
-            Source::Proc => "proc",
-        }
-    }
-}
 
 /// The `--source` choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,7 +81,7 @@ pub struct Collection {
     /// Sockets with an inode that no readable process holds.
     pub unattributed: u64,
     /// What could not be seen, and why; shown to the user.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     pub elapsed: Duration,
 }
 
@@ -139,7 +123,7 @@ impl Collector {
         Ok(Collector {
             opts,
             users: Users::default(),
-            privilege: Privilege::current(),
+            privilege: current_privilege(),
         })
     }
 
@@ -168,15 +152,11 @@ impl Collector {
         if !ns_unreadable.is_empty() && self.opts.netns == netns::Selection::All {
             // Their namespaces are still read when another, readable process is in
             // them; one only they are in cannot even be named.
-            let n = ns_unreadable.len();
-            let shown: Vec<String> = ns_unreadable.iter().take(10).map(u32::to_string).collect();
-            warnings.push(format!(
-                "/proc/<pid>/ns/net not readable for {n} process{} (pid {}{}): a network namespace only they are in is not read; {}",
-                if n == 1 { "" } else { "es" },
-                shown.join(", "),
-                if n > 10 { ", ..." } else { "" },
-                self.privilege.ns_link_fix()
-            ));
+            warnings.push(Warning::NsLinksUnreadable {
+                count: ns_unreadable.len(),
+                pids: ns_unreadable.iter().take(PIDS_SHOWN).copied().collect(),
+                privilege: self.privilege.clone(),
+            });
         }
 
         // Every table first, then the fd scan (see the module comment).
@@ -205,27 +185,24 @@ impl Collector {
                     others_via_netlink =
                         Some(others_via_netlink.unwrap_or(true) && t.source == Source::Netlink);
                     if let Some(why) = t.fell_back {
-                        let member = ns.member.unwrap_or(0);
-                        warnings.push(format!(
-                            "network namespace {} (pid {member} {}): {why}; read {}/{member}/net/tcp instead, without idle ages",
-                            ns.id,
-                            read_comm(&root, member),
-                            root.display()
-                        ));
+                        warnings.push(Warning::NetnsFellBack {
+                            netns: ns.id,
+                            member: named(&root, ns.member.unwrap_or(0)),
+                            why,
+                            root: root.display().to_string(),
+                        });
                     }
                     warn_malformed(&t.malformed, &mut warnings);
                     sockets.extend(t.sockets);
                     namespaces.push(ns.id);
                 }
                 Err(why) => {
-                    let member = ns.member.map_or_else(String::new, |p| {
-                        format!(" (pid {p} {})", read_comm(&root, p))
+                    warnings.push(Warning::NetnsSkipped {
+                        netns: ns.id,
+                        member: ns.member.map(|p| named(&root, p)),
+                        why,
+                        privilege: self.privilege.clone(),
                     });
-                    warnings.push(format!(
-                        "network namespace {}{member} skipped: {why}; {}",
-                        ns.id,
-                        self.privilege.ns_enter_fix()
-                    ));
                 }
             }
         }
@@ -285,7 +262,7 @@ impl Collector {
         &self,
         root: &Path,
         netns: NetnsId,
-        warnings: &mut Vec<String>,
+        warnings: &mut Vec<Warning>,
     ) -> Result<(Source, Vec<Socket>)> {
         match self.opts.source {
             SourceChoice::Netlink => {
@@ -296,10 +273,10 @@ impl Collector {
             SourceChoice::Auto => match netlink::dump(netns, self.opts.idle) {
                 Ok(s) => Ok((Source::Netlink, s)),
                 Err(e) => {
-                    warnings.push(format!(
-                        "netlink sock_diag unavailable ({e}); read {}/net/tcp instead, without idle ages",
-                        root.display()
-                    ));
+                    warnings.push(Warning::NetlinkUnavailable {
+                        error: e.to_string(),
+                        root: root.display().to_string(),
+                    });
                     Ok((Source::Proc, read_proc(root, netns, warnings)?))
                 }
             },
@@ -318,7 +295,7 @@ impl Collector {
         root: &Path,
         unattributed_uids: &[u32],
         blocked: &[u32],
-        warnings: &mut Vec<String>,
+        warnings: &mut Vec<Warning>,
     ) {
         // Every uid a process runs as (real, effective, saved, filesystem): a socket
         // carries the one it was created with.
@@ -331,12 +308,12 @@ impl Collector {
                 (pid, uids)
             })
             .collect();
-        let blocked_uids: std::collections::BTreeSet<u32> = blocked
+        let blocked_uids: BTreeSet<u32> = blocked
             .iter()
             .flat_map(|(_, u)| u.iter().copied())
             .collect();
         let (mut hidden, mut gone) = (0u64, 0u64);
-        let mut hidden_uids = std::collections::BTreeSet::new();
+        let mut hidden_uids = BTreeSet::new();
         for &uid in unattributed_uids {
             if blocked_uids.contains(&uid) {
                 hidden += 1;
@@ -345,66 +322,30 @@ impl Collector {
                 gone += 1;
             }
         }
-        let plural = |n: u64| if n == 1 { "" } else { "s" };
         if hidden > 0 {
             let pids: Vec<u32> = blocked
                 .iter()
                 .filter(|(_, uids)| uids.iter().any(|u| hidden_uids.contains(u)))
                 .map(|(pid, _)| *pid)
                 .collect();
-            let mut shown: Vec<String> = pids.iter().take(10).map(u32::to_string).collect();
-            if pids.len() > 10 {
-                shown.push("...".to_string());
-            }
-            let owners: Vec<String> = hidden_uids
+            let owners = hidden_uids
                 .iter()
-                .take(5)
-                .map(|&uid| {
-                    let name = self.users.name(uid);
-                    if name == uid.to_string() {
-                        format!("uid {uid}")
-                    } else {
-                        format!("uid {uid} {name}")
-                    }
-                })
+                .take(USERS_SHOWN)
+                .map(|&uid| (uid, self.users.name(uid).to_string()))
                 .collect();
-            let np = pids.len();
-            // Without the capabilities, the unreadable processes are every other
-            // user's: most likely the owners. With them, only a few protected ones
-            // refuse, and a socket closed mid-scan is as likely.
-            let how = if self.privilege.ptrace_and_read {
-                "possibly held by processes whose /proc/<pid>/fd is not readable (or closed during the scan)"
-            } else {
-                "most likely held by processes whose /proc/<pid>/fd is not readable"
-            };
-            warnings.push(format!(
-                "{hidden} socket{} unattributed, {how}: {np} process{} running as {} (pid {}); {}",
-                plural(hidden),
-                if np == 1 { "" } else { "es" },
-                owners.join(", "),
-                shown.join(", "),
-                self.privilege.fd_fix()
-            ));
+            warnings.push(Warning::UnattributedHeld {
+                sockets: hidden,
+                processes: pids.len(),
+                pids: pids.into_iter().take(PIDS_SHOWN).collect(),
+                owners,
+                privilege: self.privilege.clone(),
+            });
         }
         if gone > 0 {
-            // With hidepid, other users' processes are not even listed: their
-            // sockets look ownerless, and "closed during the scan" would be false.
-            let hidden_pids = !self.privilege.ptrace_and_read && proc_hides_pids(root);
-            let why = if hidden_pids {
-                "/proc is mounted with hidepid, so other users' processes are not listed; run as root (or in the proc mount's gid= group) to see them"
-            } else {
-                "closed, or its process exited, during the scan; or held by the kernel"
-            };
-            let them = if gone == 1 { "it" } else { "them" };
-            let holder = if hidden_pids {
-                format!("no visible process holds {them}")
-            } else {
-                format!("no process holds {them} any more")
-            };
-            warnings.push(format!(
-                "{gone} socket{} unattributed: {holder} ({why})",
-                plural(gone)
-            ));
+            warnings.push(Warning::UnattributedGone {
+                sockets: gone,
+                hidepid: !self.privilege.ptrace_and_read && proc_hides_pids(root),
+            });
         }
     }
 
@@ -441,40 +382,40 @@ impl Collector {
     }
 }
 
-fn read_proc(root: &Path, netns: NetnsId, warnings: &mut Vec<String>) -> Result<Vec<Socket>> {
+fn read_proc(root: &Path, netns: NetnsId, warnings: &mut Vec<Warning>) -> Result<Vec<Socket>> {
     let (sockets, malformed) =
         proc_net::read_tables(&root.join("net"), netns).context("cannot read the TCP table")?;
     warn_malformed(&malformed, warnings);
     Ok(sockets)
 }
 
-/// A process name for warnings, escaped (warnings are printed on terminals); empty
-/// when it is gone.
-fn read_comm(root: &Path, pid: u32) -> String {
-    std::fs::read(root.join(format!("{pid}/comm")))
+/// A process for warnings: its pid and escaped name (empty when it is gone).
+fn named(root: &Path, pid: u32) -> NamedPid {
+    let comm = std::fs::read(root.join(format!("{pid}/comm")))
         .map(|c| {
             let name = String::from_utf8_lossy(c.strip_suffix(b"\n").unwrap_or(&c)).into_owned();
             crate::model::printable(&name).into_owned()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    NamedPid { pid, comm }
 }
 
-fn warn_malformed(malformed: &[proc_net::Malformed], warnings: &mut Vec<String>) {
+fn warn_malformed(malformed: &[proc_net::Malformed], warnings: &mut Vec<Warning>) {
     if malformed.is_empty() {
         return;
     }
-    let shown: Vec<String> = malformed
-        .iter()
-        .take(5)
-        .map(|m| format!("{} line {}: {}", m.file, m.line, m.reason))
-        .collect();
-    warnings.push(format!(
-        "{} malformed line{} in the TCP table not counted: {}{}",
-        malformed.len(),
-        if malformed.len() == 1 { "" } else { "s" },
-        shown.join("; "),
-        if malformed.len() > 5 { "; ..." } else { "" }
-    ));
+    warnings.push(Warning::MalformedLines {
+        count: malformed.len(),
+        shown: malformed
+            .iter()
+            .take(LINES_SHOWN)
+            .map(|m| MalformedLine {
+                file: m.file.clone(),
+                line: m.line,
+                reason: m.reason.clone(),
+            })
+            .collect(),
+    });
 }
 
 /// Whether `pid` is a kernel thread (`PF_KTHREAD` in the flags of
@@ -494,72 +435,14 @@ fn is_kernel_thread(root: &Path, pid: u32) -> bool {
         .is_some_and(|flags| flags & PF_KTHREAD != 0)
 }
 
-/// What sockleak may already do, so that a warning's advice fits: "run with sudo" is
-/// no help to root, whom the kernel can still refuse (a process that is not dumpable
-/// and holds capabilities root lacks here, or a security module).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Privilege {
-    /// CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: every fd table and ns link.
-    ptrace_and_read: bool,
-    /// CAP_SYS_ADMIN: setns into other namespaces.
-    admin: bool,
-}
-
-impl Privilege {
-    const CAP_DAC_READ_SEARCH: u32 = 2;
-    const CAP_SYS_PTRACE: u32 = 19;
-    const CAP_SYS_ADMIN: u32 = 21;
-
-    /// Our own effective capabilities, from the kernel (never from a --proc-root).
-    fn current() -> Privilege {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        Privilege::from_status(&status)
-    }
-
-    fn from_status(status: &str) -> Privilege {
-        let eff = status
-            .lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0);
-        let has = |cap: u32| eff & (1 << cap) != 0;
-        Privilege {
-            ptrace_and_read: has(Self::CAP_SYS_PTRACE) && has(Self::CAP_DAC_READ_SEARCH),
-            admin: has(Self::CAP_SYS_ADMIN),
-        }
-    }
-
-    fn fd_fix(self) -> String {
-        if self.ptrace_and_read {
-            return "sockleak already has CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks".to_string();
-        }
-        // The path of this very binary: `$(command -v sockleak)` is empty when it
-        // was started as ./target/release/sockleak.
-        let exe = std::env::current_exe()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| "$(command -v sockleak)".to_string());
-        format!(
-            "run with sudo, or give the binary the two capabilities it needs: setcap cap_sys_ptrace,cap_dac_read_search+ep {exe}"
-        )
-    }
-
-    /// For an unreadable `/proc/<pid>/ns/net` link (a ptrace access check).
-    fn ns_link_fix(self) -> &'static str {
-        if self.ptrace_and_read {
-            "sockleak already has CAP_SYS_PTRACE, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks"
-        } else {
-            "run as root (or give the binary cap_sys_ptrace) to see its sockets"
-        }
-    }
-
-    /// For a namespace that could be neither entered nor read through /proc.
-    fn ns_enter_fix(self) -> &'static str {
-        if self.ptrace_and_read && self.admin {
-            "sockleak already has CAP_SYS_ADMIN, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks"
-        } else {
-            "run as root to see its sockets (entering a namespace needs CAP_SYS_ADMIN)"
-        }
-    }
+/// Our own effective capabilities, from the kernel (never from a --proc-root), and
+/// this binary's path for the advice.
+fn current_privilege() -> Privilege {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "$(command -v sockleak)".to_string());
+    Privilege::from_status(&status, exe)
 }
 
 /// Whether this process was exec'd with more privilege than its user has (file
@@ -659,34 +542,6 @@ mod tests {
             assert_eq!(proc_hides_pids(&dir), hides, "{opts}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn advice_fits_the_privilege_held() {
-        let root = Privilege::from_status("Name:\tx\nCapEff:\t000001ffffffffff\n");
-        assert_eq!(
-            root,
-            Privilege {
-                ptrace_and_read: true,
-                admin: true
-            }
-        );
-        assert!(!root.fd_fix().contains("sudo"));
-        assert!(!root.ns_link_fix().contains("run as root"));
-        assert!(!root.ns_enter_fix().contains("run as root"));
-        // The two setcap capabilities alone (bits 2 and 19): fds and links yes,
-        // setns no.
-        let setcap = Privilege::from_status("CapEff:\t0000000000080004\n");
-        assert!(setcap.ptrace_and_read && !setcap.admin);
-        assert!(!setcap.ns_link_fix().contains("run as root"));
-        assert!(setcap.ns_enter_fix().contains("CAP_SYS_ADMIN"));
-        let nobody = Privilege::from_status("CapEff:\t0000000000000000\n");
-        assert!(
-            nobody
-                .fd_fix()
-                .contains("setcap cap_sys_ptrace,cap_dac_read_search+ep")
-        );
-        assert_eq!(Privilege::from_status("garbage"), nobody);
     }
 
     #[test]

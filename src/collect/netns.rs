@@ -14,7 +14,8 @@ use std::path::Path;
 
 use crate::model::{NetnsId, Socket};
 
-use super::{Source, netlink, proc_net, read_ns};
+use super::{netlink, proc_net, read_ns};
+use crate::model::Source;
 
 /// A network namespace in use.
 #[derive(Debug, Clone, PartialEq, Eq)]

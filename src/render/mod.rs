@@ -1,13 +1,59 @@
-//! Rendering a [`Report`](crate::aggregate::Report): the human table, the JSON
-//! document, and the helpers they share. Renderers write to any `io::Write` and
-//! never print directly, so a closed pipe surfaces as an error the caller can
-//! treat as a quiet exit.
+//! Rendering: a report as the human table, the JSON document, Prometheus text,
+//! check lines and the Nagios status line, and `--watch` frames and alerts; one
+//! file per format. A snapshot's format is chosen once, as a [`Renderer`]. Renderers
+//! build bytes and never print (but [`print_warnings`], the one place warnings are
+//! printed), so a closed pipe surfaces as an error the caller treats as a quiet exit.
 
+pub mod check;
+pub mod describe;
+pub mod frame;
 pub mod json;
 pub mod prometheus;
 pub mod table;
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
+
+use crate::model::report::Report;
+use crate::model::warning::Warning;
+
+/// A snapshot's output format and its options, chosen once by the configuration.
+#[derive(Debug, Clone, Copy)]
+pub enum Renderer {
+    Table(table::TableOptions),
+    /// The v1 document; `top` cuts the groups (only when asked for explicitly).
+    Json {
+        top: Option<usize>,
+    },
+    Prometheus(prometheus::PromOptions),
+}
+
+impl Renderer {
+    /// The report in this format.
+    pub fn render(&self, report: &Report) -> io::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        match self {
+            Renderer::Table(opts) => table::write(&mut buf, report, *opts)?,
+            Renderer::Json { top } => json::write(&mut buf, report, *top)?,
+            Renderer::Prometheus(opts) => buf = prometheus::render(report, *opts).into_bytes(),
+        }
+        Ok(buf)
+    }
+
+    /// Whether the format leaves warnings to stderr: the table does; JSON and
+    /// Prometheus carry them (as text, and as a count).
+    pub fn warns_on_stderr(&self) -> bool {
+        matches!(self, Renderer::Table(_))
+    }
+}
+
+/// Print warnings to stderr, one `warning:` line each. Errors writing stderr are
+/// ignored: there is nowhere left to report them.
+pub fn print_warnings(warnings: &[Warning]) {
+    let mut err = io::stderr().lock();
+    for w in warnings {
+        let _ = writeln!(err, "warning: {w}");
+    }
+}
 
 /// Whether to style output: stdout is a terminal and `NO_COLOR` is unset or empty.
 pub fn use_color() -> bool {

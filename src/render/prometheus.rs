@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::aggregate::{Group, GroupField, Report};
+use crate::model::report::{Group, GroupField, Report};
 use crate::model::{StateCounts, TcpState};
 
 #[derive(Debug, Clone, Copy)]

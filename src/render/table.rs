@@ -5,9 +5,9 @@ use std::io::{self, Write};
 
 use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table, presets};
 
-use crate::aggregate::{Group, GroupField, Report};
+use crate::model::report::{Group, GroupField, Report};
+use crate::model::watch::Flag;
 use crate::model::{TcpState, printable};
-use crate::watch::Flag;
 
 use super::{human_age, human_bytes};
 

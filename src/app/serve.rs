@@ -10,7 +10,6 @@
 //! `--min-interval` additionally serves a cached result younger than that.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,12 +24,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
-use crate::aggregate::{self, GroupField};
-use crate::cli::ServeArgs;
-use crate::collect::Collector;
-use crate::exit::{self, UsageError};
-use crate::filter::Filters;
+use crate::config::Serve;
+use crate::exit;
 use crate::render::prometheus::{self, PromOptions};
+use crate::report::Sampler;
 
 /// Largest request head accepted (hyper's minimum buffer size).
 const MAX_HEAD_BYTES: usize = 8192;
@@ -43,9 +40,7 @@ struct State {
     /// The last exposition and when its collection started. Held across a
     /// collection, which is what serialises them.
     last: Mutex<Option<(Instant, Arc<String>)>>,
-    collector: Arc<std::sync::Mutex<Collector>>,
-    by: Vec<GroupField>,
-    filters: Filters,
+    sampler: Arc<std::sync::Mutex<Sampler>>,
     prom: PromOptions,
     min_interval: Duration,
 }
@@ -65,10 +60,8 @@ impl State {
         // that accepts and times out other connections.
         let me = self.clone();
         let text = tokio::task::spawn_blocking(move || -> Result<String> {
-            let mut collector = me.collector.lock().unwrap_or_else(|p| p.into_inner());
-            let c = collector.collect()?;
-            let report = aggregate::aggregate(&c, &me.by, &me.filters);
-            Ok(prometheus::render(&report, me.prom))
+            let mut sampler = me.sampler.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(prometheus::render(&sampler.take()?, me.prom))
         })
         .await
         .context("collection task failed")??;
@@ -129,41 +122,36 @@ async fn handle(
     }
 }
 
-pub fn run(args: &ServeArgs) -> Result<i32> {
-    let (collector, filters) = crate::snapshot::prepare(&args.collect, &args.view)?;
+pub fn run(s: Serve) -> Result<i32> {
     let state = Arc::new(State {
         last: Mutex::new(None),
-        collector: Arc::new(std::sync::Mutex::new(collector)),
-        by: args.view.group_by(),
-        filters,
-        prom: PromOptions {
-            max_series: args.max_series,
-            pool_size: args.pool_size,
-        },
-        min_interval: Duration::from_secs_f64(args.min_interval),
+        sampler: Arc::new(std::sync::Mutex::new(s.sampler)),
+        prom: s.prom,
+        min_interval: s.min_interval,
     });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
         .context("cannot start the server runtime")?;
-    rt.block_on(serve(args.listen, state))?;
+    rt.block_on(serve(s.listener, state))?;
     Ok(exit::OK)
 }
 
-async fn serve(addr: SocketAddr, state: Arc<State>) -> Result<()> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| UsageError(format!("--listen {addr}: cannot listen there: {e}")))?;
+async fn serve(listener: std::net::TcpListener, state: Arc<State>) -> Result<()> {
+    let addr = listener
+        .local_addr()
+        .context("the listening socket has no address")?;
+    listener
+        .set_nonblocking(true)
+        .context("cannot make the listening socket non-blocking")?;
+    let listener = TcpListener::from_std(listener).context("cannot serve on the socket")?;
     if !addr.ip().is_loopback() {
         eprintln!(
             "sockleak serve: warning: listening on non-loopback {addr}: anyone who can reach it sees process names, users and endpoints"
         );
     }
-    eprintln!(
-        "sockleak serve: listening on http://{}/metrics",
-        listener.local_addr().unwrap_or(addr)
-    );
+    eprintln!("sockleak serve: listening on http://{}/metrics", addr);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot watch SIGTERM")?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())

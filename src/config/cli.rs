@@ -1,17 +1,16 @@
-//! The command-line interface: flags, their validation, and the examples in `--help`.
-//! Every value is parsed into a typed value here, so a bad one is rejected before
-//! anything is collected or written, with a message naming the flag and what it
-//! accepts.
+//! The command-line interface: flags, their value parsers, and the examples in
+//! `--help`. Every value is parsed into a typed value here, so a bad one is rejected
+//! before anything is collected or written, with a message naming the flag and what
+//! it accepts. Rules across flags are [`super`]'s (the configuration step).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::aggregate::{DEFAULT_GROUP_BY, GroupField};
-use crate::collect::{self, SourceChoice};
-use crate::filter::{self, Filters, RemoteFilter};
+use crate::filter::{self, RemoteFilter};
 use crate::model::TcpState;
+use crate::model::report::GroupField;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -323,6 +322,27 @@ pub struct PlotArgs {
     pub warn_at: f64,
 }
 
+impl Cli {
+    /// Whether this is a Nagios check (`-o nagios` on the default command), whose
+    /// every failure must still answer as a plugin.
+    pub fn is_nagios_check(&self) -> bool {
+        self.command.is_none() && self.output.format() == Format::Nagios
+    }
+}
+
+/// clap's message without its usage and help hints, on one line ("...not
+/// provided:" is followed by the argument's name).
+pub fn one_line_reason(e: &clap::Error) -> String {
+    let detail = e.to_string();
+    let why: Vec<&str> = detail
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    why.join(" ").trim_start_matches("error: ").to_string()
+}
+
 /// Whether raw arguments ask for `-o nagios` (read before, or without, clap: for
 /// answering a parse error in the plugin's format).
 pub fn wants_nagios(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
@@ -344,79 +364,6 @@ pub fn wants_nagios(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool 
             || (matches!(a.as_str(), "-o" | "--output")
                 && args.get(i + 1).is_some_and(|v| *v == "nagios"))
     })
-}
-
-impl CollectArgs {
-    /// Collection options; `--proc-root` implies the /proc source.
-    pub fn options(&self) -> Result<collect::Options, String> {
-        let mut o = collect::Options {
-            cmdline: self.cmdline,
-            ..Default::default()
-        };
-        o.source = match self.source {
-            SourceArg::Auto => SourceChoice::Auto,
-            SourceArg::Netlink => SourceChoice::Netlink,
-            SourceArg::Proc => SourceChoice::Proc,
-        };
-        o.netns = match self.netns {
-            None | Some(NetnsArg::All) => crate::collect::netns::Selection::All,
-            Some(NetnsArg::Host) => crate::collect::netns::Selection::Host,
-            Some(NetnsArg::Id(n)) => crate::collect::netns::Selection::Id(n),
-        };
-        if let Some(root) = &self.proc_root {
-            if self.source == SourceArg::Netlink {
-                return Err(format!(
-                    "--source netlink cannot read the --proc-root tree {} (netlink asks the running kernel); use --source proc, or drop --proc-root",
-                    root.display()
-                ));
-            }
-            // With file capabilities, a user-made tree of symlinks (net/tcp, comm ->
-            // any file) would let anyone who can run the binary read files through it.
-            if crate::collect::privileged_exec() {
-                return Err(format!(
-                    "--proc-root {} is refused: this binary runs with file capabilities (setcap), and a fixture tree could make it read files its user cannot; run it without capabilities or as root",
-                    root.display()
-                ));
-            }
-            o.source = SourceChoice::Proc;
-            o.proc_root = root.clone();
-        }
-        Ok(o)
-    }
-}
-
-impl ViewArgs {
-    pub fn group_by(&self) -> Vec<GroupField> {
-        if self.by.is_empty() {
-            return DEFAULT_GROUP_BY.to_vec();
-        }
-        let mut out = Vec::new();
-        for f in &self.by {
-            if !out.contains(f) {
-                out.push(*f);
-            }
-        }
-        out
-    }
-
-    /// Typed filters; fails on a `--user` that names no user.
-    pub fn filters(&self) -> Result<Filters, String> {
-        let mut uids = Vec::new();
-        for u in &self.user {
-            uids.push(crate::collect::users::resolve_uid(u).ok_or_else(|| {
-                format!("--user '{u}': no such user (give a user name or a numeric uid)")
-            })?);
-        }
-        Ok(Filters {
-            states: self.state.as_ref().map(|s| s.0.clone()),
-            show_listen: self.all,
-            pids: self.pid.clone(),
-            processes: self.process.clone(),
-            uids,
-            remotes: self.remote.clone(),
-            local_ports: self.local_port.clone(),
-        })
-    }
 }
 
 fn parse_group_field(s: &str) -> Result<GroupField, String> {

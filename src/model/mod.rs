@@ -1,6 +1,11 @@
-//! The data model shared by collection, aggregation and rendering: TCP states,
-//! normalised endpoints, sockets as the kernel reports them, and the processes
-//! that hold them.
+//! The data model, the bottom layer: TCP states, normalised endpoints, sockets as
+//! the kernel reports them, the processes that hold them, and the report built from
+//! them (with its watch statistics and warnings), all as plain data.
+
+pub mod container;
+pub mod report;
+pub mod warning;
+pub mod watch;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -265,5 +270,23 @@ pub struct Process {
     pub cmdline: Option<String>,
     pub netns: NetnsId,
     /// The container it runs in, from its cgroup path (best effort).
-    pub container: Option<crate::collect::container::Container>,
+    pub container: Option<container::Container>,
+}
+
+/// Where the socket table came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Netlink,
+    Proc,
+}
+
+impl Source {
+    /// The name used in JSON, the table footer and Prometheus labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Netlink => "netlink",
+            Source::Proc => "proc",
+        }
+    }
 }

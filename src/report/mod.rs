@@ -1,319 +1,49 @@
-//! Aggregation: classify each socket's direction, apply the filters, and count
-//! sockets into groups keyed by the `--by` fields. The result, [`Report`], is the
-//! JSON contract (version 1) that every renderer works from.
+//! Report building: classify each socket's direction, apply the filters, and count
+//! sockets into groups keyed by the `--by` fields, giving the [`Report`] that every
+//! renderer works from.
 //!
 //! A socket held by several processes counts once in each distinct group its owners
 //! fall into, and once in the totals. Totals always describe the whole table;
 //! filters only choose which groups are shown.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 /// Maps and sets probed once per socket: a fast hasher (keys are kernel numbers and
 /// our own group keys, nothing an attacker picks). Output order never depends on
 /// it: groups are sorted before they are returned.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 type FastSet<T> = HashSet<T, foldhash::fast::FixedState>;
-use std::fmt;
-use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
+use anyhow::Result;
 
-use crate::collect::container::Container;
-use crate::collect::{Collection, Source};
+use crate::collect::{Collection, Collector};
 use crate::filter::Filters;
+use crate::model::report::{
+    Attribution, Group, GroupField, GroupKey, RemoteKey, Report, SCHEMA_VERSION, Totals,
+};
 use crate::model::{Direction, NetnsId, Process, Socket, StateCounts, TcpState};
-
-/// The JSON schema version this module produces. Bump only on a breaking change;
-/// adding fields is not one.
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// A `--by` field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GroupField {
-    /// Per pid (with its name and user).
-    Process,
-    /// Per process name, all its pids together.
-    Command,
-    User,
-    /// Inbound: the local ip:port it was accepted on; outbound: the remote ip:port.
-    Endpoint,
-    Remote,
-    RemoteHost,
-    RemotePort,
-    LocalPort,
-    State,
-    Direction,
-    Netns,
-    Container,
+/// What every command samples with: the collector (with its caches), the `--by`
+/// keys and the filters, built once by the configuration.
+#[derive(Debug)]
+pub struct Sampler {
+    pub collector: Collector,
+    pub by: Vec<GroupField>,
+    pub filters: Filters,
 }
 
-impl GroupField {
-    pub const ALL: [GroupField; 12] = [
-        GroupField::Process,
-        GroupField::Command,
-        GroupField::User,
-        GroupField::Endpoint,
-        GroupField::Remote,
-        GroupField::RemoteHost,
-        GroupField::RemotePort,
-        GroupField::LocalPort,
-        GroupField::State,
-        GroupField::Direction,
-        GroupField::Netns,
-        GroupField::Container,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            GroupField::Process => "process",
-            GroupField::Command => "command",
-            GroupField::User => "user",
-            GroupField::Endpoint => "endpoint",
-            GroupField::Remote => "remote",
-            GroupField::RemoteHost => "remote-host",
-            GroupField::RemotePort => "remote-port",
-            GroupField::LocalPort => "local-port",
-            GroupField::State => "state",
-            GroupField::Direction => "direction",
-            GroupField::Netns => "netns",
-            GroupField::Container => "container",
-        }
-    }
-}
-
-/// Serialised as its `--by` name, e.g. `"remote-host"`.
-impl Serialize for GroupField {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-impl fmt::Display for GroupField {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for GroupField {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let norm = s.trim().to_ascii_lowercase().replace('_', "-");
-        let norm = match norm.as_str() {
-            "pid" => "process",
-            "comm" | "name" => "command",
-            "host" => "remote-host",
-            other => other,
-        };
-        GroupField::ALL
-            .into_iter()
-            .find(|f| f.name() == norm)
-            .ok_or_else(|| {
-                format!(
-                    "unknown key '{s}' (expected one or more of: {})",
-                    GroupField::ALL.map(|f| f.name()).join(", ")
-                )
-            })
-    }
-}
-
-/// The default grouping: one row per process and endpoint.
-pub const DEFAULT_GROUP_BY: [GroupField; 2] = [GroupField::Process, GroupField::Endpoint];
-
-/// Whether a group's sockets have an owning process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Attribution {
-    /// Held by the process(es) named in the group.
-    Process,
-    /// Inode 0: no fd refers to it (TIME_WAIT, orphaned FIN_WAIT, request sockets).
-    Unowned,
-    /// Has an inode but no readable process holds it.
-    Unattributed,
-}
-
-/// The remote side of a group key: a full endpoint or just the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RemoteKey {
-    Endpoint(SocketAddr),
-    Host(IpAddr),
-}
-
-impl fmt::Display for RemoteKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RemoteKey::Endpoint(a) => a.fmt(f),
-            RemoteKey::Host(h) => h.fmt(f),
-        }
-    }
-}
-
-/// What identifies a group. Fields outside the `--by` keys are `None`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct GroupKey {
-    pub attribution: Option<Attribution>,
-    pub pid: Option<u32>,
-    pub command: Option<Arc<str>>,
-    pub user: Option<Arc<str>>,
-    pub direction: Option<Direction>,
-    pub local: Option<SocketAddr>,
-    pub local_port: Option<u16>,
-    pub remote: Option<RemoteKey>,
-    pub remote_port: Option<u16>,
-    pub state: Option<TcpState>,
-    /// Always set: sockets of different network namespaces are never one group,
-    /// even with identical endpoints.
-    pub netns: Option<NetnsId>,
-    pub container: Option<Container>,
-}
-
-/// One row of the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct Group {
-    #[serde(skip)]
-    pub key: GroupKey,
-    pub pid: Option<u32>,
-    /// Every pid holding a socket of the group, ascending.
-    pub pids: Vec<u32>,
-    pub process: Option<String>,
-    pub user: Option<String>,
-    pub direction: Option<Direction>,
-    pub local: Option<String>,
-    pub remote: Option<String>,
-    #[serde(serialize_with = "nonzero_states")]
-    pub states: StateCounts,
-    pub total: u64,
-    pub recv_q: u64,
-    pub send_q: u64,
-    pub oldest_close_wait_idle_s: Option<f64>,
-    // Extensions to the v1 contract (additive):
-    pub attribution: Option<Attribution>,
-    pub local_port: Option<u16>,
-    pub remote_port: Option<u16>,
-    pub state: Option<TcpState>,
-    pub netns: Option<NetnsId>,
-    /// The container of the group's process (or of the `--by container` key).
-    pub container: Option<Container>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cmdline: Option<String>,
-    /// `--watch` statistics; only in watch output.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub watch: Option<crate::watch::WatchStats>,
-}
-
-impl Group {
-    pub fn close_wait(&self) -> u64 {
-        self.states.get(TcpState::CloseWait)
+impl Sampler {
+    /// Collect and aggregate one snapshot.
+    pub fn take(&mut self) -> Result<Report> {
+        let c = self.collector.collect()?;
+        Ok(self.aggregate(&c))
     }
 
-    /// Sockets of the group that occupy a pool slot (all but LISTEN and TIME_WAIT).
-    pub fn pool_usage(&self) -> u64 {
-        self.states
-            .nonzero()
-            .filter(|(s, _)| s.holds_connection())
-            .map(|(_, n)| n)
-            .sum()
+    /// Aggregate a collection taken by [`Sampler::collector`].
+    pub fn aggregate(&self, c: &Collection) -> Report {
+        aggregate(c, &self.by, &self.filters)
     }
-
-    /// The endpoint to show in one column: local for inbound/listen, remote otherwise.
-    pub fn endpoint_label(&self) -> String {
-        match (&self.local, &self.remote) {
-            (Some(l), Some(r)) => format!("{l} <- {r}"),
-            (Some(l), None) => l.clone(),
-            (None, Some(r)) => r.clone(),
-            (None, None) => match (self.local_port, self.remote_port) {
-                (Some(l), Some(r)) => format!(":{l} <- :{r}"),
-                (Some(l), None) => format!(":{l}"),
-                (None, Some(r)) => format!(":{r}"),
-                (None, None) => "*".to_string(),
-            },
-        }
-    }
-
-    /// The process column: name, or how the sockets are (not) owned.
-    pub fn process_label(&self) -> String {
-        match self.attribution {
-            Some(Attribution::Unowned) => "(unowned)".to_string(),
-            Some(Attribution::Unattributed) => "(unattributed)".to_string(),
-            _ => self.process.clone().unwrap_or_else(|| "-".to_string()),
-        }
-    }
-
-    /// [`Group::process_label`] for a terminal line (control characters escaped).
-    pub fn process_text(&self) -> String {
-        crate::model::printable(&self.process_label()).into_owned()
-    }
-}
-
-/// Host-wide counts over the whole table, whatever the filters.
-#[derive(Debug, Clone, Serialize)]
-pub struct Totals {
-    pub sockets: u64,
-    /// Every state, zeros included.
-    #[serde(serialize_with = "all_states")]
-    pub states: StateCounts,
-    pub unowned: u64,
-    pub unattributed: u64,
-    /// Extension: sockets that pass the filters, each counted once.
-    pub matched: u64,
-    /// Per network namespace (inode) whose table was read: every state. The host
-    /// totals above are their sum.
-    #[serde(serialize_with = "per_netns")]
-    pub netns: BTreeMap<NetnsId, StateCounts>,
-}
-
-/// A snapshot, aggregated: the JSON document of version 1.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub version: u32,
-    pub time: String,
-    pub host: String,
-    pub source: Source,
-    pub group_by: Vec<GroupField>,
-    pub totals: Totals,
-    pub groups: Vec<Group>,
-    pub warnings: Vec<String>,
-    /// How long collection took (not part of the JSON document).
-    #[serde(skip)]
-    pub elapsed: Duration,
-    /// sockleak's own network namespace (not part of the JSON document).
-    #[serde(skip)]
-    pub host_netns: NetnsId,
-    #[serde(skip)]
-    pub taken_at: SystemTime,
-}
-
-fn nonzero_states<S: Serializer>(c: &StateCounts, s: S) -> Result<S::Ok, S::Error> {
-    let mut m = s.serialize_map(None)?;
-    for (st, n) in c.nonzero() {
-        m.serialize_entry(st.snake(), &n)?;
-    }
-    m.end()
-}
-
-fn per_netns<S: Serializer>(m: &BTreeMap<NetnsId, StateCounts>, s: S) -> Result<S::Ok, S::Error> {
-    struct All<'a>(&'a StateCounts);
-    impl Serialize for All<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            all_states(self.0, s)
-        }
-    }
-    let mut out = s.serialize_map(Some(m.len()))?;
-    for (ns, c) in m {
-        out.serialize_entry(&ns.to_string(), &All(c))?;
-    }
-    out.end()
-}
-
-fn all_states<S: Serializer>(c: &StateCounts, s: S) -> Result<S::Ok, S::Error> {
-    let mut m = s.serialize_map(Some(TcpState::ALL.len()))?;
-    for st in TcpState::ALL {
-        m.serialize_entry(st.snake(), &c.get(st))?;
-    }
-    m.end()
 }
 
 #[derive(Default)]
@@ -598,6 +328,9 @@ fn hostname() -> String {
 mod tests {
     use super::*;
     use crate::collect::fdscan::FdScan;
+    use crate::model::Source;
+    use crate::model::report::DEFAULT_GROUP_BY;
+    use std::time::Duration;
 
     #[test]
     fn group_fields_parse() {

@@ -1,0 +1,59 @@
+//! Threshold checks for cron and Nagios/Icinga: `--threshold`, `--critical`, and
+//! `-o nagios`. A check evaluates the groups of an ordinary snapshot, so every
+//! filter and `--by` key works with it.
+//!
+//! Cron mails whatever a job prints, so a healthy check prints nothing at all, not
+//! even collection warnings; they are shown only alongside a breach.
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::config::{Check, CheckOutput};
+use crate::exit;
+use crate::output;
+use crate::policy::levels;
+use crate::render::{self, check::plugin_text};
+
+pub fn run(mut c: Check) -> Result<i32> {
+    if matches!(c.output, CheckOutput::Nagios) {
+        // A plugin must answer in its own format even when it fails: UNKNOWN, exit 3.
+        return match nagios(&mut c) {
+            Ok(code) => Ok(code),
+            Err(e) if exit::is_broken_pipe(&e) => Ok(exit::OK),
+            Err(e) => {
+                let _ = std::io::stdout().write_all(unknown(&e).as_bytes());
+                Ok(exit::FAILURE)
+            }
+        };
+    }
+    let report = c.sampler.take()?;
+    let verdict = levels::judge(&report, &c.levels);
+    match &c.output {
+        CheckOutput::Lines => {
+            if !verdict.breaches.is_empty() {
+                let text = render::check::breach_lines(&verdict, &c.levels, &report);
+                output::emit(c.output_file.as_deref(), text.as_bytes())?;
+                render::print_warnings(&report.warnings);
+            }
+        }
+        CheckOutput::Report(renderer) => {
+            output::emit(c.output_file.as_deref(), &renderer.render(&report)?)?;
+        }
+        CheckOutput::Nagios => unreachable!("answered above"),
+    }
+    Ok(verdict.exit_code())
+}
+
+fn nagios(c: &mut Check) -> Result<i32> {
+    let report = c.sampler.take()?;
+    let verdict = levels::judge(&report, &c.levels);
+    let text = render::check::nagios(&report, &c.levels, &verdict);
+    output::emit(c.output_file.as_deref(), text.as_bytes())?;
+    Ok(verdict.exit_code())
+}
+
+/// The plugin's answer to a failure.
+pub fn unknown(e: &anyhow::Error) -> String {
+    format!("SOCKLEAK UNKNOWN - {}\n", plugin_text(&format!("{e:#}")))
+}

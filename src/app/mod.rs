@@ -1,0 +1,23 @@
+//! Commands: snapshot, check, watch, serve and plot. Siblings that never use each
+//! other: each takes its part of the validated [`crate::config::Config`] and runs.
+
+pub mod check;
+pub mod plot;
+pub mod serve;
+pub mod snapshot;
+pub mod watch;
+
+use anyhow::Result;
+
+use crate::config::Config;
+
+/// Run the configured command; returns the exit code.
+pub fn run(config: Config) -> Result<i32> {
+    match config {
+        Config::Snapshot(c) => snapshot::run(c),
+        Config::Check(c) => check::run(c),
+        Config::Watch(c) => watch::run(c),
+        Config::Serve(c) => serve::run(c),
+        Config::Plot(c) => plot::run(c),
+    }
+}

@@ -1,0 +1,71 @@
+//! `sockleak plot`: a chart of a `--record` file, one line per group (the groups
+//! with the highest peak), time on the x axis, and the pool size and warn level as
+//! horizontal lines. Only a record with no sample at all is an error.
+
+mod chart;
+pub mod record;
+
+use std::io::{self, BufReader, Write};
+
+use anyhow::{Context, Result, anyhow};
+use plotters::prelude::*;
+
+use crate::config::Plot;
+use crate::exit::{self, UsageError};
+use chart::ChartOpts;
+use record::Record;
+
+/// The font text is drawn with, embedded so that no system font library is needed.
+const FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans-subset.ttf");
+
+/// Bad lines described one by one; the rest are counted.
+const BAD_LINES_SHOWN: usize = 20;
+
+pub fn run(p: Plot) -> Result<i32> {
+    let rec = record::read_record(BufReader::new(&p.record), p.metric);
+    report_bad_lines(&p, &rec);
+    if rec.samples == 0 {
+        return Err(UsageError(format!(
+            "{}: no sockleak samples in it (write one with: sockleak --watch --record FILE)",
+            p.input.display()
+        ))
+        .into());
+    }
+    let mut series = rec.series.clone();
+    series.sort_by(|a, b| b.peak.cmp(&a.peak).then(a.label.cmp(&b.label)));
+    series.truncate(p.top);
+
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+        .map_err(|_| anyhow!("the embedded font is invalid"))?;
+    let size = (1100, 620);
+    let opts = ChartOpts {
+        metric: p.metric,
+        pool: p.pool_size.or(rec.pool_size),
+        warn_pct: p.warn_at,
+        start: rec.start,
+    };
+    if p.svg {
+        let area = SVGBackend::new(&p.output, size).into_drawing_area();
+        chart::draw(area, &series, &opts)
+    } else {
+        let area = BitMapBackend::new(&p.output, size).into_drawing_area();
+        chart::draw(area, &series, &opts)
+    }
+    .with_context(|| format!("cannot draw {}", p.output.display()))?;
+    Ok(exit::OK)
+}
+
+fn report_bad_lines(p: &Plot, rec: &Record) {
+    let mut err = io::stderr().lock();
+    for (n, why) in rec.bad_lines.iter().take(BAD_LINES_SHOWN) {
+        let _ = writeln!(err, "{}: line {n} skipped: {why}", p.input.display());
+    }
+    if rec.bad_lines.len() > BAD_LINES_SHOWN {
+        let _ = writeln!(
+            err,
+            "{}: {} more bad lines skipped",
+            p.input.display(),
+            rec.bad_lines.len() - BAD_LINES_SHOWN
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! Reading a `--record` file: NDJSON samples of `--watch`, line by line and never
+//! trusted. A line that is not a sample (half-written at a crash, or from another
+//! file) is reported by number and skipped.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use crate::model::TcpState;
+
+/// One group's counts over time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub label: String,
+    /// (seconds since the first sample, count)
+    pub points: Vec<(f64, u64)>,
+    pub peak: u64,
+}
+
+/// What a record file holds, and which of its lines were not samples.
+#[derive(Debug, Default)]
+pub struct Record {
+    pub start: Option<SystemTime>,
+    pub samples: usize,
+    pub series: Vec<Series>,
+    pub pool_size: Option<u64>,
+    /// (line number, why)
+    pub bad_lines: Vec<(usize, String)>,
+}
+
+/// A stable identity for a group across samples, and a label for the legend.
+fn group_identity(g: &Value) -> (String, String) {
+    let f = |k: &str| match &g[k] {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        v => Some(v.to_string()),
+    };
+    let id = [
+        "pid",
+        "process",
+        "user",
+        "attribution",
+        "direction",
+        "local",
+        "remote",
+        "local_port",
+        "remote_port",
+        "state",
+        "netns",
+    ]
+    .iter()
+    .map(|k| f(k).unwrap_or_default())
+    .collect::<Vec<_>>()
+    .join("|");
+    let mut label = Vec::new();
+    if let Some(p) = f("pid") {
+        label.push(p);
+    }
+    match (f("process"), f("attribution").as_deref()) {
+        (Some(p), _) => label.push(p),
+        (None, Some("unowned")) => label.push("(unowned)".into()),
+        (None, Some("unattributed")) => label.push("(unattributed)".into()),
+        _ => {}
+    }
+    if let Some(u) = f("user").filter(|_| g["pid"].is_null()) {
+        label.push(u);
+    }
+    match (f("local"), f("remote")) {
+        (Some(l), None) => label.push(format!("<- {l}")),
+        (None, Some(r)) => label.push(format!("-> {r}")),
+        (Some(l), Some(r)) => label.push(format!("{l} <- {r}")),
+        _ => {}
+    }
+    if let Some(s) = f("state") {
+        label.push(s);
+    }
+    (id, label.join(" "))
+}
+
+/// Parse a record (NDJSON samples of `--watch --json/--record`).
+pub fn read_record(input: impl BufRead, metric: TcpState) -> Record {
+    let mut rec = Record::default();
+    // id -> (label, points)
+    let mut by_id: HashMap<String, (String, Vec<(f64, u64)>)> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut times: Vec<f64> = Vec::new();
+    for (i, line) in input.split(b'\n').enumerate() {
+        let n = i + 1;
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                rec.bad_lines.push((n, format!("read error: {e}")));
+                break;
+            }
+        };
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let v: Value = match serde_json::from_slice(&line) {
+            Ok(v) => v,
+            Err(e) => {
+                rec.bad_lines.push((n, format!("not JSON ({e})")));
+                continue;
+            }
+        };
+        let (Some(1), Some(time), Some(groups)) = (
+            v["version"].as_u64(),
+            v["time"].as_str(),
+            v["groups"].as_array(),
+        ) else {
+            rec.bad_lines.push((
+                n,
+                "not a sockleak sample (needs version 1, time, groups)".into(),
+            ));
+            continue;
+        };
+        let Ok(t) = humantime::parse_rfc3339(time) else {
+            rec.bad_lines.push((n, format!("bad time '{time}'")));
+            continue;
+        };
+        // Prefer the millisecond `unix_time` of watch samples over the whole-second `time`.
+        let t = v["unix_time"]
+            .as_f64()
+            .filter(|u| u.is_finite() && *u > 0.0 && *u < 1e11)
+            .map_or(t, |u| {
+                SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(u)
+            });
+        let start = *rec.start.get_or_insert(t);
+        let x = t
+            .duration_since(start)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        if rec.pool_size.is_none() {
+            rec.pool_size = v["pool_size"].as_u64();
+        }
+        times.push(x);
+        let mut seen = std::collections::HashSet::new();
+        for g in groups {
+            let (id, label) = group_identity(g);
+            let count = g["states"][metric.snake()].as_u64().unwrap_or(0);
+            let entry = by_id.entry(id.clone()).or_insert_with(|| {
+                order.push(id.clone());
+                (label, Vec::new())
+            });
+            // A group listed twice in one sample (should not happen) counts once.
+            if seen.insert(id) {
+                entry.1.push((x, count));
+            }
+        }
+        // A group missing from a sample had nothing matching: it is at zero then.
+        for id in &order {
+            if !seen.contains(id) {
+                let e = by_id.get_mut(id).expect("ordered ids exist");
+                if e.1.last().is_some_and(|(t, _)| *t < x) {
+                    e.1.push((x, 0));
+                }
+            }
+        }
+        rec.samples += 1;
+    }
+    rec.series = order
+        .into_iter()
+        .filter_map(|id| by_id.remove(&id))
+        .map(|(label, points)| Series {
+            peak: points.iter().map(|(_, c)| *c).max().unwrap_or(0),
+            label,
+            points,
+        })
+        .collect();
+    rec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(time: &str, groups: &str) -> String {
+        format!("{{\"version\":1,\"sample\":1,\"time\":\"{time}\",\"groups\":[{groups}]}}\n")
+    }
+
+    #[test]
+    fn reads_samples_and_reports_bad_lines() {
+        let g = |n: u64| {
+            format!(
+                "{{\"pid\":7,\"process\":\"x\",\"remote\":\"10.0.0.1:5432\",\"states\":{{\"close_wait\":{n}}}}}"
+            )
+        };
+        let mut text = String::new();
+        text += &sample("2026-01-01T00:00:00Z", &g(1));
+        text += "garbage\n";
+        text += &sample("2026-01-01T00:00:02Z", &g(3));
+        text += "{\"foreign\": true}\n";
+        text += &sample("2026-01-01T00:00:04Z", "");
+        text += &sample("2026-01-01T00:00:06Z", &g(5))[..30]; // torn last line
+        let rec = read_record(text.as_bytes(), TcpState::CloseWait);
+        assert_eq!(rec.samples, 3);
+        assert_eq!(
+            rec.bad_lines.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            vec![2, 4, 6]
+        );
+        assert_eq!(rec.series.len(), 1);
+        assert_eq!(rec.series[0].label, "7 x -> 10.0.0.1:5432");
+        assert_eq!(rec.series[0].points, vec![(0.0, 1), (2.0, 3), (4.0, 0)]);
+        assert_eq!(rec.series[0].peak, 3);
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let base = sample(
+            "2026-01-01T00:00:00Z",
+            "{\"pid\":1,\"states\":{\"close_wait\":2}}",
+        );
+        let mut seed = 0x9E3779B97F4A7C15u64;
+        for _ in 0..5000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut b = base.clone().into_bytes();
+            let i = (seed as usize) % b.len();
+            b[i] = (seed >> 40) as u8;
+            b.truncate(((seed >> 20) as usize) % (b.len() + 1));
+            let _ = read_record(b.as_slice(), TcpState::CloseWait);
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The default command: one snapshot, collected, aggregated and rendered in the
+//! chosen format.
+
+use anyhow::Result;
+
+use crate::config::Snapshot;
+use crate::exit;
+use crate::output;
+use crate::render;
+
+pub fn run(mut s: Snapshot) -> Result<i32> {
+    let report = s.sampler.take()?;
+    output::emit(s.output_file.as_deref(), &s.renderer.render(&report)?)?;
+    // After the table, next to the footer, where they are read; the machine
+    // formats carry them inside.
+    if s.renderer.warns_on_stderr() {
+        render::print_warnings(&report.warnings);
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,280 @@
+//! `--watch`: sample repeatedly, let the tracker follow each group across samples
+//! and raise flags as counts grow toward a pool size, show each sample (a frame on
+//! a terminal, appended tables when piped, or NDJSON), append samples to
+//! `--record`, and run `--on-flag` when a flag rises.
+
+use std::collections::VecDeque;
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::config::{Watch, WatchFormat};
+use crate::exit;
+use crate::model::Source;
+use crate::model::report::{Group, Report};
+use crate::model::warning::Warning;
+use crate::model::watch::Flag;
+use crate::policy::tracker::{Rise, Tracker};
+use crate::render::{self, frame, json};
+use crate::report::Sampler;
+
+pub fn run(mut w: Watch) -> Result<i32> {
+    let mut signals = Signals::new()?;
+    let mut tracker = Tracker::new(w.policy);
+    let mut screen = Screen::new(w.format);
+    let mut hooks = Hooks::default();
+    let start = Instant::now();
+    let step = Duration::from_secs_f64(w.interval);
+    let mut next = start;
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        let (report, rises) = sample(&mut w.sampler, &mut tracker, start)?;
+        // The NDJSON line only when something writes it: serialising every group of
+        // every sample for nothing would be the most expensive part of a table view.
+        let line = if w.record.is_some() || w.format == WatchFormat::Json {
+            json::sample_line(n, w.policy.pool_size, &report)?
+        } else {
+            Vec::new()
+        };
+        if let Some((_, f)) = w.record.as_mut() {
+            // One write of a whole line; O_APPEND keeps concurrent appends whole.
+            f.write_all(&line)
+                .with_context(|| format!("--record: cannot append sample {n}"))?;
+        }
+        screen.show(&report, &w, n, &line)?;
+        for r in &rises {
+            let g = &report.groups[r.group];
+            let alert = frame::alert_line(&report, g, r.from, w.policy.metric);
+            screen.alert(alert);
+            if let Some(cmd) = &w.on_flag {
+                hooks.spawn(cmd, &report, g, r.from, &w);
+            }
+        }
+        hooks.reap();
+        if w.count.is_some_and(|c| n >= c) || signals.pending() {
+            break;
+        }
+        next += step;
+        if next < Instant::now() {
+            // Collection took longer than the interval: don't try to catch up.
+            next = Instant::now();
+        }
+        if signals.sleep_until(next) {
+            break;
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// One sample: collected, aged (the /proc source has no idle ages of its own),
+/// aggregated and tracked.
+fn sample(
+    sampler: &mut Sampler,
+    tracker: &mut Tracker,
+    start: Instant,
+) -> Result<(Report, Vec<Rise>)> {
+    let mut c = sampler.collector.collect()?;
+    let now = start.elapsed().as_secs_f64();
+    if c.source == Source::Proc {
+        tracker.age_sockets(&mut c.sockets, now);
+    }
+    let mut report = sampler.aggregate(&c);
+    drop(c);
+    let rises = tracker.update(&mut report, now);
+    Ok((report, rises))
+}
+
+/// Where samples, warnings and alerts go, and what was already said there.
+struct Screen {
+    /// A table redrawn in place on a terminal.
+    tty: bool,
+    color: bool,
+    /// On a terminal the redraw clears what stderr showed: the latest alerts are
+    /// drawn under the table too...
+    recent_alerts: VecDeque<String>,
+    /// ...and not on stderr as well when that is the same terminal: the line would
+    /// scroll the frame. Redirected (a log), stderr gets every alert.
+    alerts_to_stderr: bool,
+    /// Piped: the warnings last printed, counts aside.
+    last_warnings: Vec<Warning>,
+}
+
+impl Screen {
+    const ALERTS_SHOWN: usize = 5;
+
+    fn new(format: WatchFormat) -> Screen {
+        let tty = io::stdout().is_terminal() && matches!(format, WatchFormat::Table { .. });
+        Screen {
+            tty,
+            color: render::use_color() && tty,
+            recent_alerts: VecDeque::new(),
+            alerts_to_stderr: !(tty && io::stderr().is_terminal()),
+            last_warnings: Vec::new(),
+        }
+    }
+
+    fn show(&mut self, report: &Report, w: &Watch, n: u64, line: &[u8]) -> Result<()> {
+        let mut out = io::stdout().lock();
+        let WatchFormat::Table { top, header } = w.format else {
+            out.write_all(line)?;
+            out.flush()?;
+            return Ok(());
+        };
+        let opts = frame::FrameOptions {
+            sample: n,
+            interval: w.interval,
+            pool_size: w.policy.pool_size,
+            top,
+            header,
+            color: self.color,
+            tty: self.tty,
+            size: if self.tty {
+                render::terminal_size()
+            } else {
+                None
+            },
+            recent_alerts: self.recent_alerts.make_contiguous(),
+        };
+        out.write_all(&frame::frame(report, &opts)?)?;
+        out.flush()?;
+        if !self.tty {
+            self.warn_when_changed(&report.warnings);
+        }
+        Ok(())
+    }
+
+    /// Piped: warnings go to stderr like a snapshot's, once until they change
+    /// (counts aside: "5 sockets" and "6 sockets" unattributed are one warning),
+    /// not once per sample.
+    fn warn_when_changed(&mut self, warnings: &[Warning]) {
+        let gist: Vec<Warning> = warnings.iter().map(Warning::without_counts).collect();
+        if gist != self.last_warnings {
+            render::print_warnings(warnings);
+            self.last_warnings = gist;
+        }
+    }
+
+    fn alert(&mut self, line: String) {
+        if self.alerts_to_stderr {
+            let _ = writeln!(io::stderr(), "{line}");
+        }
+        if self.tty {
+            if self.recent_alerts.len() == Self::ALERTS_SHOWN {
+                self.recent_alerts.pop_front();
+            }
+            self.recent_alerts.push_back(line);
+        }
+    }
+}
+
+/// `--on-flag` commands still running, reaped between samples.
+#[derive(Default)]
+struct Hooks(Vec<Child>);
+
+impl Hooks {
+    /// Run the user's command for a flag that rose. The command line is the
+    /// user's own; the data go only into the environment, never into the string
+    /// the shell parses.
+    fn spawn(&mut self, cmd: &str, report: &Report, g: &Group, from: Flag, w: &Watch) {
+        let Some(stats) = g.watch.as_ref() else {
+            return;
+        };
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let spawned = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(cmd)
+            .env("SOCKLEAK_TIME", &report.time)
+            .env("SOCKLEAK_FLAG", stats.flag.as_str())
+            .env("SOCKLEAK_PREVIOUS_FLAG", from.as_str())
+            .env("SOCKLEAK_PID", opt(g.pid.map(|p| p.to_string())))
+            .env("SOCKLEAK_PROCESS", g.process_label())
+            .env("SOCKLEAK_ENDPOINT", g.endpoint_label())
+            .env("SOCKLEAK_METRIC", w.policy.metric.snake())
+            .env("SOCKLEAK_COUNT", g.states.get(w.policy.metric).to_string())
+            .env(
+                "SOCKLEAK_POOL_PCT",
+                opt(stats.pool_pct.map(|v| format!("{v:.1}"))),
+            )
+            .env(
+                "SOCKLEAK_ETA_S",
+                opt(stats.eta_s.map(|v| format!("{v:.0}"))),
+            )
+            .stdin(Stdio::null())
+            .spawn();
+        match spawned {
+            Ok(child) => self.0.push(child),
+            Err(e) => {
+                let _ = writeln!(io::stderr(), "sockleak: --on-flag: cannot run it: {e}");
+            }
+        }
+    }
+
+    /// Forget finished commands, reporting those that failed.
+    fn reap(&mut self) {
+        self.0.retain_mut(|h| match h.try_wait() {
+            Ok(Some(status)) => {
+                if !status.success() {
+                    let _ = writeln!(io::stderr(), "sockleak: --on-flag command failed: {status}");
+                }
+                false
+            }
+            _ => true,
+        });
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP (a dropped SSH session) arrive on a socket pair, so the sleep between samples can wait
+/// on it and wake at once.
+struct Signals {
+    rx: UnixStream,
+    got: bool,
+}
+
+impl Signals {
+    fn new() -> Result<Signals> {
+        let (rx, tx) = UnixStream::pair().context("cannot create the signal pipe")?;
+        for sig in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
+            signal_hook::low_level::pipe::register(sig, tx.try_clone()?)
+                .context("cannot install signal handlers")?;
+        }
+        Ok(Signals { rx, got: false })
+    }
+
+    /// Sleep until `deadline` or a signal; true if a signal arrived.
+    fn sleep_until(&mut self, deadline: Instant) -> bool {
+        while !self.got {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let _ = self.rx.set_read_timeout(Some(deadline - now));
+            let mut b = [0u8; 16];
+            match self.rx.read(&mut b) {
+                Ok(n) if n > 0 => self.got = true,
+                _ => {}
+            }
+        }
+        self.got
+    }
+
+    /// Non-blocking check (a signal during collection).
+    fn pending(&mut self) -> bool {
+        if !self.got {
+            let _ = self.rx.set_nonblocking(true);
+            let mut b = [0u8; 16];
+            if matches!(self.rx.read(&mut b), Ok(n) if n > 0) {
+                self.got = true;
+            }
+            let _ = self.rx.set_nonblocking(false);
+        }
+        self.got
+    }
+}

@@ -1,0 +1,434 @@
+//! Configuration: the single step that turns parsed flags ([`cli`]) into a validated
+//! [`Config`]. Every cross-flag rule lives here, and everything a command needs is
+//! resolved here once: the collector (which checks `--proc-root` and `--netns`),
+//! the filters, the levels, the renderer, an opened `--record` file, a bound
+//! `serve` listener. Commands below never see a clap type.
+
+pub mod cli;
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::collect::{self, Collector, SourceChoice};
+use crate::exit::UsageError;
+use crate::filter::Filters;
+use crate::model::TcpState;
+use crate::model::report::{DEFAULT_GROUP_BY, GroupField};
+use crate::policy::levels::Levels;
+use crate::policy::tracker::Policy;
+use crate::render::prometheus::PromOptions;
+use crate::render::table::TableOptions;
+use crate::render::{self, Renderer};
+use crate::report::Sampler;
+use cli::{Cli, CollectArgs, Format, NetnsArg, SourceArg, Threshold, ViewArgs};
+
+/// What to run, fully validated.
+#[derive(Debug)]
+pub enum Config {
+    Snapshot(Snapshot),
+    Check(Check),
+    Watch(Watch),
+    Serve(Serve),
+    Plot(Plot),
+}
+
+/// One snapshot in one format.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub sampler: Sampler,
+    pub renderer: Renderer,
+    pub output_file: Option<PathBuf>,
+}
+
+/// How a check answers.
+#[derive(Debug)]
+pub enum CheckOutput {
+    /// One line per breaching group, nothing when healthy (cron).
+    Lines,
+    /// The Monitoring Plugins status line.
+    Nagios,
+    /// The whole report in a machine format; the exit code carries the verdict.
+    Report(Renderer),
+}
+
+/// `--threshold`, `--critical`, `-o nagios`.
+#[derive(Debug)]
+pub struct Check {
+    pub sampler: Sampler,
+    pub levels: Levels,
+    pub output: CheckOutput,
+    pub output_file: Option<PathBuf>,
+}
+
+/// How `--watch` shows each sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchFormat {
+    /// A table frame: redrawn in place on a terminal, appended when piped.
+    Table { top: usize, header: bool },
+    /// One NDJSON line per sample.
+    Json,
+}
+
+/// `--watch`.
+#[derive(Debug)]
+pub struct Watch {
+    pub sampler: Sampler,
+    pub interval: f64,
+    pub count: Option<u64>,
+    pub policy: Policy,
+    pub format: WatchFormat,
+    pub record: Option<(PathBuf, File)>,
+    pub on_flag: Option<String>,
+}
+
+/// `sockleak serve`.
+#[derive(Debug)]
+pub struct Serve {
+    pub sampler: Sampler,
+    /// Bound here, so that a taken port fails before anything else starts.
+    pub listener: TcpListener,
+    pub min_interval: Duration,
+    pub prom: PromOptions,
+}
+
+/// `sockleak plot`.
+#[derive(Debug)]
+pub struct Plot {
+    pub input: PathBuf,
+    pub record: File,
+    pub output: PathBuf,
+    pub svg: bool,
+    pub top: usize,
+    pub metric: TcpState,
+    pub pool_size: Option<u64>,
+    pub warn_at: f64,
+}
+
+impl Config {
+    /// Validate the command line, in the order the checks have always run (their
+    /// messages are part of the interface).
+    pub fn from_cli(cli: Cli) -> Result<Config> {
+        match cli.command {
+            Some(cli::Command::Serve(args)) => serve(args),
+            Some(cli::Command::Plot(args)) => plot(args),
+            None => match cli.watch.watch {
+                Some(interval) => watch(&cli, interval),
+                None if is_check(&cli) => check(&cli),
+                None => snapshot(&cli),
+            },
+        }
+    }
+}
+
+fn is_check(cli: &Cli) -> bool {
+    cli.check.threshold.is_some()
+        || cli.check.critical.is_some()
+        || cli.output.format() == Format::Nagios
+}
+
+/// The collector, `--by` keys and filters of a view.
+fn sampler(collect: &CollectArgs, view: &ViewArgs) -> Result<Sampler> {
+    let filters = filters(view).map_err(UsageError)?;
+    let collector = Collector::new(options(collect).map_err(UsageError)?)?;
+    Ok(Sampler {
+        collector,
+        by: group_by(view),
+        filters,
+    })
+}
+
+fn snapshot(cli: &Cli) -> Result<Config> {
+    let sampler = sampler(&cli.collect, &cli.view)?;
+    Ok(Config::Snapshot(Snapshot {
+        sampler,
+        renderer: renderer(cli),
+        output_file: cli.output.output_file.clone(),
+    }))
+}
+
+/// The renderer of a snapshot's format.
+fn renderer(cli: &Cli) -> Renderer {
+    match cli.output.format() {
+        // JSON is cut only when --top is given explicitly.
+        Format::Json => Renderer::Json {
+            top: cli.output.top.filter(|t| *t > 0),
+        },
+        Format::Prometheus => Renderer::Prometheus(PromOptions {
+            max_series: cli.output.max_series,
+            pool_size: cli.watch.pool_size,
+        }),
+        Format::Table | Format::Nagios => Renderer::Table(TableOptions {
+            top: cli.output.top.unwrap_or(20),
+            header: !cli.output.no_header,
+            color: render::use_color() && cli.output.output_file.is_none(),
+            more_hint: TableOptions::TOP_HINT,
+        }),
+    }
+}
+
+fn check(cli: &Cli) -> Result<Config> {
+    let levels = levels(cli)?;
+    let sampler = sampler(&cli.collect, &cli.view)?;
+    let output = match cli.output.format() {
+        Format::Nagios => CheckOutput::Nagios,
+        Format::Table => CheckOutput::Lines,
+        Format::Json | Format::Prometheus => CheckOutput::Report(renderer(cli)),
+    };
+    Ok(Config::Check(Check {
+        sampler,
+        levels,
+        output,
+        output_file: cli.output.output_file.clone(),
+    }))
+}
+
+/// Resolve `--threshold`/`--critical` (counts or shares of `--pool-size`).
+fn levels(cli: &Cli) -> Result<Levels, UsageError> {
+    let pool = cli.watch.pool_size;
+    let resolve = |flag: &str, t: Option<Threshold>| -> Result<Option<u64>, UsageError> {
+        match t {
+            None => Ok(None),
+            Some(t) => t.resolve(pool).map(|n| Some(n.max(1))).ok_or_else(|| {
+                UsageError(format!(
+                    "{flag} as a percentage needs --pool-size (e.g. {flag} 75% --pool-size 1024), or give a count such as {flag} 100"
+                ))
+            }),
+        }
+    };
+    let warn = resolve("--threshold", cli.check.threshold)?;
+    let crit = resolve("--critical", cli.check.critical)?;
+    if let (Some(w), Some(c)) = (warn, crit)
+        && c < w
+    {
+        return Err(UsageError(format!(
+            "--critical ({c}) is below --threshold ({w}); the critical level must be at least the warning level"
+        )));
+    }
+    Ok(Levels {
+        metric: cli.watch.metric,
+        warn,
+        crit,
+    })
+}
+
+fn watch(cli: &Cli, interval: f64) -> Result<Config> {
+    let format = match cli.output.format() {
+        Format::Prometheus | Format::Nagios => {
+            return Err(UsageError(
+                "--watch shows a table or NDJSON (--json); for Prometheus use `sockleak serve`"
+                    .into(),
+            )
+            .into());
+        }
+        Format::Json => WatchFormat::Json,
+        Format::Table => WatchFormat::Table {
+            top: cli.output.top.unwrap_or(20),
+            header: !cli.output.no_header,
+        },
+    };
+    if let Some(f) = &cli.output.output_file {
+        return Err(UsageError(format!(
+            "--output-file {}: --watch samples until it is stopped, and one file cannot hold that; use --record {} to append every sample (NDJSON), or redirect stdout",
+            f.display(),
+            f.display()
+        ))
+        .into());
+    }
+    // Growth is only seen with two samples in the window.
+    let window = match cli.watch.window {
+        Some(w) if w < 2.0 * interval => {
+            return Err(UsageError(format!(
+                "--window {w}: growth needs at least two samples in the window; give --window {} or more (two --watch intervals)",
+                2.0 * interval
+            ))
+            .into());
+        }
+        Some(w) => w,
+        None => f64::max(60.0, 2.0 * interval),
+    };
+    let sampler = sampler(&cli.collect, &cli.view)?;
+    let record = match &cli.watch.record {
+        Some(p) => Some((p.clone(), open_record(p)?)),
+        None => None,
+    };
+    Ok(Config::Watch(Watch {
+        sampler,
+        interval,
+        count: cli.watch.count,
+        policy: Policy {
+            metric: cli.watch.metric,
+            window: Duration::from_secs_f64(window),
+            pool_size: cli.watch.pool_size,
+            warn_pct: cli.watch.warn_at,
+        },
+        format,
+        record,
+        on_flag: cli.watch.on_flag.clone(),
+    }))
+}
+
+/// Open `--record` for appending before any sampling, so a bad path fails at once.
+fn open_record(path: &Path) -> Result<File> {
+    // Root may append to a file whose mode says read-only; honour the mode anyway:
+    // someone made that file read-only on purpose.
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o222 == 0 {
+            return Err(UsageError(format!(
+                "--record {}: the file is read-only (mode {:o}); choose another file or make it writable",
+                path.display(),
+                meta.permissions().mode() & 0o777
+            ))
+            .into());
+        }
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| {
+            UsageError(format!(
+                "--record {}: cannot open it for appending: {e} (does the directory exist and is it writable?)",
+                path.display()
+            ))
+            .into()
+        })
+}
+
+fn serve(args: cli::ServeArgs) -> Result<Config> {
+    let sampler = sampler(&args.collect, &args.view)?;
+    let listener = TcpListener::bind(args.listen).map_err(|e| {
+        UsageError(format!(
+            "--listen {}: cannot listen there: {e}",
+            args.listen
+        ))
+    })?;
+    Ok(Config::Serve(Serve {
+        sampler,
+        listener,
+        min_interval: Duration::from_secs_f64(args.min_interval),
+        prom: PromOptions {
+            max_series: args.max_series,
+            pool_size: args.pool_size,
+        },
+    }))
+}
+
+fn plot(args: cli::PlotArgs) -> Result<Config> {
+    let ext = args
+        .output
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let svg = match ext.as_deref() {
+        Some("svg") => true,
+        Some("png") => false,
+        _ => {
+            return Err(UsageError(format!(
+                "-o {}: the extension chooses the format: use .svg or .png",
+                args.output.display()
+            ))
+            .into());
+        }
+    };
+    // The output's directory first: a raw backend error after reading the whole
+    // record would name neither the problem nor the fix.
+    let dir = match args.output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(UsageError(format!(
+            "-o {}: the directory {} does not exist (create it, or write elsewhere)",
+            args.output.display(),
+            dir.display()
+        ))
+        .into());
+    }
+    let record = File::open(&args.input)
+        .map_err(|e| UsageError(format!("{}: cannot read it: {e}", args.input.display())))?;
+    Ok(Config::Plot(Plot {
+        input: args.input,
+        record,
+        output: args.output,
+        svg,
+        top: usize::try_from(args.top).unwrap_or(usize::MAX),
+        metric: args.metric,
+        pool_size: args.pool_size,
+        warn_at: args.warn_at,
+    }))
+}
+
+/// Collection options; `--proc-root` implies the /proc source.
+fn options(args: &CollectArgs) -> Result<collect::Options, String> {
+    let mut o = collect::Options {
+        cmdline: args.cmdline,
+        ..Default::default()
+    };
+    o.source = match args.source {
+        SourceArg::Auto => SourceChoice::Auto,
+        SourceArg::Netlink => SourceChoice::Netlink,
+        SourceArg::Proc => SourceChoice::Proc,
+    };
+    o.netns = match args.netns {
+        None | Some(NetnsArg::All) => collect::netns::Selection::All,
+        Some(NetnsArg::Host) => collect::netns::Selection::Host,
+        Some(NetnsArg::Id(n)) => collect::netns::Selection::Id(n),
+    };
+    if let Some(root) = &args.proc_root {
+        if args.source == SourceArg::Netlink {
+            return Err(format!(
+                "--source netlink cannot read the --proc-root tree {} (netlink asks the running kernel); use --source proc, or drop --proc-root",
+                root.display()
+            ));
+        }
+        // With file capabilities, a user-made tree of symlinks (net/tcp, comm ->
+        // any file) would let anyone who can run the binary read files through it.
+        if collect::privileged_exec() {
+            return Err(format!(
+                "--proc-root {} is refused: this binary runs with file capabilities (setcap), and a fixture tree could make it read files its user cannot; run it without capabilities or as root",
+                root.display()
+            ));
+        }
+        o.source = SourceChoice::Proc;
+        o.proc_root = root.clone();
+    }
+    Ok(o)
+}
+
+/// The `--by` keys, each once, in the order given.
+fn group_by(view: &ViewArgs) -> Vec<GroupField> {
+    if view.by.is_empty() {
+        return DEFAULT_GROUP_BY.to_vec();
+    }
+    let mut out = Vec::new();
+    for f in &view.by {
+        if !out.contains(f) {
+            out.push(*f);
+        }
+    }
+    out
+}
+
+/// Typed filters; fails on a `--user` that names no user.
+fn filters(view: &ViewArgs) -> Result<Filters, String> {
+    let mut uids = Vec::new();
+    for u in &view.user {
+        uids.push(collect::users::resolve_uid(u).ok_or_else(|| {
+            format!("--user '{u}': no such user (give a user name or a numeric uid)")
+        })?);
+    }
+    Ok(Filters {
+        states: view.state.as_ref().map(|s| s.0.clone()),
+        show_listen: view.all,
+        pids: view.pid.clone(),
+        processes: view.process.clone(),
+        uids,
+        remotes: view.remote.clone(),
+        local_ports: view.local_port.clone(),
+    })
+}

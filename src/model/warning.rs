@@ -1,0 +1,363 @@
+//! What a collection could not see, and why, as typed values: each warning carries
+//! its counts, pids and reasons, and is rendered to text in exactly one place (its
+//! `Display`), which JSON, the table, `--watch` and checks all use. `--watch`
+//! compares warnings by value ([`Warning::without_counts`]), never by their text.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use super::printable;
+
+/// At most this many pids are named in a warning; the rest are counted.
+pub const PIDS_SHOWN: usize = 10;
+/// At most this many malformed lines are described in a warning.
+pub const LINES_SHOWN: usize = 5;
+/// At most this many users are named in a warning.
+pub const USERS_SHOWN: usize = 5;
+
+/// What sockleak may already do, so that a warning's advice fits: "run with sudo" is
+/// no help to root, whom the kernel can still refuse (a process that is not dumpable
+/// and holds capabilities root lacks here, or a security module).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Privilege {
+    /// CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: every fd table and ns link.
+    pub ptrace_and_read: bool,
+    /// CAP_SYS_ADMIN: setns into other namespaces.
+    pub admin: bool,
+    /// This binary's path, for the setcap advice (`$(command -v sockleak)` is empty
+    /// when it was started as ./target/release/sockleak).
+    pub exe: String,
+}
+
+impl Privilege {
+    const CAP_DAC_READ_SEARCH: u32 = 2;
+    const CAP_SYS_PTRACE: u32 = 19;
+    const CAP_SYS_ADMIN: u32 = 21;
+
+    /// From the `CapEff:` line of a `/proc/<pid>/status`.
+    pub fn from_status(status: &str, exe: String) -> Privilege {
+        let eff = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0);
+        let has = |cap: u32| eff & (1 << cap) != 0;
+        Privilege {
+            ptrace_and_read: has(Self::CAP_SYS_PTRACE) && has(Self::CAP_DAC_READ_SEARCH),
+            admin: has(Self::CAP_SYS_ADMIN),
+            exe,
+        }
+    }
+
+    /// For an unreadable `/proc/<pid>/fd`.
+    pub fn fd_fix(&self) -> String {
+        if self.ptrace_and_read {
+            return "sockleak already has CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks".to_string();
+        }
+        format!(
+            "run with sudo, or give the binary the two capabilities it needs: setcap cap_sys_ptrace,cap_dac_read_search+ep {}",
+            self.exe
+        )
+    }
+
+    /// For an unreadable `/proc/<pid>/ns/net` link (a ptrace access check).
+    pub fn ns_link_fix(&self) -> &'static str {
+        if self.ptrace_and_read {
+            "sockleak already has CAP_SYS_PTRACE, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks"
+        } else {
+            "run as root (or give the binary cap_sys_ptrace) to see its sockets"
+        }
+    }
+
+    /// For a namespace that could be neither entered nor read through /proc.
+    pub fn ns_enter_fix(&self) -> &'static str {
+        if self.ptrace_and_read && self.admin {
+            "sockleak already has CAP_SYS_ADMIN, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, so the kernel refused for another reason: a security module (AppArmor, SELinux, Yama) or a non-dumpable process holding capabilities sockleak lacks"
+        } else {
+            "run as root to see its sockets (entering a namespace needs CAP_SYS_ADMIN)"
+        }
+    }
+}
+
+/// A line of a table file that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedLine {
+    pub file: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+/// A process named in a warning: its pid and (escaped) name, empty when gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedPid {
+    pub pid: u32,
+    pub comm: String,
+}
+
+/// Something a collection could not see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// `/proc/<pid>/ns/net` unreadable for `count` processes (the first
+    /// [`PIDS_SHOWN`] in `pids`).
+    NsLinksUnreadable {
+        count: usize,
+        pids: Vec<u32>,
+        privilege: Privilege,
+    },
+    /// Another namespace's table was read from /proc instead of netlink.
+    NetnsFellBack {
+        netns: u64,
+        member: NamedPid,
+        why: String,
+        root: String,
+    },
+    /// Another namespace could not be read at all.
+    NetnsSkipped {
+        netns: u64,
+        member: Option<NamedPid>,
+        why: String,
+        privilege: Privilege,
+    },
+    /// `--source auto` fell back to /proc/net/tcp.
+    NetlinkUnavailable { error: String, root: String },
+    /// Lines of a TCP table that were not counted (the first [`LINES_SHOWN`] shown).
+    MalformedLines {
+        count: usize,
+        shown: Vec<MalformedLine>,
+    },
+    /// Unattributed sockets whose uid runs processes with unreadable fd tables.
+    UnattributedHeld {
+        sockets: u64,
+        /// The processes that may hold them (the first [`PIDS_SHOWN`]) and how many.
+        pids: Vec<u32>,
+        processes: usize,
+        /// `(uid, name)` of their owners, the first [`USERS_SHOWN`].
+        owners: Vec<(u32, String)>,
+        privilege: Privilege,
+    },
+    /// Unattributed sockets that no (visible) process holds.
+    UnattributedGone { sockets: u64, hidepid: bool },
+}
+
+fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}
+
+/// `1, 2, 3, ...`: the pids shown, and `...` when there were more.
+fn pid_list(pids: &[u32], total: usize) -> String {
+    let mut s: Vec<String> = pids.iter().map(u32::to_string).collect();
+    if total > pids.len() {
+        s.push("...".to_string());
+    }
+    s.join(", ")
+}
+
+impl Warning {
+    /// The same warning with its counts zeroed: two samples whose warnings differ
+    /// only in how many sockets they concern say nothing new.
+    pub fn without_counts(&self) -> Warning {
+        let mut w = self.clone();
+        match &mut w {
+            Warning::NsLinksUnreadable { count, .. } | Warning::MalformedLines { count, .. } => {
+                *count = 0
+            }
+            Warning::UnattributedHeld {
+                sockets, processes, ..
+            } => {
+                *sockets = 0;
+                *processes = 0;
+            }
+            Warning::UnattributedGone { sockets, .. } => *sockets = 0,
+            Warning::NetnsFellBack { .. }
+            | Warning::NetnsSkipped { .. }
+            | Warning::NetlinkUnavailable { .. } => {}
+        }
+        if let Warning::MalformedLines { shown, .. } = &mut w {
+            shown.clear();
+        }
+        w
+    }
+
+    fn fmt_unattributed_held(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Warning::UnattributedHeld {
+            sockets,
+            pids,
+            processes,
+            owners,
+            privilege,
+        } = self
+        else {
+            return Ok(());
+        };
+        let owners: Vec<String> = owners
+            .iter()
+            .map(|(uid, name)| {
+                if *name == uid.to_string() {
+                    format!("uid {uid}")
+                } else {
+                    format!("uid {uid} {}", printable(name))
+                }
+            })
+            .collect();
+        // Without the capabilities, the unreadable processes are every other
+        // user's: most likely the owners. With them, only a few protected ones
+        // refuse, and a socket closed mid-scan is as likely.
+        let how = if privilege.ptrace_and_read {
+            "possibly held by processes whose /proc/<pid>/fd is not readable (or closed during the scan)"
+        } else {
+            "most likely held by processes whose /proc/<pid>/fd is not readable"
+        };
+        write!(
+            f,
+            "{sockets} socket{} unattributed, {how}: {processes} process{} running as {} (pid {}); {}",
+            plural(*sockets, "", "s"),
+            plural(*processes as u64, "", "es"),
+            owners.join(", "),
+            pid_list(pids, *processes),
+            privilege.fd_fix()
+        )
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::NsLinksUnreadable {
+                count,
+                pids,
+                privilege,
+            } => write!(
+                f,
+                "/proc/<pid>/ns/net not readable for {count} process{} (pid {}): a network namespace only they are in is not read; {}",
+                plural(*count as u64, "", "es"),
+                pid_list(pids, *count),
+                privilege.ns_link_fix()
+            ),
+            Warning::NetnsFellBack {
+                netns,
+                member,
+                why,
+                root,
+            } => write!(
+                f,
+                "network namespace {netns} (pid {} {}): {why}; read {root}/{}/net/tcp instead, without idle ages",
+                member.pid, member.comm, member.pid
+            ),
+            Warning::NetnsSkipped {
+                netns,
+                member,
+                why,
+                privilege,
+            } => {
+                let member = member
+                    .as_ref()
+                    .map_or_else(String::new, |m| format!(" (pid {} {})", m.pid, m.comm));
+                write!(
+                    f,
+                    "network namespace {netns}{member} skipped: {why}; {}",
+                    privilege.ns_enter_fix()
+                )
+            }
+            Warning::NetlinkUnavailable { error, root } => write!(
+                f,
+                "netlink sock_diag unavailable ({error}); read {root}/net/tcp instead, without idle ages"
+            ),
+            Warning::MalformedLines { count, shown } => {
+                let lines: Vec<String> = shown
+                    .iter()
+                    .map(|m| format!("{} line {}: {}", m.file, m.line, m.reason))
+                    .collect();
+                write!(
+                    f,
+                    "{count} malformed line{} in the TCP table not counted: {}{}",
+                    plural(*count as u64, "", "s"),
+                    lines.join("; "),
+                    if *count > shown.len() { "; ..." } else { "" }
+                )
+            }
+            Warning::UnattributedHeld { .. } => self.fmt_unattributed_held(f),
+            Warning::UnattributedGone { sockets, hidepid } => {
+                // With hidepid, other users' processes are not even listed: their
+                // sockets look ownerless, and "closed during the scan" would be false.
+                let them = plural(*sockets, "it", "them");
+                let (holder, why) = if *hidepid {
+                    (
+                        format!("no visible process holds {them}"),
+                        "/proc is mounted with hidepid, so other users' processes are not listed; run as root (or in the proc mount's gid= group) to see them",
+                    )
+                } else {
+                    (
+                        format!("no process holds {them} any more"),
+                        "closed, or its process exited, during the scan; or held by the kernel",
+                    )
+                };
+                write!(
+                    f,
+                    "{sockets} socket{} unattributed: {holder} ({why})",
+                    plural(*sockets, "", "s")
+                )
+            }
+        }
+    }
+}
+
+/// In JSON a warning is its text, as in every earlier version of the document.
+impl Serialize for Warning {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advice_fits_the_privilege_held() {
+        let root = Privilege::from_status("Name:\tx\nCapEff:\t000001ffffffffff\n", "/x".into());
+        assert!(root.ptrace_and_read && root.admin);
+        assert!(!root.fd_fix().contains("sudo"));
+        assert!(!root.ns_link_fix().contains("run as root"));
+        assert!(!root.ns_enter_fix().contains("run as root"));
+        // The two setcap capabilities alone (bits 2 and 19): fds and links yes,
+        // setns no.
+        let setcap = Privilege::from_status("CapEff:\t0000000000080004\n", "/x".into());
+        assert!(setcap.ptrace_and_read && !setcap.admin);
+        assert!(!setcap.ns_link_fix().contains("run as root"));
+        assert!(setcap.ns_enter_fix().contains("CAP_SYS_ADMIN"));
+        let nobody = Privilege::from_status("CapEff:\t0000000000000000\n", "/bin/sockleak".into());
+        assert!(
+            nobody
+                .fd_fix()
+                .contains("setcap cap_sys_ptrace,cap_dac_read_search+ep /bin/sockleak")
+        );
+        assert_eq!(
+            Privilege::from_status("garbage", "/bin/sockleak".into()),
+            nobody
+        );
+    }
+
+    #[test]
+    fn counts_do_not_make_a_new_warning() {
+        let a = Warning::UnattributedGone {
+            sockets: 5,
+            hidepid: false,
+        };
+        let b = Warning::UnattributedGone {
+            sockets: 6,
+            hidepid: false,
+        };
+        let c = Warning::UnattributedGone {
+            sockets: 6,
+            hidepid: true,
+        };
+        assert_ne!(a, b);
+        assert_eq!(a.without_counts(), b.without_counts());
+        assert_ne!(b.without_counts(), c.without_counts());
+        assert_eq!(
+            b.to_string(),
+            "6 sockets unattributed: no process holds them any more (closed, or its process exited, during the scan; or held by the kernel)"
+        );
+    }
+}

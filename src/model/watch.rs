@@ -1,0 +1,43 @@
+//! What `--watch` adds to each group: its growth, pool usage and flag, as plain data
+//! (computed by [`crate::policy::tracker`]).
+
+use serde::Serialize;
+
+/// How close a group is to exhausting its pool. Ordered: a flag "rises" when it
+/// moves to a later variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flag {
+    Ok,
+    Growing,
+    Warn,
+    Full,
+}
+
+impl Flag {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flag::Ok => "ok",
+            Flag::Growing => "growing",
+            Flag::Warn => "warn",
+            Flag::Full => "full",
+        }
+    }
+}
+
+/// Per-group watch statistics, serialised as the group's `"watch"` object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WatchStats {
+    /// Change of the `--metric` count since the previous sample.
+    pub delta: i64,
+    /// Growth of the `--metric` count per minute over the window.
+    pub rate_per_min: f64,
+    /// Pool usage (every state but LISTEN/TIME_WAIT) as % of `--pool-size`.
+    pub pool_pct: Option<f64>,
+    /// Seconds until the pool is full at the current rate; null when not growing.
+    pub eta_s: Option<f64>,
+    pub flag: Flag,
+    /// Recent `--metric` counts, oldest first, for the sparkline (not serialised).
+    #[serde(skip)]
+    pub trend: Vec<u64>,
+}

@@ -1,0 +1,5 @@
+//! Policy: how a report is judged. Threshold levels for checks and the `--watch`
+//! tracker's flags. Pure functions of reports: no I/O, no clock of their own.
+
+pub mod levels;
+pub mod tracker;

@@ -1,0 +1,293 @@
+//! The `--watch` tracker: follows each group across samples by its key, computes
+//! growth, pool usage and time to exhaustion, and raises flags. Pure (no I/O), so
+//! the flag logic is unit-tested on hand-built reports.
+//!
+//! Memory is bounded however long it runs: history is kept only for groups and
+//! socket inodes present in the latest sample, and only for the `--window`.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use crate::model::report::{GroupKey, Report};
+use crate::model::watch::{Flag, WatchStats};
+use crate::model::{Socket, TcpState};
+
+/// Settings of the flag logic.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub metric: TcpState,
+    pub window: Duration,
+    pub pool_size: Option<u64>,
+    /// Share of the pool (0-100] at which a group is `warn`.
+    pub warn_pct: f64,
+}
+
+struct History {
+    /// (seconds since start, metric count), within the window.
+    samples: VecDeque<(f64, u64)>,
+    flag: Flag,
+}
+
+/// Follows groups across samples. Pure (no I/O), so the flag logic is unit-tested.
+pub struct Tracker {
+    policy: Policy,
+    groups: HashMap<GroupKey, History>,
+    /// When each socket inode was first seen, for ages where netlink has none.
+    first_seen: HashMap<u64, f64>,
+    samples: u64,
+}
+
+/// A flag that rose in this sample (for the stderr alert and `--on-flag`).
+pub struct Rise {
+    pub group: usize,
+    pub from: Flag,
+}
+
+const TREND_LEN: usize = 20;
+
+impl Tracker {
+    pub fn new(policy: Policy) -> Tracker {
+        Tracker {
+            policy,
+            groups: HashMap::new(),
+            first_seen: HashMap::new(),
+            samples: 0,
+        }
+    }
+
+    /// Give CLOSE_WAIT sockets without an idle age (the /proc source) the time since
+    /// they were first seen in this watch, and forget inodes that are gone.
+    pub fn age_sockets(&mut self, sockets: &mut [Socket], now: f64) {
+        let mut seen = HashMap::with_capacity(self.first_seen.len());
+        for s in sockets.iter_mut().filter(|s| s.inode != 0) {
+            let first = *self.first_seen.get(&s.inode).unwrap_or(&now);
+            seen.insert(s.inode, first);
+            if s.state == TcpState::CloseWait && s.idle_ms.is_none() {
+                s.idle_ms = Some(((now - first) * 1000.0) as u32);
+            }
+        }
+        self.first_seen = seen;
+    }
+
+    /// Attach watch statistics to every group of `report`, sampled at `now`
+    /// (seconds since the watch began); returns the flags that rose.
+    pub fn update(&mut self, report: &mut Report, now: f64) -> Vec<Rise> {
+        self.samples += 1;
+        let p = self.policy;
+        let window = p.window.as_secs_f64();
+        let mut next: HashMap<GroupKey, History> = HashMap::with_capacity(report.groups.len());
+        let mut rises = Vec::new();
+        for (i, g) in report.groups.iter_mut().enumerate() {
+            let count = g.states.get(p.metric);
+            let mut h = self.groups.remove(&g.key).unwrap_or(History {
+                samples: VecDeque::new(),
+                flag: Flag::Ok,
+            });
+            let prev = h.samples.back().map(|(_, c)| *c);
+            h.samples.push_back((now, count));
+            while h.samples.front().is_some_and(|(t, _)| now - t > window) {
+                h.samples.pop_front();
+            }
+            let (t0, c0) = *h.samples.front().expect("just pushed");
+            let rate_per_min = if now > t0 {
+                (count as f64 - c0 as f64) / (now - t0) * 60.0
+            } else {
+                0.0
+            };
+            // A group first seen after the first sample grew from nothing.
+            let delta = match prev {
+                Some(prev) => count as i64 - prev as i64,
+                None if self.samples > 1 => count as i64,
+                None => 0,
+            };
+            let usage = g.pool_usage();
+            let pool_pct = p.pool_size.map(|s| usage as f64 * 100.0 / s as f64);
+            let eta_s = match p.pool_size {
+                Some(s) if usage >= s => Some(0.0),
+                Some(s) if rate_per_min > 0.0 => Some((s - usage) as f64 / (rate_per_min / 60.0)),
+                _ => None,
+            };
+            // Rising across samples of this group; a group seen for the first time is
+            // not "growing" yet (under churn every new connection would alert).
+            let growing = h.samples.len() >= 2 && count > c0;
+            let flag = match (p.pool_size, pool_pct) {
+                (Some(s), _) if usage >= s => Flag::Full,
+                (Some(_), Some(pct)) if pct >= p.warn_pct => Flag::Warn,
+                _ if growing => Flag::Growing,
+                _ => Flag::Ok,
+            };
+            if flag > h.flag {
+                rises.push(Rise {
+                    group: i,
+                    from: h.flag,
+                });
+            }
+            h.flag = flag;
+            let skip = h.samples.len().saturating_sub(TREND_LEN);
+            // Milli-precision is all a sampled rate means; 16.732599009999998 in
+            // the NDJSON would only pretend more.
+            let milli = |v: f64| (v * 1000.0).round() / 1000.0;
+            g.watch = Some(WatchStats {
+                delta,
+                rate_per_min: milli(rate_per_min),
+                pool_pct: pool_pct.map(milli),
+                eta_s: eta_s.map(milli),
+                flag,
+                trend: h.samples.iter().skip(skip).map(|(_, c)| *c).collect(),
+            });
+            next.insert(g.key.clone(), h);
+        }
+        // Groups that vanished are dropped here: history only for what exists.
+        self.groups = next;
+        rises
+    }
+
+    pub fn tracked_groups(&self) -> usize {
+        self.groups.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::report::{Group, GroupKey, Report, Totals};
+    use crate::model::{Source, StateCounts};
+
+    fn report(counts: &[(u32, u64)]) -> Report {
+        let groups = counts
+            .iter()
+            .map(|(pid, n)| {
+                let mut states = StateCounts::default();
+                for _ in 0..*n {
+                    states.add(TcpState::CloseWait);
+                }
+                Group {
+                    key: GroupKey {
+                        pid: Some(*pid),
+                        ..Default::default()
+                    },
+                    pid: Some(*pid),
+                    pids: vec![*pid],
+                    process: Some("x".into()),
+                    user: None,
+                    direction: None,
+                    local: None,
+                    remote: None,
+                    total: *n,
+                    states,
+                    recv_q: 0,
+                    send_q: 0,
+                    oldest_close_wait_idle_s: None,
+                    attribution: None,
+                    local_port: None,
+                    remote_port: None,
+                    state: None,
+                    netns: None,
+                    container: None,
+                    cmdline: None,
+                    watch: None,
+                }
+            })
+            .collect();
+        Report {
+            version: 1,
+            time: String::new(),
+            host: String::new(),
+            source: Source::Proc,
+            group_by: vec![],
+            totals: Totals {
+                sockets: 0,
+                states: StateCounts::default(),
+                unowned: 0,
+                unattributed: 0,
+                matched: 0,
+                netns: Default::default(),
+            },
+            groups,
+            warnings: vec![],
+            elapsed: Duration::ZERO,
+            host_netns: 0,
+            taken_at: std::time::SystemTime::now(),
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            metric: TcpState::CloseWait,
+            window: Duration::from_secs(60),
+            pool_size: Some(20),
+            warn_pct: 75.0,
+        }
+    }
+
+    #[test]
+    fn flags_rise_through_growing_warn_full() {
+        let mut t = Tracker::new(policy());
+        let mut flags = Vec::new();
+        for (i, n) in [0u64, 2, 4, 8, 15, 18, 20, 20].iter().enumerate() {
+            let mut r = report(&[(1, *n)]);
+            let rises = t.update(&mut r, i as f64);
+            let w = r.groups[0].watch.clone().unwrap();
+            flags.push((w.flag, rises.len()));
+            if i == 3 {
+                assert_eq!(w.delta, 4);
+                assert!((w.rate_per_min - 160.0).abs() < 1e-9, "{}", w.rate_per_min);
+                assert_eq!(w.pool_pct, Some(40.0));
+                assert!((w.eta_s.unwrap() - 4.5).abs() < 1e-9);
+            }
+        }
+        use Flag::*;
+        assert_eq!(
+            flags,
+            vec![
+                (Ok, 0),
+                (Growing, 1),
+                (Growing, 0),
+                (Growing, 0),
+                (Warn, 1),
+                (Warn, 0),
+                (Full, 1),
+                (Full, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn without_pool_only_ok_and_growing() {
+        let mut t = Tracker::new(Policy {
+            pool_size: None,
+            window: Duration::from_secs(2),
+            ..policy()
+        });
+        let mut r = report(&[(1, 5)]);
+        t.update(&mut r, 0.0);
+        let mut r = report(&[(1, 500)]);
+        t.update(&mut r, 1.0);
+        assert_eq!(r.groups[0].watch.as_ref().unwrap().flag, Flag::Growing);
+        assert_eq!(r.groups[0].watch.as_ref().unwrap().eta_s, None);
+        // Flat for longer than the window: back to ok.
+        for s in 2..6 {
+            let mut r2 = report(&[(1, 500)]);
+            t.update(&mut r2, s as f64);
+            r = r2;
+        }
+        assert_eq!(r.groups[0].watch.as_ref().unwrap().flag, Flag::Ok);
+        assert_eq!(r.groups[0].watch.as_ref().unwrap().rate_per_min, 0.0);
+    }
+
+    #[test]
+    fn vanished_groups_and_old_samples_are_forgotten() {
+        let mut t = Tracker::new(Policy {
+            window: Duration::from_secs(10),
+            ..policy()
+        });
+        for s in 0..1000u32 {
+            // A new group every sample, each seen once.
+            let mut r = report(&[(s, 1), (100_000, 3)]);
+            t.update(&mut r, f64::from(s));
+            let w = r.groups[1].watch.as_ref().unwrap();
+            assert!(w.trend.len() <= 11);
+        }
+        assert_eq!(t.tracked_groups(), 2);
+    }
+}

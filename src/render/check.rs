@@ -1,0 +1,88 @@
+//! What a check prints: one line per breaching group (cron), or the Monitoring
+//! Plugins status line with performance data (Nagios, Icinga).
+
+use std::fmt::Write as _;
+
+use super::describe::describe;
+use crate::model::TcpState;
+use crate::model::report::Report;
+use crate::policy::levels::{Levels, Severity, Verdict};
+
+/// One line per breaching group.
+pub fn breach_lines(v: &Verdict, l: &Levels, r: &Report) -> String {
+    let mut out = String::new();
+    for (g, sev) in &v.breaches {
+        let (word, level) = match sev {
+            Severity::Warning => ("WARNING", l.warn),
+            Severity::Critical => ("CRITICAL", l.crit),
+        };
+        let _ = writeln!(
+            out,
+            "{word} {}: {} {} >= {} {}",
+            describe(g, r),
+            g.states.get(l.metric),
+            l.metric.snake(),
+            if *sev == Severity::Critical {
+                "critical"
+            } else {
+                "threshold"
+            },
+            level.unwrap_or(0),
+        );
+    }
+    out
+}
+
+/// `SOCKLEAK OK - ... | perfdata`, by the Monitoring Plugins guidelines.
+pub fn nagios(r: &Report, l: &Levels, v: &Verdict) -> String {
+    let b = &v.breaches;
+    let status = match v.worst() {
+        None => "OK",
+        Some(Severity::Warning) => "WARNING",
+        Some(Severity::Critical) => "CRITICAL",
+    };
+    let metric = l.metric.snake();
+    let worst = r
+        .groups
+        .iter()
+        .max_by_key(|g| g.states.get(l.metric))
+        .filter(|g| g.states.get(l.metric) > 0);
+    let summary = if b.is_empty() {
+        match worst {
+            Some(g) => format!(
+                "worst group has {} {metric} ({}); host {} {metric}",
+                g.states.get(l.metric),
+                describe(g, r),
+                r.totals.states.get(l.metric)
+            ),
+            None => format!("no group has {metric} sockets"),
+        }
+    } else {
+        let (g, _) = b[0];
+        format!(
+            "{} group{} over threshold; worst: {} has {} {metric}",
+            b.len(),
+            if b.len() == 1 { "" } else { "s" },
+            describe(g, r),
+            g.states.get(l.metric)
+        )
+    };
+    let lvl = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let perf = format!(
+        "{metric}={};;;0 established={};;;0 total={};;;0 worst_group={};{};{};0 unattributed={};;;0",
+        r.totals.states.get(l.metric),
+        r.totals.states.get(TcpState::Established),
+        r.totals.sockets,
+        worst.map_or(0, |g| g.states.get(l.metric)),
+        lvl(l.warn),
+        lvl(l.crit),
+        r.totals.unattributed,
+    );
+    format!("SOCKLEAK {status} - {} | {perf}\n", plugin_text(&summary))
+}
+
+/// Text for a plugin's status line: one line, and no `|`, which would start the
+/// performance data (a process may be named `x|fake=99`): it becomes `¦`.
+pub fn plugin_text(s: &str) -> String {
+    s.replace('|', "¦").replace(['\n', '\r'], " ")
+}
