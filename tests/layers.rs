@@ -1,0 +1,276 @@
+//! The crate's layers, enforced: every module uses only itself and the layers
+//! below it, modules of one layer form no circle, and the commands under `app/`
+//! never use each other. The table here is the one in `src/lib.rs`'s doc.
+//!
+//! References are read from the source text: every `use` tree (braces expanded)
+//! and every inline `crate::` / `super::` path, resolved to the module file it
+//! names.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Bottom to top. A module may use modules of its own layer or below.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("base", &["model", "exit", "output"]),
+    ("collect", &["collect", "filter"]),
+    ("report", &["report"]),
+    ("policy", &["policy"]),
+    ("render", &["render"]),
+    ("config", &["config"]),
+    ("app", &["app"]),
+];
+
+fn layer_of(top: &str) -> Option<usize> {
+    LAYERS.iter().position(|(_, mods)| mods.contains(&top))
+}
+
+/// Every `.rs` file under `src/` (but `main.rs`, the binary) with its module path.
+fn modules(src: &Path) -> BTreeMap<Vec<String>, PathBuf> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.extension().is_none_or(|x| x != "rs") || p.ends_with("main.rs") {
+                continue;
+            }
+            let rel = p.strip_prefix(src).unwrap().with_extension("");
+            let mut parts: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            if parts.last().is_some_and(|l| l == "mod" || l == "lib") {
+                parts.pop();
+            }
+            out.insert(parts, p);
+        }
+    }
+    out
+}
+
+/// Expand a use tree such as `crate::{a::{b, c}, d}` into whole paths.
+fn expand(tree: &str) -> Vec<String> {
+    let tree = tree.trim();
+    let Some(open) = tree.find('{') else {
+        return vec![tree.to_string()];
+    };
+    let prefix = &tree[..open];
+    let inner = &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())];
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&inner[start..]);
+    parts
+        .into_iter()
+        .filter(|p| !p.trim().is_empty())
+        .flat_map(|p| expand(p).into_iter().map(move |e| format!("{prefix}{e}")))
+        .collect()
+}
+
+/// The paths a file's text refers to, as written (`crate::x::y`, `super::z`).
+fn references(text: &str) -> Vec<String> {
+    // Comments and doc text name modules too ("see crate::report"): left out.
+    let code: String = text
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out = Vec::new();
+    for stmt in code.split(';') {
+        let s = stmt.trim_start();
+        let s = s.strip_prefix("pub ").unwrap_or(s);
+        if let Some(tree) = s.strip_prefix("use ") {
+            out.extend(expand(&tree.split_whitespace().collect::<String>()));
+        }
+    }
+    for root in ["crate::", "super::"] {
+        let mut rest = code.as_str();
+        while let Some(i) = rest.find(root) {
+            let path: String = rest[i..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            out.push(path.trim_end_matches(':').to_string());
+            rest = &rest[i + root.len()..];
+        }
+    }
+    out
+}
+
+/// The module a path names: its longest prefix that is a module file.
+fn resolve(
+    from: &[String],
+    path: &str,
+    mods: &BTreeMap<Vec<String>, PathBuf>,
+) -> Option<Vec<String>> {
+    let segs: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+    let (mut base, rest): (Vec<String>, &[&str]) = match segs.first()? {
+        &"crate" => (Vec::new(), &segs[1..]),
+        &"super" => {
+            // `super` is the parent of the module (for a mod.rs too: its module is
+            // the directory's).
+            let mut b = from.to_vec();
+            let mut rest = &segs[..];
+            while rest.first() == Some(&"super") {
+                b.pop();
+                rest = &rest[1..];
+            }
+            (b, rest)
+        }
+        _ => return None,
+    };
+    let mut best = base.clone();
+    for s in rest {
+        base.push((*s).to_string());
+        if mods.contains_key(&base) {
+            best = base.clone();
+        }
+    }
+    Some(best)
+}
+
+/// Every (from module, to module) edge of the crate.
+fn edges() -> BTreeSet<(Vec<String>, Vec<String>)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mods = modules(&src);
+    let mut out = BTreeSet::new();
+    for (m, path) in &mods {
+        let text = std::fs::read_to_string(path).unwrap();
+        for r in references(&text) {
+            if let Some(to) = resolve(m, &r, &mods)
+                && &to != m
+                && !to.is_empty()
+            {
+                out.insert((m.clone(), to));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_module_uses_only_its_layer_and_below() {
+    let mut wrong = Vec::new();
+    for (from, to) in edges() {
+        let (Some(f), Some(t)) = (from.first(), to.first()) else {
+            continue;
+        };
+        let (lf, lt) = (layer_of(f), layer_of(t));
+        assert!(lf.is_some(), "src/{f}: not in the layer table of tests/layers.rs");
+        assert!(lt.is_some(), "src/{t}: not in the layer table of tests/layers.rs");
+        if lt > lf {
+            wrong.push(format!(
+                "{} uses {} ({} is above {})",
+                from.join("::"),
+                to.join("::"),
+                LAYERS[lt.unwrap()].0,
+                LAYERS[lf.unwrap()].0
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "upward imports:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn commands_never_use_each_other() {
+    let mut wrong = Vec::new();
+    for (from, to) in edges() {
+        if from.first().is_some_and(|f| f == "app") && to.first().is_some_and(|t| t == "app") {
+            // app/X/... may use app/X/...; nothing under app may use another
+            // command, nor the dispatcher (app/mod.rs) that lists them all.
+            if from.len() < 2 || to.len() < 2 || from[1] != to[1] {
+                if from.len() == 1 && to.len() == 2 {
+                    continue; // the dispatcher naming a command
+                }
+                wrong.push(format!("{} uses {}", from.join("::"), to.join("::")));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "commands using each other:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn top_level_modules_form_no_circle() {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (from, to) in edges() {
+        if let (Some(f), Some(t)) = (from.first(), to.first())
+            && f != t
+        {
+            graph.entry(f.clone()).or_default().insert(t.clone());
+        }
+    }
+    // Depth-first search for a back edge.
+    fn visit(
+        n: &str,
+        g: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == n) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(n.to_string());
+            return Some(cycle);
+        }
+        if done.contains(n) {
+            return None;
+        }
+        path.push(n.to_string());
+        for m in g.get(n).into_iter().flatten() {
+            if let Some(c) = visit(m, g, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(n.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for n in graph.keys() {
+        if let Some(cycle) = visit(n, &graph, &mut Vec::new(), &mut done) {
+            panic!("import circle: {}", cycle.join(" -> "));
+        }
+    }
+}
+
+#[test]
+fn the_checker_sees_what_it_checks() {
+    // The layer test is only worth something if it finds edges: the resolver must
+    // see these known ones (a broken parser would pass every other test here).
+    let e = edges();
+    let has = |a: &str, b: &str| {
+        let v = |s: &str| s.split("::").map(String::from).collect::<Vec<_>>();
+        e.contains(&(v(a), v(b)))
+    };
+    assert!(has("report", "collect"), "{e:?}");
+    assert!(has("render::table", "model::report"));
+    assert!(has("app::watch", "policy::tracker"));
+    assert!(has("config", "render"));
+    assert_eq!(
+        expand("crate::{a::{b, c}, d}"),
+        vec!["crate::a::b", "crate::a::c", "crate::d"]
+    );
+    // An upward import is caught: a model file using a command.
+    let mods: BTreeMap<Vec<String>, PathBuf> = [
+        (vec!["model".to_string()], PathBuf::new()),
+        (vec!["app".to_string(), "watch".to_string()], PathBuf::new()),
+    ]
+    .into_iter()
+    .collect();
+    let to = resolve(&["model".into()], "crate::app::watch::run", &mods).unwrap();
+    assert_eq!(to, vec!["app", "watch"]);
+    assert!(layer_of(&to[0]) > layer_of("model"));
+}
