@@ -170,8 +170,14 @@ fn every_module_uses_only_its_layer_and_below() {
             continue;
         };
         let (lf, lt) = (layer_of(f), layer_of(t));
-        assert!(lf.is_some(), "src/{f}: not in the layer table of tests/layers.rs");
-        assert!(lt.is_some(), "src/{t}: not in the layer table of tests/layers.rs");
+        assert!(
+            lf.is_some(),
+            "src/{f}: not in the layer table of tests/layers.rs"
+        );
+        assert!(
+            lt.is_some(),
+            "src/{t}: not in the layer table of tests/layers.rs"
+        );
         if lt > lf {
             wrong.push(format!(
                 "{} uses {} ({} is above {})",
@@ -200,7 +206,11 @@ fn commands_never_use_each_other() {
             }
         }
     }
-    assert!(wrong.is_empty(), "commands using each other:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "commands using each other:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]

@@ -39,6 +39,19 @@ pub struct FdScan {
 }
 
 impl FdScan {
+    /// A scan result from known `(inode, pid)` pairs: for reports built in memory
+    /// (renderer tests, fakes) without reading any /proc.
+    pub fn from_pairs(mut pairs: Vec<(u64, u32)>) -> FdScan {
+        pairs.sort_unstable();
+        pairs.dedup();
+        let scanned = pairs.iter().map(|(_, p)| *p).collect::<HashSet<_>>().len();
+        FdScan {
+            pairs,
+            scanned,
+            ..FdScan::default()
+        }
+    }
+
     /// Every pid holding `inode`, ascending.
     pub fn owners(&self, inode: u64) -> impl Iterator<Item = u32> + '_ {
         self.held(inode).iter().map(|(_, p)| *p)

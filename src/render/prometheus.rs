@@ -136,11 +136,20 @@ fn bounded(all: &[Series], max: u64) -> (&[Series], Option<StateCounts>) {
     (&all[..keep], Some(rest))
 }
 
+/// The exposition of a report.
 pub fn render(r: &Report, opts: PromOptions) -> String {
     let mut out = String::with_capacity(4096);
+    host_series(&mut out, r);
+    let all = series(&r.groups, r.group_by.contains(&GroupField::User));
+    let (kept, rest) = bounded(&all, opts.max_series);
+    group_series(&mut out, kept, rest.as_ref());
+    scalars(&mut out, r, opts);
+    out
+}
 
+fn host_series(out: &mut String, r: &Report) {
     header(
-        &mut out,
+        out,
         "sockleak_sockets",
         "TCP sockets in the kernel table, by state (whole host, unfiltered).",
     );
@@ -152,11 +161,12 @@ pub fn render(r: &Report, opts: PromOptions) -> String {
             r.totals.states.get(st)
         );
     }
+}
 
-    let all = series(&r.groups, r.group_by.contains(&GroupField::User));
-    let (kept, rest) = bounded(&all, opts.max_series);
+/// The per-group series: sockets by state, unread bytes, oldest CLOSE_WAIT age.
+fn group_series(out: &mut String, kept: &[Series], rest: Option<&StateCounts>) {
     header(
-        &mut out,
+        out,
         "sockleak_group_sockets",
         "Sockets per group (process and endpoint) and state; groups beyond --max-series are summed into process=\"other\".",
     );
@@ -170,18 +180,15 @@ pub fn render(r: &Report, opts: PromOptions) -> String {
             );
         }
     }
-    if let Some(rest) = &rest {
-        for (st, n) in rest.nonzero() {
-            let _ = writeln!(
-                out,
-                "sockleak_group_sockets{{pid=\"\",process=\"other\",endpoint=\"\",direction=\"\",netns=\"\",container=\"\",state=\"{}\"}} {n}",
-                st.snake()
-            );
-        }
+    for (st, n) in rest.into_iter().flat_map(|r| r.nonzero()) {
+        let _ = writeln!(
+            out,
+            "sockleak_group_sockets{{pid=\"\",process=\"other\",endpoint=\"\",direction=\"\",netns=\"\",container=\"\",state=\"{}\"}} {n}",
+            st.snake()
+        );
     }
-
     header(
-        &mut out,
+        out,
         "sockleak_group_recv_queue_bytes",
         "Unread bytes in the receive queues of a group's sockets.",
     );
@@ -192,9 +199,8 @@ pub fn render(r: &Report, opts: PromOptions) -> String {
             s.labels, s.recv_q
         );
     }
-
     header(
-        &mut out,
+        out,
         "sockleak_group_oldest_close_wait_idle_seconds",
         "Idle time of a group's oldest CLOSE_WAIT socket (netlink source only).",
     );
@@ -207,59 +213,49 @@ pub fn render(r: &Report, opts: PromOptions) -> String {
             );
         }
     }
+}
 
-    header(
-        &mut out,
+/// One-value series: what could not be attributed, how long it took, the pool
+/// size, the build.
+fn scalars(out: &mut String, r: &Report, opts: PromOptions) {
+    let mut one = |name: &str, help: &str, value: String| {
+        header(out, name, help);
+        let _ = writeln!(out, "{name} {value}");
+    };
+    one(
         "sockleak_unattributed_sockets",
         "Sockets with an inode that no readable process holds.",
+        r.totals.unattributed.to_string(),
     );
-    let _ = writeln!(
-        out,
-        "sockleak_unattributed_sockets {}",
-        r.totals.unattributed
-    );
-    header(
-        &mut out,
+    one(
         "sockleak_unowned_sockets",
         "Sockets no file descriptor refers to (TIME_WAIT, orphans).",
+        r.totals.unowned.to_string(),
     );
-    let _ = writeln!(out, "sockleak_unowned_sockets {}", r.totals.unowned);
-    header(
-        &mut out,
+    one(
         "sockleak_collect_duration_seconds",
         "Time taken to read the socket table and the fd tables.",
+        r.elapsed.as_secs_f64().to_string(),
     );
-    let _ = writeln!(
-        out,
-        "sockleak_collect_duration_seconds {}",
-        r.elapsed.as_secs_f64()
-    );
-    header(
-        &mut out,
+    one(
         "sockleak_warnings",
         "Warnings of the last collection (see sockleak --json for their text).",
+        r.warnings.len().to_string(),
     );
-    let _ = writeln!(out, "sockleak_warnings {}", r.warnings.len());
     if let Some(pool) = opts.pool_size {
-        header(
-            &mut out,
+        one(
             "sockleak_pool_size",
             "Connection pool size given with --pool-size, for alert rules.",
+            pool.to_string(),
         );
-        let _ = writeln!(out, "sockleak_pool_size {pool}");
     }
-    header(
-        &mut out,
-        "sockleak_build_info",
-        "sockleak version; always 1.",
-    );
+    header(out, "sockleak_build_info", "sockleak version; always 1.");
     let _ = writeln!(
         out,
         "sockleak_build_info{{version=\"{}\",source=\"{}\"}} 1",
         env!("CARGO_PKG_VERSION"),
         r.source.as_str()
     );
-    out
 }
 
 #[cfg(test)]

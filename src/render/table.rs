@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table, presets};
 
 use crate::model::report::{Group, GroupField, Report};
-use crate::model::watch::Flag;
+use crate::model::watch::{Flag, WatchStats};
 use crate::model::{TcpState, printable};
 
 use super::{human_age, human_bytes};
@@ -119,6 +119,106 @@ fn col_name(col: Col) -> &'static str {
     }
 }
 
+/// The columns of one table: the key columns, the states shown, and whether the
+/// watch and command-line columns are there.
+struct Layout {
+    keys: Vec<Col>,
+    states: Vec<TcpState>,
+    with_watch: bool,
+    with_cmdline: bool,
+}
+
+impl Layout {
+    fn new(report: &Report, groups: &[Group]) -> Layout {
+        // CLOSE_WAIT always has a column (a zero there is news too); other states
+        // only when some shown group has them.
+        let states = TcpState::ALL
+            .into_iter()
+            .filter(|s| *s == TcpState::CloseWait || groups.iter().any(|g| g.states.get(*s) > 0))
+            .collect();
+        Layout {
+            keys: key_columns(report, groups),
+            states,
+            with_watch: groups.iter().any(|g| g.watch.is_some()),
+            with_cmdline: groups.iter().any(|g| g.cmdline.is_some()),
+        }
+    }
+
+    fn header(&self, color: bool) -> Vec<Cell> {
+        let mut header: Vec<Cell> = self.keys.iter().map(|c| Cell::new(col_name(*c))).collect();
+        header.extend(self.states.iter().map(|s| Cell::new(s.upper())));
+        header.extend(["TOTAL", "RECV-Q", "OLDEST_CW"].map(Cell::new));
+        if self.with_watch {
+            header.extend(["DELTA", "RATE/MIN", "POOL%", "ETA", "FLAG", "TREND"].map(Cell::new));
+        }
+        if self.with_cmdline {
+            header.push(Cell::new("COMMAND"));
+        }
+        if color {
+            header = header
+                .into_iter()
+                .map(|c| c.add_attribute(Attribute::Bold))
+                .collect();
+        }
+        header
+    }
+
+    fn row(&self, g: &Group, color: bool) -> Vec<Cell> {
+        let right = |v: String| Cell::new(v).set_alignment(CellAlignment::Right);
+        let mut row: Vec<Cell> = self
+            .keys
+            .iter()
+            .map(|c| Cell::new(key_cell(*c, g)))
+            .collect();
+        for s in &self.states {
+            let n = g.states.get(*s);
+            let mut cell = right(n.to_string());
+            if color && *s == TcpState::CloseWait && n > 0 {
+                cell = cell.fg(Color::Red).add_attribute(Attribute::Bold);
+            }
+            row.push(cell);
+        }
+        row.push(right(g.total.to_string()));
+        row.push(right(human_bytes(g.recv_q)));
+        row.push(right(
+            g.oldest_close_wait_idle_s
+                .map_or_else(|| "-".into(), human_age),
+        ));
+        if let Some(w) = g.watch.as_ref().filter(|_| self.with_watch) {
+            row.extend(watch_cells(w, color));
+        }
+        if self.with_cmdline {
+            row.push(Cell::new(printable(g.cmdline.as_deref().unwrap_or("-"))));
+        }
+        row
+    }
+}
+
+/// DELTA, RATE/MIN, POOL%, ETA, FLAG and TREND.
+fn watch_cells(w: &WatchStats, color: bool) -> Vec<Cell> {
+    let right = |v: String| Cell::new(v).set_alignment(CellAlignment::Right);
+    let mut flag = Cell::new(w.flag.as_str());
+    if color {
+        flag = match w.flag {
+            Flag::Ok => flag,
+            Flag::Growing => flag.fg(Color::Yellow),
+            Flag::Warn => flag.fg(Color::Magenta).add_attribute(Attribute::Bold),
+            Flag::Full => flag.fg(Color::Red).add_attribute(Attribute::Bold),
+        };
+    }
+    vec![
+        right(format!("{:+}", w.delta)),
+        right(format!("{:.1}", w.rate_per_min)),
+        right(
+            w.pool_pct
+                .map_or_else(|| "-".into(), |p| format!("{p:.0}%")),
+        ),
+        right(w.eta_s.map_or_else(|| "-".into(), human_age)),
+        flag,
+        Cell::new(sparkline(&w.trend)),
+    ]
+}
+
 pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Result<()> {
     let shown = if opts.top == 0 {
         report.groups.len()
@@ -126,16 +226,7 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         opts.top.min(report.groups.len())
     };
     let groups = &report.groups[..shown];
-
-    // CLOSE_WAIT always has a column (a zero there is news too); other states only
-    // when some shown group has them.
-    let states: Vec<TcpState> = TcpState::ALL
-        .into_iter()
-        .filter(|s| *s == TcpState::CloseWait || groups.iter().any(|g| g.states.get(*s) > 0))
-        .collect();
-    let keys = key_columns(report, groups);
-    let with_cmdline = groups.iter().any(|g| g.cmdline.is_some());
-    let with_watch = groups.iter().any(|g| g.watch.is_some());
+    let layout = Layout::new(report, groups);
 
     let mut t = Table::new();
     t.load_preset(presets::NOTHING)
@@ -146,67 +237,10 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         t.force_no_tty();
     }
     if opts.header {
-        let mut header: Vec<Cell> = keys.iter().map(|c| Cell::new(col_name(*c))).collect();
-        header.extend(states.iter().map(|s| Cell::new(s.upper())));
-        header.extend(["TOTAL", "RECV-Q", "OLDEST_CW"].map(Cell::new));
-        if with_watch {
-            header.extend(["DELTA", "RATE/MIN", "POOL%", "ETA", "FLAG", "TREND"].map(Cell::new));
-        }
-        if with_cmdline {
-            header.push(Cell::new("COMMAND"));
-        }
-        if opts.color {
-            header = header
-                .into_iter()
-                .map(|c| c.add_attribute(Attribute::Bold))
-                .collect();
-        }
-        t.set_header(header);
+        t.set_header(layout.header(opts.color));
     }
     for g in groups {
-        let mut row: Vec<Cell> = keys.iter().map(|c| Cell::new(key_cell(*c, g))).collect();
-        for s in &states {
-            let n = g.states.get(*s);
-            let mut cell = Cell::new(n).set_alignment(CellAlignment::Right);
-            if opts.color && *s == TcpState::CloseWait && n > 0 {
-                cell = cell.fg(Color::Red).add_attribute(Attribute::Bold);
-            }
-            row.push(cell);
-        }
-        row.push(Cell::new(g.total).set_alignment(CellAlignment::Right));
-        row.push(Cell::new(human_bytes(g.recv_q)).set_alignment(CellAlignment::Right));
-        row.push(
-            Cell::new(
-                g.oldest_close_wait_idle_s
-                    .map_or_else(|| "-".into(), human_age),
-            )
-            .set_alignment(CellAlignment::Right),
-        );
-        if let Some(w) = g.watch.as_ref().filter(|_| with_watch) {
-            let right = |v: String| Cell::new(v).set_alignment(CellAlignment::Right);
-            row.push(right(format!("{:+}", w.delta)));
-            row.push(right(format!("{:.1}", w.rate_per_min)));
-            row.push(right(
-                w.pool_pct
-                    .map_or_else(|| "-".into(), |p| format!("{p:.0}%")),
-            ));
-            row.push(right(w.eta_s.map_or_else(|| "-".into(), human_age)));
-            let mut flag = Cell::new(w.flag.as_str());
-            if opts.color {
-                flag = match w.flag {
-                    Flag::Ok => flag,
-                    Flag::Growing => flag.fg(Color::Yellow),
-                    Flag::Warn => flag.fg(Color::Magenta).add_attribute(Attribute::Bold),
-                    Flag::Full => flag.fg(Color::Red).add_attribute(Attribute::Bold),
-                };
-            }
-            row.push(flag);
-            row.push(Cell::new(sparkline(&w.trend)));
-        }
-        if with_cmdline {
-            row.push(Cell::new(printable(g.cmdline.as_deref().unwrap_or("-"))));
-        }
-        t.add_row(row);
+        t.add_row(layout.row(g, opts.color));
     }
     // Two spaces between columns and none at the line's start.
     for col in t.column_iter_mut() {

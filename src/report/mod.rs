@@ -65,109 +65,18 @@ struct OwnerInfo<'a> {
 /// Aggregate a collection into a report.
 pub fn aggregate(c: &Collection, by: &[GroupField], filters: &Filters) -> Report {
     let taken_at = SystemTime::now();
-    let listening: FastSet<(NetnsId, u16)> = c
-        .sockets
-        .iter()
-        .filter(|s| s.state == TcpState::Listen)
-        .map(|s| (s.netns, s.local.port()))
-        .collect();
-
-    let owners: FastMap<u32, OwnerInfo> = c
-        .processes
-        .iter()
-        .map(|(pid, p)| {
-            (
-                *pid,
-                OwnerInfo {
-                    proc: p,
-                    comm: Arc::from(p.comm.as_str()),
-                    user: Arc::from(p.user.as_str()),
-                },
-            )
-        })
-        .collect();
-
-    let owner_filter = filters.has_owner_filter();
-    let mut totals = StateCounts::default();
-    let mut per_ns: BTreeMap<NetnsId, StateCounts> = c
-        .namespaces
-        .iter()
-        .map(|n| (*n, StateCounts::default()))
-        .collect();
-    let mut matched = 0u64;
-    let mut groups: FastMap<GroupKey, Acc> = FastMap::default();
-    let mut keys: Vec<(GroupKey, Option<u32>)> = Vec::new();
-
+    let mut agg = Aggregator::new(c, by, filters);
     for s in &c.sockets {
-        totals.add(s.state);
-        per_ns.entry(s.netns).or_default().add(s.state);
-        if !filters.socket_matches(s) {
-            continue;
-        }
-        let dir = direction(s, &listening);
-        let held = if s.inode == 0 {
-            &[][..]
-        } else {
-            c.fds.held(s.inode)
-        };
-        let attribution = if s.inode == 0 {
-            Attribution::Unowned
-        } else if held.is_empty() {
-            Attribution::Unattributed
-        } else {
-            Attribution::Process
-        };
-
-        keys.clear();
-        for &(_, pid) in held {
-            let Some(o) = owners.get(&pid) else { continue };
-            if owner_filter && !filters.owner_matches(o.proc) {
-                continue;
-            }
-            keys.push((
-                key_for(s, dir, Attribution::Process, Some(o), by),
-                Some(pid),
-            ));
-        }
-        if keys.is_empty() {
-            if owner_filter {
-                continue;
-            }
-            keys.push((key_for(s, dir, attribution, None, by), None));
-        }
-        matched += 1;
-        if keys.len() > 1 {
-            keys.sort();
-        }
-        let mut last: Option<&GroupKey> = None;
-        for (key, pid) in &keys {
-            // Look up before inserting: most sockets land in an existing group, and
-            // cloning the key (Arc counts) for every socket is measurable at 100k.
-            let acc = match groups.get_mut(key) {
-                Some(acc) => acc,
-                None => groups.entry(key.clone()).or_default(),
-            };
-            // Sorted and deduplicated later; skipping repeats keeps a 50k-socket
-            // group's pid list one entry long instead of 50k.
-            if let Some(pid) = pid
-                && acc.pids.last() != Some(pid)
-            {
-                acc.pids.push(*pid);
-            }
-            // The same socket reaching the same group through two owners counts once.
-            if last == Some(key) {
-                continue;
-            }
-            last = Some(key);
-            acc.states.add(s.state);
-            acc.recv_q += u64::from(s.recv_q);
-            acc.send_q += u64::from(s.send_q);
-            if let Some(idle) = s.idle_ms {
-                acc.oldest_idle_ms = Some(acc.oldest_idle_ms.map_or(idle, |o| o.max(idle)));
-            }
-        }
+        agg.add(s);
     }
-
+    let Aggregator {
+        owners,
+        groups,
+        totals,
+        per_ns,
+        matched,
+        ..
+    } = agg;
     let mut out: Vec<Group> = groups
         .into_iter()
         .map(|(key, mut acc)| {
@@ -197,6 +106,147 @@ pub fn aggregate(c: &Collection, by: &[GroupField], filters: &Filters) -> Report
         elapsed: c.elapsed,
         host_netns: c.netns,
         taken_at,
+    }
+}
+
+/// The state of one aggregation: what every socket is looked up in, and the
+/// counts so far.
+struct Aggregator<'a> {
+    c: &'a Collection,
+    by: &'a [GroupField],
+    filters: &'a Filters,
+    owner_filter: bool,
+    listening: FastSet<(NetnsId, u16)>,
+    owners: FastMap<u32, OwnerInfo<'a>>,
+    totals: StateCounts,
+    per_ns: BTreeMap<NetnsId, StateCounts>,
+    matched: u64,
+    groups: FastMap<GroupKey, Acc>,
+    /// The keys of the socket being added (reused: no allocation per socket).
+    keys: Vec<(GroupKey, Option<u32>)>,
+}
+
+impl<'a> Aggregator<'a> {
+    fn new(c: &'a Collection, by: &'a [GroupField], filters: &'a Filters) -> Self {
+        let listening = c
+            .sockets
+            .iter()
+            .filter(|s| s.state == TcpState::Listen)
+            .map(|s| (s.netns, s.local.port()))
+            .collect();
+        let owners = c
+            .processes
+            .iter()
+            .map(|(pid, p)| {
+                let info = OwnerInfo {
+                    proc: p,
+                    comm: Arc::from(p.comm.as_str()),
+                    user: Arc::from(p.user.as_str()),
+                };
+                (*pid, info)
+            })
+            .collect();
+        Aggregator {
+            c,
+            by,
+            filters,
+            owner_filter: filters.has_owner_filter(),
+            listening,
+            owners,
+            totals: StateCounts::default(),
+            per_ns: c
+                .namespaces
+                .iter()
+                .map(|n| (*n, StateCounts::default()))
+                .collect(),
+            matched: 0,
+            groups: FastMap::default(),
+            keys: Vec::new(),
+        }
+    }
+
+    /// Count one socket of the table: in the totals always, and in the group of
+    /// each distinct key its owners give it when it passes the filters.
+    fn add(&mut self, s: &Socket) {
+        self.totals.add(s.state);
+        self.per_ns.entry(s.netns).or_default().add(s.state);
+        if !self.filters.socket_matches(s) || !self.key_socket(s) {
+            return;
+        }
+        self.matched += 1;
+        if self.keys.len() > 1 {
+            self.keys.sort();
+        }
+        let mut last: Option<&GroupKey> = None;
+        for (key, pid) in &self.keys {
+            // Look up before inserting: most sockets land in an existing group, and
+            // cloning the key (Arc counts) for every socket is measurable at 100k.
+            let acc = match self.groups.get_mut(key) {
+                Some(acc) => acc,
+                None => self.groups.entry(key.clone()).or_default(),
+            };
+            // Sorted and deduplicated later; skipping repeats keeps a 50k-socket
+            // group's pid list one entry long instead of 50k.
+            if let Some(pid) = pid
+                && acc.pids.last() != Some(pid)
+            {
+                acc.pids.push(*pid);
+            }
+            // The same socket reaching the same group through two owners counts once.
+            if last == Some(key) {
+                continue;
+            }
+            last = Some(key);
+            acc.add(s);
+        }
+    }
+
+    /// Fill `keys` with the socket's group keys, one per owner that passes the
+    /// owner filters (or one ownerless key); false when none is left.
+    fn key_socket(&mut self, s: &Socket) -> bool {
+        let dir = direction(s, &self.listening);
+        let held = if s.inode == 0 {
+            &[][..]
+        } else {
+            self.c.fds.held(s.inode)
+        };
+        self.keys.clear();
+        for &(_, pid) in held {
+            let Some(o) = self.owners.get(&pid) else {
+                continue;
+            };
+            if self.owner_filter && !self.filters.owner_matches(o.proc) {
+                continue;
+            }
+            let key = key_for(s, dir, Attribution::Process, Some(o), self.by);
+            self.keys.push((key, Some(pid)));
+        }
+        if self.keys.is_empty() {
+            if self.owner_filter {
+                return false;
+            }
+            let attribution = if s.inode == 0 {
+                Attribution::Unowned
+            } else if held.is_empty() {
+                Attribution::Unattributed
+            } else {
+                Attribution::Process
+            };
+            let key = key_for(s, dir, attribution, None, self.by);
+            self.keys.push((key, None));
+        }
+        true
+    }
+}
+
+impl Acc {
+    fn add(&mut self, s: &Socket) {
+        self.states.add(s.state);
+        self.recv_q += u64::from(s.recv_q);
+        self.send_q += u64::from(s.send_q);
+        if let Some(idle) = s.idle_ms {
+            self.oldest_idle_ms = Some(self.oldest_idle_ms.map_or(idle, |o| o.max(idle)));
+        }
     }
 }
 

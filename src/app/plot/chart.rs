@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::record::Series;
@@ -26,6 +27,8 @@ pub struct ChartOpts {
     pub start: Option<SystemTime>,
 }
 
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
 pub fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     series: &[Series],
@@ -40,12 +43,6 @@ where
         .iter()
         .flat_map(|s| s.points.iter().map(|(x, _)| *x))
         .fold(1.0f64, f64::max);
-    let peak = series.iter().map(|s| s.peak).max().unwrap_or(0);
-    let ymax = (peak.max(o.pool.unwrap_or(0)) as f64 * 1.1).max(1.0);
-    let since = o
-        .start
-        .map(|t| humantime::format_rfc3339_seconds(t).to_string())
-        .unwrap_or_default();
     // Hours of record read better in minutes or hours than as "30000" seconds. The
     // axis is built in that unit, so that its ticks are round numbers of it.
     let (unit, per) = if xmax > 7200.0 {
@@ -55,7 +52,8 @@ where
     } else {
         ("seconds", 1.0)
     };
-    let xmax = xmax / per;
+    let peak = series.iter().map(|s| s.peak).max().unwrap_or(0);
+    let ymax = (peak.max(o.pool.unwrap_or(0)) as f64 * 1.1).max(1.0);
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!("sockleak: {} sockets per group", o.metric.snake()),
@@ -64,50 +62,12 @@ where
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(56)
-        .build_cartesian_2d(0f64..xmax, 0f64..ymax)
+        .build_cartesian_2d(0f64..xmax / per, 0f64..ymax)
         .map_err(e)?;
-    let x_label = |x: &f64| tick(*x);
-    // Counts are whole: at most one tick per unit, and no "0.5 sockets" label.
-    let y_label = |y: &f64| {
-        if (y - y.round()).abs() < 1e-9 {
-            format!("{y:.0}")
-        } else {
-            String::new()
-        }
-    };
-    let y_ticks = (ymax.floor() as usize + 1).clamp(2, 11);
-    chart
-        .configure_mesh()
-        .x_desc(format!("{unit} since {since}"))
-        .y_desc(format!("{} sockets", o.metric.snake()))
-        .x_label_formatter(&x_label)
-        .y_label_formatter(&y_label)
-        .y_labels(y_ticks)
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(e)?;
+    mesh(&mut chart, o, unit, ymax).map_err(e)?;
     // The pool and warn lines first, so that a group at the pool size is drawn
     // over its line rather than hidden under it.
-    if let Some(pool) = o.pool {
-        let warn = pool as f64 * o.warn_pct / 100.0;
-        for (y, label, color) in [
-            (pool as f64, format!("pool size {pool}"), RED),
-            (
-                warn,
-                format!("warn {:.0}% ({warn:.0})", o.warn_pct),
-                MAGENTA,
-            ),
-        ] {
-            chart
-                .draw_series(LineSeries::new(
-                    vec![(0.0, y), (xmax, y)],
-                    color.stroke_width(1),
-                ))
-                .map_err(e)?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-        }
-    }
+    pool_lines(&mut chart, o, xmax / per).map_err(e)?;
     for (i, s) in series.iter().enumerate() {
         // Start at blue: red and magenta mark the pool and warn lines.
         let color = Palette99::pick(i + 3).to_rgba();
@@ -131,5 +91,66 @@ where
         .draw()
         .map_err(e)?;
     root.present().map_err(e)?;
+    Ok(())
+}
+
+/// The axes, their labels and the grid.
+fn mesh<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    o: &ChartOpts,
+    unit: &str,
+    ymax: f64,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let since = o
+        .start
+        .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+        .unwrap_or_default();
+    let x_label = |x: &f64| tick(*x);
+    // Counts are whole: at most one tick per unit, and no "0.5 sockets" label.
+    let y_label = |y: &f64| {
+        if (y - y.round()).abs() < 1e-9 {
+            format!("{y:.0}")
+        } else {
+            String::new()
+        }
+    };
+    let y_ticks = (ymax.floor() as usize + 1).clamp(2, 11);
+    chart
+        .configure_mesh()
+        .x_desc(format!("{unit} since {since}"))
+        .y_desc(format!("{} sockets", o.metric.snake()))
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&y_label)
+        .y_labels(y_ticks)
+        .label_style(("sans-serif", 14))
+        .draw()
+}
+
+/// The pool size and the warn level as horizontal lines, when the pool is known.
+fn pool_lines<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    o: &ChartOpts,
+    xmax: f64,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let Some(pool) = o.pool else {
+        return Ok(());
+    };
+    let warn = pool as f64 * o.warn_pct / 100.0;
+    for (y, label, color) in [
+        (pool as f64, format!("pool size {pool}"), RED),
+        (
+            warn,
+            format!("warn {:.0}% ({warn:.0})", o.warn_pct),
+            MAGENTA,
+        ),
+    ] {
+        chart
+            .draw_series(LineSeries::new(
+                vec![(0.0, y), (xmax, y)],
+                color.stroke_width(1),
+            ))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
     Ok(())
 }

@@ -30,30 +30,35 @@ pub struct Record {
     pub bad_lines: Vec<(usize, String)>,
 }
 
+/// The fields of a group object that identify it: the ones the `--by` keys fill
+/// (see `report::key_for`), the namespace (always a key) and the container.
+const IDENTITY: [&str; 12] = [
+    "pid",
+    "process",
+    "user",
+    "attribution",
+    "direction",
+    "local",
+    "remote",
+    "local_port",
+    "remote_port",
+    "state",
+    "netns",
+    "container",
+];
+
 /// A stable identity for a group across samples, and a label for the legend.
-fn group_identity(g: &Value) -> (String, String) {
+fn group_identity(g: &Value, by_container: bool) -> (String, String) {
     let f = |k: &str| match &g[k] {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
         v => Some(v.to_string()),
     };
-    let id = [
-        "pid",
-        "process",
-        "user",
-        "attribution",
-        "direction",
-        "local",
-        "remote",
-        "local_port",
-        "remote_port",
-        "state",
-        "netns",
-    ]
-    .iter()
-    .map(|k| f(k).unwrap_or_default())
-    .collect::<Vec<_>>()
-    .join("|");
+    let id = IDENTITY
+        .iter()
+        .map(|k| f(k).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("|");
     let mut label = Vec::new();
     if let Some(p) = f("pid") {
         label.push(p);
@@ -64,8 +69,14 @@ fn group_identity(g: &Value) -> (String, String) {
         (None, Some("unattributed")) => label.push("(unattributed)".into()),
         _ => {}
     }
-    if let Some(u) = f("user").filter(|_| g["pid"].is_null()) {
-        label.push(u);
+    if g["pid"].is_null() {
+        if let Some(u) = f("user") {
+            label.push(u);
+        }
+        // Without a pid, the container is what tells groups apart (--by container).
+        if let Some(c) = container_label(&g["container"]) {
+            label.push(c);
+        }
     }
     match (f("local"), f("remote")) {
         (Some(l), None) => label.push(format!("<- {l}")),
@@ -76,16 +87,113 @@ fn group_identity(g: &Value) -> (String, String) {
     if let Some(s) = f("state") {
         label.push(s);
     }
+    if label.is_empty() {
+        label.push(match f("netns") {
+            _ if by_container => "(no container)".to_string(),
+            Some(ns) => format!("netns {ns}"),
+            None => "*".to_string(),
+        });
+    }
     (id, label.join(" "))
+}
+
+/// `docker 3f2a9c1b7d4e`, as the table's CONTAINER column names it.
+fn container_label(c: &Value) -> Option<String> {
+    let runtime = c["runtime"].as_str()?;
+    let short: String = match c["name"].as_str() {
+        Some(n) if runtime == "lxc" => n.to_string(),
+        _ => c["id"].as_str()?.chars().take(12).collect(),
+    };
+    Some(format!("{runtime} {short}"))
+}
+
+/// One sample line: its time and groups, or why it is not one.
+struct Sample<'a> {
+    time: SystemTime,
+    pool_size: Option<u64>,
+    groups: &'a [Value],
+    /// Whether `--by container` made the groups (a group without one is then the
+    /// processes in no container).
+    by_container: bool,
+}
+
+fn parse_sample(v: &Value) -> Result<Sample<'_>, String> {
+    let (Some(1), Some(time), Some(groups)) = (
+        v["version"].as_u64(),
+        v["time"].as_str(),
+        v["groups"].as_array(),
+    ) else {
+        return Err("not a sockleak sample (needs version 1, time, groups)".into());
+    };
+    let t = humantime::parse_rfc3339(time).map_err(|_| format!("bad time '{time}'"))?;
+    // Prefer the millisecond `unix_time` of watch samples over the whole-second `time`.
+    let t = v["unix_time"]
+        .as_f64()
+        .filter(|u| u.is_finite() && *u > 0.0 && *u < 1e11)
+        .map_or(t, |u| {
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(u)
+        });
+    Ok(Sample {
+        time: t,
+        pool_size: v["pool_size"].as_u64(),
+        groups,
+        by_container: v["group_by"]
+            .as_array()
+            .is_some_and(|b| b.iter().any(|k| k == "container")),
+    })
+}
+
+/// Series being built, in the order groups first appear.
+#[derive(Default)]
+struct Builder {
+    /// id -> (label, points)
+    by_id: HashMap<String, (String, Vec<(f64, u64)>)>,
+    order: Vec<String>,
+}
+
+impl Builder {
+    fn add(&mut self, x: f64, s: &Sample, metric: TcpState) {
+        let mut seen = std::collections::HashSet::new();
+        for g in s.groups {
+            let (id, label) = group_identity(g, s.by_container);
+            let count = g["states"][metric.snake()].as_u64().unwrap_or(0);
+            let entry = self.by_id.entry(id.clone()).or_insert_with(|| {
+                self.order.push(id.clone());
+                (label, Vec::new())
+            });
+            // A group listed twice in one sample (should not happen) counts once.
+            if seen.insert(id) {
+                entry.1.push((x, count));
+            }
+        }
+        // A group missing from a sample had nothing matching: it is at zero then.
+        for id in &self.order {
+            if !seen.contains(id) {
+                let e = self.by_id.get_mut(id).expect("ordered ids exist");
+                if e.1.last().is_some_and(|(t, _)| *t < x) {
+                    e.1.push((x, 0));
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<Series> {
+        self.order
+            .into_iter()
+            .filter_map(|id| self.by_id.remove(&id))
+            .map(|(label, points)| Series {
+                peak: points.iter().map(|(_, c)| *c).max().unwrap_or(0),
+                label,
+                points,
+            })
+            .collect()
+    }
 }
 
 /// Parse a record (NDJSON samples of `--watch --json/--record`).
 pub fn read_record(input: impl BufRead, metric: TcpState) -> Record {
     let mut rec = Record::default();
-    // id -> (label, points)
-    let mut by_id: HashMap<String, (String, Vec<(f64, u64)>)> = HashMap::new();
-    let mut order: Vec<String> = Vec::new();
-    let mut times: Vec<f64> = Vec::new();
+    let mut series = Builder::default();
     for (i, line) in input.split(b'\n').enumerate() {
         let n = i + 1;
         let line = match line {
@@ -105,70 +213,26 @@ pub fn read_record(input: impl BufRead, metric: TcpState) -> Record {
                 continue;
             }
         };
-        let (Some(1), Some(time), Some(groups)) = (
-            v["version"].as_u64(),
-            v["time"].as_str(),
-            v["groups"].as_array(),
-        ) else {
-            rec.bad_lines.push((
-                n,
-                "not a sockleak sample (needs version 1, time, groups)".into(),
-            ));
-            continue;
+        let sample = match parse_sample(&v) {
+            Ok(s) => s,
+            Err(why) => {
+                rec.bad_lines.push((n, why));
+                continue;
+            }
         };
-        let Ok(t) = humantime::parse_rfc3339(time) else {
-            rec.bad_lines.push((n, format!("bad time '{time}'")));
-            continue;
-        };
-        // Prefer the millisecond `unix_time` of watch samples over the whole-second `time`.
-        let t = v["unix_time"]
-            .as_f64()
-            .filter(|u| u.is_finite() && *u > 0.0 && *u < 1e11)
-            .map_or(t, |u| {
-                SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(u)
-            });
-        let start = *rec.start.get_or_insert(t);
-        let x = t
+        let start = *rec.start.get_or_insert(sample.time);
+        let x = sample
+            .time
             .duration_since(start)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
         if rec.pool_size.is_none() {
-            rec.pool_size = v["pool_size"].as_u64();
+            rec.pool_size = sample.pool_size;
         }
-        times.push(x);
-        let mut seen = std::collections::HashSet::new();
-        for g in groups {
-            let (id, label) = group_identity(g);
-            let count = g["states"][metric.snake()].as_u64().unwrap_or(0);
-            let entry = by_id.entry(id.clone()).or_insert_with(|| {
-                order.push(id.clone());
-                (label, Vec::new())
-            });
-            // A group listed twice in one sample (should not happen) counts once.
-            if seen.insert(id) {
-                entry.1.push((x, count));
-            }
-        }
-        // A group missing from a sample had nothing matching: it is at zero then.
-        for id in &order {
-            if !seen.contains(id) {
-                let e = by_id.get_mut(id).expect("ordered ids exist");
-                if e.1.last().is_some_and(|(t, _)| *t < x) {
-                    e.1.push((x, 0));
-                }
-            }
-        }
+        series.add(x, &sample, metric);
         rec.samples += 1;
     }
-    rec.series = order
-        .into_iter()
-        .filter_map(|id| by_id.remove(&id))
-        .map(|(label, points)| Series {
-            peak: points.iter().map(|(_, c)| *c).max().unwrap_or(0),
-            label,
-            points,
-        })
-        .collect();
+    rec.series = series.finish();
     rec
 }
 

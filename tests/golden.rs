@@ -1,0 +1,276 @@
+//! Golden output of every renderer, from a report built in memory (no sockets, no
+//! root, no /proc): the table, JSON, Prometheus, the check lines, the Nagios line,
+//! and a `--watch` frame fitted to an 80x24 terminal with its alert line. A layout
+//! change shows up as a readable diff against `tests/golden/*`.
+//!
+//! After an intended change: `SOCKLEAK_BLESS=1 cargo test --test golden`, then read
+//! the diff of `tests/golden/` before committing it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sockleak::collect::Collection;
+use sockleak::collect::fdscan::FdScan;
+use sockleak::filter::Filters;
+use sockleak::model::report::{DEFAULT_GROUP_BY, Report};
+use sockleak::model::warning::Warning;
+use sockleak::model::{Process, Socket, Source, TcpState};
+use sockleak::policy::levels::{self, Levels};
+use sockleak::policy::tracker::{Policy, Tracker};
+use sockleak::render::frame::{self, FrameOptions};
+use sockleak::render::prometheus::PromOptions;
+use sockleak::render::table::TableOptions;
+use sockleak::render::{Renderer, check};
+
+const NS: u64 = 4026531840;
+
+fn sock(state: TcpState, local: &str, remote: &str, inode: u64, recv_q: u32) -> Socket {
+    Socket {
+        state,
+        local: local.parse::<SocketAddr>().unwrap(),
+        remote: remote.parse::<SocketAddr>().unwrap(),
+        inode,
+        uid: 1000,
+        recv_q,
+        send_q: 0,
+        idle_ms: (state == TcpState::CloseWait).then_some(305_000),
+        netns: NS,
+    }
+}
+
+fn process(pid: u32, comm: &str, user: &str) -> Process {
+    Process {
+        pid,
+        comm: comm.to_string(),
+        uid: Some(1000),
+        user: user.to_string(),
+        cmdline: None,
+        netns: NS,
+        container: None,
+    }
+}
+
+/// A host with a client leaking `leaked` CLOSE_WAIT sockets toward 10.0.0.5:8080,
+/// a healthy database pool, a web server with clients and TIME_WAIT behind it, two
+/// sockets whose owner is gone, and a process whose name holds an escape sequence.
+fn collection(leaked: u64) -> Collection {
+    let mut sockets = Vec::new();
+    let mut pairs = Vec::new();
+    let mut inode = 1000;
+    let mut add = |s: Socket, pid: Option<u32>, sockets: &mut Vec<Socket>| {
+        if let Some(pid) = pid {
+            pairs.push((s.inode, pid));
+        }
+        sockets.push(s);
+    };
+    for i in 0..leaked {
+        inode += 1;
+        let local = format!("10.0.0.2:{}", 40000 + i);
+        let s = sock(TcpState::CloseWait, &local, "10.0.0.5:8080", inode, 512);
+        add(s, Some(4242), &mut sockets);
+    }
+    for i in 0..3 {
+        inode += 1;
+        let local = format!("10.0.0.2:{}", 41000 + i);
+        let s = sock(TcpState::Established, &local, "10.0.0.9:5432", inode, 0);
+        add(s, Some(4242), &mut sockets);
+    }
+    inode += 1;
+    let s = sock(TcpState::Listen, "0.0.0.0:80", "0.0.0.0:0", inode, 0);
+    add(s, Some(77), &mut sockets);
+    for i in 0..4 {
+        inode += 1;
+        let remote = format!("10.1.1.{}:{}", 10 + i, 50000 + i);
+        let s = sock(TcpState::Established, "10.0.0.2:80", &remote, inode, 0);
+        add(s, Some(77), &mut sockets);
+    }
+    for i in 0..5 {
+        let remote = format!("10.1.1.{}:{}", 20 + i, 51000 + i);
+        let s = sock(TcpState::TimeWait, "10.0.0.2:80", &remote, 0, 0);
+        add(s, None, &mut sockets);
+    }
+    for i in 0..2 {
+        let local = format!("10.0.0.2:{}", 42000 + i);
+        let s = sock(TcpState::Established, &local, "10.0.0.7:443", 9000 + i, 0);
+        add(s, None, &mut sockets);
+    }
+    let s = sock(
+        TcpState::CloseWait,
+        "10.0.0.2:43000",
+        "10.0.0.8:6379",
+        9100,
+        0,
+    );
+    add(s, Some(666), &mut sockets);
+    let processes: HashMap<u32, Process> = [
+        process(4242, "billing-api", "app"),
+        process(77, "nginx", "www-data"),
+        process(666, "evil\x1b[2Jname", "app"),
+    ]
+    .into_iter()
+    .map(|p| (p.pid, p))
+    .collect();
+    Collection {
+        source: Source::Netlink,
+        netns: NS,
+        namespaces: vec![NS],
+        unowned: 5,
+        unattributed: 2,
+        warnings: vec![Warning::UnattributedGone {
+            sockets: 2,
+            hidepid: false,
+        }],
+        sockets,
+        fds: FdScan::from_pairs(pairs),
+        processes,
+        elapsed: Duration::from_millis(12),
+    }
+}
+
+/// The report of [`collection`], with the clock and host name fixed.
+fn report(leaked: u64) -> Report {
+    let mut r =
+        sockleak::report::aggregate(&collection(leaked), &DEFAULT_GROUP_BY, &Filters::default());
+    r.time = "2026-12-02T12:00:00Z".to_string();
+    r.host = "golden-host".to_string();
+    r
+}
+
+/// Compare with `tests/golden/NAME`, or write it with SOCKLEAK_BLESS=1.
+fn golden(name: &str, actual: &[u8]) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("SOCKLEAK_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; write it with SOCKLEAK_BLESS=1 cargo test --test golden",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let (e, a) = (
+            String::from_utf8_lossy(&expected),
+            String::from_utf8_lossy(actual),
+        );
+        let first = e
+            .lines()
+            .zip(a.lines())
+            .position(|(x, y)| x != y)
+            .unwrap_or(e.lines().count().min(a.lines().count()));
+        panic!(
+            "{name} differs from {} at line {}:\n--- expected\n{e}\n--- actual\n{a}\n(SOCKLEAK_BLESS=1 rewrites it after an intended change)",
+            path.display(),
+            first + 1
+        );
+    }
+}
+
+#[test]
+fn table() {
+    let r = report(12);
+    let t = Renderer::Table(TableOptions {
+        top: 20,
+        header: true,
+        color: false,
+        more_hint: TableOptions::TOP_HINT,
+    });
+    golden("table.txt", &t.render(&r).unwrap());
+    let top2 = Renderer::Table(TableOptions {
+        top: 2,
+        header: true,
+        color: false,
+        more_hint: TableOptions::TOP_HINT,
+    });
+    golden("table-top2.txt", &top2.render(&r).unwrap());
+}
+
+#[test]
+fn json() {
+    let r = report(12);
+    golden(
+        "report.json",
+        &Renderer::Json { top: None }.render(&r).unwrap(),
+    );
+}
+
+#[test]
+fn prometheus() {
+    let r = report(12);
+    let p = Renderer::Prometheus(PromOptions {
+        max_series: 500,
+        pool_size: Some(20),
+    });
+    golden("metrics.prom", &p.render(&r).unwrap());
+    let bounded = Renderer::Prometheus(PromOptions {
+        max_series: 4,
+        pool_size: None,
+    });
+    golden("metrics-max4.prom", &bounded.render(&r).unwrap());
+}
+
+#[test]
+fn checks() {
+    let r = report(12);
+    let l = Levels {
+        metric: TcpState::CloseWait,
+        warn: Some(10),
+        crit: Some(20),
+    };
+    let v = levels::judge(&r, &l);
+    assert_eq!(v.exit_code(), 1);
+    let mut out = check::breach_lines(&v, &l, &r);
+    out.push_str(&check::nagios(&r, &l, &v));
+    let crit = Levels {
+        crit: Some(12),
+        ..l
+    };
+    out.push_str(&check::nagios(&r, &crit, &levels::judge(&r, &crit)));
+    let healthy = Levels {
+        warn: Some(100),
+        crit: None,
+        ..l
+    };
+    out.push_str(&check::nagios(&r, &healthy, &levels::judge(&r, &healthy)));
+    golden("checks.txt", out.as_bytes());
+}
+
+#[test]
+fn watch_frame_at_80_columns() {
+    let mut tracker = Tracker::new(Policy {
+        metric: TcpState::CloseWait,
+        window: Duration::from_secs(60),
+        pool_size: Some(20),
+        warn_pct: 75.0,
+    });
+    let mut out = Vec::new();
+    let mut alerts = Vec::new();
+    for (i, leaked) in [6u64, 9, 12, 16].into_iter().enumerate() {
+        let mut r = report(leaked);
+        let rises = tracker.update(&mut r, i as f64 * 2.0);
+        for rise in &rises {
+            let g = &r.groups[rise.group];
+            alerts.push(frame::alert_line(&r, g, rise.from, TcpState::CloseWait));
+        }
+        let opts = FrameOptions {
+            sample: i as u64 + 1,
+            interval: 2.0,
+            pool_size: Some(20),
+            top: 20,
+            header: true,
+            color: false,
+            tty: true,
+            size: Some((80, 24)),
+            recent_alerts: &alerts,
+        };
+        out = frame::frame(&r, &opts).unwrap();
+    }
+    golden("watch-frame-80x24.txt", &out);
+    golden("watch-alerts.txt", (alerts.join("\n") + "\n").as_bytes());
+}
