@@ -118,9 +118,9 @@ fn resolve(
     mods: &BTreeMap<Vec<String>, PathBuf>,
 ) -> Option<Vec<String>> {
     let segs: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
-    let (mut base, rest): (Vec<String>, &[&str]) = match segs.first()? {
-        &"crate" => (Vec::new(), &segs[1..]),
-        &"super" => {
+    let (mut base, rest): (Vec<String>, &[&str]) = match *segs.first()? {
+        "crate" => (Vec::new(), &segs[1..]),
+        "super" => {
             // `super` is the parent of the module (for a mod.rs too: its module is
             // the directory's).
             let mut b = from.to_vec();
