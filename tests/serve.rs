@@ -173,6 +173,43 @@ fn bad_listen_address_exits_3() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothost:99999"));
 }
 
+/// Slip of the layers issue: `serve --netns N` naming no pid and no namespace used to
+/// start, then answer HTTP 500 on every scrape. It is refused at start, exit 3.
+#[test]
+fn unknown_netns_is_refused_at_start() {
+    let mut child = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--netns", "999999999"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve --netns 999999999 still running after 10 s: it should refuse at start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("--netns 999999999: no process 999999999 and no network namespace"),
+        "{err}"
+    );
+    assert!(!err.contains("listening on"), "it must not start: {err}");
+}
+
 #[test]
 fn shipped_rules_pass_promtool_tests() {
     require("promtool");

@@ -378,3 +378,75 @@ fn pool_usage(states: &serde_json::Value) -> u64 {
         .map(|(_, v)| v.as_u64().unwrap())
         .sum()
 }
+
+/// Slip of the layers issue: `--watch --output-file F` used to write nothing to F
+/// and say nothing. It is refused, exit 3, pointing to --record; F is not created.
+#[test]
+fn watch_refuses_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("out.txt");
+    let o = run(&[
+        "--watch",
+        "0.1",
+        "--count",
+        "1",
+        "--output-file",
+        path_str(&f),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("--output-file") && err.contains("--record"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "no sample is taken");
+    assert!(!f.exists());
+}
+
+/// Slip of the layers issue: a `--by container` record with three containers
+/// plotted as one unlabelled series (the plot forgot `container` in a group's
+/// identity). Each container is its own, labelled line.
+#[test]
+fn plot_tells_containers_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("containers.ndjson");
+    let group = |id: &str, n: u64| {
+        format!(
+            r#"{{"pid":null,"pids":[1],"process":null,"user":null,"direction":null,"local":null,"remote":null,"states":{{"close_wait":{n}}},"total":{n},"recv_q":0,"send_q":0,"oldest_close_wait_idle_s":null,"attribution":null,"local_port":null,"remote_port":null,"state":null,"netns":4026531840,"container":{{"id":"{id}","runtime":"docker","name":null}}}}"#
+        )
+    };
+    let mut text = String::new();
+    for (i, n) in [1u64, 3, 5].into_iter().enumerate() {
+        let groups = [
+            group(&"a".repeat(64), n),
+            group(&"b".repeat(64), n + 1),
+            group(&"c".repeat(64), 2 * n),
+        ]
+        .join(",");
+        text += &format!(
+            r#"{{"version":1,"sample":{},"unix_time":{},"time":"2026-12-02T12:00:0{}Z","host":"h","source":"netlink","group_by":["container"],"groups":[{groups}]}}"#,
+            i + 1,
+            1_796_212_800 + 2 * i,
+            2 * i
+        );
+        text.push('\n');
+    }
+    std::fs::write(&record, text).unwrap();
+    let svg = dir.path().join("c.svg");
+    let o = run(&["plot", path_str(&record), "-o", path_str(&svg)]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let lines = text
+        .lines()
+        .filter(|l| l.contains("<polyline") && l.contains("stroke-width=\"2\""))
+        .count();
+    assert_eq!(lines, 6, "three groups, each a line and a legend swatch");
+    for id in ["aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"] {
+        assert!(text.contains(&format!("docker {id}")), "legend names {id}");
+    }
+}

@@ -120,6 +120,15 @@ impl Collector {
                 root.display()
             );
         }
+        // A --netns naming no pid and no namespace is a usage error now, at start
+        // (serve would otherwise answer every scrape with it).
+        if let netns::Selection::Id(_) = opts.netns {
+            let host = read_ns(&root.join("self/ns/net")).unwrap_or(0);
+            let pids = fdscan::list_pids(root)
+                .with_context(|| format!("cannot list processes in {}", root.display()))?;
+            netns::discover(root, &pids, host, opts.netns, &mut Vec::new())
+                .map_err(crate::exit::UsageError)?;
+        }
         Ok(Collector {
             opts,
             users: Users::default(),
