@@ -244,3 +244,29 @@ fn command_lines_only_with_cmdline() {
     let out = run(&["--proc-root", &r, "--cmdline", "--pid", "100"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("--password=fixture-secret"));
 }
+
+/// Issue 12: an unattributed group names the user its sockets were created by (the
+/// uid of the table line; uid 0 here), in JSON, the table and the warning.
+#[test]
+fn unattributed_groups_carry_the_sockets_user() {
+    let d = doc(&[]);
+    let g = d["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["attribution"] == "unattributed")
+        .expect("the fixture's unattributed socket");
+    assert_eq!(g["user"], "root", "{g}");
+    assert!(
+        warnings(&d)[1].contains("created by uid 0 root"),
+        "{:?}",
+        warnings(&d)
+    );
+    let o = run(&["--proc-root", path_str(&fixture("proc-basic"))]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.contains("(unattributed)"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(row.contains(" root "), "{row}");
+}

@@ -17,7 +17,8 @@ use sockleak::filter::Filters;
 use sockleak::model::report::{DEFAULT_GROUP_BY, Report};
 use sockleak::model::warning::Warning;
 use sockleak::model::{Process, Socket, Source, TcpState};
-use sockleak::policy::levels::{self, Levels};
+use sockleak::policy::levels::{self, Levels, Threshold};
+use sockleak::policy::pool::PoolSizes;
 use sockleak::policy::tracker::{Policy, Tracker};
 use sockleak::render::frame::{self, FrameOptions};
 use sockleak::render::prometheus::PromOptions;
@@ -120,12 +121,15 @@ fn collection(leaked: u64) -> Collection {
         unattributed: 2,
         warnings: vec![Warning::UnattributedGone {
             sockets: 2,
+            owners: vec![(1000, "app".to_string())],
             hidepid: false,
         }],
         sockets,
         fds: FdScan::from_pairs(pairs),
         processes,
         elapsed: Duration::from_millis(12),
+        port_ranges: HashMap::new(),
+        uid_names: [(1000, "app".to_string())].into_iter().collect(),
     }
 }
 
@@ -180,6 +184,7 @@ fn table() {
         header: true,
         color: false,
         more_hint: TableOptions::TOP_HINT,
+        fit: None,
     });
     golden("table.txt", &t.render(&r).unwrap());
     let top2 = Renderer::Table(TableOptions {
@@ -187,6 +192,7 @@ fn table() {
         header: true,
         color: false,
         more_hint: TableOptions::TOP_HINT,
+        fit: None,
     });
     golden("table-top2.txt", &top2.render(&r).unwrap());
 }
@@ -205,12 +211,15 @@ fn prometheus() {
     let r = report(12);
     let p = Renderer::Prometheus(PromOptions {
         max_series: 500,
-        pool_size: Some(20),
+        pools: PoolSizes::new(vec![
+            "20".parse().unwrap(),
+            "10.0.0.9:5432=10".parse().unwrap(),
+        ]),
     });
     golden("metrics.prom", &p.render(&r).unwrap());
     let bounded = Renderer::Prometheus(PromOptions {
         max_series: 4,
-        pool_size: None,
+        pools: PoolSizes::default(),
     });
     golden("metrics-max4.prom", &bounded.render(&r).unwrap());
 }
@@ -220,33 +229,46 @@ fn checks() {
     let r = report(12);
     let l = Levels {
         metric: TcpState::CloseWait,
-        warn: Some(10),
-        crit: Some(20),
+        warn: Some(Threshold::Count(10)),
+        crit: Some(Threshold::Count(20)),
+        pools: PoolSizes::default(),
     };
     let v = levels::judge(&r, &l);
     assert_eq!(v.exit_code(), 1);
     let mut out = check::breach_lines(&v, &l, &r);
     out.push_str(&check::nagios(&r, &l, &v));
     let crit = Levels {
-        crit: Some(12),
-        ..l
+        crit: Some(Threshold::Count(12)),
+        ..l.clone()
     };
     out.push_str(&check::nagios(&r, &crit, &levels::judge(&r, &crit)));
     let healthy = Levels {
-        warn: Some(100),
+        warn: Some(Threshold::Count(100)),
         crit: None,
-        ..l
+        ..l.clone()
     };
+    out.push_str(&check::nagios(&r, &healthy, &levels::judge(&r, &healthy)));
+    // A share of each group's own pool: the leaking client's pool is 20 (75% is
+    // 15), the database pool's 10 (30% is 3).
+    let pct = Levels {
+        warn: Some(Threshold::Percent(30.0)),
+        crit: Some(Threshold::Percent(50.0)),
+        pools: PoolSizes::new(vec!["20".parse().unwrap(), ":5432=10".parse().unwrap()]),
+        metric: TcpState::Established,
+    };
+    let v = levels::judge(&r, &pct);
+    out.push_str(&check::breach_lines(&v, &pct, &r));
     out.push_str(&check::nagios(&r, &healthy, &levels::judge(&r, &healthy)));
     golden("checks.txt", out.as_bytes());
 }
 
 #[test]
 fn watch_frame_at_80_columns() {
+    let pools = PoolSizes::new(vec!["20".parse().unwrap(), ":5432=3".parse().unwrap()]);
     let mut tracker = Tracker::new(Policy {
         metric: TcpState::CloseWait,
         window: Duration::from_secs(60),
-        pool_size: Some(20),
+        pools: pools.clone(),
         warn_pct: 75.0,
     });
     let mut out = Vec::new();
@@ -261,7 +283,8 @@ fn watch_frame_at_80_columns() {
         let opts = FrameOptions {
             sample: i as u64 + 1,
             interval: 2.0,
-            pool_size: Some(20),
+            pools: &pools,
+            metric: TcpState::CloseWait,
             top: 20,
             header: true,
             color: false,

@@ -61,7 +61,7 @@ impl State {
         let me = self.clone();
         let text = tokio::task::spawn_blocking(move || -> Result<String> {
             let mut sampler = me.sampler.lock().unwrap_or_else(|p| p.into_inner());
-            Ok(prometheus::render(&sampler.take()?, me.prom))
+            Ok(prometheus::render(&sampler.take()?, &me.prom))
         })
         .await
         .context("collection task failed")??;

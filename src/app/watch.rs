@@ -23,7 +23,7 @@ use crate::report::Sampler;
 
 pub fn run(mut w: Watch) -> Result<i32> {
     let mut signals = Signals::new()?;
-    let mut tracker = Tracker::new(w.policy);
+    let mut tracker = Tracker::new(w.policy.clone());
     let mut screen = Screen::new(w.format);
     let mut hooks = Hooks::default();
     let start = Instant::now();
@@ -36,7 +36,7 @@ pub fn run(mut w: Watch) -> Result<i32> {
         // The NDJSON line only when something writes it: serialising every group of
         // every sample for nothing would be the most expensive part of a table view.
         let line = if w.record.is_some() || w.format == WatchFormat::Json {
-            json::sample_line(n, w.policy.pool_size, &report)?
+            json::sample_line(n, w.policy.pools.default_size(), &report)?
         } else {
             Vec::new()
         };
@@ -127,7 +127,8 @@ impl Screen {
         let opts = frame::FrameOptions {
             sample: n,
             interval: w.interval,
-            pool_size: w.policy.pool_size,
+            pools: &w.policy.pools,
+            metric: w.policy.metric,
             top,
             header,
             color: self.color,
@@ -195,6 +196,10 @@ impl Hooks {
             .env("SOCKLEAK_ENDPOINT", g.endpoint_label())
             .env("SOCKLEAK_METRIC", w.policy.metric.snake())
             .env("SOCKLEAK_COUNT", g.states.get(w.policy.metric).to_string())
+            .env(
+                "SOCKLEAK_POOL_SIZE",
+                opt(stats.pool_size.map(|v| v.to_string())),
+            )
             .env(
                 "SOCKLEAK_POOL_PCT",
                 opt(stats.pool_pct.map(|v| format!("{v:.1}"))),

@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail};
 use crate::model::warning::{
     LINES_SHOWN, MalformedLine, NamedPid, PIDS_SHOWN, Privilege, USERS_SHOWN, Warning,
 };
-use crate::model::{NetnsId, Process, Socket, Source};
+use crate::model::{NetnsId, PortRange, Process, Socket, Source};
 use fdscan::FdScan;
 use users::Users;
 
@@ -83,6 +83,44 @@ pub struct Collection {
     /// What could not be seen, and why; shown to the user.
     pub warnings: Vec<Warning>,
     pub elapsed: Duration,
+    /// Each namespace's ephemeral port range (absent: Linux's default), for the
+    /// direction of sockets no listener explains.
+    pub port_ranges: HashMap<NetnsId, PortRange>,
+    /// User names of the uids of unattributed sockets (their groups carry them).
+    pub uid_names: HashMap<u32, String>,
+}
+
+/// The tables of every namespace read.
+#[derive(Default)]
+struct Tables {
+    sockets: Vec<Socket>,
+    namespaces: Vec<NetnsId>,
+    source: Source,
+    port_ranges: HashMap<NetnsId, PortRange>,
+}
+
+/// Kernel threads (asked once per pid and collection) hold no sockets and live in
+/// the initial namespace: their unreadable links hide nothing.
+struct KernelThreads<'a> {
+    root: &'a Path,
+    known: HashMap<u32, bool>,
+}
+
+impl<'a> KernelThreads<'a> {
+    fn new(root: &'a Path) -> Self {
+        KernelThreads {
+            root,
+            known: HashMap::new(),
+        }
+    }
+
+    fn is(&mut self, pid: u32) -> bool {
+        let root = self.root;
+        *self
+            .known
+            .entry(pid)
+            .or_insert_with(|| is_kernel_thread(root, pid))
+    }
 }
 
 /// Reusable collector: keeps caches (user names) across `--watch` samples.
@@ -141,86 +179,13 @@ impl Collector {
         let root = self.opts.proc_root.clone();
         let mut warnings = Vec::new();
         let netns = read_ns(&root.join("self/ns/net")).unwrap_or(0);
-
         let pids = fdscan::list_pids(&root)
             .with_context(|| format!("cannot list processes in {}", root.display()))?;
-        let mut ns_unreadable = Vec::new();
-        let spaces = netns::discover(&root, &pids, netns, self.opts.netns, &mut ns_unreadable)
-            .map_err(crate::exit::UsageError)?;
-        // Kernel threads (asked once per pid and collection) hold no sockets and
-        // live in the initial namespace: their unreadable links hide nothing.
-        let mut kthreads: HashMap<u32, bool> = HashMap::new();
-        let mut is_kthread = |pid: u32| {
-            *kthreads
-                .entry(pid)
-                .or_insert_with(|| is_kernel_thread(&root, pid))
-        };
-        if self.opts.netns == netns::Selection::All {
-            ns_unreadable.retain(|&pid| !is_kthread(pid));
-        }
-        if !ns_unreadable.is_empty() && self.opts.netns == netns::Selection::All {
-            // Their namespaces are still read when another, readable process is in
-            // them; one only they are in cannot even be named.
-            warnings.push(Warning::NsLinksUnreadable {
-                count: ns_unreadable.len(),
-                pids: ns_unreadable.iter().take(PIDS_SHOWN).copied().collect(),
-                privilege: self.privilege.clone(),
-            });
-        }
-
+        let mut kthreads = KernelThreads::new(&root);
+        let spaces = self.namespaces(&root, &pids, netns, &mut kthreads, &mut warnings)?;
         // Every table first, then the fd scan (see the module comment).
-        let mut sockets = Vec::new();
-        // The host table's source when it is read; else netlink only if every
-        // other namespace was read through it (fallbacks are warned about).
-        let mut host_source = None;
-        let mut others_via_netlink = None;
-        let mut namespaces = Vec::new();
-        for ns in &spaces {
-            if ns.is_host {
-                let (src, s) = self.read_table(&root, netns, &mut warnings)?;
-                host_source = Some(src);
-                // Move, not copy: at 100k sockets a copy is 10 MB of peak memory.
-                if sockets.is_empty() {
-                    sockets = s;
-                } else {
-                    sockets.extend(s);
-                }
-                namespaces.push(ns.id);
-                continue;
-            }
-            let netlink_ok = self.opts.source != SourceChoice::Proc;
-            match netns::read_other(&root, ns, netlink_ok, self.opts.idle) {
-                Ok(t) => {
-                    others_via_netlink =
-                        Some(others_via_netlink.unwrap_or(true) && t.source == Source::Netlink);
-                    if let Some(why) = t.fell_back {
-                        warnings.push(Warning::NetnsFellBack {
-                            netns: ns.id,
-                            member: named(&root, ns.member.unwrap_or(0)),
-                            why,
-                            root: root.display().to_string(),
-                        });
-                    }
-                    warn_malformed(&t.malformed, &mut warnings);
-                    sockets.extend(t.sockets);
-                    namespaces.push(ns.id);
-                }
-                Err(why) => {
-                    warnings.push(Warning::NetnsSkipped {
-                        netns: ns.id,
-                        member: ns.member.map(|p| named(&root, p)),
-                        why,
-                        privilege: self.privilege.clone(),
-                    });
-                }
-            }
-        }
-
-        let source = host_source.unwrap_or(if others_via_netlink == Some(true) {
-            Source::Netlink
-        } else {
-            Source::Proc
-        });
+        let tables = self.read_tables(&root, netns, &spaces, &mut warnings)?;
+        let sockets = tables.sockets;
 
         let wanted: fdscan::InodeSet = sockets
             .iter()
@@ -228,7 +193,6 @@ impl Collector {
             .map(|s| s.inode)
             .collect();
         let fds = fdscan::scan(&root, &pids, &wanted, self.opts.threads);
-
         let mut processes = HashMap::new();
         for pid in fds.owner_pids() {
             processes.insert(pid, self.read_process(&root, pid));
@@ -236,7 +200,7 @@ impl Collector {
 
         let unowned = sockets.iter().filter(|s| s.inode == 0).count() as u64;
         // The owner uids of the unattributed sockets: counted here, told apart by
-        // the warnings.
+        // the warnings, and named in their groups.
         let unattributed_uids: Vec<u32> = sockets
             .iter()
             .filter(|s| s.inode != 0 && fds.owners(s.inode).next().is_none())
@@ -248,15 +212,19 @@ impl Collector {
                 .unreadable
                 .iter()
                 .map(|(pid, _)| *pid)
-                .filter(|&pid| !is_kthread(pid))
+                .filter(|&pid| !kthreads.is(pid))
                 .collect();
             self.warn_unattributed(&root, &unattributed_uids, &blocked, &mut warnings);
         }
+        let uid_names = unattributed_uids
+            .iter()
+            .map(|&uid| (uid, self.users.name(uid).to_string()))
+            .collect();
 
         Ok(Collection {
-            source,
+            source: tables.source,
             netns,
-            namespaces,
+            namespaces: tables.namespaces,
             sockets,
             fds,
             processes,
@@ -264,7 +232,102 @@ impl Collector {
             unattributed,
             warnings,
             elapsed: start.elapsed(),
+            port_ranges: tables.port_ranges,
+            uid_names,
         })
+    }
+
+    /// The namespaces whose tables to read, warning about processes whose
+    /// namespace link cannot be read.
+    fn namespaces(
+        &self,
+        root: &Path,
+        pids: &[u32],
+        netns: NetnsId,
+        kthreads: &mut KernelThreads,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Vec<netns::Namespace>> {
+        let mut ns_unreadable = Vec::new();
+        let spaces = netns::discover(root, pids, netns, self.opts.netns, &mut ns_unreadable)
+            .map_err(crate::exit::UsageError)?;
+        if self.opts.netns == netns::Selection::All {
+            ns_unreadable.retain(|&pid| !kthreads.is(pid));
+        }
+        if !ns_unreadable.is_empty() && self.opts.netns == netns::Selection::All {
+            // Their namespaces are still read when another, readable process is in
+            // them; one only they are in cannot even be named.
+            warnings.push(Warning::NsLinksUnreadable {
+                count: ns_unreadable.len(),
+                pids: ns_unreadable.iter().take(PIDS_SHOWN).copied().collect(),
+                privilege: self.privilege.clone(),
+            });
+        }
+        Ok(spaces)
+    }
+
+    /// Every namespace's table, the host's first.
+    fn read_tables(
+        &self,
+        root: &Path,
+        netns: NetnsId,
+        spaces: &[netns::Namespace],
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Tables> {
+        let mut t = Tables::default();
+        // The host table's source when it is read; else netlink only if every
+        // other namespace was read through it (fallbacks are warned about).
+        let mut host_source = None;
+        let mut others_via_netlink = None;
+        for ns in spaces {
+            if ns.is_host {
+                let (src, s) = self.read_table(root, netns, warnings)?;
+                host_source = Some(src);
+                // Move, not copy: at 100k sockets a copy is 10 MB of peak memory.
+                if t.sockets.is_empty() {
+                    t.sockets = s;
+                } else {
+                    t.sockets.extend(s);
+                }
+                t.namespaces.push(ns.id);
+                if let Some(range) = netns::read_port_range(root) {
+                    t.port_ranges.insert(ns.id, range);
+                }
+                continue;
+            }
+            let netlink_ok = self.opts.source != SourceChoice::Proc;
+            match netns::read_other(root, ns, netlink_ok, self.opts.idle) {
+                Ok(other) => {
+                    others_via_netlink =
+                        Some(others_via_netlink.unwrap_or(true) && other.source == Source::Netlink);
+                    if let Some(why) = other.fell_back {
+                        warnings.push(Warning::NetnsFellBack {
+                            netns: ns.id,
+                            member: named(root, ns.member.unwrap_or(0)),
+                            why,
+                            root: root.display().to_string(),
+                        });
+                    }
+                    warn_malformed(&other.malformed, warnings);
+                    t.sockets.extend(other.sockets);
+                    t.namespaces.push(ns.id);
+                    if let Some(range) = other.port_range {
+                        t.port_ranges.insert(ns.id, range);
+                    }
+                }
+                Err(why) => warnings.push(Warning::NetnsSkipped {
+                    netns: ns.id,
+                    member: ns.member.map(|p| named(root, p)),
+                    why,
+                    privilege: self.privilege.clone(),
+                }),
+            }
+        }
+        t.source = host_source.unwrap_or(if others_via_netlink == Some(true) {
+            Source::Netlink
+        } else {
+            Source::Proc
+        });
+        Ok(t)
     }
 
     fn read_table(
@@ -322,13 +385,14 @@ impl Collector {
             .flat_map(|(_, u)| u.iter().copied())
             .collect();
         let (mut hidden, mut gone) = (0u64, 0u64);
-        let mut hidden_uids = BTreeSet::new();
+        let (mut hidden_uids, mut gone_uids) = (BTreeSet::new(), BTreeSet::new());
         for &uid in unattributed_uids {
             if blocked_uids.contains(&uid) {
                 hidden += 1;
                 hidden_uids.insert(uid);
             } else {
                 gone += 1;
+                gone_uids.insert(uid);
             }
         }
         if hidden > 0 {
@@ -353,6 +417,11 @@ impl Collector {
         if gone > 0 {
             warnings.push(Warning::UnattributedGone {
                 sockets: gone,
+                owners: gone_uids
+                    .iter()
+                    .take(USERS_SHOWN)
+                    .map(|&uid| (uid, self.users.name(uid).to_string()))
+                    .collect(),
                 hidepid: !self.privilege.ptrace_and_read && proc_hides_pids(root),
             });
         }

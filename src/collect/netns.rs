@@ -15,7 +15,7 @@ use std::path::Path;
 use crate::model::{NetnsId, Socket};
 
 use super::{netlink, proc_net, read_ns};
-use crate::model::Source;
+use crate::model::{PortRange, Source};
 
 /// A network namespace in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +110,8 @@ pub struct OtherTable {
     pub fell_back: Option<String>,
     /// How it was read.
     pub source: Source,
+    /// Its ephemeral port range, when read from inside it.
+    pub port_range: Option<PortRange>,
 }
 
 /// Read another namespace's table: netlink from inside it when allowed (and
@@ -127,12 +129,13 @@ pub fn read_other(
     let mut why = Vec::new();
     if netlink_ok {
         match dump_inside(&root.join(format!("{member}/ns/net")), ns.id, idle) {
-            Ok(sockets) => {
+            Ok((sockets, port_range)) => {
                 return Ok(OtherTable {
                     sockets,
                     malformed: Vec::new(),
                     fell_back: None,
                     source: Source::Netlink,
+                    port_range,
                 });
             }
             Err(e) => why.push(format!("cannot enter it ({e})")),
@@ -144,6 +147,7 @@ pub fn read_other(
             malformed,
             fell_back: why.pop(),
             source: Source::Proc,
+            port_range: None,
         }),
         Err(e) => {
             why.push(format!(
@@ -155,8 +159,13 @@ pub fn read_other(
     }
 }
 
-/// Netlink dump from a thread that has joined the namespace behind `ns_link`.
-fn dump_inside(ns_link: &Path, id: NetnsId, idle: bool) -> io::Result<Vec<Socket>> {
+/// Netlink dump from a thread that has joined the namespace behind `ns_link`, and
+/// the namespace's ephemeral port range (its sysctls answer that thread).
+fn dump_inside(
+    ns_link: &Path,
+    id: NetnsId,
+    idle: bool,
+) -> io::Result<(Vec<Socket>, Option<PortRange>)> {
     let f = File::open(ns_link)?;
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -165,11 +174,19 @@ fn dump_inside(ns_link: &Path, id: NetnsId, idle: bool) -> io::Result<Vec<Socket
             if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                 return Err(io::Error::last_os_error());
             }
-            netlink::dump(id, idle)
+            let sockets = netlink::dump(id, idle)?;
+            Ok((sockets, read_port_range(Path::new("/proc"))))
         })
         .join()
         .unwrap_or_else(|_| Err(io::Error::other("namespace reader thread panicked")))
     })
+}
+
+/// `<root>/sys/net/ipv4/ip_local_port_range`, of the namespace the calling thread
+/// is in when `root` is the real /proc.
+pub fn read_port_range(root: &Path) -> Option<PortRange> {
+    let text = std::fs::read_to_string(root.join("sys/net/ipv4/ip_local_port_range")).ok()?;
+    PortRange::parse(&text)
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::filter::{self, RemoteFilter};
 use crate::model::TcpState;
 use crate::model::report::GroupField;
+use crate::policy::levels::Threshold;
+use crate::policy::pool::PoolRule;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -66,7 +68,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  sockleak serve\n  sockleak serve --listen 127.0.0.1:9732 --min-interval 5"
     )]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Plot a `--record` file as SVG or PNG.
     #[command(
         after_help = "Examples:\n  sockleak plot leak.ndjson -o leak.svg\n  sockleak plot leak.ndjson -o leak.png --top 5"
@@ -218,9 +220,13 @@ pub struct WatchArgs {
     #[arg(long, value_name = "SECONDS", requires = "watch", value_parser = parse_interval, allow_negative_numbers = true)]
     pub window: Option<f64>,
 
-    /// Connection pool size of the watched service: enables POOL %, ETA and warn/full flags.
-    #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
-    pub pool_size: Option<u64>,
+    /// Pool size of the client groups: N for every outbound group with an owner, or
+    /// ENDPOINT=N (--remote syntax: IP, IP:PORT, :PORT, CIDR, [v6]:PORT) for the
+    /// groups whose remote end matches, the most specific winning; repeatable. A rule
+    /// naming a local service also sets a server's limit for its inbound groups.
+    /// Enables POOL %, ETA and warn/full flags, and % thresholds.
+    #[arg(long, value_name = "N|ENDPOINT=N", value_parser = parse_pool, allow_negative_numbers = true)]
+    pub pool_size: Vec<PoolRule>,
 
     /// Warn when a group reaches this share of --pool-size.
     #[arg(long, value_name = "PERCENT", default_value = "75%", requires = "watch", value_parser = parse_percent, allow_negative_numbers = true)]
@@ -253,23 +259,6 @@ pub struct CheckArgs {
     pub critical: Option<Threshold>,
 }
 
-/// A threshold: an absolute count or a share of the pool size.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Threshold {
-    Count(u64),
-    Percent(f64),
-}
-
-impl Threshold {
-    /// The count this threshold stands for, given the pool size.
-    pub fn resolve(self, pool_size: Option<u64>) -> Option<u64> {
-        match self {
-            Threshold::Count(n) => Some(n),
-            Threshold::Percent(p) => pool_size.map(|s| ((s as f64) * p / 100.0).ceil() as u64),
-        }
-    }
-}
-
 #[derive(Debug, Args, Clone)]
 pub struct ServeArgs {
     /// Address to listen on. Non-loopback addresses expose socket metadata: a warning is printed.
@@ -290,9 +279,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = parse_positive, allow_negative_numbers = true)]
     pub max_series: u64,
 
-    /// Connection pool size, exported as sockleak_pool_size for alert rules.
-    #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
-    pub pool_size: Option<u64>,
+    /// Pool sizes (N or ENDPOINT=N, repeatable, as for the default command),
+    /// exported per group as sockleak_pool_size for alert rules.
+    #[arg(long, value_name = "N|ENDPOINT=N", value_parser = parse_pool, allow_negative_numbers = true)]
+    pub pool_size: Vec<PoolRule>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -476,6 +466,10 @@ fn parse_threshold(s: &str) -> Result<Threshold, String> {
         .ok_or_else(|| format!("'{s}' is not a threshold (expected a count such as 100, or a share of --pool-size such as 75%)"))
 }
 
+fn parse_pool(s: &str) -> Result<PoolRule, String> {
+    s.parse()
+}
+
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     let bad = || {
         format!(
@@ -520,9 +514,6 @@ mod tests {
         assert_eq!(parse_threshold("10"), Ok(Threshold::Count(10)));
         assert!(parse_threshold("120%").is_err());
         assert!(parse_threshold("0").is_err());
-        assert_eq!(Threshold::Percent(75.0).resolve(Some(1024)), Some(768));
-        assert_eq!(Threshold::Percent(75.0).resolve(Some(20)), Some(15));
-        assert_eq!(Threshold::Percent(75.0).resolve(None), None);
     }
 
     #[test]

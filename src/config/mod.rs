@@ -18,13 +18,14 @@ use crate::exit::UsageError;
 use crate::filter::Filters;
 use crate::model::TcpState;
 use crate::model::report::{DEFAULT_GROUP_BY, GroupField};
-use crate::policy::levels::Levels;
+use crate::policy::levels::{Levels, Threshold};
+use crate::policy::pool::{PoolRule, PoolSizes};
 use crate::policy::tracker::Policy;
 use crate::render::prometheus::PromOptions;
 use crate::render::table::TableOptions;
 use crate::render::{self, Renderer};
 use crate::report::Sampler;
-use cli::{Cli, CollectArgs, Format, NetnsArg, SourceArg, Threshold, ViewArgs};
+use cli::{Cli, CollectArgs, Format, NetnsArg, SourceArg, ViewArgs};
 
 /// What to run, fully validated.
 #[derive(Debug)]
@@ -142,16 +143,17 @@ fn sampler(collect: &CollectArgs, view: &ViewArgs) -> Result<Sampler> {
 }
 
 fn snapshot(cli: &Cli) -> Result<Config> {
+    let pools = pools(&cli.watch.pool_size)?;
     let sampler = sampler(&cli.collect, &cli.view)?;
     Ok(Config::Snapshot(Snapshot {
         sampler,
-        renderer: renderer(cli),
+        renderer: renderer(cli, pools),
         output_file: cli.output.output_file.clone(),
     }))
 }
 
 /// The renderer of a snapshot's format.
-fn renderer(cli: &Cli) -> Renderer {
+fn renderer(cli: &Cli, pools: PoolSizes) -> Renderer {
     match cli.output.format() {
         // JSON is cut only when --top is given explicitly.
         Format::Json => Renderer::Json {
@@ -159,13 +161,14 @@ fn renderer(cli: &Cli) -> Renderer {
         },
         Format::Prometheus => Renderer::Prometheus(PromOptions {
             max_series: cli.output.max_series,
-            pool_size: cli.watch.pool_size,
+            pools,
         }),
         Format::Table | Format::Nagios => Renderer::Table(TableOptions {
             top: cli.output.top.unwrap_or(20),
             header: !cli.output.no_header,
             color: render::use_color() && cli.output.output_file.is_none(),
             more_hint: TableOptions::TOP_HINT,
+            fit: None,
         }),
     }
 }
@@ -176,7 +179,9 @@ fn check(cli: &Cli) -> Result<Config> {
     let output = match cli.output.format() {
         Format::Nagios => CheckOutput::Nagios,
         Format::Table => CheckOutput::Lines,
-        Format::Json | Format::Prometheus => CheckOutput::Report(renderer(cli)),
+        Format::Json | Format::Prometheus => {
+            CheckOutput::Report(renderer(cli, levels.pools.clone()))
+        }
     };
     Ok(Config::Check(Check {
         sampler,
@@ -186,33 +191,60 @@ fn check(cli: &Cli) -> Result<Config> {
     }))
 }
 
-/// Resolve `--threshold`/`--critical` (counts or shares of `--pool-size`).
-fn levels(cli: &Cli) -> Result<Levels, UsageError> {
-    let pool = cli.watch.pool_size;
-    let resolve = |flag: &str, t: Option<Threshold>| -> Result<Option<u64>, UsageError> {
-        match t {
-            None => Ok(None),
-            Some(t) => t.resolve(pool).map(|n| Some(n.max(1))).ok_or_else(|| {
-                UsageError(format!(
-                    "{flag} as a percentage needs --pool-size (e.g. {flag} 75% --pool-size 1024), or give a count such as {flag} 100"
-                ))
-            }),
+/// Every `--pool-size`, checked: one bare default at most, each endpoint once.
+fn pools(rules: &[PoolRule]) -> Result<PoolSizes, UsageError> {
+    for (i, a) in rules.iter().enumerate() {
+        if let Some(b) = rules[..i].iter().find(|b| b.endpoint == a.endpoint) {
+            let what = match &a.endpoint {
+                None => "without an endpoint".to_string(),
+                Some(_) => format!("for {}", a.text),
+            };
+            return Err(UsageError(format!(
+                "--pool-size given twice {what} ({} and {}): give each endpoint one size, and N alone once for the rest",
+                b.size, a.size
+            )));
         }
+    }
+    Ok(PoolSizes::new(rules.to_vec()))
+}
+
+/// `--threshold`/`--critical` (counts, or shares of each group's pool).
+fn levels(cli: &Cli) -> Result<Levels, UsageError> {
+    let pools = pools(&cli.watch.pool_size)?;
+    for (flag, t) in [
+        ("--threshold", cli.check.threshold),
+        ("--critical", cli.check.critical),
+    ] {
+        if matches!(t, Some(Threshold::Percent(_))) && pools.is_empty() {
+            return Err(UsageError(format!(
+                "{flag} as a percentage needs --pool-size (e.g. {flag} 75% --pool-size 1024), or give a count such as {flag} 100"
+            )));
+        }
+    }
+    let levels = Levels {
+        metric: cli.watch.metric,
+        warn: cli.check.threshold,
+        crit: cli.check.critical,
+        pools,
     };
-    let warn = resolve("--threshold", cli.check.threshold)?;
-    let crit = resolve("--critical", cli.check.critical)?;
-    if let (Some(w), Some(c)) = (warn, crit)
-        && c < w
-    {
+    // Comparable when both are counts, or both shares of the same (default) pool.
+    let default = levels.pools.default_size();
+    let below = match (levels.warn, levels.crit) {
+        (Some(w), Some(c)) => match (w.resolve(default), c.resolve(default), w, c) {
+            (Some(rw), Some(rc), _, _) => (rc < rw).then(|| (rc.to_string(), rw.to_string())),
+            (_, _, Threshold::Percent(pw), Threshold::Percent(pc)) => {
+                (pc < pw).then(|| (format!("{pc}%"), format!("{pw}%")))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some((c, w)) = below {
         return Err(UsageError(format!(
             "--critical ({c}) is below --threshold ({w}); the critical level must be at least the warning level"
         )));
     }
-    Ok(Levels {
-        metric: cli.watch.metric,
-        warn,
-        crit,
-    })
+    Ok(levels)
 }
 
 fn watch(cli: &Cli, interval: f64) -> Result<Config> {
@@ -250,6 +282,7 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
         Some(w) => w,
         None => f64::max(60.0, 2.0 * interval),
     };
+    let pools = pools(&cli.watch.pool_size)?;
     let sampler = sampler(&cli.collect, &cli.view)?;
     let record = match &cli.watch.record {
         Some(p) => Some((p.clone(), open_record(p)?)),
@@ -262,7 +295,7 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
         policy: Policy {
             metric: cli.watch.metric,
             window: Duration::from_secs_f64(window),
-            pool_size: cli.watch.pool_size,
+            pools,
             warn_pct: cli.watch.warn_at,
         },
         format,
@@ -299,7 +332,8 @@ fn open_record(path: &Path) -> Result<File> {
         })
 }
 
-fn serve(args: cli::ServeArgs) -> Result<Config> {
+fn serve(args: Box<cli::ServeArgs>) -> Result<Config> {
+    let pools = pools(&args.pool_size)?;
     let sampler = sampler(&args.collect, &args.view)?;
     let listener = TcpListener::bind(args.listen).map_err(|e| {
         UsageError(format!(
@@ -313,7 +347,7 @@ fn serve(args: cli::ServeArgs) -> Result<Config> {
         min_interval: Duration::from_secs_f64(args.min_interval),
         prom: PromOptions {
             max_series: args.max_series,
-            pool_size: args.pool_size,
+            pools,
         },
     }))
 }

@@ -107,10 +107,16 @@ impl TcpState {
         }
     }
 
-    /// Whether a socket in this state occupies a slot of a connection pool: every
-    /// state but LISTEN and TIME_WAIT (which has no owner any more).
-    pub fn holds_connection(self) -> bool {
-        !matches!(self, TcpState::Listen | TcpState::TimeWait)
+    /// Whether a socket in this state occupies a slot of a client's connection
+    /// pool: connected or connecting (ESTABLISHED, SYN_SENT), half-closed by the
+    /// peer but still held (CLOSE_WAIT), or reset while still held (CLOSE). A
+    /// socket the pool already let go of (FIN_WAIT1/2, LAST_ACK, CLOSING,
+    /// TIME_WAIT) is in no slot.
+    pub fn occupies_pool_slot(self) -> bool {
+        matches!(
+            self,
+            TcpState::Established | TcpState::CloseWait | TcpState::SynSent | TcpState::Close
+        )
     }
 }
 
@@ -234,6 +240,40 @@ impl Direction {
     }
 }
 
+/// A namespace's ephemeral port range (`net.ipv4.ip_local_port_range`): the local
+/// ports clients are given, which tells a server's side of a connection from a
+/// client's when no listener says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl PortRange {
+    pub fn contains(self, port: u16) -> bool {
+        (self.low..=self.high).contains(&port)
+    }
+
+    /// `32768 60999` (tab-separated), as the sysctl file writes it.
+    pub fn parse(text: &str) -> Option<PortRange> {
+        let mut it = text.split_whitespace().map(|v| v.parse::<u16>().ok());
+        match (it.next()??, it.next()??) {
+            (low, high) if low <= high => Some(PortRange { low, high }),
+            _ => None,
+        }
+    }
+}
+
+/// Linux's default, for a namespace whose range could not be read.
+impl Default for PortRange {
+    fn default() -> Self {
+        PortRange {
+            low: 32768,
+            high: 60999,
+        }
+    }
+}
+
 /// Network namespace identity: the inode of `/proc/<pid>/ns/net`. Zero means "the
 /// namespace sockleak itself runs in" when it could not be read.
 pub type NetnsId = u64;
@@ -274,10 +314,11 @@ pub struct Process {
 }
 
 /// Where the socket table came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Netlink,
+    #[default]
     Proc,
 }
 

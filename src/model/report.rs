@@ -199,13 +199,41 @@ impl Group {
         self.states.get(TcpState::CloseWait)
     }
 
-    /// Sockets of the group that occupy a pool slot (all but LISTEN and TIME_WAIT).
+    /// Sockets of the group that occupy a pool slot (see
+    /// [`TcpState::occupies_pool_slot`]).
     pub fn pool_usage(&self) -> u64 {
         self.states
             .nonzero()
-            .filter(|(s, _)| s.holds_connection())
+            .filter(|(s, _)| s.occupies_pool_slot())
             .map(|(_, n)| n)
             .sum()
+    }
+
+    /// A group with its key and nothing counted yet (for reports built in memory).
+    pub fn empty(key: GroupKey) -> Group {
+        Group {
+            pid: key.pid,
+            pids: Vec::new(),
+            process: key.command.as_deref().map(str::to_string),
+            user: key.user.as_deref().map(str::to_string),
+            direction: key.direction,
+            local: key.local.map(|a| a.to_string()),
+            remote: key.remote.map(|r| r.to_string()),
+            states: StateCounts::default(),
+            total: 0,
+            recv_q: 0,
+            send_q: 0,
+            oldest_close_wait_idle_s: None,
+            attribution: key.attribution,
+            local_port: key.local_port,
+            remote_port: key.remote_port,
+            state: key.state,
+            netns: key.netns,
+            container: key.container.clone(),
+            cmdline: None,
+            watch: None,
+            key,
+        }
     }
 
     /// The endpoint to show in one column: local for inbound/listen, remote otherwise.

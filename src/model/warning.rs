@@ -136,8 +136,13 @@ pub enum Warning {
         owners: Vec<(u32, String)>,
         privilege: Privilege,
     },
-    /// Unattributed sockets that no (visible) process holds.
-    UnattributedGone { sockets: u64, hidepid: bool },
+    /// Unattributed sockets that no (visible) process holds, with the `(uid,
+    /// name)` they were created by (the first [`USERS_SHOWN`]).
+    UnattributedGone {
+        sockets: u64,
+        owners: Vec<(u32, String)>,
+        hidepid: bool,
+    },
 }
 
 fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
@@ -151,6 +156,21 @@ fn pid_list(pids: &[u32], total: usize) -> String {
         s.push("...".to_string());
     }
     s.join(", ")
+}
+
+/// `uid 1000 app, uid 0 root`: a name only where the uid has one.
+fn user_list(owners: &[(u32, String)]) -> String {
+    owners
+        .iter()
+        .map(|(uid, name)| {
+            if *name == uid.to_string() {
+                format!("uid {uid}")
+            } else {
+                format!("uid {uid} {}", printable(name))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Warning {
@@ -190,16 +210,7 @@ impl Warning {
         else {
             return Ok(());
         };
-        let owners: Vec<String> = owners
-            .iter()
-            .map(|(uid, name)| {
-                if *name == uid.to_string() {
-                    format!("uid {uid}")
-                } else {
-                    format!("uid {uid} {}", printable(name))
-                }
-            })
-            .collect();
+        let owners = user_list(owners);
         // Without the capabilities, the unreadable processes are every other
         // user's: most likely the owners. With them, only a few protected ones
         // refuse, and a socket closed mid-scan is as likely.
@@ -213,7 +224,7 @@ impl Warning {
             "{sockets} socket{} unattributed, {how}: {processes} process{} running as {} (pid {}); {}",
             plural(*sockets, "", "s"),
             plural(*processes as u64, "", "es"),
-            owners.join(", "),
+            owners,
             pid_list(pids, *processes),
             privilege.fd_fix()
         )
@@ -277,7 +288,11 @@ impl fmt::Display for Warning {
                 )
             }
             Warning::UnattributedHeld { .. } => self.fmt_unattributed_held(f),
-            Warning::UnattributedGone { sockets, hidepid } => {
+            Warning::UnattributedGone {
+                sockets,
+                owners,
+                hidepid,
+            } => {
                 // With hidepid, other users' processes are not even listed: their
                 // sockets look ownerless, and "closed during the scan" would be false.
                 let them = plural(*sockets, "it", "them");
@@ -292,9 +307,14 @@ impl fmt::Display for Warning {
                         "closed, or its process exited, during the scan; or held by the kernel",
                     )
                 };
+                let by = if owners.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (created by {})", user_list(owners))
+                };
                 write!(
                     f,
-                    "{sockets} socket{} unattributed: {holder} ({why})",
+                    "{sockets} socket{} unattributed{by}: {holder} ({why})",
                     plural(*sockets, "", "s")
                 )
             }
@@ -342,14 +362,17 @@ mod tests {
     fn counts_do_not_make_a_new_warning() {
         let a = Warning::UnattributedGone {
             sockets: 5,
+            owners: vec![],
             hidepid: false,
         };
         let b = Warning::UnattributedGone {
             sockets: 6,
+            owners: vec![],
             hidepid: false,
         };
         let c = Warning::UnattributedGone {
             sockets: 6,
+            owners: vec![],
             hidepid: true,
         };
         assert_ne!(a, b);

@@ -32,7 +32,11 @@ pub struct WatchStats {
     pub delta: i64,
     /// Growth of the `--metric` count per minute over the window.
     pub rate_per_min: f64,
-    /// Pool usage (every state but LISTEN/TIME_WAIT) as % of `--pool-size`.
+    /// The pool this group is judged against (`--pool-size`, or the most specific
+    /// `--pool-size ENDPOINT=N`); null when it is in none.
+    pub pool_size: Option<u64>,
+    /// Sockets in pool slots (ESTABLISHED, CLOSE_WAIT, SYN_SENT, CLOSE) as % of
+    /// `pool_size`.
     pub pool_pct: Option<f64>,
     /// Seconds until the pool is full at the current rate; null when not growing.
     pub eta_s: Option<f64>,

@@ -2,4 +2,5 @@
 //! tracker's flags. Pure functions of reports: no I/O, no clock of their own.
 
 pub mod levels;
+pub mod pool;
 pub mod tracker;

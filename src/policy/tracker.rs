@@ -8,16 +8,18 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use crate::model::report::{GroupKey, Report};
+use super::pool::PoolSizes;
+use crate::model::report::{Group, GroupKey, Report};
 use crate::model::watch::{Flag, WatchStats};
 use crate::model::{Socket, TcpState};
 
 /// Settings of the flag logic.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Policy {
     pub metric: TcpState,
     pub window: Duration,
-    pub pool_size: Option<u64>,
+    /// The pool each group is judged against.
+    pub pools: PoolSizes,
     /// Share of the pool (0-100] at which a group is `warn`.
     pub warn_pct: f64,
 }
@@ -73,73 +75,81 @@ impl Tracker {
     /// (seconds since the watch began); returns the flags that rose.
     pub fn update(&mut self, report: &mut Report, now: f64) -> Vec<Rise> {
         self.samples += 1;
-        let p = self.policy;
-        let window = p.window.as_secs_f64();
         let mut next: HashMap<GroupKey, History> = HashMap::with_capacity(report.groups.len());
         let mut rises = Vec::new();
         for (i, g) in report.groups.iter_mut().enumerate() {
-            let count = g.states.get(p.metric);
             let mut h = self.groups.remove(&g.key).unwrap_or(History {
                 samples: VecDeque::new(),
                 flag: Flag::Ok,
             });
-            let prev = h.samples.back().map(|(_, c)| *c);
-            h.samples.push_back((now, count));
-            while h.samples.front().is_some_and(|(t, _)| now - t > window) {
-                h.samples.pop_front();
-            }
-            let (t0, c0) = *h.samples.front().expect("just pushed");
-            let rate_per_min = if now > t0 {
-                (count as f64 - c0 as f64) / (now - t0) * 60.0
-            } else {
-                0.0
-            };
-            // A group first seen after the first sample grew from nothing.
-            let delta = match prev {
-                Some(prev) => count as i64 - prev as i64,
-                None if self.samples > 1 => count as i64,
-                None => 0,
-            };
-            let usage = g.pool_usage();
-            let pool_pct = p.pool_size.map(|s| usage as f64 * 100.0 / s as f64);
-            let eta_s = match p.pool_size {
-                Some(s) if usage >= s => Some(0.0),
-                Some(s) if rate_per_min > 0.0 => Some((s - usage) as f64 / (rate_per_min / 60.0)),
-                _ => None,
-            };
-            // Rising across samples of this group; a group seen for the first time is
-            // not "growing" yet (under churn every new connection would alert).
-            let growing = h.samples.len() >= 2 && count > c0;
-            let flag = match (p.pool_size, pool_pct) {
-                (Some(s), _) if usage >= s => Flag::Full,
-                (Some(_), Some(pct)) if pct >= p.warn_pct => Flag::Warn,
-                _ if growing => Flag::Growing,
-                _ => Flag::Ok,
-            };
-            if flag > h.flag {
+            let stats = self.stats(&mut h, g, now);
+            if stats.flag > h.flag {
                 rises.push(Rise {
                     group: i,
                     from: h.flag,
                 });
             }
-            h.flag = flag;
-            let skip = h.samples.len().saturating_sub(TREND_LEN);
-            // Milli-precision is all a sampled rate means; 16.732599009999998 in
-            // the NDJSON would only pretend more.
-            let milli = |v: f64| (v * 1000.0).round() / 1000.0;
-            g.watch = Some(WatchStats {
-                delta,
-                rate_per_min: milli(rate_per_min),
-                pool_pct: pool_pct.map(milli),
-                eta_s: eta_s.map(milli),
-                flag,
-                trend: h.samples.iter().skip(skip).map(|(_, c)| *c).collect(),
-            });
+            h.flag = stats.flag;
+            g.watch = Some(stats);
             next.insert(g.key.clone(), h);
         }
         // Groups that vanished are dropped here: history only for what exists.
         self.groups = next;
         rises
+    }
+
+    /// Add this sample to a group's history and compute its statistics.
+    fn stats(&self, h: &mut History, g: &Group, now: f64) -> WatchStats {
+        let p = &self.policy;
+        let count = g.states.get(p.metric);
+        let prev = h.samples.back().map(|(_, c)| *c);
+        h.samples.push_back((now, count));
+        let window = p.window.as_secs_f64();
+        while h.samples.front().is_some_and(|(t, _)| now - t > window) {
+            h.samples.pop_front();
+        }
+        let (t0, c0) = *h.samples.front().expect("just pushed");
+        let rate_per_min = if now > t0 {
+            (count as f64 - c0 as f64) / (now - t0) * 60.0
+        } else {
+            0.0
+        };
+        // A group first seen after the first sample grew from nothing.
+        let delta = match prev {
+            Some(prev) => count as i64 - prev as i64,
+            None if self.samples > 1 => count as i64,
+            None => 0,
+        };
+        let pool = p.pools.for_group(g);
+        let usage = g.pool_usage();
+        let pool_pct = pool.map(|s| usage as f64 * 100.0 / s as f64);
+        let eta_s = match pool {
+            Some(s) if usage >= s => Some(0.0),
+            Some(s) if rate_per_min > 0.0 => Some((s - usage) as f64 / (rate_per_min / 60.0)),
+            _ => None,
+        };
+        // Rising across samples of this group; a group seen for the first time is
+        // not "growing" yet (under churn every new connection would alert).
+        let growing = h.samples.len() >= 2 && count > c0;
+        let flag = match (pool, pool_pct) {
+            (Some(s), _) if usage >= s => Flag::Full,
+            (Some(_), Some(pct)) if pct >= p.warn_pct => Flag::Warn,
+            _ if growing => Flag::Growing,
+            _ => Flag::Ok,
+        };
+        let skip = h.samples.len().saturating_sub(TREND_LEN);
+        // Milli-precision is all a sampled rate means; 16.732599009999998 in the
+        // NDJSON would only pretend more.
+        let milli = |v: f64| (v * 1000.0).round() / 1000.0;
+        WatchStats {
+            delta,
+            rate_per_min: milli(rate_per_min),
+            pool_size: pool,
+            pool_pct: pool_pct.map(milli),
+            eta_s: eta_s.map(milli),
+            flag,
+            trend: h.samples.iter().skip(skip).map(|(_, c)| *c).collect(),
+        }
     }
 
     pub fn tracked_groups(&self) -> usize {
@@ -161,32 +171,15 @@ mod tests {
                 for _ in 0..*n {
                     states.add(TcpState::CloseWait);
                 }
-                Group {
-                    key: GroupKey {
-                        pid: Some(*pid),
-                        ..Default::default()
-                    },
+                let mut g = Group::empty(GroupKey {
                     pid: Some(*pid),
-                    pids: vec![*pid],
-                    process: Some("x".into()),
-                    user: None,
-                    direction: None,
-                    local: None,
-                    remote: None,
-                    total: *n,
-                    states,
-                    recv_q: 0,
-                    send_q: 0,
-                    oldest_close_wait_idle_s: None,
-                    attribution: None,
-                    local_port: None,
-                    remote_port: None,
-                    state: None,
-                    netns: None,
-                    container: None,
-                    cmdline: None,
-                    watch: None,
-                }
+                    ..Default::default()
+                });
+                g.pids = vec![*pid];
+                g.process = Some("x".into());
+                g.total = *n;
+                g.states = states;
+                g
             })
             .collect();
         Report {
@@ -215,7 +208,7 @@ mod tests {
         Policy {
             metric: TcpState::CloseWait,
             window: Duration::from_secs(60),
-            pool_size: Some(20),
+            pools: PoolSizes::new(vec!["20".parse().unwrap()]),
             warn_pct: 75.0,
         }
     }
@@ -255,7 +248,7 @@ mod tests {
     #[test]
     fn without_pool_only_ok_and_growing() {
         let mut t = Tracker::new(Policy {
-            pool_size: None,
+            pools: PoolSizes::default(),
             window: Duration::from_secs(2),
             ..policy()
         });

@@ -11,10 +11,10 @@ use crate::policy::levels::{Levels, Severity, Verdict};
 /// One line per breaching group.
 pub fn breach_lines(v: &Verdict, l: &Levels, r: &Report) -> String {
     let mut out = String::new();
-    for (g, sev) in &v.breaches {
-        let (word, level) = match sev {
-            Severity::Warning => ("WARNING", l.warn),
-            Severity::Critical => ("CRITICAL", l.crit),
+    for (g, sev, level) in &v.breaches {
+        let word = match sev {
+            Severity::Warning => "WARNING",
+            Severity::Critical => "CRITICAL",
         };
         let _ = writeln!(
             out,
@@ -27,7 +27,7 @@ pub fn breach_lines(v: &Verdict, l: &Levels, r: &Report) -> String {
             } else {
                 "threshold"
             },
-            level.unwrap_or(0),
+            level,
         );
     }
     out
@@ -58,7 +58,7 @@ pub fn nagios(r: &Report, l: &Levels, v: &Verdict) -> String {
             None => format!("no group has {metric} sockets"),
         }
     } else {
-        let (g, _) = b[0];
+        let (g, _, _) = b[0];
         format!(
             "{} group{} over threshold; worst: {} has {} {metric}",
             b.len(),
@@ -68,14 +68,15 @@ pub fn nagios(r: &Report, l: &Levels, v: &Verdict) -> String {
         )
     };
     let lvl = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let (warn, crit) = l.default_counts();
     let perf = format!(
         "{metric}={};;;0 established={};;;0 total={};;;0 worst_group={};{};{};0 unattributed={};;;0",
         r.totals.states.get(l.metric),
         r.totals.states.get(TcpState::Established),
         r.totals.sockets,
         worst.map_or(0, |g| g.states.get(l.metric)),
-        lvl(l.warn),
-        lvl(l.crit),
+        lvl(warn),
+        lvl(crit),
         r.totals.unattributed,
     );
     format!("SOCKLEAK {status} - {} | {perf}\n", plugin_text(&summary))

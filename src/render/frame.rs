@@ -10,13 +10,16 @@ use super::{fit_line, human_age, wrap};
 use crate::model::TcpState;
 use crate::model::report::{Group, Report};
 use crate::model::watch::Flag;
+use crate::policy::pool::{PoolSizes, usage_breakdown};
 
 /// How one frame is drawn.
 #[derive(Debug, Clone)]
 pub struct FrameOptions<'a> {
     pub sample: u64,
     pub interval: f64,
-    pub pool_size: Option<u64>,
+    pub pools: &'a PoolSizes,
+    /// The watched state: its column stays when the others fold.
+    pub metric: TcpState,
     /// Rows asked for (`--top`; 0 is all).
     pub top: usize,
     pub header: bool,
@@ -52,15 +55,18 @@ pub fn frame(report: &Report, o: &FrameOptions) -> io::Result<Vec<u8>> {
         report.time,
         o.sample,
         o.interval,
-        o.pool_size
-            .map(|p| format!(", pool {p}"))
-            .unwrap_or_default()
+        if o.pools.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", o.pools)
+        }
     )?;
     let opts = TableOptions {
         top,
         header: o.header,
         color: o.color,
         more_hint,
+        fit: o.size.map(|(cols, _)| (cols, o.metric)),
     };
     table::write(&mut buf, report, opts)?;
     if o.tty {
@@ -106,24 +112,33 @@ fn rows_that_fit(o: &FrameOptions, warning_lines: usize) -> (usize, &'static str
     }
 }
 
-/// `TIME sockleak: ok -> warn: pid 7 app outbound 10.0.0.5:5432: 15 close_wait,
-/// pool 75%, eta 40s`: a flag that rose, for stderr and the frame.
+/// A flag that rose, for stderr and the frame, saying what it counts: `TIME
+/// sockleak: growing -> full: pid 7 app outbound 10.0.0.5:5432: 10 of pool 10 (8
+/// close_wait, 2 established), eta 0s`; for a group in no pool, `12 close_wait,
+/// +4.0/min`.
 pub fn alert_line(report: &Report, g: &Group, from: Flag, metric: TcpState) -> String {
     let Some(w) = g.watch.as_ref() else {
         return String::new();
     };
-    let pct = w
-        .pool_pct
-        .map(|v| format!("{v:.0}%"))
-        .unwrap_or_else(|| "-".into());
-    let eta = w.eta_s.map(human_age).unwrap_or_else(|| "-".into());
+    let what = match w.pool_size {
+        Some(pool) => format!(
+            "{} of pool {pool} ({}), eta {}",
+            g.pool_usage(),
+            usage_breakdown(g),
+            w.eta_s.map(human_age).unwrap_or_else(|| "-".into())
+        ),
+        None => format!(
+            "{} {}, {:+.1}/min",
+            g.states.get(metric),
+            metric.snake(),
+            w.rate_per_min
+        ),
+    };
     format!(
-        "{} sockleak: {} -> {}: {}: {} {}, pool {pct}, eta {eta}",
+        "{} sockleak: {} -> {}: {}: {what}",
         report.time,
         from.as_str(),
         w.flag.as_str(),
         describe(g, report),
-        g.states.get(metric),
-        metric.snake(),
     )
 }

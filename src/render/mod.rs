@@ -17,7 +17,7 @@ use crate::model::report::Report;
 use crate::model::warning::Warning;
 
 /// A snapshot's output format and its options, chosen once by the configuration.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Renderer {
     Table(table::TableOptions),
     /// The v1 document; `top` cuts the groups (only when asked for explicitly).
@@ -34,7 +34,7 @@ impl Renderer {
         match self {
             Renderer::Table(opts) => table::write(&mut buf, report, *opts)?,
             Renderer::Json { top } => json::write(&mut buf, report, *top)?,
-            Renderer::Prometheus(opts) => buf = prometheus::render(report, *opts).into_bytes(),
+            Renderer::Prometheus(opts) => buf = prometheus::render(report, opts).into_bytes(),
         }
         Ok(buf)
     }
@@ -76,19 +76,7 @@ pub fn terminal_size() -> Option<(usize, usize)> {
 pub fn fit_line(line: &str, width: usize) -> std::borrow::Cow<'_, str> {
     use unicode_width::UnicodeWidthChar;
     let mut visible = 0;
-    let mut chars = line.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if c == '\x1b' {
-            // CSI: ESC [ parameters final-byte (a letter).
-            if chars.peek().is_some_and(|(_, c)| *c == '[') {
-                for (_, c) in chars.by_ref().skip(1) {
-                    if c.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-            }
-            continue;
-        }
+    for (i, c) in visible_chars(line) {
         visible += c.width().unwrap_or(0);
         if visible > width {
             let mut cut = line[..i].to_string();
@@ -99,6 +87,36 @@ pub fn fit_line(line: &str, width: usize) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Borrowed(line)
+}
+
+/// The terminal columns `line` takes: escape sequences not counted, wide
+/// characters two.
+pub fn visible_width(line: &str) -> usize {
+    use unicode_width::UnicodeWidthChar;
+    visible_chars(line)
+        .map(|(_, c)| c.width().unwrap_or(0))
+        .sum()
+}
+
+/// The characters of `line` (with their byte offsets) that a terminal shows: CSI
+/// escape sequences (ESC [ parameters final-letter) left out.
+fn visible_chars(line: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let mut chars = line.char_indices().peekable();
+    std::iter::from_fn(move || {
+        while let Some((i, c)) = chars.next() {
+            if c != '\x1b' {
+                return Some((i, c));
+            }
+            if chars.peek().is_some_and(|(_, c)| *c == '[') {
+                for (_, c) in chars.by_ref().skip(1) {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        }
+        None
+    })
 }
 
 /// Plain text (no escapes) wrapped at spaces into lines of at most `width` columns;

@@ -7,13 +7,15 @@
 
 use std::fmt::Write;
 
-use crate::model::report::{Group, GroupField, Report};
+use crate::model::report::{Attribution, Group, GroupField, Report};
 use crate::model::{StateCounts, TcpState};
+use crate::policy::pool::PoolSizes;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PromOptions {
     pub max_series: u64,
-    pub pool_size: Option<u64>,
+    /// Each group's pool, exported as `sockleak_pool_size` beside its series.
+    pub pools: PoolSizes,
 }
 
 /// Escape a label value: backslash, double quote and newline.
@@ -50,7 +52,10 @@ fn group_labels(g: &Group, with_user: bool) -> String {
     }
     let container = g.container.as_ref().map(|c| c.short()).unwrap_or_default();
     let _ = write!(labels, ",container=\"{}\"", esc(&container));
-    if with_user {
+    // An unattributed group is told apart by its sockets' user, and that user is
+    // the one lead to its owner.
+    let unattributed = g.attribution == Some(Attribution::Unattributed) && g.user.is_some();
+    if with_user || unattributed {
         let _ = write!(
             labels,
             ",user=\"{}\"",
@@ -67,13 +72,15 @@ fn group_labels(g: &Group, with_user: bool) -> String {
 /// grouping key is a label, or part of one (endpoint).
 struct Series {
     labels: String,
+    /// The pool of the first group with these labels.
+    pool: Option<u64>,
     states: StateCounts,
     recv_q: u64,
     oldest_close_wait_idle_s: Option<f64>,
 }
 
 /// One [`Series`] per distinct label set, in the groups' order (worst first).
-fn series(groups: &[Group], with_user: bool) -> Vec<Series> {
+fn series(groups: &[Group], with_user: bool, pools: &PoolSizes) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::with_capacity(groups.len());
     let mut index = std::collections::HashMap::with_capacity(groups.len());
     for g in groups {
@@ -93,6 +100,7 @@ fn series(groups: &[Group], with_user: bool) -> Vec<Series> {
                 index.insert(labels.clone(), out.len());
                 out.push(Series {
                     labels,
+                    pool: pools.for_group(g),
                     states: g.states,
                     recv_q: g.recv_q,
                     oldest_close_wait_idle_s: g.oldest_close_wait_idle_s,
@@ -137,13 +145,18 @@ fn bounded(all: &[Series], max: u64) -> (&[Series], Option<StateCounts>) {
 }
 
 /// The exposition of a report.
-pub fn render(r: &Report, opts: PromOptions) -> String {
+pub fn render(r: &Report, opts: &PromOptions) -> String {
     let mut out = String::with_capacity(4096);
     host_series(&mut out, r);
-    let all = series(&r.groups, r.group_by.contains(&GroupField::User));
+    let all = series(
+        &r.groups,
+        r.group_by.contains(&GroupField::User),
+        &opts.pools,
+    );
     let (kept, rest) = bounded(&all, opts.max_series);
     group_series(&mut out, kept, rest.as_ref());
-    scalars(&mut out, r, opts);
+    pool_series(&mut out, kept);
+    scalars(&mut out, r);
     out
 }
 
@@ -215,9 +228,25 @@ fn group_series(out: &mut String, kept: &[Series], rest: Option<&StateCounts>) {
     }
 }
 
+/// `sockleak_pool_size` of every kept group that is in a pool (an owned outbound
+/// group, or a server's service named by `--pool-size ENDPOINT=N`), with the
+/// group's labels, so that alert rules divide each group by its own pool.
+fn pool_series(out: &mut String, kept: &[Series]) {
+    header(
+        out,
+        "sockleak_pool_size",
+        "The connection pool a group is judged against (--pool-size N or ENDPOINT=N); only groups in a pool have one.",
+    );
+    for s in kept {
+        if let Some(pool) = s.pool {
+            let _ = writeln!(out, "sockleak_pool_size{{{}}} {pool}", s.labels);
+        }
+    }
+}
+
 /// One-value series: what could not be attributed, how long it took, the pool
 /// size, the build.
-fn scalars(out: &mut String, r: &Report, opts: PromOptions) {
+fn scalars(out: &mut String, r: &Report) {
     let mut one = |name: &str, help: &str, value: String| {
         header(out, name, help);
         let _ = writeln!(out, "{name} {value}");
@@ -242,13 +271,6 @@ fn scalars(out: &mut String, r: &Report, opts: PromOptions) {
         "Warnings of the last collection (see sockleak --json for their text).",
         r.warnings.len().to_string(),
     );
-    if let Some(pool) = opts.pool_size {
-        one(
-            "sockleak_pool_size",
-            "Connection pool size given with --pool-size, for alert rules.",
-            pool.to_string(),
-        );
-    }
     header(out, "sockleak_build_info", "sockleak version; always 1.");
     let _ = writeln!(
         out,

@@ -20,6 +20,10 @@ pub struct TableOptions {
     /// What the "N more groups" line suggests: `--top 0`, unless the rows were cut
     /// to fit a terminal (`--watch`), where `--top 0` would change nothing.
     pub more_hint: &'static str,
+    /// Fit the table to this many terminal columns (`--watch` on a terminal): state
+    /// columns but this one fold into TOTAL, then the least telling columns go,
+    /// before anything would cut the judgement columns at the right.
+    pub fit: Option<(usize, TcpState)>,
 }
 
 impl TableOptions {
@@ -124,9 +128,20 @@ fn col_name(col: Col) -> &'static str {
 struct Layout {
     keys: Vec<Col>,
     states: Vec<TcpState>,
+    with_total: bool,
+    with_recv_q: bool,
+    with_oldest_cw: bool,
     with_watch: bool,
     with_cmdline: bool,
+    /// Spaces between columns.
+    pad: u16,
+    /// Process names cut to this many characters.
+    process_max: Option<usize>,
 }
+
+/// How far a layout is folded to fit a narrow terminal: each step keeps what the
+/// previous ones dropped out, and gives up one more thing.
+const FOLDS: usize = 9;
 
 impl Layout {
     fn new(report: &Report, groups: &[Group]) -> Layout {
@@ -139,15 +154,66 @@ impl Layout {
         Layout {
             keys: key_columns(report, groups),
             states,
+            with_total: true,
+            with_recv_q: true,
+            with_oldest_cw: true,
             with_watch: groups.iter().any(|g| g.watch.is_some()),
             with_cmdline: groups.iter().any(|g| g.cmdline.is_some()),
+            pad: 2,
+            process_max: None,
         }
+    }
+
+    /// The layout folded `level` steps (1 to [`FOLDS`]): states but `metric` into
+    /// TOTAL; then COMMAND, RECV-Q, OLDEST_CW, USER and DIR out; then one space
+    /// between columns, process names cut to 12 characters, and TOTAL out. What
+    /// judges the group (the metric and DELTA to FLAG) stays to the last.
+    fn folded(mut self, level: usize, metric: TcpState) -> Layout {
+        if level >= 1 {
+            self.states.retain(|s| *s == metric);
+            if self.states.is_empty() {
+                self.states.push(metric);
+            }
+        }
+        if level >= 2 {
+            self.with_cmdline = false;
+        }
+        if level >= 3 {
+            self.with_recv_q = false;
+        }
+        if level >= 4 {
+            self.with_oldest_cw = false;
+        }
+        if level >= 5 {
+            self.keys.retain(|c| *c != Col::User);
+        }
+        if level >= 6 {
+            self.keys.retain(|c| *c != Col::Dir);
+        }
+        if level >= 7 {
+            self.pad = 1;
+        }
+        if level >= 8 {
+            self.process_max = Some(12);
+        }
+        if level >= 9 {
+            self.with_total = false;
+        }
+        self
     }
 
     fn header(&self, color: bool) -> Vec<Cell> {
         let mut header: Vec<Cell> = self.keys.iter().map(|c| Cell::new(col_name(*c))).collect();
         header.extend(self.states.iter().map(|s| Cell::new(s.upper())));
-        header.extend(["TOTAL", "RECV-Q", "OLDEST_CW"].map(Cell::new));
+        if self.with_total {
+            header.push(Cell::new("TOTAL"));
+        }
+        if self.with_recv_q {
+            header.push(Cell::new("RECV-Q"));
+        }
+        if self.with_oldest_cw {
+            header.push(Cell::new("OLDEST_CW"));
+        }
         if self.with_watch {
             header.extend(["DELTA", "RATE/MIN", "POOL%", "ETA", "FLAG", "TREND"].map(Cell::new));
         }
@@ -168,7 +234,10 @@ impl Layout {
         let mut row: Vec<Cell> = self
             .keys
             .iter()
-            .map(|c| Cell::new(key_cell(*c, g)))
+            .map(|c| match (c, self.process_max) {
+                (Col::Process, Some(max)) => Cell::new(cut(&key_cell(*c, g), max)),
+                _ => Cell::new(key_cell(*c, g)),
+            })
             .collect();
         for s in &self.states {
             let n = g.states.get(*s);
@@ -178,12 +247,18 @@ impl Layout {
             }
             row.push(cell);
         }
-        row.push(right(g.total.to_string()));
-        row.push(right(human_bytes(g.recv_q)));
-        row.push(right(
-            g.oldest_close_wait_idle_s
-                .map_or_else(|| "-".into(), human_age),
-        ));
+        if self.with_total {
+            row.push(right(g.total.to_string()));
+        }
+        if self.with_recv_q {
+            row.push(right(human_bytes(g.recv_q)));
+        }
+        if self.with_oldest_cw {
+            row.push(right(
+                g.oldest_close_wait_idle_s
+                    .map_or_else(|| "-".into(), human_age),
+            ));
+        }
         if let Some(w) = g.watch.as_ref().filter(|_| self.with_watch) {
             row.extend(watch_cells(w, color));
         }
@@ -226,33 +301,19 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         opts.top.min(report.groups.len())
     };
     let groups = &report.groups[..shown];
-    let layout = Layout::new(report, groups);
-
-    let mut t = Table::new();
-    t.load_preset(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    if opts.color {
-        t.enforce_styling();
-    } else {
-        t.force_no_tty();
-    }
-    if opts.header {
-        t.set_header(layout.header(opts.color));
-    }
-    for g in groups {
-        t.add_row(layout.row(g, opts.color));
-    }
-    // Two spaces between columns and none at the line's start.
-    for col in t.column_iter_mut() {
-        col.set_padding((0, 2));
-    }
     if groups.is_empty() && opts.header {
         writeln!(out, "no sockets match")?;
     } else {
-        // comfy-table pads each line with the column padding; trim it for awk.
-        for line in t.to_string().lines() {
-            writeln!(out, "{}", line.trim_end())?;
+        let mut text = rows(&Layout::new(report, groups), groups, opts);
+        if let Some((width, metric)) = opts.fit {
+            let mut level = 0;
+            while level < FOLDS && widest(&text) > width {
+                level += 1;
+                let layout = Layout::new(report, groups).folded(level, metric);
+                text = rows(&layout, groups, opts);
+            }
         }
+        out.write_all(text.as_bytes())?;
     }
     if opts.header {
         if report.groups.len() > shown {
@@ -267,6 +328,50 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         writeln!(out, "{}", footer(report))?;
     }
     Ok(())
+}
+
+/// The header and rows of `groups` in `layout`, each line ending in a newline.
+fn rows(layout: &Layout, groups: &[Group], opts: TableOptions) -> String {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if opts.color {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+    if opts.header {
+        t.set_header(layout.header(opts.color));
+    }
+    for g in groups {
+        t.add_row(layout.row(g, opts.color));
+    }
+    // Two spaces between columns (one when folded tight) and none at the start.
+    for col in t.column_iter_mut() {
+        col.set_padding((0, layout.pad));
+    }
+    // comfy-table pads each line with the column padding; trim it for awk.
+    let mut text = String::new();
+    for line in t.to_string().lines() {
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// `s` cut to `max` characters, the last one an ellipsis when cut.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The widest line of `text` in terminal columns, styling not counted.
+fn widest(text: &str) -> usize {
+    text.lines().map(super::visible_width).max().unwrap_or(0)
 }
 
 /// Recent counts as block characters, scaled to their own maximum.

@@ -23,7 +23,7 @@ use crate::filter::Filters;
 use crate::model::report::{
     Attribution, Group, GroupField, GroupKey, RemoteKey, Report, SCHEMA_VERSION, Totals,
 };
-use crate::model::{Direction, NetnsId, Process, Socket, StateCounts, TcpState};
+use crate::model::{Direction, NetnsId, PortRange, Process, Socket, StateCounts, TcpState};
 /// What every command samples with: the collector (with its caches), the `--by`
 /// keys and the filters, built once by the configuration.
 #[derive(Debug)]
@@ -118,6 +118,8 @@ struct Aggregator<'a> {
     owner_filter: bool,
     listening: FastSet<(NetnsId, u16)>,
     owners: FastMap<u32, OwnerInfo<'a>>,
+    /// The users of unattributed sockets' uids.
+    uid_users: FastMap<u32, Arc<str>>,
     totals: StateCounts,
     per_ns: BTreeMap<NetnsId, StateCounts>,
     matched: u64,
@@ -146,6 +148,11 @@ impl<'a> Aggregator<'a> {
                 (*pid, info)
             })
             .collect();
+        let uid_users = c
+            .uid_names
+            .iter()
+            .map(|(uid, name)| (*uid, Arc::from(name.as_str())))
+            .collect();
         Aggregator {
             c,
             by,
@@ -153,6 +160,7 @@ impl<'a> Aggregator<'a> {
             owner_filter: filters.has_owner_filter(),
             listening,
             owners,
+            uid_users,
             totals: StateCounts::default(),
             per_ns: c
                 .namespaces
@@ -204,7 +212,7 @@ impl<'a> Aggregator<'a> {
     /// Fill `keys` with the socket's group keys, one per owner that passes the
     /// owner filters (or one ownerless key); false when none is left.
     fn key_socket(&mut self, s: &Socket) -> bool {
-        let dir = direction(s, &self.listening);
+        let dir = direction(s, &self.listening, &self.c.port_ranges);
         let held = if s.inode == 0 {
             &[][..]
         } else {
@@ -218,7 +226,7 @@ impl<'a> Aggregator<'a> {
             if self.owner_filter && !self.filters.owner_matches(o.proc) {
                 continue;
             }
-            let key = key_for(s, dir, Attribution::Process, Some(o), self.by);
+            let key = key_for(s, dir, Attribution::Process, Some(o), None, self.by);
             self.keys.push((key, Some(pid)));
         }
         if self.keys.is_empty() {
@@ -232,7 +240,8 @@ impl<'a> Aggregator<'a> {
             } else {
                 Attribution::Process
             };
-            let key = key_for(s, dir, attribution, None, self.by);
+            let uid_user = self.uid_users.get(&s.uid);
+            let key = key_for(s, dir, attribution, None, uid_user, self.by);
             self.keys.push((key, None));
         }
         true
@@ -261,21 +270,39 @@ pub fn sort_groups(groups: &mut [Group]) {
     });
 }
 
-fn direction(s: &Socket, listening: &FastSet<(NetnsId, u16)>) -> Direction {
+/// A listener's socket, one accepted by a local listener (its local port listens
+/// in its namespace), or one opened by a local client. With no listener on its
+/// port (a server that exited or restarted: its TIME_WAIT and orphans stay), a
+/// socket whose remote port is ephemeral and whose local port is not was accepted
+/// on a service port: inbound.
+fn direction(
+    s: &Socket,
+    listening: &FastSet<(NetnsId, u16)>,
+    ranges: &HashMap<NetnsId, PortRange>,
+) -> Direction {
     if s.state == TcpState::Listen {
-        Direction::Listen
-    } else if listening.contains(&(s.netns, s.local.port())) {
+        return Direction::Listen;
+    }
+    if listening.contains(&(s.netns, s.local.port())) {
+        return Direction::Inbound;
+    }
+    let range = ranges.get(&s.netns).copied().unwrap_or_default();
+    if range.contains(s.remote.port()) && !range.contains(s.local.port()) {
         Direction::Inbound
     } else {
         Direction::Outbound
     }
 }
 
+/// The group key of socket `s` under the `--by` keys, for one owner (or none).
+/// An unattributed socket's group carries its uid's user (`uid_user`), so that the
+/// reader knows whose sockets they are.
 fn key_for(
     s: &Socket,
     dir: Direction,
     attribution: Attribution,
     owner: Option<&OwnerInfo>,
+    uid_user: Option<&Arc<str>>,
     by: &[GroupField],
 ) -> GroupKey {
     let mut k = GroupKey {
@@ -292,6 +319,8 @@ fn key_for(
                         GroupField::Command => k.command = Some(o.comm.clone()),
                         _ => k.user = Some(o.user.clone()),
                     }
+                } else if attribution == Attribution::Unattributed {
+                    k.user = uid_user.cloned();
                 }
             }
             GroupField::Endpoint => {
@@ -413,6 +442,8 @@ mod tests {
             unattributed: 0,
             warnings: vec![],
             elapsed: Duration::ZERO,
+            port_ranges: HashMap::new(),
+            uid_names: HashMap::new(),
         };
         let r = aggregate(&c, &DEFAULT_GROUP_BY, &Filters::default());
         let v = serde_json::to_value(&r).unwrap();

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Test peer for sockleak's live tests: real loopback sockets in child processes.
 
-  peer.py listen HOST [--name N] [--mode hold|fin|eof-close] [--send BYTES] [--port P]
+  peer.py listen HOST [--name N] [--mode hold|fin|eof-close|close] [--send BYTES] [--port P]
       Listen on HOST:P (default: any free port) and print {"pid", "port"}. Each accepted connection is
       held open (hold), or answered with BYTES of data then a FIN while the fd stays
       open (fin: the client side ends in CLOSE_WAIT with BYTES unread), or closed
-      once the client has closed (eof-close: the client side ends in TIME_WAIT).
+      once the client has closed (eof-close: the client side ends in TIME_WAIT),
+      or closed at once (close: an orphaned FIN_WAIT2 on the server side, then
+      TIME_WAIT there once the client closes).
       After each accept+action it prints {"done": n}.
 
   peer.py connect HOST PORT --count N [--name N] [--fork] [--close] [--interval S]
@@ -88,6 +90,11 @@ def listen(args):
         elif mode == "eof-close":
             while c.recv(65536):
                 pass
+            c.close()
+        elif mode == "close":
+            # Active close at once: the server side becomes an orphan in FIN_WAIT2
+            # (no fd), the client side CLOSE_WAIT; once the client closes too, the
+            # server side sits in TIME_WAIT on the service port.
             c.close()
         else:
             held.append(c)

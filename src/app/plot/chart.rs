@@ -53,7 +53,9 @@ where
         ("seconds", 1.0)
     };
     let peak = series.iter().map(|s| s.peak).max().unwrap_or(0);
-    let ymax = (peak.max(o.pool.unwrap_or(0)) as f64 * 1.1).max(1.0);
+    let top_pool = series.iter().filter_map(|s| s.pool).max().unwrap_or(0);
+    let pool = o.pool.unwrap_or(top_pool);
+    let ymax = (peak.max(pool) as f64 * 1.1).max(1.0);
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!("sockleak: {} sockets per group", o.metric.snake()),
@@ -68,6 +70,9 @@ where
     // The pool and warn lines first, so that a group at the pool size is drawn
     // over its line rather than hidden under it.
     pool_lines(&mut chart, o, xmax / per).map_err(e)?;
+    if o.pool.is_none() {
+        own_pool_lines(&mut chart, series, xmax / per).map_err(e)?;
+    }
     for (i, s) in series.iter().enumerate() {
         // Start at blue: red and magenta mark the pool and warn lines.
         let color = Palette99::pick(i + 3).to_rgba();
@@ -150,6 +155,27 @@ fn pool_lines<DB: DrawingBackend>(
                 color.stroke_width(1),
             ))?
             .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    Ok(())
+}
+
+/// Groups with pools of different sizes: each one's pool as a thin line in its
+/// own colour.
+fn own_pool_lines<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    series: &[Series],
+    xmax: f64,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    for (i, s) in series.iter().enumerate() {
+        let Some(pool) = s.pool else { continue };
+        let color = Palette99::pick(i + 3).to_rgba();
+        chart
+            .draw_series(LineSeries::new(
+                vec![(0.0, pool as f64), (xmax, pool as f64)],
+                color.stroke_width(1),
+            ))?
+            .label(format!("pool {pool}: {}", s.label))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
     }
     Ok(())

@@ -40,7 +40,7 @@ pub fn run(p: Plot) -> Result<i32> {
     let size = (1100, 620);
     let opts = ChartOpts {
         metric: p.metric,
-        pool: p.pool_size.or(rec.pool_size),
+        pool: shared_pool(p.pool_size, &series, rec.pool_size),
         warn_pct: p.warn_at,
         start: rec.start,
     };
@@ -53,6 +53,24 @@ pub fn run(p: Plot) -> Result<i32> {
     }
     .with_context(|| format!("cannot draw {}", p.output.display()))?;
     Ok(exit::OK)
+}
+
+/// The one pool every plotted group is drawn against: `--pool-size` when given, or
+/// the pool all of them share. `None` when they have pools of their own: each is
+/// then drawn against its own (see `chart::draw`).
+fn shared_pool(flag: Option<u64>, series: &[record::Series], recorded: Option<u64>) -> Option<u64> {
+    if flag.is_some() {
+        return flag;
+    }
+    let mut pools = series.iter().filter_map(|s| s.pool);
+    match pools.next() {
+        // A record from before per-group pools, or no plotted group in a pool.
+        None => recorded,
+        Some(first) if pools.all(|p| p == first) && series.iter().all(|s| s.pool.is_some()) => {
+            Some(first)
+        }
+        Some(_) => None,
+    }
 }
 
 fn report_bad_lines(p: &Plot, rec: &Record) {

@@ -17,6 +17,8 @@ pub struct Series {
     /// (seconds since the first sample, count)
     pub points: Vec<(f64, u64)>,
     pub peak: u64,
+    /// The group's own pool (`watch.pool_size` of its latest sample that had one).
+    pub pool: Option<u64>,
 }
 
 /// What a record file holds, and which of its lines were not samples.
@@ -143,11 +145,13 @@ fn parse_sample(v: &Value) -> Result<Sample<'_>, String> {
     })
 }
 
+/// One group's series being built: its label, points and latest pool.
+struct Line(String, Vec<(f64, u64)>, Option<u64>);
+
 /// Series being built, in the order groups first appear.
 #[derive(Default)]
 struct Builder {
-    /// id -> (label, points)
-    by_id: HashMap<String, (String, Vec<(f64, u64)>)>,
+    by_id: HashMap<String, Line>,
     order: Vec<String>,
 }
 
@@ -159,8 +163,11 @@ impl Builder {
             let count = g["states"][metric.snake()].as_u64().unwrap_or(0);
             let entry = self.by_id.entry(id.clone()).or_insert_with(|| {
                 self.order.push(id.clone());
-                (label, Vec::new())
+                Line(label, Vec::new(), None)
             });
+            if let Some(pool) = g["watch"]["pool_size"].as_u64() {
+                entry.2 = Some(pool);
+            }
             // A group listed twice in one sample (should not happen) counts once.
             if seen.insert(id) {
                 entry.1.push((x, count));
@@ -181,10 +188,11 @@ impl Builder {
         self.order
             .into_iter()
             .filter_map(|id| self.by_id.remove(&id))
-            .map(|(label, points)| Series {
+            .map(|Line(label, points, pool)| Series {
                 peak: points.iter().map(|(_, c)| *c).max().unwrap_or(0),
                 label,
                 points,
+                pool,
             })
             .collect()
     }
