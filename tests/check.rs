@@ -158,7 +158,11 @@ fn prometheus_exposition_is_valid_and_exact() {
     assert!(out.contains(&format!(
         "sockleak_group_oldest_close_wait_idle_seconds{{{labels}}} "
     )));
-    assert!(out.contains("sockleak_pool_size 50\n"));
+    // The group's own pool, beside its series (issue 12: one pool per group).
+    assert!(
+        out.contains(&format!("sockleak_pool_size{{{labels}}} 50\n")),
+        "{out}"
+    );
     for st in [
         "close_wait",
         "established",

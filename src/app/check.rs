@@ -20,7 +20,6 @@ pub fn run(mut c: Check) -> Result<i32> {
         // A plugin must answer in its own format even when it fails: UNKNOWN, exit 3.
         return match nagios(&mut c) {
             Ok(code) => Ok(code),
-            Err(e) if exit::is_broken_pipe(&e) => Ok(exit::OK),
             Err(e) => {
                 let _ = std::io::stdout().write_all(unknown(&e).as_bytes());
                 Ok(exit::FAILURE)
@@ -29,28 +28,36 @@ pub fn run(mut c: Check) -> Result<i32> {
     }
     let report = c.sampler.take()?;
     let verdict = levels::judge(&report, &c.levels);
-    match &c.output {
+    let written = match &c.output {
+        CheckOutput::Lines if verdict.breaches.is_empty() => Ok(()),
         CheckOutput::Lines => {
-            if !verdict.breaches.is_empty() {
-                let text = render::check::breach_lines(&verdict, &c.levels, &report);
-                output::emit(c.output_file.as_deref(), text.as_bytes())?;
-                render::print_warnings(&report.warnings);
-            }
+            let text = render::check::breach_lines(&verdict, &c.levels, &report);
+            let r = output::emit(c.output_file.as_deref(), text.as_bytes());
+            render::print_warnings(&report.warnings);
+            r
         }
         CheckOutput::Report(renderer) => {
-            output::emit(c.output_file.as_deref(), &renderer.render(&report)?)?;
+            output::emit(c.output_file.as_deref(), &renderer.render(&report)?)
         }
         CheckOutput::Nagios => unreachable!("answered above"),
+    };
+    match written {
+        // `sockleak --threshold 5 | head -1`: the reader went away, the verdict
+        // stands (cron and scripts branch on it).
+        Err(e) if exit::is_broken_pipe(&e) => Ok(verdict.exit_code()),
+        Err(e) => Err(e),
+        Ok(()) => Ok(verdict.exit_code()),
     }
-    Ok(verdict.exit_code())
 }
 
 fn nagios(c: &mut Check) -> Result<i32> {
     let report = c.sampler.take()?;
     let verdict = levels::judge(&report, &c.levels);
     let text = render::check::nagios(&report, &c.levels, &verdict);
-    output::emit(c.output_file.as_deref(), text.as_bytes())?;
-    Ok(verdict.exit_code())
+    match output::emit(c.output_file.as_deref(), text.as_bytes()) {
+        Err(e) if exit::is_broken_pipe(&e) => Ok(verdict.exit_code()),
+        other => other.map(|()| verdict.exit_code()),
+    }
 }
 
 /// The plugin's answer to a failure.

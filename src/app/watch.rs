@@ -22,6 +22,9 @@ use crate::render::{self, frame, json};
 use crate::report::Sampler;
 
 pub fn run(mut w: Watch) -> Result<i32> {
+    if let Some((path, f)) = w.record.as_mut() {
+        heal(f).with_context(|| format!("--record {}: cannot append to it", path.display()))?;
+    }
     let mut signals = Signals::new()?;
     let mut tracker = Tracker::new(w.policy.clone());
     let mut screen = Screen::new(w.format);
@@ -68,6 +71,18 @@ pub fn run(mut w: Watch) -> Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// Start the record on a new line when it ends in a torn one (a full disk, a kill
+/// -9 mid-write): the torn line stays one bad line, and the next sample is whole.
+fn heal(f: &mut std::fs::File) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let len = f.metadata()?.len();
+    let mut last = [0u8; 1];
+    if len > 0 && f.read_at(&mut last, len - 1)? == 1 && last[0] != b'\n' {
+        f.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 /// One sample: collected, aged (the /proc source has no idle ages of its own),

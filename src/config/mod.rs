@@ -310,6 +310,16 @@ fn open_record(path: &Path) -> Result<File> {
     // someone made that file read-only on purpose.
     if let Ok(meta) = std::fs::metadata(path) {
         use std::os::unix::fs::PermissionsExt;
+        // A FIFO would block the first sample until a reader comes (forever, from
+        // cron); a device or directory is no record.
+        if !meta.is_file() {
+            return Err(UsageError(format!(
+                "--record {}: not a regular file ({}); give a file path (it is created if missing)",
+                path.display(),
+                file_kind(&meta)
+            ))
+            .into());
+        }
         if meta.permissions().mode() & 0o222 == 0 {
             return Err(UsageError(format!(
                 "--record {}: the file is read-only (mode {:o}); choose another file or make it writable",
@@ -319,9 +329,13 @@ fn open_record(path: &Path) -> Result<File> {
             .into());
         }
     }
+    use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
+        .read(true)
         .append(true)
         .create(true)
+        // Never block on open, whatever appears at the path after the check.
+        .custom_flags(libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| {
             UsageError(format!(
@@ -330,6 +344,23 @@ fn open_record(path: &Path) -> Result<File> {
             ))
             .into()
         })
+}
+
+/// What a non-regular file is, for messages.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
 }
 
 fn serve(args: Box<cli::ServeArgs>) -> Result<Config> {

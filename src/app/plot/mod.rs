@@ -18,9 +18,6 @@ use record::Record;
 /// The font text is drawn with, embedded so that no system font library is needed.
 const FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans-subset.ttf");
 
-/// Bad lines described one by one; the rest are counted.
-const BAD_LINES_SHOWN: usize = 20;
-
 pub fn run(p: Plot) -> Result<i32> {
     let rec = record::read_record(BufReader::new(&p.record), p.metric);
     report_bad_lines(&p, &rec);
@@ -75,15 +72,12 @@ fn shared_pool(flag: Option<u64>, series: &[record::Series], recorded: Option<u6
 
 fn report_bad_lines(p: &Plot, rec: &Record) {
     let mut err = io::stderr().lock();
-    for (n, why) in rec.bad_lines.iter().take(BAD_LINES_SHOWN) {
-        let _ = writeln!(err, "{}: line {n} skipped: {why}", p.input.display());
+    let input = crate::model::printable(&p.input.display().to_string()).into_owned();
+    for (n, why) in &rec.bad_lines {
+        let _ = writeln!(err, "{input}: line {n} skipped: {why}");
     }
-    if rec.bad_lines.len() > BAD_LINES_SHOWN {
-        let _ = writeln!(
-            err,
-            "{}: {} more bad lines skipped",
-            p.input.display(),
-            rec.bad_lines.len() - BAD_LINES_SHOWN
-        );
+    if rec.bad_count > rec.bad_lines.len() {
+        let more = rec.bad_count - rec.bad_lines.len();
+        let _ = writeln!(err, "{input}: {more} more bad lines skipped");
     }
 }

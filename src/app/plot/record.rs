@@ -28,8 +28,25 @@ pub struct Record {
     pub samples: usize,
     pub series: Vec<Series>,
     pub pool_size: Option<u64>,
-    /// (line number, why)
+    /// (line number, why) of the first [`BAD_LINES_KEPT`] lines that were not
+    /// samples: memory stays bounded on any input.
     pub bad_lines: Vec<(usize, String)>,
+    /// How many lines were not samples, those kept included.
+    pub bad_count: usize,
+}
+
+/// Bad lines kept with their reason; the rest are only counted.
+pub const BAD_LINES_KEPT: usize = 20;
+
+impl Record {
+    fn bad(&mut self, line: usize, why: String) {
+        self.bad_count += 1;
+        if self.bad_lines.len() < BAD_LINES_KEPT {
+            // The reason may quote the input: escaped and cut for the terminal.
+            let why = crate::model::printable(&why).chars().take(200).collect();
+            self.bad_lines.push((line, why));
+        }
+    }
 }
 
 /// The fields of a group object that identify it: the ones the `--by` keys fill
@@ -96,7 +113,9 @@ fn group_identity(g: &Value, by_container: bool) -> (String, String) {
             None => "*".to_string(),
         });
     }
-    (id, label.join(" "))
+    // Names are other processes' text: control characters would break the SVG
+    // (XML allows none) and the terminal; plotters escapes `<` and `&` itself.
+    (id, crate::model::printable(&label.join(" ")).into_owned())
 }
 
 /// `docker 3f2a9c1b7d4e`, as the table's CONTAINER column names it.
@@ -127,7 +146,10 @@ fn parse_sample(v: &Value) -> Result<Sample<'_>, String> {
     ) else {
         return Err("not a sockleak sample (needs version 1, time, groups)".into());
     };
-    let t = humantime::parse_rfc3339(time).map_err(|_| format!("bad time '{time}'"))?;
+    let t = humantime::parse_rfc3339(time).map_err(|_| {
+        let shown: String = time.chars().take(64).collect();
+        format!("bad time '{shown}'")
+    })?;
     // Prefer the millisecond `unix_time` of watch samples over the whole-second `time`.
     let t = v["unix_time"]
         .as_f64()
@@ -207,7 +229,7 @@ pub fn read_record(input: impl BufRead, metric: TcpState) -> Record {
         let line = match line {
             Ok(l) => l,
             Err(e) => {
-                rec.bad_lines.push((n, format!("read error: {e}")));
+                rec.bad(n, format!("read error: {e}"));
                 break;
             }
         };
@@ -217,14 +239,14 @@ pub fn read_record(input: impl BufRead, metric: TcpState) -> Record {
         let v: Value = match serde_json::from_slice(&line) {
             Ok(v) => v,
             Err(e) => {
-                rec.bad_lines.push((n, format!("not JSON ({e})")));
+                rec.bad(n, format!("not JSON ({e})"));
                 continue;
             }
         };
         let sample = match parse_sample(&v) {
             Ok(s) => s,
             Err(why) => {
-                rec.bad_lines.push((n, why));
+                rec.bad(n, why);
                 continue;
             }
         };

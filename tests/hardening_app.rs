@@ -1,0 +1,190 @@
+//! Hardening of the commands (issue 17): checks keep their verdict when the reader
+//! goes away, `--record` refuses what is no file and heals a torn last line, plot
+//! output stays valid XML whatever the names, and plot's memory for bad lines is
+//! bounded.
+mod common;
+use common::*;
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+/// A breached threshold piped into a reader that has gone (`| head -0`): exit 1
+/// still, not 0.
+#[test]
+fn a_breach_keeps_its_exit_code_on_a_closed_pipe() {
+    let fixture = fixture("proc-basic");
+    for args in [
+        vec!["--threshold", "1"],
+        vec!["--threshold", "1", "--json"],
+        vec!["-o", "nagios", "--threshold", "1"],
+    ] {
+        let mut child = Command::new(bin())
+            .args(["--proc-root", path_str(&fixture)])
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Close the read end before it writes: its write gets EPIPE.
+        drop(child.stdout.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(1), "{args:?}: the verdict stands");
+    }
+}
+
+#[test]
+fn record_refuses_what_is_no_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for (target, kind) in [(fifo.as_path(), "a FIFO"), (dir.path(), "a directory")] {
+        let t = std::time::Instant::now();
+        let o = run(&[
+            "--watch",
+            "0.1",
+            "--count",
+            "1",
+            "--record",
+            path_str(target),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(
+            err.contains("not a regular file") && err.contains(kind),
+            "{err}"
+        );
+        assert!(t.elapsed().as_secs() < 5, "never blocks on a FIFO");
+    }
+}
+
+#[test]
+fn a_torn_record_line_does_not_swallow_the_next_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("r.ndjson");
+    let fx = fixture("proc-basic");
+    let args = [
+        "--proc-root",
+        path_str(&fx),
+        "--watch",
+        "0.1",
+        "--count",
+        "2",
+        "--record",
+        path_str(&record),
+    ];
+    assert_eq!(run(&args).status.code(), Some(0));
+    // A crash mid-write: the last line loses its end.
+    let mut text = std::fs::read_to_string(&record).unwrap();
+    text.truncate(text.len() - 30);
+    std::fs::write(&record, &text).unwrap();
+    assert_eq!(run(&args).status.code(), Some(0));
+    let text = std::fs::read_to_string(&record).unwrap();
+    let whole = text
+        .lines()
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+        .count();
+    assert_eq!(whole, 3, "one torn line, three whole samples: {text}");
+    let o = run(&[
+        "plot",
+        path_str(&record),
+        "-o",
+        path_str(&dir.path().join("p.svg")),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err.matches("skipped").count(),
+        1,
+        "only the torn line: {err}"
+    );
+}
+
+/// A process named with an escape sequence and XML's specials: the SVG stays valid
+/// XML (python's parser is the oracle), the name shown escaped.
+#[test]
+fn plot_labels_stay_valid_xml() {
+    require("python3");
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("r.ndjson");
+    let mut text = String::new();
+    for i in 0..3 {
+        text += &format!(
+            r#"{{"version":1,"sample":{},"time":"2026-12-02T12:00:0{}Z","group_by":["process","endpoint"],"groups":[{{"pid":7,"process":"ev\u001b[2J<&>\"il","remote":"10.0.0.1:80","states":{{"close_wait":{}}}}}]}}"#,
+            i + 1,
+            i,
+            i + 1
+        );
+        text.push('\n');
+    }
+    std::fs::write(&record, text).unwrap();
+    let svg = dir.path().join("p.svg");
+    let o = run(&["plot", path_str(&record), "-o", path_str(&svg)]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let check = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); print(''.join(t.firstChild.data for t in d.getElementsByTagName('text') if t.firstChild))",
+            path_str(&svg),
+        ])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "not valid XML: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(shown.contains("ev\\x1b[2J<&>\"il"), "{shown}");
+}
+
+/// 200,000 garbage lines: plot keeps 20 reasons and counts the rest, and its
+/// memory stays small (measured by the kernel: peak RSS of the child).
+#[test]
+// The child is reaped by wait4 (for its rusage), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
+fn plot_bad_lines_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("junk.ndjson");
+    let mut junk = String::with_capacity(8 << 20);
+    junk += r#"{"version":1,"sample":1,"time":"2026-12-02T12:00:00Z","groups":[]}"#;
+    junk.push('\n');
+    for i in 0..200_000 {
+        junk += &format!("garbage line {i} \x1b[31m{}\n", "x".repeat(20));
+    }
+    std::fs::write(&record, junk).unwrap();
+    let mut child = Command::new(bin())
+        .args(["plot", path_str(&record), "-o"])
+        .arg(dir.path().join("j.svg"))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    // wait4: this child's own peak RSS, whatever other tests run.
+    let mut status = 0;
+    // SAFETY: rusage is plain data the kernel fills; the pid is our child's.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{err}"
+    );
+    let peak_kib = usage.ru_maxrss as u64;
+    assert_eq!(err.matches("skipped: not JSON").count(), 20, "{err}");
+    assert!(err.contains("199980 more bad lines skipped"), "{err}");
+    assert!(!err.contains('\x1b'), "no raw escape reaches the terminal");
+    assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
+}
