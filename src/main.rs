@@ -9,6 +9,8 @@ use sockleak::cli::{Cli, Command};
 use sockleak::exit;
 
 fn main() {
+    // Before anything opens a file: the fd scan and `serve` need room (issue 17).
+    sockleak::collect::raise_fd_limit();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -8,6 +8,7 @@
 
 pub mod container;
 pub mod fdscan;
+pub mod fsread;
 pub mod netlink;
 pub mod netns;
 pub mod proc_net;
@@ -22,6 +23,8 @@ use serde::Serialize;
 
 use crate::model::{NetnsId, Process, Socket};
 use fdscan::FdScan;
+use fsread::Oversize;
+pub use fsread::{ReadError, raise_fd_limit, read_bounded};
 use users::Users;
 
 /// Where the socket table came from.
@@ -124,17 +127,25 @@ impl Collector {
             bail!("--proc-root {}: not a directory", root.display());
         }
         // `exists()` would turn "permission denied" into "missing": tell them apart.
-        if let Err(e) = std::fs::metadata(root.join("net/tcp")) {
-            if e.kind() == std::io::ErrorKind::NotFound {
+        match std::fs::metadata(root.join("net/tcp")) {
+            Ok(m) if !m.is_file() => bail!(
+                "--proc-root {}: net/tcp inside is {}, not a regular file; point it at a /proc tree",
+                crate::model::printable(&root.display().to_string()),
+                fsread::kind_of(m.file_type()).unwrap_or("odd")
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    bail!(
+                        "--proc-root {}: no net/tcp inside; point it at a /proc tree",
+                        root.display()
+                    );
+                }
                 bail!(
-                    "--proc-root {}: no net/tcp inside; point it at a /proc tree",
+                    "--proc-root {}: cannot read net/tcp inside ({e}); run as a user who can read it",
                     root.display()
                 );
             }
-            bail!(
-                "--proc-root {}: cannot read net/tcp inside ({e}); run as a user who can read it",
-                root.display()
-            );
         }
         Ok(Collector {
             opts,
@@ -214,6 +225,7 @@ impl Collector {
                         ));
                     }
                     warn_malformed(&t.malformed, &mut warnings);
+                    warnings.extend(t.warnings);
                     sockets.extend(t.sockets);
                     namespaces.push(ns.id);
                 }
@@ -244,9 +256,11 @@ impl Collector {
         let fds = fdscan::scan(&root, &pids, &wanted, self.opts.threads);
 
         let mut processes = HashMap::new();
+        let mut skipped = Skipped::default();
         for pid in fds.owner_pids() {
-            processes.insert(pid, self.read_process(&root, pid));
+            processes.insert(pid, self.read_process(&root, pid, &mut skipped));
         }
+        skipped.warn(&root, &mut warnings);
 
         let unowned = sockets.iter().filter(|s| s.inode == 0).count() as u64;
         // The owner uids of the unattributed sockets: counted here, told apart by
@@ -257,7 +271,11 @@ impl Collector {
             .map(|s| s.uid)
             .collect();
         let unattributed = unattributed_uids.len() as u64;
-        if unattributed > 0 {
+        if !fds.exhausted.is_empty() {
+            // Which sockets the unopened tables hold is unknown: the split below
+            // (unreadable owners, churn) would be a guess dressed as a reason.
+            warnings.push(exhaustion_warning(&fds, unattributed));
+        } else if unattributed > 0 {
             let blocked: Vec<u32> = fds
                 .unreadable
                 .iter()
@@ -289,12 +307,16 @@ impl Collector {
     ) -> Result<(Source, Vec<Socket>)> {
         match self.opts.source {
             SourceChoice::Netlink => {
-                let s = netlink::dump(netns, self.opts.idle)
+                let d = netlink::dump(netns, self.opts.idle)
                     .context("netlink sock_diag dump failed (try --source proc)")?;
-                Ok((Source::Netlink, s))
+                warnings.extend(d.ipv6_refused);
+                Ok((Source::Netlink, d.sockets))
             }
             SourceChoice::Auto => match netlink::dump(netns, self.opts.idle) {
-                Ok(s) => Ok((Source::Netlink, s)),
+                Ok(d) => {
+                    warnings.extend(d.ipv6_refused);
+                    Ok((Source::Netlink, d.sockets))
+                }
                 Err(e) => {
                     warnings.push(format!(
                         "netlink sock_diag unavailable ({e}); read {}/net/tcp instead, without idle ages",
@@ -325,7 +347,8 @@ impl Collector {
         let blocked: Vec<(u32, Vec<u32>)> = blocked
             .iter()
             .map(|&pid| {
-                let uids = std::fs::read(root.join(format!("{pid}/status")))
+                let path = root.join(format!("{pid}/status"));
+                let uids = fsread::read_bounded(&path, fsread::STATUS, Oversize::Truncate)
                     .map(|b| status_uids(&b))
                     .unwrap_or_default();
                 (pid, uids)
@@ -408,27 +431,37 @@ impl Collector {
         }
     }
 
-    fn read_process(&mut self, root: &Path, pid: u32) -> Process {
+    fn read_process(&mut self, root: &Path, pid: u32, skipped: &mut Skipped) -> Process {
         let dir = root.join(pid.to_string());
-        let comm = std::fs::read(dir.join("comm"))
-            .map(|b| String::from_utf8_lossy(b.trim_ascii_end()).into_owned())
-            .unwrap_or_else(|_| "?".to_string());
-        let uid = std::fs::read(dir.join("status"))
-            .ok()
-            .and_then(|b| status_uid(&b));
+        let mut read = |name: &str, limit: u64, oversize: Oversize| {
+            let path = dir.join(name);
+            fsread::read_prefix(&path, limit, oversize)
+                .map_err(|e| skipped.note(&path, &e))
+                .ok()
+        };
+        let comm = read("comm", fsread::COMM, Oversize::Refuse)
+            .map(|(b, _)| String::from_utf8_lossy(b.trim_ascii_end()).into_owned())
+            .unwrap_or_else(|| "?".to_string());
+        let uid =
+            read("status", fsread::STATUS, Oversize::Truncate).and_then(|(b, _)| status_uid(&b));
         let user = match uid {
             Some(uid) => self.users.name(uid).to_string(),
             None => "?".to_string(),
         };
         let cmdline = self.opts.cmdline.then(|| {
-            std::fs::read(dir.join("cmdline"))
-                .map(|b| cmdline_string(&b))
+            read("cmdline", fsread::CMDLINE, Oversize::Truncate)
+                .map(|(b, cut)| {
+                    let mut c = cmdline_string(&b);
+                    if cut {
+                        c.push_str(" ...");
+                    }
+                    c
+                })
                 .unwrap_or_default()
         });
+        let container = read("cgroup", fsread::CGROUP, Oversize::Refuse)
+            .and_then(|(b, _)| container::from_cgroup(&String::from_utf8_lossy(&b)));
         let netns = read_ns(&dir.join("ns/net")).unwrap_or(0);
-        let container = std::fs::read_to_string(dir.join("cgroup"))
-            .ok()
-            .and_then(|t| container::from_cgroup(&t));
         Process {
             pid,
             comm,
@@ -442,16 +475,98 @@ impl Collector {
 }
 
 fn read_proc(root: &Path, netns: NetnsId, warnings: &mut Vec<String>) -> Result<Vec<Socket>> {
-    let (sockets, malformed) =
-        proc_net::read_tables(&root.join("net"), netns).context("cannot read the TCP table")?;
-    warn_malformed(&malformed, warnings);
-    Ok(sockets)
+    let t = proc_net::read_tables(&root.join("net"), netns).context("cannot read the TCP table")?;
+    warn_malformed(&t.malformed, warnings);
+    warnings.extend(t.warnings);
+    Ok(t.sockets)
+}
+
+/// Files of socket owners (comm, status, cgroup, cmdline) that were odd (a FIFO, a
+/// device, oversize) or unreadable for another than the ordinary reasons: the
+/// first few named, the rest counted, one warning.
+#[derive(Debug, Default)]
+struct Skipped {
+    first: Vec<String>,
+    count: usize,
+}
+
+impl Skipped {
+    const SHOWN: usize = 5;
+
+    /// Record a failed read; gone or permission-denied files are not news.
+    fn note(&mut self, path: &Path, e: &ReadError) {
+        if e.is_ordinary() {
+            return;
+        }
+        self.count += 1;
+        if self.first.len() < Self::SHOWN {
+            let path = crate::model::printable(&path.display().to_string()).into_owned();
+            self.first.push(format!("{path}: {e}"));
+        }
+    }
+
+    fn warn(self, root: &Path, warnings: &mut Vec<String>) {
+        if self.count == 0 {
+            return;
+        }
+        warnings.push(format!(
+            "{} file{} of socket owners under {} not read, the fields they give shown as unknown: {}{}",
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+            crate::model::printable(&root.display().to_string()),
+            self.first.join("; "),
+            if self.count > self.first.len() {
+                format!("; and {} more", self.count - self.first.len())
+            } else {
+                String::new()
+            }
+        ));
+    }
+}
+
+/// sockleak's own fd limit stopped the fd scan: say so, and how to raise it. The
+/// counts stay exact (they come from the socket table); only who holds what is
+/// incomplete, and every unattributed socket may belong to a table not opened.
+fn exhaustion_warning(fds: &FdScan, unattributed: u64) -> String {
+    let n = fds.exhausted.len();
+    let mut shown: Vec<String> = fds.exhausted.iter().take(10).map(u32::to_string).collect();
+    if n > 10 {
+        shown.push("...".to_string());
+    }
+    let effect = if unattributed > 0 {
+        format!(
+            "{unattributed} socket{} unattributed, most likely held by them",
+            if unattributed == 1 { " is" } else { "s are" }
+        )
+    } else {
+        "owners shared with them may be missing".to_string()
+    };
+    let also = if fds.unreadable.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({} other fd table{} not readable)",
+            fds.unreadable.len(),
+            if fds.unreadable.len() == 1 {
+                " was"
+            } else {
+                "s were"
+            }
+        )
+    };
+    format!(
+        "sockleak ran out of its own file descriptors (limit {} open files): the fd tables of {n} process{} (pid {}) could not be opened, so attribution is incomplete: {effect}{also}; counts and states are exact. Raise the limit: ulimit -n in the shell, LimitNOFILE= in a systemd unit",
+        fsread::fd_limit(),
+        if n == 1 { "" } else { "es" },
+        shown.join(", "),
+    )
 }
 
 /// A process name for warnings, escaped (warnings are printed on terminals); empty
 /// when it is gone.
 fn read_comm(root: &Path, pid: u32) -> String {
-    std::fs::read(root.join(format!("{pid}/comm")))
+    let path = root.join(format!("{pid}/comm"));
+    fsread::read_bounded(&path, fsread::COMM, Oversize::Refuse)
         .map(|c| {
             let name = String::from_utf8_lossy(c.strip_suffix(b"\n").unwrap_or(&c)).into_owned();
             crate::model::printable(&name).into_owned()
@@ -459,13 +574,14 @@ fn read_comm(root: &Path, pid: u32) -> String {
         .unwrap_or_default()
 }
 
-fn warn_malformed(malformed: &[proc_net::Malformed], warnings: &mut Vec<String>) {
+fn warn_malformed(malformed: &proc_net::MalformedLog, warnings: &mut Vec<String>) {
     if malformed.is_empty() {
         return;
     }
+    // File names are escaped by the reader, reasons quote their fields escaped.
     let shown: Vec<String> = malformed
+        .kept()
         .iter()
-        .take(5)
         .map(|m| format!("{} line {}: {}", m.file, m.line, m.reason))
         .collect();
     warnings.push(format!(
@@ -473,7 +589,11 @@ fn warn_malformed(malformed: &[proc_net::Malformed], warnings: &mut Vec<String>)
         malformed.len(),
         if malformed.len() == 1 { "" } else { "s" },
         shown.join("; "),
-        if malformed.len() > 5 { "; ..." } else { "" }
+        if malformed.len() > shown.len() {
+            "; ..."
+        } else {
+            ""
+        }
     ));
 }
 
@@ -481,7 +601,8 @@ fn warn_malformed(malformed: &[proc_net::Malformed], warnings: &mut Vec<String>)
 /// `/proc/<pid>/stat`, as `ps` tells them apart). Unknown counts as no.
 fn is_kernel_thread(root: &Path, pid: u32) -> bool {
     const PF_KTHREAD: u64 = 0x0020_0000;
-    let Ok(stat) = std::fs::read(root.join(format!("{pid}/stat"))) else {
+    let path = root.join(format!("{pid}/stat"));
+    let Ok(stat) = fsread::read_bounded(&path, fsread::STAT, Oversize::Refuse) else {
         return false;
     };
     // The comm in parentheses may hold spaces and ')': count fields after the last.
@@ -512,8 +633,13 @@ impl Privilege {
 
     /// Our own effective capabilities, from the kernel (never from a --proc-root).
     fn current() -> Privilege {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        Privilege::from_status(&status)
+        let status = read_bounded(
+            Path::new("/proc/self/status"),
+            fsread::STATUS,
+            Oversize::Truncate,
+        )
+        .unwrap_or_default();
+        Privilege::from_status(&String::from_utf8_lossy(&status))
     }
 
     fn from_status(status: &str) -> Privilege {
@@ -592,9 +718,11 @@ fn status_uids(status: &[u8]) -> Vec<u32> {
 /// Whether the proc file system at `root` hides other users' processes
 /// (`hidepid=1|2|noaccess|invisible`, from its super options in mountinfo).
 fn proc_hides_pids(root: &Path) -> bool {
-    let Ok(info) = std::fs::read_to_string(root.join("self/mountinfo")) else {
+    let path = root.join("self/mountinfo");
+    let Ok(info) = fsread::read_bounded(&path, fsread::MOUNTINFO, Oversize::Refuse) else {
         return false;
     };
+    let info = String::from_utf8_lossy(&info);
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     info.lines().any(|l| {
         let mut halves = l.splitn(2, " - ");

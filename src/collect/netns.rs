@@ -7,7 +7,6 @@
 //! A namespace that can be read neither way is skipped with a warning naming it.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -103,12 +102,14 @@ pub fn discover(
 #[derive(Debug)]
 pub struct OtherTable {
     pub sockets: Vec<Socket>,
-    pub malformed: Vec<proc_net::Malformed>,
+    pub malformed: proc_net::MalformedLog,
     /// Why netlink could not be used from inside it, when the /proc table was read
     /// instead (no idle ages for that namespace).
     pub fell_back: Option<String>,
     /// How it was read.
     pub source: Source,
+    /// What was missing but did not stop the answer (its IPv6 table).
+    pub warnings: Vec<String>,
 }
 
 /// Read another namespace's table: netlink from inside it when allowed (and
@@ -126,23 +127,25 @@ pub fn read_other(
     let mut why = Vec::new();
     if netlink_ok {
         match dump_inside(&root.join(format!("{member}/ns/net")), ns.id, idle) {
-            Ok(sockets) => {
+            Ok(d) => {
                 return Ok(OtherTable {
-                    sockets,
-                    malformed: Vec::new(),
+                    sockets: d.sockets,
+                    malformed: proc_net::MalformedLog::default(),
                     fell_back: None,
                     source: Source::Netlink,
+                    warnings: d.ipv6_refused.into_iter().collect(),
                 });
             }
             Err(e) => why.push(format!("cannot enter it ({e})")),
         }
     }
     match proc_net::read_tables(&root.join(format!("{member}/net")), ns.id) {
-        Ok((sockets, malformed)) => Ok(OtherTable {
-            sockets,
-            malformed,
+        Ok(t) => Ok(OtherTable {
+            sockets: t.sockets,
+            malformed: t.malformed,
             fell_back: why.pop(),
             source: Source::Proc,
+            warnings: t.warnings,
         }),
         Err(e) => {
             why.push(format!(
@@ -155,8 +158,10 @@ pub fn read_other(
 }
 
 /// Netlink dump from a thread that has joined the namespace behind `ns_link`.
-fn dump_inside(ns_link: &Path, id: NetnsId, idle: bool) -> io::Result<Vec<Socket>> {
-    let f = File::open(ns_link)?;
+fn dump_inside(ns_link: &Path, id: NetnsId, idle: bool) -> io::Result<netlink::Dump> {
+    // Non-blocking: under a --proc-root the link may be a FIFO (setns then
+    // refuses the fd); a blocking open would hang.
+    let f = super::fsread::open_nonblocking(ns_link)?;
     std::thread::scope(|s| {
         s.spawn(|| {
             // SAFETY: setns on a valid namespace fd; it changes only this thread,
