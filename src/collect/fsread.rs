@@ -23,7 +23,7 @@ use std::path::Path;
 
 /// `/proc/<pid>/comm`: the kernel's TASK_COMM_LEN is 16; kernel threads' names
 /// (workqueues) may show up to 64 bytes.
-pub const COMM: u64 = 64 + 1;
+pub const COMM: u64 = 64;
 /// `/proc/<pid>/status`, `stat`: about 1.5 KiB and 400 B. Status is read as a
 /// prefix (see [`Oversize::Truncate`]): its `Groups:` line can be long, and the
 /// `Uid:` line sits near the top.
@@ -95,11 +95,11 @@ impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReadError::Io(e) => write!(f, "{e}"),
-            ReadError::NotRegular(kind) => write!(f, "{kind}, not a regular file; skipped"),
+            ReadError::NotRegular(kind) => write!(f, "{kind}, not a regular file"),
             ReadError::TooLarge(limit) => {
                 write!(
                     f,
-                    "larger than {} (more than the kernel writes there); skipped",
+                    "larger than {} (more than the kernel writes there)",
                     human(*limit)
                 )
             }
@@ -295,5 +295,32 @@ mod tests {
         assert!(status.unwrap().starts_with(b"Name:"));
         let e = read_bounded(&dir.path().join("missing"), 1, Oversize::Refuse).unwrap_err();
         assert!(e.is_ordinary());
+    }
+
+    #[test]
+    fn the_soft_fd_limit_is_raised_to_the_hard_one() {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: valid rlimit pointers throughout.
+        unsafe {
+            assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+            // Lowered (not below what the other tests of this binary need), then
+            // raised back.
+            let low = libc::rlimit {
+                rlim_cur: lim.rlim_max.min(512),
+                rlim_max: lim.rlim_max,
+            };
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &low), 0);
+        }
+        let (before, after) = raise_fd_limit();
+        assert_eq!((before, after), (lim.rlim_max.min(512), lim.rlim_max));
+        assert_eq!(fd_limit(), lim.rlim_max);
+        assert_eq!(
+            raise_fd_limit(),
+            (lim.rlim_max, lim.rlim_max),
+            "nothing to do"
+        );
     }
 }
