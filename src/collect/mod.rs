@@ -120,17 +120,17 @@ impl Collector {
         let meta = std::fs::metadata(root).with_context(|| {
             format!(
                 "--proc-root {}: cannot read it (expected a directory holding a /proc tree)",
-                root.display()
+                shown(root)
             )
         })?;
         if !meta.is_dir() {
-            bail!("--proc-root {}: not a directory", root.display());
+            bail!("--proc-root {}: not a directory", shown(root));
         }
         // `exists()` would turn "permission denied" into "missing": tell them apart.
         match std::fs::metadata(root.join("net/tcp")) {
             Ok(m) if !m.is_file() => bail!(
                 "--proc-root {}: net/tcp inside is {}, not a regular file; point it at a /proc tree",
-                crate::model::printable(&root.display().to_string()),
+                shown(root),
                 fsread::kind_of(m.file_type()).unwrap_or("odd")
             ),
             Ok(_) => {}
@@ -138,12 +138,12 @@ impl Collector {
                 if e.kind() == std::io::ErrorKind::NotFound {
                     bail!(
                         "--proc-root {}: no net/tcp inside; point it at a /proc tree",
-                        root.display()
+                        shown(root)
                     );
                 }
                 bail!(
                     "--proc-root {}: cannot read net/tcp inside ({e}); run as a user who can read it",
-                    root.display()
+                    shown(root)
                 );
             }
         }
@@ -161,7 +161,7 @@ impl Collector {
         let netns = read_ns(&root.join("self/ns/net")).unwrap_or(0);
 
         let pids = fdscan::list_pids(&root)
-            .with_context(|| format!("cannot list processes in {}", root.display()))?;
+            .with_context(|| format!("cannot list processes in {}", shown(&root)))?;
         let mut ns_unreadable = Vec::new();
         let spaces = netns::discover(&root, &pids, netns, self.opts.netns, &mut ns_unreadable)
             .map_err(crate::exit::UsageError)?;
@@ -221,7 +221,7 @@ impl Collector {
                             "network namespace {} (pid {member} {}): {why}; read {}/{member}/net/tcp instead, without idle ages",
                             ns.id,
                             read_comm(&root, member),
-                            root.display()
+                            shown(&root)
                         ));
                     }
                     warn_malformed(&t.malformed, &mut warnings);
@@ -320,7 +320,7 @@ impl Collector {
                 Err(e) => {
                     warnings.push(format!(
                         "netlink sock_diag unavailable ({e}); read {}/net/tcp instead, without idle ages",
-                        root.display()
+                        shown(root)
                     ));
                     Ok((Source::Proc, read_proc(root, netns, warnings)?))
                 }
@@ -500,7 +500,7 @@ impl Skipped {
         }
         self.count += 1;
         if self.first.len() < Self::SHOWN {
-            let path = crate::model::printable(&path.display().to_string()).into_owned();
+            let path = shown(path);
             self.first.push(format!("{path}: {e}"));
         }
     }
@@ -513,7 +513,7 @@ impl Skipped {
             "{} file{} of socket owners under {} not read, the fields they give shown as unknown: {}{}",
             self.count,
             if self.count == 1 { "" } else { "s" },
-            crate::model::printable(&root.display().to_string()),
+            shown(root),
             self.first.join("; "),
             if self.count > self.first.len() {
                 format!("; and {} more", self.count - self.first.len())
@@ -560,6 +560,12 @@ fn exhaustion_warning(fds: &FdScan, unattributed: u64) -> String {
         if n == 1 { "" } else { "es" },
         shown.join(", "),
     )
+}
+
+/// A path for messages, control characters escaped (a --proc-root is the
+/// caller's, and messages are printed on terminals).
+pub fn shown(path: &Path) -> String {
+    crate::model::printable(&path.display().to_string()).into_owned()
 }
 
 /// A process name for warnings, escaped (warnings are printed on terminals); empty

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::model::{NetnsId, Socket};
 
-use super::{Source, netlink, proc_net, read_ns};
+use super::{Source, netlink, proc_net, read_ns, shown};
 
 /// A network namespace in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +150,7 @@ pub fn read_other(
         Err(e) => {
             why.push(format!(
                 "cannot read {}/{member}/net/tcp ({e})",
-                root.display()
+                shown(root)
             ));
             Err(why.join(", "))
         }
