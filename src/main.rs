@@ -11,6 +11,8 @@ use sockleak::config::cli::{self, Cli};
 use sockleak::{app, exit};
 
 fn main() {
+    // Before anything opens a file: the fd scan and `serve` need room (issue 17).
+    sockleak::collect::raise_fd_limit();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => std::process::exit(parse_error(&e)),

@@ -1,52 +1,116 @@
 //! Where output goes: stdout, or a file replaced atomically (`--output-file`), so
 //! that a reader such as node_exporter's textfile collector never sees half a file
 //! and a failed write leaves the previous file intact.
+//!
+//! sockleak often runs as root from a timer, writing into a directory other users
+//! may write to. So the temporary file is created with `O_CREAT|O_EXCL` under a
+//! random name (a planted symlink or file there is never opened), its mode is set
+//! on that descriptor only, and the target must be a regular file or absent: a
+//! symlink, device, FIFO or directory there is refused rather than replaced.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-/// Write `contents` to `path` atomically: a temporary file in the same directory
-/// (named so it does not end in `.prom`, which the textfile collector would read),
-/// fsync, mode 0644, then rename over `path`.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+use crate::exit::UsageError;
+
+/// What kind of thing sits at a path, for a refusal that names it.
+fn odd_kind(meta: &fs::Metadata) -> Option<&'static str> {
+    let t = meta.file_type();
+    if t.is_file() {
+        None
+    } else if t.is_symlink() {
+        Some("a symbolic link")
+    } else if t.is_dir() {
+        Some("a directory")
+    } else if t.is_fifo() {
+        Some("a FIFO")
+    } else if t.is_char_device() {
+        Some("a character device")
+    } else if t.is_block_device() {
+        Some("a block device")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else {
+        Some("not a regular file")
+    }
+}
+
+/// Refuse an existing `path` that is not a regular file (by `lstat`: a symlink is
+/// refused, not followed). Absent is fine. `flag` names the flag in the message.
+pub fn check_target(path: &Path, flag: &str) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) => match odd_kind(&meta) {
+            None => Ok(()),
+            Some(kind) => Err(UsageError(format!(
+                "{flag} {}: is {kind}; sockleak writes only to a regular file (or a new one), never through or over anything else; remove it or name another path",
+                crate::model::printable(&path.display().to_string())
+            ))
+            .into()),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("{flag} {}: cannot inspect it", path.display())),
+    }
+}
+
+/// For `--record` (appended to, so not written through [`write_atomic_with`]):
+/// an existing target must be a regular file.
+pub fn check_record_target(path: &Path) -> Result<()> {
+    check_target(path, "--record")
+}
+
+/// Replace `path` atomically with what `fill` writes into a fresh temporary file in
+/// the same directory: created with `O_EXCL` under a random name that does not end
+/// in `.prom` (the textfile collector would read it), mode 0644 set with `fchmod`,
+/// fsync, then renamed over `path`. On any failure the temporary file is removed
+/// and `path` is untouched. `flag` names the flag in messages (`--output-file`,
+/// `plot -o`).
+pub fn write_atomic_with(
+    path: &Path,
+    flag: &str,
+    fill: impl FnOnce(&mut File) -> Result<()>,
+) -> Result<()> {
+    check_target(path, flag)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let name = path
         .file_name()
-        .with_context(|| format!("--output-file {}: not a file path", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.sockleak-tmp.{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> io::Result<()> {
-        let mut f: File = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)?;
-        f.write_all(contents)?;
-        f.set_permissions(fs::Permissions::from_mode(0o644))?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(e).with_context(|| {
-            format!(
-                "--output-file {}: cannot write it (the previous file, if any, is untouched)",
-                path.display()
-            )
-        });
-    }
+        .with_context(|| format!("{flag} {}: not a file path", path.display()))?;
+    let failed = || {
+        format!(
+            "{flag} {}: cannot write it (the previous file, if any, is untouched)",
+            path.display()
+        )
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".sockleak-tmp")
+        .tempfile_in(&dir)
+        .with_context(failed)?;
+    fill(tmp.as_file_mut()).with_context(failed)?;
+    let file = tmp.as_file_mut();
+    // fchmod on our own descriptor: never a chmod by name, which a swapped path
+    // would redirect.
+    file.set_permissions(fs::Permissions::from_mode(0o644))
+        .and_then(|()| file.flush())
+        .and_then(|()| file.sync_all())
+        .with_context(failed)?;
+    // rename(2) replaces whatever is at `path` without following it; a symlink
+    // planted after the check above is replaced, never written through.
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(failed)?;
     Ok(())
+}
+
+/// Write `contents` to `path` atomically (see [`write_atomic_with`]).
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    write_atomic_with(path, "--output-file", |f| Ok(f.write_all(contents)?))
 }
 
 /// Send rendered output to `--output-file` or stdout.
@@ -83,5 +147,36 @@ mod tests {
         let missing = dir.path().join("nope/x.prom");
         let e = write_atomic(&missing, b"x").unwrap_err();
         assert!(format!("{e:#}").contains("nope/x.prom"), "{e:#}");
+    }
+
+    #[test]
+    fn a_failing_fill_leaves_the_old_file_and_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.prom");
+        write_atomic(&p, b"old\n").unwrap();
+        let e = write_atomic_with(&p, "plot -o", |f| {
+            f.write_all(b"half")?;
+            anyhow::bail!("disk full")
+        })
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("plot -o"), "{e:#}");
+        assert_eq!(fs::read(&p).unwrap(), b"old\n");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn odd_targets_are_refused_as_usage_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("link.prom");
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &link).unwrap();
+        for (p, kind) in [(link.as_path(), "symbolic link"), (dir.path(), "directory")] {
+            let e = write_atomic(p, b"x").unwrap_err();
+            assert!(e.downcast_ref::<UsageError>().is_some(), "{e:#}");
+            assert!(format!("{e}").contains(kind), "{e}");
+        }
+        assert!(!dir.path().join("elsewhere").exists());
+        let e = check_record_target(Path::new("/dev/null")).unwrap_err();
+        assert!(format!("{e}").contains("--record /dev/null: is a character device"));
+        check_record_target(&dir.path().join("new.jsonl")).unwrap();
     }
 }

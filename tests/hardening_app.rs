@@ -51,7 +51,7 @@ fn record_refuses_what_is_no_regular_file() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(3), "{err}");
         assert!(
-            err.contains("not a regular file") && err.contains(kind),
+            err.contains("regular file") && err.contains(kind),
             "{err}"
         );
         assert!(t.elapsed().as_secs() < 5, "never blocks on a FIFO");
@@ -187,4 +187,44 @@ fn plot_bad_lines_are_bounded() {
     assert!(err.contains("199980 more bad lines skipped"), "{err}");
     assert!(!err.contains('\x1b'), "no raw escape reaches the terminal");
     assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
+}
+
+/// `plot -o` writes through a new file and a rename: a symlink (or FIFO) at the
+/// target is refused and left alone, and a plot leaves no temporary file behind.
+#[test]
+fn plot_output_is_atomic_and_refuses_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("r.ndjson");
+    std::fs::write(
+        &record,
+        "{\"version\":1,\"time\":\"2026-12-02T12:00:00Z\",\"groups\":[]}\n",
+    )
+    .unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let link = dir.path().join("chart.svg");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let o = run(&["plot", path_str(&record), "-o", path_str(&link)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("a symbolic link"), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    std::fs::remove_file(&link).unwrap();
+    for name in ["chart.svg", "chart.png"] {
+        let out = dir.path().join(name);
+        let o = run(&["plot", path_str(&record), "-o", path_str(&out)]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(std::fs::metadata(&out).unwrap().len() > 100);
+    }
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["chart.png", "chart.svg", "r.ndjson", "victim"]);
 }

@@ -4,8 +4,9 @@
 //! host), so it works relative to directory fds with `readlinkat`, allocates nothing
 //! per fd, only records inodes the socket table holds, and splits the pids across
 //! threads. Every failure is classified rather than ignored: a process whose fd
-//! directory is unreadable is reported (its sockets become "unattributed"), a
-//! process that exits mid-scan is skipped silently.
+//! directory is unreadable is reported (its sockets become "unattributed"), one
+//! that sockleak could not open for want of file descriptors of its own is
+//! reported apart, a process that exits mid-scan is skipped silently.
 
 use std::collections::HashSet;
 use std::ffi::{CStr, CString, OsStr};
@@ -32,6 +33,10 @@ pub struct FdScan {
     first: FastMap<u64, u32>,
     /// Processes whose fd table could not be read (EACCES/EPERM), with the reason.
     pub unreadable: Vec<(u32, io::ErrorKind)>,
+    /// Processes whose fd table sockleak could not open because it ran out of file
+    /// descriptors itself (EMFILE/ENFILE): no fault of theirs or of any security
+    /// module, and kept apart from `unreadable` so that no warning says otherwise.
+    pub exhausted: Vec<u32>,
     /// Processes that exited between listing /proc and reading their fds.
     pub vanished: usize,
     /// Processes whose fds were read.
@@ -141,6 +146,7 @@ pub fn scan<S: BuildHasher + Sync>(
             let part = h.join().expect("fd scan thread panicked");
             all.pairs.extend(part.pairs);
             all.unreadable.extend(part.unreadable);
+            all.exhausted.extend(part.exhausted);
             all.vanished += part.vanished;
             all.scanned += part.scanned;
         }
@@ -154,6 +160,7 @@ pub fn scan<S: BuildHasher + Sync>(
         result.first.entry(*inode).or_insert(i as u32);
     }
     result.unreadable.sort_unstable_by_key(|(p, _)| *p);
+    result.exhausted.sort_unstable();
     result
 }
 
@@ -179,6 +186,7 @@ fn scan_some<S: BuildHasher>(
             Err(e) => {
                 match e.raw_os_error() {
                     Some(libc::ENOENT) | Some(libc::ESRCH) => out.vanished += 1,
+                    Some(libc::EMFILE) | Some(libc::ENFILE) => out.exhausted.push(pid),
                     _ => out.unreadable.push((pid, e.kind())),
                 }
                 continue;
@@ -253,7 +261,9 @@ impl Dir {
         let fd = unsafe {
             libc::open(
                 path.as_ptr().cast(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                // O_NONBLOCK: a FIFO planted as `fd` under a --proc-root fails
+                // O_DIRECTORY anyway; this makes sure no open here ever waits.
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NONBLOCK,
             )
         };
         if fd < 0 {

@@ -8,6 +8,7 @@
 
 pub mod container;
 pub mod fdscan;
+pub mod fsread;
 pub mod netlink;
 pub mod netns;
 pub mod proc_net;
@@ -24,6 +25,8 @@ use crate::model::warning::{
 };
 use crate::model::{NetnsId, PortRange, Process, Socket, Source};
 use fdscan::FdScan;
+use fsread::Oversize;
+pub use fsread::{ReadError, raise_fd_limit, read_bounded};
 use users::Users;
 
 /// The `--source` choice.
@@ -139,24 +142,32 @@ impl Collector {
         let meta = std::fs::metadata(root).with_context(|| {
             format!(
                 "--proc-root {}: cannot read it (expected a directory holding a /proc tree)",
-                root.display()
+                shown(root)
             )
         })?;
         if !meta.is_dir() {
-            bail!("--proc-root {}: not a directory", root.display());
+            bail!("--proc-root {}: not a directory", shown(root));
         }
         // `exists()` would turn "permission denied" into "missing": tell them apart.
-        if let Err(e) = std::fs::metadata(root.join("net/tcp")) {
-            if e.kind() == std::io::ErrorKind::NotFound {
+        match std::fs::metadata(root.join("net/tcp")) {
+            Ok(m) if !m.is_file() => bail!(
+                "--proc-root {}: net/tcp inside is {}, not a regular file; point it at a /proc tree",
+                shown(root),
+                fsread::kind_of(m.file_type()).unwrap_or("odd")
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    bail!(
+                        "--proc-root {}: no net/tcp inside; point it at a /proc tree",
+                        shown(root)
+                    );
+                }
                 bail!(
-                    "--proc-root {}: no net/tcp inside; point it at a /proc tree",
-                    root.display()
+                    "--proc-root {}: cannot read net/tcp inside ({e}); run as a user who can read it",
+                    shown(root)
                 );
             }
-            bail!(
-                "--proc-root {}: cannot read net/tcp inside ({e}); run as a user who can read it",
-                root.display()
-            );
         }
         // A --netns naming no pid and no namespace is a usage error now, at start
         // (serve would otherwise answer every scrape with it).
@@ -180,7 +191,7 @@ impl Collector {
         let mut warnings = Vec::new();
         let netns = read_ns(&root.join("self/ns/net")).unwrap_or(0);
         let pids = fdscan::list_pids(&root)
-            .with_context(|| format!("cannot list processes in {}", root.display()))?;
+            .with_context(|| format!("cannot list processes in {}", shown(&root)))?;
         let mut kthreads = KernelThreads::new(&root);
         let spaces = self.namespaces(&root, &pids, netns, &mut kthreads, &mut warnings)?;
         // Every table first, then the fd scan (see the module comment).
@@ -194,9 +205,11 @@ impl Collector {
             .collect();
         let fds = fdscan::scan(&root, &pids, &wanted, self.opts.threads);
         let mut processes = HashMap::new();
+        let mut skipped = Skipped::default();
         for pid in fds.owner_pids() {
-            processes.insert(pid, self.read_process(&root, pid));
+            processes.insert(pid, self.read_process(&root, pid, &mut skipped));
         }
+        skipped.warn(&root, &mut warnings);
 
         let unowned = sockets.iter().filter(|s| s.inode == 0).count() as u64;
         // The owner uids of the unattributed sockets: counted here, told apart by
@@ -207,7 +220,11 @@ impl Collector {
             .map(|s| s.uid)
             .collect();
         let unattributed = unattributed_uids.len() as u64;
-        if unattributed > 0 {
+        if !fds.exhausted.is_empty() {
+            // Which sockets the unopened tables hold is unknown: the split below
+            // (unreadable owners, churn) would be a guess dressed as a reason.
+            warnings.push(exhaustion_warning(&fds, unattributed));
+        } else if unattributed > 0 {
             let blocked: Vec<u32> = fds
                 .unreadable
                 .iter()
@@ -338,16 +355,20 @@ impl Collector {
     ) -> Result<(Source, Vec<Socket>)> {
         match self.opts.source {
             SourceChoice::Netlink => {
-                let s = netlink::dump(netns, self.opts.idle)
+                let d = netlink::dump(netns, self.opts.idle)
                     .context("netlink sock_diag dump failed (try --source proc)")?;
-                Ok((Source::Netlink, s))
+                warnings.extend(d.ipv6_refused.map(|why| Warning::Ipv6NotCounted { why }));
+                Ok((Source::Netlink, d.sockets))
             }
             SourceChoice::Auto => match netlink::dump(netns, self.opts.idle) {
-                Ok(s) => Ok((Source::Netlink, s)),
+                Ok(d) => {
+                    warnings.extend(d.ipv6_refused.map(|why| Warning::Ipv6NotCounted { why }));
+                    Ok((Source::Netlink, d.sockets))
+                }
                 Err(e) => {
                     warnings.push(Warning::NetlinkUnavailable {
                         error: e.to_string(),
-                        root: root.display().to_string(),
+                        root: shown(root),
                     });
                     Ok((Source::Proc, read_proc(root, netns, warnings)?))
                 }
@@ -374,7 +395,8 @@ impl Collector {
         let blocked: Vec<(u32, Vec<u32>)> = blocked
             .iter()
             .map(|&pid| {
-                let uids = std::fs::read(root.join(format!("{pid}/status")))
+                let path = root.join(format!("{pid}/status"));
+                let uids = fsread::read_bounded(&path, fsread::STATUS, Oversize::Truncate)
                     .map(|b| status_uids(&b))
                     .unwrap_or_default();
                 (pid, uids)
@@ -427,27 +449,37 @@ impl Collector {
         }
     }
 
-    fn read_process(&mut self, root: &Path, pid: u32) -> Process {
+    fn read_process(&mut self, root: &Path, pid: u32, skipped: &mut Skipped) -> Process {
         let dir = root.join(pid.to_string());
-        let comm = std::fs::read(dir.join("comm"))
-            .map(|b| String::from_utf8_lossy(b.trim_ascii_end()).into_owned())
-            .unwrap_or_else(|_| "?".to_string());
-        let uid = std::fs::read(dir.join("status"))
-            .ok()
-            .and_then(|b| status_uid(&b));
+        let mut read = |name: &str, limit: u64, oversize: Oversize| {
+            let path = dir.join(name);
+            fsread::read_prefix(&path, limit, oversize)
+                .map_err(|e| skipped.note(&path, &e))
+                .ok()
+        };
+        let comm = read("comm", fsread::COMM, Oversize::Refuse)
+            .map(|(b, _)| String::from_utf8_lossy(b.trim_ascii_end()).into_owned())
+            .unwrap_or_else(|| "?".to_string());
+        let uid =
+            read("status", fsread::STATUS, Oversize::Truncate).and_then(|(b, _)| status_uid(&b));
         let user = match uid {
             Some(uid) => self.users.name(uid).to_string(),
             None => "?".to_string(),
         };
         let cmdline = self.opts.cmdline.then(|| {
-            std::fs::read(dir.join("cmdline"))
-                .map(|b| cmdline_string(&b))
+            read("cmdline", fsread::CMDLINE, Oversize::Truncate)
+                .map(|(b, cut)| {
+                    let mut c = cmdline_string(&b);
+                    if cut {
+                        c.push_str(" ...");
+                    }
+                    c
+                })
                 .unwrap_or_default()
         });
+        let container = read("cgroup", fsread::CGROUP, Oversize::Refuse)
+            .and_then(|(b, _)| container::from_cgroup(&String::from_utf8_lossy(&b)));
         let netns = read_ns(&dir.join("ns/net")).unwrap_or(0);
-        let container = std::fs::read_to_string(dir.join("cgroup"))
-            .ok()
-            .and_then(|t| container::from_cgroup(&t));
         Process {
             pid,
             comm,
@@ -461,15 +493,75 @@ impl Collector {
 }
 
 fn read_proc(root: &Path, netns: NetnsId, warnings: &mut Vec<Warning>) -> Result<Vec<Socket>> {
-    let (sockets, malformed) =
-        proc_net::read_tables(&root.join("net"), netns).context("cannot read the TCP table")?;
-    warn_malformed(&malformed, warnings);
-    Ok(sockets)
+    let t = proc_net::read_tables(&root.join("net"), netns).context("cannot read the TCP table")?;
+    warn_malformed(&t.malformed, warnings);
+    warnings.extend(
+        t.warnings
+            .into_iter()
+            .map(|why| Warning::Ipv6NotCounted { why }),
+    );
+    Ok(t.sockets)
+}
+
+/// Files of socket owners (comm, status, cgroup, cmdline) that were odd (a FIFO, a
+/// device, oversize) or unreadable for another than the ordinary reasons: the
+/// first few named, the rest counted, one warning.
+#[derive(Debug, Default)]
+struct Skipped {
+    first: Vec<String>,
+    count: usize,
+}
+
+impl Skipped {
+    const SHOWN: usize = 5;
+
+    /// Record a failed read; gone or permission-denied files are not news.
+    fn note(&mut self, path: &Path, e: &ReadError) {
+        if e.is_ordinary() {
+            return;
+        }
+        self.count += 1;
+        if self.first.len() < Self::SHOWN {
+            let path = shown(path);
+            self.first.push(format!("{path}: {e}"));
+        }
+    }
+
+    fn warn(self, root: &Path, warnings: &mut Vec<Warning>) {
+        if self.count == 0 {
+            return;
+        }
+        warnings.push(Warning::FilesSkipped {
+            count: self.count,
+            first: self.first,
+            root: shown(root),
+        });
+    }
+}
+
+/// sockleak's own fd limit stopped the fd scan: say so, and how to raise it. The
+/// counts stay exact (they come from the socket table); only who holds what is
+/// incomplete, and every unattributed socket may belong to a table not opened.
+fn exhaustion_warning(fds: &FdScan, unattributed: u64) -> Warning {
+    Warning::OwnFdsExhausted {
+        limit: fsread::fd_limit(),
+        processes: fds.exhausted.len(),
+        pids: fds.exhausted.iter().take(PIDS_SHOWN).copied().collect(),
+        unattributed,
+        unreadable: fds.unreadable.len(),
+    }
+}
+
+/// A path for messages, control characters escaped (a --proc-root is the
+/// caller's, and messages are printed on terminals).
+pub fn shown(path: &Path) -> String {
+    crate::model::printable(&path.display().to_string()).into_owned()
 }
 
 /// A process for warnings: its pid and escaped name (empty when it is gone).
 fn named(root: &Path, pid: u32) -> NamedPid {
-    let comm = std::fs::read(root.join(format!("{pid}/comm")))
+    let path = root.join(format!("{pid}/comm"));
+    let comm = fsread::read_bounded(&path, fsread::COMM, Oversize::Refuse)
         .map(|c| {
             let name = String::from_utf8_lossy(c.strip_suffix(b"\n").unwrap_or(&c)).into_owned();
             crate::model::printable(&name).into_owned()
@@ -478,13 +570,15 @@ fn named(root: &Path, pid: u32) -> NamedPid {
     NamedPid { pid, comm }
 }
 
-fn warn_malformed(malformed: &[proc_net::Malformed], warnings: &mut Vec<Warning>) {
+fn warn_malformed(malformed: &proc_net::MalformedLog, warnings: &mut Vec<Warning>) {
     if malformed.is_empty() {
         return;
     }
+    // File names are escaped by the reader, reasons quote their fields escaped.
     warnings.push(Warning::MalformedLines {
         count: malformed.len(),
         shown: malformed
+            .kept()
             .iter()
             .take(LINES_SHOWN)
             .map(|m| MalformedLine {
@@ -500,7 +594,8 @@ fn warn_malformed(malformed: &[proc_net::Malformed], warnings: &mut Vec<Warning>
 /// `/proc/<pid>/stat`, as `ps` tells them apart). Unknown counts as no.
 fn is_kernel_thread(root: &Path, pid: u32) -> bool {
     const PF_KTHREAD: u64 = 0x0020_0000;
-    let Ok(stat) = std::fs::read(root.join(format!("{pid}/stat"))) else {
+    let path = root.join(format!("{pid}/stat"));
+    let Ok(stat) = fsread::read_bounded(&path, fsread::STAT, Oversize::Refuse) else {
         return false;
     };
     // The comm in parentheses may hold spaces and ')': count fields after the last.
@@ -516,11 +611,16 @@ fn is_kernel_thread(root: &Path, pid: u32) -> bool {
 /// Our own effective capabilities, from the kernel (never from a --proc-root), and
 /// this binary's path for the advice.
 fn current_privilege() -> Privilege {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let status = read_bounded(
+        Path::new("/proc/self/status"),
+        fsread::STATUS,
+        Oversize::Truncate,
+    )
+    .unwrap_or_default();
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "$(command -v sockleak)".to_string());
-    Privilege::from_status(&status, exe)
+    Privilege::from_status(&String::from_utf8_lossy(&status), exe)
 }
 
 /// Whether this process was exec'd with more privilege than its user has (file
@@ -553,9 +653,11 @@ fn status_uids(status: &[u8]) -> Vec<u32> {
 /// Whether the proc file system at `root` hides other users' processes
 /// (`hidepid=1|2|noaccess|invisible`, from its super options in mountinfo).
 fn proc_hides_pids(root: &Path) -> bool {
-    let Ok(info) = std::fs::read_to_string(root.join("self/mountinfo")) else {
+    let path = root.join("self/mountinfo");
+    let Ok(info) = fsread::read_bounded(&path, fsread::MOUNTINFO, Oversize::Refuse) else {
         return false;
     };
+    let info = String::from_utf8_lossy(&info);
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     info.lines().any(|l| {
         let mut halves = l.splitn(2, " - ");

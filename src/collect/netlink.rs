@@ -36,6 +36,25 @@ const CLOSE_WAIT_ONLY: u32 = 1 << TcpState::CloseWait as u32;
 /// eleven u32 fields before it). Stable since Linux 2.6.
 const TCPI_LAST_DATA_RECV: usize = 52;
 
+/// One namespace's table as netlink gave it.
+#[derive(Debug, Default)]
+pub struct Dump {
+    pub sockets: Vec<Socket>,
+    /// Why the IPv6 table is missing, when the kernel refused an `AF_INET6` dump as
+    /// a family it lacks (IPv6 disabled or not built): the IPv4 answer stands.
+    pub ipv6_refused: Option<String>,
+}
+
+/// Whether an `AF_INET6` dump error means the kernel has no IPv6 sock_diag (no
+/// handler for the family: ENOENT from sock_diag, or the family itself missing),
+/// rather than a failure of the dump.
+pub fn family_missing(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOENT | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT | libc::EOPNOTSUPP)
+    )
+}
+
 /// Dump the TCP table (IPv4 and IPv6) of the current network namespace.
 /// With `idle`, CLOSE_WAIT sockets also get `idle_ms` from tcp_info.
 ///
@@ -43,7 +62,7 @@ const TCPI_LAST_DATA_RECV: usize = 52;
 /// the kernel's whole established hash (touching every socket, whatever its
 /// family), so at 100k sockets the IPv6 dump costs tens of milliseconds even when
 /// it returns little; overlapping it with the IPv4 dump hides that.
-pub fn dump(netns: NetnsId, idle: bool) -> io::Result<Vec<Socket>> {
+pub fn dump(netns: NetnsId, idle: bool) -> io::Result<Dump> {
     // Both sockets are opened here, by the calling thread: a netlink socket belongs
     // to the network namespace of the thread that creates it (see netns.rs).
     let v4 = open()?;
@@ -68,8 +87,20 @@ pub fn dump(netns: NetnsId, idle: bool) -> io::Result<Vec<Socket>> {
         (r4, r6)
     });
     let mut sockets = r4?;
-    sockets.extend(r6?);
-    Ok(sockets)
+    let ipv6_refused = match r6 {
+        Ok(s) => {
+            sockets.extend(s);
+            None
+        }
+        Err(e) if family_missing(&e) => Some(format!(
+            "the kernel refused the IPv6 sock_diag dump ({e}; IPv6 disabled?)"
+        )),
+        Err(e) => return Err(e),
+    };
+    Ok(Dump {
+        sockets,
+        ipv6_refused,
+    })
 }
 
 fn open() -> io::Result<NlSocket> {
@@ -142,9 +173,15 @@ fn dump_one(
 fn table_size_hint() -> usize {
     let mut n = 0usize;
     for (file, prefix) in [("sockstat", "TCP:"), ("sockstat6", "TCP6:")] {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/thread-self/net/{file}")) else {
+        let path = format!("/proc/thread-self/net/{file}");
+        let Ok(raw) = super::fsread::read_bounded(
+            std::path::Path::new(&path),
+            super::fsread::SOCKSTAT,
+            super::fsread::Oversize::Truncate,
+        ) else {
             continue;
         };
+        let text = String::from_utf8_lossy(&raw);
         let Some(line) = text.lines().find(|l| l.starts_with(prefix)) else {
             continue;
         };
@@ -263,4 +300,20 @@ fn last_data_recv(resp: &InetResponse) -> Option<u32> {
         }
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_family_is_told_from_a_failed_dump() {
+        for code in [libc::ENOENT, libc::EAFNOSUPPORT, libc::EPROTONOSUPPORT] {
+            assert!(family_missing(&io::Error::from_raw_os_error(code)));
+        }
+        for code in [libc::EPERM, libc::ENOBUFS, libc::EMFILE] {
+            assert!(!family_missing(&io::Error::from_raw_os_error(code)));
+        }
+        assert!(!family_missing(&io::Error::other("bad sock_diag message")));
+    }
 }

@@ -7,14 +7,14 @@
 //! A namespace that can be read neither way is skipped with a warning naming it.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::model::{NetnsId, Socket};
 
-use super::{netlink, proc_net, read_ns};
+use super::{netlink, proc_net, read_ns, shown};
+use crate::model::warning::Warning;
 use crate::model::{PortRange, Source};
 
 /// A network namespace in use.
@@ -104,7 +104,7 @@ pub fn discover(
 #[derive(Debug)]
 pub struct OtherTable {
     pub sockets: Vec<Socket>,
-    pub malformed: Vec<proc_net::Malformed>,
+    pub malformed: proc_net::MalformedLog,
     /// Why netlink could not be used from inside it, when the /proc table was read
     /// instead (no idle ages for that namespace).
     pub fell_back: Option<String>,
@@ -112,6 +112,8 @@ pub struct OtherTable {
     pub source: Source,
     /// Its ephemeral port range, when read from inside it.
     pub port_range: Option<PortRange>,
+    /// What was missing but did not stop the answer (its IPv6 table).
+    pub warnings: Vec<Warning>,
 }
 
 /// Read another namespace's table: netlink from inside it when allowed (and
@@ -129,30 +131,40 @@ pub fn read_other(
     let mut why = Vec::new();
     if netlink_ok {
         match dump_inside(&root.join(format!("{member}/ns/net")), ns.id, idle) {
-            Ok((sockets, port_range)) => {
+            Ok((d, port_range)) => {
                 return Ok(OtherTable {
-                    sockets,
-                    malformed: Vec::new(),
+                    sockets: d.sockets,
+                    malformed: proc_net::MalformedLog::default(),
                     fell_back: None,
                     source: Source::Netlink,
                     port_range,
+                    warnings: d
+                        .ipv6_refused
+                        .map(|why| Warning::Ipv6NotCounted { why })
+                        .into_iter()
+                        .collect(),
                 });
             }
             Err(e) => why.push(format!("cannot enter it ({e})")),
         }
     }
     match proc_net::read_tables(&root.join(format!("{member}/net")), ns.id) {
-        Ok((sockets, malformed)) => Ok(OtherTable {
-            sockets,
-            malformed,
+        Ok(t) => Ok(OtherTable {
+            sockets: t.sockets,
+            malformed: t.malformed,
             fell_back: why.pop(),
             source: Source::Proc,
             port_range: None,
+            warnings: t
+                .warnings
+                .into_iter()
+                .map(|why| Warning::Ipv6NotCounted { why })
+                .collect(),
         }),
         Err(e) => {
             why.push(format!(
                 "cannot read {}/{member}/net/tcp ({e})",
-                root.display()
+                shown(root)
             ));
             Err(why.join(", "))
         }
@@ -165,8 +177,10 @@ fn dump_inside(
     ns_link: &Path,
     id: NetnsId,
     idle: bool,
-) -> io::Result<(Vec<Socket>, Option<PortRange>)> {
-    let f = File::open(ns_link)?;
+) -> io::Result<(netlink::Dump, Option<PortRange>)> {
+    // Non-blocking: under a --proc-root the link may be a FIFO (setns then
+    // refuses the fd); a blocking open would hang.
+    let f = super::fsread::open_nonblocking(ns_link)?;
     std::thread::scope(|s| {
         s.spawn(|| {
             // SAFETY: setns on a valid namespace fd; it changes only this thread,
@@ -174,8 +188,8 @@ fn dump_inside(
             if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                 return Err(io::Error::last_os_error());
             }
-            let sockets = netlink::dump(id, idle)?;
-            Ok((sockets, read_port_range(Path::new("/proc"))))
+            let dump = netlink::dump(id, idle)?;
+            Ok((dump, read_port_range(Path::new("/proc"))))
         })
         .join()
         .unwrap_or_else(|_| Err(io::Error::other("namespace reader thread panicked")))
@@ -185,8 +199,9 @@ fn dump_inside(
 /// `<root>/sys/net/ipv4/ip_local_port_range`, of the namespace the calling thread
 /// is in when `root` is the real /proc.
 pub fn read_port_range(root: &Path) -> Option<PortRange> {
-    let text = std::fs::read_to_string(root.join("sys/net/ipv4/ip_local_port_range")).ok()?;
-    PortRange::parse(&text)
+    let path = root.join("sys/net/ipv4/ip_local_port_range");
+    let raw = super::fsread::read_bounded(&path, 64, super::fsread::Oversize::Refuse).ok()?;
+    PortRange::parse(&String::from_utf8_lossy(&raw))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
+use super::fsread::{self, Oversize};
 use crate::model::{NetnsId, Socket, TcpState, normalize};
 
 /// A line of a table file that could not be parsed.
@@ -17,6 +18,72 @@ pub struct Malformed {
     pub reason: String,
 }
 
+/// The malformed lines of one read: the first [`MalformedLog::KEPT`] with their
+/// reasons, and a count of all. A table of a million garbage lines must not become
+/// a million reasons in memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MalformedLog {
+    kept: Vec<Malformed>,
+    count: usize,
+}
+
+impl MalformedLog {
+    /// Reasons kept (and shown); the rest are counted.
+    pub const KEPT: usize = 5;
+
+    pub fn push(&mut self, m: Malformed) {
+        self.count += 1;
+        if self.kept.len() < Self::KEPT {
+            self.kept.push(m);
+        }
+    }
+
+    /// Every malformed line, kept or only counted.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The first few, in order.
+    pub fn kept(&self) -> &[Malformed] {
+        &self.kept
+    }
+
+    pub fn extend(&mut self, other: MalformedLog) {
+        let extra = other.count - other.kept.len();
+        for m in other.kept {
+            self.push(m);
+        }
+        self.count += extra;
+    }
+}
+
+/// A field of bad input as shown in a reason: control characters escaped (reasons
+/// are printed on terminals) and cut to about 64 characters (one bad field of a
+/// million characters must not become a megabyte of warning).
+pub fn quoted(field: &str) -> String {
+    const MAX: usize = 64;
+    let mut cut: String = field.chars().take(MAX).collect();
+    let more = field.chars().nth(MAX).is_some();
+    cut = crate::model::printable(&cut).into_owned();
+    if more {
+        cut.push_str("...");
+    }
+    format!("'{cut}'")
+}
+
+/// Whether a table's first line is the kernel's column header (`  sl  local_address
+/// ...`). A first line that is not is parsed as a socket (or reported), never
+/// skipped unseen.
+fn is_header(line: &[u8]) -> bool {
+    line.split(u8::is_ascii_whitespace)
+        .find(|w| !w.is_empty())
+        .is_some_and(|w| w == b"sl")
+}
+
 /// Parse the contents of one `/proc/net/tcp{,6}` file, appending sockets to `out`.
 /// `file` names the source in [`Malformed`] reports.
 pub fn parse_table(
@@ -24,11 +91,10 @@ pub fn parse_table(
     file: &str,
     netns: NetnsId,
     out: &mut Vec<Socket>,
-    malformed: &mut Vec<Malformed>,
+    malformed: &mut MalformedLog,
 ) {
     for (i, line) in text.split(|b| *b == b'\n').enumerate() {
-        // Line 1 is the column header.
-        if i == 0 || line.iter().all(u8::is_ascii_whitespace) {
+        if (i == 0 && is_header(line)) || line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match parse_line(line, netns) {
@@ -42,34 +108,36 @@ pub fn parse_table(
     }
 }
 
-/// Read and parse `<root>/net/tcp` and `<root>/net/tcp6`. A missing `tcp6` is normal
-/// (IPv6 disabled); a missing `tcp` is an error.
-pub fn read_tables(
-    proc_net_dir: &Path,
-    netns: NetnsId,
-) -> std::io::Result<(Vec<Socket>, Vec<Malformed>)> {
-    let mut sockets = Vec::new();
-    let mut malformed = Vec::new();
+/// What reading a namespace's `net/tcp{,6}` gave.
+#[derive(Debug, Default)]
+pub struct Tables {
+    pub sockets: Vec<Socket>,
+    pub malformed: MalformedLog,
+    /// Why the IPv6 table was not read when that did not stop the answer (an
+    /// unreadable or odd tcp6).
+    pub warnings: Vec<String>,
+}
+
+/// Read and parse `<root>/net/tcp` and `<root>/net/tcp6`. `tcp` is required: any
+/// failure to read it is an error naming it. A missing `tcp6` is normal (IPv6
+/// disabled: `ipv6.disable=1`); an unreadable or odd one leaves the IPv4 answer
+/// with a warning.
+pub fn read_tables(proc_net_dir: &Path, netns: NetnsId) -> std::io::Result<Tables> {
+    let mut t = Tables::default();
     for (name, required) in [("tcp", true), ("tcp6", false)] {
         let path = proc_net_dir.join(name);
-        match std::fs::read(&path) {
-            Ok(text) => parse_table(
-                &text,
-                &path.display().to_string(),
-                netns,
-                &mut sockets,
-                &mut malformed,
-            ),
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
+        let shown = super::shown(&path);
+        match fsread::read_bounded(&path, fsread::TCP_TABLE, Oversize::Refuse) {
+            Ok(text) => parse_table(&text, &shown, netns, &mut t.sockets, &mut t.malformed),
+            Err(e) if !required && e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) if !required => t.warnings.push(format!("{shown} not read ({e})")),
             Err(e) => {
-                return Err(std::io::Error::new(
-                    e.kind(),
-                    format!("{}: {e}", path.display()),
-                ));
+                let e = std::io::Error::from(e);
+                return Err(std::io::Error::new(e.kind(), format!("{shown}: {e}")));
             }
         }
     }
-    Ok((sockets, malformed))
+    Ok(t)
 }
 
 fn parse_line(line: &[u8], netns: NetnsId) -> Result<Socket, String> {
@@ -80,23 +148,25 @@ fn parse_line(line: &[u8], netns: NetnsId) -> Result<Socket, String> {
     let local = parse_endpoint(next("local_address")?)?;
     let remote = parse_endpoint(next("rem_address")?)?;
     let st = next("st")?;
-    let st = u8::from_str_radix(st, 16).map_err(|_| format!("bad state '{st}'"))?;
+    let st = u8::from_str_radix(st, 16).map_err(|_| format!("bad state {}", quoted(st)))?;
     let state = TcpState::from_kernel(st).ok_or_else(|| format!("unknown state {st:#04x}"))?;
     let queues = next("tx_queue:rx_queue")?;
     let (tx, rx) = queues
         .split_once(':')
-        .ok_or_else(|| format!("bad queues '{queues}'"))?;
+        .ok_or_else(|| format!("bad queues {}", quoted(queues)))?;
     let send_q = hex_u32(tx, "tx_queue")?;
     let recv_q = hex_u32(rx, "rx_queue")?;
     let _timer = next("tr:tm->when")?;
     let _retrnsmt = next("retrnsmt")?;
     let uid = next("uid")?;
-    let uid = uid.parse::<u32>().map_err(|_| format!("bad uid '{uid}'"))?;
+    let uid = uid
+        .parse::<u32>()
+        .map_err(|_| format!("bad uid {}", quoted(uid)))?;
     let _timeout = next("timeout")?;
     let inode = next("inode")?;
     let inode = inode
         .parse::<u64>()
-        .map_err(|_| format!("bad inode '{inode}'"))?;
+        .map_err(|_| format!("bad inode {}", quoted(inode)))?;
     Ok(Socket {
         state,
         local,
@@ -111,7 +181,7 @@ fn parse_line(line: &[u8], netns: NetnsId) -> Result<Socket, String> {
 }
 
 fn hex_u32(s: &str, what: &str) -> Result<u32, String> {
-    u32::from_str_radix(s, 16).map_err(|_| format!("bad {what} '{s}'"))
+    u32::from_str_radix(s, 16).map_err(|_| format!("bad {what} {}", quoted(s)))
 }
 
 /// `0100007F:1F90` → 127.0.0.1:8080. The kernel prints each 32-bit word of the
@@ -120,12 +190,12 @@ fn hex_u32(s: &str, what: &str) -> Result<u32, String> {
 fn parse_endpoint(s: &str) -> Result<SocketAddr, String> {
     let (addr, port) = s
         .split_once(':')
-        .ok_or_else(|| format!("bad address '{s}'"))?;
-    let port = u16::from_str_radix(port, 16).map_err(|_| format!("bad port in '{s}'"))?;
+        .ok_or_else(|| format!("bad address {}", quoted(s)))?;
+    let port = u16::from_str_radix(port, 16).map_err(|_| format!("bad port in {}", quoted(s)))?;
     // Checked before slicing by byte offsets below: a multi-byte character would
     // otherwise split mid-character and panic (found by fuzzing).
     if !addr.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("bad address '{s}'"));
+        return Err(format!("bad address {}", quoted(s)));
     }
     let ip = match addr.len() {
         8 => IpAddr::V4(Ipv4Addr::from(hex_u32(addr, "address")?.to_ne_bytes())),
@@ -137,7 +207,7 @@ fn parse_endpoint(s: &str) -> Result<SocketAddr, String> {
             }
             IpAddr::V6(Ipv6Addr::from(bytes))
         }
-        _ => return Err(format!("bad address '{s}'")),
+        _ => return Err(format!("bad address {}", quoted(s))),
     };
     Ok(normalize(SocketAddr::new(ip, port)))
 }
@@ -150,9 +220,9 @@ mod tests {
 
     fn parse(body: &str) -> (Vec<Socket>, Vec<Malformed>) {
         let text = format!("{HEADER}{body}");
-        let (mut s, mut m) = (Vec::new(), Vec::new());
+        let (mut s, mut m) = (Vec::new(), MalformedLog::default());
         parse_table(text.as_bytes(), "tcp", 7, &mut s, &mut m);
-        (s, m)
+        (s, m.kept().to_vec())
     }
 
     #[test]
@@ -224,7 +294,7 @@ mod tests {
         let line = b"   0: 0000000000000000FFFF00000100007F:0050 0100007F:C351 06 0000000A:00000000 03:00000000 00000000     0        0 0 3 0\n";
         let mut text = HEADER.as_bytes().to_vec();
         text.extend_from_slice(line);
-        let (mut s, mut m) = (Vec::new(), Vec::new());
+        let (mut s, mut m) = (Vec::new(), MalformedLog::default());
         for cut in 0..text.len() {
             parse_table(&text[..cut], "tcp", 0, &mut s, &mut m);
         }
@@ -238,5 +308,53 @@ mod tests {
             t[i] = (seed >> 32) as u8;
             parse_table(&t, "tcp", 0, &mut s, &mut m);
         }
+    }
+
+    #[test]
+    fn a_table_without_its_header_keeps_its_first_socket() {
+        let line = "   0: 0100007F:1F90 0200007F:D431 08 00000002:0000000A 00:00000000 00000000  1000        0 4242 1 0\n";
+        let (mut s, mut m) = (Vec::new(), MalformedLog::default());
+        parse_table(line.as_bytes(), "tcp", 0, &mut s, &mut m);
+        assert_eq!((s.len(), m.len()), (1, 0));
+        // A first line that is neither header nor socket is reported, as line 1.
+        parse_table(b"garbage\n", "tcp", 0, &mut s, &mut m);
+        assert_eq!(m.kept()[0].line, 1);
+        // The IPv6 header (remote_address, wider columns) is a header too.
+        let h6 = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+        parse_table(h6.as_bytes(), "tcp6", 0, &mut s, &mut m);
+        assert_eq!((s.len(), m.len()), (1, 1));
+    }
+
+    #[test]
+    fn huge_fields_give_short_reasons_and_few_are_kept() {
+        let field = format!("\x1b[31m{}", "Z".repeat(1_000_000));
+        let (s, m) = parse(&format!(
+            "   0: 0100007F:1F90 0200007F:D431 {field} 00000000:00000000 00:00000000 00000000 0 0 1 1\n"
+        ));
+        assert!(s.is_empty());
+        assert!(m[0].reason.len() < 100, "{}", m[0].reason.len());
+        assert!(
+            m[0].reason.starts_with("bad state '\\x1b[31mZZ"),
+            "{}",
+            m[0].reason
+        );
+        assert!(m[0].reason.ends_with("...'"), "{}", m[0].reason);
+        let mut log = MalformedLog::default();
+        let (mut s, text) = (Vec::new(), "x\n".repeat(100_000));
+        parse_table(
+            format!("{HEADER}{text}").as_bytes(),
+            "tcp",
+            0,
+            &mut s,
+            &mut log,
+        );
+        assert_eq!((log.len(), log.kept().len()), (100_000, MalformedLog::KEPT));
+        let mut more = MalformedLog::default();
+        more.extend(log.clone());
+        more.extend(log);
+        assert_eq!(
+            (more.len(), more.kept().len()),
+            (200_000, MalformedLog::KEPT)
+        );
     }
 }

@@ -306,20 +306,13 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
 
 /// Open `--record` for appending before any sampling, so a bad path fails at once.
 fn open_record(path: &Path) -> Result<File> {
+    // A FIFO would block the first sample until a reader comes (forever, from
+    // cron); a device, directory or planted link is no record.
+    crate::output::check_record_target(path)?;
     // Root may append to a file whose mode says read-only; honour the mode anyway:
     // someone made that file read-only on purpose.
     if let Ok(meta) = std::fs::metadata(path) {
         use std::os::unix::fs::PermissionsExt;
-        // A FIFO would block the first sample until a reader comes (forever, from
-        // cron); a device or directory is no record.
-        if !meta.is_file() {
-            return Err(UsageError(format!(
-                "--record {}: not a regular file ({}); give a file path (it is created if missing)",
-                path.display(),
-                file_kind(&meta)
-            ))
-            .into());
-        }
         if meta.permissions().mode() & 0o222 == 0 {
             return Err(UsageError(format!(
                 "--record {}: the file is read-only (mode {:o}); choose another file or make it writable",
@@ -334,8 +327,9 @@ fn open_record(path: &Path) -> Result<File> {
         .read(true)
         .append(true)
         .create(true)
-        // Never block on open, whatever appears at the path after the check.
-        .custom_flags(libc::O_NONBLOCK)
+        // Never block on open nor follow a link, whatever appears at the path
+        // after the check.
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| {
             UsageError(format!(
@@ -344,23 +338,6 @@ fn open_record(path: &Path) -> Result<File> {
             ))
             .into()
         })
-}
-
-/// What a non-regular file is, for messages.
-fn file_kind(meta: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() || t.is_block_device() {
-        "a device"
-    } else {
-        "not a regular file"
-    }
 }
 
 fn serve(args: Box<cli::ServeArgs>) -> Result<Config> {

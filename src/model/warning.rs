@@ -136,6 +136,27 @@ pub enum Warning {
         owners: Vec<(u32, String)>,
         privilege: Privilege,
     },
+    /// The IPv6 table was not read (the kernel refused the dump, or `tcp6` was
+    /// unreadable or odd): the answer is IPv4's.
+    Ipv6NotCounted { why: String },
+    /// Files of socket owners (comm, status, cgroup, cmdline) that were odd or
+    /// unreadable for other than the ordinary reasons: the first few, and how many.
+    FilesSkipped {
+        count: usize,
+        first: Vec<String>,
+        root: String,
+    },
+    /// sockleak's own fd limit stopped the fd scan: `processes` fd tables (the first
+    /// [`PIDS_SHOWN`] in `pids`) could not be opened. Counts stay exact; only who
+    /// holds what is incomplete.
+    OwnFdsExhausted {
+        limit: u64,
+        processes: usize,
+        pids: Vec<u32>,
+        unattributed: u64,
+        /// Other fd tables that were not readable (permission).
+        unreadable: usize,
+    },
     /// Unattributed sockets that no (visible) process holds, with the `(uid,
     /// name)` they were created by (the first [`USERS_SHOWN`]).
     UnattributedGone {
@@ -189,6 +210,23 @@ impl Warning {
                 *processes = 0;
             }
             Warning::UnattributedGone { sockets, .. } => *sockets = 0,
+            Warning::FilesSkipped { count, first, .. } => {
+                *count = 0;
+                first.clear();
+            }
+            Warning::OwnFdsExhausted {
+                processes,
+                pids,
+                unattributed,
+                unreadable,
+                ..
+            } => {
+                *processes = 0;
+                pids.clear();
+                *unattributed = 0;
+                *unreadable = 0;
+            }
+            Warning::Ipv6NotCounted { .. } => {}
             Warning::NetnsFellBack { .. }
             | Warning::NetnsSkipped { .. }
             | Warning::NetlinkUnavailable { .. } => {}
@@ -227,6 +265,43 @@ impl Warning {
             owners,
             pid_list(pids, *processes),
             privilege.fd_fix()
+        )
+    }
+}
+
+impl Warning {
+    fn fmt_own_fds(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Warning::OwnFdsExhausted {
+            limit,
+            processes,
+            pids,
+            unattributed,
+            unreadable,
+        } = self
+        else {
+            return Ok(());
+        };
+        let effect = if *unattributed > 0 {
+            format!(
+                "{unattributed} socket{} unattributed, most likely held by them",
+                plural(*unattributed, " is", "s are")
+            )
+        } else {
+            "owners shared with them may be missing".to_string()
+        };
+        let also = if *unreadable == 0 {
+            String::new()
+        } else {
+            format!(
+                " ({unreadable} other fd table{} not readable)",
+                plural(*unreadable as u64, " was", "s were")
+            )
+        };
+        write!(
+            f,
+            "sockleak ran out of its own file descriptors (limit {limit} open files): the fd tables of {processes} process{} (pid {}) could not be opened, so attribution is incomplete: {effect}{also}; counts and states are exact. Raise the limit: ulimit -n in the shell, LimitNOFILE= in a systemd unit",
+            plural(*processes as u64, "", "es"),
+            pid_list(pids, *processes),
         )
     }
 }
@@ -288,6 +363,21 @@ impl fmt::Display for Warning {
                 )
             }
             Warning::UnattributedHeld { .. } => self.fmt_unattributed_held(f),
+            Warning::Ipv6NotCounted { why } => {
+                write!(f, "{why}: IPv6 sockets are not counted, only IPv4")
+            }
+            Warning::FilesSkipped { count, first, root } => write!(
+                f,
+                "{count} file{} of socket owners under {root} not read, the fields they give shown as unknown: {}{}",
+                plural(*count as u64, "", "s"),
+                first.join("; "),
+                if *count > first.len() {
+                    format!("; and {} more", count - first.len())
+                } else {
+                    String::new()
+                }
+            ),
+            Warning::OwnFdsExhausted { .. } => self.fmt_own_fds(f),
             Warning::UnattributedGone {
                 sockets,
                 owners,

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod tree;
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_sockleak")
 }
@@ -379,4 +381,91 @@ pub fn warnings(doc: &Value) -> Vec<&str> {
         .iter()
         .map(|w| w.as_str().expect("warning text"))
         .collect()
+}
+
+/// How a bounded run of sockleak ended.
+pub struct Bounded {
+    /// The exit code, or None when it was killed (by the timeout, or a signal).
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub timed_out: bool,
+    pub elapsed: Duration,
+}
+
+/// Run sockleak with a wall-clock `timeout` (killed after it) and an address-space
+/// limit of `mem` bytes (RLIMIT_AS, set in the child before exec): a hang or a
+/// runaway allocation ends the run rather than the test machine.
+pub fn run_bounded(args: &[&str], timeout: Duration, mem: u64) -> Bounded {
+    use std::io::Read;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the hook.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: mem,
+                rlim_max: mem,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("start sockleak");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > timeout {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().expect("wait");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    let stdout = t_out.join().unwrap();
+    let stderr = t_err.join().unwrap();
+    assert!(
+        status.signal().is_none() || timed_out,
+        "sockleak {args:?} died of signal {:?}: {}",
+        status.signal(),
+        String::from_utf8_lossy(&stderr)
+    );
+    Bounded {
+        code: status.code(),
+        stdout,
+        stderr,
+        timed_out,
+        elapsed,
+    }
+}
+
+/// The first raw control character (other than newline and tab) in `text`, with
+/// its offset: text output must escape them.
+pub fn raw_control(text: &[u8]) -> Option<(usize, char)> {
+    String::from_utf8_lossy(text)
+        .char_indices()
+        .find(|(_, c)| c.is_control() && *c != '\n' && *c != '\t')
 }
