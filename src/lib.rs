@@ -13,6 +13,7 @@ pub mod filter;
 pub mod model;
 pub mod output;
 pub mod plot;
+pub mod poollog;
 pub mod render;
 pub mod serve;
 pub mod snapshot;

@@ -46,6 +46,7 @@ fn main() {
         },
         Some(Command::Serve(args)) => sockleak::serve::run(args),
         Some(Command::Plot(args)) => sockleak::plot::run(args),
+        Some(Command::PoolLog(args)) => sockleak::poollog::run(args),
     };
     std::process::exit(match result {
         Ok(code) => code,

@@ -218,7 +218,21 @@ pub fn run(args: &PlotArgs) -> Result<i32> {
     }
     let file = std::fs::File::open(&args.input)
         .map_err(|e| UsageError(format!("{}: cannot read it: {e}", args.input.display())))?;
-    let rec = read_record(BufReader::new(file), args.metric);
+    // A `sockleak pool-log --json` document is drawn too (its routes' leases).
+    let pool_log = crate::poollog::plot::load(&args.input)
+        .map_err(|e| UsageError(format!("{}: {e:#}", args.input.display())))?;
+    let labels = pool_log
+        .as_ref()
+        .map(crate::poollog::plot::PoolPlot::labels);
+    let rec = match pool_log {
+        Some(p) => Record {
+            samples: 1,
+            series: p.series,
+            pool_size: p.limit,
+            ..Record::default()
+        },
+        None => read_record(BufReader::new(file), args.metric),
+    };
     let mut err = io::stderr().lock();
     for (n, why) in rec.bad_lines.iter().take(20) {
         let _ = writeln!(err, "{}: line {n} skipped: {why}", args.input.display());
@@ -251,6 +265,7 @@ pub fn run(args: &PlotArgs) -> Result<i32> {
         pool,
         warn_pct: args.warn_at,
         start: rec.start,
+        labels,
     };
     if svg {
         draw(
@@ -283,6 +298,8 @@ struct ChartOpts {
     pool: Option<u64>,
     warn_pct: f64,
     start: Option<SystemTime>,
+    /// Caption, y axis and start for a chart that is not of sockets.
+    labels: Option<crate::poollog::plot::Labels>,
 }
 
 fn draw<DB: DrawingBackend>(
@@ -304,7 +321,15 @@ where
     let since = o
         .start
         .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+        .or_else(|| o.labels.as_ref().map(|l| l.since.clone()))
         .unwrap_or_default();
+    let (caption, y_desc) = match &o.labels {
+        Some(l) => (l.caption.clone(), l.y_desc.clone()),
+        None => (
+            format!("sockleak: {} sockets per group", o.metric.snake()),
+            format!("{} sockets", o.metric.snake()),
+        ),
+    };
     // Hours of record read better in minutes or hours than as "30000" seconds. The
     // axis is built in that unit, so that its ticks are round numbers of it.
     let (unit, per) = if xmax > 7200.0 {
@@ -316,10 +341,7 @@ where
     };
     let xmax = xmax / per;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("sockleak: {} sockets per group", o.metric.snake()),
-            ("sans-serif", 24),
-        )
+        .caption(caption, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(56)
@@ -338,7 +360,7 @@ where
     chart
         .configure_mesh()
         .x_desc(format!("{unit} since {since}"))
-        .y_desc(format!("{} sockets", o.metric.snake()))
+        .y_desc(y_desc)
         .x_label_formatter(&x_label)
         .y_label_formatter(&y_label)
         .y_labels(y_ticks)
