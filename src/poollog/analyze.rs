@@ -585,10 +585,25 @@ impl Analyzer {
 /// What a lease shows when the log has no header lines for its connection.
 pub const NO_HEADERS: &str = "(no header lines)";
 
-/// `GET /forbidden?round=3` groups with every other round: the query is dropped.
-fn request_key(method: &str, target: &str) -> String {
+/// `GET /invoices/42?lang=en` groups with every other invoice: the query is dropped
+/// and a path segment of digits alone becomes `{n}`, so that one code path is one line.
+pub fn request_key(method: &str, target: &str) -> String {
     let path = target.split(['?', '#']).next().unwrap_or(target);
-    format!("{method} {}", truncate(path, 200))
+    let path = truncate(path, 200);
+    let mut out = String::with_capacity(method.len() + path.len() + 1);
+    out.push_str(method);
+    out.push(' ');
+    for (i, seg) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str("{n}");
+        } else {
+            out.push_str(seg);
+        }
+    }
+    out
 }
 
 fn truncate(s: &str, n: usize) -> &str {
@@ -755,4 +770,168 @@ fn overall_reason(rep: &Report, routes: &[RouteReport]) -> String {
         );
     }
     format!("{}: {}", worst.route, worst.reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const R: &str = "{}->http://a:80";
+
+    fn stats(alloc: u32, max: u32, avail: u32) -> String {
+        format!(
+            "[total available: {avail}; route allocated: {alloc} of {max}; total allocated: {alloc} of 100]"
+        )
+    }
+
+    /// Lines at one a second: `L id`, `R id`, `Q` (request at the limit), `H id path code`.
+    fn run(max: u32, script: &[&str]) -> Report {
+        let mut a = Analyzer::new();
+        let mut out = 0u32;
+        for (i, step) in script.iter().enumerate() {
+            let t = format!("2024-01-01 00:{:02}:{:02},000 DEBUG - ", i / 60, i % 60);
+            let w: Vec<&str> = step.split(' ').collect();
+            let line = match w[0] {
+                "L" => {
+                    out += 1;
+                    format!(
+                        "Connection leased: [id: {}][route: {R}]{}",
+                        w[1],
+                        stats(out, max, 0)
+                    )
+                }
+                "R" => {
+                    out -= 1;
+                    format!(
+                        "Connection released: [id: {}][route: {R}]{}",
+                        w[1],
+                        stats(out + 1, max, 1)
+                    )
+                }
+                "Q" => format!("Connection request: [route: {R}]{}", stats(out, max, 0)),
+                "H" => {
+                    a.line(&format!(
+                        "{t}http-outgoing-{} >> GET {} HTTP/1.1",
+                        w[1], w[2]
+                    ));
+                    format!("http-outgoing-{} << HTTP/1.1 {} X", w[1], w[3])
+                }
+                _ => step.to_string(),
+            };
+            a.line(&format!("{t}{line}"));
+        }
+        a.finish()
+    }
+
+    #[test]
+    fn leases_outlived_by_released_ones_are_a_leak_with_a_rate() {
+        let rep = run(
+            10,
+            &[
+                "L 0",
+                "H 0 /bad/1 403",
+                "L 1",
+                "H 1 /ok 200",
+                "R 1",
+                "L 2",
+                "H 2 /bad/2 403",
+                "L 1",
+                "R 1",
+            ],
+        );
+        let r = &rep.routes[0];
+        assert_eq!(rep.verdict, Verdict::Leak);
+        assert_eq!(
+            r.unreleased
+                .iter()
+                .map(|u| u.id.as_str())
+                .collect::<Vec<_>>(),
+            ["0", "2"]
+        );
+        assert_eq!(
+            r.unreleased_summary,
+            vec![Exchange {
+                request: "GET /bad/{n}".into(),
+                status: "403 X".into(),
+                count: 2
+            }]
+        );
+        assert!(
+            r.released_summary
+                .iter()
+                .any(|e| e.request == "GET /ok" && e.status == "200 X")
+        );
+        // Two leaked leases 5 s apart (steps 0 and 5, one a second).
+        let rate = r.leak_per_minute.unwrap();
+        assert!((rate - 60.0 / 5.0).abs() < 1e-6, "{rate}");
+        assert!((r.exhaustion_in_secs.unwrap() - 8.0 / rate * 60.0).abs() < 1e-6);
+        assert_eq!(rep.verdict.exit_code(), 1);
+    }
+
+    #[test]
+    fn leases_that_come_back_are_healthy_and_no_release_is_not_enough_data() {
+        let rep = run(2, &["L 0", "R 0", "L 0", "R 0", "L 1"]);
+        assert_eq!(rep.verdict, Verdict::Healthy);
+        assert_eq!(rep.routes[0].unreleased.len(), 1);
+        assert!(!rep.routes[0].unreleased[0].outlived);
+        let rep = run(2, &["L 0", "L 1"]);
+        assert_eq!(rep.verdict, Verdict::NotEnoughData);
+        assert_eq!(rep.verdict.exit_code(), 3);
+        let rep = run(2, &["just an application line"]);
+        assert_eq!(rep.verdict, Verdict::NotEnoughData);
+        assert!(rep.reason.contains("enable DEBUG"), "{}", rep.reason);
+    }
+
+    #[test]
+    fn a_request_behind_a_full_pool_of_leaks_is_exhausted() {
+        let rep = run(2, &["L 0", "L 1", "R 1", "L 1", "Q"]);
+        assert_eq!(rep.verdict, Verdict::Exhausted);
+        assert!(rep.routes[0].stuck_at.is_some());
+        let rep = run(
+            2,
+            &[
+                "L 0",
+                "R 0",
+                "Q",
+                "Timeout waiting for connection from pool",
+            ],
+        );
+        assert_eq!(rep.routes[0].pool_timeouts, 1);
+        assert_eq!(rep.verdict, Verdict::Exhausted);
+    }
+
+    #[test]
+    fn a_lease_of_an_id_already_out_is_counted_not_doubled() {
+        let rep = run(5, &["L 0", "L 0", "R 0"]);
+        assert_eq!(rep.repeated_leases, 1);
+        assert!(rep.routes[0].unreleased.is_empty());
+    }
+
+    #[test]
+    fn memory_is_bounded_over_a_long_log() {
+        let mut a = Analyzer::new();
+        for i in 0..40_000u64 {
+            let t = format!(
+                "2024-01-01 {:02}:{:02}:{:02},000 ",
+                i / 3600 % 24,
+                i / 60 % 60,
+                i % 60
+            );
+            let id = i % 7;
+            let s = stats(1, 10, 0);
+            a.line(&format!("{t}Connection leased: [id: {id}][route: {R}]{s}"));
+            a.line(&format!(
+                "{t}headers - http-outgoing-{id} >> GET /item/{i}/x{i} HTTP/1.1"
+            ));
+            a.line(&format!(
+                "{t}Connection released: [id: {id}][route: {R}]{s}"
+            ));
+        }
+        assert!(a.routes[0].series.points.len() <= MAX_POINTS);
+        assert!(a.routes[0].released.len() <= MAX_SUMMARY);
+        let rep = a.finish();
+        assert_eq!(rep.routes[0].releases, 40_000);
+        assert!(rep.routes[0].released_other > 0);
+        assert!(rep.routes[0].series.len() <= MAX_POINTS + 2);
+    }
 }

@@ -128,7 +128,10 @@ pub fn parse_kind(line: &str) -> Kind<'_> {
             return k;
         }
     }
-    if line.contains("endpoint") || line.contains(" acquired ep-") {
+    if line.contains("endpoint")
+        || line.contains(" acquired ep-")
+        || line.contains(" connection released ")
+    {
         if let Some(k) = pool_line_5x(line) {
             return k;
         }
@@ -501,4 +504,253 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const R: &str = "{}->http://myhost:8080";
+
+    fn ev(line: &str) -> Event<'_> {
+        match parse_kind(line) {
+            Kind::Event(e) => e,
+            k => panic!("{line}: {k:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_45_and_43_pool_lines() {
+        let s = Stats {
+            available: 2,
+            route_allocated: 50,
+            route_max: 50,
+            total_allocated: 52,
+            total_max: 100,
+        };
+        let l = "x PoolingHttpClientConnectionManager - Connection request: [route: {}->http://myhost:8080][total kept alive: 2; route allocated: 50 of 50; total allocated: 52 of 100]";
+        assert_eq!(ev(l), Event::Request { route: R, stats: s });
+        let l = "Connection leased: [id: 64][route: {}->http://myhost:8080][total available: 2; route allocated: 50 of 50; total allocated: 52 of 100]";
+        assert_eq!(
+            ev(l),
+            Event::Leased {
+                id: "64",
+                route: R,
+                stats: s
+            }
+        );
+        let l = "Connection released: [id: 64][route: {}->http://myhost:8080][state: user1][total available: 2; route allocated: 50 of 50; total allocated: 52 of 100]";
+        assert_eq!(
+            ev(l),
+            Event::Released {
+                id: "64",
+                route: R,
+                stats: s
+            }
+        );
+    }
+
+    #[test]
+    fn an_ipv6_route_keeps_its_brackets() {
+        let l = "Connection leased: [id: 1][route: {}->http://[::1]:8080][total available: 0; route allocated: 1 of 2; total allocated: 1 of 20]";
+        let Event::Leased { route, .. } = ev(l) else {
+            panic!()
+        };
+        assert_eq!(route, "{}->http://[::1]:8080");
+    }
+
+    #[test]
+    fn reads_connection_and_header_lines() {
+        assert_eq!(
+            ev("headers - http-outgoing-64 >> GET /session HTTP/1.1"),
+            Event::RequestLine {
+                conn: 64,
+                method: "GET",
+                target: "/session"
+            }
+        );
+        assert_eq!(
+            ev("headers - http-outgoing-64 << HTTP/1.1 403 Forbidden"),
+            Event::Status {
+                conn: 64,
+                code: 403,
+                reason: "Forbidden"
+            }
+        );
+        assert_eq!(
+            ev("wire - http-outgoing-3 >> \"POST /a?b=1 HTTP/1.1[\\r][\\n]\""),
+            Event::RequestLine {
+                conn: 3,
+                method: "POST",
+                target: "/a?b=1"
+            }
+        );
+        assert_eq!(
+            parse_kind("headers - http-outgoing-64 >> Host: myhost"),
+            Kind::Noise
+        );
+        assert_eq!(
+            ev("http-outgoing-7: Shutdown connection"),
+            Event::Shutdown { conn: 7 }
+        );
+        assert_eq!(
+            ev("http-outgoing-7: Close connection"),
+            Event::Close { conn: 7 }
+        );
+        assert_eq!(
+            ev("http-outgoing-7: close connection IMMEDIATE"),
+            Event::Shutdown { conn: 7 }
+        );
+        assert_eq!(
+            ev("ConnectionHolder - Connection discarded"),
+            Event::Discarded
+        );
+        assert_eq!(
+            ev(
+                "org.apache.http.conn.ConnectionPoolTimeoutException: Timeout waiting for connection from pool"
+            ),
+            Event::PoolTimeout
+        );
+        assert_eq!(
+            parse_kind(
+                "\tat org.apache.http.impl.conn.PoolingHttpClientConnectionManager.leaseConnection(X.java:1)"
+            ),
+            Kind::Unknown
+        );
+    }
+
+    #[test]
+    fn reads_5x_lines() {
+        let st = "[route: {}->http://a:80][total available: 0; route allocated: 1 of 5; total allocated: 1 of 25]";
+        let l = format!("ex-0000000001 endpoint lease request (3 MINUTES) {st}");
+        let Event::Request { route, .. } = ev(&l) else {
+            panic!()
+        };
+        assert_eq!(route, "{}->http://a:80");
+        let l = format!("ex-0000000001: endpoint leased {st}");
+        assert!(matches!(
+            ev(&l),
+            Event::Leased {
+                id: "ex-0000000001",
+                ..
+            }
+        ));
+        assert_eq!(
+            ev("ex-0000000001 acquired ep-0000000002"),
+            Event::Acquired {
+                exchange: "ex-0000000001",
+                endpoint: "ep-0000000002"
+            }
+        );
+        assert_eq!(
+            ev("ex-0000000001 acquired endpoint ep-0000000002"),
+            Event::Acquired {
+                exchange: "ex-0000000001",
+                endpoint: "ep-0000000002"
+            }
+        );
+        let l = format!("ep-0000000002 connection released {st}");
+        assert!(matches!(
+            ev(&l),
+            Event::Released {
+                id: "ep-0000000002",
+                ..
+            }
+        ));
+        assert_eq!(
+            ev("ep-0000000002 connected http-outgoing-5"),
+            Event::Bound {
+                endpoint: "ep-0000000002",
+                conn: 5
+            }
+        );
+        assert_eq!(
+            ev("ep-0000000002 executing exchange ex-0000000001 over http-outgoing-5"),
+            Event::Bound {
+                endpoint: "ep-0000000002",
+                conn: 5
+            }
+        );
+        assert_eq!(
+            ev("ex-0000000001 endpoint lease failed"),
+            Event::LeaseFailed {
+                id: "ex-0000000001"
+            }
+        );
+        assert_eq!(parse_kind("ep-0000000002 releasing endpoint"), Kind::Noise);
+    }
+
+    #[test]
+    fn cut_pool_lines_are_garbled() {
+        assert!(matches!(
+            parse_kind("Connection leased: [id: 7][route: {}->http://orders.inter"),
+            Kind::Garbled(_)
+        ));
+        assert!(matches!(
+            parse_kind(
+                "Connection request: [route: x][total available: 0; route allocated: a of 2; total allocated: 1 of 20]"
+            ),
+            Kind::Garbled(_)
+        ));
+        assert_eq!(parse_kind("INFO com.example.App - started"), Kind::Unknown);
+    }
+
+    #[test]
+    fn reads_timestamps_of_the_usual_frameworks() {
+        let day = days_from_civil(2024, 1, 15).unwrap() as f64 * 86400.0;
+        let at = |h: f64, m: f64, s: f64| day + h * 3600.0 + m * 60.0 + s;
+        let cases = [
+            (
+                "2024-01-15 10:23:45,123 [main] DEBUG x - y",
+                at(10.0, 23.0, 45.123),
+            ),
+            ("2024-01-15T10:23:45.5Z DEBUG", at(10.0, 23.0, 45.5)),
+            ("[2024-01-15 10:23:45.123] DEBUG", at(10.0, 23.0, 45.123)),
+            (
+                "2024/01/15 10:23:45:123 UTC [DEBUG] headers - x",
+                at(10.0, 23.0, 45.123),
+            ),
+            (
+                "Jan 15, 2024 10:23:45 PM org.apache.http.X m",
+                at(22.0, 23.0, 45.0),
+            ),
+            (
+                "Jan 15, 2024 12:00:01 AM org.apache.http.X m",
+                at(0.0, 0.0, 1.0),
+            ),
+        ];
+        for (line, want) in cases {
+            let st = parse_stamp(line).unwrap_or_else(|| panic!("{line}"));
+            assert!(st.dated && (st.secs - want).abs() < 1e-6, "{line}: {st:?}");
+        }
+        let st = parse_stamp("10:23:45.123 [main] DEBUG").unwrap();
+        assert!(!st.dated && (st.secs - 37425.123).abs() < 1e-6);
+        assert_eq!(parse_stamp("DEBUG no time"), None);
+        assert_eq!(parse_stamp("25:00:00 x"), None);
+        assert_eq!(
+            civil_from_days(days_from_civil(2024, 2, 29).unwrap()),
+            (2024, 2, 29)
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn random_text_never_panics(s in "\\PC{0,200}") {
+            let _ = parse_line(&s);
+        }
+
+        #[test]
+        fn mangled_pool_lines_never_panic(cut in 0usize..200, junk in "[\\[\\]:; 0-9a-z{}>-]{0,20}") {
+            let base = "2024-01-15 10:23:45,123 [t] DEBUG PoolingHttpClientConnectionManager - Connection leased: [id: 64][route: {}->http://[::1]:8080][total available: 2; route allocated: 50 of 50; total allocated: 52 of 100]";
+            let mut s: String = base.chars().take(cut).collect();
+            s.push_str(&junk);
+            s.push_str(&base.chars().skip(cut).collect::<String>());
+            let _ = parse_line(&s);
+            let half: String = s.chars().take(s.chars().count() / 2).collect();
+            let _ = parse_line(&half);
+        }
+    }
 }

@@ -47,7 +47,9 @@ pub fn duration_text(secs: f64) -> String {
 }
 
 fn exchange_text(e: &Exchange) -> String {
-    if e.status.is_empty() {
+    if e.request == super::analyze::NO_HEADERS {
+        e.request.clone()
+    } else if e.status.is_empty() {
         format!("{} -> (no response logged)", printable(&e.request))
     } else {
         format!("{} -> {}", printable(&e.request), printable(&e.status))
