@@ -68,7 +68,7 @@ pub enum Command {
         after_help = "Examples:\n  sockleak serve\n  sockleak serve --listen 127.0.0.1:9732 --min-interval 5"
     )]
     Serve(ServeArgs),
-    /// Plot a `--record` file as SVG or PNG.
+    /// Plot a `--record` file (or a `pool-log --json` document) as SVG or PNG.
     #[command(
         after_help = "Examples:\n  sockleak plot leak.ndjson -o leak.svg\n  sockleak plot leak.ndjson -o leak.png --top 5"
     )]
@@ -334,7 +334,7 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct PlotArgs {
-    /// An NDJSON file written by --watch --record.
+    /// An NDJSON file written by --watch --record, or a `pool-log --json` document.
     #[arg(value_name = "FILE")]
     pub input: PathBuf,
 
