@@ -7,12 +7,12 @@
 //! | layer | modules | what it is |
 //! |---|---|---|
 //! | 0 base | [`model`], [`exit`], [`output`] | plain data (states, sockets, processes, the report, watch stats, warnings), exit codes, atomic file output |
-//! | 1 collect | [`collect`], [`filter`] | reading the kernel's tables and the fd tables; socket and owner filters |
+//! | 1 collect | [`collect`], [`filter`], [`poollog`] | reading the kernel's tables and the fd tables; socket and owner filters; reading and judging HttpClient pool logs |
 //! | 2 report | [`report`] | aggregation into groups keyed by `--by`; the [`report::Sampler`] every command samples with |
 //! | 3 policy | [`policy`] | threshold levels and the `--watch` tracker: pure judgements of reports |
 //! | 4 render | [`render`] | table, JSON, Prometheus, check lines, Nagios, watch frames: one file per format |
 //! | 5 config | [`config`] | clap flags ([`config::cli`]) turned once into a validated [`config::Config`] |
-//! | 6 app | [`app`] | the commands: snapshot, check, watch, serve, plot (siblings) |
+//! | 6 app | [`app`] | the commands: snapshot, check, watch, serve, plot, pool-log (siblings) |
 //!
 //! `main.rs` parses, builds the config once, dispatches once and maps errors to
 //! exit codes. ARCHITECTURE.md maps every JSON field and table column to the
@@ -26,5 +26,6 @@ pub mod filter;
 pub mod model;
 pub mod output;
 pub mod policy;
+pub mod poollog;
 pub mod render;
 pub mod report;

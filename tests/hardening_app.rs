@@ -50,10 +50,7 @@ fn record_refuses_what_is_no_regular_file() {
         ]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(3), "{err}");
-        assert!(
-            err.contains("regular file") && err.contains(kind),
-            "{err}"
-        );
+        assert!(err.contains("regular file") && err.contains(kind), "{err}");
         assert!(t.elapsed().as_secs() < 5, "never blocks on a FIFO");
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Bottom to top. A module may use modules of its own layer or below.
 const LAYERS: &[(&str, &[&str])] = &[
     ("base", &["model", "exit", "output"]),
-    ("collect", &["collect", "filter"]),
+    ("collect", &["collect", "filter", "poollog"]),
     ("report", &["report"]),
     ("policy", &["policy"]),
     ("render", &["render"]),

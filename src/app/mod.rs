@@ -1,8 +1,9 @@
-//! Commands: snapshot, check, watch, serve and plot. Siblings that never use each
+//! Commands: snapshot, check, watch, serve, plot and pool-log. Siblings that never use each
 //! other: each takes its part of the validated [`crate::config::Config`] and runs.
 
 pub mod check;
 pub mod plot;
+pub mod pool_log;
 pub mod serve;
 pub mod snapshot;
 pub mod watch;
@@ -19,5 +20,6 @@ pub fn run(config: Config) -> Result<i32> {
         Config::Watch(c) => watch::run(c),
         Config::Serve(c) => serve::run(c),
         Config::Plot(c) => plot::run(c),
+        Config::PoolLog(c) => pool_log::run(c),
     }
 }

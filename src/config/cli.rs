@@ -69,11 +69,47 @@ pub enum Command {
         after_help = "Examples:\n  sockleak serve\n  sockleak serve --listen 127.0.0.1:9732 --min-interval 5"
     )]
     Serve(Box<ServeArgs>),
-    /// Plot a `--record` file as SVG or PNG.
+    /// Plot a `--record` file (or a `pool-log --json` document) as SVG or PNG.
     #[command(
         after_help = "Examples:\n  sockleak plot leak.ndjson -o leak.svg\n  sockleak plot leak.ndjson -o leak.png --top 5"
     )]
     Plot(PlotArgs),
+    /// Read Apache HttpClient's DEBUG log: which route's leases never come back, and
+    /// which request they carried.
+    #[command(after_help = POOL_LOG_EXAMPLES)]
+    PoolLog(PoolLogArgs),
+}
+
+const POOL_LOG_EXAMPLES: &str = "\
+Examples:
+  sockleak pool-log app.log                     routes, unreleased leases, verdict
+  sockleak pool-log app.log.2.gz app.log.1 app.log    rotated logs, oldest first
+  kubectl logs my-pod | sockleak pool-log -     from stdin
+  sockleak pool-log app.log --json | jq '.routes[0].unreleased_summary'
+  sockleak pool-log app.log --json > pool.json && sockleak plot pool.json -o pool.svg
+
+The log needs DEBUG for org.apache.http.impl.conn (4.x) or
+org.apache.hc.client5.http.impl.io (5.x), and for org.apache.http.headers (or
+org.apache.hc.client5.http.headers) to name the request each lease carried.
+
+Verdicts and exit codes: 0 healthy (leases come back), 1 leak (leases outlived
+by later ones and never released), 2 exhausted (a caller timed out waiting for
+the pool, or waits behind a limit's worth of unreleased leases), 3 not enough
+data or unreadable input.";
+
+#[derive(Debug, Args, Clone)]
+pub struct PoolLogArgs {
+    /// HttpClient DEBUG logs, oldest first (`-` for stdin; gzip is read directly).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// One JSON document (version 1, kind "sockleak-pool-log") instead of the table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// List at most N unreleased leases per route in the table (JSON lists all).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub show: usize,
 }
 
 /// Where sockets and processes are read from.
@@ -287,7 +323,7 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct PlotArgs {
-    /// An NDJSON file written by --watch --record.
+    /// An NDJSON file written by --watch --record, or a `pool-log --json` document.
     #[arg(value_name = "FILE")]
     pub input: PathBuf,
 
@@ -344,7 +380,7 @@ pub fn wants_nagios(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool 
     // `plot -o FILE` names a file, and subcommands have no nagios output.
     if args
         .first()
-        .is_some_and(|a| matches!(a.as_str(), "plot" | "serve" | "help"))
+        .is_some_and(|a| matches!(a.as_str(), "plot" | "serve" | "help" | "pool-log"))
     {
         return false;
     }

@@ -35,6 +35,17 @@ pub enum Config {
     Watch(Watch),
     Serve(Serve),
     Plot(Plot),
+    PoolLog(PoolLog),
+}
+
+/// `sockleak pool-log`.
+#[derive(Debug)]
+pub struct PoolLog {
+    /// Oldest first; `-` is stdin.
+    pub files: Vec<PathBuf>,
+    pub json: bool,
+    /// Unreleased leases listed per route in the table.
+    pub show: usize,
 }
 
 /// One snapshot in one format.
@@ -116,6 +127,11 @@ impl Config {
         match cli.command {
             Some(cli::Command::Serve(args)) => serve(args),
             Some(cli::Command::Plot(args)) => plot(args),
+            Some(cli::Command::PoolLog(args)) => Ok(Config::PoolLog(PoolLog {
+                files: args.files,
+                json: args.json,
+                show: args.show,
+            })),
             None => match cli.watch.watch {
                 Some(interval) => watch(&cli, interval),
                 None if is_check(&cli) => check(&cli),

@@ -270,6 +270,58 @@ impl Warning {
 }
 
 impl Warning {
+    fn fmt_unattributed_gone(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Warning::UnattributedGone {
+            sockets,
+            owners,
+            hidepid,
+        } = self
+        else {
+            return Ok(());
+        };
+        // With hidepid, other users' processes are not even listed: their
+        // sockets look ownerless, and "closed during the scan" would be false.
+        let them = plural(*sockets, "it", "them");
+        let (holder, why) = if *hidepid {
+            (
+                format!("no visible process holds {them}"),
+                "/proc is mounted with hidepid, so other users' processes are not listed; run as root (or in the proc mount's gid= group) to see them",
+            )
+        } else {
+            (
+                format!("no process holds {them} any more"),
+                "closed, or its process exited, during the scan; or held by the kernel",
+            )
+        };
+        let by = if owners.is_empty() {
+            String::new()
+        } else {
+            format!(" (created by {})", user_list(owners))
+        };
+        write!(
+            f,
+            "{sockets} socket{} unattributed{by}: {holder} ({why})",
+            plural(*sockets, "", "s")
+        )
+    }
+
+    fn fmt_malformed(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Warning::MalformedLines { count, shown } = self else {
+            return Ok(());
+        };
+        let lines: Vec<String> = shown
+            .iter()
+            .map(|m| format!("{} line {}: {}", m.file, m.line, m.reason))
+            .collect();
+        write!(
+            f,
+            "{count} malformed line{} in the TCP table not counted: {}{}",
+            plural(*count as u64, "", "s"),
+            lines.join("; "),
+            if *count > shown.len() { "; ..." } else { "" }
+        )
+    }
+
     fn fmt_own_fds(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Warning::OwnFdsExhausted {
             limit,
@@ -349,19 +401,7 @@ impl fmt::Display for Warning {
                 f,
                 "netlink sock_diag unavailable ({error}); read {root}/net/tcp instead, without idle ages"
             ),
-            Warning::MalformedLines { count, shown } => {
-                let lines: Vec<String> = shown
-                    .iter()
-                    .map(|m| format!("{} line {}: {}", m.file, m.line, m.reason))
-                    .collect();
-                write!(
-                    f,
-                    "{count} malformed line{} in the TCP table not counted: {}{}",
-                    plural(*count as u64, "", "s"),
-                    lines.join("; "),
-                    if *count > shown.len() { "; ..." } else { "" }
-                )
-            }
+            Warning::MalformedLines { .. } => self.fmt_malformed(f),
             Warning::UnattributedHeld { .. } => self.fmt_unattributed_held(f),
             Warning::Ipv6NotCounted { why } => {
                 write!(f, "{why}: IPv6 sockets are not counted, only IPv4")
@@ -378,36 +418,7 @@ impl fmt::Display for Warning {
                 }
             ),
             Warning::OwnFdsExhausted { .. } => self.fmt_own_fds(f),
-            Warning::UnattributedGone {
-                sockets,
-                owners,
-                hidepid,
-            } => {
-                // With hidepid, other users' processes are not even listed: their
-                // sockets look ownerless, and "closed during the scan" would be false.
-                let them = plural(*sockets, "it", "them");
-                let (holder, why) = if *hidepid {
-                    (
-                        format!("no visible process holds {them}"),
-                        "/proc is mounted with hidepid, so other users' processes are not listed; run as root (or in the proc mount's gid= group) to see them",
-                    )
-                } else {
-                    (
-                        format!("no process holds {them} any more"),
-                        "closed, or its process exited, during the scan; or held by the kernel",
-                    )
-                };
-                let by = if owners.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (created by {})", user_list(owners))
-                };
-                write!(
-                    f,
-                    "{sockets} socket{} unattributed{by}: {holder} ({why})",
-                    plural(*sockets, "", "s")
-                )
-            }
+            Warning::UnattributedGone { .. } => self.fmt_unattributed_gone(f),
         }
     }
 }

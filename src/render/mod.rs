@@ -8,6 +8,7 @@ pub mod check;
 pub mod describe;
 pub mod frame;
 pub mod json;
+pub mod pool_log;
 pub mod prometheus;
 pub mod table;
 

@@ -25,6 +25,8 @@ pub struct ChartOpts {
     pub pool: Option<u64>,
     pub warn_pct: f64,
     pub start: Option<SystemTime>,
+    /// Caption, y axis and start for a chart that is not of sockets (a pool log).
+    pub labels: Option<super::pool_log::Labels>,
 }
 
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
@@ -56,11 +58,12 @@ where
     let top_pool = series.iter().filter_map(|s| s.pool).max().unwrap_or(0);
     let pool = o.pool.unwrap_or(top_pool);
     let ymax = (peak.max(pool) as f64 * 1.1).max(1.0);
+    let caption = match &o.labels {
+        Some(l) => l.caption.clone(),
+        None => format!("sockleak: {} sockets per group", o.metric.snake()),
+    };
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("sockleak: {} sockets per group", o.metric.snake()),
-            ("sans-serif", 24),
-        )
+        .caption(caption, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(56)
@@ -109,7 +112,12 @@ fn mesh<DB: DrawingBackend>(
     let since = o
         .start
         .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+        .or_else(|| o.labels.as_ref().map(|l| l.since.clone()))
         .unwrap_or_default();
+    let y_desc = match &o.labels {
+        Some(l) => l.y_desc.clone(),
+        None => format!("{} sockets", o.metric.snake()),
+    };
     let x_label = |x: &f64| tick(*x);
     // Counts are whole: at most one tick per unit, and no "0.5 sockets" label.
     let y_label = |y: &f64| {
@@ -123,7 +131,7 @@ fn mesh<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc(format!("{unit} since {since}"))
-        .y_desc(format!("{} sockets", o.metric.snake()))
+        .y_desc(y_desc)
         .x_label_formatter(&x_label)
         .y_label_formatter(&y_label)
         .y_labels(y_ticks)

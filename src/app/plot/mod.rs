@@ -3,6 +3,7 @@
 //! horizontal lines. Only a record with no sample at all is an error.
 
 mod chart;
+pub mod pool_log;
 pub mod record;
 
 use std::io::{self, BufReader, Write};
@@ -19,7 +20,19 @@ use record::Record;
 const FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans-subset.ttf");
 
 pub fn run(p: Plot) -> Result<i32> {
-    let rec = record::read_record(BufReader::new(&p.record), p.metric);
+    // A `sockleak pool-log --json` document is drawn too (its routes' leases).
+    let pool_log = pool_log::load(&p.input)
+        .map_err(|e| UsageError(format!("{}: {e:#}", p.input.display())))?;
+    let labels = pool_log.as_ref().map(pool_log::PoolPlot::labels);
+    let rec = match pool_log {
+        Some(log) => Record {
+            samples: 1,
+            series: log.series,
+            pool_size: log.limit,
+            ..Record::default()
+        },
+        None => record::read_record(BufReader::new(&p.record), p.metric),
+    };
     report_bad_lines(&p, &rec);
     if rec.samples == 0 {
         return Err(UsageError(format!(
@@ -40,6 +53,7 @@ pub fn run(p: Plot) -> Result<i32> {
         pool: shared_pool(p.pool_size, &series, rec.pool_size),
         warn_pct: p.warn_at,
         start: rec.start,
+        labels,
     };
     // Drawn into a new file beside the target (O_EXCL, a random name), then renamed
     // over it: a failed plot (a full disk) leaves the previous chart whole.
