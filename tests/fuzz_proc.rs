@@ -188,19 +188,9 @@ fn check_run(args: &[&str], what: &str) {
     );
     assert!(!o.timed_out, "hung (killed after {TIMEOUT:?}): {ctx}");
     assert!(!err.contains("panicked"), "panic: {ctx}");
-    let json = args.contains(&"--json");
     for (name, text) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
         if let Some((at, c)) = raw_control(text) {
-            // KNOWN GAP (render/json.rs, phase 2 of issue 17): serde_json escapes
-            // only U+0000..U+001F, so DEL and C1 controls of a name reach JSON raw.
-            // Everything else must be escaped.
-            // Likewise render/prometheus.rs escapes only backslash, quote and
-            // newline in label values (all the text format defines).
-            let json_gap = json && name == "stdout" && ('\u{7f}'..='\u{9f}').contains(&c);
-            let prom_gap = args.contains(&"prometheus") && name == "stdout";
-            if !(json_gap || prom_gap) {
-                panic!("raw control character {c:?} at {at} of {name}: {ctx}");
-            }
+            panic!("raw control character {c:?} at {at} of {name}: {ctx}");
         }
     }
     let code = o.code.unwrap_or(-1);

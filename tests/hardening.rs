@@ -150,7 +150,12 @@ fn unattributed_sockets_are_split_by_what_can_be_known() {
         .filter(|w| w.contains("no process holds"))
         .collect();
     assert_eq!(gone.len(), 1, "{w:?}");
-    assert!(gone[0].starts_with("1 socket unattributed: no process holds it any more"));
+    // Issue 12: the warning names whose the socket was (its uid).
+    assert!(
+        gone[0].starts_with("1 socket unattributed (created by uid ")
+            && gone[0].contains("): no process holds it any more"),
+        "{gone:?}"
+    );
     let shared = one_group(&d, |g| g["pid"] == 201);
     assert_eq!(shared["states"], json!({"close_wait": 1}));
 }

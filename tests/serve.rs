@@ -380,3 +380,39 @@ fn oversized_heads_bursts_of_silent_clients_and_concurrent_scrapes() {
     }
     drop(stalled);
 }
+
+/// A connection flood: past 64 connections at once, a scrape is answered 503 with
+/// the reason (not made to wait, not given numbers made without fds), and once the
+/// flood has gone scrapes answer 200 again.
+#[test]
+fn a_flood_gets_503_and_scrapes_recover() {
+    let s = Server::start(&["--process", "sv-nobody-at-all"]);
+    let addr = s.addr.to_string();
+    let flood: Vec<TcpStream> = (0..70)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    // Let the server accept them all (each silent one holds a slot).
+    std::thread::sleep(Duration::from_millis(500));
+    let mut c = TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    let _ = c.read_to_string(&mut resp);
+    assert!(resp.starts_with("HTTP/1.1 503"), "{resp}");
+    let lower = resp.to_ascii_lowercase();
+    assert!(
+        lower.contains("too many connections") && lower.contains("retry-after: 1"),
+        "{resp}"
+    );
+    drop(flood);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(body) = http_get(&addr, "/metrics")
+            && body.contains("sockleak_sockets{state=\"close_wait\"}")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "scrapes never recovered");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

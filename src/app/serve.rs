@@ -35,6 +35,20 @@ const MAX_HEAD_BYTES: usize = 8192;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time a connection may live in total (request, collection, response).
 const CONN_TIMEOUT: Duration = Duration::from_secs(120);
+/// Connections served at once; more are answered 503. Prometheus needs one.
+const MAX_CONNECTIONS: usize = 64;
+
+/// The answer to a connection past [`MAX_CONNECTIONS`].
+fn overloaded() -> Response<Full<Bytes>> {
+    let mut r = response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "text/plain",
+        format!("too many connections (more than {MAX_CONNECTIONS} at once); try again\n"),
+    );
+    r.headers_mut()
+        .insert("Retry-After", "1".parse().expect("valid header"));
+    r
+}
 
 struct State {
     /// The last exposition and when its collection started. Held across a
@@ -69,6 +83,15 @@ impl State {
         *last = Some((started, text.clone()));
         Ok(text)
     }
+}
+
+/// Whether an error is EMFILE or ENFILE somewhere in its chain.
+fn out_of_fds(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            .is_some_and(|n| n == libc::EMFILE || n == libc::ENFILE)
+    })
 }
 
 fn response(status: StatusCode, ctype: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
@@ -113,8 +136,15 @@ async fn handle(
         )),
         Err(e) => {
             eprintln!("sockleak serve: collection failed: {e:#}");
+            // Out of file descriptors is passing trouble, not a broken exporter: a
+            // 503 with the reason, never numbers made without the fd tables.
+            let status = if out_of_fds(&e) {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
             Ok(response(
-                StatusCode::INTERNAL_SERVER_ERROR,
+                status,
                 "text/plain",
                 format!("collection failed: {e:#}\n"),
             ))
@@ -156,6 +186,7 @@ async fn serve(listener: std::net::TcpListener, state: Arc<State>) -> Result<()>
         .context("cannot watch SIGTERM")?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .context("cannot watch SIGINT")?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -169,18 +200,31 @@ async fn serve(listener: std::net::TcpListener, state: Arc<State>) -> Result<()>
                     }
                 };
                 let state = state.clone();
+                // Past the bound, a connection is answered 503 and closed at once:
+                // a flood costs fds only briefly, and scrapes within the bound go on.
+                let permit = slots.clone().try_acquire_owned().ok();
                 tokio::spawn(async move {
+                    let busy = permit.is_none();
                     let conn = http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(HEAD_TIMEOUT)
                         .max_buf_size(MAX_HEAD_BYTES)
-                        .keep_alive(true)
+                        .keep_alive(!busy)
                         .serve_connection(
                             TokioIo::new(stream),
-                            service_fn(move |req| handle(req, state.clone())),
+                            service_fn(move |req| {
+                                let state = state.clone();
+                                async move {
+                                    if busy {
+                                        return Ok(overloaded());
+                                    }
+                                    handle(req, state).await
+                                }
+                            }),
                         );
                     // Errors here are the client's (reset, timeout, garbage): not logged.
                     let _ = tokio::time::timeout(CONN_TIMEOUT, conn).await;
+                    drop(permit);
                 });
             }
             _ = term.recv() => break,

@@ -360,7 +360,15 @@ impl Collector {
                 warnings.extend(d.ipv6_refused.map(|why| Warning::Ipv6NotCounted { why }));
                 Ok((Source::Netlink, d.sockets))
             }
+            // Out of our own file descriptors, /proc/net/tcp could not be opened
+            // either, and "netlink unavailable" would be a lie: fail, saying so.
             SourceChoice::Auto => match netlink::dump(netns, self.opts.idle) {
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    Err(anyhow::Error::new(e).context(format!(
+                        "sockleak is out of file descriptors (limit {}): cannot open a netlink socket; raise the limit (ulimit -n, LimitNOFILE=)",
+                        fsread::fd_limit()
+                    )))
+                }
                 Ok(d) => {
                     warnings.extend(d.ipv6_refused.map(|why| Warning::Ipv6NotCounted { why }));
                     Ok((Source::Netlink, d.sockets))

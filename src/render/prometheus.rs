@@ -18,8 +18,11 @@ pub struct PromOptions {
     pub pools: PoolSizes,
 }
 
-/// Escape a label value: backslash, double quote and newline.
+/// Escape a label value: backslash, double quote and newline, as the format
+/// defines; other control characters (a name is another process's text) become
+/// visible `\x1b`-style text first, so that no raw one reaches a terminal or log.
 fn esc(v: &str) -> String {
+    let v = crate::model::printable(v);
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
         match c {
@@ -287,6 +290,9 @@ mod tests {
     #[test]
     fn escapes_label_values() {
         assert_eq!(esc(r#"a"b\c"#), r#"a\"b\\c"#);
-        assert_eq!(esc("x\ny"), "x\\ny");
+        // A newline is a control character: shown as text, then its backslash
+        // escaped, so the value reads `x\x0ay` in Prometheus.
+        assert_eq!(esc("x\ny"), "x\\\\x0ay");
+        assert_eq!(esc("a\x1b[2J"), "a\\\\x1b[2J");
     }
 }
