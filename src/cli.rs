@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::aggregate::{DEFAULT_GROUP_BY, GroupField};
 use crate::collect::{self, SourceChoice};
 use crate::filter::{self, Filters, RemoteFilter};
+use crate::generate::hinted;
 use crate::model::TcpState;
 
 const EXAMPLES: &str = "\
@@ -32,7 +33,7 @@ Exit codes: 0 ok, 1 threshold breached, 2 critical threshold breached,
 #[derive(Debug, Parser)]
 #[command(
     name = "sockleak",
-    version,
+    version = env!("SOCKLEAK_VERSION"),
     about = "Find the process leaking TCP connections (CLOSE_WAIT and friends) before its pool runs dry",
     long_about = "Reads every TCP socket of the host (netlink sock_diag, or /proc/net/tcp{,6}), \
 joins each one to the processes holding it through /proc/<pid>/fd, and counts them per \
@@ -73,6 +74,17 @@ pub enum Command {
         after_help = "Examples:\n  sockleak plot leak.ndjson -o leak.svg\n  sockleak plot leak.ndjson -o leak.png --top 5"
     )]
     Plot(PlotArgs),
+    /// Print a shell completion script on stdout.
+    #[command(
+        after_help = "Examples:\n  sockleak completions bash > /etc/bash_completion.d/sockleak\n  sockleak completions zsh > /usr/local/share/zsh/site-functions/_sockleak\n  sockleak completions fish > ~/.config/fish/completions/sockleak.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    #[command(after_help = "Examples:\n  sockleak man | man -l -")]
+    Man,
 }
 
 /// Where sockets and processes are read from.
@@ -94,7 +106,7 @@ pub struct CollectArgs {
 
     /// Network namespaces to read: all (default), host, a namespace inode, or a pid
     /// whose namespace to read.
-    #[arg(long, value_name = "all|host|INODE|PID", value_parser = parse_netns)]
+    #[arg(long, value_name = "all|host|INODE|PID", value_parser = hinted(parse_netns, ["all", "host"]), hide_possible_values = true)]
     pub netns: Option<NetnsArg>,
 }
 
@@ -119,11 +131,11 @@ pub enum NetnsArg {
 pub struct ViewArgs {
     /// Group by KEY[,KEY...]: process, command, user, endpoint, remote, remote-host,
     /// remote-port, local-port, state, direction, netns, container [default: process,endpoint]
-    #[arg(long, value_name = "KEY,...", value_delimiter = ',', value_parser = parse_group_field)]
+    #[arg(long, value_name = "KEY,...", value_delimiter = ',', value_parser = hinted(parse_group_field, GroupField::ALL.map(GroupField::name)), hide_possible_values = true)]
     pub by: Vec<GroupField>,
 
     /// Only these states, e.g. close-wait or established,time-wait; `all` for every state.
-    #[arg(long, value_name = "STATE,...", value_parser = parse_states_arg)]
+    #[arg(long, value_name = "STATE,...", value_parser = hinted(parse_states_arg, state_names(true)), hide_possible_values = true)]
     pub state: Option<StateList>,
 
     /// Also show LISTEN sockets (hidden by default).
@@ -228,7 +240,7 @@ pub struct WatchArgs {
     pub warn_at: f64,
 
     /// The state whose growth is watched or checked.
-    #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = parse_state)]
+    #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = hinted(parse_state, state_names(false)), hide_possible_values = true)]
     pub metric: TcpState,
 
     /// Run CMD (with /bin/sh -c) when a group's flag rises. The values go only into
@@ -311,7 +323,7 @@ pub struct PlotArgs {
     pub top: u64,
 
     /// The state to plot.
-    #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = parse_state)]
+    #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = hinted(parse_state, state_names(false)), hide_possible_values = true)]
     pub metric: TcpState,
 
     /// Draw the pool size (and warn level) as horizontal lines.
@@ -332,10 +344,12 @@ pub fn wants_nagios(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool 
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     // `plot -o FILE` names a file, and subcommands have no nagios output.
-    if args
-        .first()
-        .is_some_and(|a| matches!(a.as_str(), "plot" | "serve" | "help"))
-    {
+    if args.first().is_some_and(|a| {
+        matches!(
+            a.as_str(),
+            "plot" | "serve" | "help" | "completions" | "man"
+        )
+    }) {
         return false;
     }
     let args: Vec<&String> = args.iter().take_while(|a| *a != "--").collect();
@@ -417,6 +431,13 @@ impl ViewArgs {
             local_ports: self.local_port.clone(),
         })
     }
+}
+
+/// The state spellings offered for completion (more are accepted: any case, `_`).
+fn state_names(with_all: bool) -> Vec<String> {
+    let names = TcpState::ALL.map(|s| s.snake().replace('_', "-"));
+    let all = with_all.then(|| "all".to_string());
+    names.into_iter().chain(all).collect()
 }
 
 fn parse_group_field(s: &str) -> Result<GroupField, String> {

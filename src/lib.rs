@@ -10,6 +10,7 @@ pub mod cli;
 pub mod collect;
 pub mod exit;
 pub mod filter;
+pub mod generate;
 pub mod model;
 pub mod output;
 pub mod plot;

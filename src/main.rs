@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
-use clap::Parser;
 use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 
 use sockleak::cli::{Cli, Command};
 use sockleak::exit;
@@ -46,6 +46,18 @@ fn main() {
         },
         Some(Command::Serve(args)) => sockleak::serve::run(args),
         Some(Command::Plot(args)) => sockleak::plot::run(args),
+        Some(Command::Completions { shell }) => {
+            let out = &mut std::io::stdout().lock();
+            sockleak::generate::completions(*shell, &mut Cli::command(), out)
+                .map(|()| exit::OK)
+                .map_err(Into::into)
+        }
+        Some(Command::Man) => {
+            let out = &mut std::io::stdout().lock();
+            sockleak::generate::man(&Cli::command(), out)
+                .map(|()| exit::OK)
+                .map_err(Into::into)
+        }
     };
     std::process::exit(match result {
         Ok(code) => code,
