@@ -88,7 +88,10 @@ rm -rf "$GEN" && mkdir -p "$GEN/systemd"
 "$BIN" man >"$GEN/sockleak.1"
 # The package installs the binary as /usr/bin/sockleak, the README under /usr/share/doc.
 for unit in contrib/systemd/*; do
-  sed -e 's#/usr/local/bin/sockleak#/usr/bin/sockleak#g' \
+  # Its "# Install: cp ..." comment (and the lines continuing it) is for the tarball.
+  sed -e 's/^# Install:.*/# Installed by the sockleak package, not enabled: systemctl enable --now '"${unit##*/}"'/' \
+      -e '/^#         /d' \
+      -e 's#/usr/local/bin/sockleak#/usr/bin/sockleak#g' \
       -e 's#/usr/local/share/doc/sockleak#/usr/share/doc/sockleak#g' "$unit" >"$GEN/systemd/${unit##*/}"
 done
 
