@@ -29,7 +29,7 @@ die() { say "error: $*"; exit 3; }
 # `cargo install --debug`: these only drive the build; a dev build of them compiles in
 # about half the time and they are no slower here in any way that matters.
 need_crate() { # crate version binary
-  if "$3" --version 2>/dev/null | grep -qF "$2"; then return; fi
+  if [ "$("$3" --version 2>/dev/null)" = "$1 $2" ]; then return; fi
   say "installing $1 $2 (cargo install --locked)"
   cargo install --locked --debug "$1@$2"
 }
