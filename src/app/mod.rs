@@ -1,7 +1,8 @@
-//! Commands: snapshot, check, watch, serve, plot and pool-log. Siblings that never use each
+//! Commands: snapshot, check, watch, serve, plot, pool-log, completions and man. Siblings that never use each
 //! other: each takes its part of the validated [`crate::config::Config`] and runs.
 
 pub mod check;
+pub mod generate;
 pub mod plot;
 pub mod pool_log;
 pub mod serve;
@@ -21,5 +22,7 @@ pub fn run(config: Config) -> Result<i32> {
         Config::Serve(c) => serve::run(c),
         Config::Plot(c) => plot::run(c),
         Config::PoolLog(c) => pool_log::run(c),
+        Config::Completions(shell) => generate::completions(shell),
+        Config::Man => generate::man(),
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::generate::hinted;
 use crate::filter::{self, RemoteFilter};
 use crate::model::TcpState;
 use crate::model::report::GroupField;
@@ -33,7 +34,7 @@ Exit codes: 0 ok, 1 threshold breached, 2 critical threshold breached,
 #[derive(Debug, Parser)]
 #[command(
     name = "sockleak",
-    version,
+    version = env!("SOCKLEAK_VERSION"),
     about = "Find the process leaking TCP connections (CLOSE_WAIT and friends) before its pool runs dry",
     long_about = "Reads every TCP socket of the host (netlink sock_diag, or /proc/net/tcp{,6}), \
 joins each one to the processes holding it through /proc/<pid>/fd, and counts them per \
@@ -74,6 +75,17 @@ pub enum Command {
         after_help = "Examples:\n  sockleak plot leak.ndjson -o leak.svg\n  sockleak plot leak.ndjson -o leak.png --top 5"
     )]
     Plot(PlotArgs),
+    /// Print a shell completion script on stdout.
+    #[command(
+        after_help = "Examples:\n  sockleak completions bash > /etc/bash_completion.d/sockleak\n  sockleak completions zsh > /usr/local/share/zsh/site-functions/_sockleak\n  sockleak completions fish > ~/.config/fish/completions/sockleak.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    #[command(after_help = "Examples:\n  sockleak man | man -l -")]
+    Man,
     /// Read Apache HttpClient's DEBUG log: which route's leases never come back, and
     /// which request they carried.
     #[command(after_help = POOL_LOG_EXAMPLES)]
@@ -131,7 +143,7 @@ pub struct CollectArgs {
 
     /// Network namespaces to read: all (default), host, a namespace inode, or a pid
     /// whose namespace to read.
-    #[arg(long, value_name = "all|host|INODE|PID", value_parser = parse_netns)]
+    #[arg(long, value_name = "all|host|INODE|PID", value_parser = hinted(parse_netns, ["all", "host"]), hide_possible_values = true)]
     pub netns: Option<NetnsArg>,
 }
 
@@ -156,11 +168,11 @@ pub enum NetnsArg {
 pub struct ViewArgs {
     /// Group by KEY[,KEY...]: process, command, user, endpoint, remote, remote-host,
     /// remote-port, local-port, state, direction, netns, container [default: process,endpoint]
-    #[arg(long, value_name = "KEY,...", value_delimiter = ',', value_parser = parse_group_field)]
+    #[arg(long, value_name = "KEY,...", value_delimiter = ',', value_parser = hinted(parse_group_field, GroupField::ALL.map(GroupField::name)), hide_possible_values = true)]
     pub by: Vec<GroupField>,
 
     /// Only these states, e.g. close-wait or established,time-wait; `all` for every state.
-    #[arg(long, value_name = "STATE,...", value_parser = parse_states_arg)]
+    #[arg(long, value_name = "STATE,...", value_parser = hinted(parse_states_arg, state_names(true)), hide_possible_values = true)]
     pub state: Option<StateList>,
 
     /// Also show LISTEN sockets (hidden by default).
@@ -269,7 +281,7 @@ pub struct WatchArgs {
     pub warn_at: f64,
 
     /// The state whose growth is watched or checked.
-    #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = parse_state)]
+    #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = hinted(parse_state, state_names(false)), hide_possible_values = true)]
     pub metric: TcpState,
 
     /// Run CMD (with /bin/sh -c) when a group's flag rises. The values go only into
@@ -336,7 +348,7 @@ pub struct PlotArgs {
     pub top: u64,
 
     /// The state to plot.
-    #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = parse_state)]
+    #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = hinted(parse_state, state_names(false)), hide_possible_values = true)]
     pub metric: TcpState,
 
     /// Draw the pool size (and warn level) as horizontal lines.
@@ -378,10 +390,12 @@ pub fn wants_nagios(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool 
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     // `plot -o FILE` names a file, and subcommands have no nagios output.
-    if args
-        .first()
-        .is_some_and(|a| matches!(a.as_str(), "plot" | "serve" | "help" | "pool-log"))
-    {
+    if args.first().is_some_and(|a| {
+        matches!(
+            a.as_str(),
+            "plot" | "serve" | "help" | "pool-log" | "completions" | "man"
+        )
+    }) {
         return false;
     }
     let args: Vec<&String> = args.iter().take_while(|a| *a != "--").collect();
@@ -390,6 +404,13 @@ pub fn wants_nagios(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool 
             || (matches!(a.as_str(), "-o" | "--output")
                 && args.get(i + 1).is_some_and(|v| *v == "nagios"))
     })
+}
+
+/// The state spellings offered for completion (more are accepted: any case, `_`).
+fn state_names(with_all: bool) -> Vec<String> {
+    let names = TcpState::ALL.map(|s| s.snake().replace('_', "-"));
+    let all = with_all.then(|| "all".to_string());
+    names.into_iter().chain(all).collect()
 }
 
 fn parse_group_field(s: &str) -> Result<GroupField, String> {

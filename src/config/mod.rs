@@ -5,6 +5,7 @@
 //! `serve` listener. Commands below never see a clap type.
 
 pub mod cli;
+pub mod generate;
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -36,6 +37,10 @@ pub enum Config {
     Serve(Serve),
     Plot(Plot),
     PoolLog(PoolLog),
+    /// A shell completion script for the clap definition.
+    Completions(clap_complete::Shell),
+    /// The man page of the clap definition.
+    Man,
 }
 
 /// `sockleak pool-log`.
@@ -127,6 +132,8 @@ impl Config {
         match cli.command {
             Some(cli::Command::Serve(args)) => serve(args),
             Some(cli::Command::Plot(args)) => plot(args),
+            Some(cli::Command::Completions { shell }) => Ok(Config::Completions(shell)),
+            Some(cli::Command::Man) => Ok(Config::Man),
             Some(cli::Command::PoolLog(args)) => Ok(Config::PoolLog(PoolLog {
                 files: args.files,
                 json: args.json,
