@@ -17,9 +17,10 @@ use anyhow::{Context, Result};
 
 use crate::exit::UsageError;
 
-/// What kind of thing sits at a path, for a refusal that names it.
-fn odd_kind(meta: &fs::Metadata) -> Option<&'static str> {
-    let t = meta.file_type();
+/// What kind of thing a file type is, for a refusal or warning that names it;
+/// `None` for a regular file. (Shared by the proc-root reader, which refuses the
+/// same odd files.)
+pub fn odd_kind(t: fs::FileType) -> Option<&'static str> {
     if t.is_file() {
         None
     } else if t.is_symlink() {
@@ -43,7 +44,7 @@ fn odd_kind(meta: &fs::Metadata) -> Option<&'static str> {
 /// refused, not followed). Absent is fine. `flag` names the flag in the message.
 pub fn check_target(path: &Path, flag: &str) -> Result<()> {
     match fs::symlink_metadata(path) {
-        Ok(meta) => match odd_kind(&meta) {
+        Ok(meta) => match odd_kind(meta.file_type()) {
             None => Ok(()),
             Some(kind) => Err(UsageError(format!(
                 "{flag} {}: is {kind}; sockleak writes only to a regular file (or a new one), never through or over anything else; remove it or name another path",

@@ -18,7 +18,7 @@
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// `/proc/<pid>/comm`: the kernel's TASK_COMM_LEN is 16; kernel threads' names
@@ -127,23 +127,7 @@ fn human(n: u64) -> String {
 }
 
 /// What an odd file is, for messages; `None` for a regular file.
-pub fn kind_of(t: std::fs::FileType) -> Option<&'static str> {
-    if t.is_file() {
-        None
-    } else if t.is_fifo() {
-        Some("a FIFO")
-    } else if t.is_char_device() {
-        Some("a character device")
-    } else if t.is_block_device() {
-        Some("a block device")
-    } else if t.is_dir() {
-        Some("a directory")
-    } else if t.is_socket() {
-        Some("a socket")
-    } else {
-        Some("an odd file")
-    }
-}
+pub use crate::output::odd_kind as kind_of;
 
 /// Read `path` (a regular file, following links) to at most `limit` bytes.
 pub fn read_bounded(path: &Path, limit: u64, oversize: Oversize) -> Result<Vec<u8>, ReadError> {
