@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail};
 use crate::model::warning::{
     LINES_SHOWN, MalformedLine, NamedPid, PIDS_SHOWN, Privilege, USERS_SHOWN, Warning,
 };
-use crate::model::{NetnsId, Process, Socket, Source};
+use crate::model::{FdUsage, NetnsId, Process, Socket, Source};
 use fdscan::FdScan;
 use users::Users;
 
@@ -227,12 +227,17 @@ impl Collector {
             .filter(|s| s.inode != 0)
             .map(|s| s.inode)
             .collect();
-        let fds = fdscan::scan(&root, &pids, &wanted, self.opts.threads);
+        let mut fds = fdscan::scan(&root, &pids, &wanted, self.opts.threads);
+        drop(wanted);
 
         let mut processes = HashMap::new();
         for pid in fds.owner_pids() {
-            processes.insert(pid, self.read_process(&root, pid));
+            processes.insert(pid, self.read_process(&root, pid, fds.open_fds(pid)));
         }
+        if !fds.closed.is_empty() {
+            self.confirm_closed(&root, &spaces, &mut fds, &mut processes, netns);
+        }
+        warn_unexamined(&fds, &mut warnings);
 
         let unowned = sockets.iter().filter(|s| s.inode == 0).count() as u64;
         // The owner uids of the unattributed sockets: counted here, told apart by
@@ -265,6 +270,62 @@ impl Collector {
             warnings,
             elapsed: start.elapsed(),
         })
+    }
+
+    /// Keep only the reset-but-held candidates of the fd scan that are really in
+    /// no table: held by a process in a namespace whose table was read (a socket
+    /// of an unread namespace is no more closed than any other), and still in no
+    /// table on a second read (a connection opened between the table read and the
+    /// fd scan is simply not in this snapshot). Their holders become owners.
+    fn confirm_closed(
+        &mut self,
+        root: &Path,
+        spaces: &[netns::Namespace],
+        fds: &mut FdScan,
+        processes: &mut HashMap<u32, Process>,
+        host: NetnsId,
+    ) {
+        let mut pids: Vec<u32> = fds.closed.iter().map(|(_, p)| *p).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        for pid in pids {
+            if let std::collections::hash_map::Entry::Vacant(e) = processes.entry(pid) {
+                e.insert(self.read_process(root, pid, fds.open_fds(pid)));
+            }
+        }
+        let ns_of = |pid: u32| match processes.get(&pid).map_or(0, |p| p.netns) {
+            0 => host,
+            ns => ns,
+        };
+        let mut involved: Vec<NetnsId> = fds.closed.iter().map(|(_, p)| ns_of(*p)).collect();
+        involved.sort_unstable();
+        involved.dedup();
+        // The second read: inode sets only, no idle ages (cheaper), and a table
+        // that cannot be read again keeps nothing (no guess).
+        let mut seen = fdscan::InodeSet::default();
+        let mut readable = Vec::new();
+        for ns in spaces.iter().filter(|n| involved.contains(&n.id)) {
+            let table = if ns.is_host {
+                let mut ignored = Vec::new();
+                self.read_table(root, host, &mut ignored)
+                    .map(|(_, s)| s)
+                    .ok()
+            } else {
+                let netlink_ok = self.opts.source != SourceChoice::Proc;
+                netns::read_other(root, ns, netlink_ok, false)
+                    .map(|t| t.sockets)
+                    .ok()
+            };
+            if let Some(t) = table {
+                seen.extend(t.iter().map(|s| s.inode));
+                readable.push(ns.id);
+            }
+        }
+        fds.retain_closed(|(inode, pid)| readable.contains(&ns_of(*pid)) && !seen.contains(inode));
+        // Processes that only held candidates dropped here are no owners.
+        let mut owners: BTreeSet<u32> = fds.owner_pids().into_iter().collect();
+        owners.extend(fds.closed.iter().map(|(_, p)| *p));
+        processes.retain(|pid, _| owners.contains(pid));
     }
 
     fn read_table(
@@ -358,7 +419,7 @@ impl Collector {
         }
     }
 
-    fn read_process(&mut self, root: &Path, pid: u32) -> Process {
+    fn read_process(&mut self, root: &Path, pid: u32, open_fds: Option<u64>) -> Process {
         let dir = root.join(pid.to_string());
         let comm = std::fs::read(dir.join("comm"))
             .map(|b| String::from_utf8_lossy(b.trim_ascii_end()).into_owned())
@@ -379,6 +440,12 @@ impl Collector {
         let container = std::fs::read_to_string(dir.join("cgroup"))
             .ok()
             .and_then(|t| container::from_cgroup(&t));
+        let fds = match (open_fds, std::fs::read(dir.join("limits")).ok()) {
+            (Some(open), Some(limits)) => {
+                nofile_soft_limit(&limits).map(|limit| FdUsage { open, limit })
+            }
+            _ => None,
+        };
         Process {
             pid,
             comm,
@@ -387,6 +454,7 @@ impl Collector {
             cmdline,
             netns,
             container,
+            fds,
         }
     }
 }
@@ -407,6 +475,34 @@ fn named(root: &Path, pid: u32) -> NamedPid {
         })
         .unwrap_or_default();
     NamedPid { pid, comm }
+}
+
+/// The soft limit of `Max open files` in a `/proc/<pid>/limits`; `None` when the
+/// line is missing, malformed, or says `unlimited`.
+fn nofile_soft_limit(limits: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(limits).ok()?;
+    let rest = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// Processes holding more unmatched socket fds than the protocol question is
+/// asked for: their reset-but-held sockets may be undercounted.
+fn warn_unexamined(fds: &FdScan, warnings: &mut Vec<Warning>) {
+    if fds.unexamined.is_empty() {
+        return;
+    }
+    warnings.push(Warning::ClosedUnexamined {
+        sockets: fds.unexamined.iter().map(|(_, n)| n).sum(),
+        pids: fds
+            .unexamined
+            .iter()
+            .take(PIDS_SHOWN)
+            .map(|(p, _)| *p)
+            .collect(),
+        asked: fdscan::MAX_PROTOCOL_QUESTIONS,
+    });
 }
 
 fn warn_malformed(malformed: &[proc_net::Malformed], warnings: &mut Vec<Warning>) {
@@ -551,6 +647,20 @@ mod tests {
             assert_eq!(proc_hides_pids(&dir), hides, "{opts}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn nofile_limit_is_the_soft_one() {
+        let l = b"Limit                     Soft Limit           Hard Limit           Units\nMax processes             63504                63504                processes\nMax open files            1024                 524288               files\n";
+        assert_eq!(nofile_soft_limit(l), Some(1024));
+        assert_eq!(
+            nofile_soft_limit(
+                b"Max open files            unlimited            unlimited            files\n"
+            ),
+            None
+        );
+        assert_eq!(nofile_soft_limit(b"Max processes 5 5 processes\n"), None);
+        assert_eq!(nofile_soft_limit(b"\xff"), None);
     }
 
     #[test]

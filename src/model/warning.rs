@@ -138,6 +138,15 @@ pub enum Warning {
     },
     /// Unattributed sockets that no (visible) process holds.
     UnattributedGone { sockets: u64, hidepid: bool },
+    /// Socket fds matching no table whose protocol was not asked (more than
+    /// `asked` in one process): reset-but-held TCP sockets among them are not
+    /// counted.
+    ClosedUnexamined {
+        sockets: u64,
+        /// The processes (the first [`PIDS_SHOWN`]).
+        pids: Vec<u32>,
+        asked: u64,
+    },
 }
 
 fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
@@ -168,7 +177,8 @@ impl Warning {
                 *sockets = 0;
                 *processes = 0;
             }
-            Warning::UnattributedGone { sockets, .. } => *sockets = 0,
+            Warning::UnattributedGone { sockets, .. }
+            | Warning::ClosedUnexamined { sockets, .. } => *sockets = 0,
             Warning::NetnsFellBack { .. }
             | Warning::NetnsSkipped { .. }
             | Warning::NetlinkUnavailable { .. } => {}
@@ -277,6 +287,16 @@ impl fmt::Display for Warning {
                 )
             }
             Warning::UnattributedHeld { .. } => self.fmt_unattributed_held(f),
+            Warning::ClosedUnexamined {
+                sockets,
+                pids,
+                asked,
+            } => write!(
+                f,
+                "{sockets} socket fd{} matching no TCP table not examined in pid {} (only the first {asked} of a process are asked whether they are TCP): reset-but-held sockets among them are not counted",
+                plural(*sockets, "", "s"),
+                pid_list(pids, pids.len())
+            ),
             Warning::UnattributedGone { sockets, hidepid } => {
                 // With hidepid, other users' processes are not even listed: their
                 // sockets look ownerless, and "closed during the scan" would be false.

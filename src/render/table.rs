@@ -7,7 +7,7 @@ use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Tab
 
 use crate::model::report::{Group, GroupField, Report};
 use crate::model::watch::{Flag, WatchStats};
-use crate::model::{TcpState, printable};
+use crate::model::{FdUsage, TcpState, printable};
 
 use super::{human_age, human_bytes};
 
@@ -126,6 +126,8 @@ struct Layout {
     states: Vec<TcpState>,
     with_watch: bool,
     with_cmdline: bool,
+    /// FDS: only when a shown group's process is near its fd limit.
+    with_fds: bool,
 }
 
 impl Layout {
@@ -141,13 +143,19 @@ impl Layout {
             states,
             with_watch: groups.iter().any(|g| g.watch.is_some()),
             with_cmdline: groups.iter().any(|g| g.cmdline.is_some()),
+            with_fds: groups
+                .iter()
+                .any(|g| g.fds.is_some_and(|f| f.pct() >= FdUsage::MARK_PCT)),
         }
     }
 
     fn header(&self, color: bool) -> Vec<Cell> {
         let mut header: Vec<Cell> = self.keys.iter().map(|c| Cell::new(col_name(*c))).collect();
         header.extend(self.states.iter().map(|s| Cell::new(s.upper())));
-        header.extend(["TOTAL", "RECV-Q", "OLDEST_CW"].map(Cell::new));
+        header.extend(["TOTAL", "RECV-Q", "OLDEST_CW", "IDLE"].map(Cell::new));
+        if self.with_fds {
+            header.push(Cell::new("FDS"));
+        }
         if self.with_watch {
             header.extend(["DELTA", "RATE/MIN", "POOL%", "ETA", "FLAG", "TREND"].map(Cell::new));
         }
@@ -184,6 +192,10 @@ impl Layout {
             g.oldest_close_wait_idle_s
                 .map_or_else(|| "-".into(), human_age),
         ));
+        row.push(right(g.oldest_idle_s.map_or_else(|| "-".into(), human_age)));
+        if self.with_fds {
+            row.push(fds_cell(g, color));
+        }
         if let Some(w) = g.watch.as_ref().filter(|_| self.with_watch) {
             row.extend(watch_cells(w, color));
         }
@@ -192,6 +204,26 @@ impl Layout {
         }
         row
     }
+}
+
+/// `open/limit`, marked `!` (and red) from [`FdUsage::MARK_PCT`] of the limit:
+/// one awk field.
+fn fds_cell(g: &Group, color: bool) -> Cell {
+    let Some(f) = g.fds else {
+        return Cell::new("-").set_alignment(CellAlignment::Right);
+    };
+    let near = f.pct() >= FdUsage::MARK_PCT;
+    let mut cell = Cell::new(format!(
+        "{}/{}{}",
+        f.open,
+        f.limit,
+        if near { "!" } else { "" }
+    ))
+    .set_alignment(CellAlignment::Right);
+    if color && near {
+        cell = cell.fg(Color::Red).add_attribute(Attribute::Bold);
+    }
+    cell
 }
 
 /// DELTA, RATE/MIN, POOL%, ETA, FLAG and TREND.
@@ -280,6 +312,7 @@ pub fn sparkline(values: &[u64]) -> String {
 }
 
 /// `host: 1234 sockets (1002 close_wait, 120 established, ...); 10 unowned, 0 unattributed`
+/// (and `, 5 held closed` when reset-but-held sockets are held)
 pub fn footer(r: &Report) -> String {
     let states: Vec<String> = r
         .totals
@@ -302,8 +335,13 @@ pub fn footer(r: &Report) -> String {
         }
         _ => "host".to_string(),
     };
+    // Reset-but-held sockets are in no table: said apart, and only when there are.
+    let held = match r.totals.held_closed {
+        0 => String::new(),
+        n => format!(", {n} held closed"),
+    };
     format!(
-        "{scope}: {} sockets{}; {} unowned, {} unattributed (source {}, {:.0} ms)",
+        "{scope}: {} sockets{}; {} unowned, {} unattributed{held} (source {}, {:.0} ms)",
         r.totals.sockets,
         if states.is_empty() {
             String::new()
