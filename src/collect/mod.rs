@@ -230,14 +230,7 @@ impl Collector {
         let mut fds = fdscan::scan(&root, &pids, &wanted, self.opts.threads);
         drop(wanted);
 
-        let mut processes = HashMap::new();
-        for pid in fds.owner_pids() {
-            processes.insert(pid, self.read_process(&root, pid, fds.open_fds(pid)));
-        }
-        if !fds.closed.is_empty() {
-            self.confirm_closed(&root, &spaces, &mut fds, &mut processes, netns);
-        }
-        warn_unexamined(&fds, &mut warnings);
+        let processes = self.owners(&root, &spaces, &mut fds, netns, &mut warnings);
 
         let unowned = sockets.iter().filter(|s| s.inode == 0).count() as u64;
         // The owner uids of the unattributed sockets: counted here, told apart by
@@ -270,6 +263,27 @@ impl Collector {
             warnings,
             elapsed: start.elapsed(),
         })
+    }
+
+    /// Every process holding a socket of the table or a reset-but-held one (the
+    /// scan's candidates confirmed by [`Collector::confirm_closed`]), read.
+    fn owners(
+        &mut self,
+        root: &Path,
+        spaces: &[netns::Namespace],
+        fds: &mut FdScan,
+        host: NetnsId,
+        warnings: &mut Vec<Warning>,
+    ) -> HashMap<u32, Process> {
+        let mut processes = HashMap::new();
+        for pid in fds.owner_pids() {
+            processes.insert(pid, self.read_process(root, pid, fds.open_fds(pid)));
+        }
+        if !fds.closed.is_empty() {
+            self.confirm_closed(root, spaces, fds, &mut processes, host);
+        }
+        warn_unexamined(fds, warnings);
+        processes
     }
 
     /// Keep only the reset-but-held candidates of the fd scan that are really in

@@ -189,6 +189,23 @@ impl Warning {
         w
     }
 
+    fn fmt_closed_unexamined(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Warning::ClosedUnexamined {
+            sockets,
+            pids,
+            asked,
+        } = self
+        else {
+            return Ok(());
+        };
+        write!(
+            f,
+            "{sockets} socket fd{} matching no TCP table not examined in pid {} (only the first {asked} of a process are asked whether they are TCP): reset-but-held sockets among them are not counted",
+            plural(*sockets, "", "s"),
+            pid_list(pids, pids.len())
+        )
+    }
+
     fn fmt_unattributed_held(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Warning::UnattributedHeld {
             sockets,
@@ -287,16 +304,7 @@ impl fmt::Display for Warning {
                 )
             }
             Warning::UnattributedHeld { .. } => self.fmt_unattributed_held(f),
-            Warning::ClosedUnexamined {
-                sockets,
-                pids,
-                asked,
-            } => write!(
-                f,
-                "{sockets} socket fd{} matching no TCP table not examined in pid {} (only the first {asked} of a process are asked whether they are TCP): reset-but-held sockets among them are not counted",
-                plural(*sockets, "", "s"),
-                pid_list(pids, pids.len())
-            ),
+            Warning::ClosedUnexamined { .. } => self.fmt_closed_unexamined(f),
             Warning::UnattributedGone { sockets, hidepid } => {
                 // With hidepid, other users' processes are not even listed: their
                 // sockets look ownerless, and "closed during the scan" would be false.
