@@ -81,6 +81,41 @@ fn idle_established_is_aged_and_told_from_busy_by_idle_over() {
     assert_eq!(row[0], idle.pid().to_string(), "{text}");
     assert!(text.lines().next().unwrap().contains("IDLE"), "{text}");
 
+    // A check of leaked checkouts breaches on the idle pool only, ranked first.
+    let o = run(&[
+        "--remote",
+        &remote,
+        "--metric",
+        "established",
+        "--idle-over",
+        "2s",
+        "--threshold",
+        "3",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains(&format!("pid {}", idle.pid())), "{text}");
+    let o = run(&[
+        "--remote",
+        &remote,
+        "--metric",
+        "established",
+        "--idle-over",
+        "2s",
+        "-o",
+        "nagios",
+        "--threshold",
+        "3",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("pid {}", idle.pid())));
+
     // The watch of leaked checkouts: full at 3 of a pool of 3, the busy pool unseen.
     let o = run(&[
         "--watch",
