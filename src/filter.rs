@@ -152,6 +152,9 @@ pub struct Filters {
     pub uids: Vec<u32>,
     pub remotes: Vec<RemoteFilter>,
     pub local_ports: Vec<u16>,
+    /// `--idle-over`: only sockets idle (no data either way) at least this many
+    /// milliseconds. A socket without an idle age never matches.
+    pub idle_over_ms: Option<u64>,
 }
 
 impl Filters {
@@ -169,6 +172,22 @@ impl Filters {
         state_ok
             && (self.remotes.is_empty() || self.remotes.iter().any(|r| r.matches(s.remote)))
             && (self.local_ports.is_empty() || self.local_ports.contains(&s.local.port()))
+            && self
+                .idle_over_ms
+                .is_none_or(|min| s.idle_ms.is_some_and(|i| u64::from(i) >= min))
+    }
+
+    /// Whether a reset-but-held socket (state CLOSE, endpoints and idle age
+    /// unknown) passes the socket filters: only when none asks about what it lacks.
+    pub fn closed_matches(&self) -> bool {
+        let state_ok = match &self.states {
+            Some(states) => states.contains(&TcpState::Close),
+            None => true,
+        };
+        state_ok
+            && self.remotes.is_empty()
+            && self.local_ports.is_empty()
+            && self.idle_over_ms.is_none()
     }
 
     pub fn owner_matches(&self, p: &Process) -> bool {
@@ -225,6 +244,37 @@ mod tests {
             let e = bad.parse::<RemoteFilter>().unwrap_err();
             assert!(e.contains(bad), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn idle_over_keeps_only_sockets_idle_that_long() {
+        let mut s = Socket {
+            state: TcpState::Established,
+            local: "127.0.0.1:40000".parse().unwrap(),
+            remote: "127.0.0.1:5432".parse().unwrap(),
+            inode: 1,
+            uid: 0,
+            recv_q: 0,
+            send_q: 0,
+            idle_ms: Some(4_999),
+            netns: 1,
+        };
+        let f = Filters {
+            idle_over_ms: Some(5_000),
+            ..Filters::default()
+        };
+        assert!(!f.socket_matches(&s));
+        s.idle_ms = Some(5_000);
+        assert!(f.socket_matches(&s));
+        s.idle_ms = None;
+        assert!(!f.socket_matches(&s), "no idle age: not known to be idle");
+        assert!(!f.closed_matches());
+        assert!(Filters::default().closed_matches());
+        let established = Filters {
+            states: Some(vec![TcpState::Established]),
+            ..Filters::default()
+        };
+        assert!(!established.closed_matches());
     }
 
     #[test]

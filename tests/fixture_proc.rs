@@ -44,7 +44,7 @@ fn totals_count_every_socket_once() {
                         "last_ack": 1, "listen": 2, "closing": 1});
     assert_eq!(
         d["totals"],
-        json!({"sockets": 17, "unowned": 3, "unattributed": 1, "matched": 15,
+        json!({"sockets": 17, "unowned": 3, "unattributed": 1, "held_closed": 0, "matched": 15,
                "states": states, "netns": {"4026531840": states}})
     );
     assert!(
@@ -62,10 +62,11 @@ fn default_grouping_is_exact_and_sorted() {
     let d = doc(&[]);
     let expected = vec![
         json!([200, [200], "worker", "outbound", null, "10.0.0.5:5432", {"close_wait": 4}, 48, "process"]),
-        json!([200, [200], "worker", "outbound", null, "[2001:db8::1]:443", {"close_wait": 1}, 0, "process"]),
-        json!([201, [201], "worker", "outbound", null, "10.0.0.5:5432", {"close_wait": 1}, 32, "process"]),
+        // A CLOSE socket ranks with CLOSE_WAIT (then the total breaks the tie).
         json!([100, [100], "api-server", "inbound", "127.0.0.1:8080", null,
                {"established": 1, "close": 1, "last_ack": 1, "closing": 1}, 0, "process"]),
+        json!([200, [200], "worker", "outbound", null, "[2001:db8::1]:443", {"close_wait": 1}, 0, "process"]),
+        json!([201, [201], "worker", "outbound", null, "10.0.0.5:5432", {"close_wait": 1}, 32, "process"]),
         json!([100, [100], "api-server", "inbound", "[::1]:9090", null, {"established": 1}, 0, "process"]),
         json!([200, [200], "worker", "outbound", null, "10.0.0.7:80", {"syn_sent": 1}, 0, "process"]),
         json!([null, [], null, "inbound", "127.0.0.1:8080", null, {"syn_recv": 1}, 0, "unowned"]),
@@ -193,8 +194,8 @@ fn table_output_is_plain_when_piped() {
         ["PID", "PROCESS", "USER", "DIR", "ENDPOINT", "CLOSE_WAIT"]
     );
     assert_eq!(
-        &header[header.len() - 3..],
-        ["TOTAL", "RECV-Q", "OLDEST_CW"]
+        &header[header.len() - 4..],
+        ["TOTAL", "RECV-Q", "OLDEST_CW", "IDLE"]
     );
     let first: Vec<&str> = lines[1].split_whitespace().collect();
     assert_eq!(

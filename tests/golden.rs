@@ -50,6 +50,7 @@ fn process(pid: u32, comm: &str, user: &str) -> Process {
         cmdline: None,
         netns: NS,
         container: None,
+        fds: None,
     }
 }
 

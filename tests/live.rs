@@ -6,7 +6,8 @@ use common::*;
 use serde_json::{Value, json};
 
 /// Run sockleak with `args` on both sources; assert they agree on the groups
-/// (idle ages aside: only netlink has them) and return the netlink document.
+/// (idle ages aside: only netlink has them, and /proc's are null) and return the
+/// netlink document.
 fn both(args: &[&str]) -> Value {
     let mut a = vec!["--source", "netlink"];
     a.extend_from_slice(args);
@@ -16,6 +17,14 @@ fn both(args: &[&str]) -> Value {
     let pr = json(&a);
     assert_eq!(nl["source"], "netlink");
     assert_eq!(pr["source"], "proc");
+    assert!(
+        pr["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["oldest_idle_s"].is_null()),
+        "/proc has no idle ages: {pr:#}"
+    );
     let strip = |d: &Value| -> Vec<Value> {
         d["groups"]
             .as_array()
@@ -23,9 +32,9 @@ fn both(args: &[&str]) -> Value {
             .iter()
             .map(|g| {
                 let mut g = g.clone();
-                g.as_object_mut()
-                    .unwrap()
-                    .remove("oldest_close_wait_idle_s");
+                let o = g.as_object_mut().unwrap();
+                o.remove("oldest_close_wait_idle_s");
+                o.remove("oldest_idle_s");
                 g
             })
             .collect()

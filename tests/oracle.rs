@@ -53,6 +53,16 @@ fn totals_equal_ss_on_both_sources() {
     let (tw_srv, _tw) = leak(&tw_host, "eof-close", 0, 5, &["--name", "or-tw", "--close"]);
     let tw_remote = format!("{tw_host}:{}", tw_srv.port());
     wait_time_wait(5, &tw_remote);
+    // Reset-but-held sockets are in no table: counted apart (held_closed), never
+    // in the totals that must equal ss.
+    let rst = Peer::spawn(&[
+        "reset",
+        &private_loopback(),
+        "--count",
+        "4",
+        "--name",
+        "or-rst",
+    ]);
 
     for source in ["netlink", "proc"] {
         // The table can change between the two reads (another process on the host);
@@ -70,6 +80,18 @@ fn totals_equal_ss_on_both_sources() {
                 "{source}: sockleak totals differ from ss -tan"
             );
             assert!(ours["close_wait"] >= 20 && ours["established"] >= 20);
+            if source == "netlink" {
+                let d = json(&[
+                    "--source",
+                    source,
+                    "--netns",
+                    "host",
+                    "--pid",
+                    &rst.pid().to_string(),
+                ]);
+                assert_eq!(d["groups"][0]["states"], serde_json::json!({"close": 4}));
+                assert!(d["totals"]["held_closed"].as_u64().unwrap() >= 4);
+            }
             agreed = true;
             break;
         }

@@ -17,6 +17,7 @@ use crate::model::Source;
 use crate::model::report::{Group, Report};
 use crate::model::warning::Warning;
 use crate::model::watch::Flag;
+use crate::policy::rank::{self, FdLimits};
 use crate::policy::tracker::{Rise, Tracker};
 use crate::render::{self, frame, json};
 use crate::report::Sampler;
@@ -27,6 +28,7 @@ pub fn run(mut w: Watch) -> Result<i32> {
     }
     let mut signals = Signals::new()?;
     let mut tracker = Tracker::new(w.policy.clone());
+    let mut fd_limits = FdLimits::default();
     let mut screen = Screen::new(w.format);
     let mut hooks = Hooks::default();
     let start = Instant::now();
@@ -35,7 +37,8 @@ pub fn run(mut w: Watch) -> Result<i32> {
     let mut n = 0u64;
     loop {
         n += 1;
-        let (report, rises) = sample(&mut w.sampler, &mut tracker, start)?;
+        let (report, rises, near_limit) =
+            sample(&mut w.sampler, &mut tracker, &mut fd_limits, start)?;
         // The NDJSON line only when something writes it: serialising every group of
         // every sample for nothing would be the most expensive part of a table view.
         let line = if w.record.is_some() || w.format == WatchFormat::Json {
@@ -55,6 +58,14 @@ pub fn run(mut w: Watch) -> Result<i32> {
             screen.alert(alert);
             if let Some(cmd) = &w.on_flag {
                 hooks.spawn(cmd, &report, g, r.from, &w);
+            }
+        }
+        // A process at its fd limit fails whatever its pools: alerted on its own.
+        for &i in &near_limit {
+            let g = &report.groups[i];
+            screen.alert(frame::fd_alert_line(&report, g));
+            if let Some(cmd) = &w.on_flag {
+                hooks.spawn_fd_limit(cmd, &report, g, &w);
             }
         }
         hooks.reap();
@@ -86,21 +97,26 @@ fn heal(f: &mut std::fs::File) -> io::Result<()> {
 }
 
 /// One sample: collected, aged (the /proc source has no idle ages of its own),
-/// aggregated and tracked.
+/// aggregated, tracked, and ranked flagged first; with the groups whose process
+/// reached its fd limit.
 fn sample(
     sampler: &mut Sampler,
     tracker: &mut Tracker,
+    fd_limits: &mut FdLimits,
     start: Instant,
-) -> Result<(Report, Vec<Rise>)> {
+) -> Result<(Report, Vec<Rise>, Vec<usize>)> {
     let mut c = sampler.collector.collect()?;
+    sampler.require_idle(&c)?;
     let now = start.elapsed().as_secs_f64();
     if c.source == Source::Proc {
         tracker.age_sockets(&mut c.sockets, now);
     }
     let mut report = sampler.aggregate(&c);
     drop(c);
-    let rises = tracker.update(&mut report, now);
-    Ok((report, rises))
+    let mut rises = tracker.update(&mut report, now);
+    rank::flagged_first(&mut report, &mut rises);
+    let near_limit = fd_limits.update(&report);
+    Ok((report, rises, near_limit))
 }
 
 /// Where samples, warnings and alerts go, and what was already said there.
@@ -199,13 +215,32 @@ impl Hooks {
         let Some(stats) = g.watch.as_ref() else {
             return;
         };
+        self.run(cmd, report, g, w, stats.flag.as_str(), from.as_str());
+    }
+
+    /// Run the user's command for a process that reached its fd limit:
+    /// SOCKLEAK_FLAG is `fd-limit`, SOCKLEAK_PREVIOUS_FLAG the group's pool flag.
+    fn spawn_fd_limit(&mut self, cmd: &str, report: &Report, g: &Group, w: &Watch) {
+        let pool_flag = g.watch.as_ref().map_or(Flag::Ok, |s| s.flag);
+        self.run(cmd, report, g, w, "fd-limit", pool_flag.as_str());
+    }
+
+    fn run(&mut self, cmd: &str, report: &Report, g: &Group, w: &Watch, flag: &str, from: &str) {
+        let Some(stats) = g.watch.as_ref() else {
+            return;
+        };
         let opt = |v: Option<String>| v.unwrap_or_default();
         let spawned = Command::new("/bin/sh")
             .arg("-c")
             .arg(cmd)
             .env("SOCKLEAK_TIME", &report.time)
-            .env("SOCKLEAK_FLAG", stats.flag.as_str())
-            .env("SOCKLEAK_PREVIOUS_FLAG", from.as_str())
+            .env("SOCKLEAK_FLAG", flag)
+            .env("SOCKLEAK_PREVIOUS_FLAG", from)
+            .env("SOCKLEAK_FDS_OPEN", opt(g.fds.map(|f| f.open.to_string())))
+            .env(
+                "SOCKLEAK_FDS_LIMIT",
+                opt(g.fds.map(|f| f.limit.to_string())),
+            )
             .env("SOCKLEAK_PID", opt(g.pid.map(|p| p.to_string())))
             .env("SOCKLEAK_PROCESS", g.process_label())
             .env("SOCKLEAK_ENDPOINT", g.endpoint_label())

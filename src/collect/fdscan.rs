@@ -41,7 +41,22 @@ pub struct FdScan {
     pub vanished: usize,
     /// Processes whose fds were read.
     pub scanned: usize,
+    /// `(pid, open fds)` of every process whose fd table was read, by pid.
+    pub open_fds: Vec<(u32, u32)>,
+    /// `(inode, pid)` of TCP socket fds whose inode is in no table read: the
+    /// kernel's TCP_CLOSE (reset, or never connected) while the fd is still held.
+    /// Sorted, without duplicates. The scan finds candidates; the collector keeps
+    /// only those still in no table afterwards ([`FdScan::retain_closed`]).
+    pub closed: Vec<(u64, u32)>,
+    /// `(pid, sockets)` whose protocol was not asked: more unmatched socket fds
+    /// than [`MAX_PROTOCOL_QUESTIONS`] in one process.
+    pub unexamined: Vec<(u32, u64)>,
 }
+
+/// At most this many socket fds per process that match no table are asked for
+/// their protocol (one `getxattr` each): a process holding a million unix sockets
+/// must not stall the snapshot.
+pub const MAX_PROTOCOL_QUESTIONS: u64 = 1 << 16;
 
 impl FdScan {
     /// A scan result from known `(inode, pid)` pairs: for reports built in memory
@@ -92,6 +107,35 @@ impl FdScan {
 
     pub fn pairs(&self) -> &[(u64, u32)] {
         &self.pairs
+    }
+
+    /// The open fd count of `pid`, if its fd table was read.
+    pub fn open_fds(&self, pid: u32) -> Option<u64> {
+        self.open_fds
+            .binary_search_by_key(&pid, |(p, _)| *p)
+            .ok()
+            .map(|i| u64::from(self.open_fds[i].1))
+    }
+
+    /// Keep only the reset-but-held candidates `keep` accepts.
+    pub fn retain_closed(&mut self, keep: impl FnMut(&(u64, u32)) -> bool) {
+        self.closed.retain(keep);
+    }
+
+    /// Every pid holding a reset-but-held socket `inode`, ascending.
+    pub fn closed_owners(&self, inode: u64) -> impl Iterator<Item = u32> + '_ {
+        let start = self.closed.partition_point(|(i, _)| *i < inode);
+        self.closed[start..]
+            .iter()
+            .take_while(move |(i, _)| *i == inode)
+            .map(|(_, p)| *p)
+    }
+
+    /// Distinct reset-but-held inodes, ascending.
+    pub fn closed_inodes(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self.closed.iter().map(|(i, _)| *i).collect();
+        v.dedup();
+        v
     }
 }
 
@@ -149,9 +193,16 @@ pub fn scan<S: BuildHasher + Sync>(
             all.exhausted.extend(part.exhausted);
             all.vanished += part.vanished;
             all.scanned += part.scanned;
+            all.open_fds.extend(part.open_fds);
+            all.closed.extend(part.closed);
+            all.unexamined.extend(part.unexamined);
         }
         all
     });
+    result.open_fds.sort_unstable();
+    result.closed.sort_unstable();
+    result.closed.dedup();
+    result.unexamined.sort_unstable();
     result.pairs.sort_unstable();
     result.pairs.dedup();
     result.first.reserve(result.pairs.len());
@@ -193,7 +244,9 @@ fn scan_some<S: BuildHasher>(
             }
         };
         let mut denied = false;
+        let (mut open, mut asked) = (0u32, 0u64);
         dir.for_each_name(|name| {
+            open += 1;
             // SAFETY: `name` is NUL-terminated (from readdir), `link` is a valid buffer.
             let n = unsafe {
                 libc::readlinkat(
@@ -210,19 +263,56 @@ fn scan_some<S: BuildHasher>(
                 }
                 return;
             }
-            if let Some(inode) = socket_inode(&link[..n as usize])
-                && wanted.contains(&inode)
-            {
-                out.pairs.push((inode, pid));
+            if let Some(inode) = socket_inode(&link[..n as usize]) {
+                if wanted.contains(&inode) {
+                    out.pairs.push((inode, pid));
+                } else {
+                    // In no table: ask its protocol (bounded per process).
+                    asked += 1;
+                    if asked <= MAX_PROTOCOL_QUESTIONS && is_tcp_fd(&path, name) {
+                        out.closed.push((inode, pid));
+                    }
+                }
             }
         });
+        if asked > MAX_PROTOCOL_QUESTIONS {
+            out.unexamined.push((pid, asked - MAX_PROTOCOL_QUESTIONS));
+        }
         if denied {
             out.unreadable.push((pid, io::ErrorKind::PermissionDenied));
         } else {
             out.scanned += 1;
+            out.open_fds.push((pid, open));
         }
     }
     out
+}
+
+/// Whether the socket behind fd `name` of the fd directory `dir` (NUL-terminated,
+/// as the scan builds it) is TCP: `getxattr` of `system.sockprotoname` follows the
+/// fd link to the socket inode and names its protocol, `TCP` or `TCPv6` (what
+/// `lsof` prints as `protocol: TCP`). Any failure (the fd closed meanwhile) is no.
+fn is_tcp_fd(dir: &[u8], name: &CStr) -> bool {
+    let mut path = Vec::with_capacity(dir.len() + 12);
+    path.extend_from_slice(dir.strip_suffix(b"\0").unwrap_or(dir));
+    path.push(b'/');
+    path.extend_from_slice(name.to_bytes_with_nul());
+    let mut value = [0u8; 16];
+    // SAFETY: both strings are NUL-terminated; value is valid for its length.
+    let n = unsafe {
+        libc::getxattr(
+            path.as_ptr().cast(),
+            c"system.sockprotoname".as_ptr(),
+            value.as_mut_ptr().cast(),
+            value.len(),
+        )
+    };
+    if n <= 0 {
+        return false;
+    }
+    let proto = &value[..n as usize];
+    let proto = proto.strip_suffix(b"\0").unwrap_or(proto);
+    proto == b"TCP" || proto == b"TCPv6"
 }
 
 /// `socket:[12345]` → 12345.

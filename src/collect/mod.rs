@@ -23,7 +23,7 @@ use anyhow::{Context, Result, bail};
 use crate::model::warning::{
     LINES_SHOWN, MalformedLine, NamedPid, PIDS_SHOWN, Privilege, USERS_SHOWN, Warning,
 };
-use crate::model::{NetnsId, PortRange, Process, Socket, Source};
+use crate::model::{FdUsage, NetnsId, PortRange, Process, Socket, Source};
 use fdscan::FdScan;
 use fsread::Oversize;
 pub use fsread::{ReadError, raise_fd_limit, read_bounded};
@@ -203,13 +203,9 @@ impl Collector {
             .filter(|s| s.inode != 0)
             .map(|s| s.inode)
             .collect();
-        let fds = fdscan::scan(&root, &pids, &wanted, self.opts.threads);
-        let mut processes = HashMap::new();
-        let mut skipped = Skipped::default();
-        for pid in fds.owner_pids() {
-            processes.insert(pid, self.read_process(&root, pid, &mut skipped));
-        }
-        skipped.warn(&root, &mut warnings);
+        let mut fds = fdscan::scan(&root, &pids, &wanted, self.opts.threads);
+        drop(wanted);
+        let processes = self.owners(&root, &spaces, &mut fds, netns, &mut warnings);
 
         let unowned = sockets.iter().filter(|s| s.inode == 0).count() as u64;
         // The owner uids of the unattributed sockets: counted here, told apart by
@@ -347,6 +343,87 @@ impl Collector {
         Ok(t)
     }
 
+    /// Every process holding a socket of the table or a reset-but-held one (the
+    /// scan's candidates confirmed by [`Collector::confirm_closed`]), read.
+    fn owners(
+        &mut self,
+        root: &Path,
+        spaces: &[netns::Namespace],
+        fds: &mut FdScan,
+        host: NetnsId,
+        warnings: &mut Vec<Warning>,
+    ) -> HashMap<u32, Process> {
+        let mut processes = HashMap::new();
+        let mut skipped = Skipped::default();
+        for pid in fds.owner_pids() {
+            let p = self.read_process(root, pid, fds.open_fds(pid), &mut skipped);
+            processes.insert(pid, p);
+        }
+        if !fds.closed.is_empty() {
+            self.confirm_closed(root, spaces, fds, &mut processes, host, &mut skipped);
+        }
+        skipped.warn(root, warnings);
+        warn_unexamined(fds, warnings);
+        processes
+    }
+
+    /// Keep only the reset-but-held candidates of the fd scan that are really in
+    /// no table: held by a process in a namespace whose table was read (a socket
+    /// of an unread namespace is no more closed than any other), and still in no
+    /// table on a second read (a connection opened between the table read and the
+    /// fd scan is simply not in this snapshot). Their holders become owners.
+    fn confirm_closed(
+        &mut self,
+        root: &Path,
+        spaces: &[netns::Namespace],
+        fds: &mut FdScan,
+        processes: &mut HashMap<u32, Process>,
+        host: NetnsId,
+        skipped: &mut Skipped,
+    ) {
+        let mut pids: Vec<u32> = fds.closed.iter().map(|(_, p)| *p).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        for pid in pids {
+            if let std::collections::hash_map::Entry::Vacant(e) = processes.entry(pid) {
+                e.insert(self.read_process(root, pid, fds.open_fds(pid), skipped));
+            }
+        }
+        let ns_of = |pid: u32| match processes.get(&pid).map_or(0, |p| p.netns) {
+            0 => host,
+            ns => ns,
+        };
+        let mut involved: Vec<NetnsId> = fds.closed.iter().map(|(_, p)| ns_of(*p)).collect();
+        involved.sort_unstable();
+        involved.dedup();
+        // The second read: inode sets only, no idle ages (cheaper), and a table
+        // that cannot be read again keeps nothing (no guess).
+        let mut seen = fdscan::InodeSet::default();
+        let mut readable = Vec::new();
+        for ns in spaces.iter().filter(|n| involved.contains(&n.id)) {
+            let table = if ns.is_host {
+                let mut ignored = Vec::new();
+                self.read_table(root, host, &mut ignored)
+                    .map(|(_, s)| s)
+                    .ok()
+            } else {
+                let netlink_ok = self.opts.source != SourceChoice::Proc;
+                netns::read_other(root, ns, netlink_ok, false)
+                    .map(|t| t.sockets)
+                    .ok()
+            };
+            if let Some(t) = table {
+                seen.extend(t.iter().map(|s| s.inode));
+                readable.push(ns.id);
+            }
+        }
+        fds.retain_closed(|(inode, pid)| readable.contains(&ns_of(*pid)) && !seen.contains(inode));
+        // Processes that only held candidates dropped here are no owners.
+        let mut owners: BTreeSet<u32> = fds.owner_pids().into_iter().collect();
+        owners.extend(fds.closed.iter().map(|(_, p)| *p));
+        processes.retain(|pid, _| owners.contains(pid));
+    }
+
     fn read_table(
         &self,
         root: &Path,
@@ -457,7 +534,13 @@ impl Collector {
         }
     }
 
-    fn read_process(&mut self, root: &Path, pid: u32, skipped: &mut Skipped) -> Process {
+    fn read_process(
+        &mut self,
+        root: &Path,
+        pid: u32,
+        open_fds: Option<u64>,
+        skipped: &mut Skipped,
+    ) -> Process {
         let dir = root.join(pid.to_string());
         let mut read = |name: &str, limit: u64, oversize: Oversize| {
             let path = dir.join(name);
@@ -488,6 +571,12 @@ impl Collector {
         let container = read("cgroup", fsread::CGROUP, Oversize::Refuse)
             .and_then(|(b, _)| container::from_cgroup(&String::from_utf8_lossy(&b)));
         let netns = read_ns(&dir.join("ns/net")).unwrap_or(0);
+        let fds = match (open_fds, read("limits", fsread::STATUS, Oversize::Refuse)) {
+            (Some(open), Some((limits, _))) => {
+                nofile_soft_limit(&limits).map(|limit| FdUsage { open, limit })
+            }
+            _ => None,
+        };
         Process {
             pid,
             comm,
@@ -496,6 +585,7 @@ impl Collector {
             cmdline,
             netns,
             container,
+            fds,
         }
     }
 }
@@ -576,6 +666,34 @@ fn named(root: &Path, pid: u32) -> NamedPid {
         })
         .unwrap_or_default();
     NamedPid { pid, comm }
+}
+
+/// The soft limit of `Max open files` in a `/proc/<pid>/limits`; `None` when the
+/// line is missing, malformed, or says `unlimited`.
+fn nofile_soft_limit(limits: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(limits).ok()?;
+    let rest = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// Processes holding more unmatched socket fds than the protocol question is
+/// asked for: their reset-but-held sockets may be undercounted.
+fn warn_unexamined(fds: &FdScan, warnings: &mut Vec<Warning>) {
+    if fds.unexamined.is_empty() {
+        return;
+    }
+    warnings.push(Warning::ClosedUnexamined {
+        sockets: fds.unexamined.iter().map(|(_, n)| n).sum(),
+        pids: fds
+            .unexamined
+            .iter()
+            .take(PIDS_SHOWN)
+            .map(|(p, _)| *p)
+            .collect(),
+        asked: fdscan::MAX_PROTOCOL_QUESTIONS,
+    });
 }
 
 fn warn_malformed(malformed: &proc_net::MalformedLog, warnings: &mut Vec<Warning>) {
@@ -730,6 +848,20 @@ mod tests {
             assert_eq!(proc_hides_pids(&dir), hides, "{opts}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn nofile_limit_is_the_soft_one() {
+        let l = b"Limit                     Soft Limit           Hard Limit           Units\nMax processes             63504                63504                processes\nMax open files            1024                 524288               files\n";
+        assert_eq!(nofile_soft_limit(l), Some(1024));
+        assert_eq!(
+            nofile_soft_limit(
+                b"Max open files            unlimited            unlimited            files\n"
+            ),
+            None
+        );
+        assert_eq!(nofile_soft_limit(b"Max processes 5 5 processes\n"), None);
+        assert_eq!(nofile_soft_limit(b"\xff"), None);
     }
 
     #[test]

@@ -2,13 +2,11 @@
 //! network namespace the calling thread is in.
 //!
 //! Counts come from one dump per address family over every state, exactly what
-//! `ss -tan` asks for. Idle ages come from a second, state-filtered dump of the
-//! CLOSE_WAIT sockets only, with `INET_DIAG_INFO` (tcp_info): asking the kernel for
-//! tcp_info on all 100k sockets would cost far more than on the few hundred that
-//! leak. A socket that changes state between the two dumps only loses its idle age,
-//! never its count.
+//! `ss -tan` asks for. The same dump asks for `INET_DIAG_INFO` (tcp_info), whose
+//! two idle clocks give every connected socket its idle age: an idle ESTABLISHED
+//! socket is how a forgotten database checkout leaks. Only those two u32 fields
+//! are read, in place (see bench/NOTES.md for what tcp_info costs at 10k sockets).
 
-use std::collections::HashMap;
 use std::io;
 
 use netlink_packet_core::{
@@ -18,10 +16,7 @@ use netlink_packet_core::{
 use netlink_packet_sock_diag::{
     SockDiagMessage,
     constants::{AF_INET, AF_INET6, IPPROTO_TCP, SOCK_DIAG_BY_FAMILY},
-    inet::{
-        ExtensionFlags, InetRequest, InetResponse, InetResponseHeader, SocketId, StateFlags,
-        nlas::Nla,
-    },
+    inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags},
 };
 use netlink_sys::{Socket as NlSocket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
 
@@ -30,11 +25,17 @@ use crate::model::{NetnsId, Socket, TcpState, normalize};
 /// Every TCP state, including `TCP_NEW_SYN_RECV` (bit 12) so that half-open request
 /// sockets are counted as SYN_RECV, as in `/proc/net/tcp`.
 const ALL_STATES: u32 = (1 << 12) | 0xffe;
-const CLOSE_WAIT_ONLY: u32 = 1 << TcpState::CloseWait as u32;
 
-/// Offset of `tcpi_last_data_recv` in `struct tcp_info` (8 single-byte fields, then
-/// eleven u32 fields before it). Stable since Linux 2.6.
+/// Offsets in `struct tcp_info` (`include/uapi/linux/tcp.h`): 8 single-byte
+/// fields, then the u32s rto, ato, snd_mss, rcv_mss, unacked, sacked, lost,
+/// retrans, fackets (8..44), then last_data_sent @44, last_ack_sent @48,
+/// last_data_recv @52. Stable since Linux 2.6.
+const TCPI_LAST_DATA_SENT: usize = 44;
 const TCPI_LAST_DATA_RECV: usize = 52;
+/// `sizeof(struct inet_diag_msg)`: the attributes follow it.
+const DIAG_MSG_LEN: usize = 72;
+/// `INET_DIAG_INFO`: the attribute holding `struct tcp_info`.
+const INET_DIAG_INFO: u16 = 2;
 
 /// One namespace's table as netlink gave it.
 #[derive(Debug, Default)]
@@ -56,7 +57,7 @@ pub fn family_missing(e: &io::Error) -> bool {
 }
 
 /// Dump the TCP table (IPv4 and IPv6) of the current network namespace.
-/// With `idle`, CLOSE_WAIT sockets also get `idle_ms` from tcp_info.
+/// With `idle`, connected sockets also get `idle_ms` from tcp_info.
 ///
 /// The two families are dumped at the same time from two threads. Every dump walks
 /// the kernel's whole established hash (touching every socket, whatever its
@@ -112,8 +113,8 @@ fn open() -> io::Result<NlSocket> {
     Ok(nl)
 }
 
-/// One family's table, then (with `idle`, and only if the table holds a
-/// CLOSE_WAIT socket) the idle ages of its CLOSE_WAIT sockets.
+/// One family's table; with `idle`, each socket's idle age from the tcp_info the
+/// same dump carries (one walk of the kernel's hash table, not two).
 fn dump_one(
     nl: &NlSocket,
     family: u8,
@@ -125,45 +126,19 @@ fn dump_one(
     let mut sockets = Vec::with_capacity(capacity);
     // By family, not by address: an IPv4-mapped socket of the IPv6 table is
     // normalised to IPv4.
-    let mut close_wait = false;
-    dump_family(nl, &mut buf, family, ALL_STATES, false, &mut |payload| {
-        // Header only: the attributes of a dump without extensions (shutdown
-        // state, socket options) are not used, so they are not parsed either.
+    dump_family(nl, &mut buf, family, ALL_STATES, idle, &mut |payload| {
+        // The fixed header through the crate; of the attributes only tcp_info's
+        // two idle clocks, read in place (parsing every attribute of 100k
+        // messages into the crate's types would cost more than the dump).
         let h = InetResponseHeader::parse(payload).map_err(bad_message)?;
-        if let Some(s) = to_socket(&h, netns) {
-            close_wait |= s.state == TcpState::CloseWait;
+        if let Some(mut s) = to_socket(&h, netns) {
+            if idle && s.state.has_idle_age() {
+                s.idle_ms = payload.get(DIAG_MSG_LEN..).and_then(idle_from_attrs);
+            }
             sockets.push(s);
         }
         Ok(())
     })?;
-    // The second dump walks the whole hash table again, so it is skipped when
-    // there is no CLOSE_WAIT socket (the healthy case).
-    if !(idle && close_wait) {
-        return Ok(sockets);
-    }
-    let mut idle_by_inode: HashMap<u64, u32> = HashMap::new();
-    dump_family(
-        nl,
-        &mut buf,
-        family,
-        CLOSE_WAIT_ONLY,
-        true,
-        &mut |payload| {
-            let resp = InetResponse::parse(payload).map_err(bad_message)?;
-            if let Some(ms) = last_data_recv(&resp) {
-                idle_by_inode.insert(u64::from(resp.header.inode), ms);
-            }
-            Ok(())
-        },
-    )?;
-    if !idle_by_inode.is_empty() {
-        for s in sockets
-            .iter_mut()
-            .filter(|s| s.state == TcpState::CloseWait && s.inode != 0)
-        {
-            s.idle_ms = idle_by_inode.get(&s.inode).copied();
-        }
-    }
     Ok(sockets)
 }
 
@@ -292,19 +267,63 @@ fn to_socket(h: &InetResponseHeader, netns: NetnsId) -> Option<Socket> {
     })
 }
 
-fn last_data_recv(resp: &InetResponse) -> Option<u32> {
-    resp.nlas.iter().find_map(|nla| match nla {
-        Nla::TcpInfo(bytes) if bytes.len() >= TCPI_LAST_DATA_RECV + 4 => {
-            let b = &bytes[TCPI_LAST_DATA_RECV..TCPI_LAST_DATA_RECV + 4];
-            Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+/// Milliseconds since data last moved either way, from the `INET_DIAG_INFO`
+/// attribute among `attrs` (the bytes after the `inet_diag_msg`): walked in place,
+/// every attribute bounds-checked, `None` when absent or short.
+fn idle_from_attrs(mut attrs: &[u8]) -> Option<u32> {
+    let u32_at = |b: &[u8], at: usize| -> Option<u32> {
+        Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    };
+    while attrs.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
+        let kind = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
+        if len < 4 || len > attrs.len() {
+            return None;
         }
-        _ => None,
-    })
+        if kind == INET_DIAG_INFO {
+            let info = &attrs[4..len];
+            let recv = u32_at(info, TCPI_LAST_DATA_RECV)?;
+            let sent = u32_at(info, TCPI_LAST_DATA_SENT)?;
+            return Some(recv.min(sent));
+        }
+        // Attributes are 4-byte aligned.
+        attrs = attrs.get((len + 3) & !3..).unwrap_or_default();
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn attr(kind: u16, data: &[u8]) -> Vec<u8> {
+        let mut a = Vec::new();
+        a.extend_from_slice(&((data.len() + 4) as u16).to_ne_bytes());
+        a.extend_from_slice(&kind.to_ne_bytes());
+        a.extend_from_slice(data);
+        while a.len() % 4 != 0 {
+            a.push(0);
+        }
+        a
+    }
+
+    #[test]
+    fn idle_is_the_younger_of_the_two_data_clocks() {
+        let mut info = vec![0u8; 104];
+        info[TCPI_LAST_DATA_SENT..TCPI_LAST_DATA_SENT + 4].copy_from_slice(&7000u32.to_ne_bytes());
+        info[TCPI_LAST_DATA_RECV..TCPI_LAST_DATA_RECV + 4].copy_from_slice(&9000u32.to_ne_bytes());
+        // Another attribute (shutdown, one byte, padded) before tcp_info.
+        let attrs = [attr(8, &[0]), attr(INET_DIAG_INFO, &info)].concat();
+        assert_eq!(idle_from_attrs(&attrs), Some(7000));
+        assert_eq!(idle_from_attrs(&attr(8, &[0])), None, "no tcp_info");
+        // Short tcp_info, a length past the end, a zero length: no age, no panic.
+        assert_eq!(idle_from_attrs(&attr(INET_DIAG_INFO, &info[..50])), None);
+        let mut bad = attr(INET_DIAG_INFO, &info);
+        bad[0] = 0xff;
+        assert_eq!(idle_from_attrs(&bad), None);
+        assert_eq!(idle_from_attrs(&[0, 0, 2, 0]), None);
+        assert_eq!(idle_from_attrs(&[]), None);
+    }
 
     #[test]
     fn a_missing_family_is_told_from_a_failed_dump() {

@@ -199,6 +199,11 @@ pub struct ViewArgs {
     /// Only sockets with this local port.
     #[arg(long, value_name = "PORT", value_delimiter = ',', value_parser = parse_port, allow_negative_numbers = true)]
     pub local_port: Vec<u16>,
+
+    /// Only sockets idle (no data either way) at least DURATION: 30s, 5m, 2h, or
+    /// seconds. Idle ages come from netlink: refused with --source proc.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_negative_numbers = true)]
+    pub idle_over: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -480,6 +485,32 @@ fn parse_seconds(s: &str, allow_zero: bool) -> Result<f64, String> {
     Ok(v)
 }
 
+/// `--idle-over`: a number with an optional unit s, m, h or d (seconds without).
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("'{s}' is not a duration (expected e.g. 30s, 5m, 2h, 1.5h or 90)");
+    let t = s.trim();
+    let (num, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let scale = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => return Err(bad()),
+    };
+    let v: f64 = num.trim().parse().map_err(|_| bad())?;
+    let secs = v * scale;
+    // tcp_info's clocks are u32 milliseconds: 49 days at most.
+    if !secs.is_finite() || secs < 0.0 || secs > f64::from(u32::MAX) / 1000.0 {
+        return Err(format!(
+            "'{s}': expected a duration from 0 to 49 days (e.g. 30s, 5m, 2h)"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 fn parse_interval(s: &str) -> Result<f64, String> {
     let v = parse_seconds(s, false)?;
     if v < 0.05 {
@@ -571,6 +602,20 @@ mod tests {
         assert_eq!(parse_threshold("10"), Ok(Threshold::Count(10)));
         assert!(parse_threshold("120%").is_err());
         assert!(parse_threshold("0").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        let d = |s: &str| parse_duration(s).map(|d| d.as_secs_f64());
+        assert_eq!(d("30s"), Ok(30.0));
+        assert_eq!(d("5m"), Ok(300.0));
+        assert_eq!(d("2h"), Ok(7200.0));
+        assert_eq!(d("1.5h"), Ok(5400.0));
+        assert_eq!(d("90"), Ok(90.0));
+        assert_eq!(d("0"), Ok(0.0));
+        for bad in ["5x", "m", "-1s", "abc", "inf", "60d", "5 minutes"] {
+            assert!(parse_duration(bad).unwrap_err().contains(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -154,20 +154,44 @@ fn is_check(cli: &Cli) -> bool {
         || cli.output.format() == Format::Nagios
 }
 
-/// The collector, `--by` keys and filters of a view.
-fn sampler(collect: &CollectArgs, view: &ViewArgs) -> Result<Sampler> {
+/// The collector, `--by` keys, filters and ranking (`--metric`) of a view.
+fn sampler(collect: &CollectArgs, view: &ViewArgs, rank: TcpState) -> Result<Sampler> {
     let filters = filters(view).map_err(UsageError)?;
-    let collector = Collector::new(options(collect).map_err(UsageError)?)?;
+    let options = options(collect).map_err(UsageError)?;
+    idle_source(view, &options).map_err(UsageError)?;
+    let collector = Collector::new(options)?;
     Ok(Sampler {
         collector,
         by: group_by(view),
         filters,
+        rank,
     })
+}
+
+/// `--idle-over` needs netlink's idle ages: refused with the /proc source (a
+/// runtime fallback to /proc is refused by [`Sampler::require_idle`]).
+fn idle_source(view: &ViewArgs, o: &collect::Options) -> Result<(), String> {
+    match view.idle_over {
+        Some(_) if o.source == SourceChoice::Proc => Err(format!(
+            "--idle-over needs idle ages, which only netlink sock_diag gives; {} reads /proc/net/tcp, which has none (drop --idle-over, or use --source netlink{})",
+            if o.proc_root != Path::new("/proc") {
+                "--proc-root"
+            } else {
+                "--source proc"
+            },
+            if o.proc_root != Path::new("/proc") {
+                " without --proc-root"
+            } else {
+                ""
+            }
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn snapshot(cli: &Cli) -> Result<Config> {
     let pools = pools(&cli.watch.pool_size)?;
-    let sampler = sampler(&cli.collect, &cli.view)?;
+    let sampler = sampler(&cli.collect, &cli.view, cli.watch.metric)?;
     Ok(Config::Snapshot(Snapshot {
         sampler,
         renderer: renderer(cli, pools),
@@ -198,7 +222,7 @@ fn renderer(cli: &Cli, pools: PoolSizes) -> Renderer {
 
 fn check(cli: &Cli) -> Result<Config> {
     let levels = levels(cli)?;
-    let sampler = sampler(&cli.collect, &cli.view)?;
+    let sampler = sampler(&cli.collect, &cli.view, cli.watch.metric)?;
     let output = match cli.output.format() {
         Format::Nagios => CheckOutput::Nagios,
         Format::Table => CheckOutput::Lines,
@@ -306,7 +330,7 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
         None => f64::max(60.0, 2.0 * interval),
     };
     let pools = pools(&cli.watch.pool_size)?;
-    let sampler = sampler(&cli.collect, &cli.view)?;
+    let sampler = sampler(&cli.collect, &cli.view, cli.watch.metric)?;
     let record = match &cli.watch.record {
         Some(p) => Some((p.clone(), open_record(p)?)),
         None => None,
@@ -365,7 +389,7 @@ fn open_record(path: &Path) -> Result<File> {
 
 fn serve(args: Box<cli::ServeArgs>) -> Result<Config> {
     let pools = pools(&args.pool_size)?;
-    let sampler = sampler(&args.collect, &args.view)?;
+    let sampler = sampler(&args.collect, &args.view, TcpState::CloseWait)?;
     let listener = TcpListener::bind(args.listen).map_err(|e| {
         UsageError(format!(
             "--listen {}: cannot listen there: {e}",
@@ -495,5 +519,8 @@ fn filters(view: &ViewArgs) -> Result<Filters, String> {
         uids,
         remotes: view.remote.clone(),
         local_ports: view.local_port.clone(),
+        idle_over_ms: view
+            .idle_over
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
     })
 }

@@ -118,6 +118,21 @@ impl TcpState {
             TcpState::Established | TcpState::CloseWait | TcpState::SynSent | TcpState::Close
         )
     }
+
+    /// Whether the kernel's idle clocks (time since data was last sent and
+    /// received) mean something in this state. Not for LISTEN and TIME_WAIT (no
+    /// connection, no tcp_info), SYN_SENT and SYN_RECV (no data yet: the clocks
+    /// are unset), nor CLOSE.
+    pub fn has_idle_age(self) -> bool {
+        !matches!(
+            self,
+            TcpState::Listen
+                | TcpState::TimeWait
+                | TcpState::SynSent
+                | TcpState::SynRecv
+                | TcpState::Close
+        )
+    }
 }
 
 impl fmt::Display for TcpState {
@@ -290,8 +305,10 @@ pub struct Socket {
     pub uid: u32,
     pub recv_q: u32,
     pub send_q: u32,
-    /// Milliseconds since data was last received (netlink `tcp_info.tcpi_last_data_recv`).
-    /// Only collected for CLOSE_WAIT sockets, and only by the netlink source.
+    /// Milliseconds since data last moved either way: the smaller of netlink's
+    /// `tcp_info.tcpi_last_data_recv` and `tcpi_last_data_sent`. Only the netlink
+    /// source has it, and only for states where those clocks mean something
+    /// ([`TcpState::has_idle_age`]).
     pub idle_ms: Option<u32>,
     pub netns: NetnsId,
 }
@@ -311,6 +328,33 @@ pub struct Process {
     pub netns: NetnsId,
     /// The container it runs in, from its cgroup path (best effort).
     pub container: Option<container::Container>,
+    /// Its open fds against its soft RLIMIT_NOFILE; `None` when either could not
+    /// be read.
+    pub fds: Option<FdUsage>,
+}
+
+/// A process's open file descriptors and its soft `RLIMIT_NOFILE`: every fd leak
+/// ends at that limit ("Too many open files").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FdUsage {
+    pub open: u64,
+    pub limit: u64,
+}
+
+impl FdUsage {
+    /// The table marks a process from this share of its limit.
+    pub const MARK_PCT: f64 = 80.0;
+    /// `--watch` alerts when a process reaches this share of its limit.
+    pub const ALERT_PCT: f64 = 90.0;
+
+    /// Open fds as a percentage of the limit (100 for a zero limit).
+    pub fn pct(&self) -> f64 {
+        if self.limit == 0 {
+            100.0
+        } else {
+            self.open as f64 * 100.0 / self.limit as f64
+        }
+    }
 }
 
 /// Where the socket table came from.

@@ -15,7 +15,7 @@ use serde::ser::{SerializeMap, Serializer};
 use super::container::Container;
 use super::warning::Warning;
 use super::watch::WatchStats;
-use super::{Direction, NetnsId, Source, StateCounts, TcpState};
+use super::{Direction, FdUsage, NetnsId, Source, StateCounts, TcpState};
 
 /// The JSON schema version this module produces. Bump only on a breaking change;
 /// adding fields is not one.
@@ -158,6 +158,9 @@ pub struct GroupKey {
     /// even with identical endpoints.
     pub netns: Option<NetnsId>,
     pub container: Option<Container>,
+    /// Reset-but-held sockets (state CLOSE, in no table): their endpoints are
+    /// unknown, so they form groups of their own, shown as `(closed)`.
+    pub closed: bool,
 }
 
 /// One row of the report.
@@ -179,6 +182,12 @@ pub struct Group {
     pub recv_q: u64,
     pub send_q: u64,
     pub oldest_close_wait_idle_s: Option<f64>,
+    /// The longest idle time (no data either way) among the group's sockets,
+    /// LISTEN and TIME_WAIT aside; `None` without idle ages (the /proc source).
+    pub oldest_idle_s: Option<f64>,
+    /// The group's process's open fds and soft RLIMIT_NOFILE (groups with a
+    /// process key only).
+    pub fds: Option<FdUsage>,
     // Extensions to the v1 contract (additive):
     pub attribution: Option<Attribution>,
     pub local_port: Option<u16>,
@@ -197,6 +206,18 @@ pub struct Group {
 impl Group {
     pub fn close_wait(&self) -> u64 {
         self.states.get(TcpState::CloseWait)
+    }
+
+    /// What the group is ranked by when `metric` is watched: its count of that
+    /// state, and for CLOSE_WAIT (the default) its reset-but-held (CLOSE) sockets
+    /// too: both are leaks whatever the pool.
+    pub fn rank_count(&self, metric: TcpState) -> u64 {
+        let n = self.states.get(metric);
+        if metric == TcpState::CloseWait {
+            n + self.states.get(TcpState::Close)
+        } else {
+            n
+        }
     }
 
     /// Sockets of the group that occupy a pool slot (see
@@ -224,6 +245,8 @@ impl Group {
             recv_q: 0,
             send_q: 0,
             oldest_close_wait_idle_s: None,
+            oldest_idle_s: None,
+            fds: None,
             attribution: key.attribution,
             local_port: key.local_port,
             remote_port: key.remote_port,
@@ -238,6 +261,9 @@ impl Group {
 
     /// The endpoint to show in one column: local for inbound/listen, remote otherwise.
     pub fn endpoint_label(&self) -> String {
+        if self.key.closed && self.local.is_none() && self.remote.is_none() {
+            return "(closed)".to_string();
+        }
         match (&self.local, &self.remote) {
             (Some(l), Some(r)) => format!("{l} <- {r}"),
             (Some(l), None) => l.clone(),
@@ -275,6 +301,10 @@ pub struct Totals {
     pub states: StateCounts,
     pub unowned: u64,
     pub unattributed: u64,
+    /// Extension: reset-but-held TCP sockets: held by a process, in no table of the
+    /// kernel (state CLOSE), each counted once. Not in `sockets` or `states`,
+    /// which stay the kernel's table.
+    pub held_closed: u64,
     /// Extension: sockets that pass the filters, each counted once.
     pub matched: u64,
     /// Per network namespace (inode) whose table was read: every state. The host

@@ -164,6 +164,15 @@ pub enum Warning {
         owners: Vec<(u32, String)>,
         hidepid: bool,
     },
+    /// Socket fds matching no table whose protocol was not asked (more than
+    /// `asked` in one process): reset-but-held TCP sockets among them are not
+    /// counted.
+    ClosedUnexamined {
+        sockets: u64,
+        /// The processes (the first [`PIDS_SHOWN`]).
+        pids: Vec<u32>,
+        asked: u64,
+    },
 }
 
 fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
@@ -227,6 +236,7 @@ impl Warning {
                 *unreadable = 0;
             }
             Warning::Ipv6NotCounted { .. } => {}
+            Warning::ClosedUnexamined { sockets, .. } => *sockets = 0,
             Warning::NetnsFellBack { .. }
             | Warning::NetnsSkipped { .. }
             | Warning::NetlinkUnavailable { .. } => {}
@@ -235,6 +245,23 @@ impl Warning {
             shown.clear();
         }
         w
+    }
+
+    fn fmt_closed_unexamined(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Warning::ClosedUnexamined {
+            sockets,
+            pids,
+            asked,
+        } = self
+        else {
+            return Ok(());
+        };
+        write!(
+            f,
+            "{sockets} socket fd{} matching no TCP table not examined in pid {} (only the first {asked} of a process are asked whether they are TCP): reset-but-held sockets among them are not counted",
+            plural(*sockets, "", "s"),
+            pid_list(pids, pids.len())
+        )
     }
 
     fn fmt_unattributed_held(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -403,6 +430,7 @@ impl fmt::Display for Warning {
             ),
             Warning::MalformedLines { .. } => self.fmt_malformed(f),
             Warning::UnattributedHeld { .. } => self.fmt_unattributed_held(f),
+            Warning::ClosedUnexamined { .. } => self.fmt_closed_unexamined(f),
             Warning::Ipv6NotCounted { why } => {
                 write!(f, "{why}: IPv6 sockets are not counted, only IPv4")
             }

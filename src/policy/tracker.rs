@@ -193,6 +193,7 @@ mod tests {
                 states: StateCounts::default(),
                 unowned: 0,
                 unattributed: 0,
+                held_closed: 0,
                 matched: 0,
                 netns: Default::default(),
             },

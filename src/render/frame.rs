@@ -142,3 +142,19 @@ pub fn alert_line(report: &Report, g: &Group, from: Flag, metric: TcpState) -> S
         describe(g, report),
     )
 }
+
+/// `TIME sockleak: fd limit: pid 7 app outbound 10.0.0.5:5432: 950 of 1024 fds
+/// open (93%)`: a process that reached its RLIMIT_NOFILE alert level.
+pub fn fd_alert_line(report: &Report, g: &Group) -> String {
+    let Some(f) = g.fds else {
+        return String::new();
+    };
+    format!(
+        "{} sockleak: fd limit: {}: {} of {} fds open ({:.0}%)",
+        report.time,
+        describe(g, report),
+        f.open,
+        f.limit,
+        f.pct()
+    )
+}

@@ -7,7 +7,7 @@ use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Tab
 
 use crate::model::report::{Group, GroupField, Report};
 use crate::model::watch::{Flag, WatchStats};
-use crate::model::{TcpState, printable};
+use crate::model::{FdUsage, TcpState, printable};
 
 use super::{human_age, human_bytes};
 
@@ -137,6 +137,10 @@ struct Layout {
     pad: u16,
     /// Process names cut to this many characters.
     process_max: Option<usize>,
+    /// FDS: only when a shown group's process is near its fd limit.
+    with_fds: bool,
+    /// IDLE: the oldest idle age of any state.
+    with_idle: bool,
 }
 
 /// How far a layout is folded to fit a narrow terminal: each step keeps what the
@@ -161,11 +165,15 @@ impl Layout {
             with_cmdline: groups.iter().any(|g| g.cmdline.is_some()),
             pad: 2,
             process_max: None,
+            with_fds: groups
+                .iter()
+                .any(|g| g.fds.is_some_and(|f| f.pct() >= FdUsage::MARK_PCT)),
+            with_idle: true,
         }
     }
 
     /// The layout folded `level` steps (1 to [`FOLDS`]): states but `metric` into
-    /// TOTAL; then COMMAND, RECV-Q, OLDEST_CW, USER and DIR out; then one space
+    /// TOTAL; then COMMAND, RECV-Q, OLDEST_CW and IDLE, USER and DIR out; then one space
     /// between columns, process names cut to 12 characters, and TOTAL out. What
     /// judges the group (the metric and DELTA to FLAG) stays to the last.
     fn folded(mut self, level: usize, metric: TcpState) -> Layout {
@@ -183,6 +191,7 @@ impl Layout {
         }
         if level >= 4 {
             self.with_oldest_cw = false;
+            self.with_idle = false;
         }
         if level >= 5 {
             self.keys.retain(|c| *c != Col::User);
@@ -213,6 +222,12 @@ impl Layout {
         }
         if self.with_oldest_cw {
             header.push(Cell::new("OLDEST_CW"));
+        }
+        if self.with_idle {
+            header.push(Cell::new("IDLE"));
+        }
+        if self.with_fds {
+            header.push(Cell::new("FDS"));
         }
         if self.with_watch {
             header.extend(["DELTA", "RATE/MIN", "POOL%", "ETA", "FLAG", "TREND"].map(Cell::new));
@@ -259,6 +274,12 @@ impl Layout {
                     .map_or_else(|| "-".into(), human_age),
             ));
         }
+        if self.with_idle {
+            row.push(right(g.oldest_idle_s.map_or_else(|| "-".into(), human_age)));
+        }
+        if self.with_fds {
+            row.push(fds_cell(g, color));
+        }
         if let Some(w) = g.watch.as_ref().filter(|_| self.with_watch) {
             row.extend(watch_cells(w, color));
         }
@@ -267,6 +288,26 @@ impl Layout {
         }
         row
     }
+}
+
+/// `open/limit`, marked `!` (and red) from [`FdUsage::MARK_PCT`] of the limit:
+/// one awk field.
+fn fds_cell(g: &Group, color: bool) -> Cell {
+    let Some(f) = g.fds else {
+        return Cell::new("-").set_alignment(CellAlignment::Right);
+    };
+    let near = f.pct() >= FdUsage::MARK_PCT;
+    let mut cell = Cell::new(format!(
+        "{}/{}{}",
+        f.open,
+        f.limit,
+        if near { "!" } else { "" }
+    ))
+    .set_alignment(CellAlignment::Right);
+    if color && near {
+        cell = cell.fg(Color::Red).add_attribute(Attribute::Bold);
+    }
+    cell
 }
 
 /// DELTA, RATE/MIN, POOL%, ETA, FLAG and TREND.
@@ -385,6 +426,7 @@ pub fn sparkline(values: &[u64]) -> String {
 }
 
 /// `host: 1234 sockets (1002 close_wait, 120 established, ...); 10 unowned, 0 unattributed`
+/// (and `, 5 held closed` when reset-but-held sockets are held)
 pub fn footer(r: &Report) -> String {
     let states: Vec<String> = r
         .totals
@@ -407,8 +449,13 @@ pub fn footer(r: &Report) -> String {
         }
         _ => "host".to_string(),
     };
+    // Reset-but-held sockets are in no table: said apart, and only when there are.
+    let held = match r.totals.held_closed {
+        0 => String::new(),
+        n => format!(", {n} held closed"),
+    };
     format!(
-        "{scope}: {} sockets{}; {} unowned, {} unattributed (source {}, {:.0} ms)",
+        "{scope}: {} sockets{}; {} unowned, {} unattributed{held} (source {}, {:.0} ms)",
         r.totals.sockets,
         if states.is_empty() {
             String::new()

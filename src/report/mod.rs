@@ -23,7 +23,7 @@ use crate::filter::Filters;
 use crate::model::report::{
     Attribution, Group, GroupField, GroupKey, RemoteKey, Report, SCHEMA_VERSION, Totals,
 };
-use crate::model::{Direction, NetnsId, PortRange, Process, Socket, StateCounts, TcpState};
+use crate::model::{Direction, NetnsId, PortRange, Process, Socket, Source, StateCounts, TcpState};
 /// What every command samples with: the collector (with its caches), the `--by`
 /// keys and the filters, built once by the configuration.
 #[derive(Debug)]
@@ -31,18 +31,33 @@ pub struct Sampler {
     pub collector: Collector,
     pub by: Vec<GroupField>,
     pub filters: Filters,
+    /// The state groups are ranked by (`--metric`; CLOSE_WAIT by default).
+    pub rank: TcpState,
 }
 
 impl Sampler {
     /// Collect and aggregate one snapshot.
     pub fn take(&mut self) -> Result<Report> {
         let c = self.collector.collect()?;
+        self.require_idle(&c)?;
         Ok(self.aggregate(&c))
     }
 
     /// Aggregate a collection taken by [`Sampler::collector`].
     pub fn aggregate(&self, c: &Collection) -> Report {
-        aggregate(c, &self.by, &self.filters)
+        aggregate_ranked(c, &self.by, &self.filters, self.rank)
+    }
+
+    /// `--idle-over` needs idle ages, which only netlink gives: a collection that
+    /// fell back to /proc (netlink unavailable) is refused rather than shown empty.
+    pub fn require_idle(&self, c: &Collection) -> Result<()> {
+        if self.filters.idle_over_ms.is_some() && c.source != Source::Netlink {
+            return Err(crate::exit::UsageError(
+                "--idle-over needs idle ages, which only netlink sock_diag gives, and netlink is unavailable here (see the warning); drop --idle-over, or run where sock_diag works (the tcp_diag module, root in containers)".to_string(),
+            )
+            .into());
+        }
+        Ok(())
     }
 }
 
@@ -51,6 +66,7 @@ struct Acc {
     states: StateCounts,
     recv_q: u64,
     send_q: u64,
+    oldest_close_wait_idle_ms: Option<u32>,
     oldest_idle_ms: Option<u32>,
     pids: Vec<u32>,
 }
@@ -62,13 +78,31 @@ struct OwnerInfo<'a> {
     user: Arc<str>,
 }
 
-/// Aggregate a collection into a report.
+/// Aggregate a collection into a report, ranked by CLOSE_WAIT (the default view).
 pub fn aggregate(c: &Collection, by: &[GroupField], filters: &Filters) -> Report {
+    aggregate_ranked(c, by, filters, TcpState::CloseWait)
+}
+
+/// Aggregate a collection into a report whose groups are ranked by `rank`
+/// ([`sort_groups_by`]).
+pub fn aggregate_ranked(
+    c: &Collection,
+    by: &[GroupField],
+    filters: &Filters,
+    rank: TcpState,
+) -> Report {
     let taken_at = SystemTime::now();
     let mut agg = Aggregator::new(c, by, filters);
     for s in &c.sockets {
         agg.add(s);
     }
+    let closed = c.fds.closed_inodes();
+    for &inode in &closed {
+        agg.add_closed(inode);
+    }
+    // Idle ages are netlink's; under `--watch`, /proc-source CLOSE_WAIT sockets
+    // get first-seen ages, which only `oldest_close_wait_idle_s` may show.
+    let idle_known = c.source == Source::Netlink;
     let Aggregator {
         owners,
         groups,
@@ -82,10 +116,10 @@ pub fn aggregate(c: &Collection, by: &[GroupField], filters: &Filters) -> Report
         .map(|(key, mut acc)| {
             acc.pids.sort_unstable();
             acc.pids.dedup();
-            to_group(key, acc, &owners)
+            to_group(key, acc, &owners, idle_known)
         })
         .collect();
-    sort_groups(&mut out);
+    sort_groups_by(&mut out, rank);
 
     Report {
         version: SCHEMA_VERSION,
@@ -98,6 +132,7 @@ pub fn aggregate(c: &Collection, by: &[GroupField], filters: &Filters) -> Report
             states: totals,
             unowned: c.unowned,
             unattributed: c.unattributed,
+            held_closed: closed.len() as u64,
             matched,
             netns: per_ns,
         },
@@ -209,6 +244,47 @@ impl<'a> Aggregator<'a> {
         }
     }
 
+    /// Count one reset-but-held socket (state CLOSE, in no table) in the group of
+    /// each distinct key its owners give it, when it passes the filters. It is in
+    /// no totals of the table: `totals.held_closed` counts it.
+    fn add_closed(&mut self, inode: u64) {
+        if !self.filters.closed_matches() {
+            return;
+        }
+        self.keys.clear();
+        for pid in self.c.fds.closed_owners(inode) {
+            let Some(o) = self.owners.get(&pid) else {
+                continue;
+            };
+            if self.owner_filter && !self.filters.owner_matches(o.proc) {
+                continue;
+            }
+            let ns = if o.proc.netns == 0 {
+                self.c.netns
+            } else {
+                o.proc.netns
+            };
+            self.keys.push((key_for_closed(ns, o, self.by), Some(pid)));
+        }
+        if self.keys.is_empty() {
+            return;
+        }
+        self.matched += 1;
+        self.keys.sort();
+        self.keys.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        let mut last: Option<GroupKey> = None;
+        for (key, pid) in std::mem::take(&mut self.keys) {
+            let acc = self.groups.entry(key.clone()).or_default();
+            if let Some(pid) = pid {
+                acc.pids.push(pid);
+            }
+            if last.as_ref() != Some(&key) {
+                acc.states.add(TcpState::Close);
+            }
+            last = Some(key);
+        }
+    }
+
     /// Fill `keys` with the socket's group keys, one per owner that passes the
     /// owner filters (or one ownerless key); false when none is left.
     fn key_socket(&mut self, s: &Socket) -> bool {
@@ -253,18 +329,30 @@ impl Acc {
         self.states.add(s.state);
         self.recv_q += u64::from(s.recv_q);
         self.send_q += u64::from(s.send_q);
+        let oldest = |o: Option<u32>, idle: u32| Some(o.map_or(idle, |o| o.max(idle)));
         if let Some(idle) = s.idle_ms {
-            self.oldest_idle_ms = Some(self.oldest_idle_ms.map_or(idle, |o| o.max(idle)));
+            if s.state == TcpState::CloseWait {
+                self.oldest_close_wait_idle_ms = oldest(self.oldest_close_wait_idle_ms, idle);
+            }
+            if s.state.has_idle_age() {
+                self.oldest_idle_ms = oldest(self.oldest_idle_ms, idle);
+            }
         }
     }
 }
 
-/// Table order: CLOSE_WAIT descending, then total descending, then the key, so that
-/// equal rows keep a stable order across runs.
+/// Table order of the default view: [`sort_groups_by`] CLOSE_WAIT.
 pub fn sort_groups(groups: &mut [Group]) {
+    sort_groups_by(groups, TcpState::CloseWait);
+}
+
+/// Table order: the watched state's count descending ([`Group::rank_count`]: with
+/// CLOSE_WAIT, reset-but-held sockets count too), then total descending, then the
+/// key, so that equal rows keep a stable order across runs.
+pub fn sort_groups_by(groups: &mut [Group], metric: TcpState) {
     groups.sort_by(|a, b| {
-        b.close_wait()
-            .cmp(&a.close_wait())
+        b.rank_count(metric)
+            .cmp(&a.rank_count(metric))
             .then(b.total.cmp(&a.total))
             .then_with(|| a.key.cmp(&b.key))
     });
@@ -349,7 +437,40 @@ fn key_for(
     k
 }
 
-fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>) -> Group {
+/// The key of a reset-but-held socket of `owner`: its endpoint, direction and
+/// remote are unknown, so every endpoint-like key marks it `closed` (a group of
+/// its own, shown as `(closed)`); with only owner keys it joins its owner's row.
+fn key_for_closed(netns: NetnsId, owner: &OwnerInfo, by: &[GroupField]) -> GroupKey {
+    let mut k = GroupKey {
+        netns: Some(netns),
+        ..Default::default()
+    };
+    for f in by {
+        match f {
+            GroupField::Process => k.pid = Some(owner.proc.pid),
+            GroupField::Command => k.command = Some(owner.comm.clone()),
+            GroupField::User => k.user = Some(owner.user.clone()),
+            GroupField::Endpoint
+            | GroupField::Remote
+            | GroupField::RemoteHost
+            | GroupField::RemotePort
+            | GroupField::LocalPort
+            | GroupField::Direction => k.closed = true,
+            GroupField::State => k.state = Some(TcpState::Close),
+            GroupField::Netns => {}
+            GroupField::Container => k.container = owner.proc.container.clone(),
+        }
+        if matches!(
+            f,
+            GroupField::Process | GroupField::Command | GroupField::User
+        ) {
+            k.attribution = Some(Attribution::Process);
+        }
+    }
+    k
+}
+
+fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_known: bool) -> Group {
     let owner = key.pid.and_then(|p| owners.get(&p));
     let process = match (owner, &key.command) {
         (Some(o), _) => Some(o.proc.comm.clone()),
@@ -373,7 +494,14 @@ fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>) -> Group 
         states: acc.states,
         recv_q: acc.recv_q,
         send_q: acc.send_q,
-        oldest_close_wait_idle_s: acc.oldest_idle_ms.map(|ms| f64::from(ms) / 1000.0),
+        oldest_close_wait_idle_s: acc
+            .oldest_close_wait_idle_ms
+            .map(|ms| f64::from(ms) / 1000.0),
+        oldest_idle_s: acc
+            .oldest_idle_ms
+            .filter(|_| idle_known)
+            .map(|ms| f64::from(ms) / 1000.0),
+        fds: owner.and_then(|o| o.proc.fds),
         attribution: key.attribution,
         local_port: key.local_port.or(key.local.map(|a| a.port())),
         remote_port: key.remote_port.or(match key.remote {
@@ -407,7 +535,6 @@ fn hostname() -> String {
 mod tests {
     use super::*;
     use crate::collect::fdscan::FdScan;
-    use crate::model::Source;
     use crate::model::report::DEFAULT_GROUP_BY;
     use std::time::Duration;
 

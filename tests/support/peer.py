@@ -30,6 +30,21 @@
       first (inside a fresh `unshare --net`, where no shell wrapper is wanted).
       Prints {"pid", "port", "ports"} when all are in place.
 
+  peer.py connect ... --busy S
+      As connect, then write one byte on every connection every S seconds: busy
+      ESTABLISHED sockets whose idle age stays near 0 (the server holds, unread).
+
+  peer.py reset HOST --count N [--fresh K] [--name N]
+      In ONE process: listen, open N connections, and close the accepted ends with
+      SO_LINGER 0 (an RST): the N client sockets are reset (state CLOSE, in no
+      table) while their fds stay held; the listener is closed too. --fresh: also
+      hold K TCP sockets created and never connected. Prints {"pid", "held"} once
+      every client socket is in TCP_CLOSE.
+
+  peer.py fdlimit HOST --limit L --open K [--name N]
+      Set the soft RLIMIT_NOFILE to L, hold one loopback connection (both ends),
+      then open /dev/null until K fds are open. Prints {"pid", "open", "limit"}.
+
 Every process exits when its stdin closes (the test dropped it) or its parent dies.
 """
 import ctypes, json, os, signal, socket, sys, threading, time
@@ -139,6 +154,67 @@ def connect(args):
         os.read(r, 1)
         pids.append(child)
     say({"pid": os.getpid(), "pids": pids, "ports": ports})
+    busy = float(opt(args, "--busy", "0"))
+    while True:
+        if busy:
+            for c in held:
+                c.send(b"x")
+            time.sleep(busy)
+        else:
+            time.sleep(3600)
+
+
+def tcp_state(sock):
+    # struct tcp_info starts with the u8 tcpi_state.
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+
+
+def reset(args):
+    import struct
+    host = args[0]
+    count = int(opt(args, "--count", "1"))
+    fresh = int(opt(args, "--fresh", "0"))
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.bind((host, 0))
+    s.listen(4096)
+    held = []
+    for _ in range(count):
+        c = socket.socket(family(host), socket.SOCK_STREAM)
+        c.connect((host, s.getsockname()[1]))
+        a, _ = s.accept()
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        a.close()
+        held.append(c)
+    s.close()
+    held += [socket.socket(family(host), socket.SOCK_STREAM) for _ in range(fresh)]
+    deadline = time.time() + 5
+    while any(tcp_state(c) != 7 for c in held):
+        if time.time() > deadline:
+            raise SystemExit("client sockets not reset: %r" % [tcp_state(c) for c in held])
+        time.sleep(0.01)
+    say({"pid": os.getpid(), "held": len(held)})
+    while True:
+        time.sleep(3600)
+
+
+def fdlimit(args):
+    import resource
+    host = args[0]
+    limit = int(opt(args, "--limit", "64"))
+    want = int(opt(args, "--open", "60"))
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.bind((host, 0))
+    s.listen(16)
+    c = socket.socket(family(host), socket.SOCK_STREAM)
+    c.connect((host, s.getsockname()[1]))
+    a, _ = s.accept()
+    held = [s, c, a]
+    while len(os.listdir("/proc/self/fd")) - 1 < want:
+        held.append(open("/dev/null"))
+    # listdir's own fd is gone again: count what stays.
+    say({"pid": os.getpid(), "open": len(os.listdir("/proc/self/fd")) - 1, "limit": limit})
     while True:
         time.sleep(3600)
 
@@ -208,7 +284,8 @@ def main():
     die_with_stdin()
     cmd, args = sys.argv[1], sys.argv[2:]
     set_name(opt(args, "--name"))
-    {"listen": listen, "connect": connect, "churn": churn, "pair": pair}[cmd](args)
+    {"listen": listen, "connect": connect, "churn": churn, "pair": pair,
+     "reset": reset, "fdlimit": fdlimit}[cmd](args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,180 @@
+//! What `--watch` puts first, and what it alerts on beyond the pool flags: flagged
+//! groups above unflagged ones, and processes reaching their fd limit. Pure.
+
+use std::collections::HashSet;
+
+use crate::model::FdUsage;
+use crate::model::report::Report;
+use crate::model::watch::Flag;
+
+use super::tracker::Rise;
+
+/// Rank flagged groups first (full, warn, growing, then ok), keeping the report's
+/// order (its `--metric` ranking) among equal flags, and point `rises` at the
+/// groups' new places.
+pub fn flagged_first(report: &mut Report, rises: &mut [Rise]) {
+    let flag = |i: usize| report.groups[i].watch.as_ref().map_or(Flag::Ok, |w| w.flag);
+    let mut order: Vec<usize> = (0..report.groups.len()).collect();
+    // Stable: equal flags keep their rank.
+    order.sort_by_key(|&i| std::cmp::Reverse(flag(i)));
+    if order.iter().enumerate().all(|(new, old)| new == *old) {
+        return;
+    }
+    let mut new_place = vec![0; order.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_place[old] = new;
+    }
+    let mut groups: Vec<Option<_>> = std::mem::take(&mut report.groups)
+        .into_iter()
+        .map(Some)
+        .collect();
+    report.groups = order
+        .iter()
+        .map(|&i| groups[i].take().expect("once"))
+        .collect();
+    for r in rises {
+        r.group = new_place[r.group];
+    }
+}
+
+/// Follows which processes are at [`FdUsage::ALERT_PCT`] of their fd limit, so that
+/// each alerts once when it gets there (and again only after it fell below).
+#[derive(Debug, Default)]
+pub struct FdLimits {
+    high: HashSet<u32>,
+}
+
+impl FdLimits {
+    /// The groups (one per process: its highest ranked) whose process reached the
+    /// alert level in this sample.
+    pub fn update(&mut self, report: &Report) -> Vec<usize> {
+        let mut high = HashSet::new();
+        let mut rose = Vec::new();
+        for (i, g) in report.groups.iter().enumerate() {
+            let (Some(pid), Some(f)) = (g.pid, g.fds) else {
+                continue;
+            };
+            if f.pct() < FdUsage::ALERT_PCT || !high.insert(pid) {
+                continue;
+            }
+            if !self.high.contains(&pid) {
+                rose.push(i);
+            }
+        }
+        self.high = high;
+        rose
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::report::{Group, GroupKey, Totals};
+    use crate::model::watch::WatchStats;
+    use crate::model::{Source, StateCounts};
+    use std::time::{Duration, SystemTime};
+
+    fn group(pid: u32, flag: Flag, fds: Option<FdUsage>) -> Group {
+        Group {
+            key: GroupKey {
+                pid: Some(pid),
+                ..Default::default()
+            },
+            pid: Some(pid),
+            pids: vec![pid],
+            process: None,
+            user: None,
+            direction: None,
+            local: None,
+            remote: None,
+            states: StateCounts::default(),
+            total: 0,
+            recv_q: 0,
+            send_q: 0,
+            oldest_close_wait_idle_s: None,
+            oldest_idle_s: None,
+            fds,
+            attribution: None,
+            local_port: None,
+            remote_port: None,
+            state: None,
+            netns: None,
+            container: None,
+            cmdline: None,
+            watch: Some(WatchStats {
+                delta: 0,
+                rate_per_min: 0.0,
+                pool_size: None,
+                pool_pct: None,
+                eta_s: None,
+                flag,
+                trend: vec![],
+            }),
+        }
+    }
+
+    fn report(groups: Vec<Group>) -> Report {
+        Report {
+            version: 1,
+            time: String::new(),
+            host: String::new(),
+            source: Source::Netlink,
+            group_by: vec![],
+            totals: Totals {
+                sockets: 0,
+                states: StateCounts::default(),
+                unowned: 0,
+                unattributed: 0,
+                held_closed: 0,
+                matched: 0,
+                netns: Default::default(),
+            },
+            groups,
+            warnings: vec![],
+            elapsed: Duration::ZERO,
+            host_netns: 0,
+            taken_at: SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn flagged_groups_rank_first_and_rises_follow_them() {
+        use Flag::*;
+        let mut r = report(vec![
+            group(1, Ok, None),
+            group(2, Growing, None),
+            group(3, Ok, None),
+            group(4, Full, None),
+            group(5, Warn, None),
+        ]);
+        let mut rises = vec![Rise { group: 3, from: Ok }, Rise { group: 1, from: Ok }];
+        flagged_first(&mut r, &mut rises);
+        let pids: Vec<u32> = r.groups.iter().map(|g| g.pid.unwrap()).collect();
+        assert_eq!(
+            pids,
+            [4, 5, 2, 1, 3],
+            "full, warn, growing, then ok in rank order"
+        );
+        assert_eq!(r.groups[rises[0].group].pid, Some(4));
+        assert_eq!(r.groups[rises[1].group].pid, Some(2));
+    }
+
+    #[test]
+    fn fd_limit_alerts_once_per_process_until_it_falls_back() {
+        let at = |open| Some(FdUsage { open, limit: 100 });
+        let mut t = FdLimits::default();
+        let r = report(vec![group(7, Flag::Ok, at(95)), group(7, Flag::Ok, at(95))]);
+        assert_eq!(
+            t.update(&r),
+            vec![0],
+            "one alert for the process, its first group"
+        );
+        assert!(t.update(&r).is_empty(), "still high: no new alert");
+        let low = report(vec![
+            group(7, Flag::Ok, at(89)),
+            group(8, Flag::Ok, at(100)),
+        ]);
+        assert_eq!(t.update(&low), vec![1]);
+        assert_eq!(t.update(&r), vec![0], "7 rose again");
+    }
+}
