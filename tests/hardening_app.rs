@@ -3,6 +3,7 @@
 //! output stays valid XML whatever the names, and plot's memory for bad lines is
 //! bounded.
 mod common;
+use common::tree;
 use common::*;
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -224,4 +225,70 @@ fn plot_output_is_atomic_and_refuses_links() {
         .collect();
     left.sort();
     assert_eq!(left, ["chart.png", "chart.svg", "r.ndjson", "victim"]);
+}
+
+/// `-o nagios` whose `--output-file` cannot be written still answers as a plugin:
+/// `SOCKLEAK UNKNOWN - ...` on stdout, exit 3.
+#[test]
+fn nagios_with_a_failing_output_file_answers_unknown() {
+    let fx = fixture("proc-basic");
+    let o = run(&[
+        "--proc-root",
+        path_str(&fx),
+        "-o",
+        "nagios",
+        "--threshold",
+        "1",
+        "--output-file",
+        "/nonexistent-dir/x.txt",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.starts_with("SOCKLEAK UNKNOWN - "), "{out}");
+    assert!(out.contains("/nonexistent-dir/x.txt"), "{out}");
+    assert_eq!(out.lines().count(), 1);
+}
+
+/// `--watch` ends on SIGTERM, SIGINT and SIGHUP (a dropped SSH session) within a
+/// second, with exit 0 and whole NDJSON lines, even when its proc root is hostile
+/// (a FIFO as a process's comm).
+#[test]
+fn watch_ends_cleanly_on_each_signal() {
+    let t = tree::Tree::new();
+    t.fifo("100/comm");
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        let mut child = Command::new(bin())
+            .args(["--proc-root", t.root(), "--watch", "0.2", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > std::time::Duration::from_secs(1) {
+                let _ = child.kill();
+                panic!("signal {sig}: still running a second later");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(0), "signal {sig}: {status:?}");
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert!(!out.is_empty());
+        for l in out.lines() {
+            serde_json::from_str::<serde_json::Value>(l)
+                .unwrap_or_else(|e| panic!("signal {sig}: a torn line {l:?}: {e}"));
+        }
+    }
 }
