@@ -334,6 +334,34 @@ pub struct Report {
     pub taken_at: SystemTime,
 }
 
+impl Report {
+    /// A report of `groups` with empty totals and no clock or host (for reports
+    /// built in memory: tests, fakes).
+    pub fn with_groups(groups: Vec<Group>) -> Report {
+        Report {
+            version: SCHEMA_VERSION,
+            time: String::new(),
+            host: String::new(),
+            source: Source::Netlink,
+            group_by: Vec::new(),
+            totals: Totals {
+                sockets: 0,
+                states: StateCounts::default(),
+                unowned: 0,
+                unattributed: 0,
+                held_closed: 0,
+                matched: 0,
+                netns: BTreeMap::new(),
+            },
+            groups,
+            warnings: Vec::new(),
+            elapsed: Duration::ZERO,
+            host_netns: 0,
+            taken_at: SystemTime::UNIX_EPOCH,
+        }
+    }
+}
+
 fn nonzero_states<S: Serializer>(c: &StateCounts, s: S) -> Result<S::Ok, S::Error> {
     let mut m = s.serialize_map(None)?;
     for (st, n) in c.nonzero() {

@@ -69,72 +69,30 @@ impl FdLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::report::{Group, GroupKey, Totals};
+    use crate::model::report::{Group, GroupKey};
     use crate::model::watch::WatchStats;
-    use crate::model::{Source, StateCounts};
-    use std::time::{Duration, SystemTime};
 
     fn group(pid: u32, flag: Flag, fds: Option<FdUsage>) -> Group {
-        Group {
-            key: GroupKey {
-                pid: Some(pid),
-                ..Default::default()
-            },
+        let mut g = Group::empty(GroupKey {
             pid: Some(pid),
-            pids: vec![pid],
-            process: None,
-            user: None,
-            direction: None,
-            local: None,
-            remote: None,
-            states: StateCounts::default(),
-            total: 0,
-            recv_q: 0,
-            send_q: 0,
-            oldest_close_wait_idle_s: None,
-            oldest_idle_s: None,
-            fds,
-            attribution: None,
-            local_port: None,
-            remote_port: None,
-            state: None,
-            netns: None,
-            container: None,
-            cmdline: None,
-            watch: Some(WatchStats {
-                delta: 0,
-                rate_per_min: 0.0,
-                pool_size: None,
-                pool_pct: None,
-                eta_s: None,
-                flag,
-                trend: vec![],
-            }),
-        }
+            ..Default::default()
+        });
+        g.pids = vec![pid];
+        g.fds = fds;
+        g.watch = Some(WatchStats {
+            delta: 0,
+            rate_per_min: 0.0,
+            pool_size: None,
+            pool_pct: None,
+            eta_s: None,
+            flag,
+            trend: vec![],
+        });
+        g
     }
 
     fn report(groups: Vec<Group>) -> Report {
-        Report {
-            version: 1,
-            time: String::new(),
-            host: String::new(),
-            source: Source::Netlink,
-            group_by: vec![],
-            totals: Totals {
-                sockets: 0,
-                states: StateCounts::default(),
-                unowned: 0,
-                unattributed: 0,
-                held_closed: 0,
-                matched: 0,
-                netns: Default::default(),
-            },
-            groups,
-            warnings: vec![],
-            elapsed: Duration::ZERO,
-            host_netns: 0,
-            taken_at: SystemTime::now(),
-        }
+        Report::with_groups(groups)
     }
 
     #[test]

@@ -182,27 +182,7 @@ mod tests {
                 g
             })
             .collect();
-        Report {
-            version: 1,
-            time: String::new(),
-            host: String::new(),
-            source: Source::Proc,
-            group_by: vec![],
-            totals: Totals {
-                sockets: 0,
-                states: StateCounts::default(),
-                unowned: 0,
-                unattributed: 0,
-                held_closed: 0,
-                matched: 0,
-                netns: Default::default(),
-            },
-            groups,
-            warnings: vec![],
-            elapsed: Duration::ZERO,
-            host_netns: 0,
-            taken_at: std::time::SystemTime::now(),
-        }
+        Report::with_groups(groups)
     }
 
     fn policy() -> Policy {
