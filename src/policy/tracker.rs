@@ -160,8 +160,8 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::report::{Group, GroupKey, Report, Totals};
-    use crate::model::{Source, StateCounts};
+    use crate::model::StateCounts;
+    use crate::model::report::{Group, GroupKey, Report};
 
     fn report(counts: &[(u32, u64)]) -> Report {
         let groups = counts
