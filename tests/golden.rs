@@ -119,7 +119,7 @@ fn collection(leaked: u64) -> Collection {
         netns: NS,
         namespaces: vec![NS],
         unowned: 5,
-        unattributed: 2,
+        unattributed: Some(2),
         warnings: vec![Warning::UnattributedGone {
             sockets: 2,
             owners: vec![(1000, "app".to_string())],

@@ -52,6 +52,49 @@ pub struct Options {
     pub threads: usize,
     /// Network namespaces to read (`--netns`).
     pub netns: netns::Selection,
+    /// Read only the fd tables of these processes (`--pid`, `--process`,
+    /// `--user`): a focused query costs what it reads.
+    pub focus: Option<Focus>,
+}
+
+/// The processes a focused query reads the fd tables of: every list that is not
+/// empty must admit a process (the owner filters' own rule).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Focus {
+    pub pids: Vec<u32>,
+    pub comms: Vec<String>,
+    pub uids: Vec<u32>,
+}
+
+impl Focus {
+    /// Whether `pid` may hold a socket the query shows, from its `comm` and
+    /// `status` (two small reads, far cheaper than its fd table). Unreadable
+    /// means no: such a process would not pass the owner filter either.
+    fn admits(&self, root: &Path, pid: u32) -> bool {
+        if !self.pids.is_empty() && !self.pids.contains(&pid) {
+            return false;
+        }
+        let dir = root.join(pid.to_string());
+        if !self.comms.is_empty() {
+            let Ok(comm) = fsread::read_bounded(&dir.join("comm"), fsread::COMM, Oversize::Refuse)
+            else {
+                return false;
+            };
+            let comm = String::from_utf8_lossy(comm.trim_ascii_end());
+            if !self.comms.iter().any(|c| *c == comm) {
+                return false;
+            }
+        }
+        if !self.uids.is_empty() {
+            let status =
+                fsread::read_bounded(&dir.join("status"), fsread::STATUS, Oversize::Truncate);
+            let uid = status.ok().and_then(|s| status_uid(&s));
+            if !uid.is_some_and(|u| self.uids.contains(&u)) {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 impl Default for Options {
@@ -63,6 +106,7 @@ impl Default for Options {
             idle: true,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
             netns: netns::Selection::All,
+            focus: None,
         }
     }
 }
@@ -81,8 +125,9 @@ pub struct Collection {
     pub processes: HashMap<u32, Process>,
     /// Sockets no fd refers to (inode 0: TIME_WAIT, orphans, request sockets).
     pub unowned: u64,
-    /// Sockets with an inode that no readable process holds.
-    pub unattributed: u64,
+    /// Sockets with an inode that no readable process holds; `None` for a focused
+    /// query, which reads only some fd tables and cannot know.
+    pub unattributed: Option<u64>,
     /// What could not be seen, and why; shown to the user.
     pub warnings: Vec<Warning>,
     pub elapsed: Duration,
@@ -203,36 +248,21 @@ impl Collector {
             .filter(|s| s.inode != 0)
             .map(|s| s.inode)
             .collect();
-        let mut fds = fdscan::scan(&root, &pids, &wanted, self.opts.threads);
+        let scanned: Vec<u32> = match &self.opts.focus {
+            Some(f) => pids
+                .iter()
+                .copied()
+                .filter(|&p| f.admits(&root, p))
+                .collect(),
+            None => pids,
+        };
+        let mut fds = fdscan::scan(&root, &scanned, &wanted, self.opts.threads);
         drop(wanted);
         let processes = self.owners(&root, &spaces, &mut fds, netns, &mut warnings);
 
         let unowned = sockets.iter().filter(|s| s.inode == 0).count() as u64;
-        // The owner uids of the unattributed sockets: counted here, told apart by
-        // the warnings, and named in their groups.
-        let unattributed_uids: Vec<u32> = sockets
-            .iter()
-            .filter(|s| s.inode != 0 && fds.owners(s.inode).next().is_none())
-            .map(|s| s.uid)
-            .collect();
-        let unattributed = unattributed_uids.len() as u64;
-        if !fds.exhausted.is_empty() {
-            // Which sockets the unopened tables hold is unknown: the split below
-            // (unreadable owners, churn) would be a guess dressed as a reason.
-            warnings.push(exhaustion_warning(&fds, unattributed));
-        } else if unattributed > 0 {
-            let blocked: Vec<u32> = fds
-                .unreadable
-                .iter()
-                .map(|(pid, _)| *pid)
-                .filter(|&pid| !kthreads.is(pid))
-                .collect();
-            self.warn_unattributed(&root, &unattributed_uids, &blocked, &mut warnings);
-        }
-        let uid_names = unattributed_uids
-            .iter()
-            .map(|&uid| (uid, self.users.name(uid).to_string()))
-            .collect();
+        let (unattributed, uid_names) =
+            self.unattributed(&root, &sockets, &fds, &mut kthreads, &mut warnings);
 
         Ok(Collection {
             source: tables.source,
@@ -248,6 +278,63 @@ impl Collector {
             port_ranges: tables.port_ranges,
             uid_names,
         })
+    }
+
+    /// Count the sockets no scanned process holds and say why they may be so; the
+    /// users of their uids, for their groups. Focused, neither can be known.
+    fn unattributed(
+        &mut self,
+        root: &Path,
+        sockets: &[Socket],
+        fds: &FdScan,
+        kthreads: &mut KernelThreads,
+        warnings: &mut Vec<Warning>,
+    ) -> (Option<u64>, HashMap<u32, String>) {
+        // The owner uids of the unattributed sockets: counted here, told apart by
+        // the warnings, and named in their groups.
+        let unattributed_uids: Vec<u32> = sockets
+            .iter()
+            .filter(|s| s.inode != 0 && fds.owners(s.inode).next().is_none())
+            .map(|s| s.uid)
+            .collect();
+        let unattributed = unattributed_uids.len() as u64;
+        let focused = self.opts.focus.is_some();
+        if !fds.exhausted.is_empty() {
+            // Which sockets the unopened tables hold is unknown: the split below
+            // (unreadable owners, churn) would be a guess dressed as a reason.
+            let unknown = if focused { 0 } else { unattributed };
+            warnings.push(exhaustion_warning(fds, unknown));
+        } else if focused && !fds.unreadable.is_empty() {
+            // Their sockets are simply not shown: say whose, and the fix.
+            warnings.push(Warning::FocusUnreadable {
+                processes: fds.unreadable.len(),
+                pids: fds
+                    .unreadable
+                    .iter()
+                    .take(PIDS_SHOWN)
+                    .map(|(p, _)| *p)
+                    .collect(),
+                privilege: self.privilege.clone(),
+            });
+        } else if unattributed > 0 && !focused {
+            let blocked: Vec<u32> = fds
+                .unreadable
+                .iter()
+                .map(|(pid, _)| *pid)
+                .filter(|&pid| !kthreads.is(pid))
+                .collect();
+            self.warn_unattributed(root, &unattributed_uids, &blocked, warnings);
+        }
+        // Focused, the sockets no scanned process holds are other processes'.
+        let uid_names = if focused {
+            HashMap::new()
+        } else {
+            unattributed_uids
+                .iter()
+                .map(|&uid| (uid, self.users.name(uid).to_string()))
+                .collect()
+        };
+        ((!focused).then_some(unattributed), uid_names)
     }
 
     /// The namespaces whose tables to read, warning about processes whose

@@ -157,8 +157,16 @@ fn is_check(cli: &Cli) -> bool {
 /// The collector, `--by` keys, filters and ranking (`--metric`) of a view.
 fn sampler(collect: &CollectArgs, view: &ViewArgs, rank: TcpState) -> Result<Sampler> {
     let filters = filters(view).map_err(UsageError)?;
-    let options = options(collect).map_err(UsageError)?;
+    let mut options = options(collect).map_err(UsageError)?;
     idle_source(view, &options).map_err(UsageError)?;
+    // An owner filter reads only the matching processes' fd tables.
+    if filters.has_owner_filter() {
+        options.focus = Some(collect::Focus {
+            pids: filters.pids.clone(),
+            comms: filters.processes.clone(),
+            uids: filters.uids.clone(),
+        });
+    }
     let collector = Collector::new(options)?;
     Ok(Sampler {
         collector,

@@ -300,7 +300,9 @@ pub struct Totals {
     #[serde(serialize_with = "all_states")]
     pub states: StateCounts,
     pub unowned: u64,
-    pub unattributed: u64,
+    /// Null for a focused query (`--pid`, `--process`, `--user`): only the
+    /// matching processes' fd tables were read, so who holds the rest is unknown.
+    pub unattributed: Option<u64>,
     /// Extension: reset-but-held TCP sockets: held by a process, in no table of the
     /// kernel (state CLOSE), each counted once. Not in `sockets` or `states`,
     /// which stay the kernel's table.
@@ -348,7 +350,7 @@ impl Report {
                 sockets: 0,
                 states: StateCounts::default(),
                 unowned: 0,
-                unattributed: 0,
+                unattributed: Some(0),
                 held_closed: 0,
                 matched: 0,
                 netns: BTreeMap::new(),

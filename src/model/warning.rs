@@ -136,6 +136,13 @@ pub enum Warning {
         owners: Vec<(u32, String)>,
         privilege: Privilege,
     },
+    /// A focused query (`--pid`, `--process`, `--user`) matched processes whose fd
+    /// tables could not be read: their sockets are not in the groups.
+    FocusUnreadable {
+        processes: usize,
+        pids: Vec<u32>,
+        privilege: Privilege,
+    },
     /// The IPv6 table was not read (the kernel refused the dump, or `tcp6` was
     /// unreadable or odd): the answer is IPv4's.
     Ipv6NotCounted { why: String },
@@ -236,6 +243,7 @@ impl Warning {
                 *unreadable = 0;
             }
             Warning::Ipv6NotCounted { .. } => {}
+            Warning::FocusUnreadable { processes, .. } => *processes = 0,
             Warning::ClosedUnexamined { sockets, .. } => *sockets = 0,
             Warning::NetnsFellBack { .. }
             | Warning::NetnsSkipped { .. }
@@ -431,6 +439,17 @@ impl fmt::Display for Warning {
             Warning::MalformedLines { .. } => self.fmt_malformed(f),
             Warning::UnattributedHeld { .. } => self.fmt_unattributed_held(f),
             Warning::ClosedUnexamined { .. } => self.fmt_closed_unexamined(f),
+            Warning::FocusUnreadable {
+                processes,
+                pids,
+                privilege,
+            } => write!(
+                f,
+                "the fd tables of {processes} matching process{} (pid {}) could not be read, so their sockets are not shown; {}",
+                plural(*processes as u64, "", "es"),
+                pid_list(pids, *processes),
+                privilege.fd_fix()
+            ),
             Warning::Ipv6NotCounted { why } => {
                 write!(f, "{why}: IPv6 sockets are not counted, only IPv4")
             }

@@ -70,14 +70,17 @@ pub fn nagios(r: &Report, l: &Levels, v: &Verdict) -> String {
     let lvl = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
     let (warn, crit) = l.default_counts();
     let perf = format!(
-        "{metric}={};;;0 established={};;;0 total={};;;0 worst_group={};{};{};0 unattributed={};;;0",
+        "{metric}={};;;0 established={};;;0 total={};;;0 worst_group={};{};{};0{}",
         r.totals.states.get(l.metric),
         r.totals.states.get(TcpState::Established),
         r.totals.sockets,
         worst.map_or(0, |g| g.states.get(l.metric)),
         lvl(warn),
         lvl(crit),
-        r.totals.unattributed,
+        // Unknown for a focused query: left out, not reported as 0.
+        r.totals
+            .unattributed
+            .map_or_else(String::new, |n| format!(" unattributed={n};;;0")),
     );
     format!("SOCKLEAK {status} - {} | {perf}\n", plugin_text(&summary))
 }

@@ -250,29 +250,33 @@ fn pool_series(out: &mut String, kept: &[Series]) {
 /// One-value series: what could not be attributed, how long it took, the pool
 /// size, the build.
 fn scalars(out: &mut String, r: &Report) {
-    let mut one = |name: &str, help: &str, value: String| {
+    let mut one = |name: &str, help: &str, value: Option<String>| {
         header(out, name, help);
-        let _ = writeln!(out, "{name} {value}");
+        // Unknown (a focused query's unattributed count): no sample rather than
+        // a made-up 0.
+        if let Some(value) = value {
+            let _ = writeln!(out, "{name} {value}");
+        }
     };
     one(
         "sockleak_unattributed_sockets",
-        "Sockets with an inode that no readable process holds.",
-        r.totals.unattributed.to_string(),
+        "Sockets with an inode that no readable process holds (none with --pid, --process or --user: unknown).",
+        r.totals.unattributed.map(|n| n.to_string()),
     );
     one(
         "sockleak_unowned_sockets",
         "Sockets no file descriptor refers to (TIME_WAIT, orphans).",
-        r.totals.unowned.to_string(),
+        Some(r.totals.unowned.to_string()),
     );
     one(
         "sockleak_collect_duration_seconds",
         "Time taken to read the socket table and the fd tables.",
-        r.elapsed.as_secs_f64().to_string(),
+        Some(r.elapsed.as_secs_f64().to_string()),
     );
     one(
         "sockleak_warnings",
         "Warnings of the last collection (see sockleak --json for their text).",
-        r.warnings.len().to_string(),
+        Some(r.warnings.len().to_string()),
     );
     header(out, "sockleak_build_info", "sockleak version; always 1.");
     let _ = writeln!(

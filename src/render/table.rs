@@ -455,7 +455,7 @@ pub fn footer(r: &Report) -> String {
         n => format!(", {n} held closed"),
     };
     format!(
-        "{scope}: {} sockets{}; {} unowned, {} unattributed{held} (source {}, {:.0} ms)",
+        "{scope}: {} sockets{}; {} unowned, {}{held} (source {}, {:.0} ms)",
         r.totals.sockets,
         if states.is_empty() {
             String::new()
@@ -463,7 +463,10 @@ pub fn footer(r: &Report) -> String {
             format!(" ({})", states.join(", "))
         },
         r.totals.unowned,
-        r.totals.unattributed,
+        match r.totals.unattributed {
+            Some(n) => format!("{n} unattributed"),
+            None => "unattributed not counted (only the fd tables of --pid/--process/--user matches were read)".to_string(),
+        },
         r.source.as_str(),
         r.elapsed.as_secs_f64() * 1000.0
     )

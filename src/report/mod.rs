@@ -566,7 +566,7 @@ mod tests {
             fds: FdScan::default(),
             processes: HashMap::new(),
             unowned: 0,
-            unattributed: 0,
+            unattributed: Some(0),
             warnings: vec![],
             elapsed: Duration::ZERO,
             port_ranges: HashMap::new(),
