@@ -22,11 +22,16 @@ Examples:
   sockleak --state close-wait --by command,remote-host
   sockleak --remote 10.0.0.0/8 --remote :5432 --all
   sockleak --watch 1 --pool-size 20     watch a leak fill a pool of 20
+  sockleak --watch 5 --pool-size 10.0.0.5:5432=10 --pool-size :6379=8 --pool-size 20
+                                        each client pool judged by its own size
+  sockleak --metric established --idle-over 5m      checked-out DB/Redis connections never returned
+  sockleak --pid 4242                   one process: reads only its fd table
   sockleak --watch 5 --record leak.ndjson && sockleak plot leak.ndjson -o leak.svg
   sockleak --threshold 75% --pool-size 1024      silent unless a pool is 75% full (cron)
   sockleak -o nagios --threshold 100 --critical 500
   sockleak -o prometheus --output-file /var/lib/node_exporter/textfile/sockleak.prom
   sockleak serve --listen 127.0.0.1:9732
+  sockleak pool-log app.log             which HttpClient route's leases never come back
 
 Exit codes: 0 ok, 1 threshold breached, 2 critical threshold breached,
 3 usage error or failure.";
