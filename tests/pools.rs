@@ -136,14 +136,7 @@ fn three_leaks_fill_each_its_own_pool() {
 
     // The plot draws each group against its own pool.
     let svg = dir.path().join("pools.svg");
-    let o = run(&["plot", path_str(&record), "-o", path_str(&svg)]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let text = std::fs::read_to_string(&svg).unwrap();
+    let text = plot_svg(&record, &svg);
     for (pool, name) in pools.iter().zip(names) {
         assert!(
             text.contains(&format!("pool {pool}: ")) && text.contains(name),

@@ -150,14 +150,7 @@ fn leak_toward_a_pool_of_20_is_flagged_growing_warn_full_and_plots() {
 
     // The record plots: SVG with one line per group plus the pool and warn lines.
     let svg = dir.path().join("leak.svg");
-    let o = run(&["plot", path_str(&record), "-o", path_str(&svg)]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let text = std::fs::read_to_string(&svg).unwrap();
+    let text = plot_svg(&record, &svg);
     assert!(text.trim_start().starts_with("<svg") && text.trim_end().ends_with("</svg>"));
     let group_lines = text
         .lines()
@@ -433,14 +426,7 @@ fn plot_tells_containers_apart() {
     }
     std::fs::write(&record, text).unwrap();
     let svg = dir.path().join("c.svg");
-    let o = run(&["plot", path_str(&record), "-o", path_str(&svg)]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let text = std::fs::read_to_string(&svg).unwrap();
+    let text = plot_svg(&record, &svg);
     let lines = text
         .lines()
         .filter(|l| l.contains("<polyline") && l.contains("stroke-width=\"2\""))

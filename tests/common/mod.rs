@@ -469,3 +469,15 @@ pub fn raw_control(text: &[u8]) -> Option<(usize, char)> {
         .char_indices()
         .find(|(_, c)| c.is_control() && *c != '\n' && *c != '\t')
 }
+
+/// `sockleak plot RECORD -o OUT`, which must succeed; the SVG's text.
+pub fn plot_svg(record: &Path, out: &Path) -> String {
+    let o = run(&["plot", path_str(record), "-o", path_str(out)]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::read_to_string(out).unwrap()
+}
