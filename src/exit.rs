@@ -26,6 +26,21 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// Whether an I/O error is sockleak running out of file descriptors, its own
+/// (EMFILE) or the system's (ENFILE): a failure of sockleak's, never a fact
+/// about the processes it looks at.
+pub fn is_out_of_fds(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// [`is_out_of_fds`] anywhere in an error's chain.
+pub fn chain_out_of_fds(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(is_out_of_fds)
+    })
+}
+
 /// Whether an error is a write to a closed pipe (`sockleak | head`), which ends the
 /// program quietly rather than as a failure.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {

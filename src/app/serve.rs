@@ -85,15 +85,6 @@ impl State {
     }
 }
 
-/// Whether an error is EMFILE or ENFILE somewhere in its chain.
-fn out_of_fds(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::raw_os_error)
-            .is_some_and(|n| n == libc::EMFILE || n == libc::ENFILE)
-    })
-}
-
 fn response(status: StatusCode, ctype: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     Response::builder()
         .status(status)
@@ -138,7 +129,7 @@ async fn handle(
             eprintln!("sockleak serve: collection failed: {e:#}");
             // Out of file descriptors is passing trouble, not a broken exporter: a
             // 503 with the reason, never numbers made without the fd tables.
-            let status = if out_of_fds(&e) {
+            let status = if exit::chain_out_of_fds(&e) {
                 StatusCode::SERVICE_UNAVAILABLE
             } else {
                 StatusCode::INTERNAL_SERVER_ERROR

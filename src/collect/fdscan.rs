@@ -237,7 +237,7 @@ fn scan_some<S: BuildHasher>(
             Err(e) => {
                 match e.raw_os_error() {
                     Some(libc::ENOENT) | Some(libc::ESRCH) => out.vanished += 1,
-                    Some(libc::EMFILE) | Some(libc::ENFILE) => out.exhausted.push(pid),
+                    _ if crate::exit::is_out_of_fds(&e) => out.exhausted.push(pid),
                     _ => out.unreadable.push((pid, e.kind())),
                 }
                 continue;

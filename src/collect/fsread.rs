@@ -84,11 +84,6 @@ impl ReadError {
             )
         )
     }
-
-    /// sockleak's own (or the system's) file descriptor limit.
-    pub fn is_fd_exhaustion(&self) -> bool {
-        matches!(self.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
-    }
 }
 
 impl fmt::Display for ReadError {

@@ -527,7 +527,7 @@ impl Collector {
             // Out of our own file descriptors, /proc/net/tcp could not be opened
             // either, and "netlink unavailable" would be a lie: fail, saying so.
             SourceChoice::Auto => match netlink::dump(netns, self.opts.idle) {
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                Err(e) if crate::exit::is_out_of_fds(&e) => {
                     Err(anyhow::Error::new(e).context(format!(
                         "sockleak is out of file descriptors (limit {}): cannot open a netlink socket; raise the limit (ulimit -n, LimitNOFILE=)",
                         fsread::fd_limit()

@@ -341,11 +341,6 @@ impl Acc {
     }
 }
 
-/// Table order of the default view: [`sort_groups_by`] CLOSE_WAIT.
-pub fn sort_groups(groups: &mut [Group]) {
-    sort_groups_by(groups, TcpState::CloseWait);
-}
-
 /// Table order: the watched state's count descending ([`Group::rank_count`]: with
 /// CLOSE_WAIT, reset-but-held sockets count too), then total descending, then the
 /// key, so that equal rows keep a stable order across runs.
