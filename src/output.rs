@@ -74,6 +74,27 @@ pub fn write_atomic_with(
     flag: &str,
     fill: impl FnOnce(&mut File) -> Result<()>,
 ) -> Result<()> {
+    replace(path, flag, ".sockleak-tmp", |tmp| fill(tmp.as_file_mut()))
+}
+
+/// As [`write_atomic_with`], for a writer that opens a path itself (plotters):
+/// `fill` writes the temporary file by its path, which ends in `suffix` (the
+/// backend picks the format from it).
+pub fn write_atomic_by_path(
+    path: &Path,
+    flag: &str,
+    suffix: &str,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    replace(path, flag, suffix, |tmp| fill(tmp.path()))
+}
+
+fn replace(
+    path: &Path,
+    flag: &str,
+    suffix: &str,
+    fill: impl FnOnce(&mut tempfile::NamedTempFile) -> Result<()>,
+) -> Result<()> {
     check_target(path, flag)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -90,10 +111,10 @@ pub fn write_atomic_with(
     };
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{}.", name.to_string_lossy()))
-        .suffix(".sockleak-tmp")
+        .suffix(suffix)
         .tempfile_in(&dir)
         .with_context(failed)?;
-    fill(tmp.as_file_mut()).with_context(failed)?;
+    fill(&mut tmp).with_context(failed)?;
     let file = tmp.as_file_mut();
     // fchmod on our own descriptor: never a chmod by name, which a swapped path
     // would redirect.

@@ -57,51 +57,18 @@ pub fn run(p: Plot) -> Result<i32> {
     };
     // Drawn into a new file beside the target (O_EXCL, a random name), then renamed
     // over it: a failed plot (a full disk) leaves the previous chart whole.
-    crate::output::check_target(&p.output, "plot -o")?;
-    let dir = match p.output.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".sockleak-plot.")
-        .suffix(if p.svg { ".svg" } else { ".png" })
-        .tempfile_in(dir)
-        .with_context(|| {
-            format!(
-                "plot -o {}: cannot create a file beside it",
-                p.output.display()
-            )
-        })?;
-    if p.svg {
-        let area = SVGBackend::new(tmp.path(), size).into_drawing_area();
-        chart::draw(area, &series, &opts)
-    } else {
-        let area = BitMapBackend::new(tmp.path(), size).into_drawing_area();
-        chart::draw(area, &series, &opts)
-    }
-    .with_context(|| format!("cannot draw {}", p.output.display()))?;
-    publish(tmp, &p.output)?;
+    let suffix = if p.svg { ".svg" } else { ".png" };
+    crate::output::write_atomic_by_path(&p.output, "plot -o", suffix, |tmp| {
+        if p.svg {
+            let area = SVGBackend::new(tmp, size).into_drawing_area();
+            chart::draw(area, &series, &opts)
+        } else {
+            let area = BitMapBackend::new(tmp, size).into_drawing_area();
+            chart::draw(area, &series, &opts)
+        }
+        .with_context(|| format!("cannot draw {}", p.output.display()))
+    })?;
     Ok(exit::OK)
-}
-
-/// Give the drawn file the mode of a new file (0644), sync it, and rename it over
-/// the target.
-fn publish(tmp: tempfile::NamedTempFile, target: &std::path::Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let what = || {
-        format!(
-            "plot -o {}: cannot write it (the previous file, if any, is untouched)",
-            target.display()
-        )
-    };
-    let f = tmp.as_file();
-    f.set_permissions(std::fs::Permissions::from_mode(0o644))
-        .with_context(what)?;
-    f.sync_all().with_context(what)?;
-    tmp.persist(target)
-        .map_err(|e| e.error)
-        .with_context(what)?;
-    Ok(())
 }
 
 /// The one pool every plotted group is drawn against: `--pool-size` when given, or
