@@ -269,6 +269,32 @@ pub fn wait_for_time_wait_room() {
     }
 }
 
+/// The host's TcpExt counters that say why a closing socket skipped or left TIME_WAIT
+/// (recycled by a connect, killed by an RST, no bucket left), from `/proc/net/netstat`.
+fn time_wait_counters() -> Vec<(String, String)> {
+    let s = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    let rows: Vec<Vec<&str>> = s
+        .lines()
+        .filter(|l| l.starts_with("TcpExt:"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let (Some(names), Some(values)) = (rows.first(), rows.get(1)) else {
+        return Vec::new();
+    };
+    let wanted = [
+        "TWRecycled",
+        "TWKilled",
+        "TCPTimeWaitOverflow",
+        "TCPAbortOnClose",
+    ];
+    names
+        .iter()
+        .zip(values.iter())
+        .filter(|(n, _)| wanted.contains(n))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
 /// Wait until `ss` shows exactly `n` TIME-WAIT sockets to `peer`; on a timeout, say what
 /// the kernel did instead.
 pub fn wait_time_wait(n: usize, peer: &str) {
@@ -285,9 +311,10 @@ pub fn wait_time_wait(n: usize, peer: &str) {
         .collect();
     panic!(
         "timed out waiting for {n} TIME-WAIT to {peer}: ss shows {seen:?}; \
-         sockstat (orphan, tw) {:?}, tcp_max_tw_buckets {}",
+         sockstat (orphan, tw) {:?}, tcp_max_tw_buckets {}, TcpExt {:?}",
         sockstat_tcp(),
-        sysctl("tcp_max_tw_buckets")
+        sysctl("tcp_max_tw_buckets"),
+        time_wait_counters()
     );
 }
 

@@ -13,8 +13,8 @@
   peer.py connect HOST PORT --count N [--name N] [--fork] [--close] [--interval S]
                   [--src-port-base P]
       Open N connections and hold them; print {"pid", "pids", "ports"} when all
-      are open. --fork: a child process shares every socket. --close: close each
-      connection right after connecting (active close). --interval: pace the
+      are open. --fork: a child process shares every socket. --close: close every
+      connection once all N are open (active close). --interval: pace the
       connections (for watch tests): prints {"pid", "pids"} first, then
       {"open": n} after each.
 
@@ -134,13 +134,18 @@ def connect(args):
             c.bind((host, int(src) + i))
         c.connect((host, port))
         ports.append(c.getsockname()[1])
-        if close:
-            c.close()
-        else:
-            held.append(c)
+        held.append(c)
         if interval:
             say({"open": i + 1})
             time.sleep(interval)
+    if close:
+        # Only now: while all N are open their 4-tuples are distinct, so no connect
+        # can recycle an earlier connection's TIME_WAIT (tcp_tw_reuse, on by default
+        # for loopback, does so once tcp_tw_reuse_delay has passed): N closes, N
+        # TIME_WAIT sockets, however slow the host.
+        for c in held:
+            c.close()
+        held = []
     pids = [os.getpid()]
     if "--fork" in args:
         r, w = os.pipe()
