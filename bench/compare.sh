@@ -2,16 +2,23 @@
 # Time `sockleak --json` beside ss, netstat, lsof and the C floor on the same
 # loopback load, check that sockleak's counts are exact, and print a markdown table.
 #
-#   bench/compare.sh [--sizes "1000 10000 50000 100000"] [--rounds 5]
-#                    [--idle "0 1"] [--no-watch] [--out FILE]
+#   bench/compare.sh [--sizes "1000 10000 100000 1000000"] [--rounds 5]
+#                    [--big-rounds 3] [--cap 600] [--slow 30]
+#                    [--idle "0 1"] [--watch-sizes "10000 100000"] [--no-watch]
+#                    [--out FILE]
 #
 # For each table size N and each idle variant (0: none, 1: 200 processes x 200 plain
 # fds) it starts bench/loadgen (N sockets in the kernel table), verifies with
 # `ss -tan` that the table holds what was planned, checks sockleak's counts against
-# `ss -tan` and that every planned socket is attributed to its process, then runs
-# hyperfine ROUNDS times over all commands (one run each per round, so the commands
-# are interleaved) and takes the median per command. Peak RSS is measured once per
-# command with /usr/bin/time -v. Finally --watch CPU is measured at 10k sockets.
+# `ss -tan` and that every planned socket is attributed to its process, and checks
+# the focused query `sockleak --json --pid P` (P: the load process holding the most
+# fds) against the full snapshot. Then every command is run once under `timeout`
+# (its peak RSS, and a warm-up); a command whose run took over --cap seconds is not
+# run again and its cell says so; one over --slow seconds is not run again either,
+# its cell shows that one run. The rest are timed with hyperfine ROUNDS times (one
+# run each per round, so the commands are interleaved; --big-rounds rounds above
+# 100k sockets) and the median per command is taken. Finally --watch CPU per sample
+# is measured at each --watch-sizes size, beside the CPU of one full snapshot.
 #
 # Run as root (ss -p, netstat -p and lsof only see every process as root).
 # Changes nothing on the host but RLIMIT_NOFILE of its own processes; every load
@@ -20,21 +27,40 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-SIZES="1000 10000 50000 100000"
+SIZES="1000 10000 100000 1000000"
 ROUNDS=5
+BIG=100000
+BIG_ROUNDS=3
+CAP=600
+SLOW=30
 IDLE="0 1"
 WATCH=1
+WATCH_SIZES="10000 100000"
 OUT=""
+usage() {
+  echo "usage: $0 [--sizes \"N ...\"] [--rounds R] [--big-rounds R] [--cap SECONDS] [--slow SECONDS]" >&2
+  echo "          [--idle \"0 1\"] [--watch-sizes \"N ...\"] [--no-watch] [--out FILE]" >&2
+  exit 2
+}
 while [ $# -gt 0 ]; do
+  [ "$1" != --no-watch ] && [ $# -lt 2 ] && usage
   case "$1" in
     --sizes) SIZES=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --big-rounds) BIG_ROUNDS=$2; shift 2 ;;
+    --cap) CAP=$2; shift 2 ;;
+    --slow) SLOW=$2; shift 2 ;;
     --idle) IDLE=$2; shift 2 ;;
+    --watch-sizes) WATCH_SIZES=$2; shift 2 ;;
     --no-watch) WATCH=0; shift ;;
     --out) OUT=$2; shift 2 ;;
-    *) echo "usage: $0 [--sizes \"N ...\"] [--rounds R] [--idle \"0 1\"] [--no-watch] [--out FILE]" >&2; exit 2 ;;
+    *) usage ;;
   esac
 done
+for v in $SIZES $WATCH_SIZES "$ROUNDS" "$BIG_ROUNDS" "$CAP" "$SLOW"; do
+  [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: '$v' is not a positive whole number" >&2; usage; }
+done
+for v in $IDLE; do [[ $v =~ ^[01]$ ]] || { echo "compare.sh: --idle takes 0 and/or 1, not '$v'" >&2; usage; }; done
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 die() { echo "compare.sh: $*" >&2; exit 1; }
@@ -47,6 +73,7 @@ command -v netstat >/dev/null || need+=(net-tools)
 command -v ss >/dev/null || need+=(iproute2)
 command -v jq >/dev/null || need+=(jq)
 command -v gcc >/dev/null || need+=(gcc)
+command -v bc >/dev/null || need+=(bc)
 [ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
@@ -54,7 +81,9 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# A shard holds up to 5000 connections: 10002 fds in its process while it builds.
 ulimit -n "$(ulimit -Hn)"
+[ "$(ulimit -n)" -ge 10100 ] || die "RLIMIT_NOFILE hard limit $(ulimit -Hn) is below the 10100 fds a load shard needs; raise it (ulimit -Hn)"
 WORK=$(mktemp -d /tmp/sockleak-bench.XXXXXX)
 LOADGEN_PID=""
 stop_load() {
@@ -68,6 +97,7 @@ cleanup() { stop_load; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+RUN_START=$EPOCHREALTIME
 log "building (release) and compiling bench/loadgen.c, bench/floor.c with gcc -O2"
 cargo build --release --quiet
 gcc -O2 -Wall -o "$WORK/loadgen" bench/loadgen.c
@@ -77,15 +107,20 @@ SOCKLEAK=$ROOT/target/release/sockleak
 # State counts of the whole table, from ss, as "STATE N" lines (ss spelling).
 ss_states() { ss -tanH "$@" | awk '{c[$1]++} END {for (k in c) print k, c[k]}' | sort; }
 
-# sockleak's totals.states in the same spelling as ss.
-sockleak_states() {
-  jq -r '.totals.states | to_entries[] | select(.value > 0) | "\(.key) \(.value)"' "$1" |
-    sed -e 's/^established /ESTAB /' -e 's/^close_wait /CLOSE-WAIT /' -e 's/^fin_wait2 /FIN-WAIT-2 /' \
-        -e 's/^fin_wait1 /FIN-WAIT-1 /' -e 's/^time_wait /TIME-WAIT /' -e 's/^syn_sent /SYN-SENT /' \
-        -e 's/^syn_recv /SYN-RECV /' -e 's/^last_ack /LAST-ACK /' -e 's/^listen /LISTEN /' \
-        -e 's/^closing /CLOSING /' -e 's/^close /UNCONN /' | sort
+# sockleak's state names in ss's spelling, on "state N" lines.
+ss_spelling() {
+  sed -e 's/^established /ESTAB /' -e 's/^close_wait /CLOSE-WAIT /' -e 's/^fin_wait2 /FIN-WAIT-2 /' \
+      -e 's/^fin_wait1 /FIN-WAIT-1 /' -e 's/^time_wait /TIME-WAIT /' -e 's/^syn_sent /SYN-SENT /' \
+      -e 's/^syn_recv /SYN-RECV /' -e 's/^last_ack /LAST-ACK /' -e 's/^listen /LISTEN /' \
+      -e 's/^closing /CLOSING /' -e 's/^close /UNCONN /' | sort
 }
 
+# sockleak's totals.states of a JSON document, in the same spelling as ss.
+sockleak_states() {
+  jq -r '.totals.states | to_entries[] | select(.value > 0) | "\(.key) \(.value)"' "$1" | ss_spelling
+}
+
+BUILD_TIMES=""
 start_load() { # sockets idle_variant
   local n=$1 idle=$2 args=(--sockets "$1" --ready "$WORK/ready")
   [ "$idle" = 1 ] && args+=(--idle-procs 200 --idle-fds 200)
@@ -93,44 +128,74 @@ start_load() { # sockets idle_variant
   local t0=$EPOCHREALTIME
   "$WORK/loadgen" "${args[@]}" &
   LOADGEN_PID=$!
-  for _ in $(seq 1 1200); do
+  for _ in $(seq 1 6000); do
     [ -f "$WORK/ready" ] && break
-    kill -0 "$LOADGEN_PID" 2>/dev/null || die "loadgen failed"
+    kill -0 "$LOADGEN_PID" 2>/dev/null || die "loadgen failed (see its message above)"
     sleep 0.1
   done
-  [ -f "$WORK/ready" ] || die "loadgen not ready after 120 s"
-  log "load of $n sockets (idle=$idle) built in $(echo "$EPOCHREALTIME - $t0" | bc) s"
+  [ -f "$WORK/ready" ] || die "loadgen not ready after 600 s"
+  local built
+  built=$(printf '%.1f' "$(echo "$EPOCHREALTIME - $t0" | bc)")
+  log "load of $n sockets (idle=$idle) built in $built s"
+  local tag=$n
+  [ "$idle" = 1 ] && tag="$n + idle"
+  BUILD_TIMES+="${BUILD_TIMES:+, }$tag: $built s"
+  # The plan's key=value words become globals: planned, established, close_wait,
+  # fin_wait2, listen, port_lo, port_hi (shellcheck cannot see them: SC2154 below).
   local kv
+  # shellcheck disable=SC2013
   for kv in $(sed 's/ pids=.*//' "$WORK/ready"); do declare -g "$kv"; done
   PIDS=$(sed -n 's/.* pids=//p' "$WORK/ready")
   # shellcheck disable=SC2154
   local filt="( sport >= :$port_lo and sport <= :$port_hi ) or ( dport >= :$port_lo and dport <= :$port_hi )"
   local want got
+  # shellcheck disable=SC2154
   want=$(printf 'CLOSE-WAIT %s\nESTAB %s\nFIN-WAIT-2 %s\nLISTEN %s\n' "$close_wait" "$established" "$fin_wait2" "$listen" | sort)
   got=$(ss_states "$filt")
   [ "$got" = "$want" ] || die "the table does not hold the planned load: want
 $want
 got
 $got"
+  # The focused query's pid: the load process holding the most fds (a shard's server).
+  local p best=0 nfd
+  FOCUS_PID=""
+  for p in $PIDS; do
+    nfd=$(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+    if [ "$nfd" -gt "$best" ]; then best=$nfd; FOCUS_PID=$p; fi
+  done
+  [ -n "$FOCUS_PID" ] || die "no load process has an fd"
+  FOCUS_FDS=$best
 }
 
 # Counts must be exact. (1) The load's own sockets (ports port_lo..port_hi at one
 # end), which nothing else touches: sockleak's per-state counts must equal ss -tan's
-# on every try. (2) The whole table: sockleak's totals.states must equal ss -tan's;
+# on every try. They are read with sockleak's filters (--local-port for the servers'
+# ends, --remote :PORT for the clients'), grouped by state only, so the check stays
+# cheap at 1M sockets; it relies on no socket having both ends in the range, which
+# ss confirms first. (2) The whole table: sockleak's totals.states must equal ss -tan's;
 # other processes on the host may open and close sockets meanwhile, so this is
 # retried until ss reads the same table before and after sockleak. If the table never
 # holds still, the whole-table check is reported as not done (never as passed).
-# (3) Every load socket is attributed to its own process.
+# (3) Every load socket is attributed to its own process. (4) The focused query
+# (--pid P) reports the same groups for P as the full snapshot, and the same
+# totals.states (on a table that held still around both).
 WHOLE_TABLE_CHECKS=0
 WHOLE_TABLE_SKIPPED=0
+FOCUS_CHECKS=0
+FOCUS_SKIPPED=0
 check_counts() {
   local filt="( sport >= :$port_lo and sport <= :$port_hi ) or ( dport >= :$port_lo and dport <= :$port_hi )"
-  "$SOCKLEAK" --json --state all --by state,local-port,remote-port > "$WORK/ports.json"
+  local both
+  both=$(ss -tanH "( sport >= :$port_lo and sport <= :$port_hi ) and ( dport >= :$port_lo and dport <= :$port_hi )" | wc -l)
+  [ "$both" = 0 ] || die "$both sockets have both ends in the load's port range $port_lo-$port_hi; the load check cannot count them once"
+  local ports remotes=() p
+  ports=$(seq -s, "$port_lo" "$port_hi")
+  for p in $(seq "$port_lo" "$port_hi"); do remotes+=(--remote ":$p"); done
+  "$SOCKLEAK" --json --state all --by state --local-port "$ports" > "$WORK/lp.json"
+  "$SOCKLEAK" --json --state all --by state "${remotes[@]}" > "$WORK/rp.json"
   local mine_load ss_load
-  mine_load=$(jq -r --argjson lo "$port_lo" --argjson hi "$port_hi" '
-      [.groups[] | select((.local_port >= $lo and .local_port <= $hi) or (.remote_port >= $lo and .remote_port <= $hi))
-       | .states | to_entries[]] | group_by(.key) | map("\(.[0].key) \(map(.value) | add)")[]' "$WORK/ports.json" |
-    sed -e 's/^established /ESTAB /' -e 's/^close_wait /CLOSE-WAIT /' -e 's/^fin_wait2 /FIN-WAIT-2 /' -e 's/^listen /LISTEN /' | sort)
+  mine_load=$(jq -s -r '[.[].groups[].states | to_entries[]] | group_by(.key)
+      | map("\(.[0].key) \(map(.value) | add)")[]' "$WORK/lp.json" "$WORK/rp.json" | ss_spelling)
   ss_load=$(ss_states "$filt")
   [ "$mine_load" = "$ss_load" ] || die "sockleak's counts of the load's sockets differ from ss -tan:
 sockleak:
@@ -164,15 +229,63 @@ $before"
   local attributed
   attributed=$(jq --arg pids "$PIDS" '($pids | split(" ") | map(tonumber)) as $p
       | [.groups[] | select(.pid as $x | $p | index($x)) | .total] | add // 0' "$WORK/s.json")
+  # shellcheck disable=SC2154
   [ "$attributed" = "$planned" ] || die "sockleak attributed $attributed of the $planned load sockets to their processes"
   TABLE=$(jq '.totals.sockets' "$WORK/s.json")
+  check_focused
 }
 
-CMDS=(floor sockleak "ss -tan" "ss -tanp" "netstat -antp" "lsof -nP -iTCP")
+# The focused query against the full snapshot, with the flags that are timed.
+check_focused() {
+  # P's groups, idle ages left out (they advance between two reads).
+  # shellcheck disable=SC2016
+  local of_p='[.groups[] | select(any(.pids[]; . == $p)) | del(.oldest_idle_s, .oldest_close_wait_idle_s)]
+      | sort_by(.direction, .local, .remote)'
+  local tries=0 before after full focus
+  while :; do
+    before=$(ss_states)
+    "$SOCKLEAK" --json > "$WORK/full.json"
+    "$SOCKLEAK" --json --pid "$FOCUS_PID" > "$WORK/focus.json"
+    after=$(ss_states)
+    if [ "$before" = "$after" ]; then
+      full=$(sockleak_states "$WORK/full.json")
+      focus=$(sockleak_states "$WORK/focus.json")
+      # shellcheck disable=SC2015
+      [ "$focus" = "$before" ] && [ "$full" = "$before" ] || die "--pid $FOCUS_PID: totals.states differ on a quiet table:
+sockleak --json --pid $FOCUS_PID:
+$focus
+sockleak --json:
+$full
+ss -tan:
+$before"
+      FOCUS_CHECKS=$((FOCUS_CHECKS + 1))
+      break
+    fi
+    tries=$((tries + 1))
+    if [ $tries -ge 50 ]; then
+      log "warning: the whole table changed under each of 50 focused checks; its totals check not done at this size"
+      FOCUS_SKIPPED=$((FOCUS_SKIPPED + 1))
+      break
+    fi
+    sleep 0.2
+  done
+  # The load's sockets do not change, so P's groups must match on any try.
+  full=$(jq -S --argjson p "$FOCUS_PID" "$of_p" "$WORK/full.json")
+  focus=$(jq -S --argjson p "$FOCUS_PID" "$of_p" "$WORK/focus.json")
+  [ "$full" = "$focus" ] || die "--pid $FOCUS_PID: its groups differ from the full snapshot's:
+$(diff <(echo "$full") <(echo "$focus") | head -40)"
+  local total
+  total=$(jq '[.[].total] | add // 0' <<< "$focus")
+  [ "$total" -gt 0 ] || die "--pid $FOCUS_PID: no socket found for the focused pid"
+  log "--pid $FOCUS_PID ($FOCUS_FDS fds): $(jq length <<< "$focus") groups, $total sockets, same as the full snapshot"
+}
+
+CMDS=(floor sockleak focused "ss -tan" "ss -tanp" "netstat -antp" "lsof -nP -iTCP")
 cmdline() {
   case "$1" in
     floor) echo "$WORK/floor" ;;
     sockleak) echo "$SOCKLEAK --json" ;;
+    focused) echo "$SOCKLEAK --json --pid $FOCUS_PID" ;;
     *) echo "$1" ;;
   esac
 }
@@ -180,88 +293,183 @@ cmdline() {
 # Median of the numbers on stdin.
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
+# One run of a command under `timeout $CAP`: sets P_WALL (seconds, empty when it was
+# stopped at the cap) and P_RSS (KiB).
+probe() {
+  local rc=0
+  # shellcheck disable=SC2046
+  timeout --kill-after=10 "$CAP" /usr/bin/time -f '%e %M' -o "$WORK/probe" $(cmdline "$1") \
+    < /dev/null > /dev/null 2> "$WORK/probe.err" || rc=$?
+  P_WALL="" P_RSS=""
+  case $rc in
+    0) read -r P_WALL P_RSS < "$WORK/probe" ;;
+    124 | 137) ;;
+    *) die "$1 failed (exit $rc): $(tail -3 "$WORK/probe.err")" ;;
+  esac
+}
+
+isnum() { [[ $1 =~ ^[0-9]+([.][0-9]+)?$ ]]; }
+# A wall-time cell: "V" or "V (R×)" with R = A / B to DIGITS decimals, a note kept
+# inside the parentheses; a cell that is not a number is printed as it is.
+cell() { # value a b digits note
+  local v=$1 a=$2 b=$3 d=$4 note=$5
+  if ! isnum "$v"; then printf '%s' "$v"; return; fi
+  if isnum "$a" && isnum "$b"; then
+    printf "%.3f (%.${d}f×%s)" "$v" "$(echo "$a / $b" | bc -l)" "${note:+, $note}"
+  else
+    printf '%.3f%s' "$v" "${note:+ ($note)}"
+  fi
+}
+
+declare -A US_PER RSS_MIB
 measure() { # sockets idle -> appends one row to $WORK/rows
   local n=$1 idle=$2
   start_load "$n" "$idle"
   check_counts
   local fds
   fds=$("$WORK/floor" | sed 's/.*fds=//')
-  local runs=1
+  local runs=1 rounds=$ROUNDS
   [ "$n" -le 10000 ] && runs=5
-  local hargs=(-N --style none --runs "$runs")
-  for c in "${CMDS[@]}"; do hargs+=(-n "$c" "$(cmdline "$c")"); done
-  log "timing $n sockets (table $TABLE, $fds fds), $ROUNDS rounds x $runs runs"
-  for r in $(seq 1 "$ROUNDS"); do
-    hyperfine "${hargs[@]}" --export-json "$WORK/h.$r.json" >/dev/null 2>&1
-  done
-  declare -A med rss
+  [ "$n" -gt "$BIG" ] && [ "$BIG_ROUNDS" -lt "$rounds" ] && rounds=$BIG_ROUNDS
+  declare -A med rss note
+  local timed=() c
   for c in "${CMDS[@]}"; do
-    med[$c]=$(for r in $(seq 1 "$ROUNDS"); do
+    probe "$c"
+    rss[$c]=$P_RSS
+    if [ -z "$P_WALL" ]; then
+      med[$c]="not run (one run > $CAP s, stopped)"
+      log "$c: stopped after $CAP s; not timed"
+    elif [ "$(echo "$P_WALL > $SLOW" | bc)" = 1 ]; then
+      med[$c]=$P_WALL
+      note[$c]="1 run"
+      log "$c: one run took $P_WALL s (> $SLOW s); that run is its figure"
+    else
+      timed+=("$c")
+    fi
+  done
+  local hargs=(-N --style none --runs "$runs")
+  for c in "${timed[@]}"; do hargs+=(-n "$c" "$(cmdline "$c")"); done
+  log "timing $n sockets (table $TABLE, $fds fds): ${#timed[@]} commands, $rounds rounds x $runs runs"
+  local r
+  for r in $(seq 1 "$rounds"); do
+    hyperfine "${hargs[@]}" --export-json "$WORK/h.$r.json" >/dev/null 2>&1 ||
+      die "hyperfine failed in round $r (a command exited non-zero?)"
+  done
+  for c in "${timed[@]}"; do
+    med[$c]=$(for r in $(seq 1 "$rounds"); do
       jq -r --arg c "$c" '.results[] | select(.command == $c) | .times[]' "$WORK/h.$r.json"
     done | median)
-    # shellcheck disable=SC2046
-    /usr/bin/time -v -o "$WORK/rss" $(cmdline "$c") >/dev/null 2>&1
-    rss[$c]=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/rss")
   done
   local s=${med[sockleak]}
-  printf '| %s | %s | %s | %.3f | %.3f (%.2f×) | %.3f (%.1f×) | %.3f (%.1f×) | %.3f (%.1f×) | %.3f | %.1f | %.1f | %.2f |\n' \
-    "$TABLE" "$([ "$idle" = 1 ] && echo "200×200" || echo "-")" "$fds" "$s" \
-    "${med[floor]}" "$(echo "$s / ${med[floor]}" | bc -l)" \
-    "${med[ss -tanp]}" "$(echo "${med[ss -tanp]} / $s" | bc -l)" \
-    "${med[netstat -antp]}" "$(echo "${med[netstat -antp]} / $s" | bc -l)" \
-    "${med[lsof -nP -iTCP]}" "$(echo "${med[lsof -nP -iTCP]} / $s" | bc -l)" \
-    "${med[ss -tan]}" \
-    "$(echo "${rss[sockleak]} / 1024" | bc -l)" "$(echo "${rss[lsof -nP -iTCP]} / 1024" | bc -l)" \
-    "$(echo "$s * 1000000 / ($TABLE + $fds)" | bc -l)" >> "$WORK/rows"
+  isnum "$s" || die "sockleak --json was not timed (${med[sockleak]})"
+  local key=$n.$idle
+  US_PER[$key]=$(echo "$s * 1000000 / ($TABLE + $fds)" | bc -l)
+  RSS_MIB[$key]=$(echo "${rss[sockleak]} / 1024" | bc -l)
+  local lsof_rss="-"
+  isnum "${rss[lsof -nP -iTCP]}" && lsof_rss=$(printf '%.1f' "$(echo "${rss[lsof -nP -iTCP]} / 1024" | bc -l)")
+  {
+    printf '| %s | %s | %s | %.3f | ' "$TABLE" "$([ "$idle" = 1 ] && echo "200×200" || echo "-")" "$fds" "$s"
+    printf '%s | ' "$(cell "${med[focused]}" "${med[focused]}" "$s" 2 "${note[focused]:-}")"
+    printf '%s | ' "$(cell "${med[floor]}" "$s" "${med[floor]}" 2 "${note[floor]:-}")"
+    for c in "ss -tanp" "netstat -antp" "lsof -nP -iTCP"; do
+      printf '%s | ' "$(cell "${med[$c]}" "${med[$c]}" "$s" 1 "${note[$c]:-}")"
+    done
+    printf '%s | %.1f | %s | %.2f |\n' "$(cell "${med[ss -tan]}" "" "" 0 "${note[ss -tan]:-}")" \
+      "${RSS_MIB[$key]}" "$lsof_rss" "${US_PER[$key]}"
+  } >> "$WORK/rows"
   tail -1 "$WORK/rows" >&2
   stop_load
 }
 
+# Teardown leaves TIME_WAIT sockets of the load's neighbours (and of anything the
+# tools opened); every dump walks them too. Wait for them to expire before a
+# measurement that should see only the load.
+wait_quiet() {
+  for _ in $(seq 1 40); do
+    [ "$(ss -tanH state time-wait | wc -l)" -le 100 ] && break
+    sleep 2
+  done
+}
+
+# CPU (user + sys, ms) of one full snapshot: median of 5 runs 2 s apart, as cold
+# as a --watch 2 sample.
+snapshot_cpu() {
+  local i u sys
+  for i in 1 2 3 4 5; do
+    /usr/bin/time -f '%U %S' -o "$WORK/st" "$SOCKLEAK" --json > /dev/null 2>&1 || die "sockleak --json failed"
+    read -r u sys < "$WORK/st"
+    echo "($u + $sys) * 1000" | bc -l
+    if [ $i -lt 5 ]; then sleep 2; fi
+  done | median
+}
+
+measure_watch() { # sockets -> appends one line to $WORK/watch
+  local n=$1
+  wait_quiet
+  start_load "$n" 0
+  local table
+  table=$(ss -tanH | wc -l)
+  log "measuring --watch 2 --count 15 CPU at $n sockets (table $table)"
+  local t0=$EPOCHREALTIME wall u sys full
+  /usr/bin/time -f '%U %S' -o "$WORK/wt" "$SOCKLEAK" --watch 2 --count 15 >/dev/null 2>&1 ||
+    die "sockleak --watch 2 --count 15 failed"
+  wall=$(echo "$EPOCHREALTIME - $t0" | bc -l)
+  read -r u sys < "$WORK/wt"
+  full=$(snapshot_cpu)
+  # The long-run average is the CPU of one sample over one interval. CPU over wall
+  # time overstates it: 15 samples fit in 14 intervals (the first is taken at once).
+  # The first sample is a full scan; the other 14 are estimated as the rest.
+  # shellcheck disable=SC2016
+  printf -- '`--watch 2 --count 15` at %s sockets (%s in the table): %.2f s user + %.2f s system for 15 samples = %.1f ms of CPU per sample = **%.2f%% of one core** at a 2 s interval (%.2f%% over the %.1f s wall, which holds 15 samples in 14 intervals). One full snapshot (`sockleak --json`, median of 5 runs 2 s apart) at the same load: %.1f ms of CPU, so a sample costs %.2f× a snapshot (samples 2–15, taking the first as one full snapshot: %.1f ms each).\n' \
+    "$n" "$table" "$u" "$sys" "$(echo "($u + $sys) * 1000 / 15" | bc -l)" \
+    "$(echo "($u + $sys) * 100 / 15 / 2" | bc -l)" \
+    "$(echo "($u + $sys) * 100 / $wall" | bc -l)" "$wall" \
+    "$full" "$(echo "($u + $sys) * 1000 / 15 / $full" | bc -l)" \
+    "$(echo "(($u + $sys) * 1000 - $full) / 14" | bc -l)" >> "$WORK/watch"
+  tail -1 "$WORK/watch" >&2
+  stop_load
+}
+
 : > "$WORK/rows"
+: > "$WORK/watch"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in $SIZES; do
   for idle in $IDLE; do
     measure "$n" "$idle"
   done
 done
-
-WATCH_LINE=""
 if [ "$WATCH" = 1 ]; then
-  # The larger loads' teardown leaves up to 50k TIME_WAIT sockets for 60 s; every
-  # dump walks them too, so measuring now would be measuring a 60k table. Wait
-  # for them to expire first.
-  for _ in $(seq 1 40); do
-    [ "$(ss -tanH state time-wait | wc -l)" -le 100 ] && break
-    sleep 2
-  done
-  start_load 10000 0
-  WATCH_TABLE=$(ss -tanH | wc -l)
-  log "measuring --watch 2 --count 15 CPU at 10k sockets (table $WATCH_TABLE)"
-  t0=$EPOCHREALTIME
-  /usr/bin/time -f '%U %S' -o "$WORK/wt" "$SOCKLEAK" --watch 2 --count 15 >/dev/null 2>&1 ||
-    die "sockleak --watch 2 --count 15 failed"
-  wall=$(echo "$EPOCHREALTIME - $t0" | bc -l)
-  read -r u sys < "$WORK/wt"
-  # The long-run average is the CPU of one sample over one interval. CPU over wall
-  # time overstates it: 15 samples fit in 14 intervals (the first is taken at once).
-  WATCH_LINE=$(printf -- '`--watch 2 --count 15` at 10k sockets (%s in the table): %.2f s user + %.2f s system for 15 samples = %.1f ms of CPU per sample = **%.2f%% of one core** at a 2 s interval (%.2f%% over the %.1f s wall, which holds 15 samples in 14 intervals).' \
-    "$WATCH_TABLE" "$u" "$sys" "$(echo "($u + $sys) * 1000 / 15" | bc -l)" \
-    "$(echo "($u + $sys) * 100 / 15 / 2" | bc -l)" \
-    "$(echo "($u + $sys) * 100 / $wall" | bc -l)" "$wall")
-  stop_load
+  for n in $WATCH_SIZES; do measure_watch "$n"; done
 fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+RUN_MIN=$(printf '%.1f' "$(echo "($EPOCHREALTIME - $RUN_START) / 60" | bc -l)")
+
+# The largest size against 100k: cost per socket+fd and peak RSS.
+SCALE=""
+largest=$(tr ' ' '\n' <<< "$SIZES" | sort -n | tail -1)
+for idle in $IDLE; do
+  k=$largest.$idle
+  if [ "$largest" -le "$BIG" ] || [ -z "${US_PER[$BIG.$idle]:-}" ]; then continue; fi
+  SCALE+=$(printf 'At %s sockets%s: sockleak peak RSS %.1f MiB; %.2f µs per socket+fd = %.2f× the 100k figure (%.2f µs).\n' \
+    "$largest" "$([ "$idle" = 1 ] && echo " + 200×200 idle fds")" "${RSS_MIB[$k]}" "${US_PER[$k]}" \
+    "$(echo "${US_PER[$k]} / ${US_PER[$BIG.$idle]}" | bc -l)" "${US_PER[$BIG.$idle]}")$'\n'
+done
 
 {
-  echo "Median wall seconds ($ROUNDS interleaved hyperfine rounds; 5 runs per round up to 10k sockets, 1 above)."
-  echo "Ratios: sockleak / floor, and each tool / sockleak. Load average $LOAD_START at start, $LOAD_END at end."
+  echo "Median wall seconds ($ROUNDS interleaved hyperfine rounds, $((BIG_ROUNDS < ROUNDS ? BIG_ROUNDS : ROUNDS)) above 100k sockets; 5 runs per round up to 10k sockets, 1 above)."
+  echo "A command whose first run took over $SLOW s shows that one run (\"1 run\"); one stopped at $CAP s was not timed."
+  echo "Ratios: sockleak / floor, --pid P / the full snapshot, and each other tool / sockleak. P is the load process holding the most fds (a shard's server)."
+  echo "Load average $LOAD_START at start, $LOAD_END at end; the whole run took $RUN_MIN min."
   echo
-  echo "| sockets in table | idle procs × fds | fds on host | sockleak --json | C floor | ss -tanp | netstat -antp | lsof -nP -iTCP | ss -tan | sockleak RSS MiB | lsof RSS MiB | sockleak µs per socket+fd |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| sockets in table | idle procs × fds | fds on host | sockleak --json | sockleak --json --pid P | C floor | ss -tanp | netstat -antp | lsof -nP -iTCP | ss -tan | sockleak RSS MiB | lsof RSS MiB | sockleak µs per socket+fd |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   cat "$WORK/rows"
   echo
-  [ -n "$WATCH_LINE" ] && echo "$WATCH_LINE"
+  [ -s "$WORK/watch" ] && { sed 's/$/\n/' "$WORK/watch"; }
+  [ -n "$SCALE" ] && { printf '%s\n' "$SCALE"; }
+  echo "Load build times (loadgen start to ready): $BUILD_TIMES."
   echo
-  echo "Counts checked at every size: sockleak's per-state counts of the load's sockets == ss -tan's, and every load socket attributed to its own process."
+  echo "Counts checked at every size: sockleak's per-state counts of the load's sockets == ss -tan's, and every load socket attributed to its own process; --pid P's groups == the full snapshot's groups of P."
   echo "Whole table (sockleak totals.states == ss -tan, on a table that held still between two ss reads): checked at $WHOLE_TABLE_CHECKS of $((WHOLE_TABLE_CHECKS + WHOLE_TABLE_SKIPPED)) loads, not done at $WHOLE_TABLE_SKIPPED (the table never held still)."
+  echo "Focused totals (--pid P's totals.states == the full snapshot's == ss -tan, same condition): checked at $FOCUS_CHECKS of $((FOCUS_CHECKS + FOCUS_SKIPPED)) loads, not done at $FOCUS_SKIPPED."
 } | tee "${OUT:-/dev/null}"
