@@ -3,7 +3,7 @@
 # loopback load, check that sockleak's counts are exact, and print a markdown table.
 #
 #   bench/compare.sh [--sizes "1000 10000 100000 1000000"] [--rounds 5]
-#                    [--big-rounds 3] [--cap 600] [--slow 30]
+#                    [--big-rounds 3] [--cap 300] [--slow 30]
 #                    [--idle "0 1"] [--watch-sizes "10000 100000"] [--no-watch]
 #                    [--out FILE]
 #
@@ -13,9 +13,9 @@
 # `ss -tan` and that every planned socket is attributed to its process, and checks
 # the focused query `sockleak --json --pid P` (P: the load process holding the most
 # fds) against the full snapshot. Then every command is run once under `timeout`
-# (its peak RSS, and a warm-up); a command whose run took over --cap seconds is not
-# run again and its cell says so; one over --slow seconds is not run again either,
-# its cell shows that one run. The rest are timed with hyperfine ROUNDS times (one
+# (its peak RSS, and a warm-up); a command whose run took over --cap seconds is
+# stopped, and not run again at that size or a larger one: its cell says so. One
+# over --slow seconds is not run again at that load: its cell shows that one run. The rest are timed with hyperfine ROUNDS times (one
 # run each per round, so the commands are interleaved; --big-rounds rounds above
 # 100k sockets) and the median per command is taken. Finally --watch CPU per sample
 # is measured at each --watch-sizes size, beside the CPU of one full snapshot.
@@ -31,7 +31,7 @@ SIZES="1000 10000 100000 1000000"
 ROUNDS=5
 BIG=100000
 BIG_ROUNDS=3
-CAP=600
+CAP=300
 SLOW=30
 IDLE="0 1"
 WATCH=1
@@ -60,6 +60,8 @@ done
 for v in $SIZES $WATCH_SIZES "$ROUNDS" "$BIG_ROUNDS" "$CAP" "$SLOW"; do
   [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: '$v' is not a positive whole number" >&2; usage; }
 done
+# Ascending: a command stopped at the cap at one size is skipped at the larger ones.
+SIZES=$(tr -s ' ' '\n' <<< "$SIZES" | sort -n | uniq | tr '\n' ' ')
 for v in $IDLE; do [[ $v =~ ^[01]$ ]] || { echo "compare.sh: --idle takes 0 and/or 1, not '$v'" >&2; usage; }; done
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
@@ -321,7 +323,7 @@ cell() { # value a b digits note
   fi
 }
 
-declare -A US_PER RSS_MIB
+declare -A US_PER RSS_MIB CAPPED
 measure() { # sockets idle -> appends one row to $WORK/rows
   local n=$1 idle=$2
   start_load "$n" "$idle"
@@ -334,10 +336,17 @@ measure() { # sockets idle -> appends one row to $WORK/rows
   declare -A med rss note
   local timed=() c
   for c in "${CMDS[@]}"; do
+    if [ -n "${CAPPED[$c]:-}" ]; then
+      med[$c]="not run (a run at ${CAPPED[$c]} sockets took > $CAP s)"
+      rss[$c]=""
+      log "$c: not run (stopped at $CAP s at ${CAPPED[$c]} sockets)"
+      continue
+    fi
     probe "$c"
     rss[$c]=$P_RSS
     if [ -z "$P_WALL" ]; then
       med[$c]="not run (one run > $CAP s, stopped)"
+      CAPPED[$c]=$TABLE
       log "$c: stopped after $CAP s; not timed"
     elif [ "$(echo "$P_WALL > $SLOW" | bc)" = 1 ]; then
       med[$c]=$P_WALL
