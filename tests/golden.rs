@@ -131,6 +131,7 @@ fn collection(leaked: u64) -> Collection {
         elapsed: Duration::from_millis(12),
         port_ranges: HashMap::new(),
         uid_names: [(1000, "app".to_string())].into_iter().collect(),
+        scan: Default::default(),
     }
 }
 

@@ -160,45 +160,124 @@ fn parse_pid(name: &[u8]) -> Option<u32> {
 }
 
 /// Scan the fd tables of `pids` under `proc_root`, keeping only sockets in `wanted`.
-///
-/// Threads take pids one at a time from a shared counter rather than fixed chunks:
-/// the fds are concentrated in a few processes (a server with 50k sockets among
-/// hundreds of idle daemons), so fixed chunks leave one thread doing all the work.
 pub fn scan<S: BuildHasher + Sync>(
     proc_root: &Path,
     pids: &[u32],
     wanted: &HashSet<u64, S>,
     threads: usize,
 ) -> FdScan {
+    let (parts, _) = scan_parts(proc_root, pids, wanted, threads, false);
+    finish(parts)
+}
+
+/// A socket fd of a process, as its fd table was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketFd {
+    pub fd: u32,
+    pub inode: u64,
+    /// Whether it is TCP, once asked (only sockets in no table are asked).
+    pub tcp: Option<bool>,
+}
+
+/// A process's fd table as read: its open fd count and its socket fds.
+#[derive(Debug, Clone, Default)]
+pub struct FdTable {
+    pub open: u32,
+    pub sockets: Vec<SocketFd>,
+}
+
+/// The fd tables of `pids`, read in `threads` threads: what they hold of `wanted`
+/// (not yet sorted: see [`finish`]) and, when `keep`, each readable table whole.
+///
+/// Threads take pids one at a time from a shared counter rather than fixed chunks:
+/// the fds are concentrated in a few processes (a server with 50k sockets among
+/// hundreds of idle daemons), so fixed chunks leave one thread doing all the work.
+pub(super) fn scan_parts<S: BuildHasher + Sync>(
+    proc_root: &Path,
+    pids: &[u32],
+    wanted: &HashSet<u64, S>,
+    threads: usize,
+    keep: bool,
+) -> (FdScan, Vec<(u32, FdTable)>) {
     let threads = threads.clamp(1, 16).min(pids.len().max(1));
     let root = CString::new(proc_root.as_os_str().as_bytes()).unwrap_or_default();
     let next = AtomicUsize::new(0);
-    let mut result = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         // The calling thread scans too. A helper that cannot be spawned (thread
         // limit) is no error: the shared counter hands its pids to the others.
         let helpers: Vec<_> = (1..threads)
             .filter_map(|_| {
                 std::thread::Builder::new()
-                    .spawn_scoped(s, || scan_some(&root, pids, &next, wanted))
+                    .spawn_scoped(s, || scan_some(&root, pids, &next, wanted, keep))
                     .ok()
             })
             .collect();
-        let mut all = scan_some(&root, pids, &next, wanted);
+        let (mut all, mut tables) = scan_some(&root, pids, &next, wanted, keep);
         for h in helpers {
             // A panic in a scan thread would be a bug; surface it rather than
             // silently lose a chunk of processes.
-            let part = h.join().expect("fd scan thread panicked");
-            all.pairs.extend(part.pairs);
-            all.unreadable.extend(part.unreadable);
-            all.exhausted.extend(part.exhausted);
-            all.vanished += part.vanished;
-            all.scanned += part.scanned;
-            all.open_fds.extend(part.open_fds);
-            all.closed.extend(part.closed);
-            all.unexamined.extend(part.unexamined);
+            let (part, t) = h.join().expect("fd scan thread panicked");
+            all.absorb(part);
+            tables.extend(t);
         }
-        all
-    });
+        (all, tables)
+    })
+}
+
+impl FdScan {
+    /// Add another part of the same scan (other processes).
+    pub(super) fn absorb(&mut self, part: FdScan) {
+        self.pairs.extend(part.pairs);
+        self.unreadable.extend(part.unreadable);
+        self.exhausted.extend(part.exhausted);
+        self.vanished += part.vanished;
+        self.scanned += part.scanned;
+        self.open_fds.extend(part.open_fds);
+        self.closed.extend(part.closed);
+        self.unexamined.extend(part.unexamined);
+    }
+
+    /// What process `pid`'s socket fds hold of `wanted`: its pairs and its
+    /// reset-but-held candidates (asking the protocol of at most
+    /// [`MAX_PROTOCOL_QUESTIONS`] unmatched sockets, through `fd_dir`, the
+    /// NUL-terminated path of its fd directory).
+    pub(super) fn add_table<S: BuildHasher>(
+        &mut self,
+        pid: u32,
+        table: &mut FdTable,
+        wanted: &HashSet<u64, S>,
+        fd_dir: &[u8],
+    ) {
+        let mut asked = 0u64;
+        for s in &mut table.sockets {
+            if wanted.contains(&s.inode) {
+                self.pairs.push((s.inode, pid));
+                continue;
+            }
+            // In no table: is it TCP (reset but held)? Bounded per process.
+            asked += 1;
+            if asked > MAX_PROTOCOL_QUESTIONS {
+                continue;
+            }
+            let tcp = *s.tcp.get_or_insert_with(|| is_tcp_fd(fd_dir, s.fd));
+            if tcp {
+                self.closed.push((s.inode, pid));
+            }
+        }
+        if asked > MAX_PROTOCOL_QUESTIONS {
+            self.unexamined.push((pid, asked - MAX_PROTOCOL_QUESTIONS));
+        }
+    }
+
+    /// Count `pid`'s table as read whole, with `open` fds.
+    pub(super) fn add_read(&mut self, pid: u32, open: u32) {
+        self.scanned += 1;
+        self.open_fds.push((pid, open));
+    }
+}
+
+/// Sort a scan's parts and index them by inode.
+pub(super) fn finish(mut result: FdScan) -> FdScan {
     result.open_fds.sort_unstable();
     result.closed.sort_unstable();
     result.closed.dedup();
@@ -215,88 +294,137 @@ pub fn scan<S: BuildHasher + Sync>(
     result
 }
 
+/// `<root>/<pid>/fd` and a NUL, into `path` (no String per pid).
+pub(super) fn fd_dir_path(path: &mut Vec<u8>, root: &[u8], pid: u32) {
+    path.clear();
+    path.extend_from_slice(root);
+    // Writing into a Vec cannot fail.
+    let _ = write!(path, "/{pid}/fd\0");
+}
+
 /// Scan pids taken from `next` until none are left.
 fn scan_some<S: BuildHasher>(
     root: &CStr,
     pids: &[u32],
     next: &AtomicUsize,
     wanted: &HashSet<u64, S>,
-) -> FdScan {
+    keep: bool,
+) -> (FdScan, Vec<(u32, FdTable)>) {
     let mut out = FdScan::default();
+    let mut tables = Vec::new();
     let mut path = Vec::with_capacity(root.to_bytes().len() + 24);
-    let mut link = [0u8; 64];
+    let mut table = FdTable::default();
     loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(&pid) = pids.get(i) else { break };
-        path.clear();
-        path.extend_from_slice(root.to_bytes());
-        // Writing into a Vec cannot fail; no String is allocated per pid.
-        let _ = write!(path, "/{pid}/fd\0");
-        let dir = match Dir::open(&path) {
-            Ok(d) => d,
-            Err(e) => {
-                match e.raw_os_error() {
-                    Some(libc::ENOENT) | Some(libc::ESRCH) => out.vanished += 1,
-                    _ if crate::exit::is_out_of_fds(&e) => out.exhausted.push(pid),
-                    _ => out.unreadable.push((pid, e.kind())),
-                }
-                continue;
+        fd_dir_path(&mut path, root.to_bytes(), pid);
+        match read_table(&path, &mut table) {
+            // Some links refused (EACCES): what was read still counts, but the
+            // table is not whole, so the process is reported as unreadable.
+            Ok(Some(kind)) => {
+                out.add_table(pid, &mut table, wanted, &path);
+                out.unreadable.push((pid, kind));
             }
-        };
-        let mut denied = false;
-        let (mut open, mut asked) = (0u32, 0u64);
-        dir.for_each_name(|name| {
-            open += 1;
-            // SAFETY: `name` is NUL-terminated (from readdir), `link` is a valid buffer.
-            let n = unsafe {
-                libc::readlinkat(
-                    dir.fd(),
-                    name.as_ptr(),
-                    link.as_mut_ptr().cast(),
-                    link.len(),
-                )
-            };
-            if n < 0 {
-                // ENOENT: the fd was closed after readdir, a normal race.
-                if io::Error::last_os_error().raw_os_error() == Some(libc::EACCES) {
-                    denied = true;
-                }
-                return;
-            }
-            if let Some(inode) = socket_inode(&link[..n as usize]) {
-                if wanted.contains(&inode) {
-                    out.pairs.push((inode, pid));
-                } else {
-                    // In no table: ask its protocol (bounded per process).
-                    asked += 1;
-                    if asked <= MAX_PROTOCOL_QUESTIONS && is_tcp_fd(&path, name) {
-                        out.closed.push((inode, pid));
-                    }
+            Ok(None) => {
+                out.add_table(pid, &mut table, wanted, &path);
+                out.add_read(pid, table.open);
+                if keep {
+                    tables.push((pid, std::mem::take(&mut table)));
                 }
             }
-        });
-        if asked > MAX_PROTOCOL_QUESTIONS {
-            out.unexamined.push((pid, asked - MAX_PROTOCOL_QUESTIONS));
-        }
-        if denied {
-            out.unreadable.push((pid, io::ErrorKind::PermissionDenied));
-        } else {
-            out.scanned += 1;
-            out.open_fds.push((pid, open));
+            Err(Unread::Gone) => out.vanished += 1,
+            Err(Unread::OutOfFds) => out.exhausted.push(pid),
+            Err(Unread::Denied(kind)) => out.unreadable.push((pid, kind)),
         }
     }
-    out
+    (out, tables)
 }
 
-/// Whether the socket behind fd `name` of the fd directory `dir` (NUL-terminated,
+/// Why a process's fd table was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unread {
+    /// The process exited meanwhile: skipped silently.
+    Gone,
+    /// sockleak itself ran out of file descriptors.
+    OutOfFds,
+    /// The directory could not be opened (EACCES/EPERM, or odd).
+    Denied(io::ErrorKind),
+}
+
+/// Read the fd directory at `path` (NUL-terminated) into `table`: its open fd
+/// count and every socket fd with its inode. `Some(kind)`: some links were
+/// refused, so the table is not whole.
+pub(super) fn read_table(
+    path: &[u8],
+    table: &mut FdTable,
+) -> Result<Option<io::ErrorKind>, Unread> {
+    table.open = 0;
+    table.sockets.clear();
+    let dir = Dir::open(path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ESRCH) => Unread::Gone,
+        _ if crate::exit::is_out_of_fds(&e) => Unread::OutOfFds,
+        _ => Unread::Denied(e.kind()),
+    })?;
+    let mut denied = false;
+    let mut link = [0u8; 64];
+    dir.for_each_name(|name| {
+        table.open += 1;
+        // SAFETY: `name` is NUL-terminated (from readdir), `link` is a valid buffer.
+        let n = unsafe {
+            libc::readlinkat(
+                dir.fd(),
+                name.as_ptr(),
+                link.as_mut_ptr().cast(),
+                link.len(),
+            )
+        };
+        if n < 0 {
+            // ENOENT: the fd was closed after readdir, a normal race.
+            if io::Error::last_os_error().raw_os_error() == Some(libc::EACCES) {
+                denied = true;
+            }
+            return;
+        }
+        if let (Some(inode), Some(fd)) = (socket_inode(&link[..n as usize]), fd_number(name)) {
+            table.sockets.push(SocketFd {
+                fd,
+                inode,
+                tcp: None,
+            });
+        }
+    });
+    Ok(denied.then_some(io::ErrorKind::PermissionDenied))
+}
+
+/// An fd directory entry's name as its fd number.
+fn fd_number(name: &CStr) -> Option<u32> {
+    let b = name.to_bytes();
+    if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+/// Whether fd `fd` of the fd directory `fd_dir` (NUL-terminated) still refers to
+/// socket `inode`: one `readlink`, to check a remembered table entry.
+pub(super) fn still_holds(fd_dir: &[u8], fd: u32, inode: u64) -> bool {
+    let mut path = Vec::with_capacity(fd_dir.len() + 12);
+    path.extend_from_slice(fd_dir.strip_suffix(b"\0").unwrap_or(fd_dir));
+    let _ = write!(path, "/{fd}\0");
+    let mut link = [0u8; 64];
+    // SAFETY: path is NUL-terminated; link is valid for its length.
+    let n = unsafe { libc::readlink(path.as_ptr().cast(), link.as_mut_ptr().cast(), link.len()) };
+    n > 0 && socket_inode(&link[..n as usize]) == Some(inode)
+}
+
+/// Whether the socket behind fd `fd` of the fd directory `fd_dir` (NUL-terminated,
 /// as the scan builds it) is TCP: `getxattr` of `system.sockprotoname` follows the
 /// fd link to the socket inode and names its protocol, `TCP` or `TCPv6` (what
 /// `lsof` prints as `protocol: TCP`). Any failure (the fd closed meanwhile) is no.
-fn is_tcp_fd(dir: &[u8], name: &CStr) -> bool {
-    let mut path = Vec::with_capacity(dir.len() + 12);
-    path.extend_from_slice(dir.strip_suffix(b"\0").unwrap_or(dir));
-    path.push(b'/');
-    path.extend_from_slice(name.to_bytes_with_nul());
+fn is_tcp_fd(fd_dir: &[u8], fd: u32) -> bool {
+    let mut path = Vec::with_capacity(fd_dir.len() + 12);
+    path.extend_from_slice(fd_dir.strip_suffix(b"\0").unwrap_or(fd_dir));
+    let _ = write!(path, "/{fd}\0");
     let mut value = [0u8; 16];
     // SAFETY: both strings are NUL-terminated; value is valid for its length.
     let n = unsafe {

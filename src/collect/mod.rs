@@ -7,6 +7,7 @@
 //! one closed mid-scan is counted and labelled unattributed.
 
 pub mod container;
+pub mod fdcache;
 pub mod fdscan;
 pub mod fsread;
 pub mod netlink;
@@ -55,6 +56,9 @@ pub struct Options {
     /// Read only the fd tables of these processes (`--pid`, `--process`,
     /// `--user`): a focused query costs what it reads.
     pub focus: Option<Focus>,
+    /// Sample incrementally (`--watch`, `serve`): re-read only the fd tables that
+    /// can have changed since the last collection ([`fdcache`]).
+    pub incremental: bool,
 }
 
 /// The processes a focused query reads the fd tables of: every list that is not
@@ -107,6 +111,7 @@ impl Default for Options {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
             netns: netns::Selection::All,
             focus: None,
+            incremental: false,
         }
     }
 }
@@ -136,6 +141,8 @@ pub struct Collection {
     pub port_ranges: HashMap<NetnsId, PortRange>,
     /// User names of the uids of unattributed sockets (their groups carry them).
     pub uid_names: HashMap<u32, String>,
+    /// How the fd tables were read (all, or incrementally).
+    pub scan: fdcache::ScanStats,
 }
 
 /// The tables of every namespace read.
@@ -178,6 +185,8 @@ pub struct Collector {
     users: Users,
     /// Our own capabilities, for advice that fits (read once).
     privilege: Privilege,
+    /// The last sample's fd tables, when sampling incrementally.
+    fd_cache: Option<fdcache::FdCache>,
 }
 
 impl Collector {
@@ -223,10 +232,15 @@ impl Collector {
             netns::discover(root, &pids, host, opts.netns, &mut Vec::new())
                 .map_err(crate::exit::UsageError)?;
         }
+        // A focused query already reads only a few tables.
+        let fd_cache = (opts.incremental && opts.focus.is_none())
+            .then(|| fdcache::FdCache::for_root(root))
+            .flatten();
         Ok(Collector {
             opts,
             users: Users::default(),
             privilege: current_privilege(),
+            fd_cache,
         })
     }
 
@@ -256,7 +270,13 @@ impl Collector {
                 .collect(),
             None => pids,
         };
-        let mut fds = fdscan::scan(&root, &scanned, &wanted, self.opts.threads);
+        let (mut fds, scan) = match &mut self.fd_cache {
+            Some(cache) => cache.scan(&root, &scanned, &sockets, &wanted, self.opts.threads),
+            None => (
+                fdscan::scan(&root, &scanned, &wanted, self.opts.threads),
+                fdcache::ScanStats::default(),
+            ),
+        };
         drop(wanted);
         let processes = self.owners(&root, &spaces, &mut fds, netns, &mut warnings);
 
@@ -277,6 +297,7 @@ impl Collector {
             elapsed: start.elapsed(),
             port_ranges: tables.port_ranges,
             uid_names,
+            scan,
         })
     }
 

@@ -154,10 +154,17 @@ fn is_check(cli: &Cli) -> bool {
         || cli.output.format() == Format::Nagios
 }
 
-/// The collector, `--by` keys, filters and ranking (`--metric`) of a view.
-fn sampler(collect: &CollectArgs, view: &ViewArgs, rank: TcpState) -> Result<Sampler> {
+/// The collector, `--by` keys, filters and ranking (`--metric`) of a view;
+/// `incremental` for the commands that sample again and again (watch, serve).
+fn sampler(
+    collect: &CollectArgs,
+    view: &ViewArgs,
+    rank: TcpState,
+    incremental: bool,
+) -> Result<Sampler> {
     let filters = filters(view).map_err(UsageError)?;
     let mut options = options(collect).map_err(UsageError)?;
+    options.incremental = incremental;
     idle_source(view, &options).map_err(UsageError)?;
     // An owner filter reads only the matching processes' fd tables.
     if filters.has_owner_filter() {
@@ -199,7 +206,7 @@ fn idle_source(view: &ViewArgs, o: &collect::Options) -> Result<(), String> {
 
 fn snapshot(cli: &Cli) -> Result<Config> {
     let pools = pools(&cli.watch.pool_size)?;
-    let sampler = sampler(&cli.collect, &cli.view, cli.watch.metric)?;
+    let sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, false)?;
     Ok(Config::Snapshot(Snapshot {
         sampler,
         renderer: renderer(cli, pools),
@@ -230,7 +237,7 @@ fn renderer(cli: &Cli, pools: PoolSizes) -> Renderer {
 
 fn check(cli: &Cli) -> Result<Config> {
     let levels = levels(cli)?;
-    let sampler = sampler(&cli.collect, &cli.view, cli.watch.metric)?;
+    let sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, false)?;
     let output = match cli.output.format() {
         Format::Nagios => CheckOutput::Nagios,
         Format::Table => CheckOutput::Lines,
@@ -338,7 +345,7 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
         None => f64::max(60.0, 2.0 * interval),
     };
     let pools = pools(&cli.watch.pool_size)?;
-    let sampler = sampler(&cli.collect, &cli.view, cli.watch.metric)?;
+    let sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, true)?;
     let record = match &cli.watch.record {
         Some(p) => Some((p.clone(), open_record(p)?)),
         None => None,
@@ -397,7 +404,7 @@ fn open_record(path: &Path) -> Result<File> {
 
 fn serve(args: Box<cli::ServeArgs>) -> Result<Config> {
     let pools = pools(&args.pool_size)?;
-    let sampler = sampler(&args.collect, &args.view, TcpState::CloseWait)?;
+    let sampler = sampler(&args.collect, &args.view, TcpState::CloseWait, true)?;
     let listener = TcpListener::bind(args.listen).map_err(|e| {
         UsageError(format!(
             "--listen {}: cannot listen there: {e}",

@@ -566,6 +566,7 @@ mod tests {
             elapsed: Duration::ZERO,
             port_ranges: HashMap::new(),
             uid_names: HashMap::new(),
+            scan: Default::default(),
         };
         let r = aggregate(&c, &DEFAULT_GROUP_BY, &Filters::default());
         let v = serde_json::to_value(&r).unwrap();
