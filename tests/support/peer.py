@@ -41,11 +41,22 @@
       hold K TCP sockets created and never connected. Prints {"pid", "held"} once
       every client socket is in TCP_CLOSE.
 
+  peer.py swap HOST --count N [--interval S] [--hold] [--fork]
+      In ONE process: listen, and hold N connections to it (both ends). Every S
+      seconds (0.05) one connection is closed and a new one opened in its place:
+      the fd count stays the same while the sockets change. --hold: keep the N
+      connections (no swapping). --fork: a child shares every socket and, every 4 S
+      seconds, puts /dev/null in place of one inherited socket fd (dup2): its fd
+      count stays the same, and the parent still holds the socket. Prints
+      {"pid", "pids"}.
+
   peer.py fdlimit HOST --limit L --open K [--name N]
       Set the soft RLIMIT_NOFILE to L, hold one loopback connection (both ends),
       then open /dev/null until K fds are open. Prints {"pid", "open", "limit"}.
 
 Every process exits when its stdin closes (the test dropped it) or its parent dies.
+--pdeathsig (any command): also be killed when the test process dies, even while
+stopped (SIGSTOP), when no stdin watcher can run.
 """
 import ctypes, json, os, signal, socket, sys, threading, time
 
@@ -262,6 +273,44 @@ def churn(args):
         os.waitpid(k, 0)
 
 
+def swap(args):
+    host = args[0]
+    count = int(opt(args, "--count", "1"))
+    interval = float(opt(args, "--interval", "0.05"))
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.bind((host, 0))
+    s.listen(4096)
+
+    def conn():
+        c = socket.socket(family(host), socket.SOCK_STREAM)
+        c.connect((host, s.getsockname()[1]))
+        return [c, s.accept()[0]]
+
+    held = [conn() for _ in range(count)]
+    pids = [os.getpid()]
+    if "--fork" in args:
+        child = os.fork()
+        if child == 0:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            null = os.open("/dev/null", os.O_RDONLY)
+            for c in [x for both in held for x in both]:
+                time.sleep(4 * interval)
+                os.dup2(null, c.fileno())
+            while True:
+                time.sleep(3600)
+        pids.append(child)
+    say({"pid": os.getpid(), "pids": pids})
+    i = 0
+    while True:
+        time.sleep(interval)
+        if "--hold" in args:
+            continue
+        for c in held[i % count]:
+            c.close()
+        held[i % count] = conn()
+        i += 1
+
+
 def pair(args):
     host = args[0]
     count = int(opt(args, "--count", "1"))
@@ -286,10 +335,12 @@ def pair(args):
 
 
 def main():
+    if "--pdeathsig" in sys.argv:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     die_with_stdin()
     cmd, args = sys.argv[1], sys.argv[2:]
     set_name(opt(args, "--name"))
-    {"listen": listen, "connect": connect, "churn": churn, "pair": pair,
+    {"listen": listen, "connect": connect, "churn": churn, "pair": pair, "swap": swap,
      "reset": reset, "fdlimit": fdlimit}[cmd](args)
 
 
