@@ -132,6 +132,7 @@ fn collection(leaked: u64) -> Collection {
         port_ranges: HashMap::new(),
         uid_names: [(1000, "app".to_string())].into_iter().collect(),
         scan: Default::default(),
+        starts: vec![],
     }
 }
 

@@ -53,6 +53,9 @@ pub struct FdScan {
     pub unexamined: Vec<(u32, u64)>,
 }
 
+/// [`FdScan::starts`] of a socket no process holds.
+pub const NO_PAIRS: u32 = u32::MAX;
+
 /// At most this many socket fds per process that match no table are asked for
 /// their protocol (one `getxattr` each): a process holding a million unix sockets
 /// must not stall the snapshot.
@@ -90,6 +93,39 @@ impl FdScan {
             self.pairs.partition_point(|(i, _)| *i < inode)
         };
         // Usually one owner: a short forward scan, not another binary search.
+        let len = self.pairs[start..]
+            .iter()
+            .take_while(|(i, _)| *i == inode)
+            .count();
+        &self.pairs[start..start + len]
+    }
+
+    /// Where the pairs of each of `inodes` start ([`NO_PAIRS`]: held by no process),
+    /// in their order: one sort and one merge with the sorted pairs. Every consumer
+    /// walks the socket table in its own order, and a hash probe per socket into
+    /// 100k pairs misses the cache each time (13% of a `--watch` sample at 100k).
+    pub fn starts(&self, inodes: impl Iterator<Item = u64>) -> Vec<u32> {
+        let mut order: Vec<(u64, u32)> = inodes.zip(0u32..).collect();
+        let mut starts = vec![NO_PAIRS; order.len()];
+        order.sort_unstable();
+        let mut p = 0;
+        for (inode, i) in order {
+            while p < self.pairs.len() && self.pairs[p].0 < inode {
+                p += 1;
+            }
+            if inode != 0 && self.pairs.get(p).is_some_and(|(x, _)| *x == inode) {
+                starts[i as usize] = p as u32;
+            }
+        }
+        starts
+    }
+
+    /// The pairs of `inode` from its start as [`FdScan::starts`] found it.
+    pub fn held_from(&self, start: u32, inode: u64) -> &[(u64, u32)] {
+        if start == NO_PAIRS {
+            return &[];
+        }
+        let start = start as usize;
         let len = self.pairs[start..]
             .iter()
             .take_while(|(i, _)| *i == inode)
@@ -562,6 +598,18 @@ mod tests {
                     .map(|(_, p)| *p)
                     .collect();
                 assert_eq!(fds.owners(inode).collect::<Vec<_>>(), linear, "{inode}");
+            }
+            // The merge-join index agrees with the hash index, in any order,
+            // with repeats and with inode 0 (no owner, ever).
+            let inodes = [1003, 0, 99999, 1000, 1003, 42, u64::MAX, 1009];
+            let starts = fds.starts(inodes.iter().copied());
+            for (inode, start) in inodes.iter().zip(&starts) {
+                let want = if *inode == 0 {
+                    &[][..]
+                } else {
+                    fds.held(*inode)
+                };
+                assert_eq!(fds.held_from(*start, *inode), want, "{inode}");
             }
             assert_eq!(fds.vanished, 1, "pid 300 has no fd directory");
         }

@@ -143,6 +143,22 @@ pub struct Collection {
     pub uid_names: HashMap<u32, String>,
     /// How the fd tables were read (all, or incrementally).
     pub scan: fdcache::ScanStats,
+    /// Where each socket's `(inode, pid)` pairs start in `fds` ([`FdScan::starts`]);
+    /// empty for a collection built in memory (then `fds` is searched).
+    pub starts: Vec<u32>,
+}
+
+impl Collection {
+    /// Who holds socket `i` of the table, as `(inode, pid)` pairs.
+    pub fn held(&self, i: usize) -> &[(u64, u32)] {
+        let inode = self.sockets[i].inode;
+        match self.starts.get(i) {
+            Some(&start) if self.starts.len() == self.sockets.len() => {
+                self.fds.held_from(start, inode)
+            }
+            _ => self.fds.held(inode),
+        }
+    }
 }
 
 /// The tables of every namespace read.
@@ -281,8 +297,9 @@ impl Collector {
         let processes = self.owners(&root, &spaces, &mut fds, netns, &mut warnings);
 
         let unowned = sockets.iter().filter(|s| s.inode == 0).count() as u64;
+        let starts = fds.starts(sockets.iter().map(|s| s.inode));
         let (unattributed, uid_names) =
-            self.unattributed(&root, &sockets, &fds, &mut kthreads, &mut warnings);
+            self.unattributed(&root, &sockets, &starts, &mut kthreads, &mut warnings, &fds);
 
         Ok(Collection {
             source: tables.source,
@@ -298,6 +315,7 @@ impl Collector {
             port_ranges: tables.port_ranges,
             uid_names,
             scan,
+            starts,
         })
     }
 
@@ -307,16 +325,18 @@ impl Collector {
         &mut self,
         root: &Path,
         sockets: &[Socket],
-        fds: &FdScan,
+        starts: &[u32],
         kthreads: &mut KernelThreads,
         warnings: &mut Vec<Warning>,
+        fds: &FdScan,
     ) -> (Option<u64>, HashMap<u32, String>) {
         // The owner uids of the unattributed sockets: counted here, told apart by
         // the warnings, and named in their groups.
         let unattributed_uids: Vec<u32> = sockets
             .iter()
-            .filter(|s| s.inode != 0 && fds.owners(s.inode).next().is_none())
-            .map(|s| s.uid)
+            .zip(starts)
+            .filter(|(s, start)| s.inode != 0 && **start == fdscan::NO_PAIRS)
+            .map(|(s, _)| s.uid)
             .collect();
         let unattributed = unattributed_uids.len() as u64;
         let focused = self.opts.focus.is_some();

@@ -93,8 +93,8 @@ pub fn aggregate_ranked(
 ) -> Report {
     let taken_at = SystemTime::now();
     let mut agg = Aggregator::new(c, by, filters);
-    for s in &c.sockets {
-        agg.add(s);
+    for (i, s) in c.sockets.iter().enumerate() {
+        agg.add(i, s);
     }
     let closed = c.fds.closed_inodes();
     for &inode in &closed {
@@ -210,10 +210,10 @@ impl<'a> Aggregator<'a> {
 
     /// Count one socket of the table: in the totals always, and in the group of
     /// each distinct key its owners give it when it passes the filters.
-    fn add(&mut self, s: &Socket) {
+    fn add(&mut self, i: usize, s: &Socket) {
         self.totals.add(s.state);
         self.per_ns.entry(s.netns).or_default().add(s.state);
-        if !self.filters.socket_matches(s) || !self.key_socket(s) {
+        if !self.filters.socket_matches(s) || !self.key_socket(i, s) {
             return;
         }
         self.matched += 1;
@@ -287,12 +287,12 @@ impl<'a> Aggregator<'a> {
 
     /// Fill `keys` with the socket's group keys, one per owner that passes the
     /// owner filters (or one ownerless key); false when none is left.
-    fn key_socket(&mut self, s: &Socket) -> bool {
+    fn key_socket(&mut self, i: usize, s: &Socket) -> bool {
         let dir = direction(s, &self.listening, &self.c.port_ranges);
         let held = if s.inode == 0 {
             &[][..]
         } else {
-            self.c.fds.held(s.inode)
+            self.c.held(i)
         };
         self.keys.clear();
         for &(_, pid) in held {
@@ -567,6 +567,7 @@ mod tests {
             port_ranges: HashMap::new(),
             uid_names: HashMap::new(),
             scan: Default::default(),
+            starts: vec![],
         };
         let r = aggregate(&c, &DEFAULT_GROUP_BY, &Filters::default());
         let v = serde_json::to_value(&r).unwrap();
