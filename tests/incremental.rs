@@ -8,7 +8,6 @@
 mod common;
 use common::*;
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sockleak::collect::fdcache::FullReason;
@@ -22,14 +21,18 @@ fn collector(incremental: bool) -> Collector {
     .expect("collector on /proc")
 }
 
-fn signal(pgids: &[u32], sig: &str) {
-    for pgid in pgids {
-        let ok = Command::new("kill")
-            .args([sig, "--", &format!("-{pgid}")])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill {sig} -{pgid}");
+/// Signal every process group of `pgids`; the error of the first that failed.
+fn signal(pgids: &[u32], sig: libc::c_int) -> Result<(), String> {
+    for &pgid in pgids {
+        // SAFETY: kill(2) with a negative pid signals that process group.
+        if unsafe { libc::kill(-(pgid as libc::pid_t), sig) } != 0 {
+            return Err(format!(
+                "kill({sig}, -{pgid}): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
     }
+    Ok(())
 }
 
 /// The pid, process group and state of every process.
@@ -56,7 +59,7 @@ fn processes() -> Vec<(u32, u32, char)> {
 
 /// Stop every process of `pgids` and wait until each is stopped; their pids.
 fn freeze(pgids: &[u32]) -> BTreeSet<u32> {
-    signal(pgids, "-STOP");
+    signal(pgids, libc::SIGSTOP).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let members: Vec<_> = processes()
@@ -79,7 +82,8 @@ fn freeze(pgids: &[u32]) -> BTreeSet<u32> {
 struct Thaw(Vec<u32>);
 impl Drop for Thaw {
     fn drop(&mut self) {
-        signal(&self.0, "-CONT");
+        // Also while unwinding from a failed assertion: no second panic here.
+        let _ = signal(&self.0, libc::SIGCONT);
     }
 }
 
@@ -126,7 +130,6 @@ fn compare(inc: &Collection, full: &Collection, frozen: &BTreeSet<u32>, round: u
 #[test]
 fn incremental_samples_equal_full_scans_under_churn() {
     require("setsid");
-    require("kill");
     // setsid: each peer leads a process group of its own, with its children.
     let churn = Peer::spawn_wrapped(&["setsid"], &["churn", "127.0.0.1"]);
     let swap = Peer::spawn_wrapped(
@@ -158,8 +161,8 @@ fn incremental_samples_equal_full_scans_under_churn() {
             Instant::now() < deadline,
             "only {round} rounds in 120 s: the host's table is too large or too busy for this test"
         );
-        let frozen = freeze(&pgids);
         let thaw = Thaw(pgids.clone());
+        let frozen = freeze(&pgids);
         let a = inc.collect().expect("incremental collection");
         let b = full.collect().expect("full collection");
         drop(thaw);
