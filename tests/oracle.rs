@@ -52,7 +52,7 @@ fn totals_equal_ss_on_both_sources() {
     let tw_host = private_loopback();
     let (tw_srv, _tw) = leak(&tw_host, "eof-close", 0, 5, &["--name", "or-tw", "--close"]);
     let tw_remote = format!("{tw_host}:{}", tw_srv.port());
-    wait_time_wait(5, &tw_remote);
+    let _ = wait_time_wait(5, &tw_remote);
     // Reset-but-held sockets are in no table: counted apart (held_closed), never
     // in the totals that must equal ss.
     let rst = Peer::spawn(&[

@@ -271,7 +271,7 @@ pub fn wait_for_time_wait_room() {
 
 /// The host's TcpExt counters that say why a closing socket skipped or left TIME_WAIT
 /// (recycled by a connect, killed by an RST, no bucket left), from `/proc/net/netstat`.
-fn time_wait_counters() -> Vec<(String, String)> {
+pub fn time_wait_counters() -> Vec<(String, String)> {
     let s = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
     let rows: Vec<Vec<&str>> = s
         .lines()
@@ -295,13 +295,16 @@ fn time_wait_counters() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Wait until `ss` shows exactly `n` TIME-WAIT sockets to `peer`; on a timeout, say what
-/// the kernel did instead.
-pub fn wait_time_wait(n: usize, peer: &str) {
+/// Wait until `ss` shows `n` TIME-WAIT sockets to `peer`, and return how many it shows.
+/// The kernel has been seen to keep fewer on a busy host (one of five, with no TcpExt
+/// counter saying why): after the deadline, a settled count of at least one, with
+/// nothing else to `peer`, is returned with a note, and the caller compares sockleak
+/// with that (ss is the oracle). None at all fails, saying what the kernel did instead.
+pub fn wait_time_wait(n: usize, peer: &str) -> usize {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if ss_count("TIME-WAIT", peer) == n {
-            return;
+            return n;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -309,6 +312,14 @@ pub fn wait_time_wait(n: usize, peer: &str) {
         .into_iter()
         .filter(|(_, _, p)| p == peer)
         .collect();
+    let tw = seen.iter().filter(|(s, _, _)| s == "TIME-WAIT").count();
+    if tw > 0 && tw == seen.len() && tw < n {
+        eprintln!(
+            "note: the kernel kept {tw} of {n} TIME-WAIT sockets to {peer}; TcpExt {:?}",
+            time_wait_counters()
+        );
+        return tw;
+    }
     panic!(
         "timed out waiting for {n} TIME-WAIT to {peer}: ss shows {seen:?}; \
          sockstat (orphan, tw) {:?}, tcp_max_tw_buckets {}, TcpExt {:?}",
