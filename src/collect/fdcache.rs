@@ -31,7 +31,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::fdscan::{self, FdScan, FdTable, InodeSet};
-use super::fsread::{self, Oversize};
 use crate::model::Socket;
 
 /// The longest an incremental sampler goes without reading every fd table.
@@ -366,18 +365,9 @@ fn probe(root: &Path, pid: u32) -> Option<Probe> {
     })
 }
 
-/// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks.
+/// When the process started (field 22 of `/proc/<pid>/stat`), in clock ticks.
 fn start_time(root: &Path, pid: u32) -> Option<u64> {
-    let path = root.join(format!("{pid}/stat"));
-    let stat = fsread::read_bounded(&path, fsread::STAT, Oversize::Refuse).ok()?;
-    // The comm in parentheses may hold spaces and ')': count fields after the last.
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    std::str::from_utf8(&stat[close + 1..])
-        .ok()?
-        .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()
+    super::stat_field(root, pid, 22)
 }
 
 /// Whether `root` is a procfs mount (not a fixture tree).

@@ -92,7 +92,12 @@ impl FdScan {
         } else {
             self.pairs.partition_point(|(i, _)| *i < inode)
         };
-        // Usually one owner: a short forward scan, not another binary search.
+        self.run_from(start, inode)
+    }
+
+    /// The run of `inode`'s pairs from `start`: usually one owner, so a short
+    /// forward scan rather than another search.
+    fn run_from(&self, start: usize, inode: u64) -> &[(u64, u32)] {
         let len = self.pairs[start..]
             .iter()
             .take_while(|(i, _)| *i == inode)
@@ -125,12 +130,7 @@ impl FdScan {
         if start == NO_PAIRS {
             return &[];
         }
-        let start = start as usize;
-        let len = self.pairs[start..]
-            .iter()
-            .take_while(|(i, _)| *i == inode)
-            .count();
-        &self.pairs[start..start + len]
+        self.run_from(start as usize, inode)
     }
 
     /// Distinct pids that hold at least one wanted socket, ascending.
@@ -441,12 +441,19 @@ fn fd_number(name: &CStr) -> Option<u32> {
     std::str::from_utf8(b).ok()?.parse().ok()
 }
 
+/// `<fd_dir>/<fd>` and a NUL, from the NUL-terminated `fd_dir` of [`fd_dir_path`].
+fn fd_path(fd_dir: &[u8], fd: u32) -> Vec<u8> {
+    let mut path = Vec::with_capacity(fd_dir.len() + 12);
+    path.extend_from_slice(fd_dir.strip_suffix(b"\0").unwrap_or(fd_dir));
+    // Writing into a Vec cannot fail.
+    let _ = write!(path, "/{fd}\0");
+    path
+}
+
 /// Whether fd `fd` of the fd directory `fd_dir` (NUL-terminated) still refers to
 /// socket `inode`: one `readlink`, to check a remembered table entry.
 pub(super) fn still_holds(fd_dir: &[u8], fd: u32, inode: u64) -> bool {
-    let mut path = Vec::with_capacity(fd_dir.len() + 12);
-    path.extend_from_slice(fd_dir.strip_suffix(b"\0").unwrap_or(fd_dir));
-    let _ = write!(path, "/{fd}\0");
+    let path = fd_path(fd_dir, fd);
     let mut link = [0u8; 64];
     // SAFETY: path is NUL-terminated; link is valid for its length.
     let n = unsafe { libc::readlink(path.as_ptr().cast(), link.as_mut_ptr().cast(), link.len()) };
@@ -458,9 +465,7 @@ pub(super) fn still_holds(fd_dir: &[u8], fd: u32, inode: u64) -> bool {
 /// fd link to the socket inode and names its protocol, `TCP` or `TCPv6` (what
 /// `lsof` prints as `protocol: TCP`). Any failure (the fd closed meanwhile) is no.
 fn is_tcp_fd(fd_dir: &[u8], fd: u32) -> bool {
-    let mut path = Vec::with_capacity(fd_dir.len() + 12);
-    path.extend_from_slice(fd_dir.strip_suffix(b"\0").unwrap_or(fd_dir));
-    let _ = write!(path, "/{fd}\0");
+    let path = fd_path(fd_dir, fd);
     let mut value = [0u8; 16];
     // SAFETY: both strings are NUL-terminated; value is valid for its length.
     let n = unsafe {

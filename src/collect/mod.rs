@@ -848,18 +848,23 @@ fn warn_malformed(malformed: &proc_net::MalformedLog, warnings: &mut Vec<Warning
 /// `/proc/<pid>/stat`, as `ps` tells them apart). Unknown counts as no.
 fn is_kernel_thread(root: &Path, pid: u32) -> bool {
     const PF_KTHREAD: u64 = 0x0020_0000;
+    stat_field(root, pid, 9).is_some_and(|flags| flags & PF_KTHREAD != 0)
+}
+
+/// Numeric field `n` (1-based, as in proc(5): 9 is the flags, 22 the start time) of
+/// `/proc/<pid>/stat`.
+pub(crate) fn stat_field(root: &Path, pid: u32, n: usize) -> Option<u64> {
     let path = root.join(format!("{pid}/stat"));
-    let Ok(stat) = fsread::read_bounded(&path, fsread::STAT, Oversize::Refuse) else {
-        return false;
-    };
-    // The comm in parentheses may hold spaces and ')': count fields after the last.
-    let Some(close) = stat.iter().rposition(|&b| b == b')') else {
-        return false;
-    };
+    let stat = fsread::read_bounded(&path, fsread::STAT, Oversize::Refuse).ok()?;
+    // The comm (field 2) in parentheses may hold spaces and ')': count fields after
+    // the last ')', which start at field 3.
+    let close = stat.iter().rposition(|&b| b == b')')?;
     std::str::from_utf8(&stat[close + 1..])
+        .ok()?
+        .split_whitespace()
+        .nth(n.checked_sub(3)?)?
+        .parse()
         .ok()
-        .and_then(|rest| rest.split_whitespace().nth(6)?.parse::<u64>().ok())
-        .is_some_and(|flags| flags & PF_KTHREAD != 0)
 }
 
 /// Our own effective capabilities, from the kernel (never from a --proc-root), and
@@ -976,6 +981,23 @@ mod tests {
             assert_eq!(proc_hides_pids(&dir), hides, "{opts}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stat_fields_count_after_a_comm_with_parentheses() {
+        let dir = std::env::temp_dir().join(format!("sockleak-stat-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("7")).unwrap();
+        // comm "a) b (c": fields 3.. start after the last ')'; flags (9) say kthread.
+        let stat = "7 (a) b (c) S 2 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 42 0 0";
+        std::fs::write(dir.join("7/stat"), stat).unwrap();
+        assert_eq!(stat_field(&dir, 7, 3), None, "S is no number");
+        assert_eq!(stat_field(&dir, 7, 4), Some(2));
+        assert_eq!(stat_field(&dir, 7, 9), Some(2129984));
+        assert_eq!(stat_field(&dir, 7, 22), Some(42));
+        assert_eq!(stat_field(&dir, 7, 2), None);
+        assert!(is_kernel_thread(&dir, 7));
+        assert_eq!(stat_field(&dir, 8, 22), None, "no such process");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
