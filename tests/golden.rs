@@ -133,6 +133,7 @@ fn collection(leaked: u64) -> Collection {
         uid_names: [(1000, "app".to_string())].into_iter().collect(),
         scan: Default::default(),
         starts: vec![],
+        cost: None,
     }
 }
 

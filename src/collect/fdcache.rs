@@ -32,24 +32,13 @@ use std::time::{Duration, Instant};
 
 use super::fdscan::{self, FdScan, FdTable, InodeSet};
 use crate::model::Socket;
+use crate::model::scan::ScanKind;
 
 /// The longest an incremental sampler goes without reading every fd table.
 pub const FULL_EVERY: Duration = Duration::from_secs(60);
 
-/// Why a sample read every fd table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FullReason {
-    /// Not incremental: a snapshot, a focused query, or no fd count here.
-    NotIncremental,
-    /// The first sample.
-    First,
-    /// [`FULL_EVERY`] had passed since the last full scan.
-    Periodic,
-    /// A socket of the table had no known owner although a readable process may
-    /// hold it, and reading its uid's processes again did not find one (see the
-    /// module docs).
-    Unexplained,
-}
+/// Why a sample read every fd table (the model's type: JSON names it).
+pub use crate::model::scan::FullReason;
 
 /// How one sample's fd scan was done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +55,19 @@ pub struct ScanStats {
     pub stale: usize,
     /// Processes read again because a socket of their uid had no known owner.
     pub suspects: usize,
+}
+
+impl ScanStats {
+    /// The kind of sample this was, for its report's `scan`.
+    pub fn kind(&self) -> ScanKind {
+        if self.full.is_some() {
+            ScanKind::Full
+        } else if self.suspects > 0 {
+            ScanKind::UidReread
+        } else {
+            ScanKind::Incremental
+        }
+    }
 }
 
 impl Default for ScanStats {

@@ -41,6 +41,11 @@ pub struct FdScan {
     pub vanished: usize,
     /// Processes whose fds were read.
     pub scanned: usize,
+    /// Fd directories opened and read in this scan (whole or in part), and the
+    /// fds looked at in them (one `readlink` each): what the scan cost. Tables
+    /// answered from memory by an incremental sampler are not counted.
+    pub tables_read: u64,
+    pub fds_read: u64,
     /// `(pid, open fds)` of every process whose fd table was read, by pid.
     pub open_fds: Vec<(u32, u32)>,
     /// `(inode, pid)` of TCP socket fds whose inode is in no table read: the
@@ -268,6 +273,8 @@ impl FdScan {
         self.exhausted.extend(part.exhausted);
         self.vanished += part.vanished;
         self.scanned += part.scanned;
+        self.tables_read += part.tables_read;
+        self.fds_read += part.fds_read;
         self.open_fds.extend(part.open_fds);
         self.closed.extend(part.closed);
         self.unexamined.extend(part.unexamined);
@@ -354,7 +361,12 @@ fn scan_some<S: BuildHasher>(
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(&pid) = pids.get(i) else { break };
         fd_dir_path(&mut path, root.to_bytes(), pid);
-        match read_table(&path, &mut table) {
+        let read = read_table(&path, &mut table);
+        if read.is_ok() {
+            out.tables_read += 1;
+            out.fds_read += u64::from(table.open);
+        }
+        match read {
             // Some links refused (EACCES): what was read still counts, but the
             // table is not whole, so the process is reported as unreadable.
             Ok(Some(kind)) => {

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::model::scan::{ScanInfo, ScanKind, ScanTotals, millis};
 use crate::model::warning::{
     LINES_SHOWN, MalformedLine, NamedPid, PIDS_SHOWN, Privilege, USERS_SHOWN, Warning,
 };
@@ -146,9 +147,41 @@ pub struct Collection {
     /// Where each socket's `(inode, pid)` pairs start in `fds` ([`FdScan::starts`]);
     /// empty for a collection built in memory (then `fds` is searched).
     pub starts: Vec<u32>,
+    /// What the collection cost; `None` for one built in memory.
+    pub cost: Option<Cost>,
+}
+
+/// What a collection cost: its report's `scan` ([`Collection::scan_info`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Cost {
+    /// Reading every namespace's socket table.
+    pub table: Duration,
+    /// The fd scan and reading the owners' process files.
+    pub fds: Duration,
+    /// The process's CPU clock when the collection started.
+    pub cpu_start: Duration,
+    /// The collector's running counts, this collection included.
+    pub totals: ScanTotals,
 }
 
 impl Collection {
+    /// How this collection was taken, with the CPU time spent since it started
+    /// (so a report made from it right away counts its aggregation too).
+    pub fn scan_info(&self) -> Option<ScanInfo> {
+        let cost = self.cost?;
+        let kind = self.scan.kind();
+        Some(ScanInfo {
+            kind,
+            full_reason: self.scan.full.filter(|_| kind == ScanKind::Full),
+            fd_tables_read: self.fds.tables_read,
+            fds_read: self.fds.fds_read,
+            table_ms: millis(cost.table),
+            fds_ms: millis(cost.fds),
+            cpu_ms: millis(process_cpu().saturating_sub(cost.cpu_start)),
+            totals: cost.totals,
+        })
+    }
+
     /// Who holds socket `i` of the table, as `(inode, pid)` pairs.
     pub fn held(&self, i: usize) -> &[(u64, u32)] {
         let inode = self.sockets[i].inode;
@@ -203,6 +236,8 @@ pub struct Collector {
     privilege: Privilege,
     /// The last sample's fd tables, when sampling incrementally.
     fd_cache: Option<fdcache::FdCache>,
+    /// How every collection so far was taken.
+    totals: ScanTotals,
 }
 
 impl Collector {
@@ -257,11 +292,13 @@ impl Collector {
             users: Users::default(),
             privilege: current_privilege(),
             fd_cache,
+            totals: ScanTotals::default(),
         })
     }
 
     pub fn collect(&mut self) -> Result<Collection> {
         let start = Instant::now();
+        let cpu_start = process_cpu();
         let root = self.opts.proc_root.clone();
         let mut warnings = Vec::new();
         let netns = read_ns(&root.join("self/ns/net")).unwrap_or(0);
@@ -272,6 +309,7 @@ impl Collector {
         // Every table first, then the fd scan (see the module comment).
         let tables = self.read_tables(&root, netns, &spaces, &mut warnings)?;
         let sockets = tables.sockets;
+        let table_time = start.elapsed();
 
         let wanted: fdscan::InodeSet = sockets
             .iter()
@@ -295,6 +333,8 @@ impl Collector {
         };
         drop(wanted);
         let processes = self.owners(&root, &spaces, &mut fds, netns, &mut warnings);
+        let fds_time = start.elapsed().saturating_sub(table_time);
+        self.totals.add(scan.kind(), fds.tables_read);
 
         let unowned = sockets.iter().filter(|s| s.inode == 0).count() as u64;
         let starts = fds.starts(sockets.iter().map(|s| s.inode));
@@ -316,6 +356,12 @@ impl Collector {
             uid_names,
             scan,
             starts,
+            cost: Some(Cost {
+                table: table_time,
+                fds: fds_time,
+                cpu_start,
+                totals: self.totals,
+            }),
         })
     }
 
@@ -946,6 +992,19 @@ fn cmdline_string(raw: &[u8]) -> String {
 /// Inode of a namespace link such as `/proc/self/ns/net`.
 pub fn read_ns(link: &Path) -> Option<NetnsId> {
     fdscan::ns_inode(std::fs::read_link(link).ok()?.as_os_str())
+}
+
+/// CPU time of this process so far, every thread (the fd scan's included).
+pub fn process_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid timespec to write into.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod container;
 pub mod report;
+pub mod scan;
 pub mod warning;
 pub mod watch;
 

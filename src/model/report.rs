@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::container::Container;
+use super::scan::ScanInfo;
 use super::warning::Warning;
 use super::watch::WatchStats;
 use super::{Direction, FdUsage, NetnsId, Source, StateCounts, TcpState};
@@ -326,6 +327,10 @@ pub struct Report {
     pub totals: Totals,
     pub groups: Vec<Group>,
     pub warnings: Vec<Warning>,
+    /// Extension: how the sample was taken and what it cost; absent for a
+    /// report built in memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<ScanInfo>,
     /// How long collection took (not part of the JSON document).
     #[serde(skip)]
     pub elapsed: Duration,
@@ -357,6 +362,7 @@ impl Report {
             },
             groups,
             warnings: Vec::new(),
+            scan: None,
             elapsed: Duration::ZERO,
             host_netns: 0,
             taken_at: SystemTime::UNIX_EPOCH,

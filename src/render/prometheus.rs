@@ -8,6 +8,7 @@
 use std::fmt::Write;
 
 use crate::model::report::{Attribution, Group, GroupField, Report};
+use crate::model::scan::{ScanInfo, ScanKind};
 use crate::model::{StateCounts, TcpState};
 use crate::policy::pool::PoolSizes;
 
@@ -36,8 +37,12 @@ fn esc(v: &str) -> String {
 }
 
 fn header(out: &mut String, name: &str, help: &str) {
+    typed_header(out, name, help, "gauge");
+}
+
+fn typed_header(out: &mut String, name: &str, help: &str, kind: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} gauge");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
 /// The identifying labels of a group (without `state`). `user` only with `--by user`,
@@ -160,7 +165,57 @@ pub fn render(r: &Report, opts: &PromOptions) -> String {
     group_series(&mut out, kept, rest.as_ref());
     pool_series(&mut out, kept);
     scalars(&mut out, r);
+    if let Some(scan) = &r.scan {
+        scan_series(&mut out, scan);
+    }
     out
+}
+
+/// How the last sample was taken and, over the sampler's life, how many samples
+/// of each kind it took and how many fd tables they read: a `serve` whose
+/// incremental sampling degrades to full scans shows it here.
+fn scan_series(out: &mut String, scan: &ScanInfo) {
+    header(
+        out,
+        "sockleak_scan_duration_seconds",
+        "Wall time of the last sample's phases: table (the kernel's socket tables), fds (the fd scan and owners); cpu is its CPU time, every thread.",
+    );
+    for (phase, ms) in [
+        ("table", scan.table_ms),
+        ("fds", scan.fds_ms),
+        ("cpu", scan.cpu_ms),
+    ] {
+        let _ = writeln!(
+            out,
+            "sockleak_scan_duration_seconds{{phase=\"{phase}\"}} {}",
+            ms / 1000.0
+        );
+    }
+    typed_header(
+        out,
+        "sockleak_scans_total",
+        "Samples taken since start, by how their fd tables were read (full, incremental, uid-reread).",
+        "counter",
+    );
+    for kind in ScanKind::ALL {
+        let _ = writeln!(
+            out,
+            "sockleak_scans_total{{kind=\"{}\"}} {}",
+            kind.as_str(),
+            scan.totals.of(kind)
+        );
+    }
+    typed_header(
+        out,
+        "sockleak_fd_tables_read_total",
+        "Process fd tables read since start (an incremental sample reads only those that changed).",
+        "counter",
+    );
+    let _ = writeln!(
+        out,
+        "sockleak_fd_tables_read_total {}",
+        scan.totals.fd_tables_read
+    );
 }
 
 fn host_series(out: &mut String, r: &Report) {

@@ -138,6 +138,7 @@ pub fn aggregate_ranked(
         },
         groups: out,
         warnings: c.warnings.clone(),
+        scan: c.scan_info(),
         elapsed: c.elapsed,
         host_netns: c.netns,
         taken_at,
@@ -568,6 +569,7 @@ mod tests {
             uid_names: HashMap::new(),
             scan: Default::default(),
             starts: vec![],
+            cost: None,
         };
         let r = aggregate(&c, &DEFAULT_GROUP_BY, &Filters::default());
         let v = serde_json::to_value(&r).unwrap();
