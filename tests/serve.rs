@@ -416,3 +416,47 @@ fn a_flood_gets_503_and_scrapes_recover() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The value of the one sample of `series` (name and labels, exactly) in `body`.
+fn sample_value(body: &str, series: &str) -> f64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in {body}"))
+}
+
+#[test]
+fn scrapes_count_how_each_sample_was_taken() {
+    let s = Server::start(&["--min-interval", "0"]);
+    let mut tables = Vec::new();
+    for n in 1..=3u32 {
+        let (code, body) = s.get("/metrics");
+        assert_eq!(code, 200);
+        promtool_check(body.as_bytes());
+        let kinds: Vec<f64> = ["full", "incremental", "uid-reread"]
+            .iter()
+            .map(|k| sample_value(&body, &format!("sockleak_scans_total{{kind=\"{k}\"}}")))
+            .collect();
+        assert_eq!(
+            kinds.iter().sum::<f64>(),
+            f64::from(n),
+            "one count per scrape: {kinds:?}"
+        );
+        assert!(
+            kinds[0] >= 1.0,
+            "the first sample is a full scan: {kinds:?}"
+        );
+        tables.push(sample_value(&body, "sockleak_fd_tables_read_total"));
+        for phase in ["table", "fds", "cpu"] {
+            let v = sample_value(
+                &body,
+                &format!("sockleak_scan_duration_seconds{{phase=\"{phase}\"}}"),
+            );
+            assert!((0.0..60.0).contains(&v), "{phase}: {v}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        tables.windows(2).all(|w| w[1] > w[0]),
+        "fd tables read keeps counting: {tables:?}"
+    );
+}

@@ -436,3 +436,102 @@ fn plot_tells_containers_apart() {
         assert!(text.contains(&format!("docker {id}")), "legend names {id}");
     }
 }
+
+/// The `scan` object of every sample line: (kind, full_reason, fd_tables_read, fds_read).
+fn scans(samples: &[Value]) -> Vec<(String, Option<String>, u64, u64)> {
+    samples
+        .iter()
+        .map(|s| {
+            let scan = &s["scan"];
+            for f in ["table_ms", "fds_ms", "cpu_ms"] {
+                assert!(scan[f].as_f64().is_some_and(|v| v >= 0.0), "{f}: {scan}");
+            }
+            (
+                scan["kind"].as_str().expect("scan.kind").to_string(),
+                scan["full_reason"].as_str().map(str::to_string),
+                scan["fd_tables_read"].as_u64().expect("fd_tables_read"),
+                scan["fds_read"].as_u64().expect("fds_read"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn samples_say_how_they_were_taken() {
+    // A quiet pool: after the first (full) sample, samples re-read only what changed.
+    let quiet = Peer::spawn(&["swap", "127.0.0.1", "--count", "5", "--hold"]);
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("scan.ndjson");
+    let o = run(&[
+        "--watch",
+        "0.3",
+        "--count",
+        "6",
+        "--json",
+        "--record",
+        path_str(&record),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let samples = lines(&String::from_utf8(o.stdout).unwrap());
+    let seq = scans(&samples);
+    assert_eq!(seq[0].0, "full", "{seq:?}");
+    assert_eq!(seq[0].1.as_deref(), Some("first"), "{seq:?}");
+    assert!(seq[0].2 > 0 && seq[0].3 >= seq[0].2, "{seq:?}");
+    let later: Vec<_> = seq[1..].iter().filter(|s| s.0 == "incremental").collect();
+    assert!(!later.is_empty(), "later samples are incremental: {seq:?}");
+    for s in &later {
+        assert_eq!(
+            s.1, None,
+            "no full_reason on an incremental sample: {seq:?}"
+        );
+        assert!(
+            s.2 < seq[0].2,
+            "an incremental sample reads fewer tables: {seq:?}"
+        );
+    }
+    let recorded = lines(&std::fs::read_to_string(&record).unwrap());
+    assert_eq!(scans(&recorded).len(), 6, "every record line carries scan");
+    drop(quiet);
+
+    // One process swapping connections at a constant fd count: a socket with no
+    // known owner sends samples to its uid's processes.
+    let swap = Peer::spawn(&["swap", "127.0.0.1", "--count", "5", "--interval", "0.05"]);
+    let o = run(&[
+        "--watch",
+        "0.3",
+        "--count",
+        "6",
+        "--json",
+        "--pid",
+        "1",
+        "--process",
+        "x",
+    ]);
+    // A focused query is never incremental: every sample says so.
+    let focused = scans(&lines(&String::from_utf8(o.stdout).unwrap()));
+    assert!(
+        focused
+            .iter()
+            .all(|s| s.0 == "full" && s.1.as_deref() == Some("not-incremental")),
+        "{focused:?}"
+    );
+    let o = run(&["--watch", "0.3", "--count", "6", "--json"]);
+    let seq = scans(&lines(&String::from_utf8(o.stdout).unwrap()));
+    assert!(
+        seq[1..]
+            .iter()
+            .any(|s| s.0 == "uid-reread" || s.1.as_deref() == Some("unexplained")),
+        "constant-count swaps are caught by a uid re-read: {seq:?}"
+    );
+    drop(swap);
+
+    // A snapshot reads everything, and says so.
+    let doc = json(&[]);
+    assert_eq!(doc["scan"]["kind"], "full", "{}", doc["scan"]);
+    assert_eq!(doc["scan"]["full_reason"], "not-incremental");
+}
