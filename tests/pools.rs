@@ -210,47 +210,7 @@ fn time_wait_after_the_server_exited_groups_under_its_service_port() {
     client.stop();
     server.stop();
     let local = format!("{host}:{port}");
-    // ss is the oracle for how many TIME_WAIT sockets the kernel kept: on a busy host
-    // one of the four has been seen to end otherwise (never in sockleak alone: ss
-    // agreed). Compare at a moment when ss shows nothing else at the service end.
-    let ss_at = |state: Option<&str>| {
-        ss_sockets()
-            .into_iter()
-            .filter(|(s, l, _)| *l == local && state.is_none_or(|st| s == st))
-            .count() as u64
-    };
-    let mut last = Value::Null;
-    let (mut ours, mut theirs) = (0, 0);
-    for i in 0..100 {
-        let before = ss_at(None);
-        last = json(&["--state", "time-wait", "--local-port", &port]);
-        ours = last["groups"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|g| g["states"]["time_wait"].as_u64().unwrap_or(0))
-            .sum();
-        theirs = ss_at(Some("TIME-WAIT"));
-        let settled = before == ss_at(None) && before == theirs;
-        // All four; or, after 3 s, fewer that the kernel has settled on.
-        if ours == 4 && theirs == 4 || i >= 30 && settled && ours == theirs && theirs > 0 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert_eq!(
-        ours,
-        theirs,
-        "TIME_WAIT at {local}: sockleak {ours}, ss {theirs}; TcpExt {:?}",
-        time_wait_counters()
-    );
-    if theirs < 4 {
-        eprintln!(
-            "note: the kernel kept {theirs} of 4 TIME_WAIT sockets at {local}; TcpExt {:?}",
-            time_wait_counters()
-        );
-    }
-    assert!(theirs >= 1, "no TIME_WAIT at {local}: {last}");
+    let (last, theirs) = time_wait_at_service(&local, &port, 4);
     let groups = last["groups"].as_array().unwrap();
     assert_eq!(
         groups.len(),

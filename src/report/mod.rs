@@ -18,12 +18,14 @@ type FastSet<T> = HashSet<T, foldhash::fast::FixedState>;
 
 use anyhow::Result;
 
+mod direction;
+
 use crate::collect::{Collection, Collector};
 use crate::filter::Filters;
 use crate::model::report::{
     Attribution, Group, GroupField, GroupKey, RemoteKey, Report, SCHEMA_VERSION, Totals,
 };
-use crate::model::{Direction, NetnsId, PortRange, Process, Socket, Source, StateCounts, TcpState};
+use crate::model::{Direction, NetnsId, Process, Socket, Source, StateCounts, TcpState};
 /// What every command samples with: the collector (with its caches), the `--by`
 /// keys and the filters, built once by the configuration.
 #[derive(Debug)]
@@ -152,7 +154,8 @@ struct Aggregator<'a> {
     by: &'a [GroupField],
     filters: &'a Filters,
     owner_filter: bool,
-    listening: FastSet<(NetnsId, u16)>,
+    /// The direction of each socket of the table ([`direction::directions`]).
+    dirs: Vec<Direction>,
     owners: FastMap<u32, OwnerInfo<'a>>,
     /// The users of unattributed sockets' uids.
     uid_users: FastMap<u32, Arc<str>>,
@@ -166,12 +169,7 @@ struct Aggregator<'a> {
 
 impl<'a> Aggregator<'a> {
     fn new(c: &'a Collection, by: &'a [GroupField], filters: &'a Filters) -> Self {
-        let listening = c
-            .sockets
-            .iter()
-            .filter(|s| s.state == TcpState::Listen)
-            .map(|s| (s.netns, s.local.port()))
-            .collect();
+        let dirs = direction::directions(&c.sockets, &c.port_ranges);
         let owners = c
             .processes
             .iter()
@@ -194,7 +192,7 @@ impl<'a> Aggregator<'a> {
             by,
             filters,
             owner_filter: filters.has_owner_filter(),
-            listening,
+            dirs,
             owners,
             uid_users,
             totals: StateCounts::default(),
@@ -289,7 +287,7 @@ impl<'a> Aggregator<'a> {
     /// Fill `keys` with the socket's group keys, one per owner that passes the
     /// owner filters (or one ownerless key); false when none is left.
     fn key_socket(&mut self, i: usize, s: &Socket) -> bool {
-        let dir = direction(s, &self.listening, &self.c.port_ranges);
+        let dir = self.dirs[i];
         let held = if s.inode == 0 {
             &[][..]
         } else {
@@ -352,30 +350,6 @@ pub fn sort_groups_by(groups: &mut [Group], metric: TcpState) {
             .then(b.total.cmp(&a.total))
             .then_with(|| a.key.cmp(&b.key))
     });
-}
-
-/// A listener's socket, one accepted by a local listener (its local port listens
-/// in its namespace), or one opened by a local client. With no listener on its
-/// port (a server that exited or restarted: its TIME_WAIT and orphans stay), a
-/// socket whose remote port is ephemeral and whose local port is not was accepted
-/// on a service port: inbound.
-fn direction(
-    s: &Socket,
-    listening: &FastSet<(NetnsId, u16)>,
-    ranges: &HashMap<NetnsId, PortRange>,
-) -> Direction {
-    if s.state == TcpState::Listen {
-        return Direction::Listen;
-    }
-    if listening.contains(&(s.netns, s.local.port())) {
-        return Direction::Inbound;
-    }
-    let range = ranges.get(&s.netns).copied().unwrap_or_default();
-    if range.contains(s.remote.port()) && !range.contains(s.local.port()) {
-        Direction::Inbound
-    } else {
-        Direction::Outbound
-    }
 }
 
 /// The group key of socket `s` under the `--by` keys, for one owner (or none).

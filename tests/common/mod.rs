@@ -329,6 +329,53 @@ pub fn wait_time_wait(n: usize, peer: &str) -> usize {
     );
 }
 
+/// The TIME_WAIT sockets at a server's service end `local` (port `port`) once it has
+/// closed `n` connections and exited: sockleak's JSON for them, and how many `ss`
+/// shows. ss is the oracle for how many the kernel kept: on a busy host one of the
+/// `n` has been seen to end otherwise (never in sockleak alone: ss agreed), so the
+/// comparison is made at a moment when ss shows nothing else at the service end.
+pub fn time_wait_at_service(local: &str, port: &str, n: u64) -> (Value, u64) {
+    let ss_at = |state: Option<&str>| {
+        ss_sockets()
+            .into_iter()
+            .filter(|(s, l, _)| *l == local && state.is_none_or(|st| s == st))
+            .count() as u64
+    };
+    let mut last = Value::Null;
+    let (mut ours, mut theirs) = (0, 0);
+    for i in 0..100 {
+        let before = ss_at(None);
+        last = json(&["--state", "time-wait", "--local-port", port]);
+        ours = last["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["states"]["time_wait"].as_u64().unwrap_or(0))
+            .sum();
+        theirs = ss_at(Some("TIME-WAIT"));
+        let settled = before == ss_at(None) && before == theirs;
+        // All n; or, after 3 s, fewer that the kernel has settled on.
+        if ours == n && theirs == n || i >= 30 && settled && ours == theirs && theirs > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        ours,
+        theirs,
+        "TIME_WAIT at {local}: sockleak {ours}, ss {theirs}; TcpExt {:?}",
+        time_wait_counters()
+    );
+    if theirs < n {
+        eprintln!(
+            "note: the kernel kept {theirs} of {n} TIME_WAIT sockets at {local}; TcpExt {:?}",
+            time_wait_counters()
+        );
+    }
+    assert!(theirs >= 1, "no TIME_WAIT at {local}: {last}");
+    (last, theirs)
+}
+
 /// How many sockets `ss` shows in `state` (ss spelling) with `peer` as the remote end.
 pub fn ss_count(state: &str, peer: &str) -> usize {
     ss_sockets()
