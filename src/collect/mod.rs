@@ -71,34 +71,44 @@ pub struct Focus {
     pub uids: Vec<u32>,
 }
 
+/// What [`Focus::admits`] read of a process, passed on so that its owner's
+/// `comm` and `status` are not read twice ([`Collector::read_process`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Known {
+    pub comm: Option<String>,
+    pub uid: Option<u32>,
+}
+
 impl Focus {
     /// Whether `pid` may hold a socket the query shows, from its `comm` and
-    /// `status` (two small reads, far cheaper than its fd table). Unreadable
-    /// means no: such a process would not pass the owner filter either.
-    fn admits(&self, root: &Path, pid: u32) -> bool {
+    /// `status` (two small reads, far cheaper than its fd table), with what was
+    /// read. Unreadable means no: such a process would not pass the owner filter
+    /// either.
+    fn admits(&self, root: &Path, pid: u32) -> Option<Known> {
         if !self.pids.is_empty() && !self.pids.contains(&pid) {
-            return false;
+            return None;
         }
         let dir = root.join(pid.to_string());
+        let mut known = Known::default();
         if !self.comms.is_empty() {
-            let Ok(comm) = fsread::read_bounded(&dir.join("comm"), fsread::COMM, Oversize::Refuse)
-            else {
-                return false;
-            };
-            let comm = String::from_utf8_lossy(comm.trim_ascii_end());
-            if !self.comms.iter().any(|c| *c == comm) {
-                return false;
+            let comm =
+                fsread::read_bounded(&dir.join("comm"), fsread::COMM, Oversize::Refuse).ok()?;
+            let comm = String::from_utf8_lossy(comm.trim_ascii_end()).into_owned();
+            if !self.comms.contains(&comm) {
+                return None;
             }
+            known.comm = Some(comm);
         }
         if !self.uids.is_empty() {
             let status =
                 fsread::read_bounded(&dir.join("status"), fsread::STATUS, Oversize::Truncate);
-            let uid = status.ok().and_then(|s| status_uid(&s));
-            if !uid.is_some_and(|u| self.uids.contains(&u)) {
-                return false;
+            let uid = status.ok().and_then(|s| status_uid(&s))?;
+            if !self.uids.contains(&uid) {
+                return None;
             }
+            known.uid = Some(uid);
         }
-        true
+        Some(known)
     }
 }
 
@@ -316,12 +326,19 @@ impl Collector {
             .filter(|s| s.inode != 0)
             .map(|s| s.inode)
             .collect();
-        let scanned: Vec<u32> = match &self.opts.focus {
+        let known: HashMap<u32, Known> = match &self.opts.focus {
             Some(f) => pids
                 .iter()
-                .copied()
-                .filter(|&p| f.admits(&root, p))
+                .filter_map(|&p| Some((p, f.admits(&root, p)?)))
                 .collect(),
+            None => HashMap::new(),
+        };
+        let scanned: Vec<u32> = match &self.opts.focus {
+            Some(_) => {
+                let mut admitted: Vec<u32> = known.keys().copied().collect();
+                admitted.sort_unstable();
+                admitted
+            }
             None => pids,
         };
         let (mut fds, scan) = match &mut self.fd_cache {
@@ -332,7 +349,7 @@ impl Collector {
             ),
         };
         drop(wanted);
-        let processes = self.owners(&root, &spaces, &mut fds, netns, &mut warnings);
+        let processes = self.owners(&root, &spaces, &mut fds, netns, &known, &mut warnings);
         let fds_time = start.elapsed().saturating_sub(table_time);
         self.totals.add(scan.kind(), fds.tables_read);
 
@@ -525,16 +542,24 @@ impl Collector {
         spaces: &[netns::Namespace],
         fds: &mut FdScan,
         host: NetnsId,
+        known: &HashMap<u32, Known>,
         warnings: &mut Vec<Warning>,
     ) -> HashMap<u32, Process> {
         let mut processes = HashMap::new();
         let mut skipped = Skipped::default();
-        for pid in fds.owner_pids() {
-            let p = self.read_process(root, pid, fds.open_fds(pid), &mut skipped);
+        // The holders of reset-but-held candidates too: their namespaces decide
+        // which candidates stand (`confirm_closed`).
+        let mut pids = fds.owner_pids();
+        pids.extend(fds.closed.iter().map(|(_, p)| *p));
+        pids.sort_unstable();
+        pids.dedup();
+        for pid in pids {
+            let open = fds.open_fds(pid);
+            let p = self.read_process(root, pid, open, known.get(&pid), &mut skipped);
             processes.insert(pid, p);
         }
         if !fds.closed.is_empty() {
-            self.confirm_closed(root, spaces, fds, &mut processes, host, &mut skipped);
+            self.confirm_closed(root, spaces, fds, &mut processes, host);
         }
         skipped.warn(root, warnings);
         warn_unexamined(fds, warnings);
@@ -545,7 +570,8 @@ impl Collector {
     /// no table: held by a process in a namespace whose table was read (a socket
     /// of an unread namespace is no more closed than any other), and still in no
     /// table on a second read (a connection opened between the table read and the
-    /// fd scan is simply not in this snapshot). Their holders become owners.
+    /// fd scan is simply not in this snapshot). Holders of none that stand are
+    /// dropped from `processes`.
     fn confirm_closed(
         &mut self,
         root: &Path,
@@ -553,16 +579,7 @@ impl Collector {
         fds: &mut FdScan,
         processes: &mut HashMap<u32, Process>,
         host: NetnsId,
-        skipped: &mut Skipped,
     ) {
-        let mut pids: Vec<u32> = fds.closed.iter().map(|(_, p)| *p).collect();
-        pids.sort_unstable();
-        pids.dedup();
-        for pid in pids {
-            if let std::collections::hash_map::Entry::Vacant(e) = processes.entry(pid) {
-                e.insert(self.read_process(root, pid, fds.open_fds(pid), skipped));
-            }
-        }
         let ns_of = |pid: u32| match processes.get(&pid).map_or(0, |p| p.netns) {
             0 => host,
             ns => ns,
@@ -713,6 +730,7 @@ impl Collector {
         root: &Path,
         pid: u32,
         open_fds: Option<u64>,
+        known: Option<&Known>,
         skipped: &mut Skipped,
     ) -> Process {
         let dir = root.join(pid.to_string());
@@ -722,11 +740,19 @@ impl Collector {
                 .map_err(|e| skipped.note(&path, &e))
                 .ok()
         };
-        let comm = read("comm", fsread::COMM, Oversize::Refuse)
-            .map(|(b, _)| String::from_utf8_lossy(b.trim_ascii_end()).into_owned())
-            .unwrap_or_else(|| "?".to_string());
-        let uid =
-            read("status", fsread::STATUS, Oversize::Truncate).and_then(|(b, _)| status_uid(&b));
+        // What a focused query's `Focus::admits` already read is not read again.
+        let comm = match known.and_then(|k| k.comm.clone()) {
+            Some(comm) => comm,
+            None => read("comm", fsread::COMM, Oversize::Refuse)
+                .map(|(b, _)| String::from_utf8_lossy(b.trim_ascii_end()).into_owned())
+                .unwrap_or_else(|| "?".to_string()),
+        };
+        let uid = match known.and_then(|k| k.uid) {
+            Some(uid) => Some(uid),
+            None => {
+                read("status", fsread::STATUS, Oversize::Truncate).and_then(|(b, _)| status_uid(&b))
+            }
+        };
         let user = match uid {
             Some(uid) => self.users.name(uid).to_string(),
             None => "?".to_string(),
@@ -1057,6 +1083,57 @@ mod tests {
         assert!(is_kernel_thread(&dir, 7));
         assert_eq!(stat_field(&dir, 8, 22), None, "no such process");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn what_a_focused_query_read_is_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("7")).unwrap();
+        std::fs::write(dir.path().join("7/comm"), "on-disk\n").unwrap();
+        std::fs::write(
+            dir.path().join("7/status"),
+            "Name:\tx\nUid:\t1000\t0\t0\t0\n",
+        )
+        .unwrap();
+        let focus = Focus {
+            comms: vec!["on-disk".into()],
+            uids: vec![1000],
+            ..Focus::default()
+        };
+        let known = focus.admits(dir.path(), 7).expect("admitted");
+        assert_eq!(known.comm.as_deref(), Some("on-disk"));
+        assert_eq!(known.uid, Some(1000));
+        assert_eq!(
+            Focus {
+                uids: vec![0],
+                ..Focus::default()
+            }
+            .admits(dir.path(), 7),
+            None
+        );
+        // The files change (or would be read again): the owner keeps what was read.
+        std::fs::write(dir.path().join("7/comm"), "changed\n").unwrap();
+        std::fs::remove_file(dir.path().join("7/status")).unwrap();
+        let opts = Options {
+            proc_root: dir.path().to_path_buf(),
+            ..Options::default()
+        };
+        let mut c = Collector {
+            opts,
+            users: Users::default(),
+            privilege: current_privilege(),
+            fd_cache: None,
+            totals: ScanTotals::default(),
+        };
+        let mut skipped = Skipped::default();
+        let p = c.read_process(dir.path(), 7, None, Some(&known), &mut skipped);
+        assert_eq!((p.comm.as_str(), p.uid), ("on-disk", Some(1000)));
+        let p = c.read_process(dir.path(), 7, None, None, &mut skipped);
+        assert_eq!(
+            (p.comm.as_str(), p.uid),
+            ("changed", None),
+            "without Known: read"
+        );
     }
 
     #[test]
