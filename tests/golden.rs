@@ -301,3 +301,27 @@ fn watch_frame_at_80_columns() {
     golden("watch-frame-80x24.txt", &out);
     golden("watch-alerts.txt", (alerts.join("\n") + "\n").as_bytes());
 }
+
+#[test]
+fn ports_near_exhaustion() {
+    let mut r = report(12);
+    let i = r
+        .groups
+        .iter()
+        .position(|g| g.ports.is_some())
+        .expect("an outbound group");
+    r.groups[i].ports = Some(sockleak::model::PortUse {
+        used: 26_000,
+        range: 28_232,
+    });
+    let t = Renderer::Table(TableOptions {
+        top: 20,
+        header: true,
+        color: false,
+        more_hint: TableOptions::TOP_HINT,
+        fit: None,
+    });
+    golden("table-ports.txt", &t.render(&r).unwrap());
+    let line = frame::ports_alert_line(&r, &r.groups[i], sockleak::model::watch::Flag::Warn);
+    golden("ports-alert.txt", (line + "\n").as_bytes());
+}

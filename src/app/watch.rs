@@ -17,7 +17,7 @@ use crate::model::Source;
 use crate::model::report::{Group, Report};
 use crate::model::warning::Warning;
 use crate::model::watch::Flag;
-use crate::policy::rank::{self, FdLimits};
+use crate::policy::rank::{self, FdLimits, PortLimits};
 use crate::policy::tracker::{Rise, Tracker};
 use crate::render::{self, frame, json};
 use crate::report::Sampler;
@@ -28,7 +28,7 @@ pub fn run(mut w: Watch) -> Result<i32> {
     }
     let mut signals = Signals::new()?;
     let mut tracker = Tracker::new(w.policy.clone());
-    let mut fd_limits = FdLimits::default();
+    let mut limits = Limits::default();
     let mut screen = Screen::new(w.format);
     let mut hooks = Hooks::default();
     let start = Instant::now();
@@ -37,8 +37,12 @@ pub fn run(mut w: Watch) -> Result<i32> {
     let mut n = 0u64;
     loop {
         n += 1;
-        let (report, rises, near_limit) =
-            sample(&mut w.sampler, &mut tracker, &mut fd_limits, start)?;
+        let Judged {
+            report,
+            rises,
+            near_limit,
+            ports,
+        } = sample(&mut w.sampler, &mut tracker, &mut limits, start)?;
         // The NDJSON line only when something writes it: serialising every group of
         // every sample for nothing would be the most expensive part of a table view.
         let line = if w.record.is_some() || w.format == WatchFormat::Json {
@@ -66,6 +70,15 @@ pub fn run(mut w: Watch) -> Result<i32> {
             screen.alert(frame::fd_alert_line(&report, g));
             if let Some(cmd) = &w.on_flag {
                 hooks.spawn_fd_limit(cmd, &report, g, &w);
+            }
+        }
+        // A destination running out of ephemeral ports fails connect() whatever
+        // the pools: alerted once at warn and once at full.
+        for r in &ports {
+            let g = &report.groups[r.group];
+            screen.alert(frame::ports_alert_line(&report, g, r.from));
+            if let Some(cmd) = &w.on_flag {
+                hooks.spawn_ports(cmd, &report, g, r.from, &w);
             }
         }
         hooks.reap();
@@ -96,15 +109,31 @@ fn heal(f: &mut std::fs::File) -> io::Result<()> {
     Ok(())
 }
 
+/// What `--watch` alerts on beyond the pool flags, followed across samples.
+#[derive(Default)]
+struct Limits {
+    fds: FdLimits,
+    ports: PortLimits,
+}
+
+/// One sample, judged: the report ranked flagged first, the pool flags that rose,
+/// the groups whose process reached its fd limit, and the destinations whose port
+/// use rose.
+struct Judged {
+    report: Report,
+    rises: Vec<Rise>,
+    near_limit: Vec<usize>,
+    ports: Vec<Rise>,
+}
+
 /// One sample: collected, aged (the /proc source has no idle ages of its own),
-/// aggregated, tracked, and ranked flagged first; with the groups whose process
-/// reached its fd limit.
+/// aggregated, tracked, ranked flagged first, and judged for fd and port limits.
 fn sample(
     sampler: &mut Sampler,
     tracker: &mut Tracker,
-    fd_limits: &mut FdLimits,
+    limits: &mut Limits,
     start: Instant,
-) -> Result<(Report, Vec<Rise>, Vec<usize>)> {
+) -> Result<Judged> {
     let mut c = sampler.collector.collect()?;
     sampler.require_idle(&c)?;
     let now = start.elapsed().as_secs_f64();
@@ -115,8 +144,14 @@ fn sample(
     drop(c);
     let mut rises = tracker.update(&mut report, now);
     rank::flagged_first(&mut report, &mut rises);
-    let near_limit = fd_limits.update(&report);
-    Ok((report, rises, near_limit))
+    let near_limit = limits.fds.update(&report);
+    let ports = limits.ports.update(&report);
+    Ok(Judged {
+        report,
+        rises,
+        near_limit,
+        ports,
+    })
 }
 
 /// Where samples, warnings and alerts go, and what was already said there.
@@ -225,6 +260,21 @@ impl Hooks {
         self.run(cmd, report, g, w, "fd-limit", pool_flag.as_str());
     }
 
+    /// Run the user's command for a destination whose port use rose:
+    /// SOCKLEAK_FLAG is `ports-warn` or `ports-full`, SOCKLEAK_PREVIOUS_FLAG the
+    /// level it rose from (`ok`, `ports-warn`).
+    fn spawn_ports(&mut self, cmd: &str, report: &Report, g: &Group, from: Flag, w: &Watch) {
+        let Some(p) = g.ports else {
+            return;
+        };
+        let name = |f: Flag| match f {
+            Flag::Full => "ports-full",
+            Flag::Warn => "ports-warn",
+            _ => "ok",
+        };
+        self.run(cmd, report, g, w, name(p.flag()), name(from));
+    }
+
     fn run(&mut self, cmd: &str, report: &Report, g: &Group, w: &Watch, flag: &str, from: &str) {
         let Some(stats) = g.watch.as_ref() else {
             return;
@@ -240,6 +290,14 @@ impl Hooks {
             .env(
                 "SOCKLEAK_FDS_LIMIT",
                 opt(g.fds.map(|f| f.limit.to_string())),
+            )
+            .env(
+                "SOCKLEAK_PORTS_USED",
+                opt(g.ports.map(|p| p.used.to_string())),
+            )
+            .env(
+                "SOCKLEAK_PORTS_RANGE",
+                opt(g.ports.map(|p| p.range.to_string())),
             )
             .env("SOCKLEAK_PID", opt(g.pid.map(|p| p.to_string())))
             .env("SOCKLEAK_PROCESS", g.process_label())

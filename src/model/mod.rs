@@ -270,6 +270,11 @@ impl PortRange {
         (self.low..=self.high).contains(&port)
     }
 
+    /// How many ports the range holds.
+    pub fn size(self) -> u64 {
+        u64::from(self.high - self.low) + 1
+    }
+
     /// `32768 60999` (tab-separated), as the sysctl file writes it.
     pub fn parse(text: &str) -> Option<PortRange> {
         let mut it = text.split_whitespace().map(|v| v.parse::<u16>().ok());
@@ -354,6 +359,42 @@ impl FdUsage {
             100.0
         } else {
             self.open as f64 * 100.0 / self.limit as f64
+        }
+    }
+}
+
+/// One destination's use of the ephemeral port range (`ports` in JSON): the local
+/// ports inside the namespace's `ip_local_port_range` that sockets to one remote
+/// `ip:port` hold, in any state TIME_WAIT included, from the local address that
+/// holds most. `connect()` to that destination fails with `EADDRNOTAVAIL` when
+/// `used` reaches `range`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PortUse {
+    pub used: u64,
+    /// Ports in the namespace's ephemeral range (28,232 by default).
+    pub range: u64,
+}
+
+impl PortUse {
+    /// The table shows PORTS, and `--watch` raises `warn`, from this share.
+    pub const WARN_PCT: f64 = 50.0;
+    /// `--watch` raises `full` from this share, before `connect()` starts failing.
+    pub const FULL_PCT: f64 = 90.0;
+
+    pub fn pct(&self) -> f64 {
+        if self.range == 0 {
+            100.0
+        } else {
+            self.used as f64 * 100.0 / self.range as f64
+        }
+    }
+
+    /// `ok`, `warn` or `full`, by [`PortUse::WARN_PCT`] and [`PortUse::FULL_PCT`].
+    pub fn flag(&self) -> watch::Flag {
+        match self.pct() {
+            p if p >= Self::FULL_PCT => watch::Flag::Full,
+            p if p >= Self::WARN_PCT => watch::Flag::Warn,
+            _ => watch::Flag::Ok,
         }
     }
 }

@@ -16,7 +16,7 @@ use super::container::Container;
 use super::scan::ScanInfo;
 use super::warning::Warning;
 use super::watch::WatchStats;
-use super::{Direction, FdUsage, NetnsId, Source, StateCounts, TcpState};
+use super::{Direction, FdUsage, NetnsId, PortUse, Source, StateCounts, TcpState};
 
 /// The JSON schema version this module produces. Bump only on a breaking change;
 /// adding fields is not one.
@@ -197,6 +197,9 @@ pub struct Group {
     pub netns: Option<NetnsId>,
     /// The container of the group's process (or of the `--by container` key).
     pub container: Option<Container>,
+    /// Outbound groups keyed by a remote `ip:port`: that destination's use of the
+    /// ephemeral port range, every group to it counted (TIME_WAIT ones are unowned).
+    pub ports: Option<PortUse>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmdline: Option<String>,
     /// `--watch` statistics; only in watch output.
@@ -254,6 +257,7 @@ impl Group {
             state: key.state,
             netns: key.netns,
             container: key.container.clone(),
+            ports: None,
             cmdline: None,
             watch: None,
             key,

@@ -1,11 +1,13 @@
 //! What `--watch` puts first, and what it alerts on beyond the pool flags: flagged
-//! groups above unflagged ones, and processes reaching their fd limit. Pure.
+//! groups above unflagged ones, processes reaching their fd limit, and destinations
+//! running out of ephemeral ports. Pure.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 
-use crate::model::FdUsage;
-use crate::model::report::Report;
+use crate::model::report::{RemoteKey, Report};
 use crate::model::watch::Flag;
+use crate::model::{FdUsage, NetnsId};
 
 use super::tracker::Rise;
 
@@ -63,6 +65,50 @@ impl FdLimits {
         }
         self.high = high;
         rose
+    }
+}
+
+/// Follows each destination's use of the ephemeral port range, so that it alerts
+/// once when it reaches `warn` ([`crate::model::PortUse::WARN_PCT`]) and once
+/// when it reaches `full` (before `connect()` fails), and again only after it fell.
+#[derive(Debug, Default)]
+pub struct PortLimits {
+    level: HashMap<(NetnsId, SocketAddr), Flag>,
+}
+
+impl PortLimits {
+    /// The destinations whose level rose in this sample, as a group of each (its
+    /// highest ranked one with a process, which names the client; else its first)
+    /// and the level it rose from.
+    pub fn update(&mut self, report: &Report) -> Vec<Rise> {
+        let mut level: HashMap<(NetnsId, SocketAddr), Flag> = HashMap::new();
+        let mut named: HashMap<(NetnsId, SocketAddr), usize> = HashMap::new();
+        for (i, g) in report.groups.iter().enumerate() {
+            let (Some(p), Some(ns), Some(RemoteKey::Endpoint(remote))) =
+                (g.ports, g.key.netns, &g.key.remote)
+            else {
+                continue;
+            };
+            if p.flag() == Flag::Ok {
+                continue;
+            }
+            let dest = (ns, *remote);
+            level.insert(dest, p.flag());
+            let first = named.entry(dest).or_insert(i);
+            if report.groups[*first].pid.is_none() && g.pid.is_some() {
+                *first = i;
+            }
+        }
+        let mut rises: Vec<Rise> = named
+            .into_iter()
+            .filter_map(|(dest, group)| {
+                let from = self.level.get(&dest).copied().unwrap_or(Flag::Ok);
+                (level[&dest] > from).then_some(Rise { group, from })
+            })
+            .collect();
+        rises.sort_by_key(|r| r.group);
+        self.level = level;
+        rises
     }
 }
 
@@ -134,5 +180,37 @@ mod tests {
         ]);
         assert_eq!(t.update(&low), vec![1]);
         assert_eq!(t.update(&r), vec![0], "7 rose again");
+    }
+
+    #[test]
+    fn port_alerts_once_per_destination_at_warn_and_at_full() {
+        use crate::model::PortUse;
+        let dest = |pid: Option<u32>, used| {
+            let mut g = Group::empty(GroupKey {
+                pid,
+                netns: Some(1),
+                remote: Some(RemoteKey::Endpoint("10.0.0.5:80".parse().unwrap())),
+                ..Default::default()
+            });
+            g.pid = pid;
+            g.ports = Some(PortUse { used, range: 100 });
+            g
+        };
+        let mut t = PortLimits::default();
+        assert!(t.update(&report(vec![dest(None, 40)])).is_empty());
+        // The unowned TIME_WAIT group ranks first; the alert names the client.
+        let r = report(vec![dest(None, 55), dest(Some(7), 55)]);
+        let rises = t.update(&r);
+        assert_eq!(rises.len(), 1, "one alert for the destination");
+        assert_eq!((rises[0].group, rises[0].from), (1, Flag::Ok));
+        assert!(t.update(&r).is_empty(), "still warn: no new alert");
+        let rises = t.update(&report(vec![dest(None, 91)]));
+        assert_eq!((rises[0].group, rises[0].from), (0, Flag::Warn));
+        assert!(t.update(&report(vec![dest(None, 10)])).is_empty());
+        assert_eq!(
+            t.update(&report(vec![dest(None, 95)]))[0].from,
+            Flag::Ok,
+            "rose again"
+        );
     }
 }

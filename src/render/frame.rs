@@ -143,6 +143,25 @@ pub fn alert_line(report: &Report, g: &Group, from: Flag, metric: TcpState) -> S
     )
 }
 
+/// `TIME sockleak: ports ok -> warn: pid 7 app outbound 10.0.0.5:80: 14200 of
+/// 28232 local ports in use or TIME_WAIT (50%); connect() fails with
+/// EADDRNOTAVAIL when none is left`: a destination running out of ephemeral ports.
+pub fn ports_alert_line(report: &Report, g: &Group, from: Flag) -> String {
+    let Some(p) = g.ports else {
+        return String::new();
+    };
+    format!(
+        "{} sockleak: ports {} -> {}: {}: {} of {} local ports in use or TIME_WAIT ({:.0}%); connect() fails with EADDRNOTAVAIL when none is left",
+        report.time,
+        from.as_str(),
+        p.flag().as_str(),
+        describe(g, report),
+        p.used,
+        p.range,
+        p.pct()
+    )
+}
+
 /// `TIME sockleak: fd limit: pid 7 app outbound 10.0.0.5:5432: 950 of 1024 fds
 /// open (93%)`: a process that reached its RLIMIT_NOFILE alert level.
 pub fn fd_alert_line(report: &Report, g: &Group) -> String {

@@ -7,9 +7,9 @@
 
 use std::fmt::Write;
 
-use crate::model::report::{Attribution, Group, GroupField, Report};
+use crate::model::report::{Attribution, Group, GroupField, RemoteKey, Report};
 use crate::model::scan::{ScanInfo, ScanKind};
-use crate::model::{StateCounts, TcpState};
+use crate::model::{NetnsId, StateCounts, TcpState};
 use crate::policy::pool::PoolSizes;
 
 #[derive(Debug, Clone)]
@@ -164,6 +164,7 @@ pub fn render(r: &Report, opts: &PromOptions) -> String {
     let (kept, rest) = bounded(&all, opts.max_series);
     group_series(&mut out, kept, rest.as_ref());
     pool_series(&mut out, kept);
+    port_series(&mut out, r, opts.max_series);
     scalars(&mut out, r);
     if let Some(scan) = &r.scan {
         scan_series(&mut out, scan);
@@ -299,6 +300,49 @@ fn pool_series(out: &mut String, kept: &[Series]) {
         if let Some(pool) = s.pool {
             let _ = writeln!(out, "sockleak_pool_size{{{}}} {pool}", s.labels);
         }
+    }
+}
+
+/// Every outbound destination's use of its namespace's ephemeral port range (the
+/// busiest `max` destinations), and each namespace's range, so that a rule can
+/// alert before connect() fails with EADDRNOTAVAIL.
+fn port_series(out: &mut String, r: &Report, max: u64) {
+    let mut dests: Vec<(u64, u64, String, NetnsId)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for g in &r.groups {
+        let (Some(p), Some(ns), Some(RemoteKey::Endpoint(remote))) =
+            (g.ports, g.key.netns, &g.key.remote)
+        else {
+            continue;
+        };
+        if seen.insert((ns, *remote)) {
+            dests.push((p.used, p.range, remote.to_string(), ns));
+        }
+    }
+    dests.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+    dests.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+    header(
+        out,
+        "sockleak_destination_ports_used",
+        "Local ports of the ephemeral range held towards one destination (any state, TIME_WAIT included), from the busiest local address; connect() to it fails with EADDRNOTAVAIL at sockleak_ephemeral_ports.",
+    );
+    for (used, _, dest, ns) in &dests {
+        let _ = writeln!(
+            out,
+            "sockleak_destination_ports_used{{destination=\"{}\",netns=\"{ns}\"}} {used}",
+            esc(dest)
+        );
+    }
+    header(
+        out,
+        "sockleak_ephemeral_ports",
+        "Ports in a network namespace's ip_local_port_range (of namespaces with an outbound destination).",
+    );
+    let mut ranges: Vec<(NetnsId, u64)> = dests.iter().map(|d| (d.3, d.1)).collect();
+    ranges.sort_unstable();
+    ranges.dedup();
+    for (ns, range) in ranges {
+        let _ = writeln!(out, "sockleak_ephemeral_ports{{netns=\"{ns}\"}} {range}");
     }
 }
 

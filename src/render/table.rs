@@ -7,7 +7,7 @@ use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Tab
 
 use crate::model::report::{Group, GroupField, Report};
 use crate::model::watch::{Flag, WatchStats};
-use crate::model::{FdUsage, TcpState, printable};
+use crate::model::{FdUsage, PortUse, TcpState, printable};
 
 use super::{human_age, human_bytes};
 
@@ -139,6 +139,8 @@ struct Layout {
     process_max: Option<usize>,
     /// FDS: only when a shown group's process is near its fd limit.
     with_fds: bool,
+    /// PORTS: only when a shown group's destination uses half its port range.
+    with_ports: bool,
     /// IDLE: the oldest idle age of any state.
     with_idle: bool,
 }
@@ -168,6 +170,9 @@ impl Layout {
             with_fds: groups
                 .iter()
                 .any(|g| g.fds.is_some_and(|f| f.pct() >= FdUsage::MARK_PCT)),
+            with_ports: groups
+                .iter()
+                .any(|g| g.ports.is_some_and(|p| p.pct() >= PortUse::WARN_PCT)),
             with_idle: true,
         }
     }
@@ -229,6 +234,9 @@ impl Layout {
         if self.with_fds {
             header.push(Cell::new("FDS"));
         }
+        if self.with_ports {
+            header.push(Cell::new("PORTS"));
+        }
         if self.with_watch {
             header.extend(["DELTA", "RATE/MIN", "POOL%", "ETA", "FLAG", "TREND"].map(Cell::new));
         }
@@ -280,6 +288,9 @@ impl Layout {
         if self.with_fds {
             row.push(fds_cell(g, color));
         }
+        if self.with_ports {
+            row.push(ports_cell(g, color));
+        }
         if let Some(w) = g.watch.as_ref().filter(|_| self.with_watch) {
             row.extend(watch_cells(w, color));
         }
@@ -305,6 +316,26 @@ fn fds_cell(g: &Group, color: bool) -> Cell {
     ))
     .set_alignment(CellAlignment::Right);
     if color && near {
+        cell = cell.fg(Color::Red).add_attribute(Attribute::Bold);
+    }
+    cell
+}
+
+/// `used/range` of the group's destination's ephemeral ports, marked `!` (and
+/// red) from [`PortUse::FULL_PCT`]: connect() to it is about to fail.
+fn ports_cell(g: &Group, color: bool) -> Cell {
+    let Some(p) = g.ports else {
+        return Cell::new("-").set_alignment(CellAlignment::Right);
+    };
+    let full = p.pct() >= PortUse::FULL_PCT;
+    let mut cell = Cell::new(format!(
+        "{}/{}{}",
+        p.used,
+        p.range,
+        if full { "!" } else { "" }
+    ))
+    .set_alignment(CellAlignment::Right);
+    if color && full {
         cell = cell.fg(Color::Red).add_attribute(Attribute::Bold);
     }
     cell

@@ -19,6 +19,7 @@ type FastSet<T> = HashSet<T, foldhash::fast::FixedState>;
 use anyhow::Result;
 
 mod direction;
+mod ports;
 
 use crate::collect::{Collection, Collector};
 use crate::filter::Filters;
@@ -111,14 +112,18 @@ pub fn aggregate_ranked(
         totals,
         per_ns,
         matched,
+        dirs,
         ..
     } = agg;
+    let ports = ports::PortTable::new(&c.sockets, &dirs, &c.port_ranges);
     let mut out: Vec<Group> = groups
         .into_iter()
         .map(|(key, mut acc)| {
             acc.pids.sort_unstable();
             acc.pids.dedup();
-            to_group(key, acc, &owners, idle_known)
+            let mut g = to_group(key, acc, &owners, idle_known);
+            g.ports = destination_ports(&g.key, &ports);
+            g
         })
         .collect();
     sort_groups_by(&mut out, rank);
@@ -485,8 +490,20 @@ fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_know
             .clone()
             .or_else(|| owner.and_then(|o| o.proc.container.clone())),
         cmdline: owner.and_then(|o| o.proc.cmdline.clone()),
+        ports: None,
         watch: None,
         key,
+    }
+}
+
+/// The port use of a group's destination: only for an outbound group (or one
+/// whose direction is not a key) keyed by a remote `ip:port`.
+fn destination_ports(key: &GroupKey, ports: &ports::PortTable) -> Option<crate::model::PortUse> {
+    match (key.direction, &key.remote, key.netns) {
+        (None | Some(Direction::Outbound), Some(RemoteKey::Endpoint(remote)), Some(ns)) => {
+            Some(ports.of(ns, *remote))
+        }
+        _ => None,
     }
 }
 

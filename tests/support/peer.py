@@ -54,6 +54,15 @@
       Set the soft RLIMIT_NOFILE to L, hold one loopback connection (both ends),
       then open /dev/null until K fds are open. Prints {"pid", "open", "limit"}.
 
+  peer.py per-request --ports LOW-HIGH [--interval S] [--port P] [--name N]
+      Inside a fresh `unshare --net` (root): bring `lo` up, narrow this namespace's
+      ip_local_port_range to LOW-HIGH and turn its tcp_tw_reuse off, serve HTTP/1.1
+      keep-alive on 127.0.0.1:P (8080; outside the range) with http.server, and every S
+      seconds (0.1) make one request with http.client on a new connection that the
+      client then closes: a connection per request, each leaving a TIME_WAIT on the
+      client side. Prints {"pid", "port"}, {"requests": n} after each request, and
+      {"failed": n, "errno": name, "unix_time": t} when connect() fails; then holds.
+
 Every process exits when its stdin closes (the test dropped it) or its parent dies.
 --pdeathsig (any command): also be killed when the test process dies, even while
 stopped (SIGSTOP), when no stdin watcher can run.
@@ -334,6 +343,51 @@ def pair(args):
         time.sleep(3600)
 
 
+def per_request(args):
+    import errno, http.client, http.server, subprocess
+    low, high = opt(args, "--ports").split("-")
+    interval = float(opt(args, "--interval", "0.1"))
+    port = int(opt(args, "--port", "8080"))
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as f:
+        f.write(f"{low} {high}")
+    with open("/proc/sys/net/ipv4/tcp_tw_reuse", "w") as f:
+        f.write("0")
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    say({"pid": os.getpid(), "port": port})
+    n = 0
+    while True:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", "/")
+            conn.getresponse().read()
+        except OSError as e:
+            say({"failed": n, "errno": errno.errorcode.get(e.errno, str(e.errno)),
+                 "unix_time": time.time()})
+            break
+        finally:
+            conn.close()
+        n += 1
+        say({"requests": n})
+        time.sleep(interval)
+    while True:
+        time.sleep(3600)
+
+
 def main():
     if "--pdeathsig" in sys.argv:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -341,7 +395,7 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     set_name(opt(args, "--name"))
     {"listen": listen, "connect": connect, "churn": churn, "pair": pair, "swap": swap,
-     "reset": reset, "fdlimit": fdlimit}[cmd](args)
+     "reset": reset, "fdlimit": fdlimit, "per-request": per_request}[cmd](args)
 
 
 if __name__ == "__main__":
