@@ -26,6 +26,9 @@ Examples:
                                         each client pool judged by its own size
   sockleak --metric established --idle-over 5m      checked-out DB/Redis connections never returned
   sockleak --pid 4242                   one process: reads only its fd table
+  sockleak --watch 2 --remote 10.0.0.5:80        a connection per request: PORTS and alerts
+                                        at 50% and 90% of the ephemeral range
+  sockleak --watch 2 --json | jq -c .scan       how each sample was taken, what it cost
   sockleak --watch 5 --record leak.ndjson && sockleak plot leak.ndjson -o leak.svg
   sockleak --threshold 75% --pool-size 1024      silent unless a pool is 75% full (cron)
   sockleak -o nagios --threshold 100 --critical 500
