@@ -93,7 +93,7 @@ mod tests {
         let mut s: Vec<Socket> = (0..7)
             .map(|i| sock(TcpState::TimeWait, &format!("10.0.0.1:{}", 40000 + i), dest))
             .collect();
-        s.push(sock(TcpState::Established, "10.0.0.1:40100", dest));
+        s.push(sock(TcpState::Established, "10.0.0.1:40050", dest));
         // Another source address: its own 4-tuple space.
         s.push(sock(TcpState::TimeWait, "10.0.0.2:40000", dest));
         // Below the range, and another destination: not counted here.
