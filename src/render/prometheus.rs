@@ -165,10 +165,11 @@ pub fn render(r: &Report, opts: &PromOptions) -> String {
     group_series(&mut out, kept, rest.as_ref());
     pool_series(&mut out, kept);
     port_series(&mut out, r, opts.max_series);
-    scalars(&mut out, r);
     if let Some(scan) = &r.scan {
         scan_series(&mut out, scan);
     }
+    // build_info last: a reader of a textfile knows a whole one by it.
+    scalars(&mut out, r);
     out
 }
 
