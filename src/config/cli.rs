@@ -26,6 +26,8 @@ Examples:
                                         each client pool judged by its own size
   sockleak --metric established --idle-over 5m      checked-out DB/Redis connections never returned
   sockleak --pid 4242                   one process: reads only its fd table
+  sockleak --proto unix                 unix sockets per process and server path (/run/postgresql/.s.PGSQL.5432)
+  sockleak --proto unix --watch 5 --pool-size /run/postgresql/.s.PGSQL.5432=20
   sockleak --watch 5 --record leak.ndjson && sockleak plot leak.ndjson -o leak.svg
   sockleak --threshold 75% --pool-size 1024      silent unless a pool is 75% full (cron)
   sockleak -o nagios --threshold 100 --critical 500
@@ -209,6 +211,18 @@ pub struct ViewArgs {
     /// seconds. Idle ages come from netlink: refused with --source proc.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_negative_numbers = true)]
     pub idle_over: Option<std::time::Duration>,
+
+    /// Which sockets: tcp (default), unix (connected and listening unix stream and
+    /// seqpacket sockets, per process and server-side path, with their peers), or all.
+    #[arg(long, value_enum, value_name = "PROTO", default_value_t = ProtoArg::Tcp)]
+    pub proto: ProtoArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtoArg {
+    Tcp,
+    Unix,
+    All,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 
 pub mod container;
 pub mod report;
+pub mod unix;
 pub mod warning;
 pub mod watch;
 

@@ -180,6 +180,11 @@ pub enum Warning {
         pids: Vec<u32>,
         asked: u64,
     },
+    /// The unix table came from `/proc/net/unix` (`--source proc`, a fixture
+    /// tree, or netlink failing: `why`), which names no peers and no queues.
+    UnixWithoutPeers { why: Option<String>, root: String },
+    /// Unix sockets of other network namespaces are not read (only the host's).
+    UnixOtherNetns { namespaces: usize },
 }
 
 fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
@@ -247,7 +252,9 @@ impl Warning {
             Warning::ClosedUnexamined { sockets, .. } => *sockets = 0,
             Warning::NetnsFellBack { .. }
             | Warning::NetnsSkipped { .. }
-            | Warning::NetlinkUnavailable { .. } => {}
+            | Warning::NetlinkUnavailable { .. }
+            | Warning::UnixWithoutPeers { .. } => {}
+            Warning::UnixOtherNetns { namespaces } => *namespaces = 0,
         }
         if let Warning::MalformedLines { shown, .. } = &mut w {
             shown.clear();
@@ -466,6 +473,18 @@ impl fmt::Display for Warning {
             ),
             Warning::OwnFdsExhausted { .. } => self.fmt_own_fds(f),
             Warning::UnattributedGone { .. } => self.fmt_unattributed_gone(f),
+            Warning::UnixWithoutPeers { why, root } => write!(
+                f,
+                "{}unix sockets read from {root}/net/unix, which names no peers: clients show as (unknown peer), with no peer process, and Recv-Q and Send-Q are 0",
+                why.as_ref().map_or_else(String::new, |w| format!(
+                    "netlink sock_diag of unix sockets unavailable ({w}); "
+                ))
+            ),
+            Warning::UnixOtherNetns { namespaces } => write!(
+                f,
+                "unix sockets are read in the host network namespace only: those of {namespaces} other namespace{} are not counted",
+                plural(*namespaces as u64, "", "s")
+            ),
         }
     }
 }

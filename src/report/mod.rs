@@ -6,6 +6,8 @@
 //! fall into, and once in the totals. Totals always describe the whole table;
 //! filters only choose which groups are shown.
 
+mod unix;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -100,6 +102,11 @@ pub fn aggregate_ranked(
     for &inode in &closed {
         agg.add_closed(inode);
     }
+    // `--proto unix`: TCP is still counted in the totals, but shown in no group.
+    if !filters.protos.tcp {
+        agg.groups.clear();
+        agg.matched = 0;
+    }
     // Idle ages are netlink's; under `--watch`, /proc-source CLOSE_WAIT sockets
     // get first-seen ages, which only `oldest_close_wait_idle_s` may show.
     let idle_known = c.source == Source::Netlink;
@@ -119,6 +126,10 @@ pub fn aggregate_ranked(
             to_group(key, acc, &owners, idle_known)
         })
         .collect();
+    let unix = unix::aggregate(c, by, filters, &owners).map(|(groups, totals)| {
+        out.extend(groups);
+        totals
+    });
     sort_groups_by(&mut out, rank);
 
     Report {
@@ -135,6 +146,7 @@ pub fn aggregate_ranked(
             held_closed: closed.len() as u64,
             matched,
             netns: per_ns,
+            unix,
         },
         groups: out,
         warnings: c.warnings.clone(),
@@ -510,6 +522,8 @@ fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_know
             .clone()
             .or_else(|| owner.and_then(|o| o.proc.container.clone())),
         cmdline: owner.and_then(|o| o.proc.cmdline.clone()),
+        proto: key.proto,
+        peer: None,
         watch: None,
         key,
     }
@@ -568,6 +582,7 @@ mod tests {
             uid_names: HashMap::new(),
             scan: Default::default(),
             starts: vec![],
+            unix: None,
         };
         let r = aggregate(&c, &DEFAULT_GROUP_BY, &Filters::default());
         let v = serde_json::to_value(&r).unwrap();
