@@ -8,6 +8,7 @@
 use std::fmt::Write;
 
 use crate::model::report::{Attribution, Group, GroupField, Report};
+use crate::model::unix::Proto;
 use crate::model::{StateCounts, TcpState};
 use crate::policy::pool::PoolSizes;
 
@@ -55,6 +56,11 @@ fn group_labels(g: &Group, with_user: bool) -> String {
     }
     let container = g.container.as_ref().map(|c| c.short()).unwrap_or_default();
     let _ = write!(labels, ",container=\"{}\"", esc(&container));
+    // Unix groups only: TCP series keep the label set they always had (their
+    // history and dashboards carry on); select TCP with proto="".
+    if g.proto == Proto::Unix {
+        labels.push_str(",proto=\"unix\"");
+    }
     // An unattributed group is told apart by its sockets' user, and that user is
     // the one lead to its owner.
     let unattributed = g.attribution == Some(Attribution::Unattributed) && g.user.is_some();
@@ -159,8 +165,52 @@ pub fn render(r: &Report, opts: &PromOptions) -> String {
     let (kept, rest) = bounded(&all, opts.max_series);
     group_series(&mut out, kept, rest.as_ref());
     pool_series(&mut out, kept);
+    unix_series(&mut out, r);
     scalars(&mut out, r);
     out
+}
+
+/// The host's unix sockets by type and state, what no process holds and what
+/// is connected to a closed peer: only when `--proto` counts unix sockets.
+fn unix_series(out: &mut String, r: &Report) {
+    let Some(u) = &r.totals.unix else {
+        return;
+    };
+    header(
+        out,
+        "sockleak_unix_sockets",
+        "Unix sockets of the host namespace, by type and state (unfiltered; ss -xa).",
+    );
+    for (kind, t) in [
+        ("stream", &u.stream),
+        ("seqpacket", &u.seqpacket),
+        ("dgram", &u.dgram),
+    ] {
+        for (state, n) in [
+            ("connected", t.connected),
+            ("listening", t.listening),
+            ("unconnected", t.unconnected),
+        ] {
+            let _ = writeln!(
+                out,
+                "sockleak_unix_sockets{{type=\"{kind}\",state=\"{state}\"}} {n}"
+            );
+        }
+    }
+    header(
+        out,
+        "sockleak_unix_peer_closed_sockets",
+        "Unix stream and seqpacket sockets still connected to a peer that has closed.",
+    );
+    let _ = writeln!(out, "sockleak_unix_peer_closed_sockets {}", u.peer_closed);
+    header(
+        out,
+        "sockleak_unix_unattributed_sockets",
+        "Unix sockets no readable process holds (none with --pid, --process or --user: unknown).",
+    );
+    if let Some(n) = u.unattributed {
+        let _ = writeln!(out, "sockleak_unix_unattributed_sockets {n}");
+    }
 }
 
 fn host_series(out: &mut String, r: &Report) {
