@@ -316,30 +316,52 @@ fn socketpairs_abstract_names_and_closed_peers() {
 #[test]
 fn unix_totals_match_ss() {
     // Other processes open and close unix sockets meanwhile: compare when ss
-    // gives the same count before and after sockleak's read.
+    // gives the same counts before and after sockleak's read.
+    require("ss");
     let ss = || {
         let out = Command::new("ss").args(["-xaH"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().count() as u64
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let count = |netid: &str| text.lines().filter(|l| l.starts_with(netid)).count() as u64;
+        [count("u_str"), count("u_seq"), count("u_dgr")]
     };
-    require("ss");
     let _h = Helper::spawn(
         "unix_peer.py",
         &[&format!("sockleak-tot-{}", std::process::id()), "2", "2"],
+    );
+    // Datagram and seqpacket sockets too: every type is counted in the totals.
+    let _other = Helper::spawn(
+        "unix_peer.py",
+        &["--types", &format!("sockleak-dg-{}", std::process::id())],
     );
     for _ in 0..20 {
         let before = ss();
         let doc = json(&["--proto", "unix"]);
         let after = ss();
         let u = &doc["totals"]["unix"];
-        let sum: u64 = ["stream", "seqpacket", "dgram"]
-            .iter()
-            .flat_map(|t| {
-                ["connected", "listening", "unconnected"].map(|s| u[t][s].as_u64().unwrap())
-            })
-            .sum();
-        assert_eq!(sum, u["sockets"].as_u64().unwrap());
+        let of = |t: &str| {
+            ["connected", "listening", "unconnected"]
+                .map(|s| u[t][s].as_u64().unwrap())
+                .iter()
+                .sum::<u64>()
+        };
+        let got = [of("stream"), of("seqpacket"), of("dgram")];
+        assert_eq!(got.iter().sum::<u64>(), u["sockets"].as_u64().unwrap());
         if before == after {
-            assert_eq!(u["sockets"].as_u64().unwrap(), before, "{u:#?}");
+            assert_eq!(got, before, "stream, seqpacket, dgram: {u:#?}");
+            assert!(got[1] >= 3 && got[2] >= 3, "{u:#?}");
+            // Datagram sockets are in no group; the seqpacket ones are.
+            let theirs = groups_of(&doc, _other.pid());
+            let total: u64 = theirs.iter().map(|g| g["total"].as_u64().unwrap()).sum();
+            assert_eq!(total, 2, "{theirs:#?}");
+            let ends = |g: &&Value| {
+                [&g["local"], &g["remote"]].map(|v| v.as_str().unwrap_or("").to_string())
+            };
+            assert!(
+                theirs
+                    .iter()
+                    .all(|g| ends(g).iter().all(|e| e.is_empty() || e.ends_with("-seq"))),
+                "{theirs:#?}"
+            );
             return;
         }
     }

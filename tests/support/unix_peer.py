@@ -9,11 +9,32 @@
 Prints {"pid", "child", "name"} once everything is in place.
 
     python3 unix_peer.py NAME PAIRS CLIENTS
+
+With `--types NAME`: instead, a seqpacket listener `@NAME-seq` with one client
+(accepted), and three datagram sockets: one bound to `@NAME-dg`, one connected
+to it, one unbound.
 """
 import json
 import os
 import socket
 import sys
+
+if sys.argv[1] == "--types":
+    name = sys.argv[2]
+    seq = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    seq.bind("\0" + name + "-seq")
+    seq.listen(1)
+    cli = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    cli.connect("\0" + name + "-seq")
+    acc, _ = seq.accept()
+    dg = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dg.bind("\0" + name + "-dg")
+    dc = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dc.connect("\0" + name + "-dg")
+    du = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    print(json.dumps({"pid": os.getpid()}), flush=True)
+    sys.stdin.read()
+    sys.exit(0)
 
 name, pairs, clients = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 addr = "\0" + name
