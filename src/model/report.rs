@@ -218,8 +218,8 @@ pub struct Group {
     /// Extension: `"tcp"` or `"unix"`.
     pub proto: Proto,
     /// Extension, unix groups only: the processes holding the peers of the
-    /// group's sockets.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// group's sockets; null for TCP groups and when the source names no peers
+    /// (`/proc/net/unix`).
     pub peer: Option<Peer>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmdline: Option<String>,

@@ -355,9 +355,14 @@ impl Warning {
             .iter()
             .map(|m| format!("{} line {}: {}", m.file, m.line, m.reason))
             .collect();
+        // The unix table's lines are reported apart (collect::Collector::read_unix).
+        let table = match shown.first() {
+            Some(m) if m.file.ends_with("/unix") || m.file == "unix" => "unix",
+            _ => "TCP",
+        };
         write!(
             f,
-            "{count} malformed line{} in the TCP table not counted: {}{}",
+            "{count} malformed line{} in the {table} table not counted: {}{}",
             plural(*count as u64, "", "s"),
             lines.join("; "),
             if *count > shown.len() { "; ..." } else { "" }

@@ -20,7 +20,7 @@ use crate::collect::fdscan::FdScan;
 use crate::filter::Filters;
 use crate::model::report::{Attribution, Group, GroupField, GroupKey};
 use crate::model::unix::{Peer, PeerRef, Proto, UnixEndpoint, UnixName, UnixSocket, UnixTotals};
-use crate::model::{Direction, Process, TcpState};
+use crate::model::{Direction, Process, Source, TcpState};
 
 /// A unix group's counts: the TCP accumulator's, and its peers'.
 #[derive(Default)]
@@ -118,7 +118,7 @@ pub(super) fn aggregate(
     }
     let out = groups
         .into_iter()
-        .map(|(key, g)| finish(key, g, owners, &c.processes))
+        .map(|(key, g)| finish(key, g, owners, &c.processes, u.source))
         .collect();
     Some((out, totals))
 }
@@ -239,6 +239,7 @@ fn finish(
     mut g: UnixAcc,
     owners: &FastMap<u32, OwnerInfo>,
     processes: &std::collections::HashMap<u32, Process>,
+    source: Source,
 ) -> Group {
     g.acc.pids.sort_unstable();
     g.acc.pids.dedup();
@@ -260,7 +261,8 @@ fn finish(
         .collect();
     names.sort_unstable();
     names.dedup();
-    out.peer = Some(Peer {
+    // /proc/net/unix names no peers: unknown, not "none".
+    out.peer = (source == Source::Netlink).then_some(Peer {
         pids: g.peer_pids,
         processes: names,
         unattributed: g.peer_unattributed,
