@@ -231,7 +231,8 @@ proptest! {
 }
 
 const UNIX_HEADER: &str = "Num       RefCount Protocol Flags    Type St Inode Path\n";
-const UNIX_LINE: &str = "0000000000000000: 00000003 00000000 00010000 0001 03 4242 /run/postgresql/.s.PGSQL.5432";
+const UNIX_LINE: &str =
+    "0000000000000000: 00000003 00000000 00010000 0001 03 4242 /run/postgresql/.s.PGSQL.5432";
 
 /// `/proc/net/unix` lines that are content: not blank, not the header on line 1.
 fn unix_content_lines(text: &[u8]) -> usize {

@@ -231,6 +231,81 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
     assert!(row1.contains(&path.as_str()), "{text}");
     assert!(line1.contains(&format!("postgres ({n} pids)")), "{text}");
 
+    // --watch judges it against its own pool, named by path.
+    let pool = format!("{path}=50");
+    let out = run(&[
+        "--proto",
+        "unix",
+        "--watch",
+        "0.2",
+        "--count",
+        "2",
+        "--json",
+        "--pool-size",
+        &pool,
+        "--metric",
+        "established",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last: Value = serde_json::from_slice(
+        out.stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    let w = &groups_of(&last, client.pid())[0]["watch"];
+    assert_eq!(
+        (w["pool_size"].as_u64(), w["pool_pct"].as_f64()),
+        (Some(50), Some(80.0)),
+        "{w:#?}"
+    );
+    // A threshold on a share of that pool breaches, naming it.
+    let out = run(&[
+        "--proto",
+        "unix",
+        "--metric",
+        "established",
+        "--threshold",
+        "75%",
+        "--pool-size",
+        &pool,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        lines.contains(&format!("pid {} python3 outbound {path}", client.pid())),
+        "{lines}"
+    );
+    // Prometheus: the group's series and its pool, with proto="unix".
+    let out = run(&["--proto", "unix", "-o", "prometheus", "--pool-size", &pool]);
+    let prom = String::from_utf8_lossy(&out.stdout);
+    let labels = format!(
+        "pid=\"{}\",process=\"python3\",endpoint=\"{path}\",direction=\"outbound\"",
+        client.pid()
+    );
+    assert!(
+        prom.lines()
+            .any(|l| l.starts_with("sockleak_group_sockets{")
+                && l.contains(&labels)
+                && l.contains("proto=\"unix\"")
+                && l.contains("state=\"established\"")
+                && l.ends_with(&format!(" {n}"))),
+        "{prom}"
+    );
+    assert!(
+        prom.lines().any(|l| l.starts_with("sockleak_pool_size{")
+            && l.contains(&labels)
+            && l.ends_with(" 50")),
+        "{prom}"
+    );
+    common::promtool_check(&out.stdout);
+
     // TCP stays the default: no unix group, no unix totals.
     let tcp = json(&[]);
     assert!(groups_of(&tcp, client.pid()).is_empty());
