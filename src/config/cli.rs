@@ -26,8 +26,8 @@ Examples:
                                         each client pool judged by its own size
   sockleak --metric established --idle-over 5m      checked-out DB/Redis connections never returned
   sockleak --pid 4242                   one process: reads only its fd table
-  sockleak --proto unix                 unix sockets per process and server path (/run/postgresql/.s.PGSQL.5432)
-  sockleak --proto unix --watch 5 --pool-size /run/postgresql/.s.PGSQL.5432=20
+  sockleak --proto unix                 unix sockets per process and server-side path, with peers
+  sockleak --proto unix --watch 5 --metric established --pool-size /run/postgresql/.s.PGSQL.5432=20
   sockleak --watch 5 --record leak.ndjson && sockleak plot leak.ndjson -o leak.svg
   sockleak --threshold 75% --pool-size 1024      silent unless a pool is 75% full (cron)
   sockleak -o nagios --threshold 100 --critical 500
@@ -296,6 +296,7 @@ pub struct WatchArgs {
     /// ENDPOINT=N (--remote syntax: IP, IP:PORT, :PORT, CIDR, [v6]:PORT) for the
     /// groups whose remote end matches, the most specific winning; repeatable. A rule
     /// naming a local service also sets a server's limit for its inbound groups.
+    /// Unix groups (--proto): PATH=N or @NAME=N, the server-side name exactly.
     /// Enables POOL %, ETA and warn/full flags, and % thresholds.
     #[arg(long, value_name = "N|ENDPOINT=N", value_parser = parse_pool, allow_negative_numbers = true)]
     pub pool_size: Vec<PoolRule>,
