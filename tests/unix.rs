@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-use common::{bin, json, repo, require, run, wait_until};
+use common::{json, repo, require, run, wait_until};
 use serde_json::Value;
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -254,8 +254,7 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
     let last: Value = serde_json::from_slice(
         out.stdout
             .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .last()
+            .rfind(|l| !l.is_empty())
             .unwrap(),
     )
     .unwrap();
@@ -457,5 +456,4 @@ fn tcp_only_filters_are_refused_with_proto_unix() {
             "{args:?}"
         );
     }
-    let _ = bin();
 }
