@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
+use crate::model::unix::{Protos, UnixSocket};
 use crate::model::{Process, Socket, TcpState, normalize_ip};
 
 /// `--remote`: `IP`, `IP:PORT`, `:PORT`, `CIDR`, `CIDR:PORT`... and `[v6]:port`.
@@ -155,6 +156,8 @@ pub struct Filters {
     /// `--idle-over`: only sockets idle (no data either way) at least this many
     /// milliseconds. A socket without an idle age never matches.
     pub idle_over_ms: Option<u64>,
+    /// `--proto`: which protocols are shown in groups.
+    pub protos: Protos,
 }
 
 impl Filters {
@@ -185,6 +188,20 @@ impl Filters {
             None => true,
         };
         state_ok
+            && self.remotes.is_empty()
+            && self.local_ports.is_empty()
+            && self.idle_over_ms.is_none()
+    }
+
+    /// Whether a unix socket passes the socket filters: its state, and no filter
+    /// asking what a unix socket has not (a remote address, a port, an idle age).
+    pub fn unix_matches(&self, s: &UnixSocket) -> bool {
+        let state_ok = match &self.states {
+            Some(states) => states.contains(&s.state),
+            None => s.state != TcpState::Listen || self.show_listen,
+        };
+        self.protos.unix
+            && state_ok
             && self.remotes.is_empty()
             && self.local_ports.is_empty()
             && self.idle_over_ms.is_none()

@@ -271,3 +271,82 @@ fn unattributed_groups_carry_the_sockets_user() {
         .unwrap_or_else(|| panic!("{table}"));
     assert!(row.contains(" root "), "{row}");
 }
+
+#[test]
+fn the_unix_table_is_read_from_proc_net_unix_without_peers() {
+    let d = doc(&["--proto", "unix"]);
+    let got: Vec<Value> = d["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            json!([
+                g["pid"],
+                g["process"],
+                g["direction"],
+                g["local"],
+                g["remote"],
+                g["states"],
+                g["proto"],
+                g["peer"]
+            ])
+        })
+        .collect();
+    // nginx's clients: connected, but /proc/net/unix names no peer; php-fpm's
+    // accepted sockets carry the listener's path. LISTEN hidden, datagrams in
+    // no group.
+    assert_eq!(
+        got,
+        vec![
+            json!([501, "nginx", null, null, "(unknown peer)", {"established": 4}, "unix", null]),
+            json!([500, "php-fpm", "inbound", "/run/php/fpm.sock", null, {"established": 2}, "unix", null]),
+        ]
+    );
+    let u = &d["totals"]["unix"];
+    assert_eq!(u["sockets"], 9);
+    assert_eq!(
+        u["stream"],
+        json!({"connected": 4, "listening": 2, "unconnected": 0})
+    );
+    assert_eq!(
+        u["seqpacket"],
+        json!({"connected": 2, "listening": 0, "unconnected": 0})
+    );
+    assert_eq!(
+        u["dgram"],
+        json!({"connected": 0, "listening": 0, "unconnected": 1})
+    );
+    assert_eq!(
+        (u["unattributed"].as_u64(), u["source"].as_str()),
+        (Some(1), Some("proc"))
+    );
+    let w = warnings(&d);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("1 malformed line in the unix table")
+                && w.contains("net/unix line 11: bad type '00ZZ'")),
+        "{w:?}"
+    );
+    assert!(w.iter().any(|w| w.contains("names no peers")), "{w:?}");
+    // The abstract listener nobody holds: counted, labelled, shown with --all.
+    let all = doc(&["--proto", "unix", "--all"]);
+    assert!(
+        all["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["attribution"] == "unattributed"
+                && g["direction"] == "listen"
+                && g["local"] == "@bus"),
+        "{all:#?}"
+    );
+    // TCP is untouched by the unix table.
+    let tcp = doc(&[]);
+    assert!(tcp["totals"].get("unix").is_none());
+    let both = doc(&["--proto", "all"]);
+    assert_eq!(both["totals"]["sockets"], tcp["totals"]["sockets"]);
+    assert_eq!(
+        both["groups"].as_array().unwrap().len(),
+        tcp["groups"].as_array().unwrap().len() + 2
+    );
+}

@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use sockleak::collect::Collection;
 use sockleak::collect::fdscan::FdScan;
+use sockleak::collect::unix::UnixCollection;
 use sockleak::filter::Filters;
 use sockleak::model::report::{DEFAULT_GROUP_BY, Report};
+use sockleak::model::unix::{PeerRef, Protos, UnixName, UnixSocket, UnixType};
 use sockleak::model::warning::Warning;
 use sockleak::model::{Process, Socket, Source, TcpState};
 use sockleak::policy::levels::{self, Levels, Threshold};
@@ -134,7 +136,232 @@ fn collection(leaked: u64) -> Collection {
         scan: Default::default(),
         starts: vec![],
         cost: None,
+        unix: None,
     }
+}
+
+fn usock(
+    inode: u64,
+    kind: UnixType,
+    state: TcpState,
+    name: &str,
+    peer: Option<PeerRef>,
+    recv_q: u32,
+) -> UnixSocket {
+    UnixSocket {
+        inode,
+        kind,
+        state,
+        name: match name.strip_prefix('@') {
+            Some(a) => UnixName::Abstract(a.into()),
+            None if name.is_empty() => UnixName::Unnamed,
+            None => UnixName::Path(name.into()),
+        },
+        peer,
+        recv_q,
+        send_q: 0,
+        netns: NS,
+    }
+}
+
+/// [`collection`] with a unix table beside it: a client (pid 5150) leaking 30
+/// connections to PostgreSQL's socket, each accepted by a backend of its own; a
+/// healthy client of Docker's socket; a socketpair; a D-Bus-like abstract name;
+/// a connection whose server went away; one socket nobody holds; `/dev/log`.
+fn unix_collection() -> Collection {
+    const PG: &str = "/run/postgresql/.s.PGSQL.5432";
+    let mut c = collection(3);
+    let mut socks = vec![usock(1, UnixType::Stream, TcpState::Listen, PG, None, 0)];
+    let mut pairs = c.fds.pairs().to_vec();
+    pairs.push((1, 700));
+    let mut processes = vec![
+        process(5150, "python3", "app"),
+        process(700, "postgres", "postgres"),
+    ];
+    for i in 0..30u64 {
+        let (client, server) = (100 + 2 * i, 101 + 2 * i);
+        let peer = |n| Some(PeerRef::Inode(n));
+        socks.push(usock(
+            client,
+            UnixType::Stream,
+            TcpState::Established,
+            "",
+            peer(server),
+            0,
+        ));
+        socks.push(usock(
+            server,
+            UnixType::Stream,
+            TcpState::Established,
+            PG,
+            peer(client),
+            0,
+        ));
+        let backend = 701 + i as u32;
+        pairs.push((client, 5150));
+        pairs.push((server, backend));
+        processes.push(process(backend, "postgres", "postgres"));
+    }
+    let docker = "/run/docker.sock";
+    socks.push(usock(
+        2,
+        UnixType::Stream,
+        TcpState::Listen,
+        docker,
+        None,
+        0,
+    ));
+    socks.push(usock(
+        200,
+        UnixType::Stream,
+        TcpState::Established,
+        "",
+        Some(PeerRef::Inode(201)),
+        0,
+    ));
+    socks.push(usock(
+        201,
+        UnixType::Stream,
+        TcpState::Established,
+        docker,
+        Some(PeerRef::Inode(200)),
+        48,
+    ));
+    pairs.extend([(2, 800), (200, 4242), (201, 800)]);
+    processes.push(process(800, "dockerd", "root"));
+    socks.push(usock(
+        300,
+        UnixType::Stream,
+        TcpState::Established,
+        "",
+        Some(PeerRef::Inode(301)),
+        0,
+    ));
+    socks.push(usock(
+        301,
+        UnixType::Stream,
+        TcpState::Established,
+        "",
+        Some(PeerRef::Inode(300)),
+        0,
+    ));
+    pairs.extend([(300, 5150), (301, 5150)]);
+    socks.push(usock(
+        3,
+        UnixType::Seqpacket,
+        TcpState::Listen,
+        "@bus",
+        None,
+        0,
+    ));
+    socks.push(usock(
+        400,
+        UnixType::Seqpacket,
+        TcpState::Established,
+        "",
+        Some(PeerRef::Inode(401)),
+        0,
+    ));
+    socks.push(usock(
+        401,
+        UnixType::Seqpacket,
+        TcpState::Established,
+        "@bus",
+        Some(PeerRef::Inode(400)),
+        0,
+    ));
+    pairs.extend([(3, 900), (400, 77), (401, 900)]);
+    processes.push(process(900, "bus-daemon", "root"));
+    socks.push(usock(
+        500,
+        UnixType::Stream,
+        TcpState::Established,
+        "",
+        Some(PeerRef::Closed),
+        1,
+    ));
+    pairs.push((500, 4242));
+    socks.push(usock(
+        600,
+        UnixType::Stream,
+        TcpState::Established,
+        "",
+        Some(PeerRef::Inode(301)),
+        0,
+    ));
+    socks.push(usock(
+        4,
+        UnixType::Dgram,
+        TcpState::Close,
+        "/dev/log",
+        None,
+        0,
+    ));
+    pairs.push((4, 1));
+    processes.push(process(1, "systemd", "root"));
+    c.fds = FdScan::from_pairs(pairs);
+    c.processes
+        .extend(processes.into_iter().map(|p| (p.pid, p)));
+    let mut unix = UnixCollection {
+        sockets: socks,
+        source: Source::Netlink,
+        ..Default::default()
+    };
+    unix.join(&c.fds, false);
+    c.unix = Some(unix);
+    c
+}
+
+/// The report of [`unix_collection`] under `--proto all` (or `unix`).
+fn unix_report(tcp: bool) -> Report {
+    let filters = Filters {
+        protos: Protos { tcp, unix: true },
+        ..Filters::default()
+    };
+    let mut r = sockleak::report::aggregate(&unix_collection(), &DEFAULT_GROUP_BY, &filters);
+    r.time = "2026-12-02T12:00:00Z".to_string();
+    r.host = "golden-host".to_string();
+    r
+}
+
+#[test]
+fn unix_groups() {
+    let table = |top| {
+        Renderer::Table(TableOptions {
+            top,
+            header: true,
+            color: false,
+            more_hint: TableOptions::TOP_HINT,
+            fit: None,
+        })
+    };
+    let r = unix_report(false);
+    golden("unix-table.txt", &table(20).render(&r).unwrap());
+    golden(
+        "unix-all-table.txt",
+        &table(20).render(&unix_report(true)).unwrap(),
+    );
+    golden(
+        "unix-report.json",
+        &Renderer::Json { top: None }.render(&r).unwrap(),
+    );
+    let p = Renderer::Prometheus(PromOptions {
+        max_series: 500,
+        pools: PoolSizes::new(vec![
+            "20".parse().unwrap(),
+            "/run/postgresql/.s.PGSQL.5432=25".parse().unwrap(),
+        ]),
+    });
+    golden("unix-metrics.prom", &p.render(&r).unwrap());
+    // Row 1 is the leaking client, its peer the PostgreSQL backends.
+    let g = &r.groups[0];
+    assert_eq!((g.pid, g.total), (Some(5150), 30));
+    assert_eq!(g.remote.as_deref(), Some("/run/postgresql/.s.PGSQL.5432"));
+    let peer = g.peer.as_ref().unwrap();
+    assert_eq!(
+        (peer.pids.len(), peer.processes.as_slice()),
+        (30, &["postgres".to_string()][..])
+    );
 }
 
 /// The report of [`collection`], with the clock and host name fixed.

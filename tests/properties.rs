@@ -229,3 +229,56 @@ proptest! {
         prop_assert_eq!(parse_states(&names.join(",")).unwrap(), want);
     }
 }
+
+const UNIX_HEADER: &str = "Num       RefCount Protocol Flags    Type St Inode Path\n";
+const UNIX_LINE: &str =
+    "0000000000000000: 00000003 00000000 00010000 0001 03 4242 /run/postgresql/.s.PGSQL.5432";
+
+/// `/proc/net/unix` lines that are content: not blank, not the header on line 1.
+fn unix_content_lines(text: &[u8]) -> usize {
+    text.split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(i, l)| !(*i == 0 && l.starts_with(b"Num ")))
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+        .count()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The unix table parser never panics and accounts for every line: a
+    /// socket, or a malformed line with its number.
+    #[test]
+    fn proc_net_unix_random_bytes(body in proptest::collection::vec(any::<u8>(), 0..2000)) {
+        let mut text = UNIX_HEADER.as_bytes().to_vec();
+        text.extend_from_slice(&body);
+        let (mut s, mut m) = (Vec::new(), MalformedLog::default());
+        sockleak::collect::unix::parse_proc(&text, "unix", 0, &mut s, &mut m);
+        prop_assert_eq!(s.len() + m.len(), unix_content_lines(&text));
+    }
+
+    #[test]
+    fn proc_net_unix_mutated_lines(
+        edits in proptest::collection::vec((0usize..UNIX_LINE.len(), any::<u8>()), 0..6),
+        cut in 0usize..=UNIX_LINE.len(),
+        copies in 1usize..20,
+    ) {
+        let mut line = UNIX_LINE.as_bytes().to_vec();
+        for (i, b) in edits {
+            line[i] = b;
+        }
+        line.truncate(cut.max(1));
+        let mut text = UNIX_HEADER.as_bytes().to_vec();
+        for _ in 0..copies {
+            text.extend_from_slice(&line);
+            text.push(b'\n');
+        }
+        let (mut s, mut m) = (Vec::new(), MalformedLog::default());
+        sockleak::collect::unix::parse_proc(&text, "unix", 0, &mut s, &mut m);
+        prop_assert_eq!(s.len() + m.len(), unix_content_lines(&text));
+        prop_assert!(m.kept().len() <= MalformedLog::KEPT);
+        for r in m.kept() {
+            prop_assert!(r.line >= 2, "line numbers count the header");
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub mod fsread;
 pub mod netlink;
 pub mod netns;
 pub mod proc_net;
+pub mod unix;
 pub mod users;
 
 use std::collections::{BTreeSet, HashMap};
@@ -60,6 +61,8 @@ pub struct Options {
     /// Sample incrementally (`--watch`, `serve`): re-read only the fd tables that
     /// can have changed since the last collection ([`fdcache`]).
     pub incremental: bool,
+    /// Read the unix socket table too (`--proto unix|all`).
+    pub unix: bool,
 }
 
 /// The processes a focused query reads the fd tables of: every list that is not
@@ -123,6 +126,7 @@ impl Default for Options {
             netns: netns::Selection::All,
             focus: None,
             incremental: false,
+            unix: false,
         }
     }
 }
@@ -159,6 +163,8 @@ pub struct Collection {
     pub starts: Vec<u32>,
     /// What the collection cost; `None` for one built in memory.
     pub cost: Option<Cost>,
+    /// The unix sockets, when asked for (`Options::unix`).
+    pub unix: Option<unix::UnixCollection>,
 }
 
 /// What a collection cost: its report's `scan` ([`Collection::scan_info`]).
@@ -319,12 +325,19 @@ impl Collector {
         // Every table first, then the fd scan (see the module comment).
         let tables = self.read_tables(&root, netns, &spaces, &mut warnings)?;
         let sockets = tables.sockets;
+        let mut unix = match self.opts.unix {
+            true => Some(self.read_unix(&root, netns, &spaces, &mut warnings)?),
+            false => None,
+        };
         let table_time = start.elapsed();
 
+        // Unix inodes are wanted too: their holders come from the same one scan.
+        let unix_inodes = unix.iter().flat_map(|u| u.sockets.iter().map(|s| s.inode));
         let wanted: fdscan::InodeSet = sockets
             .iter()
-            .filter(|s| s.inode != 0)
             .map(|s| s.inode)
+            .chain(unix_inodes)
+            .filter(|&i| i != 0)
             .collect();
         let known: HashMap<u32, Known> = match &self.opts.focus {
             Some(f) => pids
@@ -357,6 +370,9 @@ impl Collector {
         let starts = fds.starts(sockets.iter().map(|s| s.inode));
         let (unattributed, uid_names) =
             self.unattributed(&root, &sockets, &starts, &mut kthreads, &mut warnings, &fds);
+        if let Some(u) = &mut unix {
+            u.join(&fds, self.opts.focus.is_some());
+        }
 
         Ok(Collection {
             source: tables.source,
@@ -379,7 +395,59 @@ impl Collector {
                 cpu_start,
                 totals: self.totals,
             }),
+            unix,
         })
+    }
+
+    /// The host namespace's unix table: netlink (with peers), or /proc/net/unix
+    /// (without; warned). Other namespaces' unix sockets are not read (warned).
+    fn read_unix(
+        &self,
+        root: &Path,
+        netns: NetnsId,
+        spaces: &[netns::Namespace],
+        warnings: &mut Vec<Warning>,
+    ) -> Result<unix::UnixCollection> {
+        let others = spaces.iter().filter(|n| !n.is_host).count();
+        if others > 0 {
+            warnings.push(Warning::UnixOtherNetns { namespaces: others });
+        }
+        if !spaces.iter().any(|n| n.is_host) {
+            return Ok(unix::UnixCollection::default());
+        }
+        let proc = |why: Option<String>, warnings: &mut Vec<Warning>| {
+            let t = unix::read_proc(&root.join("net"), netns)?;
+            warn_malformed(&t.malformed, warnings);
+            warnings.push(Warning::UnixWithoutPeers {
+                why,
+                root: shown(root),
+            });
+            anyhow::Ok(unix::UnixCollection {
+                sockets: t.sockets,
+                source: Source::Proc,
+                ..Default::default()
+            })
+        };
+        let netlink = |sockets| unix::UnixCollection {
+            sockets,
+            source: Source::Netlink,
+            ..Default::default()
+        };
+        match self.opts.source {
+            SourceChoice::Proc => proc(None, warnings),
+            SourceChoice::Netlink => Ok(netlink(
+                unix::dump(netns)
+                    .context("netlink sock_diag dump of unix sockets failed (try --source proc)")?,
+            )),
+            SourceChoice::Auto => {
+                match unix::dump(netns) {
+                    Ok(s) => Ok(netlink(s)),
+                    Err(e) if crate::exit::is_out_of_fds(&e) => Err(anyhow::Error::new(e)
+                        .context("netlink sock_diag dump of unix sockets failed")),
+                    Err(e) => proc(Some(e.to_string()), warnings),
+                }
+            }
+        }
     }
 
     /// Count the sockets no scanned process holds and say why they may be so; the

@@ -104,7 +104,7 @@ pub fn dump(netns: NetnsId, idle: bool) -> io::Result<Dump> {
     })
 }
 
-fn open() -> io::Result<NlSocket> {
+pub(super) fn open() -> io::Result<NlSocket> {
     let mut nl = NlSocket::new(NETLINK_SOCK_DIAG)?;
     nl.bind_auto()?;
     nl.connect(&NlAddr::new(0, 0))?;
@@ -187,7 +187,7 @@ fn dump_family(
     } else {
         SocketId::new_v6()
     };
-    let mut req = NetlinkMessage::new(
+    let req = NetlinkMessage::new(
         header,
         SockDiagMessage::InetRequest(InetRequest {
             family,
@@ -202,6 +202,17 @@ fn dump_family(
         })
         .into(),
     );
+    request(nl, buf, req, on_socket)
+}
+
+/// Send one dump request (TCP's, or `unix::dump`'s) and hand each socket
+/// message's payload to `on_socket`, until the kernel says done.
+pub(super) fn request(
+    nl: &NlSocket,
+    buf: &mut [u8],
+    mut req: NetlinkMessage<SockDiagMessage>,
+    on_socket: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
     req.finalize();
     let mut out = vec![0u8; req.buffer_len()];
     req.serialize(&mut out);
@@ -241,7 +252,7 @@ fn dump_family(
     }
 }
 
-fn bad_message(e: DecodeError) -> io::Error {
+pub(super) fn bad_message(e: DecodeError) -> io::Error {
     io::Error::other(format!("bad sock_diag message: {e}"))
 }
 

@@ -29,6 +29,8 @@ Examples:
   sockleak --watch 2 --remote 10.0.0.5:80        a connection per request: PORTS and alerts
                                         at 50% and 90% of the ephemeral range
   sockleak --watch 2 --json | jq -c .scan       how each sample was taken, what it cost
+  sockleak --proto unix                 unix sockets per process and server-side path, with peers
+  sockleak --proto unix --watch 5 --metric established --pool-size /run/postgresql/.s.PGSQL.5432=20
   sockleak --watch 5 --record leak.ndjson && sockleak plot leak.ndjson -o leak.svg
   sockleak --threshold 75% --pool-size 1024      silent unless a pool is 75% full (cron)
   sockleak -o nagios --threshold 100 --critical 500
@@ -212,6 +214,18 @@ pub struct ViewArgs {
     /// seconds. Idle ages come from netlink: refused with --source proc.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_negative_numbers = true)]
     pub idle_over: Option<std::time::Duration>,
+
+    /// Which sockets: tcp (default), unix (connected and listening unix stream and
+    /// seqpacket sockets, per process and server-side path, with their peers), or all.
+    #[arg(long, value_enum, value_name = "PROTO", default_value_t = ProtoArg::Tcp)]
+    pub proto: ProtoArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtoArg {
+    Tcp,
+    Unix,
+    All,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,6 +299,7 @@ pub struct WatchArgs {
     /// ENDPOINT=N (--remote syntax: IP, IP:PORT, :PORT, CIDR, [v6]:PORT) for the
     /// groups whose remote end matches, the most specific winning; repeatable. A rule
     /// naming a local service also sets a server's limit for its inbound groups.
+    /// Unix groups (--proto): PATH=N or @NAME=N, the server-side name exactly.
     /// Enables POOL %, ETA and warn/full flags, and % thresholds.
     #[arg(long, value_name = "N|ENDPOINT=N", value_parser = parse_pool, allow_negative_numbers = true)]
     pub pool_size: Vec<PoolRule>,

@@ -19,6 +19,7 @@ use crate::exit::UsageError;
 use crate::filter::Filters;
 use crate::model::TcpState;
 use crate::model::report::{DEFAULT_GROUP_BY, GroupField};
+use crate::model::unix::Protos;
 use crate::policy::levels::{Levels, Threshold};
 use crate::policy::pool::{PoolRule, PoolSizes};
 use crate::policy::tracker::Policy;
@@ -26,7 +27,7 @@ use crate::render::prometheus::PromOptions;
 use crate::render::table::TableOptions;
 use crate::render::{self, Renderer};
 use crate::report::Sampler;
-use cli::{Cli, CollectArgs, Format, NetnsArg, SourceArg, ViewArgs};
+use cli::{Cli, CollectArgs, Format, NetnsArg, ProtoArg, SourceArg, ViewArgs};
 
 /// What to run, fully validated.
 #[derive(Debug)]
@@ -165,6 +166,7 @@ fn sampler(
     let filters = filters(view).map_err(UsageError)?;
     let mut options = options(collect).map_err(UsageError)?;
     options.incremental = incremental;
+    options.unix = filters.protos.unix;
     idle_source(view, &options).map_err(UsageError)?;
     // An owner filter reads only the matching processes' fd tables.
     if filters.has_owner_filter() {
@@ -526,7 +528,31 @@ fn filters(view: &ViewArgs) -> Result<Filters, String> {
             format!("--user '{u}': no such user (give a user name or a numeric uid)")
         })?);
     }
+    let protos = match view.proto {
+        ProtoArg::Tcp => Protos::default(),
+        ProtoArg::Unix => Protos {
+            tcp: false,
+            unix: true,
+        },
+        ProtoArg::All => Protos {
+            tcp: true,
+            unix: true,
+        },
+    };
+    // A unix socket has no address, port or idle age: alone, such a filter would
+    // show nothing (with --proto all it narrows the TCP groups and hides unix ones).
+    let tcp_only = [
+        (!view.remote.is_empty(), "--remote"),
+        (!view.local_port.is_empty(), "--local-port"),
+        (view.idle_over.is_some(), "--idle-over"),
+    ];
+    if let Some((_, flag)) = tcp_only.iter().find(|(given, _)| *given && !protos.tcp) {
+        return Err(format!(
+            "{flag} filters TCP sockets, and --proto unix shows none (unix sockets have no address, port or idle age); drop {flag}, or use --proto all"
+        ));
+    }
     Ok(Filters {
+        protos,
         states: view.state.as_ref().map(|s| s.0.clone()),
         show_listen: view.all,
         pids: view.pid.clone(),

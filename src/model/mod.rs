@@ -5,6 +5,7 @@
 pub mod container;
 pub mod report;
 pub mod scan;
+pub mod unix;
 pub mod warning;
 pub mod watch;
 

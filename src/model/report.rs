@@ -14,6 +14,7 @@ use serde::ser::{SerializeMap, Serializer};
 
 use super::container::Container;
 use super::scan::ScanInfo;
+use super::unix::{Peer, Proto, UnixEndpoint, UnixTotals};
 use super::warning::Warning;
 use super::watch::WatchStats;
 use super::{Direction, FdUsage, NetnsId, PortUse, Source, StateCounts, TcpState};
@@ -162,6 +163,24 @@ pub struct GroupKey {
     /// Reset-but-held sockets (state CLOSE, in no table): their endpoints are
     /// unknown, so they form groups of their own, shown as `(closed)`.
     pub closed: bool,
+    /// TCP or unix: groups of the two are never one.
+    pub proto: Proto,
+    /// A unix group's server-side end (with an endpoint-like `--by` key).
+    pub unix: Option<UnixEndpoint>,
+}
+
+impl GroupKey {
+    /// A unix key's endpoint as the JSON `local` and `remote` carry it, the way
+    /// TCP's do: the server-side name in `local` for a server's sockets
+    /// (inbound, listen), in `remote` for a client's (outbound) and for the
+    /// ends without a direction (socketpairs, closed peers).
+    pub fn unix_sides(&self) -> (Option<String>, Option<String>) {
+        match (&self.unix, self.direction) {
+            (None, _) => (None, None),
+            (Some(e), Some(Direction::Inbound | Direction::Listen)) => (Some(e.to_string()), None),
+            (Some(e), _) => (None, Some(e.to_string())),
+        }
+    }
 }
 
 /// One row of the report.
@@ -200,6 +219,12 @@ pub struct Group {
     /// Outbound groups keyed by a remote `ip:port`: that destination's use of the
     /// ephemeral port range, every group to it counted (TIME_WAIT ones are unowned).
     pub ports: Option<PortUse>,
+    /// Extension: `"tcp"` or `"unix"`.
+    pub proto: Proto,
+    /// Extension, unix groups only: the processes holding the peers of the
+    /// group's sockets; null for TCP groups and when the source names no peers
+    /// (`/proc/net/unix`).
+    pub peer: Option<Peer>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmdline: Option<String>,
     /// `--watch` statistics; only in watch output.
@@ -242,8 +267,14 @@ impl Group {
             process: key.command.as_deref().map(str::to_string),
             user: key.user.as_deref().map(str::to_string),
             direction: key.direction,
-            local: key.local.map(|a| a.to_string()),
-            remote: key.remote.map(|r| r.to_string()),
+            local: key
+                .local
+                .map(|a| a.to_string())
+                .or_else(|| key.unix_sides().0),
+            remote: key
+                .remote
+                .map(|r| r.to_string())
+                .or_else(|| key.unix_sides().1),
             states: StateCounts::default(),
             total: 0,
             recv_q: 0,
@@ -258,6 +289,8 @@ impl Group {
             netns: key.netns,
             container: key.container.clone(),
             ports: None,
+            proto: key.proto,
+            peer: None,
             cmdline: None,
             watch: None,
             key,
@@ -318,6 +351,9 @@ pub struct Totals {
     /// totals above are their sum.
     #[serde(serialize_with = "per_netns")]
     pub netns: BTreeMap<NetnsId, StateCounts>,
+    /// Extension: the unix sockets, when `--proto` counts them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unix: Option<UnixTotals>,
 }
 
 /// A snapshot, aggregated: the JSON document of version 1.
@@ -363,6 +399,7 @@ impl Report {
                 held_closed: 0,
                 matched: 0,
                 netns: BTreeMap::new(),
+                unix: None,
             },
             groups,
             warnings: Vec::new(),

@@ -180,6 +180,11 @@ pub enum Warning {
         pids: Vec<u32>,
         asked: u64,
     },
+    /// The unix table came from `/proc/net/unix` (`--source proc`, a fixture
+    /// tree, or netlink failing: `why`), which names no peers and no queues.
+    UnixWithoutPeers { why: Option<String>, root: String },
+    /// Unix sockets of other network namespaces are not read (only the host's).
+    UnixOtherNetns { namespaces: usize },
 }
 
 fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
@@ -247,7 +252,9 @@ impl Warning {
             Warning::ClosedUnexamined { sockets, .. } => *sockets = 0,
             Warning::NetnsFellBack { .. }
             | Warning::NetnsSkipped { .. }
-            | Warning::NetlinkUnavailable { .. } => {}
+            | Warning::NetlinkUnavailable { .. }
+            | Warning::UnixWithoutPeers { .. } => {}
+            Warning::UnixOtherNetns { namespaces } => *namespaces = 0,
         }
         if let Warning::MalformedLines { shown, .. } = &mut w {
             shown.clear();
@@ -348,9 +355,14 @@ impl Warning {
             .iter()
             .map(|m| format!("{} line {}: {}", m.file, m.line, m.reason))
             .collect();
+        // The unix table's lines are reported apart (collect::Collector::read_unix).
+        let table = match shown.first() {
+            Some(m) if m.file.ends_with("/unix") || m.file == "unix" => "unix",
+            _ => "TCP",
+        };
         write!(
             f,
-            "{count} malformed line{} in the TCP table not counted: {}{}",
+            "{count} malformed line{} in the {table} table not counted: {}{}",
             plural(*count as u64, "", "s"),
             lines.join("; "),
             if *count > shown.len() { "; ..." } else { "" }
@@ -466,6 +478,18 @@ impl fmt::Display for Warning {
             ),
             Warning::OwnFdsExhausted { .. } => self.fmt_own_fds(f),
             Warning::UnattributedGone { .. } => self.fmt_unattributed_gone(f),
+            Warning::UnixWithoutPeers { why, root } => write!(
+                f,
+                "{}unix sockets read from {root}/net/unix, which names no peers: clients show as (unknown peer), with no peer process, and Recv-Q and Send-Q are 0",
+                why.as_ref().map_or_else(String::new, |w| format!(
+                    "netlink sock_diag of unix sockets unavailable ({w}); "
+                ))
+            ),
+            Warning::UnixOtherNetns { namespaces } => write!(
+                f,
+                "unix sockets are read in the host network namespace only: those of {namespaces} other namespace{} are not counted",
+                plural(*namespaces as u64, "", "s")
+            ),
         }
     }
 }

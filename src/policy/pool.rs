@@ -2,20 +2,27 @@
 //! with an owner, `--pool-size ENDPOINT=N` (repeatable) for the groups whose remote
 //! end matches, the most specific rule winning. Inbound groups have a pool only when
 //! a rule names their local service (a server's connection limit); unowned and
-//! unattributed sockets are in no pool. Pure.
+//! unattributed sockets are in no pool. Unix groups (`--proto unix|all`) are
+//! judged the same way, by `--pool-size PATH=N` or `@NAME=N` (the server-side
+//! name, exactly), which is more specific than any TCP rule and matches no TCP
+//! group; the bare `N` covers unix client groups too. Pure.
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::filter::RemoteFilter;
 use crate::model::report::{Attribution, Group, RemoteKey};
+use crate::model::unix::{Proto, UnixEndpoint, UnixName};
 use crate::model::{Direction, TcpState};
 
 /// One `--pool-size` value: a size for every group, or for an endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolRule {
-    /// `None`: the bare `--pool-size N`.
+    /// `None`: the bare `--pool-size N` (or a unix rule, `path`).
     pub endpoint: Option<RemoteFilter>,
+    /// A unix server-side name (`/run/app.sock=N`, `@name=N`): matches unix
+    /// groups of exactly that name.
+    pub path: Option<UnixName>,
     /// As the user wrote it, for messages (`10.0.0.5:5432`).
     pub text: String,
     pub size: u64,
@@ -25,6 +32,10 @@ impl PoolRule {
     /// How specific the rule is: a port over none, then a longer prefix; the bare
     /// default least. `IP:PORT > CIDR:PORT > :PORT > IP > CIDR > default`.
     fn specificity(&self) -> (u8, u8, u8) {
+        if self.path.is_some() {
+            // An exact name: nothing is more specific (and no TCP rule competes).
+            return (2, 0, 0);
+        }
         match &self.endpoint {
             None => (0, 0, 0),
             Some(f) => (
@@ -46,6 +57,23 @@ impl FromStr for PoolRule {
                 "'{s}': '{n}' is not a pool size (expected N or ENDPOINT=N with N of 1 or more, e.g. 20 or 10.0.0.5:5432=10)"
             )
         };
+        // A unix name: an absolute path or `@abstract`; the size follows the
+        // last `=` (a path may hold one).
+        if let Some((name, n)) = s.rsplit_once('=')
+            && (name.starts_with('/') || name.starts_with('@'))
+        {
+            let size = n.trim().parse::<u64>().ok().filter(|n| *n > 0);
+            let path = match name.strip_prefix('@') {
+                Some(a) => UnixName::Abstract(a.into()),
+                None => UnixName::Path(name.into()),
+            };
+            return Ok(PoolRule {
+                endpoint: None,
+                path: Some(path),
+                text: name.to_string(),
+                size: size.ok_or_else(|| bad_size(n))?,
+            });
+        }
         let (endpoint, n) = match s.rsplit_once('=') {
             None => (None, s),
             Some((ep, n)) => {
@@ -64,6 +92,7 @@ impl FromStr for PoolRule {
         });
         Ok(PoolRule {
             endpoint,
+            path: None,
             text,
             size,
         })
@@ -91,7 +120,7 @@ impl PoolSizes {
     pub fn default_size(&self) -> Option<u64> {
         self.rules
             .iter()
-            .find(|r| r.endpoint.is_none())
+            .find(|r| r.endpoint.is_none() && r.path.is_none())
             .map(|r| r.size)
     }
 
@@ -102,6 +131,9 @@ impl PoolSizes {
             Some(Attribution::Unowned | Attribution::Unattributed)
         ) {
             return None;
+        }
+        if g.key.proto == Proto::Unix {
+            return self.for_unix(g);
         }
         match g.key.direction {
             Some(Direction::Listen) => None,
@@ -116,6 +148,7 @@ impl PoolSizes {
             Some(Direction::Outbound) | None => self
                 .rules
                 .iter()
+                .filter(|r| r.path.is_none())
                 .find(|r| match (&r.endpoint, g.key.remote) {
                     (None, _) => true,
                     (Some(f), Some(RemoteKey::Endpoint(a))) => f.matches(a),
@@ -130,18 +163,43 @@ impl PoolSizes {
     }
 }
 
+impl PoolSizes {
+    /// A unix group's pool: a rule naming its server-side name; for a client
+    /// group (outbound) the bare default too. A server's accepted sockets only
+    /// by name, as for TCP.
+    fn for_unix(&self, g: &Group) -> Option<u64> {
+        let named = |r: &&PoolRule| match (&r.path, &g.key.unix) {
+            (Some(p), Some(UnixEndpoint::Name(n))) => p == n,
+            _ => false,
+        };
+        match g.key.direction {
+            Some(Direction::Listen) => None,
+            Some(Direction::Inbound) => self.rules.iter().find(named).map(|r| r.size),
+            Some(Direction::Outbound) => self
+                .rules
+                .iter()
+                .find(|r| named(r) || (r.path.is_none() && r.endpoint.is_none()))
+                .map(|r| r.size),
+            // Socketpairs, closed peers: no pool is theirs.
+            None => None,
+        }
+    }
+}
+
 /// `pool 20` or `pools 10.0.0.5:5432=10, :6379=8, default 20`: for titles.
 impl fmt::Display for PoolSizes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.rules.as_slice() {
             [] => Ok(()),
-            [only] if only.endpoint.is_none() => write!(f, "pool {}", only.size),
+            [only] if only.endpoint.is_none() && only.path.is_none() => {
+                write!(f, "pool {}", only.size)
+            }
             rules => {
                 let parts: Vec<String> = rules
                     .iter()
-                    .map(|r| match &r.endpoint {
-                        None => format!("default {}", r.size),
-                        Some(_) => format!("{}={}", r.text, r.size),
+                    .map(|r| match (&r.endpoint, &r.path) {
+                        (None, None) => format!("default {}", r.size),
+                        _ => format!("{}={}", r.text, r.size),
                     })
                     .collect();
                 write!(f, "pools {}", parts.join(", "))
@@ -170,6 +228,7 @@ pub fn usage_breakdown(g: &Group) -> String {
 mod tests {
     use super::*;
     use crate::model::report::GroupKey;
+    use crate::model::unix::{Proto, UnixEndpoint, UnixName};
 
     fn outbound(remote: &str) -> Group {
         let mut g = Group::empty(GroupKey {
@@ -243,6 +302,50 @@ mod tests {
             "no default for servers"
         );
         assert_eq!(p.for_group(&inbound("10.0.0.2:8080")), Some(500));
+    }
+
+    #[test]
+    fn unix_paths_have_their_own_rules() {
+        let unix = |dir: Direction, name: UnixName| {
+            Group::empty(GroupKey {
+                attribution: Some(Attribution::Process),
+                pid: Some(1),
+                direction: Some(dir),
+                proto: Proto::Unix,
+                unix: Some(UnixEndpoint::Name(name)),
+                ..Default::default()
+            })
+        };
+        let pg = UnixName::Path("/run/postgresql/.s.PGSQL.5432".into());
+        let p = pools(&[
+            "100",
+            ":5432=7",
+            "/run/postgresql/.s.PGSQL.5432=20",
+            "@bus=3",
+        ]);
+        assert_eq!(
+            p.for_group(&unix(Direction::Outbound, pg.clone())),
+            Some(20)
+        );
+        assert_eq!(p.for_group(&unix(Direction::Inbound, pg.clone())), Some(20));
+        let other = UnixName::Path("/run/docker.sock".into());
+        assert_eq!(
+            p.for_group(&unix(Direction::Outbound, other.clone())),
+            Some(100)
+        );
+        assert_eq!(p.for_group(&unix(Direction::Inbound, other)), None);
+        let bus = UnixName::Abstract("bus".into());
+        assert_eq!(p.for_group(&unix(Direction::Outbound, bus)), Some(3));
+        assert_eq!(p.for_group(&unix(Direction::Listen, pg)), None);
+        // A path rule never sizes a TCP group, nor is it the default.
+        assert_eq!(p.for_group(&outbound("10.0.0.5:5432")), Some(7));
+        assert_eq!(
+            pools(&["/a.sock=5"]).for_group(&outbound("10.0.0.5:80")),
+            None
+        );
+        assert_eq!(pools(&["/a.sock=5"]).default_size(), None);
+        assert_eq!(pools(&["/a=b.sock=5"]).to_string(), "pools /a=b.sock=5");
+        assert!("/a.sock=0".parse::<PoolRule>().is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use crate::model::report::{Attribution, Group, GroupField, RemoteKey, Report};
 use crate::model::scan::{ScanInfo, ScanKind};
+use crate::model::unix::Proto;
 use crate::model::{NetnsId, StateCounts, TcpState};
 use crate::policy::pool::PoolSizes;
 
@@ -60,6 +61,11 @@ fn group_labels(g: &Group, with_user: bool) -> String {
     }
     let container = g.container.as_ref().map(|c| c.short()).unwrap_or_default();
     let _ = write!(labels, ",container=\"{}\"", esc(&container));
+    // Unix groups only: TCP series keep the label set they always had (their
+    // history and dashboards carry on); select TCP with proto="".
+    if g.proto == Proto::Unix {
+        labels.push_str(",proto=\"unix\"");
+    }
     // An unattributed group is told apart by its sockets' user, and that user is
     // the one lead to its owner.
     let unattributed = g.attribution == Some(Attribution::Unattributed) && g.user.is_some();
@@ -168,6 +174,7 @@ pub fn render(r: &Report, opts: &PromOptions) -> String {
     if let Some(scan) = &r.scan {
         scan_series(&mut out, scan);
     }
+    unix_series(&mut out, r);
     // build_info last: a reader of a textfile knows a whole one by it.
     scalars(&mut out, r);
     out
@@ -218,6 +225,49 @@ fn scan_series(out: &mut String, scan: &ScanInfo) {
         "sockleak_fd_tables_read_total {}",
         scan.totals.fd_tables_read
     );
+}
+
+/// The host's unix sockets by type and state, what no process holds and what
+/// is connected to a closed peer: only when `--proto` counts unix sockets.
+fn unix_series(out: &mut String, r: &Report) {
+    let Some(u) = &r.totals.unix else {
+        return;
+    };
+    header(
+        out,
+        "sockleak_unix_sockets",
+        "Unix sockets of the host namespace, by type and state (unfiltered; ss -xa).",
+    );
+    for (kind, t) in [
+        ("stream", &u.stream),
+        ("seqpacket", &u.seqpacket),
+        ("dgram", &u.dgram),
+    ] {
+        for (state, n) in [
+            ("connected", t.connected),
+            ("listening", t.listening),
+            ("unconnected", t.unconnected),
+        ] {
+            let _ = writeln!(
+                out,
+                "sockleak_unix_sockets{{type=\"{kind}\",state=\"{state}\"}} {n}"
+            );
+        }
+    }
+    header(
+        out,
+        "sockleak_unix_peer_closed_sockets",
+        "Unix stream and seqpacket sockets still connected to a peer that has closed.",
+    );
+    let _ = writeln!(out, "sockleak_unix_peer_closed_sockets {}", u.peer_closed);
+    header(
+        out,
+        "sockleak_unix_unattributed_sockets",
+        "Unix sockets no readable process holds (none with --pid, --process or --user: unknown).",
+    );
+    if let Some(n) = u.unattributed {
+        let _ = writeln!(out, "sockleak_unix_unattributed_sockets {n}");
+    }
 }
 
 fn host_series(out: &mut String, r: &Report) {

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table, presets};
 
 use crate::model::report::{Group, GroupField, Report};
+use crate::model::unix::{Proto, UnixTotals};
 use crate::model::watch::{Flag, WatchStats};
 use crate::model::{FdUsage, PortUse, TcpState, printable};
 
@@ -42,6 +43,8 @@ enum Col {
     State,
     Netns,
     Container,
+    /// A unix group's peer processes.
+    Peer,
 }
 
 fn key_columns(report: &Report, groups: &[Group]) -> Vec<Col> {
@@ -84,6 +87,9 @@ fn key_columns(report: &Report, groups: &[Group]) -> Vec<Col> {
     {
         cols.push(Col::Endpoint);
     }
+    if groups.iter().any(|g| g.peer.is_some()) {
+        cols.push(Col::Peer);
+    }
     if has(GroupField::State) {
         cols.push(Col::State);
     }
@@ -107,6 +113,10 @@ fn key_cell(col: Col, g: &Group) -> String {
             .container
             .as_ref()
             .map_or_else(dash, |c| printable(&c.short()).into_owned()),
+        Col::Peer => g
+            .peer
+            .as_ref()
+            .map_or_else(dash, |p| printable(&p.label()).into_owned()),
     }
 }
 
@@ -120,6 +130,7 @@ fn col_name(col: Col) -> &'static str {
         Col::State => "STATE",
         Col::Netns => "NETNS",
         Col::Container => "CONTAINER",
+        Col::Peer => "PEER",
     }
 }
 
@@ -143,6 +154,8 @@ struct Layout {
     with_ports: bool,
     /// IDLE: the oldest idle age of any state.
     with_idle: bool,
+    /// Every shown group is a unix one: states named as unix ones, no TCP ages.
+    unix_only: bool,
 }
 
 /// How far a layout is folded to fit a narrow terminal: each step keeps what the
@@ -153,16 +166,21 @@ impl Layout {
     fn new(report: &Report, groups: &[Group]) -> Layout {
         // CLOSE_WAIT always has a column (a zero there is news too); other states
         // only when some shown group has them.
+        // A unix-only table (`--proto unix`) has no CLOSE_WAIT and no idle ages.
+        let unix_only = !groups.is_empty() && groups.iter().all(|g| g.proto == Proto::Unix);
         let states = TcpState::ALL
             .into_iter()
-            .filter(|s| *s == TcpState::CloseWait || groups.iter().any(|g| g.states.get(*s) > 0))
+            .filter(|s| {
+                (*s == TcpState::CloseWait && !unix_only)
+                    || groups.iter().any(|g| g.states.get(*s) > 0)
+            })
             .collect();
         Layout {
             keys: key_columns(report, groups),
             states,
             with_total: true,
             with_recv_q: true,
-            with_oldest_cw: true,
+            with_oldest_cw: !unix_only,
             with_watch: groups.iter().any(|g| g.watch.is_some()),
             with_cmdline: groups.iter().any(|g| g.cmdline.is_some()),
             pad: 2,
@@ -173,7 +191,8 @@ impl Layout {
             with_ports: groups
                 .iter()
                 .any(|g| g.ports.is_some_and(|p| p.pct() >= PortUse::WARN_PCT)),
-            with_idle: true,
+            with_idle: !unix_only,
+            unix_only,
         }
     }
 
@@ -218,7 +237,13 @@ impl Layout {
 
     fn header(&self, color: bool) -> Vec<Cell> {
         let mut header: Vec<Cell> = self.keys.iter().map(|c| Cell::new(col_name(*c))).collect();
-        header.extend(self.states.iter().map(|s| Cell::new(s.upper())));
+        header.extend(self.states.iter().map(|s| match (self.unix_only, s) {
+            // The kernel's TCP numbers, named as what they mean for unix sockets.
+            (true, TcpState::Established) => Cell::new("CONNECTED"),
+            (true, TcpState::Listen) => Cell::new("LISTENING"),
+            (true, TcpState::Close) => Cell::new("UNCONNECTED"),
+            _ => Cell::new(s.upper()),
+        }));
         if self.with_total {
             header.push(Cell::new("TOTAL"));
         }
@@ -485,8 +510,9 @@ pub fn footer(r: &Report) -> String {
         0 => String::new(),
         n => format!(", {n} held closed"),
     };
+    let unix = r.totals.unix.as_ref().map_or_else(String::new, unix_footer);
     format!(
-        "{scope}: {} sockets{}; {} unowned, {}{held} (source {}, {:.0} ms)",
+        "{scope}: {} sockets{}; {} unowned, {}{held} (source {}, {:.0} ms){unix}",
         r.totals.sockets,
         if states.is_empty() {
             String::new()
@@ -500,5 +526,51 @@ pub fn footer(r: &Report) -> String {
         },
         r.source.as_str(),
         r.elapsed.as_secs_f64() * 1000.0
+    )
+}
+
+/// `; unix: 21 sockets (19 connected, 2 listening; 21 stream), 2 unattributed,
+/// 1 peer closed (source netlink)`: the host namespace's unix table.
+fn unix_footer(u: &UnixTotals) -> String {
+    let (mut conn, mut listen, mut unconn) = (0, 0, 0);
+    for t in [&u.stream, &u.seqpacket, &u.dgram] {
+        conn += t.connected;
+        listen += t.listening;
+        unconn += t.unconnected;
+    }
+    let states: Vec<String> = [
+        (conn, "connected"),
+        (listen, "listening"),
+        (unconn, "unconnected"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, s)| format!("{n} {s}"))
+    .collect();
+    let types: Vec<String> = [
+        (&u.stream, "stream"),
+        (&u.seqpacket, "seqpacket"),
+        (&u.dgram, "dgram"),
+    ]
+    .into_iter()
+    .filter(|(t, _)| t.total() > 0)
+    .map(|(t, s)| format!("{} {s}", t.total()))
+    .collect();
+    let detail = match (states.is_empty(), types.is_empty()) {
+        (true, true) => String::new(),
+        _ => format!(" ({}; {})", states.join(", "), types.join(", ")),
+    };
+    let unattributed = match u.unattributed {
+        Some(n) => format!("{n} unattributed"),
+        None => "unattributed not counted".to_string(),
+    };
+    let closed = match u.peer_closed {
+        0 => String::new(),
+        n => format!(", {n} peer closed"),
+    };
+    format!(
+        "; unix: {} sockets{detail}, {unattributed}{closed} (source {})",
+        u.sockets,
+        u.source.as_str()
     )
 }

@@ -6,6 +6,8 @@
 //! fall into, and once in the totals. Totals always describe the whole table;
 //! filters only choose which groups are shown.
 
+mod unix;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -103,6 +105,11 @@ pub fn aggregate_ranked(
     for &inode in &closed {
         agg.add_closed(inode);
     }
+    // `--proto unix`: TCP is still counted in the totals, but shown in no group.
+    if !filters.protos.tcp {
+        agg.groups.clear();
+        agg.matched = 0;
+    }
     // Idle ages are netlink's; under `--watch`, /proc-source CLOSE_WAIT sockets
     // get first-seen ages, which only `oldest_close_wait_idle_s` may show.
     let idle_known = c.source == Source::Netlink;
@@ -126,6 +133,10 @@ pub fn aggregate_ranked(
             g
         })
         .collect();
+    let unix = unix::aggregate(c, by, filters, &owners).map(|(groups, totals)| {
+        out.extend(groups);
+        totals
+    });
     sort_groups_by(&mut out, rank);
 
     Report {
@@ -142,6 +153,7 @@ pub fn aggregate_ranked(
             held_closed: closed.len() as u64,
             matched,
             netns: per_ns,
+            unix,
         },
         groups: out,
         warnings: c.warnings.clone(),
@@ -491,6 +503,8 @@ fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_know
             .or_else(|| owner.and_then(|o| o.proc.container.clone())),
         cmdline: owner.and_then(|o| o.proc.cmdline.clone()),
         ports: None,
+        proto: key.proto,
+        peer: None,
         watch: None,
         key,
     }
@@ -561,6 +575,7 @@ mod tests {
             scan: Default::default(),
             starts: vec![],
             cost: None,
+            unix: None,
         };
         let r = aggregate(&c, &DEFAULT_GROUP_BY, &Filters::default());
         let v = serde_json::to_value(&r).unwrap();

@@ -1,0 +1,305 @@
+//! Unix-domain sockets as plain data: which protocols a view counts, a unix
+//! socket as the kernel's `sock_diag` (or `/proc/net/unix`) reports it, the name a
+//! group of them is keyed by, the peer processes of a group, and the host's unix
+//! totals.
+//!
+//! The kernel numbers unix socket states with TCP's values (`TCP_ESTABLISHED`
+//! connected, `TCP_LISTEN` listening, `TCP_CLOSE` unconnected), exactly as `ss -x`
+//! shows them (ESTAB, LISTEN, UNCONN): they are kept as [`TcpState`]s, so that
+//! `--state`, `--metric` and the pool rules need no second vocabulary.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+
+use super::{NetnsId, TcpState};
+
+/// The protocol of a group: JSON `proto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    #[default]
+    Tcp,
+    Unix,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Unix => "unix",
+        }
+    }
+}
+
+/// The protocols a view counts (`--proto`): TCP alone by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protos {
+    pub tcp: bool,
+    pub unix: bool,
+}
+
+impl Default for Protos {
+    fn default() -> Self {
+        Protos {
+            tcp: true,
+            unix: false,
+        }
+    }
+}
+
+/// `SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_SEQPACKET`: the kernel's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UnixType {
+    Stream,
+    Dgram,
+    Seqpacket,
+}
+
+impl UnixType {
+    pub fn from_kernel(n: u32) -> Option<UnixType> {
+        match n {
+            1 => Some(UnixType::Stream),
+            2 => Some(UnixType::Dgram),
+            5 => Some(UnixType::Seqpacket),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnixType::Stream => "stream",
+            UnixType::Dgram => "dgram",
+            UnixType::Seqpacket => "seqpacket",
+        }
+    }
+
+    /// Connection-oriented types are grouped; datagram sockets are counted in
+    /// the totals only (a connected datagram socket is a destination, not a
+    /// connection: every process logging to `/dev/log` holds one).
+    pub fn is_connection(self) -> bool {
+        matches!(self, UnixType::Stream | UnixType::Seqpacket)
+    }
+}
+
+/// A unix socket's address: a filesystem path, an abstract name (`@name`, the
+/// kernel's leading NUL written as `@`, as `ss` does), or none (a socketpair, an
+/// unbound client).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UnixName {
+    Unnamed,
+    Path(Arc<str>),
+    /// Without the leading `@`.
+    Abstract(Arc<str>),
+}
+
+impl UnixName {
+    /// From the kernel's `sun_path` bytes (UNIX_DIAG_NAME, or `/proc/net/unix`'s
+    /// path column already turned into `@name`): a leading NUL is abstract.
+    pub fn from_kernel(bytes: &[u8]) -> UnixName {
+        match bytes.split_first() {
+            None => UnixName::Unnamed,
+            Some((0, rest)) => UnixName::Abstract(Arc::from(String::from_utf8_lossy(rest))),
+            Some(_) => UnixName::Path(Arc::from(String::from_utf8_lossy(bytes))),
+        }
+    }
+
+    pub fn is_named(&self) -> bool {
+        !matches!(self, UnixName::Unnamed)
+    }
+}
+
+impl fmt::Display for UnixName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnixName::Unnamed => f.write_str("(unnamed)"),
+            UnixName::Path(p) => f.write_str(p),
+            UnixName::Abstract(a) => write!(f, "@{a}"),
+        }
+    }
+}
+
+/// One unix socket as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixSocket {
+    pub inode: u64,
+    pub kind: UnixType,
+    /// `Established` (connected), `Listen`, or `Close` (unconnected).
+    pub state: TcpState,
+    /// Its own address: a listener's, and (in the kernel) every socket that
+    /// listener accepted; unnamed for most clients.
+    pub name: UnixName,
+    /// Its peer; `None` when it has none (listening, unconnected) or the source
+    /// cannot say (`/proc/net/unix`).
+    pub peer: Option<PeerRef>,
+    /// Unread bytes (a listener: connections waiting for accept), as `ss -x`.
+    pub recv_q: u32,
+    /// Unsent bytes (a listener: 0, not its backlog).
+    pub send_q: u32,
+    pub netns: NetnsId,
+}
+
+/// What the kernel says of a connected socket's peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerRef {
+    /// The peer socket's inode.
+    Inode(u64),
+    /// The peer was released (the kernel keeps this socket connected, to no one,
+    /// until it is closed: the unix form of CLOSE_WAIT).
+    Closed,
+    /// The connection waits in the listener's backlog: its server-side socket
+    /// has no inode until it is accepted.
+    Pending,
+}
+
+/// The server-side end a unix group is keyed by (see `report::unix`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UnixEndpoint {
+    /// The server's path or abstract name.
+    Name(UnixName),
+    /// Both ends unnamed: a `socketpair(2)` (or an unbound client of one).
+    Socketpair,
+    /// Connected, and the peer has closed: its name is gone with it.
+    PeerClosed,
+    /// Connected, waiting for the server to accept (no server-side inode yet).
+    Pending,
+    /// Neither bound nor connected (a `socket(2)` never connected, or one whose
+    /// `connect` failed).
+    Unconnected,
+    /// Connected, but the source cannot see the peer (`/proc/net/unix`).
+    UnknownPeer,
+}
+
+impl fmt::Display for UnixEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnixEndpoint::Name(n) => n.fmt(f),
+            UnixEndpoint::Socketpair => f.write_str("(socketpair)"),
+            UnixEndpoint::PeerClosed => f.write_str("(peer closed)"),
+            UnixEndpoint::Pending => f.write_str("(not accepted)"),
+            UnixEndpoint::Unconnected => f.write_str("(unconnected)"),
+            UnixEndpoint::UnknownPeer => f.write_str("(unknown peer)"),
+        }
+    }
+}
+
+/// The processes at the other end of a unix group's sockets: the holders of
+/// their peers' inodes, from the same fd scan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Peer {
+    /// Every pid holding a peer socket, ascending.
+    pub pids: Vec<u32>,
+    /// Their names, sorted, each once.
+    pub processes: Vec<String>,
+    /// Sockets of the group whose peer no readable process holds.
+    pub unattributed: u64,
+    /// Sockets of the group whose peer has closed (connected to no one).
+    pub closed: u64,
+}
+
+impl Peer {
+    /// `postgres[4242]`, `postgres (20 pids)`, `php-fpm,nginx (3 pids)`, or `-`;
+    /// `, 3 closed` when peers have closed.
+    pub fn label(&self) -> String {
+        let names = self.processes.join(",");
+        let who = match self.pids.as_slice() {
+            [] => "-".to_string(),
+            [one] => format!("{names}[{one}]"),
+            many => format!("{names} ({} pids)", many.len()),
+        };
+        match self.closed {
+            0 => who,
+            n if self.pids.is_empty() => format!("{n} closed"),
+            n => format!("{who}, {n} closed"),
+        }
+    }
+}
+
+/// Counts of one unix socket type: connected, listening, unconnected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UnixStates {
+    pub connected: u64,
+    pub listening: u64,
+    pub unconnected: u64,
+}
+
+impl UnixStates {
+    pub fn add(&mut self, st: TcpState) {
+        match st {
+            TcpState::Established => self.connected += 1,
+            TcpState::Listen => self.listening += 1,
+            _ => self.unconnected += 1,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.connected + self.listening + self.unconnected
+    }
+}
+
+/// The host's unix sockets (JSON `totals.unix`), whatever the filters: every
+/// socket of the table, datagram sockets too, so that the sum matches `ss -xa`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UnixTotals {
+    pub sockets: u64,
+    pub stream: UnixStates,
+    pub seqpacket: UnixStates,
+    pub dgram: UnixStates,
+    /// Stream and seqpacket sockets connected to a peer that has closed.
+    pub peer_closed: u64,
+    /// Sockets no readable process holds (in flight in an SCM_RIGHTS message,
+    /// or held by a process whose fd table is unreadable); null for a focused
+    /// query.
+    pub unattributed: Option<u64>,
+    /// Stream and seqpacket sockets passing the filters, each counted once.
+    pub matched: u64,
+    #[serde(serialize_with = "source_str")]
+    pub source: super::Source,
+}
+
+fn source_str<S: Serializer>(s: &super::Source, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s.as_str())
+}
+
+impl UnixTotals {
+    pub fn of_type(&mut self, t: UnixType) -> &mut UnixStates {
+        match t {
+            UnixType::Stream => &mut self.stream,
+            UnixType::Seqpacket => &mut self.seqpacket,
+            UnixType::Dgram => &mut self.dgram,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_written_as_ss_writes_them() {
+        assert_eq!(UnixName::from_kernel(b"").to_string(), "(unnamed)");
+        assert_eq!(
+            UnixName::from_kernel(b"/run/postgresql/.s.PGSQL.5432").to_string(),
+            "/run/postgresql/.s.PGSQL.5432"
+        );
+        assert_eq!(
+            UnixName::from_kernel(b"\0dbus-xyz").to_string(),
+            "@dbus-xyz"
+        );
+        assert_eq!(UnixEndpoint::Socketpair.to_string(), "(socketpair)");
+    }
+
+    #[test]
+    fn peer_labels() {
+        let p = |pids: Vec<u32>, names: &[&str]| Peer {
+            pids,
+            processes: names.iter().map(|s| s.to_string()).collect(),
+            unattributed: 0,
+            closed: 0,
+        };
+        assert_eq!(p(vec![], &[]).label(), "-");
+        assert_eq!(p(vec![7], &["postgres"]).label(), "postgres[7]");
+        assert_eq!(p(vec![7, 8], &["postgres"]).label(), "postgres (2 pids)");
+    }
+}

@@ -1,0 +1,272 @@
+//! Unix socket groups (`--proto unix|all`): the host's unix sockets counted into
+//! `totals.unix`, and the connection-oriented ones (stream, seqpacket) into groups
+//! per owner × the server-side name, with the processes at the other end.
+//!
+//! The server-side name of a socket, for both ends of a connection:
+//! - a listener: its own name (direction `listen`);
+//! - a server's accepted socket: its own name, which the kernel copies from the
+//!   listener (`ss -x` shows it as the local address), direction `inbound`;
+//! - a client: its peer's name, i.e. the accepted socket's, the listener's path
+//!   (direction `outbound`); a client bound to a name of its own is still told
+//!   from the server by which of the two names a listener has;
+//! - neither end named: `(socketpair)`; a peer released: `(peer closed)`; a
+//!   connection still in the listener's backlog: `(not accepted)`; a socket never
+//!   connected: its own name, or `(unconnected)`; without peers (`/proc/net/unix`):
+//!   `(unknown peer)`. These have no direction.
+
+use super::{Acc, FastMap, FastSet, OwnerInfo, to_group};
+use crate::collect::Collection;
+use crate::collect::fdscan::FdScan;
+use crate::filter::Filters;
+use crate::model::report::{Attribution, Group, GroupField, GroupKey};
+use crate::model::unix::{Peer, PeerRef, Proto, UnixEndpoint, UnixName, UnixSocket, UnixTotals};
+use crate::model::{Direction, Process, Source, TcpState};
+
+/// A unix group's counts: the TCP accumulator's, and its peers'.
+#[derive(Default)]
+struct UnixAcc {
+    acc: Acc,
+    peer_pids: Vec<u32>,
+    peer_unattributed: u64,
+    peer_closed: u64,
+}
+
+/// The unix groups and totals of a collection (none without a unix table).
+pub(super) fn aggregate(
+    c: &Collection,
+    by: &[GroupField],
+    filters: &Filters,
+    owners: &FastMap<u32, OwnerInfo>,
+) -> Option<(Vec<Group>, UnixTotals)> {
+    let u = c.unix.as_ref()?;
+    let mut totals = UnixTotals {
+        unattributed: u.unattributed,
+        source: u.source,
+        ..UnixTotals::default()
+    };
+    let by_inode: FastMap<u64, u32> = u
+        .sockets
+        .iter()
+        .zip(0u32..)
+        .filter(|(s, _)| s.inode != 0)
+        .map(|(s, i)| (s.inode, i))
+        .collect();
+    let listeners: FastSet<&UnixName> = u
+        .sockets
+        .iter()
+        .filter(|s| s.state == TcpState::Listen && s.name.is_named())
+        .map(|s| &s.name)
+        .collect();
+    let mut groups: FastMap<GroupKey, UnixAcc> = FastMap::default();
+    let mut keys: Vec<(GroupKey, Option<u32>)> = Vec::new();
+    for (i, s) in u.sockets.iter().enumerate() {
+        totals.sockets += 1;
+        totals.of_type(s.kind).add(s.state);
+        if s.kind.is_connection() && s.peer == Some(PeerRef::Closed) {
+            totals.peer_closed += 1;
+        }
+        if !s.kind.is_connection() || !filters.unix_matches(s) {
+            continue;
+        }
+        let peer = match s.peer {
+            Some(PeerRef::Inode(p)) => by_inode.get(&p).map(|&j| &u.sockets[j as usize]),
+            _ => None,
+        };
+        let (dir, end) = side(s, peer, &listeners);
+        let held = if s.inode == 0 {
+            &[][..]
+        } else {
+            u.held(&c.fds, i)
+        };
+        keys.clear();
+        for &(_, pid) in held {
+            let Some(o) = owners.get(&pid) else { continue };
+            if filters.has_owner_filter() && !filters.owner_matches(o.proc) {
+                continue;
+            }
+            let k = key_for(s, dir, &end, Attribution::Process, Some(o), by);
+            keys.push((k, Some(pid)));
+        }
+        if keys.is_empty() {
+            if filters.has_owner_filter() {
+                continue;
+            }
+            let attribution = match (s.inode, held.is_empty()) {
+                (0, _) => Attribution::Unowned,
+                (_, true) => Attribution::Unattributed,
+                _ => Attribution::Process,
+            };
+            keys.push((key_for(s, dir, &end, attribution, None, by), None));
+        }
+        totals.matched += 1;
+        keys.sort();
+        let peer_pids = peer_holders(&c.fds, s.peer);
+        let mut last: Option<&GroupKey> = None;
+        for (key, pid) in &keys {
+            let g = groups.entry(key.clone()).or_default();
+            if let Some(pid) = pid
+                && g.acc.pids.last() != Some(pid)
+            {
+                g.acc.pids.push(*pid);
+            }
+            if last == Some(key) {
+                continue;
+            }
+            last = Some(key);
+            count(g, s, peer_pids);
+        }
+    }
+    let out = groups
+        .into_iter()
+        .map(|(key, g)| finish(key, g, owners, &c.processes, u.source))
+        .collect();
+    Some((out, totals))
+}
+
+/// The pids holding a socket's peer (empty: none readable, or no peer inode).
+fn peer_holders(fds: &FdScan, peer: Option<PeerRef>) -> &[(u64, u32)] {
+    match peer {
+        Some(PeerRef::Inode(p)) => fds.held(p),
+        _ => &[],
+    }
+}
+
+fn count(g: &mut UnixAcc, s: &UnixSocket, peer_pids: &[(u64, u32)]) {
+    g.acc.states.add(s.state);
+    g.acc.recv_q += u64::from(s.recv_q);
+    g.acc.send_q += u64::from(s.send_q);
+    match s.peer {
+        Some(PeerRef::Closed) => g.peer_closed += 1,
+        Some(PeerRef::Inode(_)) if peer_pids.is_empty() => g.peer_unattributed += 1,
+        Some(PeerRef::Inode(_)) => {
+            for &(_, p) in peer_pids {
+                // Skipping repeats keeps a group of one peer process one entry long.
+                if g.peer_pids.last() != Some(&p) {
+                    g.peer_pids.push(p);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The direction and server-side end of `s` (the module docs say which).
+fn side(
+    s: &UnixSocket,
+    peer: Option<&UnixSocket>,
+    listeners: &FastSet<&UnixName>,
+) -> (Option<Direction>, UnixEndpoint) {
+    let own = || UnixEndpoint::Name(s.name.clone());
+    let named = s.name.is_named();
+    match s.state {
+        TcpState::Listen => return (Some(Direction::Listen), own()),
+        TcpState::Established => {}
+        _ if named => return (None, own()),
+        _ => return (None, UnixEndpoint::Unconnected),
+    }
+    match (s.peer, peer) {
+        (Some(PeerRef::Pending), _) => (Some(Direction::Outbound), UnixEndpoint::Pending),
+        (Some(PeerRef::Inode(_)), Some(p)) => {
+            let server = |n: &UnixName| n.is_named() && listeners.contains(n);
+            if named && (!p.name.is_named() || (server(&s.name) && !server(&p.name))) {
+                (Some(Direction::Inbound), own())
+            } else if p.name.is_named() {
+                (
+                    Some(Direction::Outbound),
+                    UnixEndpoint::Name(p.name.clone()),
+                )
+            } else {
+                (None, UnixEndpoint::Socketpair)
+            }
+        }
+        // No peer to look at: a named end is a server's accepted socket.
+        _ if named => (Some(Direction::Inbound), own()),
+        (Some(PeerRef::Closed), _) => (None, UnixEndpoint::PeerClosed),
+        _ => (None, UnixEndpoint::UnknownPeer),
+    }
+}
+
+/// The group key of unix socket `s` under the `--by` keys, for one owner (or
+/// none). Every endpoint-like key (endpoint, remote, remote-host, the ports) is
+/// the server-side end: a unix socket has no host or port.
+fn key_for(
+    s: &UnixSocket,
+    dir: Option<Direction>,
+    end: &UnixEndpoint,
+    attribution: Attribution,
+    owner: Option<&OwnerInfo>,
+    by: &[GroupField],
+) -> GroupKey {
+    let mut k = GroupKey {
+        netns: Some(s.netns),
+        proto: Proto::Unix,
+        ..Default::default()
+    };
+    for f in by {
+        match f {
+            GroupField::Process | GroupField::Command | GroupField::User => {
+                k.attribution = Some(attribution);
+                if let Some(o) = owner {
+                    match f {
+                        GroupField::Process => k.pid = Some(o.proc.pid),
+                        GroupField::Command => k.command = Some(o.comm.clone()),
+                        _ => k.user = Some(o.user.clone()),
+                    }
+                }
+            }
+            GroupField::Endpoint => {
+                k.direction = dir;
+                k.unix = Some(end.clone());
+            }
+            GroupField::Remote
+            | GroupField::RemoteHost
+            | GroupField::RemotePort
+            | GroupField::LocalPort => k.unix = Some(end.clone()),
+            GroupField::State => k.state = Some(s.state),
+            GroupField::Direction => k.direction = dir,
+            GroupField::Netns => {}
+            GroupField::Container => {
+                k.container = owner.and_then(|o| o.proc.container.clone());
+            }
+        }
+    }
+    k
+}
+
+/// A unix group: TCP's [`to_group`], its name in `local` or `remote`, its peers.
+fn finish(
+    key: GroupKey,
+    mut g: UnixAcc,
+    owners: &FastMap<u32, OwnerInfo>,
+    processes: &std::collections::HashMap<u32, Process>,
+    source: Source,
+) -> Group {
+    g.acc.pids.sort_unstable();
+    g.acc.pids.dedup();
+    g.peer_pids.sort_unstable();
+    g.peer_pids.dedup();
+    let (local, remote) = key.unix_sides();
+    let mut out = to_group(key, g.acc, owners, false);
+    out.local = local;
+    out.remote = remote;
+    let mut names: Vec<String> = g
+        .peer_pids
+        .iter()
+        .map(|p| {
+            processes
+                .get(p)
+                .map_or("?", |p| p.comm.as_str())
+                .to_string()
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    // /proc/net/unix names no peers: unknown, not "none".
+    out.peer = (source == Source::Netlink).then_some(Peer {
+        pids: g.peer_pids,
+        processes: names,
+        unattributed: g.peer_unattributed,
+        closed: g.peer_closed,
+    });
+    out
+}
