@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::container::Container;
+use super::peek::Unread;
 use super::warning::Warning;
 use super::watch::WatchStats;
 use super::{Direction, FdUsage, NetnsId, Source, StateCounts, TcpState};
@@ -201,6 +202,10 @@ pub struct Group {
     /// `--watch` statistics; only in watch output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchStats>,
+    /// `--peek`: what the peeked sockets' receive queues start with, most
+    /// frequent first; absent without `--peek`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread: Option<Vec<Unread>>,
 }
 
 impl Group {
@@ -255,6 +260,7 @@ impl Group {
             container: key.container.clone(),
             cmdline: None,
             watch: None,
+            unread: None,
             key,
         }
     }

@@ -511,6 +511,7 @@ fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_know
             .or_else(|| owner.and_then(|o| o.proc.container.clone())),
         cmdline: owner.and_then(|o| o.proc.cmdline.clone()),
         watch: None,
+        unread: None,
         key,
     }
 }
