@@ -6,6 +6,8 @@
 //! fall into, and once in the totals. Totals always describe the whole table;
 //! filters only choose which groups are shown.
 
+pub mod peek;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -33,6 +35,8 @@ pub struct Sampler {
     pub filters: Filters,
     /// The state groups are ranked by (`--metric`; CLOSE_WAIT by default).
     pub rank: TcpState,
+    /// `--peek`: what unread queues hold, per group (off by default).
+    pub peek: Option<crate::collect::peek::PeekOptions>,
 }
 
 impl Sampler {
@@ -45,7 +49,11 @@ impl Sampler {
 
     /// Aggregate a collection taken by [`Sampler::collector`].
     pub fn aggregate(&self, c: &Collection) -> Report {
-        aggregate_ranked(c, &self.by, &self.filters, self.rank)
+        let mut r = aggregate_ranked(c, &self.by, &self.filters, self.rank);
+        if let Some(opts) = &self.peek {
+            peek::attach(&mut r, c, &self.by, &self.filters, opts);
+        }
+        r
     }
 
     /// `--idle-over` needs idle ages, which only netlink gives: a collection that
