@@ -26,12 +26,11 @@ fn framed() -> impl Strategy<Value = Vec<u8>> {
         Just(b"<html>".to_vec()),
         Just(vec![0x1f, 0x8b]),
     ];
-    (magic, proptest::collection::vec(any::<u8>(), 0..PEEK_BYTES))
-        .prop_map(|(mut m, rest)| {
-            m.extend(rest);
-            m.truncate(PEEK_BYTES);
-            m
-        })
+    (magic, proptest::collection::vec(any::<u8>(), 0..PEEK_BYTES)).prop_map(|(mut m, rest)| {
+        m.extend(rest);
+        m.truncate(PEEK_BYTES);
+        m
+    })
 }
 
 proptest! {
@@ -69,7 +68,7 @@ proptest! {
     #[test]
     fn escaping_round_trips_printable_ascii(t in "[ -~]{0,80}") {
         let e = escaped(t.as_bytes(), 512);
-        let back = e.replace("\\\\", "\u{0}").replace("\\\"", "\"").replace('\u{0}', "\\");
+        let back = e.replace("\\\\", "\\");
         prop_assert_eq!(back, t);
     }
 }

@@ -402,7 +402,7 @@ fn with_unread(text: &str, groups: &[Group], header: bool) -> String {
         if unread.len() > UNREAD_SHOWN {
             let more: u64 = unread[UNREAD_SHOWN..].iter().map(|u| u.count).sum();
             out.push_str(&format!(
-                "          {more} more in other classes (--json shows all)\n"
+                "          and {more} more (--json lists every class)\n"
             ));
         }
     }

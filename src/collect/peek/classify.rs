@@ -378,8 +378,10 @@ fn looks_textual(b: &[u8]) -> bool {
 
 /// At most `max` bytes of `b` as one line of text: backslash, the C0 and C1
 /// controls and DEL escaped (`\n`, `\r`, `\t`, `\x1b`), bytes that are not UTF-8
-/// as `\xNN`, and `...` when there was more. Byte-oriented (the input is not a
-/// string), unlike `model::printable`, whose escapes it writes the same way.
+/// as `\xNN`, and `...` when there was more. Quotes are left as they are: JSON
+/// escapes them itself, and in the table a summary ends at its line's last quote.
+/// Byte-oriented (the input is not a string), unlike `model::printable`, whose
+/// escapes it writes the same way.
 pub fn escaped(b: &[u8], max: usize) -> String {
     let cut = &b[..b.len().min(max)];
     let mut out = String::with_capacity(cut.len() + 8);
@@ -418,7 +420,6 @@ fn push_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
@@ -465,7 +466,7 @@ mod tests {
         assert_eq!(c(b"\n  <!DOCTYPE html>\n<html>").0, "html");
         assert_eq!(
             c(b"{\"error\":\"forbidden\"}"),
-            ("json", "{\\\"error\\\":\\\"forbidden\\\"}".into())
+            ("json", "{\"error\":\"forbidden\"}".into())
         );
         assert_eq!(c(b"<?xml version=\"1.0\"?><fault/>").0, "xml");
         assert_eq!(c(b"Access denied\n"), ("text", "Access denied\\n".into()));
