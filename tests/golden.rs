@@ -352,6 +352,17 @@ fn peek() {
         "report-peek.json",
         &Renderer::Json { top: None }.render(&r).unwrap(),
     );
+    let p = Renderer::Prometheus(PromOptions {
+        max_series: 500,
+        pools: PoolSizes::default(),
+    });
+    let prom = p.render(&r).unwrap();
+    let text = String::from_utf8_lossy(&prom);
+    let unread: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("sockleak_unread_sockets"))
+        .collect();
+    golden("metrics-peek.prom", (unread.join("\n") + "\n").as_bytes());
     // Alert and breach lines name the dominant class.
     let mut tracker = Tracker::new(Policy {
         metric: TcpState::CloseWait,

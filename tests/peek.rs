@@ -347,3 +347,51 @@ fn watch_samples_carry_the_summary() {
         );
     }
 }
+
+/// `serve` on 127.0.0.1:0 with `args`; one scrape of /metrics; the exposition.
+fn scrape(args: &[&str]) -> String {
+    use std::io::Read;
+    let mut child = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start serve");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("sockleak serve: listening on http://")
+        .and_then(|s| s.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("unexpected first log line {line:?}"))
+        .to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    resp.split_once("\r\n\r\n").unwrap().1.to_string()
+}
+
+#[test]
+fn serve_peeks_only_when_told_and_exports_classes_only() {
+    assert_root();
+    let (server, _client, _raw, peer) = leaking_clients();
+    let plain = scrape(&["--remote", &peer]);
+    assert!(!plain.contains("sockleak_unread_sockets"), "{plain}");
+    let peeked = scrape(&["--peek", "--remote", &peer]);
+    promtool_check(peeked.as_bytes());
+    assert!(
+        peeked.contains("sockleak_unread_sockets{class=\"html\"} 9\n")
+            && peeked.contains("sockleak_unread_sockets{class=\"http-head\"} 3\n"),
+        "{peeked}"
+    );
+    let head = server.ready["body_head"].as_str().unwrap();
+    assert!(!peeked.contains(&head[..20]), "no summary in the metrics");
+}
