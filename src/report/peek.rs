@@ -98,7 +98,7 @@ fn summaries(tally: BTreeMap<(UnreadClass, String), u64>) -> Vec<Unread> {
             count,
         })
         .collect();
-    v.sort_by(|a, b| b.count.cmp(&a.count));
+    v.sort_by_key(|u| std::cmp::Reverse(u.count));
     v
 }
 

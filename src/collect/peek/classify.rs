@@ -99,7 +99,9 @@ fn http2(b: &[u8]) -> Option<String> {
             2 => len == 5,
             _ => true,
         };
-        if len > 16_384 || stream >> 31 != 0 || on_zero != (stream == 0) && h[3] != 8 || !fixed_ok {
+        // WINDOW_UPDATE (8) is sent on both.
+        let stream_ok = on_zero == (stream == 0) || h[3] == 8;
+        if len > 16_384 || stream >> 31 != 0 || !stream_ok || !fixed_ok {
             return None;
         }
         let mut label = name.to_string();
@@ -191,7 +193,7 @@ fn postgres(b: &[u8]) -> Option<String> {
         let head = b.get(at..at + 5)?;
         let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
         let (name, fixed) = pg_message(head[0])?;
-        if len < 4 || len > 1 << 24 || fixed.is_some_and(|f| f != len) {
+        if !(4..=1 << 24).contains(&len) || fixed.is_some_and(|f| f != len) {
             return None;
         }
         let body = &b[(at + 5).min(b.len())..(at + 1 + len).min(b.len())];
