@@ -20,6 +20,7 @@ pub mod classify;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::model::peek::PeekMiss;
@@ -63,28 +64,52 @@ pub enum Outcome {
 /// Peek every request through `proc_root` (the live `/proc`: the configuration
 /// refuses `--peek` with `--proc-root`), within `budget`. Outcomes are in the
 /// order of `requests`.
+///
+/// Holders are taken one at a time from a shared counter by a few threads: the
+/// cost is finding each socket's fd number (one `readlink` per fd of the holder,
+/// until its wanted sockets are found), and a few processes hold most fds.
 pub fn peek_all(proc_root: &Path, requests: &[Request], budget: Duration) -> Vec<Outcome> {
     let deadline = Instant::now() + budget;
-    let mut out = vec![Outcome::Missed(PeekMiss::Budget); requests.len()];
     let mut by_pid: HashMap<u32, Vec<usize>> = HashMap::new();
     for (i, r) in requests.iter().enumerate() {
         by_pid.entry(r.pid).or_default().push(i);
     }
-    let mut pids: Vec<u32> = by_pid.keys().copied().collect();
-    pids.sort_unstable();
-    for pid in pids {
-        if Instant::now() >= deadline {
-            break;
+    let mut work: Vec<(u32, Vec<usize>)> = by_pid.into_iter().collect();
+    work.sort_unstable();
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+        .min(work.len().max(1));
+    let run = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some((pid, idx)) = work.get(i) else { break };
+            if Instant::now() >= deadline {
+                continue; // left as Budget
+            }
+            let inodes: Vec<u64> = idx.iter().map(|&i| requests[i].inode).collect();
+            let found = peek_process(proc_root, *pid, &inodes, deadline);
+            done.extend(idx.iter().copied().zip(found));
         }
-        let idx = &by_pid[&pid];
-        let inodes: Vec<u64> = idx.iter().map(|&i| requests[i].inode).collect();
-        for (i, o) in idx
-            .iter()
-            .zip(peek_process(proc_root, pid, &inodes, deadline))
-        {
-            out[*i] = o;
+        done
+    };
+    let mut out = vec![Outcome::Missed(PeekMiss::Budget); requests.len()];
+    std::thread::scope(|s| {
+        // A helper that cannot be spawned is no error: the counter hands its
+        // holders to the others.
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, run).ok())
+            .collect();
+        let mut all = run();
+        for h in helpers {
+            all.extend(h.join().expect("peek thread panicked"));
         }
-    }
+        for (i, o) in all {
+            out[i] = o;
+        }
+    });
     out
 }
 
@@ -117,20 +142,32 @@ fn peek_process(root: &Path, pid: u32, inodes: &[u64], deadline: Instant) -> Vec
     out
 }
 
-/// The fd numbers under which `pid` holds `inodes` (one read of its fd table).
+/// The fd numbers under which `pid` holds `inodes`: its fd links read in
+/// directory order until every one is found.
 fn socket_fds(root: &Path, pid: u32, inodes: &[u64]) -> HashMap<u64, u32> {
-    let mut path = Vec::new();
-    fdscan::fd_dir_path(&mut path, root.as_os_str().as_encoded_bytes(), pid);
-    let mut table = fdscan::FdTable::default();
-    if fdscan::read_table(&path, &mut table).is_err() {
-        return HashMap::new();
+    let mut found = HashMap::with_capacity(inodes.len());
+    let wanted: std::collections::HashSet<u64> = inodes.iter().copied().collect();
+    let Ok(dir) = std::fs::read_dir(root.join(pid.to_string()).join("fd")) else {
+        return found;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(fd) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(link) = std::fs::read_link(entry.path()) else {
+            continue; // closed meanwhile
+        };
+        if let Some(inode) = fdscan::socket_inode(link.as_os_str().as_encoded_bytes())
+            && wanted.contains(&inode)
+        {
+            found.entry(inode).or_insert(fd);
+            if found.len() == wanted.len() {
+                break;
+            }
+        }
     }
-    table
-        .sockets
-        .iter()
-        .filter(|s| inodes.contains(&s.inode))
-        .map(|s| (s.inode, s.fd))
-        .collect()
+    found
 }
 
 fn pidfd_open(pid: u32) -> Result<OwnedFd, PeekMiss> {
