@@ -261,7 +261,8 @@ fn unprivileged_it_warns_once_and_changes_nothing_else() {
     let mut with = args.to_vec();
     with.push("--peek");
     let peeked = parse(as_nobody(bin(), &with));
-    assert_eq!(peeked["totals"], plain["totals"]);
+    // The host's totals move with the other tests' sockets; the matched ones not.
+    assert_eq!(peeked["totals"]["matched"], plain["totals"]["matched"]);
     for g in peeked["groups"].as_array().unwrap() {
         assert_eq!(g["unread"], json!([]), "nothing peeked: {g}");
     }
