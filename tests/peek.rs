@@ -396,3 +396,55 @@ fn serve_peeks_only_when_told_and_exports_classes_only() {
     let head = server.ready["body_head"].as_str().unwrap();
     assert!(!peeked.contains(&head[..20]), "no summary in the metrics");
 }
+
+/// A kernel without pidfd_getfd (or a seccomp filter), and a refused ptrace
+/// access check, made real with a seccomp filter failing pidfd_getfd with ENOSYS
+/// or EPERM (tests/support/deny_pidfd_getfd.c): one warning each, saying why and
+/// how to get it; the counts as without --peek.
+#[test]
+fn without_pidfd_getfd_or_ptrace_access_one_warning_says_why() {
+    assert_root();
+    require("cc");
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper = dir.path().join("deny_pidfd_getfd");
+    let built = Command::new("cc")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&wrapper)
+        .arg(repo().join("tests/support/deny_pidfd_getfd.c"))
+        .output()
+        .expect("run cc");
+    assert!(built.status.success(), "{built:?}");
+    let (_server, _client, _raw, peer) = leaking_clients();
+    let plain = json(&["--remote", &peer]);
+    for (errno, says) in [
+        (
+            "ENOSYS",
+            "pidfd_open or pidfd_getfd is not available (ENOSYS): the kernel is older than Linux 5.6, or a seccomp filter forbids them",
+        ),
+        // Root has CAP_SYS_PTRACE: the advice says who refused instead.
+        (
+            "EPERM",
+            "the kernel refused to duplicate their fds although sockleak has CAP_SYS_PTRACE: a security module (AppArmor, SELinux, Yama ptrace_scope 3) or a seccomp filter forbids pidfd_getfd here",
+        ),
+    ] {
+        let o = Command::new(&wrapper)
+            .args([errno, bin(), "--json", "--peek", "--remote", &peer])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(counted(&doc), counted(&plain), "{errno}");
+        let peek: Vec<&str> = warnings(&doc)
+            .into_iter()
+            .filter(|w| w.starts_with("--peek"))
+            .collect();
+        assert_eq!(peek.len(), 1, "{errno}: {peek:?}");
+        assert!(
+            peek[0].contains("12 sockets with unread bytes of pid"),
+            "{}",
+            peek[0]
+        );
+        assert!(peek[0].contains(says), "{errno}: {}", peek[0]);
+    }
+}

@@ -190,6 +190,8 @@ pub enum Warning {
         pids: Vec<u32>,
         /// `/proc/sys/kernel/yama/ptrace_scope`, when Yama is there.
         yama: Option<u8>,
+        /// Whether sockleak has CAP_SYS_PTRACE (then "run as root" is no advice).
+        ptrace_cap: bool,
         /// The `--peek` time budget, in milliseconds.
         budget_ms: u64,
     },
@@ -496,6 +498,7 @@ impl Warning {
             sockets,
             pids,
             yama,
+            ptrace_cap,
             budget_ms,
         } = self
         else {
@@ -514,6 +517,9 @@ impl Warning {
         match why {
             PeekMiss::NoHolder => f.write_str(
                 "no process sockleak can read holds them (their /proc/<pid>/fd is not readable); run as root, or as the user running them",
+            ),
+            PeekMiss::NotPermitted if *ptrace_cap => f.write_str(
+                "the kernel refused to duplicate their fds although sockleak has CAP_SYS_PTRACE: a security module (AppArmor, SELinux, Yama ptrace_scope 3) or a seccomp filter forbids pidfd_getfd here; peek from outside that sandbox",
             ),
             PeekMiss::NotPermitted => {
                 f.write_str("the kernel refused to duplicate their fds (pidfd_getfd needs ptrace access to the process: root, or CAP_SYS_PTRACE over it")?;
@@ -579,6 +585,52 @@ mod tests {
             Privilege::from_status("garbage", "/bin/sockleak".into()),
             nobody
         );
+    }
+
+    #[test]
+    fn peek_warnings_say_why_and_how() {
+        let w = |why, yama, ptrace_cap| {
+            Warning::PeekMissed {
+                why,
+                sockets: 2,
+                pids: vec![7],
+                yama,
+                ptrace_cap,
+                budget_ms: 250,
+            }
+            .to_string()
+        };
+        let prefix =
+            "--peek: 2 sockets with unread bytes of pid 7 not peeked (their counts are exact): ";
+        assert_eq!(
+            w(PeekMiss::NotPermitted, Some(1), false),
+            format!(
+                "{prefix}the kernel refused to duplicate their fds (pidfd_getfd needs ptrace access to the process: root, or CAP_SYS_PTRACE over it; Yama ptrace_scope is 1 here: without CAP_SYS_PTRACE only descendants)"
+            )
+        );
+        assert!(w(PeekMiss::NotPermitted, Some(3), false).contains("even to root"));
+        assert!(
+            w(PeekMiss::NotPermitted, None, true).contains("although sockleak has CAP_SYS_PTRACE")
+        );
+        assert!(w(PeekMiss::Budget, None, true).contains("time budget of 250 ms"));
+        assert!(w(PeekMiss::Failed(libc::EIO), None, true).contains("Input/output error"));
+        let a = Warning::PeekMissed {
+            why: PeekMiss::Changed,
+            sockets: 1,
+            pids: vec![1],
+            yama: None,
+            ptrace_cap: true,
+            budget_ms: 250,
+        };
+        let b = Warning::PeekMissed {
+            why: PeekMiss::Changed,
+            sockets: 3,
+            pids: vec![2],
+            yama: None,
+            ptrace_cap: true,
+            budget_ms: 250,
+        };
+        assert_eq!(a.without_counts(), b.without_counts());
     }
 
     #[test]

@@ -76,13 +76,14 @@ pub fn attach(
     for (g, tally) in r.groups.iter_mut().zip(tallies) {
         g.unread = Some(summaries(tally));
     }
-    let yama = peek::yama_scope();
+    let (yama, ptrace_cap) = (peek::yama_scope(), peek::has_ptrace_cap());
     for (why, (sockets, pids)) in misses {
         r.warnings.push(Warning::PeekMissed {
             why,
             sockets,
             pids: pids.into_iter().take(PIDS_SHOWN).collect(),
             yama,
+            ptrace_cap,
             budget_ms: u64::try_from(opts.budget.as_millis()).unwrap_or(u64::MAX),
         });
     }

@@ -264,6 +264,17 @@ fn miss(errno: i32) -> PeekMiss {
     }
 }
 
+/// Whether sockleak itself has CAP_SYS_PTRACE (bit 19 of `CapEff` in the live
+/// `/proc/self/status`), for the warning's advice.
+pub fn has_ptrace_cap() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 19) != 0)
+}
+
 /// Yama's `ptrace_scope` (for the warning's advice), when Yama is there. Read
 /// from the live `/proc`, never from a fixture tree.
 pub fn yama_scope() -> Option<u8> {
