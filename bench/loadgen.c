@@ -2,7 +2,7 @@
  * loadgen: build a known TCP table on loopback only, for the sockleak benchmark.
  *
  *   loadgen --sockets N [--idle-procs P --idle-fds F] [--port-base PORT]
- *           [--shard CONNS] --ready FILE
+ *           [--shard CONNS] [--unread K] --ready FILE
  *
  * N is the number of sockets the kernel table should hold (a loopback connection
  * is two of them). Connections are built in shards of at most --shard (5000)
@@ -16,6 +16,10 @@
  * connections never exhaust the ephemeral port range.
  *
  * --idle-procs P processes each hold F plain fds (half /dev/null, half pipes).
+ *
+ * --unread K: the server writes a 200-byte HTML body before its FIN on K of the
+ * half-closed connections (spread over the shards): K client sockets sit in
+ * CLOSE_WAIT with unread bytes, for `sockleak --peek` (bench/NOTES.md).
  *
  * When everything is built it writes FILE (atomically) with the plan:
  *   planned=<sockets> established=.. close_wait=.. fin_wait2=.. listen=..
@@ -111,7 +115,12 @@ static int listener(int family, int port) {
 }
 
 /* Build one shard of `conns` connections; fork into server and client holders. */
-static void shard(int idx, int conns, int port, int ready_fd) {
+static const char BODY[] =
+    "<html><head><title>403 Forbidden</title></head><body><h1>Forbidden</h1>"
+    "<p>forbidden forbidden forbidden forbidden forbidden forbidden forbidden "
+    "forbidden forbidden forbidden forbidden forbidden</p></body></html>\n";
+
+static void shard(int idx, int conns, int port, int unread, int ready_fd) {
     raise_nofile();
     int *srv = malloc(sizeof(int) * (conns + 2));
     int *cli = malloc(sizeof(int) * conns);
@@ -139,6 +148,10 @@ static void shard(int idx, int conns, int port, int ready_fd) {
         if (rc < 0) die("connect");
         int s = accept4(v6 ? l6 : l4, NULL, NULL, SOCK_CLOEXEC);
         if (s < 0) die("accept");
+        if (j % 4 == 0 && unread > 0) {
+            if (write(s, BODY, 200) != 200) die("write unread body");
+            unread--;
+        }
         if (j % 4 == 0 && shutdown(s, SHUT_WR) < 0) die("shutdown");
         srv[j] = s;
         cli[j] = c;
@@ -187,7 +200,7 @@ static void stop_all(void) {
 }
 
 int main(int argc, char **argv) {
-    long sockets = -1, idle_procs = 0, idle_fds = 0, port_base = 21000, shard_max = 5000;
+    long sockets = -1, idle_procs = 0, idle_fds = 0, port_base = 21000, shard_max = 5000, unread = 0;
     const char *ready = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--sockets")) sockets = atol(argv[i + 1]);
@@ -195,6 +208,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--idle-fds")) idle_fds = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--port-base")) port_base = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--shard")) shard_max = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--unread")) unread = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--ready")) ready = argv[i + 1];
         else { fprintf(stderr, "loadgen: unknown flag %s\n", argv[i]); return 2; }
     }
@@ -231,7 +245,8 @@ int main(int argc, char **argv) {
         if (p == 0) {
             child_setup();
             close(rp[0]);
-            shard((int)i, (int)c, (int)(port_base + i), rp[1]);
+            long u = unread / nshards + (i < unread % nshards);
+            shard((int)i, (int)c, (int)(port_base + i), (int)u, rp[1]);
         }
         pids[npids++] = p;
     }

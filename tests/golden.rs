@@ -529,6 +529,93 @@ fn watch_frame_at_80_columns() {
     golden("watch-alerts.txt", (alerts.join("\n") + "\n").as_bytes());
 }
 
+/// `--peek` summaries on the report, as `report::peek` attaches them: the
+/// leaking client's 403 bodies (and one summary needing escapes), none on the
+/// other groups.
+fn peeked(leaked: u64) -> Report {
+    use sockleak::model::peek::{Unread, UnreadClass};
+    let mut r = report(leaked);
+    for g in &mut r.groups {
+        g.unread = Some(Vec::new());
+    }
+    let leak = r
+        .groups
+        .iter_mut()
+        .find(|g| g.pid == Some(4242) && g.close_wait() > 0)
+        .unwrap();
+    let u = |class, summary: &str, count| Unread {
+        class,
+        summary: summary.to_string(),
+        count,
+    };
+    leak.unread = Some(vec![
+        u(
+            UnreadClass::Html,
+            "<html><head><title>403 Forbidden</title></head><...",
+            9,
+        ),
+        u(UnreadClass::Json, "{\"error\":\"forbidden\"}\\n", 2),
+        u(UnreadClass::HttpHead, "HTTP/1.1 403 Forbidden", 1),
+        u(
+            UnreadClass::Tls,
+            "TLS record, application_data (encrypted)",
+            1,
+        ),
+    ]);
+    r
+}
+
+#[test]
+fn peek() {
+    let r = peeked(13);
+    let t = Renderer::Table(TableOptions {
+        top: 20,
+        header: true,
+        color: false,
+        more_hint: TableOptions::TOP_HINT,
+        fit: None,
+    });
+    golden("table-peek.txt", &t.render(&r).unwrap());
+    golden(
+        "report-peek.json",
+        &Renderer::Json { top: None }.render(&r).unwrap(),
+    );
+    let p = Renderer::Prometheus(PromOptions {
+        max_series: 500,
+        pools: PoolSizes::default(),
+    });
+    let prom = p.render(&r).unwrap();
+    let text = String::from_utf8_lossy(&prom);
+    let unread: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("sockleak_unread_sockets"))
+        .collect();
+    golden("metrics-peek.prom", (unread.join("\n") + "\n").as_bytes());
+    // Alert and breach lines name the dominant class.
+    let mut tracker = Tracker::new(Policy {
+        metric: TcpState::CloseWait,
+        window: Duration::from_secs(60),
+        pools: PoolSizes::new(vec!["20".parse().unwrap()]),
+        warn_pct: 75.0,
+    });
+    let mut lines = Vec::new();
+    for (i, leaked) in [6u64, 16].into_iter().enumerate() {
+        let mut r = peeked(leaked);
+        for rise in tracker.update(&mut r, i as f64 * 2.0) {
+            let g = &r.groups[rise.group];
+            lines.push(frame::alert_line(&r, g, rise.from, TcpState::CloseWait));
+        }
+    }
+    let l = Levels {
+        metric: TcpState::CloseWait,
+        warn: Some(Threshold::Count(10)),
+        crit: None,
+        pools: PoolSizes::default(),
+    };
+    lines.push(check::breach_lines(&levels::judge(&r, &l), &l, &r));
+    golden("peek-lines.txt", lines.join("\n").as_bytes());
+}
+
 #[test]
 fn ports_near_exhaustion() {
     let mut r = report(12);

@@ -12,6 +12,7 @@ pub mod fdscan;
 pub mod fsread;
 pub mod netlink;
 pub mod netns;
+pub mod peek;
 pub mod proc_net;
 pub mod unix;
 pub mod users;

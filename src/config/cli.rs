@@ -37,6 +37,8 @@ Examples:
   sockleak -o prometheus --output-file /var/lib/node_exporter/textfile/sockleak.prom
   sockleak serve --listen 127.0.0.1:9732
   sockleak pool-log app.log             which HttpClient route's leases never come back
+  sudo sockleak --peek                  name the responses leaking sockets never read:
+                                        9× html \"<html><body>forbidden...\"
 
 Exit codes: 0 ok, 1 threshold breached, 2 critical threshold breached,
 3 usage error or failure.";
@@ -71,6 +73,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub check: CheckArgs,
+
+    #[command(flatten)]
+    pub peek: PeekArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -359,6 +364,29 @@ pub struct ServeArgs {
     /// exported per group as sockleak_pool_size for alert rules.
     #[arg(long, value_name = "N|ENDPOINT=N", value_parser = parse_pool, allow_negative_numbers = true)]
     pub pool_size: Vec<PoolRule>,
+
+    #[command(flatten)]
+    pub peek: PeekArgs,
+}
+
+/// `--peek`: name what unread receive queues hold. Opt-in everywhere, `serve`
+/// included.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Peek")]
+pub struct PeekArgs {
+    /// Name what unread receive queues hold: peek (never consume) at most 512 bytes
+    /// of each socket with unread bytes and summarise them per group, e.g. 9× html
+    /// "<html>...". Needs root (or CAP_SYS_PTRACE) and Linux 5.6+.
+    #[arg(long)]
+    pub peek: bool,
+
+    /// With --peek: content bytes a summary shows (0: the class only; at most 512).
+    #[arg(long, value_name = "N", default_value_t = 48, requires = "peek", value_parser = parse_peek_bytes)]
+    pub peek_bytes: usize,
+
+    /// With --peek: sockets peeked per group at most.
+    #[arg(long, value_name = "N", default_value_t = 16, requires = "peek", value_parser = parse_peek_max)]
+    pub peek_max: usize,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -483,6 +511,20 @@ fn parse_positive(s: &str) -> Result<u64, String> {
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("'{s}' is not a positive whole number (expected 1 or more)"))
+}
+
+fn parse_peek_bytes(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| *n <= 512)
+        .ok_or_else(|| format!("'{s}' is not a byte count from 0 to 512 (0 shows the class only)"))
+}
+
+fn parse_peek_max(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=4096).contains(n))
+        .ok_or_else(|| format!("'{s}' is not a socket count from 1 to 4096"))
 }
 
 fn parse_name(s: &str) -> Result<String, String> {

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod generate;
+mod peek;
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -182,6 +183,7 @@ fn sampler(
         by: group_by(view),
         filters,
         rank,
+        peek: None,
     })
 }
 
@@ -208,7 +210,8 @@ fn idle_source(view: &ViewArgs, o: &collect::Options) -> Result<(), String> {
 
 fn snapshot(cli: &Cli) -> Result<Config> {
     let pools = pools(&cli.watch.pool_size)?;
-    let sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, false)?;
+    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, false)?;
+    sampler.peek = peek::options(&cli.peek, &cli.collect)?;
     Ok(Config::Snapshot(Snapshot {
         sampler,
         renderer: renderer(cli, pools),
@@ -239,7 +242,8 @@ fn renderer(cli: &Cli, pools: PoolSizes) -> Renderer {
 
 fn check(cli: &Cli) -> Result<Config> {
     let levels = levels(cli)?;
-    let sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, false)?;
+    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, false)?;
+    sampler.peek = peek::options(&cli.peek, &cli.collect)?;
     let output = match cli.output.format() {
         Format::Nagios => CheckOutput::Nagios,
         Format::Table => CheckOutput::Lines,
@@ -347,7 +351,8 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
         None => f64::max(60.0, 2.0 * interval),
     };
     let pools = pools(&cli.watch.pool_size)?;
-    let sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, true)?;
+    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, true)?;
+    sampler.peek = peek::options(&cli.peek, &cli.collect)?;
     let record = match &cli.watch.record {
         Some(p) => Some((p.clone(), open_record(p)?)),
         None => None,
@@ -406,7 +411,9 @@ fn open_record(path: &Path) -> Result<File> {
 
 fn serve(args: Box<cli::ServeArgs>) -> Result<Config> {
     let pools = pools(&args.pool_size)?;
-    let sampler = sampler(&args.collect, &args.view, TcpState::CloseWait, true)?;
+    let mut sampler = sampler(&args.collect, &args.view, TcpState::CloseWait, true)?;
+    // Only with `serve --peek` given explicitly: the flag is the exporter's own.
+    sampler.peek = peek::options(&args.peek, &args.collect)?;
     let listener = TcpListener::bind(args.listen).map_err(|e| {
         UsageError(format!(
             "--listen {}: cannot listen there: {e}",

@@ -3,6 +3,7 @@
 //! them (with its watch statistics and warnings), all as plain data.
 
 pub mod container;
+pub mod peek;
 pub mod report;
 pub mod scan;
 pub mod unix;

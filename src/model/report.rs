@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::container::Container;
+use super::peek::Unread;
 use super::scan::ScanInfo;
 use super::unix::{Peer, Proto, UnixEndpoint, UnixTotals};
 use super::warning::Warning;
@@ -230,6 +231,10 @@ pub struct Group {
     /// `--watch` statistics; only in watch output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchStats>,
+    /// `--peek`: what the peeked sockets' receive queues start with, most
+    /// frequent first; absent without `--peek`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread: Option<Vec<Unread>>,
 }
 
 impl Group {
@@ -293,6 +298,7 @@ impl Group {
             peer: None,
             cmdline: None,
             watch: None,
+            unread: None,
             key,
         }
     }

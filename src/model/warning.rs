@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use super::peek::PeekMiss;
 use super::printable;
 
 /// At most this many pids are named in a warning; the rest are counted.
@@ -185,6 +186,20 @@ pub enum Warning {
     UnixWithoutPeers { why: Option<String>, root: String },
     /// Unix sockets of other network namespaces are not read (only the host's).
     UnixOtherNetns { namespaces: usize },
+    /// `--peek`: `sockets` with unread bytes were not peeked, for one reason; the
+    /// counts and the rest of the report are unaffected.
+    PeekMissed {
+        why: PeekMiss,
+        sockets: u64,
+        /// The holders concerned (the first [`PIDS_SHOWN`]), when known.
+        pids: Vec<u32>,
+        /// `/proc/sys/kernel/yama/ptrace_scope`, when Yama is there.
+        yama: Option<u8>,
+        /// Whether sockleak has CAP_SYS_PTRACE (then "run as root" is no advice).
+        ptrace_cap: bool,
+        /// The `--peek` time budget, in milliseconds.
+        budget_ms: u64,
+    },
 }
 
 fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
@@ -250,6 +265,10 @@ impl Warning {
             Warning::Ipv6NotCounted { .. } => {}
             Warning::FocusUnreadable { processes, .. } => *processes = 0,
             Warning::ClosedUnexamined { sockets, .. } => *sockets = 0,
+            Warning::PeekMissed { sockets, pids, .. } => {
+                *sockets = 0;
+                pids.clear();
+            }
             Warning::NetnsFellBack { .. }
             | Warning::NetnsSkipped { .. }
             | Warning::NetlinkUnavailable { .. }
@@ -490,6 +509,68 @@ impl fmt::Display for Warning {
                 "unix sockets are read in the host network namespace only: those of {namespaces} other namespace{} are not counted",
                 plural(*namespaces as u64, "", "s")
             ),
+            Warning::PeekMissed { .. } => self.fmt_peek_missed(f),
+        }
+    }
+}
+
+impl Warning {
+    /// Why `--peek` could not read some queues, and how to get them: one line.
+    fn fmt_peek_missed(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Warning::PeekMissed {
+            why,
+            sockets,
+            pids,
+            yama,
+            ptrace_cap,
+            budget_ms,
+        } = self
+        else {
+            return Ok(());
+        };
+        let of = if pids.is_empty() {
+            String::new()
+        } else {
+            format!(" of pid {}", pid_list(pids, pids.len()))
+        };
+        let s = plural(*sockets, "", "s");
+        write!(
+            f,
+            "--peek: {sockets} socket{s} with unread bytes{of} not peeked (their counts are exact): "
+        )?;
+        match why {
+            PeekMiss::NoHolder => f.write_str(
+                "no process sockleak can read holds them (their /proc/<pid>/fd is not readable); run as root, or as the user running them",
+            ),
+            PeekMiss::NotPermitted if *ptrace_cap => f.write_str(
+                "the kernel refused to duplicate their fds although sockleak has CAP_SYS_PTRACE: a security module (AppArmor, SELinux, Yama ptrace_scope 3) or a seccomp filter forbids pidfd_getfd here; peek from outside that sandbox",
+            ),
+            PeekMiss::NotPermitted => {
+                f.write_str("the kernel refused to duplicate their fds (pidfd_getfd needs ptrace access to the process: root, or CAP_SYS_PTRACE over it")?;
+                match yama {
+                    Some(3) => f.write_str("; Yama ptrace_scope is 3 here, which forbids it even to root until the next boot)"),
+                    Some(n @ 1..=2) => write!(f, "; Yama ptrace_scope is {n} here: without CAP_SYS_PTRACE only descendants)"),
+                    _ => f.write_str("; or a security module refused)"),
+                }
+            }
+            PeekMiss::NoSyscall => f.write_str(
+                "pidfd_open or pidfd_getfd is not available (ENOSYS): the kernel is older than Linux 5.6, or a seccomp filter forbids them; run on Linux 5.6 or later outside such a sandbox",
+            ),
+            PeekMiss::Changed => f.write_str(
+                "their fds were closed or replaced during the peek (churn); the next run sees them",
+            ),
+            PeekMiss::PeekOffset => f.write_str(
+                "their process uses SO_PEEK_OFF, which a peek would move, so they are left alone",
+            ),
+            PeekMiss::Budget => write!(
+                f,
+                "the time budget of {budget_ms} ms ran out; lower --peek-max to peek fewer sockets per group"
+            ),
+            PeekMiss::Failed(errno) => write!(
+                f,
+                "the peek failed: {}",
+                std::io::Error::from_raw_os_error(*errno)
+            ),
         }
     }
 }
@@ -528,6 +609,52 @@ mod tests {
             Privilege::from_status("garbage", "/bin/sockleak".into()),
             nobody
         );
+    }
+
+    #[test]
+    fn peek_warnings_say_why_and_how() {
+        let w = |why, yama, ptrace_cap| {
+            Warning::PeekMissed {
+                why,
+                sockets: 2,
+                pids: vec![7],
+                yama,
+                ptrace_cap,
+                budget_ms: 250,
+            }
+            .to_string()
+        };
+        let prefix =
+            "--peek: 2 sockets with unread bytes of pid 7 not peeked (their counts are exact): ";
+        assert_eq!(
+            w(PeekMiss::NotPermitted, Some(1), false),
+            format!(
+                "{prefix}the kernel refused to duplicate their fds (pidfd_getfd needs ptrace access to the process: root, or CAP_SYS_PTRACE over it; Yama ptrace_scope is 1 here: without CAP_SYS_PTRACE only descendants)"
+            )
+        );
+        assert!(w(PeekMiss::NotPermitted, Some(3), false).contains("even to root"));
+        assert!(
+            w(PeekMiss::NotPermitted, None, true).contains("although sockleak has CAP_SYS_PTRACE")
+        );
+        assert!(w(PeekMiss::Budget, None, true).contains("time budget of 250 ms"));
+        assert!(w(PeekMiss::Failed(libc::EIO), None, true).contains("Input/output error"));
+        let a = Warning::PeekMissed {
+            why: PeekMiss::Changed,
+            sockets: 1,
+            pids: vec![1],
+            yama: None,
+            ptrace_cap: true,
+            budget_ms: 250,
+        };
+        let b = Warning::PeekMissed {
+            why: PeekMiss::Changed,
+            sockets: 3,
+            pids: vec![2],
+            yama: None,
+            ptrace_cap: true,
+            budget_ms: 250,
+        };
+        assert_eq!(a.without_counts(), b.without_counts());
     }
 
     #[test]

@@ -45,3 +45,13 @@ pub fn describe(g: &Group, r: &Report) -> String {
     }
     parts.join(" ")
 }
+
+/// `; unread: 9× html "<html>..."`: the group's most frequent `--peek` summary,
+/// for alert and breach lines (empty without `--peek` or when nothing was
+/// peeked). Summaries are escaped already.
+pub fn unread_note(g: &Group) -> String {
+    match g.unread.as_deref().and_then(<[_]>::first) {
+        Some(u) => format!("; unread: {u}"),
+        None => String::new(),
+    }
+}

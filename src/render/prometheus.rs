@@ -175,6 +175,7 @@ pub fn render(r: &Report, opts: &PromOptions) -> String {
         scan_series(&mut out, scan);
     }
     unix_series(&mut out, r);
+    unread_series(&mut out, r);
     // build_info last: a reader of a textfile knows a whole one by it.
     scalars(&mut out, r);
     out
@@ -435,6 +436,28 @@ fn scalars(out: &mut String, r: &Report) {
         env!("CARGO_PKG_VERSION"),
         r.source.as_str()
     );
+}
+
+/// With `--peek` only: peeked sockets by the class of their unread bytes, every
+/// class (zeros too, so a series never vanishes), summed over the groups. Classes
+/// only: summaries are other processes' data, and unbounded as labels.
+fn unread_series(out: &mut String, r: &Report) {
+    if !r.groups.iter().any(|g| g.unread.is_some()) {
+        return;
+    }
+    let mut by_class = std::collections::BTreeMap::new();
+    for u in r.groups.iter().filter_map(|g| g.unread.as_ref()).flatten() {
+        *by_class.entry(u.class).or_insert(0u64) += u.count;
+    }
+    header(
+        out,
+        "sockleak_unread_sockets",
+        "--peek: peeked sockets by what their unread bytes look like (summed over the groups).",
+    );
+    for class in crate::model::peek::UnreadClass::ALL {
+        let n = by_class.get(&class).copied().unwrap_or(0);
+        let _ = writeln!(out, "sockleak_unread_sockets{{class=\"{class}\"}} {n}");
+    }
 }
 
 #[cfg(test)]

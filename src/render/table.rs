@@ -410,6 +410,12 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
                 text = rows(&layout, groups, opts);
             }
         }
+        if groups
+            .iter()
+            .any(|g| g.unread.as_ref().is_some_and(|u| !u.is_empty()))
+        {
+            text = with_unread(&text, groups, opts.header);
+        }
         out.write_all(text.as_bytes())?;
     }
     if opts.header {
@@ -425,6 +431,38 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         writeln!(out, "{}", footer(report))?;
     }
     Ok(())
+}
+
+/// At most this many `--peek` summaries under a group's row.
+const UNREAD_SHOWN: usize = 3;
+
+/// `text` (the header, then one line per group) with each group's `--peek`
+/// summaries on lines under its row, so that the row stays one awk line and each
+/// summary fits 80 columns at the default `--peek-bytes`:
+/// `  unread: 9× html "<html>..."`. Summaries are escaped already.
+fn with_unread(text: &str, groups: &[Group], header: bool) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut lines = text.lines();
+    if header && let Some(h) = lines.next() {
+        out.push_str(h);
+        out.push('\n');
+    }
+    for (line, g) in lines.zip(groups) {
+        out.push_str(line);
+        out.push('\n');
+        let unread = g.unread.as_deref().unwrap_or_default();
+        for (i, u) in unread.iter().take(UNREAD_SHOWN).enumerate() {
+            let label = if i == 0 { "unread:" } else { "" };
+            out.push_str(&format!("  {label:<7} {u}\n"));
+        }
+        if unread.len() > UNREAD_SHOWN {
+            let more: u64 = unread[UNREAD_SHOWN..].iter().map(|u| u.count).sum();
+            out.push_str(&format!(
+                "          and {more} more (--json lists every class)\n"
+            ));
+        }
+    }
+    out
 }
 
 /// The header and rows of `groups` in `layout`, each line ending in a newline.

@@ -6,6 +6,7 @@
 //! fall into, and once in the totals. Totals always describe the whole table;
 //! filters only choose which groups are shown.
 
+pub mod peek;
 mod unix;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -38,6 +39,8 @@ pub struct Sampler {
     pub filters: Filters,
     /// The state groups are ranked by (`--metric`; CLOSE_WAIT by default).
     pub rank: TcpState,
+    /// `--peek`: what unread queues hold, per group (off by default).
+    pub peek: Option<crate::collect::peek::PeekOptions>,
 }
 
 impl Sampler {
@@ -50,7 +53,11 @@ impl Sampler {
 
     /// Aggregate a collection taken by [`Sampler::collector`].
     pub fn aggregate(&self, c: &Collection) -> Report {
-        aggregate_ranked(c, &self.by, &self.filters, self.rank)
+        let mut r = aggregate_ranked(c, &self.by, &self.filters, self.rank);
+        if let Some(opts) = &self.peek {
+            peek::attach(&mut r, c, &self.by, &self.filters, opts);
+        }
+        r
     }
 
     /// `--idle-over` needs idle ages, which only netlink gives: a collection that
@@ -506,6 +513,7 @@ fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_know
         proto: key.proto,
         peer: None,
         watch: None,
+        unread: None,
         key,
     }
 }

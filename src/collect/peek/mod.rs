@@ -1,0 +1,350 @@
+//! `--peek`: read the first bytes of sockets' receive queues without consuming
+//! them. For each socket, `pidfd_open(2)` on a holder and `pidfd_getfd(2)` (Linux
+//! 5.6+, ptrace access to the holder) duplicate its fd into sockleak; `fstat`
+//! checks it is still the same socket inode (the holder may have closed the fd
+//! and reused the number); `recv(MSG_PEEK | MSG_DONTWAIT)` copies at most
+//! [`classify::PEEK_BYTES`] bytes, and the duplicate is closed at once.
+//!
+//! Nothing is written, shut down or consumed: a peek leaves the queue, the read
+//! position and the state as they were (tests/peek.rs checks that the client
+//! reads every byte afterwards). Two guards keep it so: a socket whose holder set
+//! `SO_PEEK_OFF` is skipped (a peek would advance that offset), and the peek is
+//! only made when `FIONREAD` says data is queued (a `recv` on an empty queue would
+//! consume a pending socket error).
+//!
+//! Bounded: one pass per holder process, a time budget checked before every
+//! duplicate, non-blocking calls only; what is not peeked is counted by reason.
+
+pub mod classify;
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::model::peek::PeekMiss;
+
+use super::fdscan;
+
+/// What `--peek` was asked for, validated by the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeekOptions {
+    /// Content bytes a summary may show (`--peek-bytes`; 0: class only).
+    pub shown: usize,
+    /// Sockets peeked per group at most (`--peek-max`).
+    pub max_per_group: usize,
+    /// Wall time for every peek of one report together.
+    pub budget: Duration,
+}
+
+impl PeekOptions {
+    pub const DEFAULT_SHOWN: usize = 48;
+    pub const DEFAULT_MAX_PER_GROUP: usize = 16;
+    pub const BUDGET: Duration = Duration::from_millis(250);
+}
+
+/// One socket to peek through one of its holders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    pub inode: u64,
+    pub pid: u32,
+}
+
+/// What a peek found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The queue's first bytes (at most [`classify::PEEK_BYTES`]).
+    Bytes(Vec<u8>),
+    /// Nothing queued any more (read meanwhile, or only the FIN).
+    Empty,
+    Missed(PeekMiss),
+}
+
+/// Peek every request through `proc_root` (the live `/proc`: the configuration
+/// refuses `--peek` with `--proc-root`), within `budget`. Outcomes are in the
+/// order of `requests`.
+///
+/// Holders are taken one at a time from a shared counter by a few threads: the
+/// cost is finding each socket's fd number (one `readlink` per fd of the holder,
+/// until its wanted sockets are found), and a few processes hold most fds.
+pub fn peek_all(proc_root: &Path, requests: &[Request], budget: Duration) -> Vec<Outcome> {
+    let deadline = Instant::now() + budget;
+    let mut by_pid: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (i, r) in requests.iter().enumerate() {
+        by_pid.entry(r.pid).or_default().push(i);
+    }
+    let mut work: Vec<(u32, Vec<usize>)> = by_pid.into_iter().collect();
+    work.sort_unstable();
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+        .min(work.len().max(1));
+    let run = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some((pid, idx)) = work.get(i) else { break };
+            if Instant::now() >= deadline {
+                continue; // left as Budget
+            }
+            let inodes: Vec<u64> = idx.iter().map(|&i| requests[i].inode).collect();
+            let found = peek_process(proc_root, *pid, &inodes, deadline);
+            done.extend(idx.iter().copied().zip(found));
+        }
+        done
+    };
+    let mut out = vec![Outcome::Missed(PeekMiss::Budget); requests.len()];
+    std::thread::scope(|s| {
+        // A helper that cannot be spawned is no error: the counter hands its
+        // holders to the others.
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, run).ok())
+            .collect();
+        let mut all = run();
+        for h in helpers {
+            all.extend(h.join().expect("peek thread panicked"));
+        }
+        for (i, o) in all {
+            out[i] = o;
+        }
+    });
+    out
+}
+
+/// Peek `inodes` held by `pid`, in their order.
+fn peek_process(root: &Path, pid: u32, inodes: &[u64], deadline: Instant) -> Vec<Outcome> {
+    let all = |m: PeekMiss| vec![Outcome::Missed(m); inodes.len()];
+    let pidfd = match pidfd_open(pid) {
+        Ok(fd) => fd,
+        Err(m) => return all(m),
+    };
+    let fds = socket_fds(root, pid, inodes);
+    let mut out = Vec::with_capacity(inodes.len());
+    for inode in inodes {
+        if Instant::now() >= deadline {
+            out.push(Outcome::Missed(PeekMiss::Budget));
+            continue;
+        }
+        let Some(&fd) = fds.get(inode) else {
+            out.push(Outcome::Missed(PeekMiss::Changed));
+            continue;
+        };
+        let o = peek_fd(&pidfd, fd, *inode);
+        // Refused once is refused for every fd of this process: ask no more.
+        if let Outcome::Missed(m @ (PeekMiss::NotPermitted | PeekMiss::NoSyscall)) = o {
+            out.resize(inodes.len(), Outcome::Missed(m));
+            return out;
+        }
+        out.push(o);
+    }
+    out
+}
+
+/// The fd numbers under which `pid` holds `inodes`: its fd links read in
+/// directory order until every one is found.
+fn socket_fds(root: &Path, pid: u32, inodes: &[u64]) -> HashMap<u64, u32> {
+    let mut found = HashMap::with_capacity(inodes.len());
+    let wanted: std::collections::HashSet<u64> = inodes.iter().copied().collect();
+    let Ok(dir) = std::fs::read_dir(root.join(pid.to_string()).join("fd")) else {
+        return found;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(fd) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(link) = std::fs::read_link(entry.path()) else {
+            continue; // closed meanwhile
+        };
+        if let Some(inode) = fdscan::socket_inode(link.as_os_str().as_encoded_bytes())
+            && wanted.contains(&inode)
+        {
+            found.entry(inode).or_insert(fd);
+            if found.len() == wanted.len() {
+                break;
+            }
+        }
+    }
+    found
+}
+
+fn pidfd_open(pid: u32) -> Result<OwnedFd, PeekMiss> {
+    // SAFETY: pidfd_open(pid, flags) takes two integers and returns an fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(miss(errno()));
+    }
+    // SAFETY: a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Duplicate fd `fd` of the process behind `pidfd`, check it is socket `inode`,
+/// peek, and close the duplicate (when the OwnedFd drops, on every path).
+fn peek_fd(pidfd: &OwnedFd, fd: u32, inode: u64) -> Outcome {
+    // SAFETY: pidfd_getfd(pidfd, targetfd, flags) takes integers and returns a new
+    // fd (close-on-exec) or -1.
+    let dup = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd as i32, 0) };
+    if dup < 0 {
+        return Outcome::Missed(miss(errno()));
+    }
+    // SAFETY: a new fd that nothing else owns.
+    let dup = unsafe { OwnedFd::from_raw_fd(dup as i32) };
+    let raw = dup.as_raw_fd();
+    // SAFETY: fstat writes a stat into the zeroed buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(raw, &mut st) } != 0
+        || st.st_mode & libc::S_IFMT != libc::S_IFSOCK
+        || st.st_ino != inode
+    {
+        return Outcome::Missed(PeekMiss::Changed);
+    }
+    if peek_offset_set(raw) {
+        return Outcome::Missed(PeekMiss::PeekOffset);
+    }
+    let mut queued: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    if unsafe { libc::ioctl(raw, libc::FIONREAD, &mut queued) } != 0 || queued <= 0 {
+        return Outcome::Empty;
+    }
+    let mut buf = vec![0u8; classify::PEEK_BYTES];
+    // SAFETY: buf is valid for its length; MSG_PEEK copies without consuming.
+    let n = unsafe {
+        libc::recv(
+            raw,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    drop(dup);
+    match n {
+        n if n > 0 => {
+            buf.truncate(n as usize);
+            Outcome::Bytes(buf)
+        }
+        0 => Outcome::Empty,
+        _ => match errno() {
+            libc::EAGAIN => Outcome::Empty,
+            e => Outcome::Missed(PeekMiss::Failed(e)),
+        },
+    }
+}
+
+/// Whether the socket's `SO_PEEK_OFF` is on (>= 0): then `MSG_PEEK` moves it.
+fn peek_offset_set(fd: i32) -> bool {
+    let mut v: libc::c_int = -1;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into v.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEEK_OFF,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    rc == 0 && v >= 0
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Why a pidfd call failed, as a reason to report.
+fn miss(errno: i32) -> PeekMiss {
+    match errno {
+        libc::EPERM | libc::EACCES => PeekMiss::NotPermitted,
+        libc::ENOSYS => PeekMiss::NoSyscall,
+        // The process exited, or the fd was closed meanwhile.
+        libc::ESRCH | libc::EBADF => PeekMiss::Changed,
+        e => PeekMiss::Failed(e),
+    }
+}
+
+/// Whether sockleak itself has CAP_SYS_PTRACE (bit 19 of `CapEff` in the live
+/// `/proc/self/status`), for the warning's advice.
+pub fn has_ptrace_cap() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 19) != 0)
+}
+
+/// Yama's `ptrace_scope` (for the warning's advice), when Yama is there. Read
+/// from the live `/proc`, never from a fixture tree.
+pub fn yama_scope() -> Option<u8> {
+    let s = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").ok()?;
+    s.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn errors_are_reasons() {
+        assert_eq!(miss(libc::EPERM), PeekMiss::NotPermitted);
+        assert_eq!(miss(libc::ENOSYS), PeekMiss::NoSyscall);
+        assert_eq!(miss(libc::EBADF), PeekMiss::Changed);
+        assert_eq!(miss(libc::EIO), PeekMiss::Failed(libc::EIO));
+    }
+
+    /// Our own socket through our own pidfd: the bytes are seen, and read whole
+    /// afterwards; an fd number that is no socket, or another socket, is skipped.
+    #[test]
+    fn peeks_without_consuming() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut a, _) = l.accept().unwrap();
+        a.write_all(b"HTTP/1.1 403 Forbidden\r\n\r\nno").unwrap();
+        let inode = {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(format!("/proc/self/fd/{}", c.as_raw_fd()))
+                .unwrap()
+                .ino()
+        };
+        // Wait until the bytes are queued.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let me = std::process::id();
+        let req = Request { inode, pid: me };
+        let root = Path::new("/proc");
+        let got = loop {
+            match &peek_all(root, &[req], Duration::from_secs(1))[0] {
+                Outcome::Bytes(b) if b.len() == 28 => break b.clone(),
+                _ if Instant::now() > deadline => panic!("nothing peeked"),
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        };
+        assert_eq!(got, b"HTTP/1.1 403 Forbidden\r\n\r\nno");
+        let mut all = [0u8; 28];
+        c.read_exact(&mut all).unwrap();
+        assert_eq!(&all, b"HTTP/1.1 403 Forbidden\r\n\r\nno");
+        // Now read: nothing queued.
+        assert_eq!(
+            peek_all(root, &[req], Duration::from_secs(1)),
+            [Outcome::Empty]
+        );
+        // Another inode than the fd holds: the fd check refuses it.
+        let pidfd = pidfd_open(me).unwrap();
+        let other = peek_fd(&pidfd, c.as_raw_fd() as u32, inode + 1);
+        assert_eq!(other, Outcome::Missed(PeekMiss::Changed));
+        // Held by no fd of ours.
+        let gone = Request { inode: 1, pid: me };
+        assert_eq!(
+            peek_all(root, &[gone], Duration::from_secs(1)),
+            [Outcome::Missed(PeekMiss::Changed)]
+        );
+        // No budget: nothing is tried.
+        assert_eq!(
+            peek_all(root, &[req], Duration::ZERO),
+            [Outcome::Missed(PeekMiss::Budget)]
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! `--peek` on a report: choose which sockets to peek (those with unread bytes,
+//! at most `--peek-max` per group, each through one holder), peek them
+//! ([`crate::collect::peek`]), classify what they hold, and put each group's
+//! summary in [`Group::unread`], most frequent first. What could not be peeked is
+//! one warning per reason; the counts are never touched.
+//!
+//! A socket's groups are found with the aggregation's own keys
+//! ([`Aggregator::key_socket`]), so a peeked socket lands in exactly the groups it
+//! was counted in.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use crate::collect::Collection;
+use crate::collect::peek::{self, Outcome, PeekOptions, Request, classify};
+use crate::filter::Filters;
+use crate::model::peek::{PeekMiss, Unread, UnreadClass};
+use crate::model::report::{GroupField, GroupKey, Report};
+use crate::model::warning::{PIDS_SHOWN, Warning};
+use crate::model::{Socket, TcpState};
+
+use super::Aggregator;
+
+/// Whether `s` has data bytes queued: Recv-Q counts the FIN too once the peer's
+/// FIN is in (CLOSE_WAIT and after), and a LISTEN socket's Recv-Q is its accept
+/// backlog, not data.
+pub(super) fn has_unread(s: &Socket) -> bool {
+    match s.state {
+        TcpState::Listen => false,
+        TcpState::CloseWait | TcpState::LastAck | TcpState::Closing => s.recv_q > 1,
+        _ => s.recv_q > 0,
+    }
+}
+
+/// The sockets to peek and the groups each one's result goes to.
+struct Plan {
+    requests: Vec<Request>,
+    groups: Vec<Vec<usize>>,
+    /// Sockets with unread bytes held by no process sockleak read.
+    no_holder: u64,
+}
+
+/// Peek the report's sockets as `opts` says and attach the summaries.
+pub fn attach(
+    r: &mut Report,
+    c: &Collection,
+    by: &[GroupField],
+    filters: &Filters,
+    opts: &PeekOptions,
+) {
+    let plan = plan(r, c, by, filters, opts.max_per_group);
+    // The live /proc: the configuration refuses --peek with --proc-root.
+    let outcomes = peek::peek_all(Path::new("/proc"), &plan.requests, opts.budget);
+    let mut tallies: Vec<BTreeMap<(UnreadClass, String), u64>> =
+        vec![BTreeMap::new(); r.groups.len()];
+    let mut misses: BTreeMap<PeekMiss, (u64, BTreeSet<u32>)> = BTreeMap::new();
+    if plan.no_holder > 0 {
+        misses.insert(PeekMiss::NoHolder, (plan.no_holder, BTreeSet::new()));
+    }
+    for ((req, groups), outcome) in plan.requests.iter().zip(&plan.groups).zip(outcomes) {
+        match outcome {
+            Outcome::Bytes(b) => {
+                let found = classify::classify(&b, opts.shown);
+                for &g in groups {
+                    *tallies[g].entry(found.clone()).or_default() += 1;
+                }
+            }
+            Outcome::Empty => {}
+            Outcome::Missed(m) => {
+                let e = misses.entry(m).or_default();
+                e.0 += 1;
+                e.1.insert(req.pid);
+            }
+        }
+    }
+    for (g, tally) in r.groups.iter_mut().zip(tallies) {
+        g.unread = Some(summaries(tally));
+    }
+    let (yama, ptrace_cap) = (peek::yama_scope(), peek::has_ptrace_cap());
+    for (why, (sockets, pids)) in misses {
+        r.warnings.push(Warning::PeekMissed {
+            why,
+            sockets,
+            pids: pids.into_iter().take(PIDS_SHOWN).collect(),
+            yama,
+            ptrace_cap,
+            budget_ms: u64::try_from(opts.budget.as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+}
+
+/// Most frequent first; equal counts in class and summary order (stable output).
+fn summaries(tally: BTreeMap<(UnreadClass, String), u64>) -> Vec<Unread> {
+    let mut v: Vec<Unread> = tally
+        .into_iter()
+        .map(|((class, summary), count)| Unread {
+            class,
+            summary,
+            count,
+        })
+        .collect();
+    v.sort_by_key(|u| std::cmp::Reverse(u.count));
+    v
+}
+
+/// Which sockets to peek: every socket with unread bytes that passes the filters,
+/// through the first holder the aggregation keyed it by, while one of its groups
+/// has fewer than `max` peeks.
+fn plan(r: &Report, c: &Collection, by: &[GroupField], filters: &Filters, max: usize) -> Plan {
+    let index: HashMap<&GroupKey, usize> = r
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (&g.key, i))
+        .collect();
+    let mut taken = vec![0usize; r.groups.len()];
+    let mut agg = Aggregator::new(c, by, filters);
+    let mut plan = Plan {
+        requests: Vec::new(),
+        groups: Vec::new(),
+        no_holder: 0,
+    };
+    for (i, s) in c.sockets.iter().enumerate() {
+        if !has_unread(s) || !filters.socket_matches(s) || !agg.key_socket(i, s) {
+            continue;
+        }
+        let mut groups: Vec<usize> = agg
+            .keys
+            .iter()
+            .filter_map(|(k, _)| index.get(k).copied())
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        groups.retain(|&g| taken[g] < max);
+        if groups.is_empty() {
+            continue;
+        }
+        let Some(pid) = agg.keys.iter().find_map(|(_, p)| *p) else {
+            plan.no_holder += 1;
+            continue;
+        };
+        for &g in &groups {
+            taken[g] += 1;
+        }
+        plan.requests.push(Request {
+            inode: s.inode,
+            pid,
+        });
+        plan.groups.push(groups);
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn sock(state: TcpState, recv_q: u32) -> Socket {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        Socket {
+            state,
+            local: a,
+            remote: a,
+            inode: 1,
+            uid: 0,
+            recv_q,
+            send_q: 0,
+            idle_ms: None,
+            netns: 1,
+        }
+    }
+
+    #[test]
+    fn the_fin_and_the_backlog_are_no_data() {
+        assert!(!has_unread(&sock(TcpState::CloseWait, 1)));
+        assert!(has_unread(&sock(TcpState::CloseWait, 2)));
+        assert!(has_unread(&sock(TcpState::Established, 1)));
+        assert!(!has_unread(&sock(TcpState::Established, 0)));
+        assert!(!has_unread(&sock(TcpState::Listen, 5)));
+    }
+
+    #[test]
+    fn most_frequent_first() {
+        let t: BTreeMap<(UnreadClass, String), u64> = [
+            ((UnreadClass::Json, "{}".to_string()), 2),
+            ((UnreadClass::Html, "<html>".to_string()), 9),
+            ((UnreadClass::Html, "<p>".to_string()), 2),
+        ]
+        .into_iter()
+        .collect();
+        let s: Vec<String> = summaries(t).iter().map(|u| u.to_string()).collect();
+        assert_eq!(
+            s,
+            ["9× html \"<html>\"", "2× html \"<p>\"", "2× json \"{}\""]
+        );
+    }
+}

@@ -1,0 +1,450 @@
+//! `--peek` on real clients (tests/support/http_leak.py): a urllib3 client that
+//! leaks its 403 responses and reads its 200s, a raw client that never reads, a
+//! TLS client; the summaries in JSON and the table, the queues left bit-for-bit as
+//! they were (ss's Recv-Q, and the client reading every leaked body afterwards),
+//! an unprivileged run that warns and changes nothing else, and the refusals.
+//! Loopback only; root (CI runs as root): a test without it fails, never skips.
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use serde_json::{Value, json};
+
+fn assert_root() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")),
+        "this test peeks other processes' sockets and runs sockleak as another user: it needs root (CI runs as root)"
+    );
+}
+
+/// A child running `tests/support/http_leak.py`; dropping it closes its stdin,
+/// which ends it.
+struct Py {
+    child: Child,
+    out: BufReader<ChildStdout>,
+    ready: Value,
+}
+
+impl Py {
+    fn spawn(args: &[&str]) -> Py {
+        require("python3");
+        let mut child = Command::new("python3")
+            .arg(repo().join("tests/support/http_leak.py"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start python3");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut p = Py {
+            child,
+            out,
+            ready: Value::Null,
+        };
+        p.ready = p.line();
+        p
+    }
+
+    fn line(&mut self) -> Value {
+        let mut line = String::new();
+        let n = self.out.read_line(&mut line).expect("read peer output");
+        assert!(
+            n > 0,
+            "peer exited early (is urllib3 installed? .ci/run installs it)"
+        );
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"))
+    }
+
+    fn pid(&self) -> u64 {
+        self.ready["pid"].as_u64().expect("pid")
+    }
+
+    fn say(&mut self, what: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{what}").unwrap();
+        stdin.flush().unwrap();
+    }
+}
+
+impl Drop for Py {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `ss`'s Recv-Q of every socket to `peer`, by local address: the kernel's own
+/// view of the queues, to compare before and after a peek.
+fn recv_queues(peer: &str) -> Vec<(String, String)> {
+    require("ss");
+    let out = Command::new("ss")
+        .args(["-tnH", "dst", peer])
+        .output()
+        .expect("run ss");
+    let mut v: Vec<(String, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 5).then(|| (f[3].to_string(), format!("{} {}", f[0], f[1])))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A document's groups without `unread` and the idle ages (which move between two
+/// runs): what must be the same with and without `--peek`.
+fn counted(doc: &Value) -> Vec<Value> {
+    doc["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let mut g = g.clone();
+            let o = g.as_object_mut().unwrap();
+            for k in ["unread", "oldest_close_wait_idle_s", "oldest_idle_s"] {
+                o.remove(k);
+            }
+            g
+        })
+        .collect()
+}
+
+/// The summary sockleak shows for a body starting with `head`, at the default 48
+/// bytes (plain ASCII, nothing to escape).
+fn prefix48(head: &str) -> String {
+    format!("{}...", &head[..48])
+}
+
+/// A server that leaks 403 bodies into its clients' queues, a urllib3 client
+/// leaking 9 of them (and reading 5 200s), a raw client that never reads (3), all
+/// in CLOSE_WAIT.
+fn leaking_clients() -> (Py, Py, Py, String) {
+    let host = private_loopback();
+    let server = Py::spawn(&["server", &host]);
+    let port = server.ready["port"].to_string();
+    let client = Py::spawn(&["urllib3", &host, &port, "--leak", "9", "--ok", "5"]);
+    let raw = Py::spawn(&["raw", &host, &port, "--count", "3"]);
+    let peer = format!("{host}:{port}");
+    // 9 leaked + 1 pooled (its 200s read, then closed by the server) + 3 raw.
+    wait_until(10, "13 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &peer) == 13);
+    // The server writes each 403 body 0.2 s after its head: wait for all of it.
+    let len = server.ready["body_len"].as_u64().unwrap();
+    wait_until(10, "the leaked bodies queued", || {
+        let q = recv_queues(&peer);
+        q.iter()
+            .filter(|(_, s)| *s == format!("CLOSE-WAIT {}", len + 1))
+            .count()
+            == 9
+    });
+    (server, client, raw, peer)
+}
+
+#[test]
+fn a_leaked_403_body_is_named_and_the_client_still_reads_every_byte() {
+    assert_root();
+    let (server, mut client, raw, peer) = leaking_clients();
+    let before = recv_queues(&peer);
+    let plain = json(&["--remote", &peer]);
+    let doc = json(&["--peek", "--remote", &peer]);
+
+    // Counts exactly as without --peek; `unread` only with it.
+    assert!(
+        groups(&plain, |g| g.get("unread").is_some()).is_empty(),
+        "no unread without --peek: {plain:#}"
+    );
+    let g = one_group(&doc, |g| g["pid"] == client.pid());
+    assert_eq!(g["states"], json!({"close_wait": 10}));
+    let body_head = server.ready["body_head"].as_str().unwrap();
+    assert_eq!(
+        g["unread"],
+        json!([{"class": "html", "summary": prefix48(body_head), "count": 9}]),
+        "the 9 unread 403 bodies; the pooled connection holds only its FIN"
+    );
+    let r = one_group(&doc, |g| g["pid"] == raw.pid());
+    assert_eq!(r["states"], json!({"close_wait": 3}));
+    assert_eq!(
+        r["unread"],
+        json!([{"class": "http-head", "summary": "HTTP/1.1 403 Forbidden", "count": 3}])
+    );
+    assert_eq!(counted(&doc), counted(&plain));
+    assert!(
+        !warnings(&doc).iter().any(|w| w.contains("--peek")),
+        "root peeks everything: {:?}",
+        warnings(&doc)
+    );
+
+    // The table: a line under the group, within 80 columns.
+    let out = run(&["--peek", "--remote", &peer]);
+    assert!(out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    let line = format!("  unread: 9× html \"{}\"", prefix48(body_head));
+    assert!(table.lines().any(|l| l == line), "{table}");
+    assert!(line.chars().count() <= 80, "{line}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l == "  unread: 3× http-head \"HTTP/1.1 403 Forbidden\""),
+        "{table}"
+    );
+
+    // Untouched: the kernel's queues as before, and the client reads every byte.
+    assert_eq!(recv_queues(&peer), before, "Recv-Q changed by the peek");
+    client.say("read");
+    let read = client.line();
+    let sha = server.ready["body_sha256"].as_str().unwrap();
+    assert_eq!(read["sha256"], json!(vec![sha; 9]), "{read}");
+    assert_eq!(
+        read["lengths"],
+        json!(vec![server.ready["body_len"].clone(); 9])
+    );
+}
+
+#[test]
+fn a_tls_connection_shows_only_its_record_type() {
+    assert_root();
+    require("openssl");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-keyout", path_str(&key)])
+        .args(["-out", path_str(&cert)])
+        .output()
+        .expect("run openssl");
+    assert!(made.status.success(), "{made:?}");
+    let host = private_loopback();
+    let tls = Py::spawn(&[
+        "tls",
+        &host,
+        "--cert",
+        path_str(&cert),
+        "--key",
+        path_str(&key),
+    ]);
+    let peer = format!("{host}:{}", tls.ready["port"]);
+    wait_until(10, "the answer queued", || {
+        json(&["--remote", &peer])["groups"][0]["recv_q"]
+            .as_u64()
+            .is_some_and(|q| q > 0)
+    });
+    let doc = json(&["--peek", "--remote", &peer]);
+    let g = one_group(&doc, |g| g["pid"] == tls.pid());
+    assert_eq!(g["states"], json!({"established": 1}));
+    let unread = g["unread"].as_array().unwrap();
+    assert_eq!(unread.len(), 1, "{g:#}");
+    assert_eq!(unread[0]["class"], "tls");
+    assert_eq!(
+        unread[0]["summary"], "TLS record, application_data (encrypted)",
+        "the content type only"
+    );
+    assert!(!doc.to_string().contains("secret"));
+}
+
+#[test]
+fn unprivileged_it_warns_once_and_changes_nothing_else() {
+    assert_root();
+    let (_server, _client, _raw, peer) = leaking_clients();
+    let args = ["--json", "--remote", &peer, "--netns", "host"];
+    let parse = |o: std::process::Output| -> Value {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let plain = parse(as_nobody(bin(), &args));
+    let mut with = args.to_vec();
+    with.push("--peek");
+    let peeked = parse(as_nobody(bin(), &with));
+    // The host's totals move with the other tests' sockets; the matched ones not.
+    assert_eq!(peeked["totals"]["matched"], plain["totals"]["matched"]);
+    for g in peeked["groups"].as_array().unwrap() {
+        assert_eq!(g["unread"], json!([]), "nothing peeked: {g}");
+    }
+    assert_eq!(counted(&peeked), counted(&plain));
+    let (old, new) = (warnings(&plain), warnings(&peeked));
+    let added: Vec<&&str> = new.iter().filter(|w| !old.contains(w)).collect();
+    assert_eq!(added.len(), 1, "one warning more: {new:?}");
+    assert_eq!(new.len(), old.len() + 1);
+    let w = added[0];
+    assert!(
+        w.starts_with("--peek: 12 sockets with unread bytes not peeked"),
+        "9 bodies and 3 whole responses: {w}"
+    );
+    assert!(w.contains("run as root"), "{w}");
+}
+
+#[test]
+fn a_binary_with_file_capabilities_refuses_peek_for_other_users() {
+    assert_root();
+    require("setcap");
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.path().join("sockleak");
+    std::fs::copy(bin(), &copy).unwrap();
+    let set = Command::new("setcap")
+        .args(["cap_sys_ptrace,cap_dac_read_search+ep", path_str(&copy)])
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{set:?}");
+    let o = as_nobody(path_str(&copy), &["--peek"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--peek is refused") && err.contains("file capabilities"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+    // Without --peek the same binary still works.
+    assert_eq!(
+        as_nobody(path_str(&copy), &["--json"]).status.code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn peek_needs_live_sockets_and_its_own_flag() {
+    let root = fixture("proc-basic");
+    let o = run(&["--peek", "--proc-root", path_str(&root)]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--proc-root"));
+    let o = run(&["--peek-bytes", "10"]);
+    assert_eq!(o.status.code(), Some(3), "--peek-bytes without --peek");
+    let o = run(&["--peek", "--peek-bytes", "513"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("0 to 512"));
+}
+
+#[test]
+fn watch_samples_carry_the_summary() {
+    assert_root();
+    let (server, client, _raw, peer) = leaking_clients();
+    let out = run(&[
+        "--watch", "0.2", "--count", "2", "--json", "--peek", "--remote", &peer,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let head = server.ready["body_head"].as_str().unwrap();
+    for l in &lines {
+        let g = one_group(l, |g| g["pid"] == client.pid());
+        assert_eq!(
+            g["unread"],
+            json!([{"class": "html", "summary": prefix48(head), "count": 9}])
+        );
+    }
+}
+
+/// `serve` on 127.0.0.1:0 with `args`; one scrape of /metrics; the exposition.
+fn scrape(args: &[&str]) -> String {
+    use std::io::Read;
+    let mut child = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start serve");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("sockleak serve: listening on http://")
+        .and_then(|s| s.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("unexpected first log line {line:?}"))
+        .to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    resp.split_once("\r\n\r\n").unwrap().1.to_string()
+}
+
+#[test]
+fn serve_peeks_only_when_told_and_exports_classes_only() {
+    assert_root();
+    let (server, _client, _raw, peer) = leaking_clients();
+    let plain = scrape(&["--remote", &peer]);
+    assert!(!plain.contains("sockleak_unread_sockets"), "{plain}");
+    let peeked = scrape(&["--peek", "--remote", &peer]);
+    promtool_check(peeked.as_bytes());
+    assert!(
+        peeked.contains("sockleak_unread_sockets{class=\"html\"} 9\n")
+            && peeked.contains("sockleak_unread_sockets{class=\"http-head\"} 3\n"),
+        "{peeked}"
+    );
+    let head = server.ready["body_head"].as_str().unwrap();
+    assert!(!peeked.contains(&head[..20]), "no summary in the metrics");
+}
+
+/// A kernel without pidfd_getfd (or a seccomp filter), and a refused ptrace
+/// access check, made real with a seccomp filter failing pidfd_getfd with ENOSYS
+/// or EPERM (tests/support/deny_pidfd_getfd.c): one warning each, saying why and
+/// how to get it; the counts as without --peek.
+#[test]
+fn without_pidfd_getfd_or_ptrace_access_one_warning_says_why() {
+    assert_root();
+    require("cc");
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper = dir.path().join("deny_pidfd_getfd");
+    let built = Command::new("cc")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&wrapper)
+        .arg(repo().join("tests/support/deny_pidfd_getfd.c"))
+        .output()
+        .expect("run cc");
+    assert!(built.status.success(), "{built:?}");
+    let (_server, _client, _raw, peer) = leaking_clients();
+    let plain = json(&["--remote", &peer]);
+    for (errno, says) in [
+        (
+            "ENOSYS",
+            "pidfd_open or pidfd_getfd is not available (ENOSYS): the kernel is older than Linux 5.6, or a seccomp filter forbids them",
+        ),
+        // Root has CAP_SYS_PTRACE: the advice says who refused instead.
+        (
+            "EPERM",
+            "the kernel refused to duplicate their fds although sockleak has CAP_SYS_PTRACE: a security module (AppArmor, SELinux, Yama ptrace_scope 3) or a seccomp filter forbids pidfd_getfd here",
+        ),
+    ] {
+        let o = Command::new(&wrapper)
+            .args([errno, bin(), "--json", "--peek", "--remote", &peer])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(counted(&doc), counted(&plain), "{errno}");
+        let peek: Vec<&str> = warnings(&doc)
+            .into_iter()
+            .filter(|w| w.starts_with("--peek"))
+            .collect();
+        assert_eq!(peek.len(), 1, "{errno}: {peek:?}");
+        assert!(
+            peek[0].contains("12 sockets with unread bytes of pid"),
+            "{}",
+            peek[0]
+        );
+        assert!(peek[0].contains(says), "{errno}: {}", peek[0]);
+    }
+}
