@@ -5,6 +5,8 @@
 #   bench/compare.sh [--sizes "1000 10000 100000 1000000"] [--rounds 5]
 #                    [--big-rounds 3] [--cap 300] [--slow 30]
 #                    [--idle "0 1"] [--watch-sizes "10000 100000"] [--no-watch]
+#                    [--only watch-leak] [--leak-size 100000] [--leak-samples 30]
+#                    [--leak-rounds 3] [--leak-close-every 0] [--port-base 21000]
 #                    [--out FILE]
 #
 # For each table size N and each idle variant (0: none, 1: 200 processes x 200 plain
@@ -19,6 +21,19 @@
 # run each per round, so the commands are interleaved; --big-rounds rounds above
 # 100k sockets) and the median per command is taken. Finally --watch CPU per sample
 # is measured at each --watch-sizes size, beside the CPU of one full snapshot.
+#
+# Then the live-leak watch (issue 21; `--only watch-leak` runs it alone, --no-watch
+# skips it): on one load of --leak-size sockets, `sockleak --watch 2 --count
+# LEAK_SAMPLES --json` is run (a) on the quiet load and (b) while bench/leaky_pool.py
+# runs beside it (a urllib3 pool against a loopback HTTP server that reuses its
+# connections and leaks one every second; --leak-close-every K also has the server
+# close one pooled connection every K seconds, a swap at a constant fd count),
+# --leak-rounds times back to back (a b, b a, a b, ...). CPU per sample is the
+# watch's user + system time (/usr/bin/time) over its samples, and over samples 2-N
+# with the first one's own `scan.cpu_ms` taken off (the first sample is always a full
+# scan); each NDJSON line's `scan` object gives the share of samples of each kind
+# (full, incremental, uid-reread; samples 2-N) and their mean `scan.cpu_ms`. Targets:
+# (b) <= 1.2x (a) per sample (samples 2-N), >= 90 % of (b)'s samples incremental.
 #
 # Run as root (ss -p, netstat -p and lsof only see every process as root).
 # Changes nothing on the host but RLIMIT_NOFILE of its own processes; every load
@@ -37,9 +52,17 @@ IDLE="0 1"
 WATCH=1
 WATCH_SIZES="10000 100000"
 OUT=""
+ONLY=""
+LEAK_SIZE=100000
+LEAK_SAMPLES=30
+LEAK_ROUNDS=3
+LEAK_CLOSE_EVERY=0
+PORT_BASE=21000
 usage() {
   echo "usage: $0 [--sizes \"N ...\"] [--rounds R] [--big-rounds R] [--cap SECONDS] [--slow SECONDS]" >&2
   echo "          [--idle \"0 1\"] [--watch-sizes \"N ...\"] [--no-watch] [--out FILE]" >&2
+  echo "          [--only watch-leak] [--leak-size N] [--leak-samples N] [--leak-rounds R]" >&2
+  echo "          [--leak-close-every K] [--port-base PORT]" >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -54,12 +77,22 @@ while [ $# -gt 0 ]; do
     --watch-sizes) WATCH_SIZES=$2; shift 2 ;;
     --no-watch) WATCH=0; shift ;;
     --out) OUT=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
+    --leak-size) LEAK_SIZE=$2; shift 2 ;;
+    --leak-samples) LEAK_SAMPLES=$2; shift 2 ;;
+    --leak-rounds) LEAK_ROUNDS=$2; shift 2 ;;
+    --leak-close-every) LEAK_CLOSE_EVERY=$2; shift 2 ;;
+    --port-base) PORT_BASE=$2; shift 2 ;;
     *) usage ;;
   esac
 done
-for v in $SIZES $WATCH_SIZES "$ROUNDS" "$BIG_ROUNDS" "$CAP" "$SLOW"; do
+for v in $SIZES $WATCH_SIZES "$ROUNDS" "$BIG_ROUNDS" "$CAP" "$SLOW" "$LEAK_SIZE" "$LEAK_ROUNDS" "$PORT_BASE"; do
   [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: '$v' is not a positive whole number" >&2; usage; }
 done
+[[ $LEAK_SAMPLES =~ ^[1-9][0-9]*$ ]] && [ "$LEAK_SAMPLES" -ge 3 ] && [ "$LEAK_SAMPLES" -le 300 ] ||
+  { echo "compare.sh: --leak-samples takes 3 to 300, not '$LEAK_SAMPLES'" >&2; usage; }
+[[ $LEAK_CLOSE_EVERY =~ ^[0-9]+$ ]] || { echo "compare.sh: --leak-close-every takes a whole number (0: never)" >&2; usage; }
+case "$ONLY" in "" | watch-leak) ;; *) echo "compare.sh: --only takes watch-leak, not '$ONLY'" >&2; usage ;; esac
 # Ascending: a command stopped at the cap at one size is skipped at the larger ones.
 SIZES=$(tr -s ' ' '\n' <<< "$SIZES" | sort -n | uniq | tr '\n' ' ')
 for v in $IDLE; do [[ $v =~ ^[01]$ ]] || { echo "compare.sh: --idle takes 0 and/or 1, not '$v'" >&2; usage; }; done
@@ -75,6 +108,7 @@ command -v netstat >/dev/null || need+=(net-tools)
 command -v ss >/dev/null || need+=(iproute2)
 command -v jq >/dev/null || need+=(jq)
 command -v gcc >/dev/null || need+=(gcc)
+command -v python3 >/dev/null || need+=(python3 python3-pip)
 command -v bc >/dev/null || need+=(bc)
 [ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
@@ -124,7 +158,7 @@ sockleak_states() {
 
 BUILD_TIMES=""
 start_load() { # sockets idle_variant
-  local n=$1 idle=$2 args=(--sockets "$1" --ready "$WORK/ready")
+  local n=$1 idle=$2 args=(--sockets "$1" --ready "$WORK/ready" --port-base "$PORT_BASE")
   [ "$idle" = 1 ] && args+=(--idle-procs 200 --idle-fds 200)
   rm -f "$WORK/ready"
   local t0=$EPOCHREALTIME
