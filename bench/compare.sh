@@ -129,7 +129,15 @@ stop_load() {
     LOADGEN_PID=""
   fi
 }
-cleanup() { stop_load; rm -rf "$WORK"; }
+# The live-leak section's pool (bench/leaky_pool.py), stopped by pid.
+POOL_PID=""
+stop_pool() {
+  [ -n "$POOL_PID" ] || return 0
+  kill -TERM "$POOL_PID" 2>/dev/null || true
+  wait "$POOL_PID" 2>/dev/null || true
+  POOL_PID=""
+}
+cleanup() { stop_pool; stop_load; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -473,8 +481,89 @@ measure_watch() { # sockets -> appends one line to $WORK/watch
   stop_load
 }
 
+# One `--watch 2 --count LEAK_SAMPLES --json` run of the live-leak section, labelled
+# a (quiet) or b (the leaking pool beside it): its CPU per sample over samples 2-N
+# (the watch's user + system time less the first sample's own scan.cpu_ms) goes to
+# $WORK/leak-cpu, each later sample's "kind cpu_ms" to $WORK/leak-kinds-LABEL.
+leak_watch_run() { # label round
+  local label=$1 round=$2 u sys first
+  local out="$WORK/leak-$label-$round.ndjson"
+  /usr/bin/time -f '%U %S' -o "$WORK/lt" "$SOCKLEAK" --watch 2 --count "$LEAK_SAMPLES" --json \
+    > "$out" 2>/dev/null || die "sockleak --watch 2 --count $LEAK_SAMPLES --json failed"
+  [ "$(wc -l < "$out")" = "$LEAK_SAMPLES" ] || die "the watch wrote $(wc -l < "$out") of $LEAK_SAMPLES samples"
+  read -r u sys < "$WORK/lt"
+  first=$(head -1 "$out" | jq '.scan.cpu_ms')
+  echo "$label $(echo "(($u + $sys) * 1000 - $first) / ($LEAK_SAMPLES - 1)" | bc -l)" >> "$WORK/leak-cpu"
+  tail -n +2 "$out" | jq -r '"\(.scan.kind) \(.scan.cpu_ms)"' >> "$WORK/leak-kinds-$label"
+}
+
+# The leaking pool beside the load, for one run: started, waited for, stopped by pid.
+start_pool() {
+  rm -f "$WORK/pool-ready"
+  python3 bench/leaky_pool.py --duration $((LEAK_SAMPLES * 2 + 30)) --close-every "$LEAK_CLOSE_EVERY" \
+    --ready "$WORK/pool-ready" --stats "$WORK/pool-stats" 2>>"$WORK/pool-log" &
+  POOL_PID=$!
+  for _ in $(seq 1 600); do
+    [ -f "$WORK/pool-ready" ] && return
+    kill -0 "$POOL_PID" 2>/dev/null || die "bench/leaky_pool.py failed: $(tail -3 "$WORK/pool-log")"
+    sleep 0.1
+  done
+  die "bench/leaky_pool.py not ready after 60 s"
+}
+
+# Share of samples of each kind, and their mean scan.cpu_ms, of one label.
+leak_kinds() { # label
+  awk '{n[$1]++; c[$1]+=$2; t++} END {for (k in n) printf "%s %.0f%% (%d, %.1f ms), ", k, 100*n[k]/t, n[k], c[k]/n[k]}' \
+    "$WORK/leak-kinds-$1" | sed 's/, $//'
+}
+
+measure_watch_leak() {
+  wait_quiet
+  start_load "$LEAK_SIZE" 0
+  local table r a b ratio inc
+  table=$(ss -tanH | wc -l)
+  log "live-leak watch at $LEAK_SIZE sockets (table $table): $LEAK_ROUNDS rounds of (a) quiet and (b) a leaking urllib3 pool, $LEAK_SAMPLES samples each"
+  : > "$WORK/leak-cpu"; : > "$WORK/leak-kinds-a"; : > "$WORK/leak-kinds-b"
+  for r in $(seq 1 "$LEAK_ROUNDS"); do
+    # Alternate the order (a b, b a, ...): a drift of the machine hits both alike.
+    local order="a b"
+    [ $((r % 2)) = 0 ] && order="b a"
+    for label in $order; do
+      if [ "$label" = b ]; then start_pool; fi
+      leak_watch_run "$label" "$r"
+      if [ "$label" = b ]; then stop_pool; fi
+    done
+  done
+  a=$(awk '$1 == "a" {print $2}' "$WORK/leak-cpu" | median)
+  b=$(awk '$1 == "b" {print $2}' "$WORK/leak-cpu" | median)
+  ratio=$(echo "$b / $a" | bc -l)
+  inc=$(awk '$1 != "full" {i++} {t++} END {printf "%.0f", 100*i/t}' "$WORK/leak-kinds-b")
+  local spread_a spread_b
+  spread_a=$(awk '$1 == "a" {printf "%.0f ", $2}' "$WORK/leak-cpu")
+  spread_b=$(awk '$1 == "b" {printf "%.0f ", $2}' "$WORK/leak-cpu")
+  # shellcheck disable=SC2016
+  printf -- '`--watch 2 --count %s --json` at %s sockets (%s in the table), %s rounds each, samples 2-%s: **(a) quiet %.1f ms** of CPU per sample (runs: %s), **(b) with a leaking urllib3 pool %.1f ms** (runs: %s) = **%.2f×** (target ≤ 1.2×: %s). Samples of (b): %s; not full: **%s%%** (target ≥ 90%%: %s). Samples of (a): %s. The pool: %s.\n' \
+    "$LEAK_SAMPLES" "$LEAK_SIZE" "$table" "$LEAK_ROUNDS" "$LEAK_SAMPLES" "$a" "$spread_a" "$b" "$spread_b" "$ratio" \
+    "$([ "$(echo "$ratio <= 1.2" | bc -l)" = 1 ] && echo met || echo missed)" \
+    "$(leak_kinds b)" "$inc" "$([ "$inc" -ge 90 ] && echo met || echo missed)" "$(leak_kinds a)" \
+    "$(tail -1 "$WORK/pool-log")" >> "$WORK/watchleak"
+  tail -1 "$WORK/watchleak" >&2
+  stop_load
+}
+
 : > "$WORK/rows"
 : > "$WORK/watch"
+: > "$WORK/watchleak"
+if [ "$ONLY" = watch-leak ]; then
+  LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+  measure_watch_leak
+  {
+    echo "Live-leak watch only (--only watch-leak). Load average $LOAD_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end."
+    echo
+    cat "$WORK/watchleak"
+  } | tee "${OUT:-/dev/null}"
+  exit 0
+fi
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in $SIZES; do
   for idle in $IDLE; do
@@ -483,6 +572,7 @@ for n in $SIZES; do
 done
 if [ "$WATCH" = 1 ]; then
   for n in $WATCH_SIZES; do measure_watch "$n"; done
+  measure_watch_leak
 fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 RUN_MIN=$(printf '%.1f' "$(echo "($EPOCHREALTIME - $RUN_START) / 60" | bc -l)")
@@ -509,6 +599,7 @@ done
   cat "$WORK/rows"
   echo
   [ -s "$WORK/watch" ] && { sed 's/$/\n/' "$WORK/watch"; }
+  [ -s "$WORK/watchleak" ] && { sed 's/$/\n/' "$WORK/watchleak"; }
   [ -n "$SCALE" ] && { printf '%s\n' "$SCALE"; }
   echo "Load build times (loadgen start to ready): $BUILD_TIMES."
   echo

@@ -156,6 +156,15 @@ fn orphaned_server_sockets_raise_no_pool_alert() {
     let port = server.port().to_string();
     let _client = Peer::spawn(&["connect", &host, &port, "--count", "6", "--name", "pl-orph"]);
     server.wait_done(6);
+    // The last FIN may not be ACKed yet (FIN_WAIT1): wait until ss shows all six.
+    let local = format!("{host}:{port}");
+    wait_until(5, "6 FIN-WAIT-2 at the service", || {
+        ss_sockets()
+            .iter()
+            .filter(|(st, l, _)| st == "FIN-WAIT-2" && *l == local)
+            .count()
+            == 6
+    });
     // Only the server's side of them (local port = the service), with a pool of
     // 2 that every group would exceed.
     let o = run(&[
