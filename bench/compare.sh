@@ -495,11 +495,27 @@ leak_watch_run() { # label round
   first=$(head -1 "$out" | jq '.scan.cpu_ms')
   echo "$label $(echo "(($u + $sys) * 1000 - $first) / ($LEAK_SAMPLES - 1)" | bc -l)" >> "$WORK/leak-cpu"
   tail -n +2 "$out" | jq -r '"\(.scan.kind) \(.scan.cpu_ms)"' >> "$WORK/leak-kinds-$label"
+  if [ "$label" = b ]; then leak_seen "$out" "$round"; fi
+}
+
+# What the watch saw of the pool in one (b) run: its client's group at the pool's
+# server, in the first and the last sample (sockets, of them with unread bytes via
+# recv_q), beside what the pool says it did (its --stats line at that time). A bench
+# that never saw the leak measured nothing, so a group that did not grow is fatal.
+leak_seen() { # ndjson round
+  local out=$1 round=$2 client port sel first last
+  client=$(sed -n 's/.*client=\([0-9]*\).*/\1/p' "$WORK/pool-ready")
+  port=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' "$WORK/pool-ready")
+  sel=".groups | map(select(.pid == $client and .remote == \"127.0.0.1:$port\")) | first // {total: 0}"
+  first=$(head -1 "$out" | jq "$sel | .total")
+  last=$(tail -1 "$out" | jq -r "$sel | \"\\(.total) sockets (\\(.states.established // 0) established, recv_q \\(.recv_q) bytes)\"")
+  [ "${last%% *}" -gt "$first" ] || die "round $round: the watch never saw the pool's group grow ($first -> $last)"
+  echo "round $round: $first -> $last, the pool: $(tail -1 "$WORK/pool-stats")" >> "$WORK/leak-seen"
 }
 
 # The leaking pool beside the load, for one run: started, waited for, stopped by pid.
 start_pool() {
-  rm -f "$WORK/pool-ready"
+  rm -f "$WORK/pool-ready"; : > "$WORK/pool-stats"
   python3 bench/leaky_pool.py --duration $((LEAK_SAMPLES * 2 + 30)) --close-every "$LEAK_CLOSE_EVERY" \
     --ready "$WORK/pool-ready" --stats "$WORK/pool-stats" 2>>"$WORK/pool-log" &
   POOL_PID=$!
@@ -523,7 +539,7 @@ measure_watch_leak() {
   local table r a b ratio inc
   table=$(ss -tanH | wc -l)
   log "live-leak watch at $LEAK_SIZE sockets (table $table): $LEAK_ROUNDS rounds of (a) quiet and (b) a leaking urllib3 pool, $LEAK_SAMPLES samples each"
-  : > "$WORK/leak-cpu"; : > "$WORK/leak-kinds-a"; : > "$WORK/leak-kinds-b"
+  : > "$WORK/leak-cpu"; : > "$WORK/leak-kinds-a"; : > "$WORK/leak-kinds-b"; : > "$WORK/leak-seen"
   for r in $(seq 1 "$LEAK_ROUNDS"); do
     # Alternate the order (a b, b a, ...): a drift of the machine hits both alike.
     local order="a b"
@@ -542,11 +558,11 @@ measure_watch_leak() {
   spread_a=$(awk '$1 == "a" {printf "%.0f ", $2}' "$WORK/leak-cpu")
   spread_b=$(awk '$1 == "b" {printf "%.0f ", $2}' "$WORK/leak-cpu")
   # shellcheck disable=SC2016
-  printf -- '`--watch 2 --count %s --json` at %s sockets (%s in the table), %s rounds each, samples 2-%s: **(a) quiet %.1f ms** of CPU per sample (runs: %s), **(b) with a leaking urllib3 pool %.1f ms** (runs: %s) = **%.2f×** (target ≤ 1.2×: %s). Samples of (b): %s; not full: **%s%%** (target ≥ 90%%: %s). Samples of (a): %s. The pool: %s.\n' \
+  printf -- '`--watch 2 --count %s --json` at %s sockets (%s in the table), %s rounds each, samples 2-%s: **(a) quiet %.1f ms** of CPU per sample (runs: %s), **(b) with a leaking urllib3 pool %.1f ms** (runs: %s) = **%.2f×** (target ≤ 1.2×: %s). Samples of (b): %s; not full: **%s%%** (target ≥ 90%%: %s). Samples of (a): %s. The pool'"'"'s group as the watch saw it, first sample -> last: %s.\n' \
     "$LEAK_SAMPLES" "$LEAK_SIZE" "$table" "$LEAK_ROUNDS" "$LEAK_SAMPLES" "$a" "$spread_a" "$b" "$spread_b" "$ratio" \
     "$([ "$(echo "$ratio <= 1.2" | bc -l)" = 1 ] && echo met || echo missed)" \
     "$(leak_kinds b)" "$inc" "$([ "$inc" -ge 90 ] && echo met || echo missed)" "$(leak_kinds a)" \
-    "$(tail -1 "$WORK/pool-log")" >> "$WORK/watchleak"
+    "$(paste -sd';' "$WORK/leak-seen" | sed 's/;/; /g')" >> "$WORK/watchleak"
   tail -1 "$WORK/watchleak" >&2
   stop_load
 }
