@@ -321,6 +321,25 @@ pub struct Socket {
     pub netns: NetnsId,
 }
 
+#[cfg(test)]
+impl Socket {
+    /// A socket for unit tests: `state` between two `ip:port` texts, namespace 1,
+    /// everything else zero.
+    pub fn for_test(state: TcpState, local: &str, remote: &str) -> Socket {
+        Socket {
+            state,
+            local: local.parse().expect("a test's local ip:port"),
+            remote: remote.parse().expect("a test's remote ip:port"),
+            inode: 0,
+            uid: 0,
+            recv_q: 0,
+            send_q: 0,
+            idle_ms: None,
+            netns: 1,
+        }
+    }
+}
+
 /// A process that holds at least one socket of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {

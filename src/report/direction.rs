@@ -136,17 +136,7 @@ mod tests {
     use super::*;
 
     fn sock(state: TcpState, local: &str, remote: &str) -> Socket {
-        Socket {
-            state,
-            local: local.parse().unwrap(),
-            remote: remote.parse().unwrap(),
-            inode: 0,
-            uid: 0,
-            recv_q: 0,
-            send_q: 0,
-            idle_ms: None,
-            netns: 1,
-        }
+        Socket::for_test(state, local, remote)
     }
 
     fn dirs(sockets: &[Socket]) -> Vec<Direction> {

@@ -154,20 +154,12 @@ fn plan(r: &Report, c: &Collection, by: &[GroupField], filters: &Filters, max: u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::SocketAddr;
 
     fn sock(state: TcpState, recv_q: u32) -> Socket {
-        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
         Socket {
-            state,
-            local: a,
-            remote: a,
             inode: 1,
-            uid: 0,
             recv_q,
-            send_q: 0,
-            idle_ms: None,
-            netns: 1,
+            ..Socket::for_test(state, "127.0.0.1:1", "127.0.0.1:1")
         }
     }
 
