@@ -10,6 +10,7 @@ pub mod container;
 pub mod fdcache;
 pub mod fdscan;
 pub mod fsread;
+pub mod guard;
 pub mod netlink;
 pub mod netns;
 pub mod peek;
@@ -215,9 +216,45 @@ impl Collection {
 #[derive(Default)]
 struct Tables {
     sockets: Vec<Socket>,
+    /// Idle ages the guarded tcp_info reads could not get, every namespace's.
+    info_gaps: netlink::InfoGaps,
     namespaces: Vec<NetnsId>,
     source: Source,
     port_ranges: HashMap<NetnsId, PortRange>,
+}
+
+/// The warning for sockets whose lock kept the idle-age read waiting, naming
+/// their holders (the fd scan knows them).
+fn warn_locked(
+    gaps: &netlink::InfoGaps,
+    fds: &FdScan,
+    processes: &HashMap<u32, Process>,
+    warnings: &mut Vec<Warning>,
+) {
+    if gaps.is_empty() {
+        return;
+    }
+    let mut pids: Vec<u32> = gaps
+        .locked
+        .iter()
+        .flat_map(|&(inode, _)| fds.owners(inode))
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    let holders = pids
+        .iter()
+        .take(PIDS_SHOWN)
+        .map(|&pid| NamedPid {
+            pid,
+            comm: processes.get(&pid).map_or_else(|| "?".into(), |p| p.comm.clone()),
+        })
+        .collect();
+    warnings.push(Warning::SocketsLocked {
+        locked: gaps.locked.len(),
+        holders,
+        ages_missing: gaps.ages_missing,
+        cause: gaps.cause.clone(),
+    });
 }
 
 /// Kernel threads (asked once per pid and collection) hold no sockets and live in
@@ -324,8 +361,8 @@ impl Collector {
         let mut kthreads = KernelThreads::new(&root);
         let spaces = self.namespaces(&root, &pids, netns, &mut kthreads, &mut warnings)?;
         // Every table first, then the fd scan (see the module comment).
-        let tables = self.read_tables(&root, netns, &spaces, &mut warnings)?;
-        let sockets = tables.sockets;
+        let mut tables = self.read_tables(&root, netns, &spaces, &mut warnings)?;
+        let sockets = std::mem::take(&mut tables.sockets);
         let mut unix = match self.opts.unix {
             true => Some(self.read_unix(&root, netns, &spaces, &mut warnings)?),
             false => None,
@@ -364,6 +401,7 @@ impl Collector {
         };
         drop(wanted);
         let processes = self.owners(&root, &spaces, &mut fds, netns, &known, &mut warnings);
+        warn_locked(&tables.info_gaps, &fds, &processes, &mut warnings);
         let fds_time = start.elapsed().saturating_sub(table_time);
         self.totals.add(scan.kind(), fds.tables_read);
 
@@ -553,7 +591,8 @@ impl Collector {
         let mut others_via_netlink = None;
         for ns in spaces {
             if ns.is_host {
-                let (src, s) = self.read_table(root, netns, warnings)?;
+                let (src, s, gaps) = self.read_table(root, netns, self.opts.idle, warnings)?;
+                t.info_gaps.add(gaps);
                 host_source = Some(src);
                 // Move, not copy: at 100k sockets a copy is 10 MB of peak memory.
                 if t.sockets.is_empty() {
@@ -581,6 +620,7 @@ impl Collector {
                         });
                     }
                     warn_malformed(&other.malformed, warnings);
+                    t.info_gaps.add(other.info_gaps);
                     t.sockets.extend(other.sockets);
                     t.namespaces.push(ns.id);
                     if let Some(range) = other.port_range {
@@ -663,8 +703,8 @@ impl Collector {
         for ns in spaces.iter().filter(|n| involved.contains(&n.id)) {
             let table = if ns.is_host {
                 let mut ignored = Vec::new();
-                self.read_table(root, host, &mut ignored)
-                    .map(|(_, s)| s)
+                self.read_table(root, host, false, &mut ignored)
+                    .map(|(_, s, _)| s)
                     .ok()
             } else {
                 let netlink_ok = self.opts.source != SourceChoice::Proc;
@@ -684,22 +724,26 @@ impl Collector {
         processes.retain(|pid, _| owners.contains(pid));
     }
 
+    /// The host namespace's table; with `idle`, netlink's idle ages (and what
+    /// could not be aged).
     fn read_table(
         &self,
         root: &Path,
         netns: NetnsId,
+        idle: bool,
         warnings: &mut Vec<Warning>,
-    ) -> Result<(Source, Vec<Socket>)> {
+    ) -> Result<(Source, Vec<Socket>, netlink::InfoGaps)> {
+        let none = netlink::InfoGaps::default;
         match self.opts.source {
             SourceChoice::Netlink => {
-                let d = netlink::dump(netns, self.opts.idle)
+                let d = netlink::dump(netns, idle)
                     .context("netlink sock_diag dump failed (try --source proc)")?;
                 warnings.extend(d.ipv6_refused.map(|why| Warning::Ipv6NotCounted { why }));
-                Ok((Source::Netlink, d.sockets))
+                Ok((Source::Netlink, d.sockets, d.info_gaps))
             }
             // Out of our own file descriptors, /proc/net/tcp could not be opened
             // either, and "netlink unavailable" would be a lie: fail, saying so.
-            SourceChoice::Auto => match netlink::dump(netns, self.opts.idle) {
+            SourceChoice::Auto => match netlink::dump(netns, idle) {
                 Err(e) if crate::exit::is_out_of_fds(&e) => {
                     Err(anyhow::Error::new(e).context(format!(
                         "sockleak is out of file descriptors (limit {}): cannot open a netlink socket; raise the limit (ulimit -n, LimitNOFILE=)",
@@ -708,17 +752,21 @@ impl Collector {
                 }
                 Ok(d) => {
                     warnings.extend(d.ipv6_refused.map(|why| Warning::Ipv6NotCounted { why }));
-                    Ok((Source::Netlink, d.sockets))
+                    Ok((Source::Netlink, d.sockets, d.info_gaps))
+                }
+                // Asked to stop while a guarded read waited: no fallback.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    Err(anyhow::Error::new(e).context("interrupted"))
                 }
                 Err(e) => {
                     warnings.push(Warning::NetlinkUnavailable {
                         error: e.to_string(),
                         root: shown(root),
                     });
-                    Ok((Source::Proc, read_proc(root, netns, warnings)?))
+                    Ok((Source::Proc, read_proc(root, netns, warnings)?, none()))
                 }
             },
-            SourceChoice::Proc => Ok((Source::Proc, read_proc(root, netns, warnings)?)),
+            SourceChoice::Proc => Ok((Source::Proc, read_proc(root, netns, warnings)?, none())),
         }
     }
 

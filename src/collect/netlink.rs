@@ -8,6 +8,8 @@
 //! are read, in place (see bench/NOTES.md for what tcp_info costs at 10k sockets).
 
 use std::io;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
 
 use netlink_packet_core::{
     DecodeError, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, NetlinkHeader,
@@ -20,6 +22,7 @@ use netlink_packet_sock_diag::{
 };
 use netlink_sys::{Socket as NlSocket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
 
+use super::guard::{self, Ended, Frames};
 use crate::model::{NetnsId, Socket, TcpState, normalize};
 
 /// Every TCP state, including `TCP_NEW_SYN_RECV` (bit 12) so that half-open request
@@ -44,7 +47,48 @@ pub struct Dump {
     /// Why the IPv6 table is missing, when the kernel refused an `AF_INET6` dump as
     /// a family it lacks (IPv6 disabled or not built): the IPv4 answer stands.
     pub ipv6_refused: Option<String>,
+    /// What the tcp_info read could not see (empty when every idle age was read).
+    pub info_gaps: InfoGaps,
 }
+
+/// Sockets whose idle age the guarded tcp_info read could not get (see
+/// [`guard`]): the ones that kept it waiting (their holder keeps the socket
+/// lock) and how many others went without an age because of them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct InfoGaps {
+    /// Sockets that did not answer within [`PROBE_STALL`]: (inode, cookie).
+    pub locked: Vec<(u64, u64)>,
+    /// Sockets of states with an idle age left without one (the locked ones
+    /// included).
+    pub ages_missing: usize,
+    /// Why the read stopped short when no single socket could be named (a
+    /// helper process that could not be started, the probe budget spent).
+    pub cause: Option<String>,
+}
+
+impl InfoGaps {
+    pub fn is_empty(&self) -> bool {
+        self.ages_missing == 0 && self.locked.is_empty() && self.cause.is_none()
+    }
+
+    pub fn add(&mut self, other: InfoGaps) {
+        self.locked.extend(other.locked);
+        self.ages_missing += other.ages_missing;
+        self.cause = self.cause.take().or(other.cause);
+    }
+}
+
+/// A dump with tcp_info that sends nothing for this long is stuck on a socket
+/// lock (a healthy one sends a buffer every few microseconds, and even a
+/// starved one within a scheduling period or two).
+const DUMP_STALL: Duration = Duration::from_secs(1);
+/// One exact tcp_info query that has not answered in this long is waiting on
+/// its socket's lock.
+pub const PROBE_STALL: Duration = Duration::from_millis(500);
+/// Wall time for the exact queries that fill the ages a stuck dump missed.
+const PROBE_BUDGET: Duration = Duration::from_millis(1500);
+/// Locked sockets named at most; past that the rest go without an age.
+const LOCKED_MAX: usize = 8;
 
 /// Whether an `AF_INET6` dump error means the kernel has no IPv6 sock_diag (no
 /// handler for the family: ENOENT from sock_diag, or the family itself missing),
@@ -87,10 +131,11 @@ pub fn dump(netns: NetnsId, idle: bool) -> io::Result<Dump> {
         };
         (r4, r6)
     });
-    let mut sockets = r4?;
+    let (mut sockets, mut info_gaps) = r4?;
     let ipv6_refused = match r6 {
-        Ok(s) => {
+        Ok((s, gaps)) => {
             sockets.extend(s);
+            info_gaps.add(gaps);
             None
         }
         Err(e) if family_missing(&e) => Some(format!(
@@ -101,6 +146,7 @@ pub fn dump(netns: NetnsId, idle: bool) -> io::Result<Dump> {
     Ok(Dump {
         sockets,
         ipv6_refused,
+        info_gaps,
     })
 }
 
@@ -115,25 +161,96 @@ pub(super) fn open() -> io::Result<NlSocket> {
 
 /// One family's table; with `idle`, each socket's idle age from the tcp_info the
 /// same dump carries (one walk of the kernel's hash table, not two).
+///
+/// tcp_info takes each socket's lock, so that dump runs in a guarded child
+/// ([`guard`]). If it stalls, the table is read again here without tcp_info
+/// (lock-free: states, queues, inodes and cookies stay exact), the ages the
+/// child sent are kept, and the rest are asked one socket at a time
+/// ([`probe_ages`]), which names the sockets that keep it waiting.
 fn dump_one(
     nl: &NlSocket,
     family: u8,
     netns: NetnsId,
     idle: bool,
     capacity: usize,
+) -> io::Result<(Vec<Socket>, InfoGaps)> {
+    if !idle {
+        return Ok((plain_dump(nl, family, netns, capacity, None)?, InfoGaps::default()));
+    }
+    let mut sockets = Vec::with_capacity(capacity);
+    let (ended, result) = guarded_dump(nl, family, &mut |payload| {
+        let h = InetResponseHeader::parse(payload).map_err(bad_message)?;
+        if let Some(mut s) = to_socket(&h, netns) {
+            if s.state.has_idle_age() {
+                s.idle_ms = payload.get(DIAG_MSG_LEN..).and_then(idle_from_attrs);
+            }
+            sockets.push(s);
+        }
+        Ok(())
+    });
+    match ended {
+        Ended::Done => result.map(|()| (sockets, InfoGaps::default())),
+        Ended::Stopped => Err(io::Error::from(io::ErrorKind::Interrupted)),
+        Ended::Stalled | Ended::OutOfTime | Ended::NotStarted => {
+            let why = (ended == Ended::NotStarted)
+                .then(|| "no helper process could be started for the tcp_info read".to_string());
+            // The child may still be inside a dump on `nl`: a fresh socket.
+            refill(&open()?, family, netns, capacity, &sockets, why)
+        }
+    }
+}
+
+/// After a stalled or impossible tcp_info dump: the table read again without
+/// tcp_info, with the ages `partial` got, and the others probed.
+fn refill(
+    nl: &NlSocket,
+    family: u8,
+    netns: NetnsId,
+    capacity: usize,
+    partial: &[Socket],
+    why: Option<String>,
+) -> io::Result<(Vec<Socket>, InfoGaps)> {
+    let known: foldhash::HashMap<u64, Option<u32>> =
+        partial.iter().map(|s| (s.cookie, s.idle_ms)).collect();
+    let mut ids = Vec::new();
+    let mut sockets = plain_dump(nl, family, netns, capacity, Some(&mut ids))?;
+    let mut todo = Vec::new();
+    for (i, s) in sockets.iter_mut().enumerate() {
+        match known.get(&s.cookie) {
+            Some(age) => s.idle_ms = *age,
+            None if s.state.has_idle_age() => todo.push(i),
+            None => {}
+        }
+    }
+    let mut gaps = InfoGaps {
+        cause: why.clone(),
+        ..InfoGaps::default()
+    };
+    if why.is_none() {
+        probe_ages(family, &ids, &mut sockets, &todo, &mut gaps);
+    }
+    gaps.ages_missing = todo.iter().filter(|&&i| sockets[i].idle_ms.is_none()).count();
+    Ok((sockets, gaps))
+}
+
+/// The table without tcp_info, read here: nothing in it takes a socket lock.
+/// With `ids`, each socket's raw `inet_diag_sockid` too (for exact queries).
+fn plain_dump(
+    nl: &NlSocket,
+    family: u8,
+    netns: NetnsId,
+    capacity: usize,
+    mut ids: Option<&mut Vec<[u8; SOCKID_LEN]>>,
 ) -> io::Result<Vec<Socket>> {
     let mut buf = vec![0u8; 256 << 10];
     let mut sockets = Vec::with_capacity(capacity);
     // By family, not by address: an IPv4-mapped socket of the IPv6 table is
     // normalised to IPv4.
-    dump_family(nl, &mut buf, family, ALL_STATES, idle, &mut |payload| {
-        // The fixed header through the crate; of the attributes only tcp_info's
-        // two idle clocks, read in place (parsing every attribute of 100k
-        // messages into the crate's types would cost more than the dump).
+    dump_family(nl, &mut buf, family, ALL_STATES, false, &mut |payload| {
         let h = InetResponseHeader::parse(payload).map_err(bad_message)?;
-        if let Some(mut s) = to_socket(&h, netns) {
-            if idle && s.state.has_idle_age() {
-                s.idle_ms = payload.get(DIAG_MSG_LEN..).and_then(idle_from_attrs);
+        if let Some(s) = to_socket(&h, netns) {
+            if let Some(ids) = ids.as_deref_mut() {
+                ids.push(sockid(payload));
             }
             sockets.push(s);
         }
@@ -170,6 +287,45 @@ fn table_size_hint() -> usize {
     if n == 0 { 0 } else { n + n / 16 + 256 }
 }
 
+/// The request for one family's table (a dump), or with `exact` for one socket
+/// (its `inet_diag_sockid` patched in at [`SOCKID_AT`]), serialised.
+fn request_bytes(family: u8, info: bool, exact: bool) -> Vec<u8> {
+    let mut header = NetlinkHeader::default();
+    header.flags = if exact {
+        NLM_F_REQUEST
+    } else {
+        NLM_F_REQUEST | NLM_F_DUMP
+    };
+    let socket_id = if family == AF_INET {
+        SocketId::new_v4()
+    } else {
+        SocketId::new_v6()
+    };
+    let mut req = NetlinkMessage::new(
+        header,
+        SockDiagMessage::InetRequest(InetRequest {
+            family,
+            protocol: IPPROTO_TCP,
+            extensions: if info {
+                ExtensionFlags::INFO
+            } else {
+                ExtensionFlags::empty()
+            },
+            states: StateFlags::from_bits_retain(ALL_STATES),
+            socket_id,
+        })
+        .into(),
+    );
+    serialize(&mut req)
+}
+
+fn serialize(req: &mut NetlinkMessage<SockDiagMessage>) -> Vec<u8> {
+    req.finalize();
+    let mut out = vec![0u8; req.buffer_len()];
+    req.serialize(&mut out);
+    out
+}
+
 /// Send one dump request and hand each socket message's payload (an
 /// `inet_diag_msg` and its attributes) to `on_socket`, until the kernel says done.
 fn dump_family(
@@ -180,76 +336,279 @@ fn dump_family(
     info: bool,
     on_socket: &mut dyn FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-    let socket_id = if family == AF_INET {
-        SocketId::new_v4()
-    } else {
-        SocketId::new_v6()
-    };
-    let req = NetlinkMessage::new(
-        header,
-        SockDiagMessage::InetRequest(InetRequest {
-            family,
-            protocol: IPPROTO_TCP,
-            extensions: if info {
-                ExtensionFlags::INFO
-            } else {
-                ExtensionFlags::empty()
-            },
-            states: StateFlags::from_bits_retain(states),
-            socket_id,
-        })
-        .into(),
-    );
-    request(nl, buf, req, on_socket)
+    debug_assert_eq!(states, ALL_STATES);
+    let out = request_bytes(family, info, false);
+    nl.send(&out, 0)?;
+    receive(nl, buf, on_socket)
 }
 
-/// Send one dump request (TCP's, or `unix::dump`'s) and hand each socket
-/// message's payload to `on_socket`, until the kernel says done.
+/// Send one dump request (`unix::dump`'s) and hand each socket message's
+/// payload to `on_socket`, until the kernel says done.
 pub(super) fn request(
     nl: &NlSocket,
     buf: &mut [u8],
     mut req: NetlinkMessage<SockDiagMessage>,
     on_socket: &mut dyn FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
-    req.finalize();
-    let mut out = vec![0u8; req.buffer_len()];
-    req.serialize(&mut out);
-    nl.send(&out, 0)?;
+    nl.send(&serialize(&mut req), 0)?;
+    receive(nl, buf, on_socket)
+}
 
+fn receive(
+    nl: &NlSocket,
+    buf: &mut [u8],
+    on_socket: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
     loop {
         let n = nl.recv(&mut &mut buf[..], 0)?;
         if n > buf.len() {
             return Err(io::Error::other("netlink message truncated"));
         }
-        let mut off = 0;
-        while off < n {
-            // The netlink header is read in place; only error messages (rare) go
-            // through the crate's full message parser.
-            let msg = NetlinkBuffer::new_checked(&buf[off..n]).map_err(bad_message)?;
-            let len = msg.length() as usize;
-            match msg.message_type() {
-                SOCK_DIAG_BY_FAMILY => on_socket(msg.payload())?,
-                NLMSG_DONE => return Ok(()),
-                NLMSG_ERROR => {
-                    let full = NetlinkMessage::<SockDiagMessage>::deserialize(&buf[off..off + len])
-                        .map_err(bad_message)?;
-                    if let NetlinkPayload::Error(e) = full.payload
-                        && e.code.is_some()
-                    {
-                        return Err(e.to_io());
-                    }
-                }
-                _ => {}
-            }
-            if len == 0 {
-                break;
-            }
-            // Netlink messages are 4-byte aligned.
-            off += (len + 3) & !3;
+        if parse_chunk(&buf[..n], on_socket)? {
+            return Ok(());
         }
     }
+}
+
+/// Hand each socket message of one read to `on_socket`; true once the kernel
+/// says the dump is done.
+fn parse_chunk(
+    chunk: &[u8],
+    on_socket: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<bool> {
+    let mut off = 0;
+    while off < chunk.len() {
+        // The netlink header is read in place; only error messages (rare) go
+        // through the crate's full message parser.
+        let msg = NetlinkBuffer::new_checked(&chunk[off..]).map_err(bad_message)?;
+        let len = msg.length() as usize;
+        match msg.message_type() {
+            SOCK_DIAG_BY_FAMILY => on_socket(msg.payload())?,
+            NLMSG_DONE => return Ok(true),
+            NLMSG_ERROR => {
+                let full = NetlinkMessage::<SockDiagMessage>::deserialize(&chunk[off..off + len])
+                    .map_err(bad_message)?;
+                if let NetlinkPayload::Error(e) = full.payload
+                    && e.code.is_some()
+                {
+                    return Err(e.to_io());
+                }
+            }
+            _ => {}
+        }
+        if len == 0 {
+            break;
+        }
+        // Netlink messages are 4-byte aligned.
+        off += (len + 3) & !3;
+    }
+    Ok(false)
+}
+
+/// `inet_diag_sockid` (ports, addresses, interface, cookie): its length, where
+/// it sits in a request (`nlmsghdr`, then family, protocol, ext, pad, states)
+/// and in a response (`inet_diag_msg`: family, state, timer, retrans, then it).
+const SOCKID_LEN: usize = 48;
+const SOCKID_AT: usize = 16 + 8;
+const SOCKID_IN_MSG: usize = 4;
+
+fn sockid(payload: &[u8]) -> [u8; SOCKID_LEN] {
+    let mut id = [0u8; SOCKID_LEN];
+    if let Some(b) = payload.get(SOCKID_IN_MSG..SOCKID_IN_MSG + SOCKID_LEN) {
+        id.copy_from_slice(b);
+    }
+    id
+}
+
+/// Frame tags from the guarded children.
+const TAG_DATA: u8 = 0;
+const TAG_ERRNO: u8 = 1;
+
+/// The tcp_info dump, run in a guarded child; each socket message's payload to
+/// `on_socket` as the child streams them.
+fn guarded_dump(
+    nl: &NlSocket,
+    family: u8,
+    on_socket: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> (Ended, io::Result<()>) {
+    // Everything the child touches is made before the fork.
+    let req = request_bytes(family, true, false);
+    let mut buf = vec![0u8; 64 << 10];
+    let fd = nl.as_raw_fd();
+    let (mut done, mut result) = (false, Ok(()));
+    let ended = guard::run(
+        DUMP_STALL,
+        None,
+        &mut |frames| child_dump(fd, &req, &mut buf, frames),
+        &mut |frame| {
+            if done || result.is_err() {
+                return;
+            }
+            result = match frame.split_first() {
+                Some((&TAG_DATA, chunk)) => parse_chunk(chunk, on_socket).map(|d| done = d),
+                Some((&TAG_ERRNO, e)) => Err(io::Error::from_raw_os_error(errno_from(e))),
+                _ => Err(io::Error::other("bad frame from the tcp_info reader")),
+            };
+        },
+    );
+    if ended == Ended::Done && !done && result.is_ok() {
+        result = Err(io::Error::other("the tcp_info dump ended before the kernel said done"));
+    }
+    (ended, result)
+}
+
+fn errno_from(b: &[u8]) -> i32 {
+    b.try_into().map_or(libc::EIO, i32::from_ne_bytes)
+}
+
+/// The child's dump: send, then forward every read until the kernel says done.
+/// Raw syscalls on memory made before the fork only (see [`guard::run`]).
+fn child_dump(fd: i32, req: &[u8], buf: &mut [u8], frames: &mut Frames) {
+    if !child_send(fd, req, frames) {
+        return;
+    }
+    loop {
+        // SAFETY: buf is valid for its length.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            if guard::errno() == libc::EINTR {
+                continue;
+            }
+            frames.send(&[&[TAG_ERRNO], &guard::errno().to_ne_bytes()]);
+            return;
+        }
+        let chunk = &buf[..n as usize];
+        if !frames.send(&[&[TAG_DATA], chunk]) || ends_dump(chunk) || n == 0 {
+            return;
+        }
+    }
+}
+
+fn child_send(fd: i32, req: &[u8], frames: &mut Frames) -> bool {
+    // SAFETY: req is valid for its length.
+    if unsafe { libc::send(fd, req.as_ptr().cast(), req.len(), 0) } < 0 {
+        frames.send(&[&[TAG_ERRNO], &guard::errno().to_ne_bytes()]);
+        return false;
+    }
+    true
+}
+
+/// Whether a read holds the dump's last message (done, or an error). Headers
+/// only, bounds-checked, no allocation (it runs in the guarded child).
+fn ends_dump(chunk: &[u8]) -> bool {
+    let mut off = 0usize;
+    while let (Some(len), Some(ty)) = (chunk.get(off..off + 4), chunk.get(off + 4..off + 6)) {
+        let len = u32::from_ne_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let ty = u16::from_ne_bytes([ty[0], ty[1]]);
+        if ty == NLMSG_DONE || ty == NLMSG_ERROR {
+            return true;
+        }
+        if len < 16 {
+            return false;
+        }
+        off += (len + 3) & !3;
+    }
+    false
+}
+
+/// Ask the sockets at `todo` (indexes into `sockets` and `ids`) for their
+/// tcp_info one at a time, in guarded children: a query that does not answer
+/// within [`PROBE_STALL`] names a locked socket, and the next child goes on
+/// after it. Bounded by [`PROBE_BUDGET`] and [`LOCKED_MAX`].
+fn probe_ages(
+    family: u8,
+    ids: &[[u8; SOCKID_LEN]],
+    sockets: &mut [Socket],
+    todo: &[usize],
+    gaps: &mut InfoGaps,
+) {
+    let until = Instant::now() + PROBE_BUDGET;
+    let template = request_bytes(family, true, true);
+    let mut next = 0;
+    while next < todo.len() {
+        // A fresh socket each time: a stuck child keeps its request in the old one.
+        let Ok(nl) = open() else {
+            gaps.cause = Some("no netlink socket for the exact tcp_info queries".into());
+            return;
+        };
+        let (fd, mut req, mut buf) = (nl.as_raw_fd(), template.clone(), vec![0u8; 8192]);
+        let mut answered = next;
+        let rest = &todo[next..];
+        let ended = guard::run(
+            PROBE_STALL,
+            Some(until),
+            &mut |frames| child_probe(fd, &mut req, &mut buf, ids, rest, frames),
+            &mut |frame| {
+                let Some((i, reply)) = frame.split_at_checked(4) else { return };
+                let k = next + errno_from(i) as usize;
+                if let Some(s) = todo.get(k).and_then(|&t| sockets.get_mut(t)) {
+                    s.idle_ms = reply_age(reply);
+                }
+                answered = k + 1;
+            },
+        );
+        match ended {
+            Ended::Done | Ended::Stopped => return,
+            Ended::Stalled => {
+                if let Some(s) = todo.get(answered).map(|&t| &sockets[t]) {
+                    gaps.locked.push((s.inode, s.cookie));
+                }
+                next = answered + 1;
+                if gaps.locked.len() >= LOCKED_MAX {
+                    gaps.cause = Some(format!("{LOCKED_MAX} locked sockets named; the rest not asked"));
+                    return;
+                }
+            }
+            Ended::OutOfTime => {
+                gaps.cause = Some(format!(
+                    "the exact tcp_info queries ran out of their {} ms",
+                    PROBE_BUDGET.as_millis()
+                ));
+                return;
+            }
+            Ended::NotStarted => {
+                gaps.cause = Some("no helper process could be started for the tcp_info read".into());
+                return;
+            }
+        }
+    }
+}
+
+/// The child's exact queries: one request and one reply per socket, each reply
+/// framed with its index in `todo`. Raw syscalls only (see [`guard::run`]).
+fn child_probe(
+    fd: i32,
+    req: &mut [u8],
+    buf: &mut [u8],
+    ids: &[[u8; SOCKID_LEN]],
+    todo: &[usize],
+    frames: &mut Frames,
+) {
+    for (i, &t) in todo.iter().enumerate() {
+        let (Some(id), Some(slot)) = (ids.get(t), req.get_mut(SOCKID_AT..SOCKID_AT + SOCKID_LEN))
+        else {
+            return;
+        };
+        slot.copy_from_slice(id);
+        if !child_send(fd, req, frames) {
+            return;
+        }
+        // SAFETY: buf is valid for its length.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        let reply = buf.get(..n.max(0) as usize).unwrap_or_default();
+        if !frames.send(&[&(i as u32).to_ne_bytes(), reply]) {
+            return;
+        }
+    }
+}
+
+/// The idle age in an exact query's reply (none for an error: the socket closed).
+fn reply_age(reply: &[u8]) -> Option<u32> {
+    let msg = NetlinkBuffer::new_checked(reply).ok()?;
+    if msg.message_type() != SOCK_DIAG_BY_FAMILY {
+        return None;
+    }
+    msg.payload().get(DIAG_MSG_LEN..).and_then(idle_from_attrs)
 }
 
 pub(super) fn bad_message(e: DecodeError) -> io::Error {
@@ -275,6 +634,7 @@ fn to_socket(h: &InetResponseHeader, netns: NetnsId) -> Option<Socket> {
         },
         idle_ms: None,
         netns,
+        cookie: u64::from_ne_bytes(id.cookie),
     })
 }
 

@@ -114,6 +114,8 @@ pub struct OtherTable {
     pub port_range: Option<PortRange>,
     /// What was missing but did not stop the answer (its IPv6 table).
     pub warnings: Vec<Warning>,
+    /// Idle ages the guarded tcp_info read could not get (locked sockets).
+    pub info_gaps: netlink::InfoGaps,
 }
 
 /// Read another namespace's table: netlink from inside it when allowed (and
@@ -143,6 +145,7 @@ pub fn read_other(
                         .map(|why| Warning::Ipv6NotCounted { why })
                         .into_iter()
                         .collect(),
+                    info_gaps: d.info_gaps,
                 });
             }
             Err(e) => why.push(format!("cannot enter it ({e})")),
@@ -160,6 +163,7 @@ pub fn read_other(
                 .into_iter()
                 .map(|why| Warning::Ipv6NotCounted { why })
                 .collect(),
+            info_gaps: netlink::InfoGaps::default(),
         }),
         Err(e) => {
             why.push(format!(

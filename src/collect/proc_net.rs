@@ -176,6 +176,7 @@ fn parse_line(line: &[u8], netns: NetnsId) -> Result<Socket, String> {
         recv_q,
         send_q,
         idle_ms: None,
+        cookie: 0,
         netns,
     })
 }

@@ -319,6 +319,9 @@ pub struct Socket {
     /// ([`TcpState::has_idle_age`]).
     pub idle_ms: Option<u32>,
     pub netns: NetnsId,
+    /// The kernel's socket cookie (sock_diag's `idiag_cookie`, `SO_COOKIE`): one
+    /// socket's identity for its lifetime. 0 from `/proc/net/tcp`, which has none.
+    pub cookie: u64,
 }
 
 #[cfg(test)]
@@ -335,6 +338,7 @@ impl Socket {
             recv_q: 0,
             send_q: 0,
             idle_ms: None,
+            cookie: 0,
             netns: 1,
         }
     }

@@ -119,6 +119,9 @@ pub enum PeekMiss {
     PeekOffset,
     /// The time budget ran out first.
     Budget,
+    /// The holder keeps the socket locked (its own recv() is stuck): the peek
+    /// would wait for it, so it was abandoned.
+    Locked,
     /// Another error (the errno's name in the warning).
     Failed(i32),
 }

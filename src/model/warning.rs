@@ -186,6 +186,19 @@ pub enum Warning {
     UnixWithoutPeers { why: Option<String>, root: String },
     /// Unix sockets of other network namespaces are not read (only the host's).
     UnixOtherNetns { namespaces: usize },
+    /// Sockets whose holder kept their lock: reading their tcp_info (the idle
+    /// age) would wait for it, uninterruptibly, so it was abandoned. Counts stay
+    /// exact; only idle ages are missing.
+    SocketsLocked {
+        /// How many sockets did not answer.
+        locked: usize,
+        /// Their holders (the first [`PIDS_SHOWN`]), when the fd scan found them.
+        holders: Vec<NamedPid>,
+        /// Sockets left without an idle age (the locked ones included).
+        ages_missing: usize,
+        /// Why the read stopped short without naming every socket, when it did.
+        cause: Option<String>,
+    },
     /// `--peek`: `sockets` with unread bytes were not peeked, for one reason; the
     /// counts and the rest of the report are unaffected.
     PeekMissed {
@@ -274,6 +287,14 @@ impl Warning {
             | Warning::NetlinkUnavailable { .. }
             | Warning::UnixWithoutPeers { .. } => {}
             Warning::UnixOtherNetns { namespaces } => *namespaces = 0,
+            Warning::SocketsLocked {
+                locked,
+                ages_missing,
+                ..
+            } => {
+                *locked = 0;
+                *ages_missing = 0;
+            }
         }
         if let Warning::MalformedLines { shown, .. } = &mut w {
             shown.clear();
@@ -510,7 +531,50 @@ impl fmt::Display for Warning {
                 plural(*namespaces as u64, "", "s")
             ),
             Warning::PeekMissed { .. } => self.fmt_peek_missed(f),
+            Warning::SocketsLocked { .. } => self.fmt_sockets_locked(f),
         }
+    }
+}
+
+impl Warning {
+    /// Whose socket lock stopped the idle-age read, and what it cost: one line.
+    fn fmt_sockets_locked(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Warning::SocketsLocked {
+            locked,
+            holders,
+            ages_missing,
+            cause,
+        } = self
+        else {
+            return Ok(());
+        };
+        let n = *ages_missing as u64;
+        write!(
+            f,
+            "idle ages of {n} socket{} not read (counts are exact)",
+            plural(n, "", "s")
+        )?;
+        if *locked > 0 {
+            let who: Vec<String> = holders
+                .iter()
+                .map(|h| format!("pid {} {}", h.pid, printable(&h.comm)))
+                .collect();
+            let who = if who.is_empty() {
+                "a process sockleak cannot see".to_string()
+            } else {
+                who.join(", ")
+            };
+            write!(
+                f,
+                ": {locked} socket{} held by {who} kept {} lock, so asking its tcp_info would wait until that process lets go (a recv() stuck in a page fault: FUSE or userfaultfd); look at that process",
+                plural(*locked as u64, "", "s"),
+                plural(*locked as u64, "its", "their"),
+            )?;
+        }
+        if let Some(c) = cause {
+            write!(f, "; {c}")?;
+        }
+        Ok(())
     }
 }
 
@@ -561,6 +625,9 @@ impl Warning {
             ),
             PeekMiss::PeekOffset => f.write_str(
                 "their process uses SO_PEEK_OFF, which a peek would move, so they are left alone",
+            ),
+            PeekMiss::Locked => f.write_str(
+                "their holder keeps the socket locked (a recv() stuck in a page fault: FUSE or userfaultfd), so a peek would wait until it lets go; look at that process",
             ),
             PeekMiss::Budget => write!(
                 f,

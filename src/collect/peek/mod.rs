@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use crate::model::peek::PeekMiss;
 
 use super::fdscan;
+use super::guard::{self, Ended, Frames};
 
 /// What `--peek` was asked for, validated by the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,11 +66,45 @@ pub enum Outcome {
 /// refuses `--peek` with `--proc-root`), within `budget`. Outcomes are in the
 /// order of `requests`.
 ///
-/// Holders are taken one at a time from a shared counter by a few threads: the
-/// cost is finding each socket's fd number (one `readlink` per fd of the holder,
-/// until its wanted sockets are found), and a few processes hold most fds.
+/// Two steps. Finding each socket's fd number (one `readlink` per fd of the
+/// holder, until its wanted sockets are found) takes no socket lock and runs
+/// here, on a few threads: a few processes hold most fds. The peeks themselves
+/// (`FIONREAD` and `recv` take the socket lock, which a stuck holder can keep)
+/// run in a guarded child ([`guard`]); one that does not answer within
+/// [`PEEK_STALL`] is [`PeekMiss::Locked`], and a new child goes on after it.
 pub fn peek_all(proc_root: &Path, requests: &[Request], budget: Duration) -> Vec<Outcome> {
     let deadline = Instant::now() + budget;
+    let mut out = vec![Outcome::Missed(PeekMiss::Budget); requests.len()];
+    let mut jobs = find_fds(proc_root, requests, deadline, &mut out);
+    jobs.sort_unstable_by_key(|j| (j.pid, j.fd));
+    let mut next = 0;
+    while next < jobs.len() && Instant::now() < deadline {
+        next = peek_jobs(&jobs[next..], deadline, &mut out).map_or(jobs.len(), |k| next + k);
+    }
+    out
+}
+
+/// One peek for the guarded child: socket `inode` is fd `fd` of `pid`, and its
+/// outcome goes to `requests[at]`.
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    pid: u32,
+    fd: u32,
+    inode: u64,
+    at: usize,
+}
+
+/// A peek that has not answered in this long is waiting on the socket's lock.
+const PEEK_STALL: Duration = Duration::from_millis(100);
+
+/// The fd number of every request, found by a few threads; requests whose fd
+/// is not found (closed meanwhile) get [`PeekMiss::Changed`] in `out`.
+fn find_fds(
+    proc_root: &Path,
+    requests: &[Request],
+    deadline: Instant,
+    out: &mut [Outcome],
+) -> Vec<Job> {
     let mut by_pid: HashMap<u32, Vec<usize>> = HashMap::new();
     for (i, r) in requests.iter().enumerate() {
         by_pid.entry(r.pid).or_default().push(i);
@@ -82,7 +117,7 @@ pub fn peek_all(proc_root: &Path, requests: &[Request], budget: Duration) -> Vec
         .clamp(1, 4)
         .min(work.len().max(1));
     let run = || {
-        let mut done = Vec::new();
+        let mut found = Vec::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some((pid, idx)) = work.get(i) else { break };
@@ -90,56 +125,112 @@ pub fn peek_all(proc_root: &Path, requests: &[Request], budget: Duration) -> Vec
                 continue; // left as Budget
             }
             let inodes: Vec<u64> = idx.iter().map(|&i| requests[i].inode).collect();
-            let found = peek_process(proc_root, *pid, &inodes, deadline);
-            done.extend(idx.iter().copied().zip(found));
+            let fds = socket_fds(proc_root, *pid, &inodes);
+            found.extend(idx.iter().map(|&at| (at, fds.get(&requests[at].inode).copied())));
         }
-        done
+        found
     };
-    let mut out = vec![Outcome::Missed(PeekMiss::Budget); requests.len()];
+    let mut all = Vec::new();
     std::thread::scope(|s| {
         // A helper that cannot be spawned is no error: the counter hands its
         // holders to the others.
         let helpers: Vec<_> = (1..threads)
             .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, run).ok())
             .collect();
-        let mut all = run();
+        all = run();
         for h in helpers {
             all.extend(h.join().expect("peek thread panicked"));
         }
-        for (i, o) in all {
-            out[i] = o;
-        }
     });
-    out
+    let mut jobs = Vec::with_capacity(all.len());
+    for (at, fd) in all {
+        match fd {
+            Some(fd) => jobs.push(Job {
+                pid: requests[at].pid,
+                fd,
+                inode: requests[at].inode,
+                at,
+            }),
+            None => out[at] = Outcome::Missed(PeekMiss::Changed),
+        }
+    }
+    jobs
 }
 
-/// Peek `inodes` held by `pid`, in their order.
-fn peek_process(root: &Path, pid: u32, inodes: &[u64], deadline: Instant) -> Vec<Outcome> {
-    let all = |m: PeekMiss| vec![Outcome::Missed(m); inodes.len()];
-    let pidfd = match pidfd_open(pid) {
-        Ok(fd) => fd,
-        Err(m) => return all(m),
-    };
-    let fds = socket_fds(root, pid, inodes);
-    let mut out = Vec::with_capacity(inodes.len());
-    for inode in inodes {
-        if Instant::now() >= deadline {
-            out.push(Outcome::Missed(PeekMiss::Budget));
-            continue;
+/// Peek `jobs` in one guarded child, writing each outcome into `out`. `None`
+/// when it got through them all (or the deadline came); `Some(k)` when it
+/// stalled on `jobs[k - 1]`, which is marked locked: go on from `k`.
+fn peek_jobs(jobs: &[Job], deadline: Instant, out: &mut [Outcome]) -> Option<usize> {
+    let mut buf = vec![0u8; classify::PEEK_BYTES];
+    let mut answered = 0;
+    let ended = guard::run(
+        PEEK_STALL,
+        Some(deadline),
+        &mut |frames| child_peeks(jobs, &mut buf, frames),
+        &mut |frame| {
+            let Some((k, outcome)) = decode(frame) else { return };
+            if let Some(job) = jobs.get(k) {
+                out[job.at] = outcome;
+                answered = k + 1;
+            }
+        },
+    );
+    match ended {
+        Ended::Stalled => {
+            let job = jobs.get(answered)?;
+            out[job.at] = Outcome::Missed(PeekMiss::Locked);
+            Some(answered + 1)
         }
-        let Some(&fd) = fds.get(inode) else {
-            out.push(Outcome::Missed(PeekMiss::Changed));
-            continue;
-        };
-        let o = peek_fd(&pidfd, fd, *inode);
-        // Refused once is refused for every fd of this process: ask no more.
-        if let Outcome::Missed(m @ (PeekMiss::NotPermitted | PeekMiss::NoSyscall)) = o {
-            out.resize(inodes.len(), Outcome::Missed(m));
-            return out;
-        }
-        out.push(o);
+        // Budget (left as is), a stop, or no child to be had: the rest stay
+        // Budget, which says they were not peeked.
+        Ended::Done | Ended::OutOfTime | Ended::Stopped | Ended::NotStarted => None,
     }
-    out
+}
+
+/// Frame tags from the peeking child: bytes, an empty queue, a miss (a
+/// [`PeekMiss`] code and an errno).
+const TAG_BYTES: u8 = 0;
+const TAG_EMPTY: u8 = 1;
+const TAG_MISS: u8 = 2;
+
+fn decode(frame: &[u8]) -> Option<(usize, Outcome)> {
+    let (k, rest) = frame.split_at_checked(4)?;
+    let k = u32::from_ne_bytes(k.try_into().ok()?) as usize;
+    let (&tag, body) = rest.split_first()?;
+    let outcome = match tag {
+        TAG_BYTES => Outcome::Bytes(body.to_vec()),
+        TAG_EMPTY => Outcome::Empty,
+        TAG_MISS => {
+            let (&code, e) = body.split_first()?;
+            Outcome::Missed(miss_from_code(code, i32::from_ne_bytes(e.try_into().ok()?)))
+        }
+        _ => return None,
+    };
+    Some((k, outcome))
+}
+
+/// The child's peeks, in `jobs`' order (by pid: one pidfd per holder). Raw
+/// syscalls on memory made before the fork only (see [`guard::run`]).
+fn child_peeks(jobs: &[Job], buf: &mut [u8], frames: &mut Frames) {
+    let mut pidfd: Option<(u32, Result<OwnedFd, (u8, i32)>)> = None;
+    for (k, job) in jobs.iter().enumerate() {
+        if pidfd.as_ref().is_none_or(|(p, _)| *p != job.pid) {
+            pidfd = Some((job.pid, pidfd_open(job.pid)));
+        }
+        let head = (k as u32).to_ne_bytes();
+        let sent = match pidfd.as_ref().map(|(_, r)| r) {
+            Some(Ok(fd)) => match peek_fd(fd, job.fd, job.inode, buf) {
+                Ok(0) => frames.send(&[&head, &[TAG_EMPTY]]),
+                Ok(n) => frames.send(&[&head, &[TAG_BYTES], &buf[..n]]),
+                Err((code, e)) => frames.send(&[&head, &[TAG_MISS, code], &e.to_ne_bytes()]),
+            },
+            Some(Err((code, e))) => frames.send(&[&head, &[TAG_MISS, *code], &e.to_ne_bytes()]),
+            None => false,
+        };
+        if !sent {
+            return;
+        }
+    }
 }
 
 /// The fd numbers under which `pid` holds `inodes`: its fd links read in
@@ -170,24 +261,41 @@ fn socket_fds(root: &Path, pid: u32, inodes: &[u64]) -> HashMap<u64, u32> {
     found
 }
 
-fn pidfd_open(pid: u32) -> Result<OwnedFd, PeekMiss> {
+/// A miss as it crosses the pipe: a code and an errno.
+type RawMiss = (u8, i32);
+
+const MISS_CHANGED: u8 = 0;
+const MISS_PEEK_OFFSET: u8 = 1;
+const MISS_ERRNO: u8 = 2;
+
+fn miss_from_code(code: u8, errno: i32) -> PeekMiss {
+    match code {
+        MISS_CHANGED => PeekMiss::Changed,
+        MISS_PEEK_OFFSET => PeekMiss::PeekOffset,
+        _ => miss(errno),
+    }
+}
+
+fn pidfd_open(pid: u32) -> Result<OwnedFd, RawMiss> {
     // SAFETY: pidfd_open(pid, flags) takes two integers and returns an fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
     if fd < 0 {
-        return Err(miss(errno()));
+        return Err((MISS_ERRNO, guard::errno()));
     }
     // SAFETY: a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// Duplicate fd `fd` of the process behind `pidfd`, check it is socket `inode`,
-/// peek, and close the duplicate (when the OwnedFd drops, on every path).
-fn peek_fd(pidfd: &OwnedFd, fd: u32, inode: u64) -> Outcome {
+/// peek into `buf`, and close the duplicate (when the OwnedFd drops, on every
+/// path). The bytes peeked (0: nothing queued). Raw syscalls only: it runs in
+/// the guarded child.
+fn peek_fd(pidfd: &OwnedFd, fd: u32, inode: u64, buf: &mut [u8]) -> Result<usize, RawMiss> {
     // SAFETY: pidfd_getfd(pidfd, targetfd, flags) takes integers and returns a new
     // fd (close-on-exec) or -1.
     let dup = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd as i32, 0) };
     if dup < 0 {
-        return Outcome::Missed(miss(errno()));
+        return Err((MISS_ERRNO, guard::errno()));
     }
     // SAFETY: a new fd that nothing else owns.
     let dup = unsafe { OwnedFd::from_raw_fd(dup as i32) };
@@ -198,17 +306,16 @@ fn peek_fd(pidfd: &OwnedFd, fd: u32, inode: u64) -> Outcome {
         || st.st_mode & libc::S_IFMT != libc::S_IFSOCK
         || st.st_ino != inode
     {
-        return Outcome::Missed(PeekMiss::Changed);
+        return Err((MISS_CHANGED, 0));
     }
     if peek_offset_set(raw) {
-        return Outcome::Missed(PeekMiss::PeekOffset);
+        return Err((MISS_PEEK_OFFSET, 0));
     }
     let mut queued: libc::c_int = 0;
     // SAFETY: FIONREAD writes one int.
     if unsafe { libc::ioctl(raw, libc::FIONREAD, &mut queued) } != 0 || queued <= 0 {
-        return Outcome::Empty;
+        return Ok(0);
     }
-    let mut buf = vec![0u8; classify::PEEK_BYTES];
     // SAFETY: buf is valid for its length; MSG_PEEK copies without consuming.
     let n = unsafe {
         libc::recv(
@@ -218,16 +325,11 @@ fn peek_fd(pidfd: &OwnedFd, fd: u32, inode: u64) -> Outcome {
             libc::MSG_PEEK | libc::MSG_DONTWAIT,
         )
     };
-    drop(dup);
     match n {
-        n if n > 0 => {
-            buf.truncate(n as usize);
-            Outcome::Bytes(buf)
-        }
-        0 => Outcome::Empty,
-        _ => match errno() {
-            libc::EAGAIN => Outcome::Empty,
-            e => Outcome::Missed(PeekMiss::Failed(e)),
+        n if n >= 0 => Ok(n as usize),
+        _ => match guard::errno() {
+            libc::EAGAIN => Ok(0),
+            e => Err((MISS_ERRNO, e)),
         },
     }
 }
@@ -247,10 +349,6 @@ fn peek_offset_set(fd: i32) -> bool {
         )
     };
     rc == 0 && v >= 0
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 /// Why a pidfd call failed, as a reason to report.
@@ -333,8 +431,9 @@ mod tests {
         );
         // Another inode than the fd holds: the fd check refuses it.
         let pidfd = pidfd_open(me).unwrap();
-        let other = peek_fd(&pidfd, c.as_raw_fd() as u32, inode + 1);
-        assert_eq!(other, Outcome::Missed(PeekMiss::Changed));
+        let mut buf = [0u8; 64];
+        let other = peek_fd(&pidfd, c.as_raw_fd() as u32, inode + 1, &mut buf);
+        assert_eq!(other, Err((MISS_CHANGED, 0)));
         // Held by no fd of ours.
         let gone = Request { inode: 1, pid: me };
         assert_eq!(
