@@ -155,7 +155,12 @@ pub fn run(s: Serve) -> Result<i32> {
         .enable_time()
         .build()
         .context("cannot start the server runtime")?;
-    rt.block_on(serve(s.listener, state))?;
+    let served = rt.block_on(serve(s.listener, state));
+    // A collection still running (waiting on a guarded read) is told to stop and
+    // not waited for: SIGTERM ends serve within a second whatever it was doing.
+    crate::collect::guard::stop_flag().store(true, std::sync::atomic::Ordering::Relaxed);
+    rt.shutdown_timeout(Duration::from_millis(500));
+    served?;
     Ok(exit::OK)
 }
 

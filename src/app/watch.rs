@@ -37,12 +37,18 @@ pub fn run(mut w: Watch) -> Result<i32> {
     let mut n = 0u64;
     loop {
         n += 1;
+        let judged = sample(&mut w.sampler, &mut tracker, &mut limits, start);
+        // A stop signal that arrived while a guarded read waited ends the watch
+        // as one between samples does: quietly, with what was written kept.
+        if judged.is_err() && signals.pending() {
+            break;
+        }
         let Judged {
             report,
             rises,
             near_limit,
             ports,
-        } = sample(&mut w.sampler, &mut tracker, &mut limits, start)?;
+        } = judged?;
         // The NDJSON line only when something writes it: serialising every group of
         // every sample for nothing would be the most expensive part of a table view.
         let line = if w.record.is_some() || w.format == WatchFormat::Json {
@@ -356,6 +362,9 @@ impl Signals {
             signal_hook::consts::SIGHUP,
         ] {
             signal_hook::low_level::pipe::register(sig, tx.try_clone()?)
+                .context("cannot install signal handlers")?;
+            // The same signal cuts short a collection waiting on a guarded read.
+            signal_hook::flag::register(sig, crate::collect::guard::stop_flag())
                 .context("cannot install signal handlers")?;
         }
         Ok(Signals { rx, got: false })

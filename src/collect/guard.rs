@@ -42,7 +42,8 @@ pub enum Ended {
 /// [`POLL_SLICE`], so SIGTERM ends any mode within a second.
 pub fn stop_flag() -> Arc<AtomicBool> {
     static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false))).clone()
+    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
+        .clone()
 }
 
 fn stopping() -> bool {
@@ -89,10 +90,13 @@ impl Frames {
 /// `child` runs after `fork` in a copy of a possibly multi-threaded process: it
 /// must not allocate, lock, or panic; only raw syscalls on memory made before
 /// this call. What it borrows is copied into the child with the address space,
-/// so the parent keeps its own.
+/// so the parent keeps its own. Of the parent's fds it keeps only `keep`: a
+/// stuck child must not hold sockleak's stdout open (whoever reads it would
+/// wait for the child), nor `serve`'s listening socket or an output file.
 pub fn run(
     stall: Duration,
     until: Option<Instant>,
+    keep: &[i32],
     child: &mut dyn FnMut(&mut Frames),
     on_frame: &mut dyn FnMut(&[u8]),
 ) -> Ended {
@@ -107,7 +111,7 @@ pub fn run(
     }
     if pid == 0 {
         drop(rx);
-        in_child(tx.as_raw_fd(), child);
+        in_child(tx.as_raw_fd(), keep, child);
     }
     drop(tx);
     let ended = read_frames(&rx, stall, until, on_frame);
@@ -124,7 +128,7 @@ pub fn run(
 
 /// The child's side: default signal actions (the parent's handlers write to its
 /// signal pipe), killed with the thread that forked it, then the work.
-fn in_child(fd: i32, child: &mut dyn FnMut(&mut Frames)) -> ! {
+fn in_child(fd: i32, keep: &[i32], child: &mut dyn FnMut(&mut Frames)) -> ! {
     // SAFETY: signal(2), prctl(2) and _exit(2) are async-signal-safe.
     unsafe {
         for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGPIPE] {
@@ -132,6 +136,7 @@ fn in_child(fd: i32, child: &mut dyn FnMut(&mut Frames)) -> ! {
         }
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
     }
+    close_all_but(fd, keep);
     child(&mut Frames { fd });
     // SAFETY: _exit skips atexit handlers and stdio flushing, which belong to
     // the parent.
@@ -142,6 +147,47 @@ fn in_child(fd: i32, child: &mut dyn FnMut(&mut Frames)) -> ! {
 pub fn errno() -> i32 {
     // SAFETY: __errno_location returns this thread's errno slot.
     unsafe { *libc::__errno_location() }
+}
+
+/// Close every fd but `pipe` and `keep` (no allocation: it runs in the child).
+fn close_all_but(pipe: i32, keep: &[i32]) {
+    let mut lo: u32 = 0;
+    loop {
+        // The next fd to keep at or above `lo`.
+        let next = std::iter::once(pipe)
+            .chain(keep.iter().copied())
+            .filter_map(|k| u32::try_from(k).ok())
+            .filter(|&k| k >= lo)
+            .min();
+        let hi = next.map_or(u32::MAX, |k| k.saturating_sub(1));
+        if next != Some(lo) {
+            close_range(lo, hi);
+        }
+        match next {
+            Some(k) if k < u32::MAX => lo = k + 1,
+            _ => return,
+        }
+    }
+}
+
+/// close_range(2) (Linux 5.9); before it, one close(2) per fd up to the limit.
+fn close_range(lo: u32, hi: u32) {
+    // SAFETY: close_range takes integers; close and getrlimit are
+    // async-signal-safe.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, lo, hi, 0) == 0 {
+            return;
+        }
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            u32::try_from(lim.rlim_cur).unwrap_or(1 << 20)
+        } else {
+            1 << 20
+        };
+        for fd in lo..=hi.min(max) {
+            libc::close(fd as i32);
+        }
+    }
 }
 
 fn pipe() -> Option<(OwnedFd, OwnedFd)> {
@@ -177,10 +223,12 @@ fn read_frames(
             return Ended::OutOfTime;
         }
         let wait = stall.saturating_sub(last.elapsed()).min(POLL_SLICE);
-        if wait.is_zero() {
-            return Ended::Stalled;
-        }
+        // A stall is a child that sent nothing, not a parent that was not
+        // scheduled to read: what is waiting in the pipe is read first.
         if !readable(rx, wait) {
+            if wait.is_zero() {
+                return Ended::Stalled;
+            }
             continue;
         }
         // SAFETY: chunk is valid for its length.
@@ -223,7 +271,8 @@ fn readable(fd: &OwnedFd, wait: Duration) -> bool {
         events: libc::POLLIN,
         revents: 0,
     };
-    let ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX).max(1);
+    // Rounded up: a wait of 0.4 ms is a wait, not a spin.
+    let ms = i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
     // SAFETY: one pollfd.
     unsafe { libc::poll(&mut p, 1, ms) > 0 }
 }
@@ -273,6 +322,7 @@ mod tests {
         let ended = run(
             Duration::from_secs(5),
             None,
+            &[],
             &mut |f| {
                 for i in 0u32..50 {
                     if !f.send(&[&i.to_ne_bytes(), &payload[..(i as usize) * 1000]]) {
@@ -294,6 +344,7 @@ mod tests {
         let ended = run(
             Duration::from_millis(300),
             None,
+            &[],
             &mut |f| {
                 f.send(&[b"first"]);
                 // SAFETY: pause(2) sleeps until a signal: a stand-in for a child
@@ -303,6 +354,10 @@ mod tests {
             &mut |_| got += 1,
         );
         assert_eq!((ended, got), (Ended::Stalled, 1));
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -246,7 +246,9 @@ fn warn_locked(
         .take(PIDS_SHOWN)
         .map(|&pid| NamedPid {
             pid,
-            comm: processes.get(&pid).map_or_else(|| "?".into(), |p| p.comm.clone()),
+            comm: processes
+                .get(&pid)
+                .map_or_else(|| "?".into(), |p| p.comm.clone()),
         })
         .collect();
     warnings.push(Warning::SocketsLocked {

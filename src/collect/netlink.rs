@@ -175,7 +175,10 @@ fn dump_one(
     capacity: usize,
 ) -> io::Result<(Vec<Socket>, InfoGaps)> {
     if !idle {
-        return Ok((plain_dump(nl, family, netns, capacity, None)?, InfoGaps::default()));
+        return Ok((
+            plain_dump(nl, family, netns, capacity, None)?,
+            InfoGaps::default(),
+        ));
     }
     let mut sockets = Vec::with_capacity(capacity);
     let (ended, result) = guarded_dump(nl, family, &mut |payload| {
@@ -229,7 +232,10 @@ fn refill(
     if why.is_none() {
         probe_ages(family, &ids, &mut sockets, &todo, &mut gaps);
     }
-    gaps.ages_missing = todo.iter().filter(|&&i| sockets[i].idle_ms.is_none()).count();
+    gaps.ages_missing = todo
+        .iter()
+        .filter(|&&i| sockets[i].idle_ms.is_none())
+        .count();
     Ok((sockets, gaps))
 }
 
@@ -439,6 +445,7 @@ fn guarded_dump(
     let ended = guard::run(
         DUMP_STALL,
         None,
+        &[fd],
         &mut |frames| child_dump(fd, &req, &mut buf, frames),
         &mut |frame| {
             if done || result.is_err() {
@@ -452,7 +459,9 @@ fn guarded_dump(
         },
     );
     if ended == Ended::Done && !done && result.is_ok() {
-        result = Err(io::Error::other("the tcp_info dump ended before the kernel said done"));
+        result = Err(io::Error::other(
+            "the tcp_info dump ended before the kernel said done",
+        ));
     }
     (ended, result)
 }
@@ -537,9 +546,12 @@ fn probe_ages(
         let ended = guard::run(
             PROBE_STALL,
             Some(until),
+            &[fd],
             &mut |frames| child_probe(fd, &mut req, &mut buf, ids, rest, frames),
             &mut |frame| {
-                let Some((i, reply)) = frame.split_at_checked(4) else { return };
+                let Some((i, reply)) = frame.split_at_checked(4) else {
+                    return;
+                };
                 let k = next + errno_from(i) as usize;
                 if let Some(s) = todo.get(k).and_then(|&t| sockets.get_mut(t)) {
                     s.idle_ms = reply_age(reply);
@@ -555,7 +567,9 @@ fn probe_ages(
                 }
                 next = answered + 1;
                 if gaps.locked.len() >= LOCKED_MAX {
-                    gaps.cause = Some(format!("{LOCKED_MAX} locked sockets named; the rest not asked"));
+                    gaps.cause = Some(format!(
+                        "{LOCKED_MAX} locked sockets named; the rest not asked"
+                    ));
                     return;
                 }
             }
@@ -567,7 +581,8 @@ fn probe_ages(
                 return;
             }
             Ended::NotStarted => {
-                gaps.cause = Some("no helper process could be started for the tcp_info read".into());
+                gaps.cause =
+                    Some("no helper process could be started for the tcp_info read".into());
                 return;
             }
         }

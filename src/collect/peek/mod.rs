@@ -126,7 +126,10 @@ fn find_fds(
             }
             let inodes: Vec<u64> = idx.iter().map(|&i| requests[i].inode).collect();
             let fds = socket_fds(proc_root, *pid, &inodes);
-            found.extend(idx.iter().map(|&at| (at, fds.get(&requests[at].inode).copied())));
+            found.extend(
+                idx.iter()
+                    .map(|&at| (at, fds.get(&requests[at].inode).copied())),
+            );
         }
         found
     };
@@ -166,9 +169,12 @@ fn peek_jobs(jobs: &[Job], deadline: Instant, out: &mut [Outcome]) -> Option<usi
     let ended = guard::run(
         PEEK_STALL,
         Some(deadline),
+        &[],
         &mut |frames| child_peeks(jobs, &mut buf, frames),
         &mut |frame| {
-            let Some((k, outcome)) = decode(frame) else { return };
+            let Some((k, outcome)) = decode(frame) else {
+                return;
+            };
             if let Some(job) = jobs.get(k) {
                 out[job.at] = outcome;
                 answered = k + 1;
@@ -212,7 +218,7 @@ fn decode(frame: &[u8]) -> Option<(usize, Outcome)> {
 /// The child's peeks, in `jobs`' order (by pid: one pidfd per holder). Raw
 /// syscalls on memory made before the fork only (see [`guard::run`]).
 fn child_peeks(jobs: &[Job], buf: &mut [u8], frames: &mut Frames) {
-    let mut pidfd: Option<(u32, Result<OwnedFd, (u8, i32)>)> = None;
+    let mut pidfd: Option<(u32, Result<OwnedFd, RawMiss>)> = None;
     for (k, job) in jobs.iter().enumerate() {
         if pidfd.as_ref().is_none_or(|(p, _)| *p != job.pid) {
             pidfd = Some((job.pid, pidfd_open(job.pid)));

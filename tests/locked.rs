@@ -1,0 +1,342 @@
+//! A socket whose holder keeps its lock must not hang sockleak (issue 26).
+//!
+//! `tests/support/lockholder.c` holds one loopback socket's lock with a recv()
+//! stuck in a userfaultfd page fault, in a network namespace of its own: every
+//! sockleak on the host that reads that namespace's tcp_info would wait on it,
+//! so the holder lives at most 30 s and these tests run one at a time (one test
+//! binary of their own, a lock between them). sockleak runs inside the holder's
+//! namespace (`nsenter --net`); `ss -tan` (no tcp_info, so no lock) is the oracle.
+//!
+//! Each case checks: it returns within a few seconds, counts equal ss, the
+//! warning names the holder, and SIGTERM ends it within a second.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::{bin, repo, require};
+use serde_json::Value;
+
+/// One holder at a time: two would only slow each other's sockleak down.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The holder: its process (killed on drop) and what it printed.
+struct Holder {
+    child: Child,
+    pid: u32,
+    locked_inode: u64,
+    free_inode: u64,
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn build_holder() -> std::path::PathBuf {
+    require("cc");
+    require("unshare");
+    require("nsenter");
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "tests/locked.rs needs root (userfaultfd on kernel faults, unshare -n): run as root, as CI does"
+    );
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lockholder");
+    let src = repo().join("tests/support/lockholder.c");
+    let st = Command::new("cc")
+        .args(["-O", "-pthread", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("cc runs");
+    assert!(st.success(), "cannot build {}", src.display());
+    out
+}
+
+fn start_holder() -> Holder {
+    let exe = build_holder();
+    let mut child = Command::new("unshare")
+        .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\""])
+        .arg(&exe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("unshare runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let w: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(w.first(), Some(&"ready"), "holder said {line:?}");
+    Holder {
+        child,
+        pid: w[1].parse().unwrap(),
+        locked_inode: w[2].parse().unwrap(),
+        free_inode: w[4].parse().unwrap(),
+    }
+}
+
+/// A command run inside the holder's network namespace.
+fn inside(h: &Holder, prog: &str) -> Command {
+    let mut c = Command::new("nsenter");
+    c.arg(format!("--net=/proc/{}/ns/net", h.pid)).arg(prog);
+    c
+}
+
+/// sockleak inside the holder's namespace, reading that namespace only (the
+/// totals then compare with `ss` there).
+fn sockleak_inside(h: &Holder, args: &[&str]) -> Command {
+    let mut c = inside(h, bin());
+    c.args(args).args(["--netns", "host"]);
+    c
+}
+
+/// Run sockleak inside the namespace; its JSON, and how long it took.
+fn snapshot(h: &Holder, args: &[&str]) -> (Value, Duration) {
+    let t = Instant::now();
+    let out = sockleak_inside(h, args).output().unwrap();
+    let took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "sockleak {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (serde_json::from_slice(&out.stdout).unwrap(), took)
+}
+
+/// ESTABLISHED sockets in the namespace, by ss (which asks no tcp_info).
+fn ss_established(h: &Holder) -> u64 {
+    let out = inside(h, "ss")
+        .args(["-tanH", "state", "established"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count() as u64
+}
+
+fn established_of(doc: &Value, pid: u32) -> u64 {
+    doc["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["pid"].as_u64() == Some(u64::from(pid)))
+        .map(|g| g["states"]["established"].as_u64().unwrap_or(0))
+        .sum()
+}
+
+fn warning_naming<'a>(doc: &'a Value, what: &str, pid: u32) -> Option<&'a str> {
+    let who = format!("pid {pid} lockholder");
+    doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|w| w.contains(what) && w.contains(&who))
+}
+
+#[test]
+fn a_snapshot_returns_with_exact_counts_and_names_the_holder() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let h = start_holder();
+    let (doc, took) = snapshot(&h, &["--json"]);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(
+        established_of(&doc, h.pid),
+        4,
+        "the holder's 2 connections, both ends"
+    );
+    assert_eq!(
+        doc["totals"]["states"]["established"].as_u64(),
+        Some(ss_established(&h))
+    );
+    let w = warning_naming(&doc, "kept its lock", h.pid)
+        .unwrap_or_else(|| panic!("no warning naming the holder: {}", doc["warnings"]));
+    assert!(w.contains("idle ages of 1 socket"), "{w}");
+    // The other sockets still have their idle ages: only the locked one is missing.
+    let aged = doc["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["pid"].as_u64() == Some(u64::from(h.pid)))
+        .filter(|g| !g["oldest_idle_s"].is_null())
+        .count();
+    assert!(aged >= 2, "groups with an idle age: {aged}");
+    let _ = h.locked_inode;
+}
+
+#[test]
+fn peek_skips_the_locked_socket_and_reads_the_other() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let h = start_holder();
+    let (doc, took) = snapshot(&h, &["--json", "--peek", "--pid", &h.pid.to_string()]);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(established_of(&doc, h.pid), 4);
+    let classes: Vec<String> = doc["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["unread"].as_array().cloned().unwrap_or_default())
+        .map(|u| u["class"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        classes.iter().any(|c| c == "http-head"),
+        "the free socket is peeked: {classes:?}"
+    );
+    let warnings = doc["warnings"].to_string();
+    assert!(warnings.contains("keeps the socket locked"), "{warnings}");
+    let _ = h.free_inode;
+}
+
+/// `--watch` samples on through the lock, and SIGTERM during a stalled read ends
+/// it within a second.
+#[test]
+fn watch_goes_on_and_stops_within_a_second() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let h = start_holder();
+    let t = Instant::now();
+    let out = sockleak_inside(&h, &["--watch", "0.2", "--count", "3", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    assert!(
+        t.elapsed() < Duration::from_secs(12),
+        "took {:?}",
+        t.elapsed()
+    );
+
+    let mut w = sockleak_inside(&h, &["--watch", "0.2", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(w.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The next sample starts 0.2 s later and then waits a second on the lock:
+    // the signal lands inside that wait.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_stops_within_a_second(&mut w);
+}
+
+/// `serve` answers scrapes with exact counts while the lock is held, and
+/// SIGTERM during a collection ends it within a second.
+#[test]
+fn serve_answers_and_stops_within_a_second() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let h = start_holder();
+    let mut s = sockleak_inside(&h, &["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut err = BufReader::new(s.stderr.take().unwrap());
+    while !line.contains("listening on") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "serve ended");
+    }
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .trim_end_matches("/metrics")
+        .to_string();
+    // The drain keeps serve's stderr from filling.
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    for _ in 0..2 {
+        let t = Instant::now();
+        let body = scrape_in(&h, &addr);
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "scrape took {:?}",
+            t.elapsed()
+        );
+        assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+        // The holder's own series: its 2 connections, both ends (the scrape's
+        // own connection is in the namespace too, so not the host total).
+        let holder = format!("pid=\"{}\",process=\"lockholder\"", h.pid);
+        let established = body
+            .lines()
+            .filter(|l| l.contains(&holder) && l.contains("state=\"established\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum::<u64>();
+        assert_eq!(established, 4, "{body}");
+        assert!(
+            body.contains("sockleak_warnings 1"),
+            "the locked-socket warning: {body}"
+        );
+    }
+    // A scrape in flight (its collection waits on the lock), then SIGTERM.
+    let addr2 = addr.clone();
+    let pid = h.pid;
+    let _inflight = std::thread::spawn(move || {
+        let h2 = NsOnly(pid);
+        h2.get(&addr2)
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    assert_stops_within_a_second(&mut s);
+}
+
+fn assert_stops_within_a_second(c: &mut Child) {
+    let t = Instant::now();
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+    loop {
+        if c.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "still running {:?} after SIGTERM",
+            t.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A GET of /metrics from inside the holder's namespace.
+fn scrape_in(h: &Holder, addr: &str) -> String {
+    NsOnly(h.pid).get(addr)
+}
+
+/// A thread joined to a process's network namespace, to connect to its loopback.
+struct NsOnly(u32);
+
+impl NsOnly {
+    fn get(&self, addr: &str) -> String {
+        let ns = std::fs::File::open(format!("/proc/{}/ns/net", self.0)).unwrap();
+        let addr = addr.to_string();
+        std::thread::spawn(move || {
+            // SAFETY: setns on a namespace fd; it changes only this thread.
+            assert_eq!(
+                unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) },
+                0
+            );
+            let mut c = std::net::TcpStream::connect(&addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            write!(
+                c,
+                "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut body = String::new();
+            let _ = c.read_to_string(&mut body);
+            body
+        })
+        .join()
+        .unwrap()
+    }
+}
