@@ -240,13 +240,23 @@ fn hostile_unix_names_print_escaped_in_every_format() {
     assert_eq!(groups.len(), 9, "{doc:#?}");
     require("jq");
     let mut jq = Command::new("sh")
-        .args(["-c", &format!("{} \"$@\" | jq -c '[.groups[] | [.direction, .local, .remote, .unix_name_hex]]'", bin())])
+        .args([
+            "-c",
+            &format!(
+                "{} \"$@\" | jq -c '[.groups[] | [.direction, .local, .remote, .unix_name_hex]]'",
+                bin()
+            ),
+        ])
         .arg("sh")
         .args(["--json"])
         .args(q)
         .output()
         .unwrap();
-    assert!(jq.status.success(), "{}", String::from_utf8_lossy(&jq.stderr));
+    assert!(
+        jq.status.success(),
+        "{}",
+        String::from_utf8_lossy(&jq.stderr)
+    );
     jq.stdout.retain(|&b| b != b'\n');
     let rows: Vec<(Value, Value, Value, Value)> = serde_json::from_slice(&jq.stdout).unwrap();
     let names: Vec<String> = h.ready["names"]
@@ -261,17 +271,30 @@ fn hostile_unix_names_print_escaped_in_every_format() {
     }
     // The escape sequence is UTF-8: the JSON string is the name exactly.
     let raw = format!("@\u{1b}[2J\n{tag}");
-    assert!(rows.iter().any(|r| r.0 == "outbound" && r.2 == raw.as_str() && r.3.is_null()));
+    assert!(
+        rows.iter()
+            .any(|r| r.0 == "outbound" && r.2 == raw.as_str() && r.3.is_null())
+    );
     // The label and the path named like it: the same JSON text, the path with its bytes.
-    let pair: Vec<_> = rows.iter().filter(|r| r.2 == "(socketpair)" && r.3.is_null()).collect();
+    let pair: Vec<_> = rows
+        .iter()
+        .filter(|r| r.2 == "(socketpair)" && r.3.is_null())
+        .collect();
     assert_eq!(pair.len(), 1, "{rows:?}");
-    assert!(rows.iter().any(|r| r.2 == "(socketpair)" && r.3 == names[3].as_str()));
+    assert!(
+        rows.iter()
+            .any(|r| r.2 == "(socketpair)" && r.3 == names[3].as_str())
+    );
 
     // The table: one line per group, \xff and \xfe apart, the label apart from the path.
     let o = run(&q);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let table = assert_clean("table", &o.stdout);
-    assert_eq!(table.lines().count(), 1 + 9 + 1, "header, rows, footer: {table}");
+    assert_eq!(
+        table.lines().count(),
+        1 + 9 + 1,
+        "header, rows, footer: {table}"
+    );
     for needle in [&ff, &fe, &cls, &"\\x28socketpair)".to_string()] {
         assert_eq!(lines_with(&table, needle).len(), 2, "{needle}: {table}");
     }
@@ -282,7 +305,9 @@ fn hostile_unix_names_print_escaped_in_every_format() {
     assert_eq!(label.len(), 1, "{table}");
 
     // --watch: the frame's table the same.
-    let o = run(&["--watch", "1", "--count", "1", "--proto", "unix", "--pid", &pid]);
+    let o = run(&[
+        "--watch", "1", "--count", "1", "--proto", "unix", "--pid", &pid,
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let frame = assert_clean("watch frame", &o.stdout);
     assert_eq!(lines_with(&frame, &cls).len(), 2, "{frame}");
@@ -295,7 +320,10 @@ fn hostile_unix_names_print_escaped_in_every_format() {
     assert_eq!(o.status.code(), Some(1));
     let checks = assert_clean("check lines", &o.stdout);
     assert_eq!(checks.lines().count(), 9, "{checks}");
-    assert!(checks.lines().all(|l| l.starts_with("WARNING pid ")), "{checks}");
+    assert!(
+        checks.lines().all(|l| l.starts_with("WARNING pid ")),
+        "{checks}"
+    );
     assert_eq!(lines_with(&checks, &cls).len(), 2, "{checks}");
     args.extend(["-o", "nagios"]);
     let nagios = assert_clean("nagios", &run(&args).stdout);
@@ -327,7 +355,12 @@ fn hostile_process_names_in_the_table() {
         b"x\xff\\xff",
         "a\u{202e}b".as_bytes(),
     ];
-    let shown = ["ev\\x1b[2J\\nil", "\\x28unattributed)", "x\\u{fffd}\\\\xff", "a\\u{202e}b"];
+    let shown = [
+        "ev\\x1b[2J\\nil",
+        "\\x28unattributed)",
+        "x\\u{fffd}\\\\xff",
+        "a\\u{202e}b",
+    ];
     let helpers: Vec<Helper> = comms
         .iter()
         .map(|c| {
@@ -351,7 +384,12 @@ fn hostile_process_names_in_the_table() {
         let o = run(&["--pid", &pid, "--metric", "established", "--threshold", "1"]);
         let checks = assert_clean("check lines", &o.stdout);
         assert_eq!(checks.lines().count(), 2, "{checks}");
-        assert!(checks.lines().all(|l| l.contains(&format!("pid {pid} {want} "))), "{checks}");
+        assert!(
+            checks
+                .lines()
+                .all(|l| l.contains(&format!("pid {pid} {want} "))),
+            "{checks}"
+        );
     }
     // JSON keeps a UTF-8 name exactly.
     let d = json(&["--pid", &helpers[0].pid()]);

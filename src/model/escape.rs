@@ -151,9 +151,8 @@ pub fn is_invisible(c: char) -> bool {
 
 /// Whether `bytes` print as they are in free text (nothing to escape).
 fn plain(s: &str) -> bool {
-    !s.chars().any(|c| {
-        c == '\\' || c.is_control() || is_invisible(c)
-    })
+    !s.chars()
+        .any(|c| c == '\\' || c.is_control() || is_invisible(c))
 }
 
 /// Free text (a path in a warning, a command line, a log's route) for a
@@ -190,7 +189,10 @@ pub fn name(bytes: &[u8]) -> String {
 /// A `--peek` summary (escaped already by the classifier) for printing between
 /// double quotes: `"` and the format characters escaped too.
 pub fn summary(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(|c| c == '"' || c.is_control() || is_invisible(c)) {
+    if !s
+        .chars()
+        .any(|c| c == '"' || c.is_control() || is_invisible(c))
+    {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -242,7 +244,10 @@ mod tests {
             (b"\xed\xa0\x80", "\\xed\\xa0\\x80"),
             ("a\u{202e}b".as_bytes(), "a\\u{202e}b"),
             ("\u{2066}\u{2069}".as_bytes(), "\\u{2066}\\u{2069}"),
-            ("\u{200b}\u{feff}\u{ad}".as_bytes(), "\\u{200b}\\u{feff}\\u{ad}"),
+            (
+                "\u{200b}\u{feff}\u{ad}".as_bytes(),
+                "\\u{200b}\\u{feff}\\u{ad}",
+            ),
             ("\u{2028}\u{2029}".as_bytes(), "\\u{2028}\\u{2029}"),
             ("\u{e0041}".as_bytes(), "\\u{e0041}"),
             ("a\u{a0}b\u{3000}".as_bytes(), "a\\u{a0}b\\u{3000}"),

@@ -77,7 +77,11 @@ fn group_labels(g: &Group, with_user: bool) -> String {
         let _ = write!(
             labels,
             ",user=\"{}\"",
-            esc(&g.user.as_deref().map(|u| escape::name(u.as_bytes())).unwrap_or_default())
+            esc(&g
+                .user
+                .as_deref()
+                .map(|u| escape::name(u.as_bytes()))
+                .unwrap_or_default())
         );
     }
     labels
