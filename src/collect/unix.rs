@@ -366,6 +366,27 @@ mod tests {
     }
 
     #[test]
+    fn proc_net_unix_names_keep_their_bytes() {
+        let text = b"0000000000000000: 00000003 00000000 00000000 0001 03 1 @x\xff\n\
+0000000000000000: 00000003 00000000 00000000 0001 03 2 @x\xfe\n\
+0000000000000000: 00000003 00000000 00000000 0001 03 3 rel \x1b[2J\n";
+        let (mut out, mut bad) = (Vec::new(), MalformedLog::default());
+        parse_proc(text, "net/unix", 1, &mut out, &mut bad);
+        assert_eq!(bad.len(), 0);
+        let names: Vec<_> = out.iter().map(|s| s.name.clone()).collect();
+        assert_eq!(
+            names,
+            vec![
+                UnixName::Abstract(b"x\xff"[..].into()),
+                UnixName::Abstract(b"x\xfe"[..].into()),
+                UnixName::Path(b"rel \x1b[2J"[..].into()),
+            ]
+        );
+        assert_eq!(names[0].to_string(), "@x\\xff");
+        assert_eq!(names[2].to_string(), "rel \\x1b[2J");
+    }
+
+    #[test]
     fn proc_net_unix_lines() {
         let text = b"Num       RefCount Protocol Flags    Type St Inode Path\n\
 0000000000000000: 00000002 00000000 00010000 0001 01 100 /run/postgresql/.s.PGSQL.5432\n\

@@ -392,6 +392,37 @@ mod tests {
     }
 
     #[test]
+    fn names_never_read_as_labels_or_as_each_other() {
+        let end = |b: &[u8]| UnixEndpoint::Name(UnixName::from_kernel(b));
+        // (shown, JSON text, JSON unix_name_hex)
+        let cases: [(UnixEndpoint, &str, &str, Option<&str>); 8] = [
+            (
+                UnixEndpoint::Socketpair,
+                "(socketpair)",
+                "(socketpair)",
+                None,
+            ),
+            (
+                end(b"(socketpair)"),
+                "\\x28socketpair)",
+                "(socketpair)",
+                Some("28736f636b65747061697229"),
+            ),
+            (end(b"\0x"), "@x", "@x", None),
+            (end(b"@x"), "\\x40x", "@x", Some("4078")),
+            (end(b"\0x\xff"), "@x\\xff", "@x\\xff", Some("0078ff")),
+            (end(b"\0a\0b"), "@a\\x00b", "@a@b", Some("00610062")),
+            (end(b"\0\x1b[2J\n"), "@\\x1b[2J\\n", "@\x1b[2J\n", None),
+            (end(b"-"), "\\x2d", "-", None),
+        ];
+        for (e, shown, json, hex) in cases {
+            assert_eq!(e.to_string(), shown, "{e:?}");
+            assert_eq!(e.json_text(), json, "{e:?}");
+            assert_eq!(e.name_hex().as_deref(), hex, "{e:?}");
+        }
+    }
+
+    #[test]
     fn peer_labels() {
         let p = |pids: Vec<u32>, names: &[&str]| Peer {
             pids,
@@ -402,5 +433,6 @@ mod tests {
         assert_eq!(p(vec![], &[]).label(), "-");
         assert_eq!(p(vec![7], &["postgres"]).label(), "postgres[7]");
         assert_eq!(p(vec![7, 8], &["postgres"]).label(), "postgres (2 pids)");
+        assert_eq!(p(vec![7], &["(x)\n"]).label(), "\\x28x)\\n[7]");
     }
 }
