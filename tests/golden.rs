@@ -153,11 +153,7 @@ fn usock(
         inode,
         kind,
         state,
-        name: match name.strip_prefix('@') {
-            Some(a) => UnixName::Abstract(a.into()),
-            None if name.is_empty() => UnixName::Unnamed,
-            None => UnixName::Path(name.into()),
-        },
+        name: UnixName::from_text(name),
         peer,
         recv_q,
         send_q: 0,

@@ -216,7 +216,7 @@ fn control_characters_in_names_are_escaped_in_text_output() {
     assert_eq!(text.lines().count(), 1, "one row, not two: {text:?}");
     assert!(!text.contains('\x1b'), "{text:?}");
     assert!(
-        text.starts_with(&format!("{}  ev\\x1b[2Jil\\x0aX  ", client.pid())),
+        text.starts_with(&format!("{}  ev\\x1b[2Jil\\nX  ", client.pid())),
         "{text:?}"
     );
     // The threshold line (cron mails it) too.
@@ -224,7 +224,7 @@ fn control_characters_in_names_are_escaped_in_text_output() {
     assert_eq!(o.status.code(), Some(1));
     let line = String::from_utf8(o.stdout).unwrap();
     assert_eq!(line.lines().count(), 1, "{line:?}");
-    assert!(line.contains("ev\\x1b[2Jil\\x0aX"), "{line:?}");
+    assert!(line.contains("ev\\x1b[2Jil\\nX"), "{line:?}");
     // JSON keeps the name exactly (escaped by JSON itself).
     let d = json(&["--process", name]);
     assert_eq!(d["groups"][0]["process"], name);

@@ -33,8 +33,11 @@ fn hostile_process_name_is_escaped_and_promtool_accepts_it() {
     });
     let text = prom(&["--process", name]);
     promtool_check(text.as_bytes());
+    // The label value is the name as the table shows it (`pr"om\\leak`: its
+    // backslash escaped, so that no name reads as another's escape), then
+    // escaped by the exposition format.
     let prefix = format!(
-        "pid=\"{}\",process=\"pr\\\"om\\\\leak\",endpoint=\"{remote}\",direction=\"outbound\",",
+        "pid=\"{}\",process=\"pr\\\"om\\\\\\\\leak\",endpoint=\"{remote}\",direction=\"outbound\",",
         client.pid()
     );
     assert_eq!(

@@ -168,17 +168,12 @@ fn parse_message(p: &[u8], netns: NetnsId) -> Option<UnixSocket> {
 }
 
 /// `sun_path` as the kernel gives it: a path ends at its NUL; an abstract name
-/// keeps every byte, NULs inside written `@` (as `ss` and `/proc/net/unix` do).
+/// keeps every byte, NULs inside too (shown `\x00`; `ss` writes them `@`, which
+/// would make `@a\0b` and `@a@b` one group).
 fn name_from_kernel(data: &[u8]) -> UnixName {
-    match data.split_first() {
+    match data.first() {
         None => UnixName::Unnamed,
-        Some((0, rest)) => {
-            let shown: Vec<u8> = rest
-                .iter()
-                .map(|&b| if b == 0 { b'@' } else { b })
-                .collect();
-            UnixName::from_kernel(&[&[0u8][..], &shown].concat())
-        }
+        Some(0) => UnixName::from_kernel(data),
         Some(_) => {
             let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
             UnixName::from_kernel(&data[..end])
@@ -225,37 +220,38 @@ pub fn parse_proc(
 }
 
 /// `Num: RefCount Protocol Flags Type St Inode [Path]`, hex but the inode; the
-/// path is the rest of the line (it may hold spaces).
+/// path is the rest of the line (it may hold spaces), its bytes kept as they are.
 fn parse_proc_line(line: &[u8], netns: NetnsId) -> Result<UnixSocket, String> {
-    let text = String::from_utf8_lossy(line);
-    let mut rest = text.trim_start();
+    let mut rest = line.trim_ascii_start();
     let mut fields = Vec::with_capacity(7);
     for _ in 0..7 {
-        let end = rest.find(' ').unwrap_or(rest.len());
-        let field = &rest[..end];
+        let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+        let field = String::from_utf8_lossy(&rest[..end]);
         if field.is_empty() {
             return Err(format!("{} fields, expected at least 7", fields.len()));
         }
         fields.push(field);
-        rest = rest[end..].strip_prefix(' ').unwrap_or("");
-        rest = rest.trim_start_matches(' ');
+        rest = rest[end..].strip_prefix(b" ").unwrap_or_default();
+        let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+        rest = &rest[spaces..];
     }
     if !fields[0].ends_with(':') {
-        return Err(format!("slot {} does not end in ':'", quoted(fields[0])));
+        return Err(format!("slot {} does not end in ':'", quoted(&fields[0])));
     }
     let hex = |i: usize, what: &str| {
-        u32::from_str_radix(fields[i], 16).map_err(|_| format!("bad {what} {}", quoted(fields[i])))
+        u32::from_str_radix(&fields[i], 16)
+            .map_err(|_| format!("bad {what} {}", quoted(&fields[i])))
     };
     let flags = hex(3, "flags")?;
     let kind = UnixType::from_kernel(hex(4, "type")?)
-        .ok_or_else(|| format!("unknown socket type {}", quoted(fields[4])))?;
-    let st = u8::from_str_radix(fields[5], 16)
+        .ok_or_else(|| format!("unknown socket type {}", quoted(&fields[4])))?;
+    let st = u8::from_str_radix(&fields[5], 16)
         .ok()
         .filter(|s| (1..=4).contains(s))
-        .ok_or_else(|| format!("bad state {}", quoted(fields[5])))?;
+        .ok_or_else(|| format!("bad state {}", quoted(&fields[5])))?;
     let inode = fields[6]
         .parse::<u64>()
-        .map_err(|_| format!("bad inode {}", quoted(fields[6])))?;
+        .map_err(|_| format!("bad inode {}", quoted(&fields[6])))?;
     let state = if flags & SO_ACCEPTCON != 0 {
         TcpState::Listen
     } else if st == SS_CONNECTED {
@@ -263,12 +259,15 @@ fn parse_proc_line(line: &[u8], netns: NetnsId) -> Result<UnixSocket, String> {
     } else {
         TcpState::Close
     };
-    let name = match rest.trim_end_matches(['\r', ' ']) {
-        "" => UnixName::Unnamed,
-        p => match p.strip_prefix('@') {
-            Some(a) => UnixName::Abstract(a.into()),
-            None => UnixName::Path(p.into()),
-        },
+    let mut path = rest;
+    while let Some(p) = path.strip_suffix(b"\r").or_else(|| path.strip_suffix(b" ")) {
+        path = p;
+    }
+    // The kernel writes an abstract name's NULs (the leading one too) as `@`.
+    let name = match path.strip_prefix(b"@") {
+        _ if path.is_empty() => UnixName::Unnamed,
+        Some(a) => UnixName::Abstract(a.into()),
+        None => UnixName::Path(path.into()),
     };
     Ok(UnixSocket {
         inode,
@@ -345,7 +344,11 @@ mod tests {
         assert_eq!(s.name.to_string(), "/run/x.sock");
         assert_eq!((s.kind, s.state), (UnixType::Seqpacket, TcpState::Listen));
         let abs = msg(2, 7, 1, &[attr(UNIX_DIAG_NAME, b"\0my\0name")]);
-        assert_eq!(parse_message(&abs, 0).unwrap().name.to_string(), "@my@name");
+        // Every byte of an abstract name kept: a NUL inside is not an `@`.
+        let name = parse_message(&abs, 0).unwrap().name;
+        assert_eq!(name.to_string(), "@my\\x00name");
+        assert_eq!(name.json_text(), "@my@name");
+        assert_ne!(name, UnixName::from_text("@my@name"));
         // Peer inode 0: released (both ways shut) or not yet accepted.
         let gone = msg(1, 1, 3, &[attr(UNIX_DIAG_PEER, &[0; 4]), attr(6, &[3])]);
         assert_eq!(parse_message(&gone, 0).unwrap().peer, Some(PeerRef::Closed));
@@ -360,6 +363,27 @@ mod tests {
         let mut bad = msg(1, 1, 1, &[attr(UNIX_DIAG_PEER, &[1; 4])]);
         bad[16] = 0xff;
         assert_eq!(parse_message(&bad, 0).unwrap().peer, None);
+    }
+
+    #[test]
+    fn proc_net_unix_names_keep_their_bytes() {
+        let text = b"0000000000000000: 00000003 00000000 00000000 0001 03 1 @x\xff\n\
+0000000000000000: 00000003 00000000 00000000 0001 03 2 @x\xfe\n\
+0000000000000000: 00000003 00000000 00000000 0001 03 3 rel \x1b[2J\n";
+        let (mut out, mut bad) = (Vec::new(), MalformedLog::default());
+        parse_proc(text, "net/unix", 1, &mut out, &mut bad);
+        assert_eq!(bad.len(), 0);
+        let names: Vec<_> = out.iter().map(|s| s.name.clone()).collect();
+        assert_eq!(
+            names,
+            vec![
+                UnixName::Abstract(b"x\xff"[..].into()),
+                UnixName::Abstract(b"x\xfe"[..].into()),
+                UnixName::Path(b"rel \x1b[2J"[..].into()),
+            ]
+        );
+        assert_eq!(names[0].to_string(), "@x\\xff");
+        assert_eq!(names[2].to_string(), "rel \\x1b[2J");
     }
 
     #[test]

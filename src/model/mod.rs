@@ -3,6 +3,7 @@
 //! them (with its watch statistics and warnings), all as plain data.
 
 pub mod container;
+pub mod escape;
 pub mod peek;
 pub mod report;
 pub mod scan;
@@ -202,24 +203,12 @@ impl StateCounts {
     }
 }
 
-/// Text from other processes (a `comm` is whatever the process set, up to 15 bytes)
-/// made safe for a terminal line: control characters become `\x1b`-style escapes,
-/// so that a name can neither send escape sequences to the reader's terminal nor
-/// start a line of its own (a forged row). JSON and Prometheus escape on their own.
+/// Free text from other processes (a path, a command line, a log's route) made
+/// safe for a terminal line: [`escape::text`], the one escaping function's
+/// free-text form. Names that stand alone in a cell or a line use
+/// [`escape::name`], which also keeps them apart from sockleak's labels.
 pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() {
-            use std::fmt::Write;
-            let _ = write!(out, "\\x{:02x}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    escape::text(s)
 }
 
 /// Map IPv4-mapped IPv6 addresses (`::ffff:10.0.0.5`) to plain IPv4, so that a

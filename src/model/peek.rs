@@ -93,11 +93,13 @@ pub struct Unread {
 
 impl fmt::Display for Unread {
     /// `9× html "<html><body>forbidden..."` (no quotes part when the summary is
-    /// empty). The summary is escaped already.
+    /// empty). The classifier escaped the summary's bytes; its `"` and format
+    /// characters are escaped here, where it is quoted ([`super::escape::summary`]),
+    /// so that it cannot close its quotes and forge another.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}× {}", self.count, self.class)?;
         if !self.summary.is_empty() {
-            write!(f, " \"{}\"", self.summary)?;
+            write!(f, " \"{}\"", super::escape::summary(&self.summary))?;
         }
         Ok(())
     }
@@ -146,5 +148,13 @@ mod tests {
             ..u
         };
         assert_eq!(bare.to_string(), "9× html");
+        let forged = Unread {
+            summary: "a\" 9× html \"b\u{202e}c\u{2028}".into(),
+            ..bare
+        };
+        assert_eq!(
+            forged.to_string(),
+            "9× html \"a\\\" 9× html \\\"b\\u{202e}c\\u{2028}\""
+        );
     }
 }

@@ -178,8 +178,8 @@ impl GroupKey {
     pub fn unix_sides(&self) -> (Option<String>, Option<String>) {
         match (&self.unix, self.direction) {
             (None, _) => (None, None),
-            (Some(e), Some(Direction::Inbound | Direction::Listen)) => (Some(e.to_string()), None),
-            (Some(e), _) => (None, Some(e.to_string())),
+            (Some(e), Some(Direction::Inbound | Direction::Listen)) => (Some(e.json_text()), None),
+            (Some(e), _) => (None, Some(e.json_text())),
         }
     }
 }
@@ -222,6 +222,12 @@ pub struct Group {
     pub ports: Option<PortUse>,
     /// Extension: `"tcp"` or `"unix"`.
     pub proto: Proto,
+    /// Extension, unix groups only: the raw bytes of the name in `local` or
+    /// `remote` (`sun_path`, an abstract name's leading NUL as `00`), in hex,
+    /// when that text does not give them exactly (not UTF-8, a NUL inside an
+    /// abstract name, a path starting with `@` or `(`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unix_name_hex: Option<String>,
     /// Extension, unix groups only: the processes holding the peers of the
     /// group's sockets; null for TCP groups and when the source names no peers
     /// (`/proc/net/unix`).
@@ -295,6 +301,7 @@ impl Group {
             container: key.container.clone(),
             ports: None,
             proto: key.proto,
+            unix_name_hex: key.unix.as_ref().and_then(UnixEndpoint::name_hex),
             peer: None,
             cmdline: None,
             watch: None,
@@ -303,10 +310,15 @@ impl Group {
         }
     }
 
-    /// The endpoint to show in one column: local for inbound/listen, remote otherwise.
+    /// The endpoint to show in one column: local for inbound/listen, remote
+    /// otherwise; a unix name escaped ([`UnixEndpoint`]'s `Display`), for a human
+    /// format.
     pub fn endpoint_label(&self) -> String {
         if self.key.closed && self.local.is_none() && self.remote.is_none() {
             return "(closed)".to_string();
+        }
+        if let Some(e) = &self.key.unix {
+            return e.to_string();
         }
         match (&self.local, &self.remote) {
             (Some(l), Some(r)) => format!("{l} <- {r}"),
@@ -321,7 +333,8 @@ impl Group {
         }
     }
 
-    /// The process column: name, or how the sockets are (not) owned.
+    /// The process column: name, or how the sockets are (not) owned. Raw: for
+    /// a human format, [`Group::process_text`].
     pub fn process_label(&self) -> String {
         match self.attribution {
             Some(Attribution::Unowned) => "(unowned)".to_string(),
@@ -330,9 +343,16 @@ impl Group {
         }
     }
 
-    /// [`Group::process_label`] for a terminal line (control characters escaped).
+    /// [`Group::process_label`] for a human format: the name escaped
+    /// ([`super::escape::name`]), so that it can neither act on a terminal nor
+    /// read as one of the labels.
     pub fn process_text(&self) -> String {
-        super::printable(&self.process_label()).into_owned()
+        match (self.attribution, &self.process) {
+            (Some(Attribution::Unowned | Attribution::Unattributed), _) | (_, None) => {
+                self.process_label()
+            }
+            (_, Some(p)) => super::escape::name(p.as_bytes()),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
-use super::{NetnsId, TcpState};
+use super::{NetnsId, TcpState, escape};
 
 /// The protocol of a group: JSON `proto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
@@ -85,13 +85,15 @@ impl UnixType {
 
 /// A unix socket's address: a filesystem path, an abstract name (`@name`, the
 /// kernel's leading NUL written as `@`, as `ss` does), or none (a socketpair, an
-/// unbound client).
+/// unbound client). The kernel's bytes, kept exactly: names are another user's
+/// text, and two names that differ in any byte are two groups.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum UnixName {
     Unnamed,
-    Path(Arc<str>),
-    /// Without the leading `@`.
-    Abstract(Arc<str>),
+    /// Up to the path's NUL.
+    Path(Arc<[u8]>),
+    /// Without the leading NUL; every other byte kept, NULs too.
+    Abstract(Arc<[u8]>),
 }
 
 impl UnixName {
@@ -100,23 +102,85 @@ impl UnixName {
     pub fn from_kernel(bytes: &[u8]) -> UnixName {
         match bytes.split_first() {
             None => UnixName::Unnamed,
-            Some((0, rest)) => UnixName::Abstract(Arc::from(String::from_utf8_lossy(rest))),
-            Some(_) => UnixName::Path(Arc::from(String::from_utf8_lossy(bytes))),
+            Some((0, rest)) => UnixName::Abstract(Arc::from(rest)),
+            Some(_) => UnixName::Path(Arc::from(bytes)),
+        }
+    }
+
+    /// A path or `@abstract` name typed by the user (a `--pool-size` rule).
+    pub fn from_text(s: &str) -> UnixName {
+        match s.strip_prefix('@') {
+            Some(a) => UnixName::Abstract(Arc::from(a.as_bytes())),
+            None if s.is_empty() => UnixName::Unnamed,
+            None => UnixName::Path(Arc::from(s.as_bytes())),
         }
     }
 
     pub fn is_named(&self) -> bool {
         !matches!(self, UnixName::Unnamed)
     }
+
+    /// The name as `sun_path` holds it (abstract: a leading NUL); empty if unnamed.
+    pub fn sun_path(&self) -> Vec<u8> {
+        match self {
+            UnixName::Unnamed => Vec::new(),
+            UnixName::Path(p) => p.to_vec(),
+            UnixName::Abstract(a) => [&[0u8][..], a].concat(),
+        }
+    }
+
+    /// The JSON `local`/`remote` text: for a UTF-8 name, the name as `ss` writes
+    /// it (and as sockleak always did: NULs of an abstract name as `@`); for any
+    /// other, its escaped form. [`UnixName::exact_in_json`] says whether this text
+    /// alone gives the bytes back.
+    pub fn json_text(&self) -> String {
+        let utf8 = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_string);
+        match self {
+            UnixName::Unnamed => "(unnamed)".to_string(),
+            UnixName::Path(p) => utf8(p).unwrap_or_else(|| self.to_string()),
+            UnixName::Abstract(a) => match utf8(a) {
+                Some(t) => format!("@{}", t.replace('\0', "@")),
+                None => self.to_string(),
+            },
+        }
+    }
+
+    /// Whether [`UnixName::json_text`] is the name's bytes exactly and cannot be
+    /// read as another kind of name or as one of sockleak's labels: UTF-8, no NUL
+    /// in an abstract name, no path starting with `@` (it would read as abstract)
+    /// or `(` (as a label).
+    pub fn exact_in_json(&self) -> bool {
+        match self {
+            UnixName::Unnamed => true,
+            UnixName::Path(p) => {
+                std::str::from_utf8(p).is_ok() && !matches!(p.first(), Some(b'@' | b'('))
+            }
+            UnixName::Abstract(a) => std::str::from_utf8(a).is_ok() && !a.contains(&0),
+        }
+    }
 }
 
+/// The name for a human format ([`super::escape`]): an abstract name `@` and its
+/// escaped bytes, a path escaped as a name (never starting with `(`, as labels do)
+/// and with a leading `@` escaped (`\x40`: it would read as abstract).
 impl fmt::Display for UnixName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
         match self {
-            UnixName::Unnamed => f.write_str("(unnamed)"),
-            UnixName::Path(p) => f.write_str(p),
-            UnixName::Abstract(a) => write!(f, "@{a}"),
+            UnixName::Unnamed => return f.write_str("(unnamed)"),
+            UnixName::Path(p) => match p.strip_prefix(b"@") {
+                Some(rest) => {
+                    out.push_str("\\x40");
+                    escape::escape_into(&mut out, rest, escape::Context::default());
+                }
+                None => out = escape::name(p),
+            },
+            UnixName::Abstract(a) => {
+                out.push('@');
+                escape::escape_into(&mut out, a, escape::Context::default());
+            }
         }
+        f.write_str(&out)
     }
 }
 
@@ -171,15 +235,46 @@ pub enum UnixEndpoint {
     UnknownPeer,
 }
 
+impl UnixEndpoint {
+    /// sockleak's own label for an end without a name; `None` for a name.
+    pub fn label(&self) -> Option<&'static str> {
+        match self {
+            UnixEndpoint::Name(UnixName::Unnamed) => Some("(unnamed)"),
+            UnixEndpoint::Name(_) => None,
+            UnixEndpoint::Socketpair => Some("(socketpair)"),
+            UnixEndpoint::PeerClosed => Some("(peer closed)"),
+            UnixEndpoint::Pending => Some("(not accepted)"),
+            UnixEndpoint::Unconnected => Some("(unconnected)"),
+            UnixEndpoint::UnknownPeer => Some("(unknown peer)"),
+        }
+    }
+
+    /// The JSON `local`/`remote` text (see [`UnixName::json_text`]).
+    pub fn json_text(&self) -> String {
+        match (self, self.label()) {
+            (_, Some(l)) => l.to_string(),
+            (UnixEndpoint::Name(n), None) => n.json_text(),
+            (_, None) => String::new(),
+        }
+    }
+
+    /// JSON `unix_name_hex`: the name's `sun_path` bytes in hex when
+    /// [`UnixEndpoint::json_text`] does not say them exactly; `None` otherwise.
+    pub fn name_hex(&self) -> Option<String> {
+        match self {
+            UnixEndpoint::Name(n) if !n.exact_in_json() => Some(escape::hex(&n.sun_path())),
+            _ => None,
+        }
+    }
+}
+
+/// For a human format: the label, or the escaped name (which never reads as one).
 impl fmt::Display for UnixEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UnixEndpoint::Name(n) => n.fmt(f),
-            UnixEndpoint::Socketpair => f.write_str("(socketpair)"),
-            UnixEndpoint::PeerClosed => f.write_str("(peer closed)"),
-            UnixEndpoint::Pending => f.write_str("(not accepted)"),
-            UnixEndpoint::Unconnected => f.write_str("(unconnected)"),
-            UnixEndpoint::UnknownPeer => f.write_str("(unknown peer)"),
+        match (self, self.label()) {
+            (_, Some(l)) => f.write_str(l),
+            (UnixEndpoint::Name(n), None) => n.fmt(f),
+            (_, None) => Ok(()),
         }
     }
 }
@@ -201,8 +296,14 @@ pub struct Peer {
 impl Peer {
     /// `postgres[4242]`, `postgres (20 pids)`, `php-fpm,nginx (3 pids)`, or `-`;
     /// `, 3 closed` when peers have closed.
+    /// Names escaped ([`escape::name`]).
     pub fn label(&self) -> String {
-        let names = self.processes.join(",");
+        let names: Vec<String> = self
+            .processes
+            .iter()
+            .map(|p| escape::name(p.as_bytes()))
+            .collect();
+        let names = names.join(",");
         let who = match self.pids.as_slice() {
             [] => "-".to_string(),
             [one] => format!("{names}[{one}]"),
@@ -291,6 +392,37 @@ mod tests {
     }
 
     #[test]
+    fn names_never_read_as_labels_or_as_each_other() {
+        let end = |b: &[u8]| UnixEndpoint::Name(UnixName::from_kernel(b));
+        // (shown, JSON text, JSON unix_name_hex)
+        let cases: [(UnixEndpoint, &str, &str, Option<&str>); 8] = [
+            (
+                UnixEndpoint::Socketpair,
+                "(socketpair)",
+                "(socketpair)",
+                None,
+            ),
+            (
+                end(b"(socketpair)"),
+                "\\x28socketpair)",
+                "(socketpair)",
+                Some("28736f636b65747061697229"),
+            ),
+            (end(b"\0x"), "@x", "@x", None),
+            (end(b"@x"), "\\x40x", "@x", Some("4078")),
+            (end(b"\0x\xff"), "@x\\xff", "@x\\xff", Some("0078ff")),
+            (end(b"\0a\0b"), "@a\\x00b", "@a@b", Some("00610062")),
+            (end(b"\0\x1b[2J\n"), "@\\x1b[2J\\n", "@\x1b[2J\n", None),
+            (end(b"-"), "\\x2d", "-", None),
+        ];
+        for (e, shown, json, hex) in cases {
+            assert_eq!(e.to_string(), shown, "{e:?}");
+            assert_eq!(e.json_text(), json, "{e:?}");
+            assert_eq!(e.name_hex().as_deref(), hex, "{e:?}");
+        }
+    }
+
+    #[test]
     fn peer_labels() {
         let p = |pids: Vec<u32>, names: &[&str]| Peer {
             pids,
@@ -301,5 +433,6 @@ mod tests {
         assert_eq!(p(vec![], &[]).label(), "-");
         assert_eq!(p(vec![7], &["postgres"]).label(), "postgres[7]");
         assert_eq!(p(vec![7, 8], &["postgres"]).label(), "postgres (2 pids)");
+        assert_eq!(p(vec![7], &["(x)\n"]).label(), "\\x28x)\\n[7]");
     }
 }

@@ -63,10 +63,7 @@ impl FromStr for PoolRule {
             && (name.starts_with('/') || name.starts_with('@'))
         {
             let size = n.trim().parse::<u64>().ok().filter(|n| *n > 0);
-            let path = match name.strip_prefix('@') {
-                Some(a) => UnixName::Abstract(a.into()),
-                None => UnixName::Path(name.into()),
-            };
+            let path = UnixName::from_text(name);
             return Ok(PoolRule {
                 endpoint: None,
                 path: Some(path),
@@ -316,7 +313,7 @@ mod tests {
                 ..Default::default()
             })
         };
-        let pg = UnixName::Path("/run/postgresql/.s.PGSQL.5432".into());
+        let pg = UnixName::from_text("/run/postgresql/.s.PGSQL.5432");
         let p = pools(&[
             "100",
             ":5432=7",
@@ -328,13 +325,13 @@ mod tests {
             Some(20)
         );
         assert_eq!(p.for_group(&unix(Direction::Inbound, pg.clone())), Some(20));
-        let other = UnixName::Path("/run/docker.sock".into());
+        let other = UnixName::from_text("/run/docker.sock");
         assert_eq!(
             p.for_group(&unix(Direction::Outbound, other.clone())),
             Some(100)
         );
         assert_eq!(p.for_group(&unix(Direction::Inbound, other)), None);
-        let bus = UnixName::Abstract("bus".into());
+        let bus = UnixName::from_text("@bus");
         assert_eq!(p.for_group(&unix(Direction::Outbound, bus)), Some(3));
         assert_eq!(p.for_group(&unix(Direction::Listen, pg)), None);
         // A path rule never sizes a TCP group, nor is it the default.

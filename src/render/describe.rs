@@ -1,13 +1,14 @@
 //! A group named in one line, for breach lines, Nagios status lines and `--watch`
 //! alerts.
 
-use crate::model::printable;
+use crate::model::escape;
 use crate::model::report::{Group, GroupField, Report};
 
 /// "pid 10725 billing-api outbound 127.0.0.1:42063", from whatever the key holds;
 /// the namespace and container only where they say something: when they are
-/// grouping keys, or (namespace) when it is not sockleak's own. Process names are
-/// escaped: this is a terminal line.
+/// grouping keys, or (namespace) when it is not sockleak's own. Every name is
+/// escaped ([`escape::name`]; the endpoint by [`Group::endpoint_label`]): this is
+/// a terminal line.
 pub fn describe(g: &Group, r: &Report) -> String {
     let key = |f: GroupField| r.group_by.contains(&f);
     let mut parts = Vec::new();
@@ -20,7 +21,7 @@ pub fn describe(g: &Group, r: &Report) -> String {
     if g.pid.is_none()
         && let Some(u) = &g.user
     {
-        parts.push(format!("user {}", printable(u)));
+        parts.push(format!("user {}", escape::name(u.as_bytes())));
     }
     if let Some(d) = g.direction {
         parts.push(d.as_str().to_string());
@@ -33,7 +34,7 @@ pub fn describe(g: &Group, r: &Report) -> String {
         parts.push(format!("state {}", st.snake()));
     }
     match &g.container {
-        Some(c) => parts.push(format!("container {}", printable(&c.short()))),
+        Some(c) => parts.push(format!("container {}", escape::name(c.short().as_bytes()))),
         None if key(GroupField::Container) => parts.push("no container".to_string()),
         None => {}
     }

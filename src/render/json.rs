@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
+use crate::model::escape;
 use crate::model::report::Report;
 
 /// Write `report` as one pretty-printed JSON document followed by a newline, with
@@ -23,18 +24,23 @@ pub fn write(out: &mut dyn Write, report: &Report, top: Option<usize>) -> io::Re
 }
 
 /// A JSON formatter that also escapes DEL and the C1 controls (U+007F to U+009F),
-/// which serde_json writes raw: JSON allows them, but a terminal showing
-/// `sockleak --json` would act on them (0x9b is a CSI), and names are other
-/// processes' text. Everything else is the wrapped formatter's.
+/// and the characters `model::escape` makes visible (format characters such as
+/// U+202E, line separators, spaces but U+0020), which serde_json writes raw: JSON
+/// allows them, but a terminal showing `sockleak --json` would act on them (0x9b
+/// is a CSI) or reorder the line, and names are other processes' text. The
+/// string read back is the same. Everything else is the wrapped formatter's.
 struct Safe<F>(F);
 
 impl<F: Formatter> Formatter for Safe<F> {
     fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, s: &str) -> io::Result<()> {
         let mut start = 0;
         for (i, ch) in s.char_indices() {
-            if ('\u{7f}'..='\u{9f}').contains(&ch) {
+            if ('\u{7f}'..='\u{9f}').contains(&ch) || escape::is_invisible(ch) {
                 w.write_all(&s.as_bytes()[start..i])?;
-                write!(w, "\\u{:04x}", u32::from(ch))?;
+                // Above U+FFFF (tags, musical format characters): a surrogate pair.
+                for unit in ch.encode_utf16(&mut [0; 2]) {
+                    write!(w, "\\u{:04x}", unit)?;
+                }
                 start = i + ch.len_utf8();
             }
         }
@@ -138,5 +144,19 @@ mod tests {
             back["p"], "a\u{9b}2J\u{7f}\u{1b}é",
             "the same string, read back"
         );
+    }
+
+    #[test]
+    fn format_characters_are_escaped_and_read_back_the_same() {
+        let raw = "a\u{202e}b\u{2028}c\u{e0041}d\u{a0}";
+        let mut out = Vec::new();
+        write_line(&mut out, &serde_json::json!({ "p": raw })).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "{\"p\":\"a\\u202eb\\u2028c\\udb40\\udc41d\\u00a0\"}\n"
+        );
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["p"], raw);
     }
 }

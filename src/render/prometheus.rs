@@ -10,7 +10,7 @@ use std::fmt::Write;
 use crate::model::report::{Attribution, Group, GroupField, RemoteKey, Report};
 use crate::model::scan::{ScanInfo, ScanKind};
 use crate::model::unix::Proto;
-use crate::model::{NetnsId, StateCounts, TcpState};
+use crate::model::{NetnsId, StateCounts, TcpState, escape};
 use crate::policy::pool::PoolSizes;
 
 #[derive(Debug, Clone)]
@@ -20,11 +20,11 @@ pub struct PromOptions {
     pub pools: PoolSizes,
 }
 
-/// Escape a label value: backslash, double quote and newline, as the format
-/// defines; other control characters (a name is another process's text) become
-/// visible `\x1b`-style text first, so that no raw one reaches a terminal or log.
+/// Escape a label value as the format defines: backslash, double quote and
+/// newline. Names reach here escaped already for a human reader
+/// ([`crate::model::escape`]: no control or format character is left), so that
+/// no raw one reaches a terminal or log showing the scrape.
 fn esc(v: &str) -> String {
-    let v = crate::model::printable(v);
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
         match c {
@@ -52,14 +52,18 @@ fn group_labels(g: &Group, with_user: bool) -> String {
     let pid = g.pid.map(|p| p.to_string()).unwrap_or_default();
     let mut labels = format!(
         "pid=\"{pid}\",process=\"{}\",endpoint=\"{}\",direction=\"{}\"",
-        esc(&g.process_label()),
+        esc(&g.process_text()),
         esc(&g.endpoint_label()),
         g.direction.map(|d| d.as_str()).unwrap_or("")
     );
     if let Some(ns) = g.netns {
         let _ = write!(labels, ",netns=\"{ns}\"");
     }
-    let container = g.container.as_ref().map(|c| c.short()).unwrap_or_default();
+    let container = g
+        .container
+        .as_ref()
+        .map(|c| escape::name(c.short().as_bytes()))
+        .unwrap_or_default();
     let _ = write!(labels, ",container=\"{}\"", esc(&container));
     // Unix groups only: TCP series keep the label set they always had (their
     // history and dashboards carry on); select TCP with proto="".
@@ -73,7 +77,11 @@ fn group_labels(g: &Group, with_user: bool) -> String {
         let _ = write!(
             labels,
             ",user=\"{}\"",
-            esc(g.user.as_deref().unwrap_or_default())
+            esc(&g
+                .user
+                .as_deref()
+                .map(|u| escape::name(u.as_bytes()))
+                .unwrap_or_default())
         );
     }
     labels
@@ -467,9 +475,10 @@ mod tests {
     #[test]
     fn escapes_label_values() {
         assert_eq!(esc(r#"a"b\c"#), r#"a\"b\\c"#);
-        // A newline is a control character: shown as text, then its backslash
-        // escaped, so the value reads `x\x0ay` in Prometheus.
-        assert_eq!(esc("x\ny"), "x\\\\x0ay");
-        assert_eq!(esc("a\x1b[2J"), "a\\\\x1b[2J");
+        assert_eq!(esc("x\ny"), "x\\ny");
+        // A name is escaped for a human reader first, then for the format: the
+        // value reads `a\x1b[2J` in Prometheus.
+        let name = crate::model::escape::name(b"a\x1b[2J");
+        assert_eq!(esc(&name), "a\\\\x1b[2J");
     }
 }

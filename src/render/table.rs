@@ -8,7 +8,7 @@ use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Tab
 use crate::model::report::{Group, GroupField, Report};
 use crate::model::unix::{Proto, UnixTotals};
 use crate::model::watch::{Flag, WatchStats};
-use crate::model::{FdUsage, PortUse, TcpState, printable};
+use crate::model::{FdUsage, PortUse, TcpState, escape, printable};
 
 use super::{human_age, human_bytes};
 
@@ -104,7 +104,7 @@ fn key_cell(col: Col, g: &Group) -> String {
         Col::User => g
             .user
             .as_deref()
-            .map_or_else(dash, |u| printable(u).into_owned()),
+            .map_or_else(dash, |u| escape::name(u.as_bytes())),
         Col::Dir => g.direction.map_or_else(dash, |d| d.as_str().to_string()),
         Col::Endpoint => g.endpoint_label(),
         Col::State => g.state.map_or_else(dash, |s| s.upper().to_string()),
@@ -112,11 +112,9 @@ fn key_cell(col: Col, g: &Group) -> String {
         Col::Container => g
             .container
             .as_ref()
-            .map_or_else(dash, |c| printable(&c.short()).into_owned()),
-        Col::Peer => g
-            .peer
-            .as_ref()
-            .map_or_else(dash, |p| printable(&p.label()).into_owned()),
+            .map_or_else(dash, |c| escape::name(c.short().as_bytes())),
+        // Escaped name by name: the label is not escaped again.
+        Col::Peer => g.peer.as_ref().map_or_else(dash, |p| p.label()),
     }
 }
 

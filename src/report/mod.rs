@@ -511,6 +511,10 @@ fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_know
         cmdline: owner.and_then(|o| o.proc.cmdline.clone()),
         ports: None,
         proto: key.proto,
+        unix_name_hex: key
+            .unix
+            .as_ref()
+            .and_then(crate::model::unix::UnixEndpoint::name_hex),
         peer: None,
         watch: None,
         unread: None,

@@ -9,6 +9,8 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use crate::model::TcpState;
+use crate::model::escape;
+use crate::model::unix::UnixName;
 
 /// One group's counts over time.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +53,7 @@ impl Record {
 
 /// The fields of a group object that identify it: the ones the `--by` keys fill
 /// (see `report::key_for`), the namespace (always a key) and the container.
-const IDENTITY: [&str; 12] = [
+const IDENTITY: [&str; 13] = [
     "pid",
     "process",
     "user",
@@ -64,6 +66,9 @@ const IDENTITY: [&str; 12] = [
     "state",
     "netns",
     "container",
+    // A unix name the JSON text alone does not tell apart (a path named like a
+    // label, bytes that are not UTF-8).
+    "unix_name_hex",
 ];
 
 /// A stable identity for a group across samples, and a label for the legend.
@@ -79,43 +84,62 @@ fn group_identity(g: &Value, by_container: bool) -> (String, String) {
         .collect::<Vec<_>>()
         .join("|");
     let mut label = Vec::new();
+    // A record is any file: even what sockleak writes as numbers is escaped.
+    let text = |s: String| escape::text(&s).into_owned();
     if let Some(p) = f("pid") {
-        label.push(p);
+        label.push(text(p));
     }
+    // Names are other processes' text, each escaped as the table escapes it:
+    // control characters would break the SVG (XML allows none) and the terminal;
+    // plotters escapes `<` and `&` itself.
+    let name = |s: String| escape::name(s.as_bytes());
     match (f("process"), f("attribution").as_deref()) {
-        (Some(p), _) => label.push(p),
+        (Some(p), _) => label.push(name(p)),
         (None, Some("unowned")) => label.push("(unowned)".into()),
         (None, Some("unattributed")) => label.push("(unattributed)".into()),
         _ => {}
     }
     if g["pid"].is_null() {
         if let Some(u) = f("user") {
-            label.push(u);
+            label.push(name(u));
         }
         // Without a pid, the container is what tells groups apart (--by container).
         if let Some(c) = container_label(&g["container"]) {
-            label.push(c);
+            label.push(text(c));
         }
     }
-    match (f("local"), f("remote")) {
+    let end = |s: String| match unix_name(g) {
+        Some(n) => n.to_string(),
+        None => text(s),
+    };
+    match (f("local").map(end), f("remote").map(end)) {
         (Some(l), None) => label.push(format!("<- {l}")),
         (None, Some(r)) => label.push(format!("-> {r}")),
         (Some(l), Some(r)) => label.push(format!("{l} <- {r}")),
         _ => {}
     }
     if let Some(s) = f("state") {
-        label.push(s);
+        label.push(text(s));
     }
     if label.is_empty() {
         label.push(match f("netns") {
             _ if by_container => "(no container)".to_string(),
-            Some(ns) => format!("netns {ns}"),
+            Some(ns) => format!("netns {}", text(ns)),
             None => "*".to_string(),
         });
     }
-    // Names are other processes' text: control characters would break the SVG
-    // (XML allows none) and the terminal; plotters escapes `<` and `&` itself.
-    (id, crate::model::printable(&label.join(" ")).into_owned())
+    (id, label.join(" "))
+}
+
+/// A unix group's name from its exact bytes (`unix_name_hex`), when the JSON
+/// text alone does not give them.
+fn unix_name(g: &Value) -> Option<UnixName> {
+    let hex = g["unix_name_hex"].as_str()?;
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    Some(UnixName::from_kernel(&bytes?))
 }
 
 /// `docker 3f2a9c1b7d4e`, as the table's CONTAINER column names it.
@@ -298,6 +322,26 @@ mod tests {
         assert_eq!(rec.series[0].label, "7 x -> 10.0.0.1:5432");
         assert_eq!(rec.series[0].points, vec![(0.0, 1), (2.0, 3), (4.0, 0)]);
         assert_eq!(rec.series[0].peak, 3);
+    }
+
+    #[test]
+    fn a_path_named_like_a_label_is_its_own_series() {
+        let g = |extra: &str| {
+            format!(
+                "{{\"pid\":7,\"process\":\"(x)\",\"remote\":\"(socketpair)\",{extra}\"states\":{{\"close_wait\":1}}}}"
+            )
+        };
+        let groups = [g(""), g("\"unix_name_hex\":\"28736f636b65747061697229\",")].join(",");
+        let rec = read_record(
+            sample("2026-01-01T00:00:00Z", &groups).as_bytes(),
+            TcpState::CloseWait,
+        );
+        let mut labels: Vec<_> = rec.series.iter().map(|s| s.label.as_str()).collect();
+        labels.sort_unstable();
+        assert_eq!(
+            labels,
+            ["7 \\x28x) -> (socketpair)", "7 \\x28x) -> \\x28socketpair)"]
+        );
     }
 
     #[test]
