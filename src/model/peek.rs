@@ -117,6 +117,10 @@ pub enum PeekMiss {
     Changed,
     /// The holder set `SO_PEEK_OFF`: a peek would move its peek offset.
     PeekOffset,
+    /// No FIN received yet (ESTABLISHED, FIN_WAIT): if the holder drained the
+    /// queue and an RST came, a peek would consume the pending error
+    /// (`report::peek::fin_received` says why).
+    NoFinYet,
     /// The time budget ran out first.
     Budget,
     /// Another error (the errno's name in the warning).

@@ -562,6 +562,9 @@ impl Warning {
             PeekMiss::PeekOffset => f.write_str(
                 "their process uses SO_PEEK_OFF, which a peek would move, so they are left alone",
             ),
+            PeekMiss::NoFinYet => f.write_str(
+                "no FIN received on them yet (ESTABLISHED, FIN-WAIT): a peek could take a pending socket error (ECONNRESET) from their holder, so only CLOSE-WAIT, LAST-ACK and CLOSING sockets are peeked",
+            ),
             PeekMiss::Budget => write!(
                 f,
                 "the time budget of {budget_ms} ms ran out; lower --peek-max to peek fewer sockets per group"
