@@ -44,13 +44,59 @@ fn framed() -> impl Strategy<Value = Vec<u8>> {
 /// heads, chunk sizes, text markers, and a few arbitrary bytes.
 fn token() -> impl Strategy<Value = Vec<u8>> {
     let fixed: Vec<&'static [u8]> = vec![
-        b"\r\n", b"\r", b"\n", b"", b" ", b":", b"=", b"&", b";", b"-", b"+", b"$", b"*",
-        b"_", b"#", b"%", b"~", b">", b"(", b"t", b"0", b"5", b"-1", b"99999999999999999999999",
-        b"+OK", b"-ERR x", b"$5", b"*2", b"HTTP/1.1 ", b"HTTP/1.0 200", b"GET ", b" HTTP/1.1",
-        b"PRI * HTTP/2.0\r\n", b"\x16\x03\x03", b"\x00\x40", b"\x00\x00\x06\x04\x00",
-        b"\x00\x00\x00\x00", b"E\x00\x00\x00", b"Z\x00\x00\x00\x05I", b"C42P01\x00",
-        b"1a", b"ffffffff", b"\xef\xbb\xbf", b"<", b"<?xml", b"<html", b"{", b"[",
-        b"\x1f\x8b", b"Authorization", b"password", b"\xff", b"\xe2\x80",
+        b"\r\n",
+        b"\r",
+        b"\n",
+        b"",
+        b" ",
+        b":",
+        b"=",
+        b"&",
+        b";",
+        b"-",
+        b"+",
+        b"$",
+        b"*",
+        b"_",
+        b"#",
+        b"%",
+        b"~",
+        b">",
+        b"(",
+        b"t",
+        b"0",
+        b"5",
+        b"-1",
+        b"99999999999999999999999",
+        b"+OK",
+        b"-ERR x",
+        b"$5",
+        b"*2",
+        b"HTTP/1.1 ",
+        b"HTTP/1.0 200",
+        b"GET ",
+        b" HTTP/1.1",
+        b"PRI * HTTP/2.0\r\n",
+        b"\x16\x03\x03",
+        b"\x00\x40",
+        b"\x00\x00\x06\x04\x00",
+        b"\x00\x00\x00\x00",
+        b"E\x00\x00\x00",
+        b"Z\x00\x00\x00\x05I",
+        b"C42P01\x00",
+        b"1a",
+        b"ffffffff",
+        b"\xef\xbb\xbf",
+        b"<",
+        b"<?xml",
+        b"<html",
+        b"{",
+        b"[",
+        b"\x1f\x8b",
+        b"Authorization",
+        b"password",
+        b"\xff",
+        b"\xe2\x80",
     ];
     prop_oneof![
         4 => proptest::sample::select(fixed).prop_map(<[u8]>::to_vec),
@@ -61,23 +107,25 @@ fn token() -> impl Strategy<Value = Vec<u8>> {
 /// A queue of tokens, sometimes padded to exactly [`PEEK_BYTES`] (the "cut by
 /// the peek buffer" branches).
 fn tokens() -> impl Strategy<Value = Vec<u8>> {
-    (proptest::collection::vec(token(), 0..40), any::<bool>(), any::<u8>()).prop_map(
-        |(parts, pad, fill)| {
+    (
+        proptest::collection::vec(token(), 0..40),
+        any::<bool>(),
+        any::<u8>(),
+    )
+        .prop_map(|(parts, pad, fill)| {
             let mut b = parts.concat();
             if pad {
                 b.resize(PEEK_BYTES, fill);
             }
             b.truncate(PEEK_BYTES);
             b
-        },
-    )
+        })
 }
 
 /// Text bodies of header lines and form lines whose every value holds `SECRET`.
 fn secret_text() -> impl Strategy<Value = Vec<u8>> {
     let name = "[A-Za-z][A-Za-z0-9-]{0,20}";
-    let header = (name, "[ -~]{0,10}")
-        .prop_map(|(n, v)| format!("{n}: {v}SECRET{v}").into_bytes());
+    let header = (name, "[ -~]{0,10}").prop_map(|(n, v)| format!("{n}: {v}SECRET{v}").into_bytes());
     let form = proptest::collection::vec((name, "[A-Za-z0-9%+]{0,10}"), 1..5).prop_map(|kv| {
         kv.iter()
             .map(|(k, v)| format!("{k}={v}SECRET"))
@@ -101,7 +149,12 @@ fn secret_text() -> impl Strategy<Value = Vec<u8>> {
 fn check_summary(b: &[u8], shown: usize) -> Result<UnreadClass, TestCaseError> {
     let (class, s) = classify(b, shown);
     prop_assert!(!s.chars().any(char::is_control), "{:?}", s);
-    prop_assert!(s.chars().count() <= bound(shown), "{} chars for {}", s.len(), shown);
+    prop_assert!(
+        s.chars().count() <= bound(shown),
+        "{} chars for {}",
+        s.len(),
+        shown
+    );
     if shown == 0 {
         prop_assert!(s.is_empty());
     }

@@ -640,7 +640,10 @@ mod tests {
         let hostile = b"Authorization: Bearer eyJhbGciOi.SECRET\r\nCookie: session=SECRET\r\n\r\nuser=admin&password=SECRET";
         let (class, s) = c(hostile);
         assert_eq!(class, "text");
-        assert_eq!(s, "Authorization: …\\r\\nCookie: …\\r\\n\\r\\nuser=…&pass...");
+        assert_eq!(
+            s,
+            "Authorization: …\\r\\nCookie: …\\r\\n\\r\\nuser=…&pass..."
+        );
         assert_eq!(
             classify(hostile, 512).1,
             "Authorization: …\\r\\nCookie: …\\r\\n\\r\\nuser=…&password=…"
