@@ -108,6 +108,10 @@ impl fmt::Display for Unread {
 pub enum PeekMiss {
     /// No readable process holds them (their fd tables are not readable).
     NoHolder,
+    /// No FIN received yet (ESTABLISHED, FIN_WAIT): if the holder drained the
+    /// queue and an RST came, a peek would consume the pending error
+    /// (`report::peek::fin_received` says why).
+    NoFinYet,
     /// The kernel refused to duplicate the fd (EPERM: ptrace access denied).
     NotPermitted,
     /// `pidfd_open` or `pidfd_getfd` does not exist (ENOSYS): Linux before 5.6,
@@ -117,10 +121,6 @@ pub enum PeekMiss {
     Changed,
     /// The holder set `SO_PEEK_OFF`: a peek would move its peek offset.
     PeekOffset,
-    /// No FIN received yet (ESTABLISHED, FIN_WAIT): if the holder drained the
-    /// queue and an RST came, a peek would consume the pending error
-    /// (`report::peek::fin_received` says why).
-    NoFinYet,
     /// The time budget ran out first.
     Budget,
     /// Another error (the errno's name in the warning).
