@@ -3,7 +3,8 @@
 //! sockets were not peeked ([`PeekMiss`], carried by a warning).
 //!
 //! A summary holds at most the printable prefix `--peek-bytes` allows, with
-//! control characters escaped (made in `collect::peek::classify`): never a body.
+//! control characters escaped (made in `collect::peek::classify`): never a body,
+//! and for `text` only its shape (no header value, no form field).
 
 use std::fmt;
 

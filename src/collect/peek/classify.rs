@@ -10,7 +10,9 @@
 //! Privacy: a summary holds at most `shown` bytes of content (`--peek-bytes`), and
 //! for the protocols only what names the message: the HTTP status line, the
 //! method of a request, the TLS content type, HTTP/2 frame types, PostgreSQL
-//! message types and SQLSTATE, the first RESP token. Never a whole body.
+//! message types and SQLSTATE, the first RESP token. Never a whole body. A
+//! `text` body shows only its shape (header names, form keys, or its length):
+//! plain text is where `Authorization:` lines and `password=` fields land.
 
 use std::fmt::Write as _;
 
