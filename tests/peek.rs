@@ -5,8 +5,8 @@
 //! an unprivileged run that warns and changes nothing else, and the refusals; a
 //! queue starting with CRLF and a hostile text body (no crash, no value shown);
 //! the peek race (a drained queue and an RST between FIONREAD and the peek) made
-//! deterministic under gdb: ESTABLISHED sockets are not peeked, CLOSE_WAIT ones
-//! are and keep their pending error.
+//! deterministic with a preloaded pause: ESTABLISHED sockets are not peeked,
+//! CLOSE_WAIT ones are and keep their pending error.
 //! Loopback only; root (CI runs as root): a test without it fails, never skips.
 mod common;
 use common::*;
@@ -627,48 +627,33 @@ impl Drop for Race {
     }
 }
 
-/// Run `sockleak --json --peek --remote <peer>` under gdb, stopped at the entry of
-/// its first `recvfrom(.., MSG_PEEK | MSG_DONTWAIT)` (after its FIONREAD said
-/// data is queued): there the holder drains its queue and gets an RST, then the
-/// peek goes on. Deterministic, where a real race needs microseconds of luck.
-/// Returns the document and whether the stop happened (a peek was tried).
-fn peek_under_gdb(race: &Race) -> (Value, bool) {
-    require("gdb");
-    assert_eq!(
-        std::env::consts::ARCH,
-        "x86_64",
-        "the gdb script reads recvfrom's flags from r10 (x86_64 only)"
-    );
-    let (go, done) = (race.file("go"), race.file("done"));
-    let (out, fired) = (race.file("out.json"), race.file("fired"));
-    let script = format!(
-        "set pagination off\nset confirm off\nset $fired = 0\n\
-         catch syscall 45\ncommands\nsilent\n\
-         if $fired == 0 && ($r10 & 0xff) == 0x42\nset $fired = 1\n\
-         shell echo go > {go} && cat {done} > /dev/null && touch {fired}\nend\n\
-         continue\nend\n\
-         run --json --peek --remote {peer} > {out}\n",
-        go = go.display(),
-        done = done.display(),
-        fired = fired.display(),
-        out = out.display(),
-        peer = race.peer(),
-    );
-    let gdb_x = race.file("script.gdb");
-    std::fs::write(&gdb_x, script).unwrap();
-    let o = Command::new("gdb")
-        .args(["-q", "-batch", "-nx", "--readnever", "-x", path_str(&gdb_x)])
-        .arg(bin())
+/// Run `sockleak --json --peek --remote <peer>` paused at its first peek
+/// (tests/support/peek_pause.c, preloaded: the `recv(.., MSG_PEEK |
+/// MSG_DONTWAIT)` that follows a FIONREAD saying data is queued, in whatever
+/// process makes it): there the holder drains its queue and gets an RST, then
+/// the peek goes on. Deterministic, where the real race needs microseconds of
+/// luck. Returns the document and whether the pause happened (a peek was tried).
+fn peek_paused(race: &Race) -> (Value, bool) {
+    require("cc");
+    let shim = race.file("peek_pause.so");
+    let built = Command::new("cc")
+        .args(["-O2", "-shared", "-fPIC", "-o", path_str(&shim)])
+        .arg(repo().join("tests/support/peek_pause.c"))
+        .arg("-ldl")
         .output()
-        .expect("run gdb");
-    let text = std::fs::read_to_string(&out).unwrap_or_default();
-    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "sockleak under gdb printed {text:?} ({e}); gdb: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
+        .expect("run cc");
+    assert!(built.status.success(), "{built:?}");
+    let fired = race.file("fired");
+    let o = Command::new(bin())
+        .args(["--json", "--peek", "--remote", &race.peer()])
+        .env("LD_PRELOAD", &shim)
+        .env("PEEK_PAUSE_GO", race.file("go"))
+        .env("PEEK_PAUSE_DONE", race.file("done"))
+        .env("PEEK_PAUSE_FIRED", &fired)
+        .output()
+        .expect("run sockleak");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
     (doc, fired.exists())
 }
 
@@ -681,7 +666,7 @@ fn peek_under_gdb(race: &Race) -> (Value, bool) {
 fn an_established_socket_is_not_peeked_and_its_holder_keeps_its_error() {
     assert_root();
     let mut race = Race::spawn("established");
-    let (doc, fired) = peek_under_gdb(&race);
+    let (doc, fired) = peek_paused(&race);
     if !fired {
         race.drain_and_reset();
     }
@@ -715,7 +700,7 @@ fn an_established_socket_is_not_peeked_and_its_holder_keeps_its_error() {
 fn a_close_wait_socket_is_peeked_and_its_pending_error_survives_the_race() {
     assert_root();
     let mut race = Race::spawn("close-wait");
-    let (doc, fired) = peek_under_gdb(&race);
+    let (doc, fired) = peek_paused(&race);
     assert!(fired, "CLOSE_WAIT sockets are peeked");
     let g = one_group(&doc, |g| g["pid"] == race.pid());
     assert_eq!(g["states"], json!({"close_wait": 1}));

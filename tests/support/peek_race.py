@@ -8,8 +8,8 @@ In ONE process: listen on HOST, connect, accept; the server end sends PAYLOAD
 (and, in MODE close-wait, its FIN) and the client end never reads: its socket
 holds PAYLOAD unread, ESTABLISHED or CLOSE_WAIT. Prints {"pid", "port", "len"}.
 
-When a line is written to the FIFO GO (by a debugger that stopped sockleak at
-its peek, or by the test): the client drains its queue (PAYLOAD, and the FIN
+When a line is written to the FIFO GO (by tests/support/peek_pause.c, which
+stopped sockleak at its peek, or by the test): the client drains its queue (PAYLOAD, and the FIN
 in close-wait), the server end is closed with SO_LINGER 0 (an RST), and once
 the client socket is in TCP_CLOSE, with its error pending, "done" is written
 to the FIFO DONE. Then on the stdin line "read" it prints {"drained": hex,
