@@ -517,6 +517,24 @@ fn a_queue_starting_with_crlf_is_classified_not_a_crash() {
         g["unread"],
         json!([{"class": "text", "summary": "21 bytes", "count": 3}])
     );
+    // Every mode that peeks: a watch sample, a check, a scrape.
+    for args in [
+        &["--watch", "0.2", "--count", "1", "--json"][..],
+        &["--threshold", "100"][..],
+    ] {
+        let o = run(&[args, &["--peek", "--remote", &peer]].concat());
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let metrics = scrape(&["--peek", "--remote", &peer]);
+    assert!(
+        metrics.contains("sockleak_unread_sockets{class=\"text\"} 3\n"),
+        "{metrics}"
+    );
 }
 
 /// Header values and form fields in an unread text body (a client that read a
