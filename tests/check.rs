@@ -382,3 +382,73 @@ fn a_pipe_in_a_process_name_cannot_forge_nagios_perfdata() {
     assert!(perf.starts_with("close_wait="), "{perf}");
     assert!(!perf.contains("fake"), "{perf}");
 }
+
+/// The perfdata of `-o nagios` as (label, value) pairs.
+fn perfdata(args: &[&str]) -> Vec<(String, String)> {
+    let o = run(&[&["-o", "nagios", "--threshold", "100"][..], args].concat());
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let out = text(&o).0;
+    let perf = out
+        .trim_end()
+        .split_once(" | ")
+        .expect("perfdata")
+        .1
+        .to_string();
+    perf.split(' ')
+        .map(|p| {
+            let (label, rest) = p.split_once('=').unwrap_or_else(|| panic!("{p} in {out}"));
+            let value = rest.split(';').next().unwrap();
+            (label.to_string(), value.to_string())
+        })
+        .collect()
+}
+
+/// Each perfdata label once (`--metric established` printed `established`
+/// twice), and the host counts of the protocol checked: under `--proto unix` the
+/// unix table's, not TCP's. A fixture tree: exact, whatever else runs.
+#[test]
+fn nagios_perfdata_labels_are_unique_and_follow_the_protocol() {
+    let root = fixture("proc-basic");
+    let at = ["--proc-root", path_str(&root)];
+    let doc = json(&[&at[..], &["--proto", "all"]].concat());
+    let (tcp, unix) = (&doc["totals"], &doc["totals"]["unix"]);
+    let n = |v: &serde_json::Value| v.as_u64().unwrap();
+    let unix_connected = n(&unix["stream"]["connected"]) + n(&unix["seqpacket"]["connected"]);
+    // The fixture's two tables differ, or the test would prove nothing.
+    assert_ne!(n(&unix["sockets"]), n(&tcp["sockets"]));
+    assert_ne!(unix_connected, n(&tcp["states"]["established"]));
+    for metric in ["established", "close_wait", "listen"] {
+        for proto in ["tcp", "unix", "all"] {
+            let perf = perfdata(&[&at[..], &["--metric", metric, "--proto", proto]].concat());
+            let mut labels: Vec<&String> = perf.iter().map(|(l, _)| l).collect();
+            labels.sort();
+            let before = labels.len();
+            labels.dedup();
+            assert_eq!(labels.len(), before, "{metric} {proto}: {perf:?}");
+            let get = |l: &str| {
+                perf.iter()
+                    .find(|(x, _)| x == l)
+                    .map(|(_, v)| v.parse::<u64>().unwrap())
+            };
+            let seen = (get("total"), get("established"));
+            if proto == "unix" {
+                assert_eq!(seen, (Some(n(&unix["sockets"])), Some(unix_connected)));
+                assert_eq!(get("unattributed"), Some(n(&unix["unattributed"])));
+            } else {
+                let est = n(&tcp["states"]["established"]);
+                assert_eq!(
+                    seen,
+                    (Some(n(&tcp["sockets"])), Some(est)),
+                    "{metric} {proto}"
+                );
+            }
+            let unix_total = (proto == "all").then(|| n(&unix["sockets"]));
+            assert_eq!(get("unix_total"), unix_total, "{metric} {proto}: {perf:?}");
+            assert_eq!(
+                get(&format!("unix_{metric}")).is_some(),
+                proto == "all",
+                "{metric} {proto}: {perf:?}"
+            );
+        }
+    }
+}

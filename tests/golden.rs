@@ -464,18 +464,28 @@ fn checks() {
     let v = levels::judge(&r, &l);
     assert_eq!(v.exit_code(), 1);
     let mut out = check::breach_lines(&v, &l, &r);
-    out.push_str(&check::nagios(&r, &l, &v));
+    out.push_str(&check::nagios(&r, &l, &v, Protos::default()));
     let crit = Levels {
         crit: Some(Threshold::Count(12)),
         ..l.clone()
     };
-    out.push_str(&check::nagios(&r, &crit, &levels::judge(&r, &crit)));
+    out.push_str(&check::nagios(
+        &r,
+        &crit,
+        &levels::judge(&r, &crit),
+        Protos::default(),
+    ));
     let healthy = Levels {
         warn: Some(Threshold::Count(100)),
         crit: None,
         ..l.clone()
     };
-    out.push_str(&check::nagios(&r, &healthy, &levels::judge(&r, &healthy)));
+    out.push_str(&check::nagios(
+        &r,
+        &healthy,
+        &levels::judge(&r, &healthy),
+        Protos::default(),
+    ));
     // A share of each group's own pool: the leaking client's pool is 20 (75% is
     // 15), the database pool's 10 (30% is 3).
     let pct = Levels {
@@ -486,7 +496,12 @@ fn checks() {
     };
     let v = levels::judge(&r, &pct);
     out.push_str(&check::breach_lines(&v, &pct, &r));
-    out.push_str(&check::nagios(&r, &healthy, &levels::judge(&r, &healthy)));
+    out.push_str(&check::nagios(
+        &r,
+        &healthy,
+        &levels::judge(&r, &healthy),
+        Protos::default(),
+    ));
     golden("checks.txt", out.as_bytes());
 }
 

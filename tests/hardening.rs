@@ -38,25 +38,26 @@ fn without_privilege_totals_stay_exact_and_the_leak_is_unattributed() {
     assert_eq!(g["attribution"], "unattributed");
     assert_eq!(g["states"], json!({"close_wait": 7}));
     assert!(d["totals"]["unattributed"].as_u64().unwrap() >= 7);
+    // The host's unattributed sockets are also other workloads' (some closed
+    // during the scan get a warning of their own): only the one naming the
+    // unreadable fd tables is asserted, and that it counts at least our 7.
     let warnings: Vec<&str> = warnings(&d);
-    let w = warnings
+    let held: Vec<&&str> = warnings
         .iter()
-        .find(|w| w.contains("unattributed"))
-        .unwrap_or_else(|| panic!("no unattributed warning in {warnings:?}"));
-    assert!(w.contains("/proc/<pid>/fd is not readable"), "{w}");
-    let n = d["totals"]["unattributed"].as_u64().unwrap();
-    assert!(w.starts_with(&format!("{n} socket")), "says how many: {w}");
+        .filter(|w| w.contains("unattributed") && w.contains("/proc/<pid>/fd is not readable"))
+        .collect();
+    assert_eq!(held.len(), 1, "one warning: {warnings:?}");
+    let w = held[0];
+    let n: u64 = w
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("says how many: {w}"));
+    let total = d["totals"]["unattributed"].as_u64().unwrap();
+    assert!((7..=total).contains(&n), "{n} of {total}: {w}");
     assert!(
         w.contains("sudo") && w.contains("setcap cap_sys_ptrace,cap_dac_read_search+ep"),
         "{w}"
-    );
-    assert_eq!(
-        warnings
-            .iter()
-            .filter(|w| w.contains("unattributed"))
-            .count(),
-        1,
-        "one warning"
     );
 
     // The table's host totals equal root's view of the same table (ss agrees too).

@@ -2,6 +2,7 @@
 //! different numbers of CLOSE_WAIT sockets on identical loopback 4-tuples, which
 //! `ss` on the host cannot see; sockleak must show both, apart, with the right
 //! namespace. Container ids are parsed from committed cgroup files.
+//! Another namespace's unreadable IPv6 table is warned about, naming it (a fixture).
 mod common;
 use common::*;
 use serde_json::{Value, json};
@@ -303,6 +304,45 @@ fn unprivileged_reader_falls_back_to_member_proc_table() {
     assert!(
         w.iter()
             .any(|w| w.contains("/proc/<pid>/ns/net not readable")),
+        "{w:?}"
+    );
+}
+
+/// Another namespace's IPv6 table that cannot be read leaves its IPv4 answer
+/// with a warning naming the namespace (it was dropped silently). A fixture tree:
+/// pid 300 in namespace 4026532999, whose tcp6 is a link loop (ELOOP, as an
+/// unreadable file would fail).
+#[test]
+fn another_namespaces_unreadable_ipv6_table_is_warned_about() {
+    use common::tree::{HEADER, Tree, tcp_line};
+    let t = Tree::new();
+    t.process(300, "ns-v6", &[3001]);
+    t.symlink("300/ns/net", "net:[4026532999]");
+    t.write(
+        "300/net/tcp",
+        format!("{HEADER}{}", tcp_line(0, 41000, "08", 3001)).as_bytes(),
+    );
+    t.symlink("300/net/tcp6", "tcp6");
+    let d = json(&["--proc-root", t.root(), "--source", "proc"]);
+    let g = one_group(&d, |g| g["pid"] == 300);
+    assert_eq!(g["netns"], 4026532999u64);
+    assert_eq!(
+        g["states"],
+        json!({"close_wait": 1}),
+        "its IPv4 table stands"
+    );
+    let w = warnings(&d);
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("network namespace 4026532999: ")
+                && w.contains("300/net/tcp6 not read")
+                && w.ends_with("IPv6 sockets are not counted, only IPv4")),
+        "{w:?}"
+    );
+    // The host's own tcp6 is fine: one such warning only.
+    assert_eq!(
+        w.iter().filter(|w| w.contains("only IPv4")).count(),
+        1,
         "{w:?}"
     );
 }

@@ -38,6 +38,9 @@ fn a_connection_per_request_client_is_flagged_before_connect_fails() {
         "echo \"$SOCKLEAK_FLAG $SOCKLEAK_PREVIOUS_FLAG $SOCKLEAK_PORTS_USED $SOCKLEAK_PORTS_RANGE $SOCKLEAK_ENDPOINT\" >> {}",
         hook_log.display()
     );
+    // Only the client's namespace: other workloads' groups on the host raise
+    // their own flags (a "growing" hook of another test's pool).
+    let netns = client.pid().to_string();
     let mut watch = Command::new(bin())
         .args([
             "--watch",
@@ -45,6 +48,8 @@ fn a_connection_per_request_client_is_flagged_before_connect_fails() {
             "--count",
             "120",
             "--json",
+            "--netns",
+            &netns,
             "--on-flag",
             &hook,
         ])

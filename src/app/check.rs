@@ -53,7 +53,7 @@ pub fn run(mut c: Check) -> Result<i32> {
 fn nagios(c: &mut Check) -> Result<i32> {
     let report = c.sampler.take()?;
     let verdict = levels::judge(&report, &c.levels);
-    let text = render::check::nagios(&report, &c.levels, &verdict);
+    let text = render::check::nagios(&report, &c.levels, &verdict, c.sampler.filters.protos);
     match output::emit(c.output_file.as_deref(), text.as_bytes()) {
         Err(e) if exit::is_broken_pipe(&e) => Ok(verdict.exit_code()),
         other => other.map(|()| verdict.exit_code()),

@@ -611,6 +611,9 @@ impl Collector {
             let netlink_ok = self.opts.source != SourceChoice::Proc;
             match netns::read_other(root, ns, netlink_ok, self.opts.idle) {
                 Ok(other) => {
+                    // Its IPv6 table's trouble, named by namespace (the host's
+                    // own is not): these were dropped before.
+                    warnings.extend(other.warnings.iter().map(|w| in_netns(w, ns.id)));
                     others_via_netlink =
                         Some(others_via_netlink.unwrap_or(true) && other.source == Source::Netlink);
                     if let Some(why) = other.fell_back {
@@ -1013,6 +1016,16 @@ fn warn_unexamined(fds: &FdScan, warnings: &mut Vec<Warning>) {
             .collect(),
         asked: fdscan::MAX_PROTOCOL_QUESTIONS,
     });
+}
+
+/// A warning about another namespace's table, saying which namespace.
+fn in_netns(w: &Warning, netns: NetnsId) -> Warning {
+    match w {
+        Warning::Ipv6NotCounted { why } => Warning::Ipv6NotCounted {
+            why: format!("network namespace {netns}: {why}"),
+        },
+        other => other.clone(),
+    }
 }
 
 fn warn_malformed(malformed: &proc_net::MalformedLog, warnings: &mut Vec<Warning>) {

@@ -3,7 +3,8 @@
 //! sockets were not peeked ([`PeekMiss`], carried by a warning).
 //!
 //! A summary holds at most the printable prefix `--peek-bytes` allows, with
-//! control characters escaped (made in `collect::peek::classify`): never a body.
+//! control characters escaped (made in `collect::peek::classify`): never a body,
+//! and for `text` only its shape (no header value, no form field).
 
 use std::fmt;
 
@@ -110,6 +111,10 @@ impl fmt::Display for Unread {
 pub enum PeekMiss {
     /// No readable process holds them (their fd tables are not readable).
     NoHolder,
+    /// No FIN received yet (ESTABLISHED, FIN_WAIT): if the holder drained the
+    /// queue and an RST came, a peek would consume the pending error
+    /// (`report::peek::fin_received` says why).
+    NoFinYet,
     /// The kernel refused to duplicate the fd (EPERM: ptrace access denied).
     NotPermitted,
     /// `pidfd_open` or `pidfd_getfd` does not exist (ENOSYS): Linux before 5.6,

@@ -606,6 +606,9 @@ impl Warning {
             PeekMiss::NoHolder => f.write_str(
                 "no process sockleak can read holds them (their /proc/<pid>/fd is not readable); run as root, or as the user running them",
             ),
+            PeekMiss::NoFinYet => f.write_str(
+                "no FIN received on them yet (ESTABLISHED, FIN-WAIT): a peek could take a pending socket error (ECONNRESET) from their holder, so only CLOSE-WAIT, LAST-ACK and CLOSING sockets are peeked",
+            ),
             PeekMiss::NotPermitted if *ptrace_cap => f.write_str(
                 "the kernel refused to duplicate their fds although sockleak has CAP_SYS_PTRACE: a security module (AppArmor, SELinux, Yama ptrace_scope 3) or a seccomp filter forbids pidfd_getfd here; peek from outside that sandbox",
             ),

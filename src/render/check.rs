@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use super::describe::{describe, unread_note};
 use crate::model::TcpState;
 use crate::model::report::Report;
+use crate::model::unix::{Protos, UnixTotals};
 use crate::policy::levels::{Levels, Severity, Verdict};
 
 /// One line per breaching group.
@@ -34,8 +35,54 @@ pub fn breach_lines(v: &Verdict, l: &Levels, r: &Report) -> String {
     out
 }
 
-/// `SOCKLEAK OK - ... | perfdata`, by the Monitoring Plugins guidelines.
-pub fn nagios(r: &Report, l: &Levels, v: &Verdict) -> String {
+/// The host's counts of one protocol, as the perfdata shows them.
+#[derive(Clone, Copy)]
+struct HostCounts {
+    metric: u64,
+    established: u64,
+    total: u64,
+    /// Unknown for a focused query: left out, not reported as 0.
+    unattributed: Option<u64>,
+}
+
+impl HostCounts {
+    fn tcp(r: &Report, metric: TcpState) -> HostCounts {
+        HostCounts {
+            metric: r.totals.states.get(metric),
+            established: r.totals.states.get(TcpState::Established),
+            total: r.totals.sockets,
+            unattributed: r.totals.unattributed,
+        }
+    }
+
+    /// Unix groups count stream and seqpacket sockets by the TCP state they map
+    /// to (connected: ESTABLISHED, listening: LISTEN, else CLOSE); the total is
+    /// every unix socket, datagrams too, as `ss -xa` counts.
+    fn unix(u: &UnixTotals, metric: TcpState) -> HostCounts {
+        let of = |st: TcpState| {
+            [u.stream, u.seqpacket]
+                .iter()
+                .map(|t| match st {
+                    TcpState::Established => t.connected,
+                    TcpState::Listen => t.listening,
+                    TcpState::Close => t.unconnected,
+                    _ => 0,
+                })
+                .sum()
+        };
+        HostCounts {
+            metric: of(metric),
+            established: of(TcpState::Established),
+            total: u.sockets,
+            unattributed: u.unattributed,
+        }
+    }
+}
+
+/// `SOCKLEAK OK - ... | perfdata`, by the Monitoring Plugins guidelines. The
+/// host counts are those of the protocols checked (`protos`): TCP's, unix's
+/// under `--proto unix`, and both (unix's prefixed `unix_`) under `all`.
+pub fn nagios(r: &Report, l: &Levels, v: &Verdict, protos: Protos) -> String {
     let b = &v.breaches;
     let status = match v.worst() {
         None => "OK",
@@ -43,6 +90,19 @@ pub fn nagios(r: &Report, l: &Levels, v: &Verdict) -> String {
         Some(Severity::Critical) => "CRITICAL",
     };
     let metric = l.metric.snake();
+    let unix = protos
+        .unix
+        .then(|| {
+            r.totals
+                .unix
+                .as_ref()
+                .map(|u| HostCounts::unix(u, l.metric))
+        })
+        .flatten();
+    let host = match (&unix, protos.tcp) {
+        (Some(u), false) => *u,
+        _ => HostCounts::tcp(r, l.metric),
+    };
     let worst = r
         .groups
         .iter()
@@ -54,7 +114,7 @@ pub fn nagios(r: &Report, l: &Levels, v: &Verdict) -> String {
                 "worst group has {} {metric} ({}); host {} {metric}",
                 g.states.get(l.metric),
                 describe(g, r),
-                r.totals.states.get(l.metric)
+                host.metric
             ),
             None => format!("no group has {metric} sockets"),
         }
@@ -70,19 +130,29 @@ pub fn nagios(r: &Report, l: &Levels, v: &Verdict) -> String {
     };
     let lvl = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
     let (warn, crit) = l.default_counts();
-    let perf = format!(
-        "{metric}={};;;0 established={};;;0 total={};;;0 worst_group={};{};{};0{}",
-        r.totals.states.get(l.metric),
-        r.totals.states.get(TcpState::Established),
-        r.totals.sockets,
+    let mut perf = format!("{metric}={};;;0", host.metric);
+    // A label once only: `--metric established` is the established count.
+    if l.metric != TcpState::Established {
+        let _ = write!(perf, " established={};;;0", host.established);
+    }
+    let _ = write!(
+        perf,
+        " total={};;;0 worst_group={};{};{};0",
+        host.total,
         worst.map_or(0, |g| g.states.get(l.metric)),
         lvl(warn),
         lvl(crit),
-        // Unknown for a focused query: left out, not reported as 0.
-        r.totals
-            .unattributed
-            .map_or_else(String::new, |n| format!(" unattributed={n};;;0")),
     );
+    if let Some(n) = host.unattributed {
+        let _ = write!(perf, " unattributed={n};;;0");
+    }
+    if let (Some(u), true) = (&unix, protos.tcp) {
+        let _ = write!(
+            perf,
+            " unix_{metric}={};;;0 unix_total={};;;0",
+            u.metric, u.total
+        );
+    }
     format!("SOCKLEAK {status} - {} | {perf}\n", plugin_text(&summary))
 }
 

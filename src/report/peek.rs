@@ -7,6 +7,9 @@
 //! A socket's groups are found with the aggregation's own keys
 //! ([`Aggregator::key_socket`]), so a peeked socket lands in exactly the groups it
 //! was counted in.
+//!
+//! Only sockets that have received their peer's FIN are peeked ([`fin_received`]):
+//! for the others a peek can consume a pending socket error (see there).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -32,12 +35,34 @@ pub(super) fn has_unread(s: &Socket) -> bool {
     }
 }
 
+/// Whether the table says `s` has received its peer's FIN: the only sockets a
+/// peek cannot take anything from, errors included.
+///
+/// `recv(MSG_PEEK)` goes through `tcp_recvmsg_locked` (net/ipv4/tcp.c), which
+/// returns queued data before any error check; only with nothing to copy (the
+/// holder drained the queue after our `FIONREAD`) does it look further, in this
+/// order: `sock_flag(sk, SOCK_DONE)` breaks out (returns 0), and only then
+/// `sk->sk_err` is taken with `sock_error()`, an `xchg` that clears it. So the
+/// holder would read EOF where it should have read its ECONNRESET. `SOCK_DONE`
+/// is set by `tcp_fin()` when the peer's FIN arrives (CLOSE_WAIT, CLOSING,
+/// LAST_ACK; a later RST moves the socket to CLOSE without clearing it) and is
+/// cleared only by `tcp_disconnect()` (the holder's own `connect(AF_UNSPEC)`).
+/// An ESTABLISHED or FIN_WAIT socket has no FIN in: an RST that arrives after
+/// its holder drained it leaves an error a peek would consume. Those are not
+/// peeked; the warning counts them.
+pub(super) fn fin_received(s: &Socket) -> bool {
+    matches!(
+        s.state,
+        TcpState::CloseWait | TcpState::LastAck | TcpState::Closing
+    )
+}
+
 /// The sockets to peek and the groups each one's result goes to.
 struct Plan {
     requests: Vec<Request>,
     groups: Vec<Vec<usize>>,
-    /// Sockets with unread bytes held by no process sockleak read.
-    no_holder: u64,
+    /// Sockets with unread bytes not asked for, by why, with their holders.
+    skipped: BTreeMap<PeekMiss, (u64, BTreeSet<u32>)>,
 }
 
 /// Peek the report's sockets as `opts` says and attach the summaries.
@@ -53,10 +78,7 @@ pub fn attach(
     let outcomes = peek::peek_all(Path::new("/proc"), &plan.requests, opts.budget);
     let mut tallies: Vec<BTreeMap<(UnreadClass, String), u64>> =
         vec![BTreeMap::new(); r.groups.len()];
-    let mut misses: BTreeMap<PeekMiss, (u64, BTreeSet<u32>)> = BTreeMap::new();
-    if plan.no_holder > 0 {
-        misses.insert(PeekMiss::NoHolder, (plan.no_holder, BTreeSet::new()));
-    }
+    let mut misses = plan.skipped;
     for ((req, groups), outcome) in plan.requests.iter().zip(&plan.groups).zip(outcomes) {
         match outcome {
             Outcome::Bytes(b) => {
@@ -118,7 +140,7 @@ fn plan(r: &Report, c: &Collection, by: &[GroupField], filters: &Filters, max: u
     let mut plan = Plan {
         requests: Vec::new(),
         groups: Vec::new(),
-        no_holder: 0,
+        skipped: BTreeMap::new(),
     };
     for (i, s) in c.sockets.iter().enumerate() {
         if !has_unread(s) || !filters.socket_matches(s) || !agg.key_socket(i, s) {
@@ -136,9 +158,15 @@ fn plan(r: &Report, c: &Collection, by: &[GroupField], filters: &Filters, max: u
             continue;
         }
         let Some(pid) = agg.keys.iter().find_map(|(_, p)| *p) else {
-            plan.no_holder += 1;
+            plan.skipped.entry(PeekMiss::NoHolder).or_default().0 += 1;
             continue;
         };
+        if !fin_received(s) {
+            let e = plan.skipped.entry(PeekMiss::NoFinYet).or_default();
+            e.0 += 1;
+            e.1.insert(pid);
+            continue;
+        }
         for &g in &groups {
             taken[g] += 1;
         }
@@ -170,6 +198,22 @@ mod tests {
         assert!(has_unread(&sock(TcpState::Established, 1)));
         assert!(!has_unread(&sock(TcpState::Established, 0)));
         assert!(!has_unread(&sock(TcpState::Listen, 5)));
+    }
+
+    #[test]
+    fn only_sockets_with_the_peers_fin_are_peeked() {
+        for st in [TcpState::CloseWait, TcpState::LastAck, TcpState::Closing] {
+            assert!(fin_received(&sock(st, 9)), "{st:?}");
+        }
+        for st in [
+            TcpState::Established,
+            TcpState::FinWait1,
+            TcpState::FinWait2,
+            TcpState::SynRecv,
+            TcpState::Close,
+        ] {
+            assert!(!fin_received(&sock(st, 9)), "{st:?}");
+        }
     }
 
     #[test]

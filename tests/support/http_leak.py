@@ -161,6 +161,9 @@ def tls(args):
         t = sctx.wrap_socket(c, server_side=True)
         t.recv(4096)
         t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
+        # A FIN after the answer (no close_notify): the client sits in CLOSE_WAIT,
+        # the only kind of socket --peek reads.
+        t.shutdown(socket.SHUT_WR)
         held.append(t)
         answered.set()
 

@@ -2,13 +2,15 @@
 """Test peer for sockleak's live tests: real loopback sockets in child processes.
 
   peer.py listen HOST [--name N] [--mode hold|fin|eof-close|close] [--send BYTES] [--port P]
+                 [--payload HEX]
       Listen on HOST:P (default: any free port) and print {"pid", "port"}. Each accepted connection is
       held open (hold), or answered with BYTES of data then a FIN while the fd stays
       open (fin: the client side ends in CLOSE_WAIT with BYTES unread), or closed
       once the client has closed (eof-close: the client side ends in TIME_WAIT),
       or closed at once (close: an orphaned FIN_WAIT2 on the server side, then
       TIME_WAIT there once the client closes).
-      After each accept+action it prints {"done": n}.
+      After each accept+action it prints {"done": n}. --payload: in hold and fin
+      modes, send these bytes (hex) first (a given queue for --peek tests).
 
   peer.py connect HOST PORT --count N [--name N] [--fork] [--close] [--interval S]
                   [--src-port-base P]
@@ -108,6 +110,7 @@ def listen(args):
     host = args[0]
     mode = opt(args, "--mode", "hold")
     send = int(opt(args, "--send", "0"))
+    payload = bytes.fromhex(opt(args, "--payload", ""))
     s = socket.socket(family(host), socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((host, int(opt(args, "--port", "0"))))
@@ -117,6 +120,8 @@ def listen(args):
     while True:
         c, _ = s.accept()
         n += 1
+        if payload and mode in ("fin", "hold"):
+            c.sendall(payload)
         if mode == "fin":
             if send:
                 c.sendall(b"x" * send)

@@ -10,7 +10,9 @@
 //! Privacy: a summary holds at most `shown` bytes of content (`--peek-bytes`), and
 //! for the protocols only what names the message: the HTTP status line, the
 //! method of a request, the TLS content type, HTTP/2 frame types, PostgreSQL
-//! message types and SQLSTATE, the first RESP token. Never a whole body.
+//! message types and SQLSTATE, the first RESP token. Never a whole body. A
+//! `text` body shows only its shape (header names, form keys, or its length):
+//! plain text is where `Authorization:` lines and `password=` fields land.
 
 use std::fmt::Write as _;
 
@@ -274,7 +276,8 @@ fn redis(b: &[u8]) -> Option<&[u8]> {
         None if b.len() == PEEK_BYTES => b,
         None => return None,
     };
-    let rest = &line[1..];
+    // A queue that starts with CRLF (left after a body) has an empty first line.
+    let (_, rest) = line.split_first()?;
     let numeric = |r: &[u8]| {
         let digits = r.strip_prefix(b"-").unwrap_or(r);
         !digits.is_empty() && digits.len() <= 20 && digits.iter().all(u8::is_ascii_digit)
@@ -300,6 +303,7 @@ fn body(b: &[u8], shown: usize) -> (UnreadClass, String) {
     if b.starts_with(&[0x1f, 0x8b]) {
         return (UnreadClass::Gzip, String::new());
     }
+    let peeked = b.len();
     let b = chunk_data(b).unwrap_or(b);
     let b_ws = trim_start(b);
     let class = if !looks_textual(b) {
@@ -316,9 +320,84 @@ fn body(b: &[u8], shown: usize) -> (UnreadClass, String) {
     let summary = match class {
         // Binary content has no printable prefix worth showing.
         UnreadClass::Binary => String::new(),
+        // Plain text is where headers and form fields land: only its shape.
+        UnreadClass::Text => escaped(&text_shape(b_ws, peeked), shown),
         _ => escaped(b_ws, shown),
     };
     (class, summary)
+}
+
+/// The shape of a text body without its values: each header line as its name
+/// (`Authorization: …`), each form line as its keys (`user=…&password=…`),
+/// blank lines kept and any other line as `…`, line ends as they were. Text
+/// with neither headers nor form fields is only the length peeked (`14 bytes`,
+/// or `512+ bytes` when the peek was cut): free text can quote anything.
+fn text_shape(b: &[u8], peeked: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut structured = false;
+    for line in b.split_inclusive(|&c| c == b'\n') {
+        let (body, end) = split_line_end(line);
+        if let Some(name) = header_name(body) {
+            out.extend_from_slice(name);
+            out.extend_from_slice(": …".as_bytes());
+            structured = true;
+        } else if let Some(keys) = form_keys(body) {
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(b'&');
+                }
+                out.extend_from_slice(k);
+                out.extend_from_slice("=…".as_bytes());
+            }
+            structured = true;
+        } else if !body.is_empty() {
+            out.extend_from_slice("…".as_bytes());
+        }
+        out.extend_from_slice(end);
+    }
+    if structured {
+        return out;
+    }
+    let more = if peeked >= PEEK_BYTES { "+" } else { "" };
+    format!("{peeked}{more} bytes").into_bytes()
+}
+
+/// A line and its end (`\r\n`, `\n` or nothing).
+fn split_line_end(line: &[u8]) -> (&[u8], &[u8]) {
+    let body = line.strip_suffix(b"\n").unwrap_or(line);
+    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    line.split_at(body.len())
+}
+
+/// RFC 9110 token characters: what a header name or form key may be shown as.
+fn is_token(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+/// `Name: value`: the name, when the line is a header.
+fn header_name(line: &[u8]) -> Option<&[u8]> {
+    let colon = line.iter().position(|&c| c == b':')?;
+    let name = &line[..colon];
+    (!name.is_empty() && name.len() <= 64 && name.iter().all(|&c| is_token(c))).then_some(name)
+}
+
+/// `k=v&k2=v2`: the keys, when the whole line is form fields.
+fn form_keys(line: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut keys = Vec::new();
+    for pair in line.split(|&c| c == b'&') {
+        let eq = pair.iter().position(|&c| c == b'=')?;
+        let key = &pair[..eq];
+        let ok = !key.is_empty()
+            && key.len() <= 64
+            && key
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || b"-_.~%[]+".contains(&c));
+        if !ok {
+            return None;
+        }
+        keys.push(key);
+    }
+    (!keys.is_empty()).then_some(keys)
 }
 
 /// The data after a chunked body's size line (`1a3\r\n`, hex, an optional
@@ -471,7 +550,7 @@ mod tests {
             ("json", "{\"error\":\"forbidden\"}".into())
         );
         assert_eq!(c(b"<?xml version=\"1.0\"?><fault/>").0, "xml");
-        assert_eq!(c(b"Access denied\n"), ("text", "Access denied\\n".into()));
+        assert_eq!(c(b"Access denied\n"), ("text", "14 bytes".into()));
         assert_eq!(c(&[0x1f, 0x8b, 8, 0, 0, 0]), ("gzip", String::new()));
         assert_eq!(c(&[0, 1, 2, 0xff, 0xfe, 7]), ("binary", String::new()));
         // A chunked body's size line is stepped over.
@@ -554,6 +633,62 @@ mod tests {
         assert_eq!(c(b"*2\r\n$3\r\nfoo\r\n").0, "redis");
         assert_eq!(c(b"-not a reply").0, "text", "no line end");
         assert_eq!(c(b"$abc\r\n").0, "text");
+    }
+
+    /// Header values and form fields are what a text body leaks: only their
+    /// names are shown, and free text only by its length.
+    #[test]
+    fn text_shows_its_shape_never_a_value() {
+        let hostile = b"Authorization: Bearer eyJhbGciOi.SECRET\r\nCookie: session=SECRET\r\n\r\nuser=admin&password=SECRET";
+        let (class, s) = c(hostile);
+        assert_eq!(class, "text");
+        assert_eq!(
+            s,
+            "Authorization: …\\r\\nCookie: …\\r\\n\\r\\nuser=…&pass..."
+        );
+        assert_eq!(
+            classify(hostile, 512).1,
+            "Authorization: …\\r\\nCookie: …\\r\\n\\r\\nuser=…&password=…"
+        );
+        assert_eq!(c(b"password=hunter2\n"), ("text", "password=…\\n".into()));
+        assert_eq!(
+            c(b"login failed: user=bob password=hunter2"),
+            ("text", "39 bytes".into()),
+            "a colon after words is no header"
+        );
+        assert_eq!(
+            c(b"Error: user=bob password=hunter2"),
+            ("text", "Error: …".into())
+        );
+        assert_eq!(
+            c(b"the token is hunter2\nx-api-key: hunter2"),
+            ("text", "…\\nx-api-key: …".into())
+        );
+        assert_eq!(c(&[b'a'; PEEK_BYTES]), ("text", "512+ bytes".into()));
+        for (body, secret) in [
+            (&b"Authorization: Bearer abc.def\r\n"[..], "abc.def"),
+            (b"password=hunter2&user=x", "hunter2"),
+            (b"Set-Cookie: sid=s3cr3t; HttpOnly", "s3cr3t"),
+            (b"just a sentence with s3cr3t in it", "s3cr3t"),
+        ] {
+            for shown in [1, 48, 512] {
+                let (_, s) = classify(body, shown);
+                assert!(!s.contains(secret), "{s:?} for {body:?}");
+            }
+        }
+    }
+
+    /// A queue starting with CRLF, or holding only line ends, names a class
+    /// (no panic in the RESP branch, which sliced the empty first line).
+    #[test]
+    fn leading_line_ends_are_no_protocol() {
+        assert_eq!(c(b"\r\n"), ("text", "2 bytes".into()));
+        assert_eq!(c(b"\r\n+OK\r\n").0, "text");
+        assert_eq!(c(b"\r\n\r\n").0, "text");
+        assert_eq!(c(b"\n").0, "text");
+        let mut cut = b"\r\n".to_vec();
+        cut.resize(PEEK_BYTES, b'x');
+        assert_eq!(c(&cut).0, "text");
     }
 
     #[test]
