@@ -85,6 +85,10 @@ int main(void) {
 	/* Data queued on both client ends: a peek has something to look at. */
 	if (write(srv1, "HTTP/1.1 403 Forbidden\r\n\r\n", 26) != 26) die("write");
 	if (write(srv2, "HTTP/1.1 403 Forbidden\r\n\r\n", 26) != 26) die("write");
+	/* The servers hang up: the clients are in CLOSE_WAIT, as a leaked pool
+	 * connection is (and as --peek requires: only FIN-received sockets). */
+	shutdown(srv1, SHUT_WR);
+	shutdown(srv2, SHUT_WR);
 	usleep(50000);
 
 	/* Everything that asks the socket is asked before the lock is taken (even

@@ -7,13 +7,19 @@
 //!
 //! Nothing is written, shut down or consumed: a peek leaves the queue, the read
 //! position and the state as they were (tests/peek.rs checks that the client
-//! reads every byte afterwards). Two guards keep it so: a socket whose holder set
-//! `SO_PEEK_OFF` is skipped (a peek would advance that offset), and the peek is
-//! only made when `FIONREAD` says data is queued (a `recv` on an empty queue would
-//! consume a pending socket error).
+//! reads every byte afterwards). Three guards keep it so: only sockets that have
+//! received their peer's FIN are asked (`report::peek::fin_received`: with
+//! nothing to copy, the kernel returns end-of-file before it would hand out, and
+//! clear, a pending socket error), a socket whose holder set `SO_PEEK_OFF` is
+//! skipped (a peek would advance that offset), and the peek is only made when
+//! `FIONREAD` says data is queued.
 //!
-//! Bounded: one pass per holder process, a time budget checked before every
-//! duplicate, non-blocking calls only; what is not peeked is counted by reason.
+//! `FIONREAD` and `recv` take the socket lock, which a holder stuck in its own
+//! `recv()` can keep forever: those calls run in a guarded child
+//! ([`super::guard`]), and a socket that keeps it waiting is reported as locked.
+//!
+//! Bounded: one pass per holder process, a time budget for the whole report,
+//! non-blocking calls only; what is not peeked is counted by reason.
 
 pub mod classify;
 
