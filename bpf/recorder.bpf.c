@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: MIT OR GPL-2.0
+//
+// sockleak's flight recorder: for every TCP socket of the host, the first bytes and the
+// time of the last message each way, keyed by the socket cookie (the `idiag_cookie`
+// sock_diag reports, so user space joins a record to its row without any fd mapping).
+//
+// Attached as BPF_PROG_TYPE_CGROUP_SKB (egress and ingress) on the cgroup-v2 root.
+// Only `struct __sk_buff` (stable UAPI) is read: no BTF, no CO-RE, so this one object
+// loads on every kernel that has the helpers (5.7+, see NOTES-trace.md).
+//
+// The rule that keeps it cheap: a segment is recorded only when it carries payload and
+// the socket's previous payload went the other way (or it is the socket's first). So a
+// message's first segment is kept; retransmits and continuation segments are skipped.
+// The recorder does not decide which side is the request: it keeps the last message per
+// direction and which direction spoke first; user space decides (NOTES-trace.md).
+//
+// Rebuild with scripts/build-bpf.sh (the committed recorder.bpf.o must match it).
+
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+// Bytes kept of a message's first segment. Enough for an HTTP request line with its path,
+// a PostgreSQL query's first keyword, a Redis command; user space parses, never prints raw.
+#define CAPTURE 128
+
+#define DIR_OUT 1 // egress: this socket sent it
+#define DIR_IN 2  // ingress: this socket received it
+
+// Legacy map definition (the "maps" section), so no BTF is needed; the layout is aya's
+// and libbpf's `struct bpf_map_def`. max_entries is the default, overridden at load.
+struct map_def {
+	__u32 type;
+	__u32 key_size;
+	__u32 value_size;
+	__u32 max_entries;
+	__u32 map_flags;
+	__u32 id;
+	__u32 pinning;
+};
+
+struct message {
+	__u64 ns;	  // bpf_ktime_get_ns (CLOCK_MONOTONIC) when the first segment passed
+	__u32 len;	  // payload length of that first segment
+	__u32 count;	  // messages seen this way on the socket (wraps)
+	__u8 data[CAPTURE]; // its first min(len, CAPTURE) bytes; the rest is stale
+};
+
+struct record {
+	struct message out; // last message this socket sent
+	struct message in;  // last message this socket received
+	__u8 first_dir;	    // who spoke first: DIR_OUT or DIR_IN
+	__u8 last_dir;	    // direction of the last payload segment seen
+	__u8 pad[6];
+};
+
+struct map_def SEC("maps") SOCKLEAK_RECORDS = {
+	.type = BPF_MAP_TYPE_LRU_HASH,
+	.key_size = sizeof(__u64),
+	.value_size = sizeof(struct record),
+	.max_entries = 16384,
+};
+
+static __always_inline int tcp_payload(struct __sk_buff *skb, __u32 *off, struct tcphdr *th)
+{
+	__u8 version;
+	__u32 l4;
+
+	if (bpf_skb_load_bytes(skb, 0, &version, 1))
+		return -1;
+	if ((version >> 4) == 4) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+			return -1;
+		// A fragment has no TCP header of its own to read.
+		if (ip.protocol != IPPROTO_TCP || (ip.frag_off & bpf_htons(0x3fff)))
+			return -1;
+		l4 = ip.ihl * 4;
+	} else if ((version >> 4) == 6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+			return -1;
+		// Extension headers are rare on TCP; such segments are not recorded.
+		if (ip6.nexthdr != IPPROTO_TCP)
+			return -1;
+		l4 = sizeof(ip6);
+	} else {
+		return -1;
+	}
+	if (bpf_skb_load_bytes(skb, l4, th, sizeof(*th)))
+		return -1;
+	*off = l4 + th->doff * 4;
+	return 0;
+}
+
+static __always_inline void record(struct __sk_buff *skb, __u8 dir)
+{
+	struct tcphdr th;
+	__u32 off, len, cap;
+	__u64 cookie;
+	struct record *rec;
+	struct message *msg;
+
+	if (tcp_payload(skb, &off, &th))
+		return;
+	cookie = bpf_get_socket_cookie(skb);
+	if (!cookie)
+		return;
+	// The owner closed it (our FIN) or it is gone (a reset): such a socket cannot be a
+	// held leak, and forgetting it keeps the LRU for the sockets still open.
+	if (th.rst || (th.fin && dir == DIR_OUT)) {
+		bpf_map_delete_elem(&SOCKLEAK_RECORDS, &cookie);
+		return;
+	}
+	if (skb->len <= off)
+		return;
+	len = skb->len - off;
+
+	rec = bpf_map_lookup_elem(&SOCKLEAK_RECORDS, &cookie);
+	if (!rec) {
+		struct record zero = {};
+
+		bpf_map_update_elem(&SOCKLEAK_RECORDS, &cookie, &zero, BPF_NOEXIST);
+		rec = bpf_map_lookup_elem(&SOCKLEAK_RECORDS, &cookie);
+		if (!rec)
+			return;
+	}
+	if (rec->last_dir == dir)
+		return; // a continuation or a retransmit of the message already kept
+	rec->last_dir = dir;
+	if (!rec->first_dir)
+		rec->first_dir = dir;
+	msg = dir == DIR_OUT ? &rec->out : &rec->in;
+	msg->ns = bpf_ktime_get_ns();
+	msg->len = len;
+	msg->count += 1;
+	// User space reads min(len, CAPTURE) bytes, so an earlier longer message's tail
+	// needs no clearing. Masked as well as compared: some verifiers track the bound
+	// only through the mask.
+	cap = len < CAPTURE ? len : CAPTURE;
+	cap &= 0xff;
+	if (cap > CAPTURE)
+		cap = CAPTURE;
+	if (cap > 0)
+		bpf_skb_load_bytes(skb, off, msg->data, cap);
+}
+
+SEC("cgroup_skb/egress")
+int sockleak_egress(struct __sk_buff *skb)
+{
+	record(skb, DIR_OUT);
+	return 1; // always let the segment pass: the recorder only watches
+}
+
+SEC("cgroup_skb/ingress")
+int sockleak_ingress(struct __sk_buff *skb)
+{
+	record(skb, DIR_IN);
+	return 1;
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
