@@ -48,6 +48,7 @@ struct message {
 	__u32 len;	  // payload length of that first segment
 	__u32 count;	  // messages seen this way on the socket (wraps)
 	__u8 data[CAPTURE]; // its first min(len, CAPTURE) bytes; the rest is stale
+	__u8 tail[8];	    // its last 8 bytes when len >= 8 (PostgreSQL's ReadyForQuery)
 };
 
 struct record {
@@ -102,7 +103,8 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, __u32 *off, struct
 static __always_inline void record(struct __sk_buff *skb, __u8 dir)
 {
 	struct tcphdr th;
-	__u32 off, len, cap;
+	__u32 off;
+	__u64 len, cap;
 	__u64 cookie;
 	struct record *rec;
 	struct message *msg;
@@ -120,7 +122,7 @@ static __always_inline void record(struct __sk_buff *skb, __u8 dir)
 	}
 	if (skb->len <= off)
 		return;
-	len = skb->len - off;
+	len = (__u64)skb->len - off;
 
 	rec = bpf_map_lookup_elem(&SOCKLEAK_RECORDS, &cookie);
 	if (!rec) {
@@ -141,14 +143,17 @@ static __always_inline void record(struct __sk_buff *skb, __u8 dir)
 	msg->len = len;
 	msg->count += 1;
 	// User space reads min(len, CAPTURE) bytes, so an earlier longer message's tail
-	// needs no clearing. Masked as well as compared: some verifiers track the bound
-	// only through the mask.
-	cap = len < CAPTURE ? len : CAPTURE;
-	cap &= 0xff;
+	// needs no clearing. 64-bit arithmetic throughout: a 32-bit value's bound checked
+	// on a truncated copy is not the bound of the register passed to the helper.
+	cap = len;
 	if (cap > CAPTURE)
 		cap = CAPTURE;
 	if (cap > 0)
 		bpf_skb_load_bytes(skb, off, msg->data, cap);
+	// A response's end says more than its start for some protocols (PostgreSQL's
+	// transaction status closes every response).
+	if (len >= 8)
+		bpf_skb_load_bytes(skb, skb->len - 8, msg->tail, 8);
 }
 
 SEC("cgroup_skb/egress")

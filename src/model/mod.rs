@@ -6,6 +6,7 @@ pub mod container;
 pub mod peek;
 pub mod report;
 pub mod scan;
+pub mod trace;
 pub mod unix;
 pub mod warning;
 pub mod watch;
@@ -319,6 +320,9 @@ pub struct Socket {
     /// ([`TcpState::has_idle_age`]).
     pub idle_ms: Option<u32>,
     pub netns: NetnsId,
+    /// The kernel's socket cookie (sock_diag's `idiag_cookie`, `SO_COOKIE`): the key
+    /// of the flight recorder's records. 0 when unknown (the /proc source).
+    pub cookie: u64,
 }
 
 #[cfg(test)]
@@ -336,6 +340,7 @@ impl Socket {
             send_q: 0,
             idle_ms: None,
             netns: 1,
+            cookie: 0,
         }
     }
 }
