@@ -61,14 +61,11 @@ struct StatusJson {
 }
 
 fn status(json: bool) -> Result<i32> {
+    // Privileges first: an unprivileged run cannot even see the pins (bpffs is
+    // root-only), and "no recorder" would be a guess.
+    trace::preflight()?;
     let dir = trace::pin_dir();
-    let s = if trace::is_pinned(&dir) {
-        // Reading the map needs the privileges arming it did.
-        trace::preflight()?;
-        trace::status(&dir)?
-    } else {
-        None
-    };
+    let s = trace::status(&dir)?;
     let mut out = std::io::stdout().lock();
     if json {
         let doc = StatusJson {
@@ -101,10 +98,8 @@ fn status(json: bool) -> Result<i32> {
 }
 
 fn stop() -> Result<i32> {
+    trace::preflight()?;
     let dir = trace::pin_dir();
-    if dir.exists() {
-        trace::preflight()?;
-    }
     if trace::remove_pins(&dir)? {
         println!("sockleak: recorder stopped: detached and unpinned ({})", dir.display());
     } else {
