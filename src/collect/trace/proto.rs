@@ -391,3 +391,134 @@ fn pg_sqlstate(body: &[u8]) -> String {
         _ => "error".to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cap(data: &[u8], ns: u64) -> Captured {
+        Captured {
+            ns,
+            len: data.len() as u32,
+            count: 1,
+            data: data.to_vec(),
+            tail: [0; 8],
+        }
+    }
+
+    fn x(req: &[u8], resp: &[u8]) -> SocketExchange {
+        exchange(&cap(req, 1), &cap(resp, 2), false).expect("a request")
+    }
+
+    #[test]
+    fn http_request_and_status() {
+        let e = x(
+            b"GET /forbidden?token=abc HTTP/1.1\r\nAuthorization: Bearer x\r\n",
+            b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\n\r\n<html>",
+        );
+        assert_eq!(e.request, "GET /forbidden?…");
+        assert_eq!(e.response.as_deref(), Some("403 Forbidden"));
+        assert_eq!((e.method.as_str(), e.status.as_str()), ("GET", "403"));
+        let shown = exchange(&cap(b"GET /a?b=c HTTP/1.1\r\n", 1), &cap(b"", 0), true).unwrap();
+        assert_eq!(shown.request, "GET /a?b=c");
+        assert_eq!((shown.response, shown.status.as_str()), (None, "none"));
+    }
+
+    #[test]
+    fn a_path_cut_by_the_capture_says_so() {
+        let e = x(b"POST /very/long/path", b"HTTP/1.0 200 OK\r\n");
+        assert_eq!(e.request, "POST /very/long/path…");
+    }
+
+    #[test]
+    fn a_response_older_than_the_request_is_no_answer() {
+        let e = exchange(&cap(b"GET / HTTP/1.1\r\n", 5), &cap(b"HTTP/1.1 200 OK\r\n", 4), false);
+        assert_eq!(e.unwrap().response, None);
+    }
+
+    #[test]
+    fn postgres_query_keyword_and_transaction_status() {
+        let mut q = vec![b'Q', 0, 0, 0, 40];
+        q.extend_from_slice(b"  select * from users where pw = 'x'\0");
+        let resp: &[u8] = &[
+            b'C', 0, 0, 0, 13, b'S', b'E', b'L', b'E', b'C', b'T', b' ', b'1', 0, b'Z', 0, 0, 0, 5,
+            b'T',
+        ];
+        let e = x(&q, resp);
+        assert_eq!(e.request, "Query SELECT");
+        assert_eq!(e.response.as_deref(), Some("SELECT (in transaction)"));
+        assert_eq!(e.status, "in_transaction");
+        // A response too long for the capture: the status from its last bytes.
+        let mut long = cap(&[b'T', 0, 0, 0x10, 0], 2);
+        long.len = 5000;
+        long.tail = [0, b'I', b'Z', 0, 0, 0, 5, b'E'];
+        let e = exchange(&cap(&q, 1), &long, false).unwrap();
+        assert_eq!(e.status, "failed");
+    }
+
+    #[test]
+    fn redis_command_and_reply() {
+        let e = x(b"*2\r\n$3\r\nget\r\n$6\r\nsecret\r\n", b"-WRONGTYPE Operation\r\n");
+        assert_eq!(e.request, "GET");
+        assert_eq!(e.response.as_deref(), Some("-WRONGTYPE"));
+        assert_eq!(e.status, "error");
+    }
+
+    #[test]
+    fn tls_with_sni() {
+        let name = b"example.com";
+        let mut h = vec![0x16, 3, 1, 0, 0, 1, 0, 0, 0, 3, 3];
+        h.extend_from_slice(&[0; 32]); // random
+        h.push(0); // session id
+        h.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
+        h.extend_from_slice(&[1, 0]); // compression
+        let sni_len = name.len() as u8;
+        let ext = [
+            &[0, 0, 0, sni_len + 5, 0, sni_len + 3, 0, 0, sni_len][..],
+            name,
+        ]
+        .concat();
+        h.extend_from_slice(&[0, ext.len() as u8]);
+        h.extend_from_slice(&ext);
+        let e = x(&h, &[0x16, 3, 3, 0, 10]);
+        assert_eq!(e.request, "tls example.com");
+        assert_eq!(e.response.as_deref(), Some("tls handshake"));
+    }
+
+    #[test]
+    fn anything_else_is_class_and_length_only() {
+        let e = x(b"user=admin&password=hunter2", b"\x00\x01\x02");
+        assert_eq!(e.request, "text 27 B");
+        assert_eq!(e.response.as_deref(), Some("binary 3 B"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_never_panic_and_stay_printable(
+            req in proptest::collection::vec(any::<u8>(), 0..160),
+            resp in proptest::collection::vec(any::<u8>(), 0..160),
+            tail in any::<[u8; 8]>(),
+            len in any::<u32>(),
+            q in any::<bool>(),
+        ) {
+            let mut r = cap(&resp, 2);
+            r.tail = tail;
+            r.len = len;
+            if let Some(e) = exchange(&cap(&req, 1), &r, q) {
+                for s in [Some(&e.request), e.response.as_ref(), Some(&e.method), Some(&e.status)].into_iter().flatten() {
+                    prop_assert!(s.chars().all(|c| !c.is_control()), "{s:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn prefixed_protocols_never_panic(
+            kind in prop::sample::select(vec![&b"GET "[..], b"HTTP/1.1 ", b"*3\r\n$", b"Q\0\0\0", b"\x16\x03\x01", b"P\0\0\0", b"+", b"-"]),
+            rest in proptest::collection::vec(any::<u8>(), 0..140),
+        ) {
+            let b = [kind, &rest[..]].concat();
+            let _ = exchange(&cap(&b, 1), &cap(&b, 2), false);
+        }
+    }
+}
