@@ -278,6 +278,11 @@ fn urllib3_leaking_403s_reads_get_forbidden_403() {
         .unwrap_or_else(|| panic!("{prom}"));
     assert!(line.contains("method=\"GET\",status=\"403\"} 4"), "{line}");
     assert!(!line.contains("forbidden"), "a path in a label: {line}");
+    // Checks (and --watch alerts, by the same note) name the dominant exchange.
+    let check = s.run(&["--threshold", "1", "--pid", &pid.to_string()]);
+    assert_eq!(check.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(text.contains("; last: 4× GET /forbidden → 403 Forbidden"), "{text}");
 }
 
 /// PostgreSQL 15 on 127.0.0.1 (the recorder sees TCP only), run as nobody.
