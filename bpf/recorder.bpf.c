@@ -48,7 +48,7 @@ struct message {
 	__u32 len;	  // payload length of that first segment
 	__u32 count;	  // messages seen this way on the socket (wraps)
 	__u8 data[CAPTURE]; // its first min(len, CAPTURE) bytes; the rest is stale
-	__u8 tail[8];	    // its last 8 bytes when len >= 8 (PostgreSQL's ReadyForQuery)
+	__u8 tail[8];	    // its last 8 bytes when len > CAPTURE (PostgreSQL's ReadyForQuery)
 };
 
 struct record {
@@ -66,63 +66,114 @@ struct map_def SEC("maps") SOCKLEAK_RECORDS = {
 	.max_entries = 16384,
 };
 
-static __always_inline int tcp_payload(struct __sk_buff *skb, __u32 *off, struct tcphdr *th)
+#define TCP_FIN 0x01
+#define TCP_RST 0x04
+
+// The segment's payload offset and TCP flags, read in place (direct packet access:
+// the headers are in the linear part of every skb TCP builds or GRO merges).
+// 0: read; 1: not a TCP segment we record; -1: headers not linear, read them with
+// bpf_skb_load_bytes instead.
+static __always_inline int headers_direct(struct __sk_buff *skb, __u32 *off, __u8 *flags)
 {
-	__u8 version;
+	__u8 *data = (void *)(long)skb->data;
+	__u8 *end = (void *)(long)skb->data_end;
+	__u8 *th;
+	__u32 l4;
+
+	if (data + sizeof(struct iphdr) > end)
+		return -1;
+	if ((data[0] >> 4) == 4) {
+		struct iphdr *ip = (void *)data;
+
+		// A fragment has no TCP header of its own to read.
+		if (ip->protocol != IPPROTO_TCP || (ip->frag_off & bpf_htons(0x3fff)))
+			return 1;
+		l4 = ip->ihl * 4;
+		if (l4 < sizeof(struct iphdr))
+			return 1;
+	} else if ((data[0] >> 4) == 6) {
+		struct ipv6hdr *ip6 = (void *)data;
+
+		if (data + sizeof(*ip6) > end)
+			return -1;
+		// Extension headers are rare on TCP; such segments are not recorded.
+		if (ip6->nexthdr != IPPROTO_TCP)
+			return 1;
+		l4 = sizeof(*ip6);
+	} else {
+		return 1;
+	}
+	th = data + l4;
+	if (th + sizeof(struct tcphdr) > end)
+		return -1;
+	*off = l4 + (th[12] >> 4) * 4;
+	*flags = th[13];
+	return 0;
+}
+
+// The same with bpf_skb_load_bytes, for headers outside the linear part.
+static __always_inline int headers_copied(struct __sk_buff *skb, __u32 *off, __u8 *flags)
+{
+	__u8 version, th[20];
 	__u32 l4;
 
 	if (bpf_skb_load_bytes(skb, 0, &version, 1))
-		return -1;
+		return 1;
 	if ((version >> 4) == 4) {
 		struct iphdr ip;
 
 		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
-			return -1;
-		// A fragment has no TCP header of its own to read.
+			return 1;
 		if (ip.protocol != IPPROTO_TCP || (ip.frag_off & bpf_htons(0x3fff)))
-			return -1;
+			return 1;
 		l4 = ip.ihl * 4;
 	} else if ((version >> 4) == 6) {
 		struct ipv6hdr ip6;
 
 		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
-			return -1;
-		// Extension headers are rare on TCP; such segments are not recorded.
+			return 1;
 		if (ip6.nexthdr != IPPROTO_TCP)
-			return -1;
+			return 1;
 		l4 = sizeof(ip6);
 	} else {
-		return -1;
+		return 1;
 	}
-	if (bpf_skb_load_bytes(skb, l4, th, sizeof(*th)))
-		return -1;
-	*off = l4 + th->doff * 4;
+	if (bpf_skb_load_bytes(skb, l4, th, sizeof(th)))
+		return 1;
+	*off = l4 + (th[12] >> 4) * 4;
+	*flags = th[13];
 	return 0;
 }
 
 static __always_inline void record(struct __sk_buff *skb, __u8 dir)
 {
-	struct tcphdr th;
-	__u32 off;
+	__u32 off = 0;
+	__u8 flags = 0;
 	__u64 len, cap;
 	__u64 cookie;
 	struct record *rec;
 	struct message *msg;
+	int r;
 
-	if (tcp_payload(skb, &off, &th))
+	r = headers_direct(skb, &off, &flags);
+	if (r < 0)
+		r = headers_copied(skb, &off, &flags);
+	if (r)
+		return;
+	len = skb->len > off ? (__u64)skb->len - off : 0;
+	// The owner closed it (our FIN) or it is gone (a reset): such a socket cannot be a
+	// held leak, and forgetting it keeps the LRU for the sockets still open.
+	if ((flags & TCP_RST) || ((flags & TCP_FIN) && dir == DIR_OUT)) {
+		cookie = bpf_get_socket_cookie(skb);
+		bpf_map_delete_elem(&SOCKLEAK_RECORDS, &cookie);
+		return;
+	}
+	// Most segments of a bulk transfer's reverse path are bare ACKs: out first.
+	if (!len)
 		return;
 	cookie = bpf_get_socket_cookie(skb);
 	if (!cookie)
 		return;
-	// The owner closed it (our FIN) or it is gone (a reset): such a socket cannot be a
-	// held leak, and forgetting it keeps the LRU for the sockets still open.
-	if (th.rst || (th.fin && dir == DIR_OUT)) {
-		bpf_map_delete_elem(&SOCKLEAK_RECORDS, &cookie);
-		return;
-	}
-	if (skb->len <= off)
-		return;
-	len = (__u64)skb->len - off;
 
 	rec = bpf_map_lookup_elem(&SOCKLEAK_RECORDS, &cookie);
 	if (!rec) {
@@ -151,8 +202,9 @@ static __always_inline void record(struct __sk_buff *skb, __u8 dir)
 	if (cap > 0)
 		bpf_skb_load_bytes(skb, off, msg->data, cap);
 	// A response's end says more than its start for some protocols (PostgreSQL's
-	// transaction status closes every response).
-	if (len >= 8)
+	// transaction status closes every response); within the capture, user space
+	// reads it from the data.
+	if (len > CAPTURE)
 		bpf_skb_load_bytes(skb, skb->len - 8, msg->tail, 8);
 }
 

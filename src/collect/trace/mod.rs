@@ -359,8 +359,14 @@ fn message(m: &[u8]) -> Captured {
     let u32_at = |at: usize| u32::from_ne_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]]);
     let len = u32_at(8);
     let kept = (len as usize).min(CAPTURE);
+    // The recorder keeps a segment's last 8 bytes only past the capture; within it
+    // they are the data's own.
     let mut tail = [0u8; 8];
-    tail.copy_from_slice(&m[16 + CAPTURE..16 + CAPTURE + 8]);
+    if kept == len as usize && kept >= 8 {
+        tail.copy_from_slice(&m[16 + kept - 8..16 + kept]);
+    } else {
+        tail.copy_from_slice(&m[16 + CAPTURE..16 + CAPTURE + 8]);
+    }
     Captured {
         ns: u64::from_ne_bytes(m[..8].try_into().unwrap_or_default()),
         len,
