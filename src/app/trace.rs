@@ -19,10 +19,10 @@ pub fn run(action: TraceAction) -> Result<i32> {
     }
 }
 
-/// Kernel memory of a map of `entries` records, as measured (bench/NOTES.md): the
-/// record, its key and the LRU hash element, plus the bucket array.
+/// Kernel memory of a map of `entries` records, as measured (bench/NOTES.md: 384
+/// bytes a socket, the record, its key, the LRU hash element and its bucket).
 fn map_mib(entries: u32) -> f64 {
-    f64::from(entries) * 400.0 / (1024.0 * 1024.0)
+    f64::from(entries) * 384.0 / (1024.0 * 1024.0)
 }
 
 fn start(entries: u32) -> Result<i32> {
@@ -101,7 +101,10 @@ fn stop() -> Result<i32> {
     trace::preflight()?;
     let dir = trace::pin_dir();
     if trace::remove_pins(&dir)? {
-        println!("sockleak: recorder stopped: detached and unpinned ({})", dir.display());
+        println!(
+            "sockleak: recorder stopped: detached and unpinned ({})",
+            dir.display()
+        );
     } else {
         println!("sockleak: no recorder was armed");
     }
@@ -117,7 +120,8 @@ fn fill(s: &Status) -> f64 {
 }
 
 fn since(s: &Status) -> String {
-    s.since.map_or_else(|| "an unknown time".to_string(), rfc3339)
+    s.since
+        .map_or_else(|| "an unknown time".to_string(), rfc3339)
 }
 
 fn rfc3339(t: SystemTime) -> String {

@@ -131,7 +131,7 @@ pub enum TraceAction {
     /// so it stays armed after this command exits (idempotent).
     Start {
         /// Sockets the recorder remembers at most (least recently active evicted
-        /// first); each costs about 400 bytes of kernel memory.
+        /// first); each costs 384 bytes of kernel memory (6 MiB at the default).
         #[arg(long, value_name = "N", default_value_t = crate::collect::trace::DEFAULT_ENTRIES, value_parser = parse_max_sockets)]
         max_sockets: u32,
     },
@@ -146,7 +146,9 @@ pub enum TraceAction {
 }
 
 fn parse_max_sockets(s: &str) -> Result<u32, String> {
-    let n: u32 = s.parse().map_err(|_| format!("`{s}` is not a count of sockets"))?;
+    let n: u32 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a count of sockets"))?;
     if !(64..=1 << 22).contains(&n) {
         return Err(format!("{n} is out of range: 64 to {} sockets", 1 << 22));
     }

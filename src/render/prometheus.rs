@@ -483,7 +483,14 @@ fn exchange_series(out: &mut String, r: &Report, kept: &[Series]) {
             .exchanges
             .iter()
             .flatten()
-            .map(|x| (x.protocol.name(), x.method.as_str(), x.status.as_str(), x.count))
+            .map(|x| {
+                (
+                    x.protocol.name(),
+                    x.method.as_str(),
+                    x.status.as_str(),
+                    x.count,
+                )
+            })
             .chain((unrecorded > 0).then_some(("", "", "unrecorded", unrecorded)));
         for (protocol, method, status, n) in rows {
             let key = format!(

@@ -485,7 +485,9 @@ fn push_exchanges(out: &mut String, g: &Group) {
     }
     if list.len() > EXCHANGES_SHOWN {
         let more: u64 = list[EXCHANGES_SHOWN..].iter().map(|x| x.count).sum();
-        out.push_str(&format!("          and {more} more (--json lists every exchange)\n"));
+        out.push_str(&format!(
+            "          and {more} more (--json lists every exchange)\n"
+        ));
     }
     let missing = g.exchanges_unrecorded.unwrap_or(0);
     if missing > 0 {

@@ -20,7 +20,11 @@ use super::{Aggregator, TraceJoin};
 /// connection (a listener carries no exchange; TIME_WAIT and request sockets have no
 /// holder to blame).
 fn recordable(s: &Socket) -> bool {
-    s.cookie != 0 && !matches!(s.state, TcpState::Listen | TcpState::TimeWait | TcpState::SynRecv)
+    s.cookie != 0
+        && !matches!(
+            s.state,
+            TcpState::Listen | TcpState::TimeWait | TcpState::SynRecv
+        )
 }
 
 /// Join the records to the report's groups; nothing at all without a recorder.
@@ -33,8 +37,12 @@ pub fn attach(r: &mut Report, c: &Collection, by: &[GroupField], filters: &Filte
         }
         Read::Records(records) => records,
     };
-    let index: HashMap<&GroupKey, usize> =
-        r.groups.iter().enumerate().map(|(i, g)| (&g.key, i)).collect();
+    let index: HashMap<&GroupKey, usize> = r
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (&g.key, i))
+        .collect();
     let mut tallies: Vec<BTreeMap<&SocketExchange, u64>> = vec![BTreeMap::new(); r.groups.len()];
     let mut unrecorded = vec![0u64; r.groups.len()];
     let mut agg = Aggregator::new(c, by, filters);
@@ -42,8 +50,11 @@ pub fn attach(r: &mut Report, c: &Collection, by: &[GroupField], filters: &Filte
         if !recordable(s) || !filters.socket_matches(s) || !agg.key_socket(i, s) {
             continue;
         }
-        let mut groups: Vec<usize> =
-            agg.keys.iter().filter_map(|(k, _)| index.get(k).copied()).collect();
+        let mut groups: Vec<usize> = agg
+            .keys
+            .iter()
+            .filter_map(|(k, _)| index.get(k).copied())
+            .collect();
         groups.sort_unstable();
         groups.dedup();
         let found = records.get(&s.cookie);

@@ -47,8 +47,8 @@ const PROGRAMS: [(&str, u32, &str); 2] = [
 const MAP_PIN: &str = "records";
 
 /// Sockets the map holds by default (`--max-sockets`): 16384 records of 312 bytes,
-/// about 6.3 MiB of kernel memory with the hash table's own overhead (measured in
-/// bench/NOTES.md).
+/// 6.0 MiB of kernel memory with the hash table's own overhead (384 bytes a socket,
+/// bpftool's memlock, bench/NOTES.md).
 pub const DEFAULT_ENTRIES: u32 = 16384;
 /// `struct record` in recorder.bpf.c: two messages of 152 bytes, then first and last
 /// direction and padding.
@@ -137,7 +137,8 @@ pub fn cgroup2_root() -> Result<Option<PathBuf>> {
 /// The first mount point whose file system type is `fstype` (mountinfo: fields after
 /// the ` - ` separator are type, source, options; the mount point is field 5).
 fn mount_of(fstype: &str) -> Result<Option<String>> {
-    let info = fs::read_to_string("/proc/self/mountinfo").context("cannot read /proc/self/mountinfo")?;
+    let info =
+        fs::read_to_string("/proc/self/mountinfo").context("cannot read /proc/self/mountinfo")?;
     Ok(info.lines().find_map(|l| {
         let (head, tail) = l.split_once(" - ")?;
         (tail.split(' ').next()? == fstype).then(|| head.split(' ').nth(4).map(unescape))?
@@ -146,7 +147,10 @@ fn mount_of(fstype: &str) -> Result<Option<String>> {
 
 /// mountinfo escapes space, tab, newline and backslash as octal.
 fn unescape(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 /// Load the recorder and attach it to `cgroup`, egress and ingress, by links. On any
@@ -157,7 +161,8 @@ pub fn arm(cgroup: &Path, entries: u32) -> Result<Recorder> {
         .set_max_entries(MAP, entries)
         .load(OBJECT)
         .context("cannot load the recorder's BPF object")?;
-    let dir = fs::File::open(cgroup).with_context(|| format!("cannot open {}", cgroup.display()))?;
+    let dir =
+        fs::File::open(cgroup).with_context(|| format!("cannot open {}", cgroup.display()))?;
     let mut links = Vec::new();
     for (name, attach, _) in PROGRAMS {
         let prog: &mut CgroupSkb = ebpf
@@ -165,7 +170,8 @@ pub fn arm(cgroup: &Path, entries: u32) -> Result<Recorder> {
             .with_context(|| format!("the BPF object has no program {name}"))?
             .try_into()
             .context("not a cgroup_skb program")?;
-        prog.load().with_context(|| format!("the kernel refused the program {name}"))?;
+        prog.load()
+            .with_context(|| format!("the kernel refused the program {name}"))?;
         let fd = prog.fd().context("the program has no fd")?.as_fd();
         links.push(
             link_create(fd, dir.as_fd(), attach)
@@ -221,7 +227,13 @@ fn ensure_bpffs(dir: &Path) -> Result<()> {
     let (src, target, fstype, data) = (c("bpf"), c("/sys/fs/bpf"), c("bpf"), c("mode=0700"));
     // SAFETY: every pointer is a valid NUL-terminated string for the call's duration.
     let rc = unsafe {
-        libc::mount(src.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, data.as_ptr().cast())
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            data.as_ptr().cast(),
+        )
     };
     if rc != 0 {
         return Err(io::Error::last_os_error()).context("cannot mount bpffs on /sys/fs/bpf");
@@ -248,7 +260,9 @@ pub fn status(dir: &Path) -> Result<Option<Status>> {
     if !is_pinned(dir) {
         return Ok(None);
     }
-    let since = fs::metadata(dir.join(PROGRAMS[0].2)).and_then(|m| m.modified()).ok();
+    let since = fs::metadata(dir.join(PROGRAMS[0].2))
+        .and_then(|m| m.modified())
+        .ok();
     let data = MapData::from_pin(dir.join(MAP_PIN)).context("cannot open the pinned map")?;
     let capacity = data.info().map(|i| i.max_entries()).unwrap_or(0);
     let map = Map::LruHashMap(data);
@@ -314,7 +328,17 @@ pub fn read(source: &Source, show_query: bool) -> Read {
         Source::Pinned(dir) => {
             let pin = dir.join(MAP_PIN);
             match fs::symlink_metadata(&pin) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Read::Absent,
+                // bpffs is root-only on most distributions: an unprivileged run
+                // cannot tell whether a recorder is armed, and saying "armed but
+                // unreadable" on every such run would be a guess.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+                    ) =>
+                {
+                    return Read::Absent;
+                }
                 Err(e) => return Read::Unreadable(format!("{}: {e}", pin.display())),
                 Ok(_) => {}
             }

@@ -238,7 +238,10 @@ fn tls_hello(b: &[u8]) -> Option<Side> {
 /// server_name extension; `None` when anything is cut or malformed.
 fn sni(b: &[u8]) -> Option<String> {
     let u16_at = |at: usize| -> Option<usize> {
-        Some(usize::from(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?])))
+        Some(usize::from(u16::from_be_bytes([
+            *b.get(at)?,
+            *b.get(at + 1)?,
+        ])))
     };
     let mut at = 5 + 4 + 2 + 32;
     at += 1 + usize::from(*b.get(at)?);
@@ -288,7 +291,11 @@ fn pg_request(b: &[u8]) -> Option<Side> {
         Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
     };
     if b.len() >= 8 && len_at(0)? >= 8 && matches!(len_at(4)?, 196608 | 80877103 | 80877104) {
-        let text = if len_at(4)? == 196608 { "startup" } else { "SSLRequest" };
+        let text = if len_at(4)? == 196608 {
+            "startup"
+        } else {
+            "SSLRequest"
+        };
         return Some(pg_side(text.to_string(), "startup"));
     }
     let len = len_at(1)?;
@@ -377,7 +384,11 @@ fn pg_word(body: &[u8]) -> String {
         .take(16)
         .map(|&c| c as char)
         .collect();
-    if w.is_empty() { "complete".to_string() } else { w }
+    if w.is_empty() {
+        "complete".to_string()
+    } else {
+        w
+    }
 }
 
 /// ErrorResponse fields are (code byte, NUL-terminated text); `C` is the SQLSTATE.
@@ -433,7 +444,11 @@ mod tests {
 
     #[test]
     fn a_response_older_than_the_request_is_no_answer() {
-        let e = exchange(&cap(b"GET / HTTP/1.1\r\n", 5), &cap(b"HTTP/1.1 200 OK\r\n", 4), false);
+        let e = exchange(
+            &cap(b"GET / HTTP/1.1\r\n", 5),
+            &cap(b"HTTP/1.1 200 OK\r\n", 4),
+            false,
+        );
         assert_eq!(e.unwrap().response, None);
     }
 
@@ -459,7 +474,10 @@ mod tests {
 
     #[test]
     fn redis_command_and_reply() {
-        let e = x(b"*2\r\n$3\r\nget\r\n$6\r\nsecret\r\n", b"-WRONGTYPE Operation\r\n");
+        let e = x(
+            b"*2\r\n$3\r\nget\r\n$6\r\nsecret\r\n",
+            b"-WRONGTYPE Operation\r\n",
+        );
         assert_eq!(e.request, "GET");
         assert_eq!(e.response.as_deref(), Some("-WRONGTYPE"));
         assert_eq!(e.status, "error");
