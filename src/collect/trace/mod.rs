@@ -130,19 +130,34 @@ fn effective_caps() -> Option<u64> {
 
 /// The mount point of the cgroup-v2 hierarchy (`/sys/fs/cgroup`, or
 /// `/sys/fs/cgroup/unified` on hybrid hosts), from mountinfo.
+/// A mount of the hierarchy's root is preferred to one of a sub-cgroup (a bind
+/// mount in a container).
 pub fn cgroup2_root() -> Result<Option<PathBuf>> {
-    Ok(mount_of("cgroup2")?.map(PathBuf::from))
+    let mounts = mounts_of("cgroup2")?;
+    let root = mounts.iter().find(|(r, _)| r == "/").or(mounts.first());
+    Ok(root.map(|(_, m)| PathBuf::from(m)))
 }
 
-/// The first mount point whose file system type is `fstype` (mountinfo: fields after
-/// the ` - ` separator are type, source, options; the mount point is field 5).
-fn mount_of(fstype: &str) -> Result<Option<String>> {
+/// Every mount of file system type `fstype` as (root within the file system, mount
+/// point) (mountinfo: fields after the ` - ` separator are type, source, options;
+/// the root is field 4, the mount point field 5).
+fn mounts_of(fstype: &str) -> Result<Vec<(String, String)>> {
     let info =
         fs::read_to_string("/proc/self/mountinfo").context("cannot read /proc/self/mountinfo")?;
-    Ok(info.lines().find_map(|l| {
-        let (head, tail) = l.split_once(" - ")?;
-        (tail.split(' ').next()? == fstype).then(|| head.split(' ').nth(4).map(unescape))?
-    }))
+    Ok(parse_mounts(&info, fstype))
+}
+
+fn parse_mounts(info: &str, fstype: &str) -> Vec<(String, String)> {
+    info.lines()
+        .filter_map(|l| {
+            let (head, tail) = l.split_once(" - ")?;
+            if tail.split(' ').next()? != fstype {
+                return None;
+            }
+            let mut f = head.split(' ').skip(3);
+            Some((unescape(f.next()?), unescape(f.next()?)))
+        })
+        .collect()
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal.
@@ -220,7 +235,8 @@ impl Recorder {
 /// (mode 0700: the pins are root's).
 fn ensure_bpffs(dir: &Path) -> Result<()> {
     let bpffs = Path::new("/sys/fs/bpf");
-    if !dir.starts_with(bpffs) || mount_of("bpf")?.is_some_and(|m| Path::new(&m) == bpffs) {
+    let mounted = mounts_of("bpf")?.iter().any(|(_, m)| Path::new(m) == bpffs);
+    if !dir.starts_with(bpffs) || mounted {
         return Ok(());
     }
     let c = |s: &str| std::ffi::CString::new(s).expect("no NUL");
@@ -440,4 +456,29 @@ fn obj_pin(fd: BorrowedFd, path: &Path) -> io::Result<()> {
 
 fn put(attr: &mut [u8; 128], at: usize, bytes: &[u8]) {
     attr[at..at + bytes.len()].copy_from_slice(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_of_a_hybrid_host() {
+        let info = "\
+35 24 0:30 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
+36 35 0:31 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw,nsdelegate
+37 35 0:32 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd
+90 24 0:31 /system.slice/app /srv/my\\040cg rw - cgroup2 cgroup2 rw
+41 24 0:35 / /sys/fs/bpf rw - bpf bpf rw,mode=700
+";
+        assert_eq!(
+            parse_mounts(info, "cgroup2"),
+            vec![
+                ("/".to_string(), "/sys/fs/cgroup/unified".to_string()),
+                ("/system.slice/app".to_string(), "/srv/my cg".to_string())
+            ]
+        );
+        assert_eq!(parse_mounts(info, "bpf")[0].1, "/sys/fs/bpf");
+        assert!(parse_mounts("garbage\n\n - \n", "cgroup2").is_empty());
+    }
 }
