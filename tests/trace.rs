@@ -73,10 +73,13 @@ impl Session {
         let flock = File::create("/tmp/sockleak-trace-tests.lock").unwrap();
         // SAFETY: a valid fd; LOCK_EX blocks until no other test binary holds it.
         assert_eq!(unsafe { libc::flock(flock.as_raw_fd(), libc::LOCK_EX) }, 0);
-        let dir = PathBuf::from(format!(
-            "/sys/fs/bpf/sockleak-test-{}-{name}",
-            std::process::id()
-        ));
+        let dir = match name.strip_prefix('/') {
+            Some(_) => PathBuf::from(name),
+            None => PathBuf::from(format!(
+                "/sys/fs/bpf/sockleak-test-{}-{name}",
+                std::process::id()
+            )),
+        };
         Session {
             dir,
             before: sockleak_programs(),
@@ -478,6 +481,19 @@ fn trace_start_is_idempotent_status_says_so_and_stop_leaves_nothing() {
             .iter()
             .all(|g| g.get("exchanges").is_none())
     );
+}
+
+#[test]
+fn a_start_that_fails_after_attaching_leaves_nothing_attached() {
+    // Outside bpffs the pins fail (BPF_OBJ_PIN: EPERM) after both programs were
+    // loaded and attached: the start must fail and take them with it.
+    let dir = format!("/tmp/sockleak-trace-not-bpffs-{}", std::process::id());
+    let s = Session::new(&dir);
+    let out = s.run(&["trace", "start"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("cannot pin"), "{err}");
+    s.assert_clean();
 }
 
 #[test]
