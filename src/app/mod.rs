@@ -1,4 +1,4 @@
-//! Commands: snapshot, check, watch, serve, plot, pool-log, completions and man. Siblings that never use each
+//! Commands: snapshot, check, watch, serve, plot, pool-log, trace, completions and man. Siblings that never use each
 //! other: each takes its part of the validated [`crate::config::Config`] and runs.
 
 pub mod check;
@@ -7,6 +7,7 @@ pub mod plot;
 pub mod pool_log;
 pub mod serve;
 pub mod snapshot;
+pub mod trace;
 pub mod watch;
 
 use anyhow::Result;
@@ -22,6 +23,7 @@ pub fn run(config: Config) -> Result<i32> {
         Config::Serve(c) => serve::run(c),
         Config::Plot(c) => plot::run(c),
         Config::PoolLog(c) => pool_log::run(c),
+        Config::Trace(a) => trace::run(a),
         Config::Completions(shell) => generate::completions(shell),
         Config::Man => generate::man(),
     }

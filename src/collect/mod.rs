@@ -15,6 +15,7 @@ pub mod netlink;
 pub mod netns;
 pub mod peek;
 pub mod proc_net;
+pub mod trace;
 pub mod unix;
 pub mod users;
 

@@ -651,8 +651,15 @@ fn to_socket(h: &InetResponseHeader, netns: NetnsId) -> Option<Socket> {
         },
         idle_ms: None,
         netns,
-        cookie: u64::from_ne_bytes(id.cookie),
+        // idiag_cookie is two host-order u32, low half first.
+        cookie: cookie(id.cookie),
     })
+}
+
+fn cookie(b: [u8; 8]) -> u64 {
+    let lo = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+    let hi = u32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
+    u64::from(lo) | u64::from(hi) << 32
 }
 
 /// Milliseconds since data last moved either way, from the `INET_DIAG_INFO`

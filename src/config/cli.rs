@@ -76,6 +76,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub peek: PeekArgs,
+
+    #[command(flatten)]
+    pub trace: TraceJoinArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +108,68 @@ pub enum Command {
     /// which request they carried.
     #[command(after_help = POOL_LOG_EXAMPLES)]
     PoolLog(PoolLogArgs),
+    /// Arm, inspect or remove the flight recorder that names the last request and
+    /// response of every TCP socket (BPF; root).
+    #[command(subcommand, after_help = TRACE_EXAMPLES)]
+    Trace(TraceAction),
+}
+
+const TRACE_EXAMPLES: &str = "\
+Examples:
+  sudo sockleak trace start          arm the recorder (stays armed until stopped)
+  sudo sockleak                      groups gain a line: last: 10× GET /forbidden → 403 Forbidden
+  sudo sockleak trace status --json
+  sudo sockleak trace stop           nothing of sockleak left in the kernel
+
+Needs root (CAP_BPF and CAP_NET_ADMIN), cgroup v2 and Linux 5.7+. Only the
+protocol's verb and status are shown: never headers, bodies or parameters.";
+
+/// `sockleak trace ...`: each action is its own run; none calls another.
+#[derive(Debug, Subcommand, Clone)]
+pub enum TraceAction {
+    /// Load the recorder on the cgroup-v2 root and pin it under /sys/fs/bpf/sockleak
+    /// so it stays armed after this command exits (idempotent).
+    Start {
+        /// Sockets the recorder remembers at most (least recently active evicted
+        /// first); each costs 384 bytes of kernel memory (6 MiB at the default).
+        #[arg(long, value_name = "N", default_value_t = crate::collect::trace::DEFAULT_ENTRIES, value_parser = parse_max_sockets)]
+        max_sockets: u32,
+    },
+    /// Say whether a recorder is armed, since when, and how full its map is.
+    Status {
+        /// One JSON object instead of the line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Detach and unpin the recorder: nothing of sockleak is left in the kernel.
+    Stop,
+}
+
+fn parse_max_sockets(s: &str) -> Result<u32, String> {
+    let n: u32 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a count of sockets"))?;
+    if !(64..=1 << 22).contains(&n) {
+        return Err(format!("{n} is out of range: 64 to {} sockets", 1 << 22));
+    }
+    Ok(n)
+}
+
+/// Joining the flight recorder's records. A recorder pinned by `trace start` is
+/// joined by every run without a flag; these arm a private one or show more.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Trace")]
+pub struct TraceJoinArgs {
+    /// With --watch or serve: arm a private flight recorder for this run's lifetime
+    /// (gone when it exits, kill -9 included) when `sockleak trace start` armed none.
+    /// Needs root, cgroup v2 and Linux 5.7+.
+    #[arg(long)]
+    pub trace: bool,
+
+    /// Show HTTP query strings in recorded requests (replaced by `?…` by default:
+    /// they often carry tokens).
+    #[arg(long)]
+    pub show_query: bool,
 }
 
 const POOL_LOG_EXAMPLES: &str = "\
@@ -367,6 +432,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub peek: PeekArgs,
+
+    #[command(flatten)]
+    pub trace: TraceJoinArgs,
 }
 
 /// `--peek`: name what unread receive queues hold. Opt-in everywhere, `serve`

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod generate;
 mod peek;
+mod trace;
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -39,6 +40,8 @@ pub enum Config {
     Serve(Serve),
     Plot(Plot),
     PoolLog(PoolLog),
+    /// `sockleak trace start|status|stop`.
+    Trace(cli::TraceAction),
     /// A shell completion script for the clap definition.
     Completions(clap_complete::Shell),
     /// The man page of the clap definition.
@@ -136,6 +139,7 @@ impl Config {
             Some(cli::Command::Plot(args)) => plot(args),
             Some(cli::Command::Completions { shell }) => Ok(Config::Completions(shell)),
             Some(cli::Command::Man) => Ok(Config::Man),
+            Some(cli::Command::Trace(action)) => Ok(Config::Trace(action)),
             Some(cli::Command::PoolLog(args)) => Ok(Config::PoolLog(PoolLog {
                 files: args.files,
                 json: args.json,
@@ -184,6 +188,7 @@ fn sampler(
         filters,
         rank,
         peek: None,
+        trace: None,
     })
 }
 
@@ -212,6 +217,7 @@ fn snapshot(cli: &Cli) -> Result<Config> {
     let pools = pools(&cli.watch.pool_size)?;
     let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, false)?;
     sampler.peek = peek::options(&cli.peek, &cli.collect)?;
+    sampler.trace = trace::join(&cli.trace, &cli.collect, false)?;
     Ok(Config::Snapshot(Snapshot {
         sampler,
         renderer: renderer(cli, pools),
@@ -244,6 +250,7 @@ fn check(cli: &Cli) -> Result<Config> {
     let levels = levels(cli)?;
     let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, false)?;
     sampler.peek = peek::options(&cli.peek, &cli.collect)?;
+    sampler.trace = trace::join(&cli.trace, &cli.collect, false)?;
     let output = match cli.output.format() {
         Format::Nagios => CheckOutput::Nagios,
         Format::Table => CheckOutput::Lines,
@@ -353,6 +360,7 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
     let pools = pools(&cli.watch.pool_size)?;
     let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, true)?;
     sampler.peek = peek::options(&cli.peek, &cli.collect)?;
+    sampler.trace = trace::join(&cli.trace, &cli.collect, true)?;
     let record = match &cli.watch.record {
         Some(p) => Some((p.clone(), open_record(p)?)),
         None => None,
@@ -414,6 +422,7 @@ fn serve(args: Box<cli::ServeArgs>) -> Result<Config> {
     let mut sampler = sampler(&args.collect, &args.view, TcpState::CloseWait, true)?;
     // Only with `serve --peek` given explicitly: the flag is the exporter's own.
     sampler.peek = peek::options(&args.peek, &args.collect)?;
+    sampler.trace = trace::join(&args.trace, &args.collect, true)?;
     let listener = TcpListener::bind(args.listen).map_err(|e| {
         UsageError(format!(
             "--listen {}: cannot listen there: {e}",

@@ -7,6 +7,7 @@ pub mod escape;
 pub mod peek;
 pub mod report;
 pub mod scan;
+pub mod trace;
 pub mod unix;
 pub mod warning;
 pub mod watch;

@@ -241,6 +241,14 @@ pub struct Group {
     /// frequent first; absent without `--peek`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unread: Option<Vec<Unread>>,
+    /// While a flight recorder is armed (`sockleak trace`): the group's sockets' last
+    /// exchanges, most frequent first; absent without a recorder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchanges: Option<Vec<super::trace::Exchange>>,
+    /// With `exchanges`: the group's sockets the recorder has no record of (leaked
+    /// before it was armed, silent since, or evicted from a full map).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchanges_unrecorded: Option<u64>,
 }
 
 impl Group {
@@ -306,6 +314,8 @@ impl Group {
             cmdline: None,
             watch: None,
             unread: None,
+            exchanges: None,
+            exchanges_unrecorded: None,
             key,
         }
     }

@@ -213,6 +213,9 @@ pub enum Warning {
         /// The `--peek` time budget, in milliseconds.
         budget_ms: u64,
     },
+    /// A flight recorder is armed (`sockleak trace start`) but its records could not
+    /// be read (`why`: not root, most often): no group shows its exchanges.
+    TraceUnreadable { why: String },
 }
 
 fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
@@ -285,7 +288,8 @@ impl Warning {
             Warning::NetnsFellBack { .. }
             | Warning::NetnsSkipped { .. }
             | Warning::NetlinkUnavailable { .. }
-            | Warning::UnixWithoutPeers { .. } => {}
+            | Warning::UnixWithoutPeers { .. }
+            | Warning::TraceUnreadable { .. } => {}
             Warning::UnixOtherNetns { namespaces } => *namespaces = 0,
             Warning::SocketsLocked {
                 locked,
@@ -532,6 +536,11 @@ impl fmt::Display for Warning {
             ),
             Warning::PeekMissed { .. } => self.fmt_peek_missed(f),
             Warning::SocketsLocked { .. } => self.fmt_sockets_locked(f),
+            Warning::TraceUnreadable { why } => write!(
+                f,
+                "a flight recorder is armed but its records could not be read ({}): run as root to see each group's last exchanges",
+                printable(why)
+            ),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::describe::{describe, unread_note};
+use super::describe::{describe, exchange_note, unread_note};
 use crate::model::TcpState;
 use crate::model::report::Report;
 use crate::model::unix::{Protos, UnixTotals};
@@ -19,7 +19,7 @@ pub fn breach_lines(v: &Verdict, l: &Levels, r: &Report) -> String {
         };
         let _ = writeln!(
             out,
-            "{word} {}: {} {} >= {} {}{}",
+            "{word} {}: {} {} >= {} {}{}{}",
             describe(g, r),
             g.states.get(l.metric),
             l.metric.snake(),
@@ -30,6 +30,7 @@ pub fn breach_lines(v: &Verdict, l: &Levels, r: &Report) -> String {
             },
             level,
             unread_note(g),
+            exchange_note(g),
         );
     }
     out

@@ -56,3 +56,12 @@ pub fn unread_note(g: &Group) -> String {
         None => String::new(),
     }
 }
+
+/// `; last: 10× GET /forbidden → 403 Forbidden`: the group's dominant recorded
+/// exchange (`sockleak trace`), for alert lines; empty without one.
+pub fn exchange_note(g: &Group) -> String {
+    match g.exchanges.as_deref().and_then(<[_]>::first) {
+        Some(x) => format!("; last: {x}"),
+        None => String::new(),
+    }
+}

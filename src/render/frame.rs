@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::describe::{describe, unread_note};
+use super::describe::{describe, exchange_note, unread_note};
 use super::table::{self, TableOptions};
 use super::{fit_line, human_age, wrap};
 use crate::model::TcpState;
@@ -135,12 +135,13 @@ pub fn alert_line(report: &Report, g: &Group, from: Flag, metric: TcpState) -> S
         ),
     };
     format!(
-        "{} sockleak: {} -> {}: {}: {what}{}",
+        "{} sockleak: {} -> {}: {}: {what}{}{}",
         report.time,
         from.as_str(),
         w.flag.as_str(),
         describe(g, report),
         unread_note(g),
+        exchange_note(g),
     )
 }
 

@@ -184,6 +184,7 @@ pub fn render(r: &Report, opts: &PromOptions) -> String {
     }
     unix_series(&mut out, r);
     unread_series(&mut out, r);
+    exchange_series(&mut out, r, kept);
     // build_info last: a reader of a textfile knows a whole one by it.
     scalars(&mut out, r);
     out
@@ -465,6 +466,60 @@ fn unread_series(out: &mut String, r: &Report) {
     for class in crate::model::peek::UnreadClass::ALL {
         let n = by_class.get(&class).copied().unwrap_or(0);
         let _ = writeln!(out, "sockleak_unread_sockets{{class=\"{class}\"}} {n}");
+    }
+}
+
+/// While a flight recorder is armed: each kept group's sockets by the protocol,
+/// method and status of their last exchange (bounded labels: never a path), and
+/// `status="unrecorded"` for those it has no record of. Groups merged into one label
+/// set (see [`Series`]) are summed.
+fn exchange_series(out: &mut String, r: &Report, kept: &[Series]) {
+    if !r.groups.iter().any(|g| g.exchanges.is_some()) {
+        return;
+    }
+    let with_user = r.group_by.contains(&GroupField::User);
+    let kept: std::collections::HashSet<&str> = kept.iter().map(|s| s.labels.as_str()).collect();
+    let mut sums: Vec<(String, u64)> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for g in &r.groups {
+        let labels = group_labels(g, with_user);
+        if !kept.contains(labels.as_str()) {
+            continue;
+        }
+        let unrecorded = g.exchanges_unrecorded.unwrap_or(0);
+        let rows = g
+            .exchanges
+            .iter()
+            .flatten()
+            .map(|x| {
+                (
+                    x.protocol.name(),
+                    x.method.as_str(),
+                    x.status.as_str(),
+                    x.count,
+                )
+            })
+            .chain((unrecorded > 0).then_some(("", "", "unrecorded", unrecorded)));
+        for (protocol, method, status, n) in rows {
+            let key = format!(
+                "{labels},protocol=\"{protocol}\",method=\"{}\",status=\"{}\"",
+                esc(method),
+                esc(status)
+            );
+            let i = *index.entry(key.clone()).or_insert_with(|| {
+                sums.push((key, 0));
+                sums.len() - 1
+            });
+            sums[i].1 += n;
+        }
+    }
+    header(
+        out,
+        "sockleak_exchange_sockets",
+        "sockleak trace: a group's sockets by the protocol, method and status of their last recorded exchange (status=\"unrecorded\": no record).",
+    );
+    for (labels, n) in sums {
+        let _ = writeln!(out, "sockleak_exchange_sockets{{{labels}}} {n}");
     }
 }
 

@@ -410,7 +410,7 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         }
         if groups
             .iter()
-            .any(|g| g.unread.as_ref().is_some_and(|u| !u.is_empty()))
+            .any(|g| g.unread.as_ref().is_some_and(|u| !u.is_empty()) || has_exchange_line(g))
         {
             text = with_unread(&text, groups, opts.header);
         }
@@ -459,8 +459,42 @@ fn with_unread(text: &str, groups: &[Group], header: bool) -> String {
                 "          and {more} more (--json lists every class)\n"
             ));
         }
+        push_exchanges(&mut out, g);
     }
     out
+}
+
+/// At most this many recorded exchanges under a group's row.
+const EXCHANGES_SHOWN: usize = 3;
+
+/// Whether the flight recorder has anything to say about the group.
+fn has_exchange_line(g: &Group) -> bool {
+    g.exchanges.as_ref().is_some_and(|x| !x.is_empty()) || g.exchanges_unrecorded.unwrap_or(0) > 0
+}
+
+/// The recorder's lines under a group's row, as `--peek`'s:
+/// `  last:   10× GET /forbidden → 403 Forbidden`, and how many sockets it has no
+/// record of. Summaries are escaped already (`collect::trace::proto`).
+fn push_exchanges(out: &mut String, g: &Group) {
+    let list = g.exchanges.as_deref().unwrap_or_default();
+    for (i, x) in list.iter().take(EXCHANGES_SHOWN).enumerate() {
+        let label = if i == 0 { "last:" } else { "" };
+        out.push_str(&format!("  {label:<7} {x}\n"));
+    }
+    if list.len() > EXCHANGES_SHOWN {
+        let more: u64 = list[EXCHANGES_SHOWN..].iter().map(|x| x.count).sum();
+        out.push_str(&format!(
+            "          and {more} more (--json lists every exchange)\n"
+        ));
+    }
+    let missing = g.exchanges_unrecorded.unwrap_or(0);
+    if missing > 0 {
+        let label = if list.is_empty() { "last:" } else { "" };
+        out.push_str(&format!(
+            "  {label:<7} {missing} socket{} without a record (quiet since the recorder was armed)\n",
+            if missing == 1 { "" } else { "s" }
+        ));
+    }
 }
 
 /// The header and rows of `groups` in `layout`, each line ending in a newline.

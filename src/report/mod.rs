@@ -6,6 +6,7 @@
 //! fall into, and once in the totals. Totals always describe the whole table;
 //! filters only choose which groups are shown.
 
+pub mod exchange;
 pub mod peek;
 mod unix;
 
@@ -41,6 +42,17 @@ pub struct Sampler {
     pub rank: TcpState,
     /// `--peek`: what unread queues hold, per group (off by default).
     pub peek: Option<crate::collect::peek::PeekOptions>,
+    /// The flight recorder's records, joined by socket cookie (`sockleak trace`);
+    /// `None` where no join is possible (`--proc-root`).
+    pub trace: Option<TraceJoin>,
+}
+
+/// Where the recorder's records come from, and how requests are shown.
+#[derive(Debug, Clone)]
+pub struct TraceJoin {
+    pub source: crate::collect::trace::Source,
+    /// `--show-query`: HTTP query strings kept instead of `?…`.
+    pub show_query: bool,
 }
 
 impl Sampler {
@@ -56,6 +68,9 @@ impl Sampler {
         let mut r = aggregate_ranked(c, &self.by, &self.filters, self.rank);
         if let Some(opts) = &self.peek {
             peek::attach(&mut r, c, &self.by, &self.filters, opts);
+        }
+        if let Some(t) = &self.trace {
+            exchange::attach(&mut r, c, &self.by, &self.filters, t);
         }
         r
     }
@@ -518,6 +533,8 @@ fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_know
         peer: None,
         watch: None,
         unread: None,
+        exchanges: None,
+        exchanges_unrecorded: None,
         key,
     }
 }

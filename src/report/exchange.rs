@@ -1,0 +1,89 @@
+//! The flight recorder on a report: read its records ([`crate::collect::trace::read`],
+//! already parsed into exchanges by socket cookie), and give each group the count of
+//! its sockets' last exchanges, most frequent first, and how many of its sockets have
+//! no record. A socket lands in exactly the groups it was counted in (the
+//! aggregation's own keys, [`Aggregator::key_socket`]). The counts are never touched.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::collect::Collection;
+use crate::collect::trace::{self, Read};
+use crate::filter::Filters;
+use crate::model::report::{GroupField, GroupKey, Report};
+use crate::model::trace::{Exchange, SocketExchange};
+use crate::model::warning::Warning;
+use crate::model::{Socket, TcpState};
+
+use super::{Aggregator, TraceJoin};
+
+/// Whether the recorder could know the socket: it has a cookie (netlink) and is a
+/// connection (a listener carries no exchange; TIME_WAIT and request sockets have no
+/// holder to blame).
+fn recordable(s: &Socket) -> bool {
+    s.cookie != 0
+        && !matches!(
+            s.state,
+            TcpState::Listen | TcpState::TimeWait | TcpState::SynRecv
+        )
+}
+
+/// Join the records to the report's groups; nothing at all without a recorder.
+pub fn attach(r: &mut Report, c: &Collection, by: &[GroupField], filters: &Filters, t: &TraceJoin) {
+    let records = match trace::read(&t.source, t.show_query) {
+        Read::Absent => return,
+        Read::Unreadable(why) => {
+            r.warnings.push(Warning::TraceUnreadable { why });
+            return;
+        }
+        Read::Records(records) => records,
+    };
+    let index: HashMap<&GroupKey, usize> = r
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (&g.key, i))
+        .collect();
+    let mut tallies: Vec<BTreeMap<&SocketExchange, u64>> = vec![BTreeMap::new(); r.groups.len()];
+    let mut unrecorded = vec![0u64; r.groups.len()];
+    let mut agg = Aggregator::new(c, by, filters);
+    for (i, s) in c.sockets.iter().enumerate() {
+        if !recordable(s) || !filters.socket_matches(s) || !agg.key_socket(i, s) {
+            continue;
+        }
+        let mut groups: Vec<usize> = agg
+            .keys
+            .iter()
+            .filter_map(|(k, _)| index.get(k).copied())
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let found = records.get(&s.cookie);
+        for g in groups {
+            match found {
+                Some(x) => *tallies[g].entry(x).or_default() += 1,
+                None => unrecorded[g] += 1,
+            }
+        }
+    }
+    for ((g, tally), missing) in r.groups.iter_mut().zip(tallies).zip(unrecorded) {
+        g.exchanges = Some(ranked(tally));
+        g.exchanges_unrecorded = Some(missing);
+    }
+}
+
+/// Most frequent first; equal counts in exchange order (stable output).
+fn ranked(tally: BTreeMap<&SocketExchange, u64>) -> Vec<Exchange> {
+    let mut v: Vec<Exchange> = tally
+        .into_iter()
+        .map(|(x, count)| Exchange {
+            request: x.request.clone(),
+            response: x.response.clone(),
+            count,
+            protocol: x.protocol,
+            method: x.method.clone(),
+            status: x.status.clone(),
+        })
+        .collect();
+    v.sort_by_key(|x| std::cmp::Reverse(x.count));
+    v
+}
