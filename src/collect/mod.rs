@@ -27,7 +27,7 @@ use crate::model::scan::{ScanInfo, ScanKind, ScanTotals, millis};
 use crate::model::warning::{
     LINES_SHOWN, MalformedLine, NamedPid, PIDS_SHOWN, Privilege, USERS_SHOWN, Warning,
 };
-use crate::model::{FdUsage, NetnsId, PortRange, Process, Socket, Source};
+use crate::model::{FdUsage, LocalPorts, NetnsId, Process, Socket, Source};
 use fdscan::FdScan;
 use fsread::Oversize;
 pub use fsread::{ReadError, raise_fd_limit, read_bounded};
@@ -153,8 +153,9 @@ pub struct Collection {
     pub warnings: Vec<Warning>,
     pub elapsed: Duration,
     /// Each namespace's ephemeral port range (absent: Linux's default), for the
-    /// direction of sockets no listener explains.
-    pub port_ranges: HashMap<NetnsId, PortRange>,
+    /// direction of sockets no listener explains, and its reserved ports, for the
+    /// ports a destination can use.
+    pub port_ranges: HashMap<NetnsId, LocalPorts>,
     /// User names of the uids of unattributed sockets (their groups carry them).
     pub uid_names: HashMap<u32, String>,
     /// How the fd tables were read (all, or incrementally).
@@ -217,7 +218,18 @@ struct Tables {
     sockets: Vec<Socket>,
     namespaces: Vec<NetnsId>,
     source: Source,
-    port_ranges: HashMap<NetnsId, PortRange>,
+    port_ranges: HashMap<NetnsId, LocalPorts>,
+}
+
+impl Tables {
+    /// A namespace's ephemeral ports; a reserved-ports file that could not be
+    /// read whole is warned about (its reserved ports may count as usable).
+    fn add_ports(&mut self, ns: NetnsId, read: netns::PortsRead, warnings: &mut Vec<Warning>) {
+        if let Some(problem) = read.problem {
+            warnings.push(Warning::ReservedPortsIgnored { netns: ns, problem });
+        }
+        self.port_ranges.insert(ns, read.ports);
+    }
 }
 
 /// Kernel threads (asked once per pid and collection) hold no sockets and live in
@@ -562,8 +574,8 @@ impl Collector {
                     t.sockets.extend(s);
                 }
                 t.namespaces.push(ns.id);
-                if let Some(range) = netns::read_port_range(root) {
-                    t.port_ranges.insert(ns.id, range);
+                if let Some(read) = netns::read_local_ports(root) {
+                    t.add_ports(ns.id, read, warnings);
                 }
                 continue;
             }
@@ -583,8 +595,8 @@ impl Collector {
                     warn_malformed(&other.malformed, warnings);
                     t.sockets.extend(other.sockets);
                     t.namespaces.push(ns.id);
-                    if let Some(range) = other.port_range {
-                        t.port_ranges.insert(ns.id, range);
+                    if let Some(read) = other.ports {
+                        t.add_ports(ns.id, read, warnings);
                     }
                 }
                 Err(why) => warnings.push(Warning::NetnsSkipped {

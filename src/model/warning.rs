@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use super::peek::PeekMiss;
-use super::printable;
+use super::{ReservedProblem, printable};
 
 /// At most this many pids are named in a warning; the rest are counted.
 pub const PIDS_SHOWN: usize = 10;
@@ -186,6 +186,12 @@ pub enum Warning {
     UnixWithoutPeers { why: Option<String>, root: String },
     /// Unix sockets of other network namespaces are not read (only the host's).
     UnixOtherNetns { namespaces: usize },
+    /// A namespace's `ip_local_reserved_ports` was not read whole: the ports it
+    /// reserves may count as usable in destinations' `ports.range`.
+    ReservedPortsIgnored {
+        netns: u64,
+        problem: ReservedProblem,
+    },
     /// `--peek`: `sockets` with unread bytes were not peeked, for one reason; the
     /// counts and the rest of the report are unaffected.
     PeekMissed {
@@ -274,6 +280,7 @@ impl Warning {
             | Warning::NetlinkUnavailable { .. }
             | Warning::UnixWithoutPeers { .. } => {}
             Warning::UnixOtherNetns { namespaces } => *namespaces = 0,
+            Warning::ReservedPortsIgnored { .. } => {}
         }
         if let Warning::MalformedLines { shown, .. } = &mut w {
             shown.clear();
@@ -510,6 +517,20 @@ impl fmt::Display for Warning {
                 plural(*namespaces as u64, "", "s")
             ),
             Warning::PeekMissed { .. } => self.fmt_peek_missed(f),
+            Warning::ReservedPortsIgnored { netns, problem } => {
+                write!(f, "ip_local_reserved_ports of network namespace {netns}: ")?;
+                match problem {
+                    ReservedProblem::Unreadable(why) => write!(f, "not read ({why})")?,
+                    ReservedProblem::Malformed { entries, first } => write!(
+                        f,
+                        "{entries} malformed entr{} ignored (the first: \"{first}\")",
+                        plural(*entries as u64, "y", "ies")
+                    )?,
+                }
+                f.write_str(
+                    "; ports it reserves may be counted as usable, so a destination's ports range can be larger than what connect() can use",
+                )
+            }
         }
     }
 }
@@ -655,6 +676,22 @@ mod tests {
             budget_ms: 250,
         };
         assert_eq!(a.without_counts(), b.without_counts());
+    }
+
+    #[test]
+    fn reserved_ports_warning_says_what_was_ignored() {
+        let (r, problem) = crate::model::ReservedPorts::parse("80,9000-8000,x\u{1b}y,90-95");
+        assert!(r.contains(80) && r.contains(93) && !r.contains(8500));
+        let w = Warning::ReservedPortsIgnored {
+            netns: 7,
+            problem: problem.unwrap(),
+        };
+        assert_eq!(
+            w.to_string(),
+            "ip_local_reserved_ports of network namespace 7: 2 malformed entries ignored (the first: \"9000-8000\"); ports it reserves may be counted as usable, so a destination's ports range can be larger than what connect() can use"
+        );
+        let (_, p) = crate::model::ReservedPorts::parse("x\u{1b}y");
+        assert!(format!("{p:?}").contains("x\\\\x1by"), "{p:?}");
     }
 
     #[test]

@@ -54,9 +54,10 @@
       Set the soft RLIMIT_NOFILE to L, hold one loopback connection (both ends),
       then open /dev/null until K fds are open. Prints {"pid", "open", "limit"}.
 
-  peer.py per-request --ports LOW-HIGH [--interval S] [--port P] [--name N]
+  peer.py per-request --ports LOW-HIGH [--reserved LIST] [--interval S] [--port P] [--name N]
       Inside a fresh `unshare --net` (root): bring `lo` up, narrow this namespace's
-      ip_local_port_range to LOW-HIGH and turn its tcp_tw_reuse off, serve HTTP/1.1
+      ip_local_port_range to LOW-HIGH (and set its ip_local_reserved_ports to
+      LIST, e.g. 40000-40039,40090-40099) and turn its tcp_tw_reuse off, serve HTTP/1.1
       keep-alive on 127.0.0.1:P (8080; outside the range) with http.server, and every S
       seconds (0.1) make one request with http.client on a new connection that the
       client then closes: a connection per request, each leaving a TIME_WAIT on the
@@ -351,6 +352,10 @@ def per_request(args):
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as f:
         f.write(f"{low} {high}")
+    reserved = opt(args, "--reserved")
+    if reserved:
+        with open("/proc/sys/net/ipv4/ip_local_reserved_ports", "w") as f:
+            f.write(reserved)
     with open("/proc/sys/net/ipv4/tcp_tw_reuse", "w") as f:
         f.write("0")
 
