@@ -8,6 +8,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use super::peek::PeekMiss;
+use super::unix::Proto;
 use super::{ReservedProblem, printable};
 
 /// At most this many pids are named in a warning; the rest are counted.
@@ -129,6 +130,8 @@ pub enum Warning {
     },
     /// Unattributed sockets whose uid runs processes with unreadable fd tables.
     UnattributedHeld {
+        /// Which table they are of (TCP, or unix with `--proto unix|all`).
+        proto: Proto,
         sockets: u64,
         /// The processes that may hold them (the first [`PIDS_SHOWN`]) and how many.
         pids: Vec<u32>,
@@ -168,6 +171,7 @@ pub enum Warning {
     /// Unattributed sockets that no (visible) process holds, with the `(uid,
     /// name)` they were created by (the first [`USERS_SHOWN`]).
     UnattributedGone {
+        proto: Proto,
         sockets: u64,
         owners: Vec<(u32, String)>,
         hidepid: bool,
@@ -210,6 +214,15 @@ pub enum Warning {
 
 fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
+}
+
+/// `unix ` before "socket" in a warning about unix sockets; TCP's warnings keep
+/// the words they always had.
+fn kind_prefix(proto: Proto) -> &'static str {
+    match proto {
+        Proto::Tcp => "",
+        Proto::Unix => "unix ",
+    }
 }
 
 /// `1, 2, 3, ...`: the pids shown, and `...` when there were more.
@@ -307,6 +320,7 @@ impl Warning {
 
     fn fmt_unattributed_held(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Warning::UnattributedHeld {
+            proto,
             sockets,
             pids,
             processes,
@@ -327,7 +341,8 @@ impl Warning {
         };
         write!(
             f,
-            "{sockets} socket{} unattributed, {how}: {processes} process{} running as {} (pid {}); {}",
+            "{sockets} {}socket{} unattributed, {how}: {processes} process{} running as {} (pid {}); {}",
+            kind_prefix(*proto),
             plural(*sockets, "", "s"),
             plural(*processes as u64, "", "es"),
             owners,
@@ -340,6 +355,7 @@ impl Warning {
 impl Warning {
     fn fmt_unattributed_gone(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Warning::UnattributedGone {
+            proto,
             sockets,
             owners,
             hidepid,
@@ -368,7 +384,8 @@ impl Warning {
         };
         write!(
             f,
-            "{sockets} socket{} unattributed{by}: {holder} ({why})",
+            "{sockets} {}socket{} unattributed{by}: {holder} ({why})",
+            kind_prefix(*proto),
             plural(*sockets, "", "s")
         )
     }
@@ -697,16 +714,19 @@ mod tests {
     #[test]
     fn counts_do_not_make_a_new_warning() {
         let a = Warning::UnattributedGone {
+            proto: Proto::Tcp,
             sockets: 5,
             owners: vec![],
             hidepid: false,
         };
         let b = Warning::UnattributedGone {
+            proto: Proto::Tcp,
             sockets: 6,
             owners: vec![],
             hidepid: false,
         };
         let c = Warning::UnattributedGone {
+            proto: Proto::Tcp,
             sockets: 6,
             owners: vec![],
             hidepid: true,
