@@ -418,25 +418,13 @@ impl Collector {
 
         let unowned = sockets.iter().filter(|s| s.inode == 0).count() as u64;
         let starts = fds.starts(sockets.iter().map(|s| s.inode));
-        let mut blocked = None;
         let (unattributed, uid_names) = self.unattributed(
             &root,
-            &sockets,
-            &starts,
-            (&mut kthreads, &mut blocked),
+            (&sockets, &starts, unix.as_mut()),
+            &mut kthreads,
             &mut warnings,
             &fds,
         );
-        if let Some(u) = &mut unix {
-            u.join(&fds, self.opts.focus.is_some());
-            self.warn_unix_unattributed(
-                &root,
-                u,
-                (&mut kthreads, &mut blocked),
-                &fds,
-                &mut warnings,
-            );
-        }
 
         Ok(Collection {
             source: tables.source,
@@ -515,16 +503,17 @@ impl Collector {
     }
 
     /// Count the sockets no scanned process holds and say why they may be so; the
-    /// users of their uids, for their groups. Focused, neither can be known.
+    /// users of their uids, for their groups. Focused, neither can be known. The
+    /// unix table (when read) is joined to the scan and warned about alike.
     fn unattributed(
         &mut self,
         root: &Path,
-        sockets: &[Socket],
-        starts: &[u32],
-        (kthreads, blocked): (&mut KernelThreads, &mut Option<Blocked>),
+        (sockets, starts, unix): (&[Socket], &[u32], Option<&mut unix::UnixCollection>),
+        kthreads: &mut KernelThreads,
         warnings: &mut Vec<Warning>,
         fds: &FdScan,
     ) -> (Option<u64>, HashMap<u32, String>) {
+        let mut blocked = None;
         // The owner uids of the unattributed sockets: counted here, told apart by
         // the warnings, and named in their groups.
         let unattributed_uids: Vec<u32> = sockets
@@ -556,6 +545,10 @@ impl Collector {
             let blocked = blocked.get_or_insert_with(|| Blocked::read(root, fds, kthreads));
             let uids: Vec<Option<u32>> = unattributed_uids.iter().copied().map(Some).collect();
             self.warn_unattributed(Proto::Tcp, &uids, blocked, warnings);
+        }
+        if let Some(u) = unix {
+            u.join(fds, focused);
+            self.warn_unix_unattributed(root, u, (kthreads, &mut blocked), fds, warnings);
         }
         // Focused, the sockets no scanned process holds are other processes'.
         let uid_names = if focused {
