@@ -7,6 +7,10 @@
 //! random name (a planted symlink or file there is never opened), its mode is set
 //! on that descriptor only, and the target must be a regular file or absent: a
 //! symlink, device, FIFO or directory there is refused rather than replaced.
+//!
+//! A file gets the mode the umask gives a new file (`0666 & !umask`, as any
+//! tool's output), except one holding `--peek` content (bytes from other
+//! processes' receive queues: tokens, passwords), which is always 0600.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -40,6 +44,22 @@ pub fn odd_kind(t: fs::FileType) -> Option<&'static str> {
     }
 }
 
+/// Who may read a file sockleak writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readers {
+    /// Whom the umask lets read a new file (`0666 & !umask`).
+    Umask,
+    /// The owner alone (0600): the file holds `--peek` content.
+    Owner,
+}
+
+impl Readers {
+    /// `--peek` content in the output makes it the owner's alone.
+    pub fn for_peek(peek: bool) -> Readers {
+        if peek { Readers::Owner } else { Readers::Umask }
+    }
+}
+
 /// Refuse an existing `path` that is not a regular file (by `lstat`: a symlink is
 /// refused, not followed). Absent is fine. `flag` names the flag in the message.
 pub fn check_target(path: &Path, flag: &str) -> Result<()> {
@@ -65,16 +85,19 @@ pub fn check_record_target(path: &Path) -> Result<()> {
 
 /// Replace `path` atomically with what `fill` writes into a fresh temporary file in
 /// the same directory: created with `O_EXCL` under a random name that does not end
-/// in `.prom` (the textfile collector would read it), mode 0644 set with `fchmod`,
-/// fsync, then renamed over `path`. On any failure the temporary file is removed
-/// and `path` is untouched. `flag` names the flag in messages (`--output-file`,
-/// `plot -o`).
+/// in `.prom` (the textfile collector would read it) with the mode `readers`
+/// allow (0600 set again with `fchmod` for [`Readers::Owner`]), fsync, then
+/// renamed over `path`. On any failure the temporary file is removed and `path`
+/// is untouched. `flag` names the flag in messages (`--output-file`, `plot -o`).
 pub fn write_atomic_with(
     path: &Path,
     flag: &str,
+    readers: Readers,
     fill: impl FnOnce(&mut File) -> Result<()>,
 ) -> Result<()> {
-    replace(path, flag, ".sockleak-tmp", |tmp| fill(tmp.as_file_mut()))
+    replace(path, flag, ".sockleak-tmp", readers, |tmp| {
+        fill(tmp.as_file_mut())
+    })
 }
 
 /// As [`write_atomic_with`], for a writer that opens a path itself (plotters):
@@ -86,13 +109,14 @@ pub fn write_atomic_by_path(
     suffix: &str,
     fill: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<()> {
-    replace(path, flag, suffix, |tmp| fill(tmp.path()))
+    replace(path, flag, suffix, Readers::Umask, |tmp| fill(tmp.path()))
 }
 
 fn replace(
     path: &Path,
     flag: &str,
     suffix: &str,
+    readers: Readers,
     fill: impl FnOnce(&mut tempfile::NamedTempFile) -> Result<()>,
 ) -> Result<()> {
     check_target(path, flag)?;
@@ -109,17 +133,27 @@ fn replace(
             path.display()
         )
     };
+    // The mode is given to open(2), which applies the umask: private from the
+    // first byte, never widened after.
+    let mode = match readers {
+        Readers::Umask => 0o666,
+        Readers::Owner => 0o600,
+    };
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{}.", name.to_string_lossy()))
         .suffix(suffix)
+        .permissions(fs::Permissions::from_mode(mode))
         .tempfile_in(&dir)
         .with_context(failed)?;
     fill(&mut tmp).with_context(failed)?;
     let file = tmp.as_file_mut();
-    // fchmod on our own descriptor: never a chmod by name, which a swapped path
-    // would redirect.
-    file.set_permissions(fs::Permissions::from_mode(0o644))
-        .and_then(|()| file.flush())
+    // fchmod on our own descriptor (never a chmod by name, which a swapped path
+    // would redirect): 0600 exactly, whatever the umask took away.
+    if readers == Readers::Owner {
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .with_context(failed)?;
+    }
+    file.flush()
         .and_then(|()| file.sync_all())
         .with_context(failed)?;
     // rename(2) replaces whatever is at `path` without following it; a symlink
@@ -131,14 +165,16 @@ fn replace(
 }
 
 /// Write `contents` to `path` atomically (see [`write_atomic_with`]).
-pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    write_atomic_with(path, "--output-file", |f| Ok(f.write_all(contents)?))
+pub fn write_atomic(path: &Path, readers: Readers, contents: &[u8]) -> Result<()> {
+    write_atomic_with(path, "--output-file", readers, |f| {
+        Ok(f.write_all(contents)?)
+    })
 }
 
-/// Send rendered output to `--output-file` or stdout.
-pub fn emit(output_file: Option<&Path>, contents: &[u8]) -> Result<()> {
+/// Send rendered output to `--output-file` (readable by `readers`) or stdout.
+pub fn emit(output_file: Option<&Path>, readers: Readers, contents: &[u8]) -> Result<()> {
     match output_file {
-        Some(p) => write_atomic(p, contents),
+        Some(p) => write_atomic(p, readers, contents),
         None => {
             let mut out = io::stdout().lock();
             out.write_all(contents)?;
@@ -156,18 +192,18 @@ mod tests {
     fn atomic_write_replaces_and_keeps_on_failure() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.prom");
-        write_atomic(&p, b"one\n").unwrap();
-        write_atomic(&p, b"two\n").unwrap();
+        write_atomic(&p, Readers::Umask, b"one\n").unwrap();
+        write_atomic(&p, Readers::Owner, b"two\n").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two\n");
         let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o644);
+        assert_eq!(mode, 0o600);
         assert_eq!(
             fs::read_dir(dir.path()).unwrap().count(),
             1,
             "no temp file left"
         );
         let missing = dir.path().join("nope/x.prom");
-        let e = write_atomic(&missing, b"x").unwrap_err();
+        let e = write_atomic(&missing, Readers::Umask, b"x").unwrap_err();
         assert!(format!("{e:#}").contains("nope/x.prom"), "{e:#}");
     }
 
@@ -175,8 +211,8 @@ mod tests {
     fn a_failing_fill_leaves_the_old_file_and_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.prom");
-        write_atomic(&p, b"old\n").unwrap();
-        let e = write_atomic_with(&p, "plot -o", |f| {
+        write_atomic(&p, Readers::Umask, b"old\n").unwrap();
+        let e = write_atomic_with(&p, "plot -o", Readers::Umask, |f| {
             f.write_all(b"half")?;
             anyhow::bail!("disk full")
         })
@@ -192,7 +228,7 @@ mod tests {
         let link = dir.path().join("link.prom");
         std::os::unix::fs::symlink(dir.path().join("elsewhere"), &link).unwrap();
         for (p, kind) in [(link.as_path(), "symbolic link"), (dir.path(), "directory")] {
-            let e = write_atomic(p, b"x").unwrap_err();
+            let e = write_atomic(p, Readers::Umask, b"x").unwrap_err();
             assert!(e.downcast_ref::<UsageError>().is_some(), "{e:#}");
             assert!(format!("{e}").contains(kind), "{e}");
         }

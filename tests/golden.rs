@@ -124,6 +124,7 @@ fn collection(leaked: u64) -> Collection {
         unowned: 5,
         unattributed: Some(2),
         warnings: vec![Warning::UnattributedGone {
+            proto: sockleak::model::unix::Proto::Tcp,
             sockets: 2,
             owners: vec![(1000, "app".to_string())],
             hidepid: false,
@@ -158,6 +159,7 @@ fn usock(
         recv_q,
         send_q: 0,
         netns: NS,
+        uid: None,
     }
 }
 

@@ -56,6 +56,140 @@ fn record_refuses_what_is_no_regular_file() {
     }
 }
 
+/// `--record` judges what it opened (fstat of the fd), not what a look at the path
+/// saw before: with the path flipping between a regular file and a FIFO, every
+/// run either appends its sample to the regular file or refuses (exit 3, naming
+/// the FIFO), and none blocks. The old look-then-open let a FIFO swapped in
+/// between be opened: such a run exited 0 with its sample lost in the pipe.
+#[test]
+fn record_refuses_a_fifo_swapped_in_after_the_check() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let (reg, fifo) = (dir.path().join("reg"), dir.path().join("fifo"));
+    std::fs::write(&reg, "").unwrap();
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let target = dir.path().join("r.ndjson");
+    std::fs::hard_link(&reg, &target).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = std::thread::spawn({
+        let (stop, tmp, target) = (stop.clone(), dir.path().join("tmp"), target.clone());
+        let (reg, fifo) = (reg.clone(), fifo.clone());
+        move || {
+            // Atomic replacement, alternating the two inodes at the path.
+            while !stop.load(Ordering::Relaxed) {
+                for src in [&fifo, &reg] {
+                    let _ = std::fs::remove_file(&tmp);
+                    std::fs::hard_link(src, &tmp).unwrap();
+                    std::fs::rename(&tmp, &target).unwrap();
+                }
+            }
+        }
+    });
+    let fx = fixture("proc-basic");
+    let (mut recorded, mut refused) = (0, 0);
+    for _ in 0..40 {
+        let o = run_bounded(
+            &[
+                "--proc-root",
+                path_str(&fx),
+                "--watch",
+                "0.1",
+                "--count",
+                "1",
+                "--record",
+                path_str(&target),
+            ],
+            std::time::Duration::from_secs(10),
+            1 << 30,
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.timed_out, "blocked on the FIFO: {err}");
+        match o.code {
+            Some(0) => recorded += 1,
+            Some(3) if err.contains("a FIFO") && err.contains("regular file") => refused += 1,
+            other => panic!("exit {other:?}: {err}"),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    swapper.join().unwrap();
+    let lines = std::fs::read_to_string(&reg).unwrap().lines().count();
+    assert_eq!(
+        lines, recorded,
+        "every run that exited 0 recorded its sample in the regular file ({refused} refused)"
+    );
+}
+
+/// `--output-file` gets the mode the umask gives a new file, and 0600 whatever the
+/// umask when it holds `--peek` content (it was 0644 always: a token peeked from
+/// a queue was world-readable under umask 077).
+#[test]
+fn output_file_mode_follows_the_umask_and_peek_makes_it_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixture("proc-basic");
+    let fx = path_str(&fx);
+    let cases: [(&str, &[&str], u32); 5] = [
+        ("077", &["--proc-root", fx, "--json"], 0o600),
+        ("022", &["--proc-root", fx, "--json"], 0o644),
+        ("027", &["--proc-root", fx, "-o", "prometheus"], 0o640),
+        (
+            "022",
+            &["--peek", "--process", "no-such-process-here", "--json"],
+            0o600,
+        ),
+        (
+            "000",
+            &["--peek", "--process", "no-such-process-here"],
+            0o600,
+        ),
+    ];
+    for (i, (umask, args, want)) in cases.iter().enumerate() {
+        let out = dir.path().join(format!("out{i}"));
+        // A file there already (0644): replaced by one with the new mode.
+        std::fs::write(&out, "old\n").unwrap();
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
+            .arg(bin())
+            .args(*args)
+            .args(["--output-file", path_str(&out)])
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, *want, "umask {umask} {args:?}: mode {mode:o}");
+        assert_ne!(std::fs::read_to_string(&out).unwrap(), "old\n");
+    }
+    // A new --record file with --peek samples in it: the owner's alone too.
+    let rec = dir.path().join("r.ndjson");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022; exec \"$0\" \"$@\"")
+        .arg(bin())
+        .args([
+            "--peek",
+            "--process",
+            "no-such-process-here",
+            "--watch",
+            "0.1",
+        ])
+        .args(["--count", "1", "--record", path_str(&rec)])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let mode = std::fs::metadata(&rec).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "--record --peek: mode {mode:o}");
+}
+
 #[test]
 fn a_torn_record_line_does_not_swallow_the_next_sample() {
     let dir = tempfile::tempdir().unwrap();

@@ -355,3 +355,40 @@ fn out_of_its_own_fds_it_says_so_and_blames_no_one() {
     let d = json(&args[1..]);
     assert_eq!(one_group(&d, |_| true)["process"], "hi-fdstarve");
 }
+
+/// `ip_local_reserved_ports` as hostile input: garbage, a FIFO, an oversized
+/// file. Never a panic or a hang; each is a warning naming the namespace, and a
+/// whole list (every odd port, the longest the kernel writes) is no problem.
+#[test]
+fn reserved_ports_of_any_shape_are_read_or_warned() {
+    let reserved = "sys/net/ipv4/ip_local_reserved_ports";
+    let odd: Vec<String> = (1..=65535u32).step_by(2).map(|p| p.to_string()).collect();
+    for (shape, warned) in [
+        (
+            "garbage",
+            Some("2 malformed entries ignored (the first: \"40000-x\\x1b\")"),
+        ),
+        ("fifo", Some("a FIFO")),
+        ("huge", Some("not read")),
+        ("odd", None),
+    ] {
+        let t = Tree::new();
+        t.write("sys/net/ipv4/ip_local_port_range", b"32768\t60999\n");
+        match shape {
+            "garbage" => t.write(reserved, b"8080,40000-x\x1b,,\xff\xfe\n"),
+            "fifo" => t.fifo(reserved),
+            "huge" => t.sparse(reserved, 8 << 20),
+            _ => t.write(reserved, format!("{}\n", odd.join(",")).as_bytes()),
+        }
+        let d = every_format(&t, false);
+        let w = warnings(&d).join("\n");
+        match warned {
+            Some(what) => assert!(
+                w.contains("ip_local_reserved_ports of network namespace 4026531840")
+                    && w.contains(what),
+                "{shape}: {w}"
+            ),
+            None => assert!(!w.contains("ip_local_reserved_ports"), "{shape}: {w}"),
+        }
+    }
+}

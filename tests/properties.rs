@@ -282,3 +282,57 @@ proptest! {
         }
     }
 }
+
+/// `ip_local_reserved_ports` text: ports, ranges, commas, and the odd byte.
+fn reserved_text() -> impl Strategy<Value = String> {
+    let entry = prop_oneof![
+        (0u32..70000).prop_map(|p| p.to_string()),
+        (0u32..70000, 0u32..70000).prop_map(|(a, b)| format!("{a}-{b}")),
+        "[0-9 ,+\\-a\n\u{0}\u{1b}]{0,8}",
+    ];
+    proptest::collection::vec(entry, 0..40).prop_map(|v| v.join(","))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Any text: no panic, every entry either kept or counted as malformed, and
+    /// the reserved set and its count in a range agree with a naive bitmap.
+    #[test]
+    fn reserved_ports_parse_like_a_bitmap(text in reserved_text(), low in 0u16.., len in 0u16..3000) {
+        use sockleak::model::{PortRange, ReservedPorts, ReservedProblem};
+        let (r, problem) = ReservedPorts::parse(&text);
+        let mut bitmap = vec![false; 65536];
+        let (mut entries, mut bad) = (0usize, 0usize);
+        for e in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            entries += 1;
+            let num = |t: &str| -> Option<u32> {
+                let t = t.trim();
+                if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) { return None; }
+                t.parse::<u32>().ok().filter(|&n| n <= 65535)
+            };
+            let span = match e.split_once('-') {
+                None => num(e).map(|p| (p, p)),
+                Some((a, b)) => num(a).zip(num(b)).filter(|(a, b)| a <= b),
+            };
+            match span {
+                Some((a, b)) => (a..=b).for_each(|p| bitmap[p as usize] = true),
+                None => bad += 1,
+            }
+        }
+        match &problem {
+            None => prop_assert_eq!(bad, 0),
+            Some(ReservedProblem::Malformed { entries: n, .. }) => prop_assert_eq!(*n, bad),
+            Some(other) => prop_assert!(false, "{other:?}"),
+        }
+        prop_assert!(bad <= entries);
+        for p in (0..=65535u32).step_by(7).chain([0, 1, 65534, 65535]) {
+            prop_assert_eq!(r.contains(p as u16), bitmap[p as usize], "port {}", p);
+        }
+        let high = low.saturating_add(len);
+        let range = PortRange { low, high };
+        let naive = (low..=high).filter(|&p| bitmap[p as usize]).count() as u64;
+        prop_assert_eq!(r.count_in(range), naive);
+        prop_assert!(r.count_in(range) <= range.size());
+    }
+}

@@ -457,3 +457,43 @@ fn tcp_only_filters_are_refused_with_proto_unix() {
         );
     }
 }
+
+/// As a user who cannot read other users' fd tables, unix sockets that no
+/// readable process holds get the warning TCP's get: how many, whose (uid), which
+/// processes may hold them, and the fix. Here: this test's own sockets, held by a
+/// root helper that `nobody` cannot read (only the warning is asserted on, never
+/// the host's counts).
+#[test]
+fn unix_sockets_unattributed_for_lack_of_privilege_are_warned() {
+    let name = format!("sockleak-test-unpriv-{}", std::process::id());
+    // 4 socketpairs (8 ends), a listener, 3 clients and their 3 accepted ends,
+    // and one connection whose server end was closed: 16 sockets of ours.
+    let helper = Helper::spawn("unix_peer.py", &[&name, "4", "3"]);
+    let o = common::as_nobody(common::bin(), &["--proto", "unix", "--json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let unix_warnings: Vec<&str> = common::warnings(&doc)
+        .into_iter()
+        .filter(|w| w.contains(" unix socket") && w.contains("unattributed"))
+        .collect();
+    let held = unix_warnings
+        .iter()
+        .find(|w| w.contains("most likely held by processes whose /proc/<pid>/fd is not readable"))
+        .unwrap_or_else(|| panic!("no warning about unattributed unix sockets: {unix_warnings:?}"));
+    let count: u64 = held
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{held}"));
+    assert!(count >= 16, "our 16 sockets among them: {held}");
+    assert!(
+        held.contains("running as uid 0 root") && held.contains("setcap cap_sys_ptrace"),
+        "{held}"
+    );
+    drop(helper);
+}

@@ -28,17 +28,20 @@ pub fn run(mut c: Check) -> Result<i32> {
     }
     let report = c.sampler.take()?;
     let verdict = levels::judge(&report, &c.levels);
+    let readers = output::Readers::for_peek(c.sampler.peek.is_some());
     let written = match &c.output {
         CheckOutput::Lines if verdict.breaches.is_empty() => Ok(()),
         CheckOutput::Lines => {
             let text = render::check::breach_lines(&verdict, &c.levels, &report);
-            let r = output::emit(c.output_file.as_deref(), text.as_bytes());
+            let r = output::emit(c.output_file.as_deref(), readers, text.as_bytes());
             render::print_warnings(&report.warnings);
             r
         }
-        CheckOutput::Report(renderer) => {
-            output::emit(c.output_file.as_deref(), &renderer.render(&report)?)
-        }
+        CheckOutput::Report(renderer) => output::emit(
+            c.output_file.as_deref(),
+            readers,
+            &renderer.render(&report)?,
+        ),
         CheckOutput::Nagios => unreachable!("answered above"),
     };
     match written {
@@ -54,7 +57,8 @@ fn nagios(c: &mut Check) -> Result<i32> {
     let report = c.sampler.take()?;
     let verdict = levels::judge(&report, &c.levels);
     let text = render::check::nagios(&report, &c.levels, &verdict, c.sampler.filters.protos);
-    match output::emit(c.output_file.as_deref(), text.as_bytes()) {
+    let readers = output::Readers::for_peek(c.sampler.peek.is_some());
+    match output::emit(c.output_file.as_deref(), readers, text.as_bytes()) {
         Err(e) if exit::is_broken_pipe(&e) => Ok(verdict.exit_code()),
         other => other.map(|()| verdict.exit_code()),
     }

@@ -10,7 +10,12 @@ use crate::render;
 
 pub fn run(mut s: Snapshot) -> Result<i32> {
     let report = s.sampler.take()?;
-    output::emit(s.output_file.as_deref(), &s.renderer.render(&report)?)?;
+    let readers = output::Readers::for_peek(s.sampler.peek.is_some());
+    output::emit(
+        s.output_file.as_deref(),
+        readers,
+        &s.renderer.render(&report)?,
+    )?;
     // After the table, next to the footer, where they are read; the machine
     // formats carry them inside.
     if s.renderer.warns_on_stderr() {

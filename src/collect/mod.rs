@@ -26,10 +26,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::model::scan::{ScanInfo, ScanKind, ScanTotals, millis};
+use crate::model::unix::Proto;
 use crate::model::warning::{
     LINES_SHOWN, MalformedLine, NamedPid, PIDS_SHOWN, Privilege, USERS_SHOWN, Warning,
 };
-use crate::model::{FdUsage, NetnsId, PortRange, Process, Socket, Source};
+use crate::model::{FdUsage, LocalPorts, NetnsId, Process, Socket, Source};
 use fdscan::FdScan;
 use fsread::Oversize;
 pub use fsread::{ReadError, raise_fd_limit, read_bounded};
@@ -155,8 +156,9 @@ pub struct Collection {
     pub warnings: Vec<Warning>,
     pub elapsed: Duration,
     /// Each namespace's ephemeral port range (absent: Linux's default), for the
-    /// direction of sockets no listener explains.
-    pub port_ranges: HashMap<NetnsId, PortRange>,
+    /// direction of sockets no listener explains, and its reserved ports, for the
+    /// ports a destination can use.
+    pub port_ranges: HashMap<NetnsId, LocalPorts>,
     /// User names of the uids of unattributed sockets (their groups carry them).
     pub uid_names: HashMap<u32, String>,
     /// How the fd tables were read (all, or incrementally).
@@ -221,7 +223,54 @@ struct Tables {
     info_gaps: netlink::InfoGaps,
     namespaces: Vec<NetnsId>,
     source: Source,
-    port_ranges: HashMap<NetnsId, PortRange>,
+    port_ranges: HashMap<NetnsId, LocalPorts>,
+}
+
+impl Tables {
+    /// A namespace's ephemeral ports; a reserved-ports file that could not be
+    /// read whole is warned about (its reserved ports may count as usable).
+    fn add_ports(&mut self, ns: NetnsId, read: netns::PortsRead, warnings: &mut Vec<Warning>) {
+        if let Some(problem) = read.problem {
+            warnings.push(Warning::ReservedPortsIgnored { netns: ns, problem });
+        }
+        self.port_ranges.insert(ns, read.ports);
+    }
+}
+
+/// What the unattributed-socket warnings need to know of the processes whose fd
+/// tables could not be read, read once per collection for every table.
+struct Blocked {
+    /// Each such process (kernel threads left out) and every uid it runs as
+    /// (real, effective, saved, filesystem): a socket carries the one it was
+    /// created with.
+    owners: Vec<(u32, Vec<u32>)>,
+    uids: BTreeSet<u32>,
+    /// /proc hides other users' processes (`hidepid`).
+    hidepid: bool,
+}
+
+impl Blocked {
+    fn read(root: &Path, fds: &FdScan, kthreads: &mut KernelThreads) -> Blocked {
+        let owners: Vec<(u32, Vec<u32>)> = fds
+            .unreadable
+            .iter()
+            .map(|(pid, _)| *pid)
+            .filter(|&pid| !kthreads.is(pid))
+            .map(|pid| {
+                let path = root.join(format!("{pid}/status"));
+                let uids = fsread::read_bounded(&path, fsread::STATUS, Oversize::Truncate)
+                    .map(|b| status_uids(&b))
+                    .unwrap_or_default();
+                (pid, uids)
+            })
+            .collect();
+        let uids = owners.iter().flat_map(|(_, u)| u.iter().copied()).collect();
+        Blocked {
+            owners,
+            uids,
+            hidepid: proc_hides_pids(root),
+        }
+    }
 }
 
 /// The warning for sockets whose lock kept the idle-age read waiting, naming
@@ -410,11 +459,13 @@ impl Collector {
 
         let unowned = sockets.iter().filter(|s| s.inode == 0).count() as u64;
         let starts = fds.starts(sockets.iter().map(|s| s.inode));
-        let (unattributed, uid_names) =
-            self.unattributed(&root, &sockets, &starts, &mut kthreads, &mut warnings, &fds);
-        if let Some(u) = &mut unix {
-            u.join(&fds, self.opts.focus.is_some());
-        }
+        let (unattributed, uid_names) = self.unattributed(
+            &root,
+            (&sockets, &starts, unix.as_mut()),
+            &mut kthreads,
+            &mut warnings,
+            &fds,
+        );
 
         Ok(Collection {
             source: tables.source,
@@ -493,16 +544,17 @@ impl Collector {
     }
 
     /// Count the sockets no scanned process holds and say why they may be so; the
-    /// users of their uids, for their groups. Focused, neither can be known.
+    /// users of their uids, for their groups. Focused, neither can be known. The
+    /// unix table (when read) is joined to the scan and warned about alike.
     fn unattributed(
         &mut self,
         root: &Path,
-        sockets: &[Socket],
-        starts: &[u32],
+        (sockets, starts, unix): (&[Socket], &[u32], Option<&mut unix::UnixCollection>),
         kthreads: &mut KernelThreads,
         warnings: &mut Vec<Warning>,
         fds: &FdScan,
     ) -> (Option<u64>, HashMap<u32, String>) {
+        let mut blocked = None;
         // The owner uids of the unattributed sockets: counted here, told apart by
         // the warnings, and named in their groups.
         let unattributed_uids: Vec<u32> = sockets
@@ -531,13 +583,13 @@ impl Collector {
                 privilege: self.privilege.clone(),
             });
         } else if unattributed > 0 && !focused {
-            let blocked: Vec<u32> = fds
-                .unreadable
-                .iter()
-                .map(|(pid, _)| *pid)
-                .filter(|&pid| !kthreads.is(pid))
-                .collect();
-            self.warn_unattributed(root, &unattributed_uids, &blocked, warnings);
+            let blocked = blocked.get_or_insert_with(|| Blocked::read(root, fds, kthreads));
+            let uids: Vec<Option<u32>> = unattributed_uids.iter().copied().map(Some).collect();
+            self.warn_unattributed(Proto::Tcp, &uids, blocked, warnings);
+        }
+        if let Some(u) = unix {
+            u.join(fds, focused);
+            self.warn_unix_unattributed(root, u, (kthreads, &mut blocked), fds, warnings);
         }
         // Focused, the sockets no scanned process holds are other processes'.
         let uid_names = if focused {
@@ -549,6 +601,31 @@ impl Collector {
                 .collect()
         };
         ((!focused).then_some(unattributed), uid_names)
+    }
+
+    /// The unix table's unattributed sockets, told apart as TCP's are (their
+    /// uids from `UNIX_DIAG_UID`). Nothing when focused (unknown), or when
+    /// sockleak ran out of fds (that warning covers every table).
+    fn warn_unix_unattributed(
+        &mut self,
+        root: &Path,
+        u: &unix::UnixCollection,
+        (kthreads, blocked): (&mut KernelThreads, &mut Option<Blocked>),
+        fds: &FdScan,
+        warnings: &mut Vec<Warning>,
+    ) {
+        if u.unattributed.unwrap_or(0) == 0 || !fds.exhausted.is_empty() {
+            return;
+        }
+        let uids: Vec<Option<u32>> = u
+            .sockets
+            .iter()
+            .zip(&u.starts)
+            .filter(|(s, start)| s.inode != 0 && **start == fdscan::NO_PAIRS)
+            .map(|(s, _)| s.uid)
+            .collect();
+        let blocked = blocked.get_or_insert_with(|| Blocked::read(root, fds, kthreads));
+        self.warn_unattributed(Proto::Unix, &uids, blocked, warnings);
     }
 
     /// The namespaces whose tables to read, warning about processes whose
@@ -604,8 +681,8 @@ impl Collector {
                     t.sockets.extend(s);
                 }
                 t.namespaces.push(ns.id);
-                if let Some(range) = netns::read_port_range(root) {
-                    t.port_ranges.insert(ns.id, range);
+                if let Some(read) = netns::read_local_ports(root) {
+                    t.add_ports(ns.id, read, warnings);
                 }
                 continue;
             }
@@ -629,8 +706,8 @@ impl Collector {
                     t.info_gaps.add(other.info_gaps);
                     t.sockets.extend(other.sockets);
                     t.namespaces.push(ns.id);
-                    if let Some(range) = other.port_range {
-                        t.port_ranges.insert(ns.id, range);
+                    if let Some(read) = other.ports {
+                        t.add_ports(ns.id, read, warnings);
                     }
                 }
                 Err(why) => warnings.push(Warning::NetnsSkipped {
@@ -776,50 +853,45 @@ impl Collector {
         }
     }
 
-    /// Warn about sockets that have an inode but no readable owner, split by what is
-    /// known of each: a socket whose owner uid also runs processes whose fd tables
-    /// could not be read (`blocked`, kernel threads left out) may well be theirs;
+    /// Warn about sockets of `proto` that have an inode but no readable owner,
+    /// split by what is known of each: a socket whose owner uid also runs
+    /// processes whose fd tables could not be read (`blocked`) may well be theirs;
     /// any other was closed, or its process exited, between the two reads (or the
     /// kernel holds it). Blaming every one on the unreadable processes would be a
-    /// lie under churn.
+    /// lie under churn. A socket of unknown uid (`/proc/net/unix`) may be theirs
+    /// whenever any fd table was unreadable.
     fn warn_unattributed(
         &mut self,
-        root: &Path,
-        unattributed_uids: &[u32],
-        blocked: &[u32],
+        proto: Proto,
+        unattributed_uids: &[Option<u32>],
+        blocked: &Blocked,
         warnings: &mut Vec<Warning>,
     ) {
-        // Every uid a process runs as (real, effective, saved, filesystem): a socket
-        // carries the one it was created with.
-        let blocked: Vec<(u32, Vec<u32>)> = blocked
-            .iter()
-            .map(|&pid| {
-                let path = root.join(format!("{pid}/status"));
-                let uids = fsread::read_bounded(&path, fsread::STATUS, Oversize::Truncate)
-                    .map(|b| status_uids(&b))
-                    .unwrap_or_default();
-                (pid, uids)
-            })
-            .collect();
-        let blocked_uids: BTreeSet<u32> = blocked
-            .iter()
-            .flat_map(|(_, u)| u.iter().copied())
-            .collect();
         let (mut hidden, mut gone) = (0u64, 0u64);
         let (mut hidden_uids, mut gone_uids) = (BTreeSet::new(), BTreeSet::new());
+        let mut unknown_hidden = false;
         for &uid in unattributed_uids {
-            if blocked_uids.contains(&uid) {
-                hidden += 1;
-                hidden_uids.insert(uid);
-            } else {
-                gone += 1;
-                gone_uids.insert(uid);
+            match uid {
+                Some(uid) if blocked.uids.contains(&uid) => {
+                    hidden += 1;
+                    hidden_uids.insert(uid);
+                }
+                None if !blocked.owners.is_empty() => {
+                    hidden += 1;
+                    unknown_hidden = true;
+                }
+                Some(uid) => {
+                    gone += 1;
+                    gone_uids.insert(uid);
+                }
+                None => gone += 1,
             }
         }
         if hidden > 0 {
             let pids: Vec<u32> = blocked
+                .owners
                 .iter()
-                .filter(|(_, uids)| uids.iter().any(|u| hidden_uids.contains(u)))
+                .filter(|(_, uids)| unknown_hidden || uids.iter().any(|u| hidden_uids.contains(u)))
                 .map(|(pid, _)| *pid)
                 .collect();
             let owners = hidden_uids
@@ -828,6 +900,7 @@ impl Collector {
                 .map(|&uid| (uid, self.users.name(uid).to_string()))
                 .collect();
             warnings.push(Warning::UnattributedHeld {
+                proto,
                 sockets: hidden,
                 processes: pids.len(),
                 pids: pids.into_iter().take(PIDS_SHOWN).collect(),
@@ -837,13 +910,14 @@ impl Collector {
         }
         if gone > 0 {
             warnings.push(Warning::UnattributedGone {
+                proto,
                 sockets: gone,
                 owners: gone_uids
                     .iter()
                     .take(USERS_SHOWN)
                     .map(|&uid| (uid, self.users.name(uid).to_string()))
                     .collect(),
-                hidepid: !self.privilege.ptrace_and_read && proc_hides_pids(root),
+                hidepid: !self.privilege.ptrace_and_read && blocked.hidepid,
             });
         }
     }

@@ -15,7 +15,7 @@ use crate::model::{NetnsId, Socket};
 
 use super::{netlink, proc_net, read_ns, shown};
 use crate::model::warning::Warning;
-use crate::model::{PortRange, Source};
+use crate::model::{LocalPorts, PortRange, ReservedPorts, ReservedProblem, Source};
 
 /// A network namespace in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,8 +110,8 @@ pub struct OtherTable {
     pub fell_back: Option<String>,
     /// How it was read.
     pub source: Source,
-    /// Its ephemeral port range, when read from inside it.
-    pub port_range: Option<PortRange>,
+    /// Its ephemeral ports, when read from inside it.
+    pub ports: Option<PortsRead>,
     /// What was missing but did not stop the answer (its IPv6 table).
     pub warnings: Vec<Warning>,
     /// Idle ages the guarded tcp_info read could not get (locked sockets).
@@ -133,13 +133,13 @@ pub fn read_other(
     let mut why = Vec::new();
     if netlink_ok {
         match dump_inside(&root.join(format!("{member}/ns/net")), ns.id, idle) {
-            Ok((d, port_range)) => {
+            Ok((d, ports)) => {
                 return Ok(OtherTable {
                     sockets: d.sockets,
                     malformed: proc_net::MalformedLog::default(),
                     fell_back: None,
                     source: Source::Netlink,
-                    port_range,
+                    ports,
                     warnings: d
                         .ipv6_refused
                         .map(|why| Warning::Ipv6NotCounted { why })
@@ -157,7 +157,7 @@ pub fn read_other(
             malformed: t.malformed,
             fell_back: why.pop(),
             source: Source::Proc,
-            port_range: None,
+            ports: None,
             warnings: t
                 .warnings
                 .into_iter()
@@ -181,7 +181,7 @@ fn dump_inside(
     ns_link: &Path,
     id: NetnsId,
     idle: bool,
-) -> io::Result<(netlink::Dump, Option<PortRange>)> {
+) -> io::Result<(netlink::Dump, Option<PortsRead>)> {
     // Non-blocking: under a --proc-root the link may be a FIFO (setns then
     // refuses the fd); a blocking open would hang.
     let f = super::fsread::open_nonblocking(ns_link)?;
@@ -193,19 +193,61 @@ fn dump_inside(
                 return Err(io::Error::last_os_error());
             }
             let dump = netlink::dump(id, idle)?;
-            Ok((dump, read_port_range(Path::new("/proc"))))
+            Ok((dump, read_local_ports(Path::new("/proc"))))
         })
         .join()
         .unwrap_or_else(|_| Err(io::Error::other("namespace reader thread panicked")))
     })
 }
 
-/// `<root>/sys/net/ipv4/ip_local_port_range`, of the namespace the calling thread
-/// is in when `root` is the real /proc.
+/// A namespace's ephemeral ports as read, and what was wrong with its reserved
+/// ports (then counted as usable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortsRead {
+    pub ports: LocalPorts,
+    pub problem: Option<ReservedProblem>,
+}
+
+/// `<root>/sys/net/ipv4/ip_local_port_range` less `ip_local_reserved_ports`, of
+/// the namespace the calling thread is in when `root` is the real /proc. `None`
+/// when the range cannot be read (Linux's default is assumed).
+pub fn read_local_ports(root: &Path) -> Option<PortsRead> {
+    let range = read_port_range(root)?;
+    let (reserved, problem) = read_reserved(root);
+    Some(PortsRead {
+        ports: LocalPorts { range, reserved },
+        problem,
+    })
+}
+
+/// `<root>/sys/net/ipv4/ip_local_port_range`.
 pub fn read_port_range(root: &Path) -> Option<PortRange> {
     let path = root.join("sys/net/ipv4/ip_local_port_range");
     let raw = super::fsread::read_bounded(&path, 64, super::fsread::Oversize::Refuse).ok()?;
     PortRange::parse(&String::from_utf8_lossy(&raw))
+}
+
+/// Every odd port listed one by one: `1,3,5,...,65535` is about 190 KiB.
+const RESERVED_MAX_BYTES: u64 = 256 << 10;
+
+/// `<root>/sys/net/ipv4/ip_local_reserved_ports`. Absent (a fixture tree, a
+/// kernel without it) is no reservation, not a problem.
+fn read_reserved(root: &Path) -> (ReservedPorts, Option<ReservedProblem>) {
+    use super::fsread::{Oversize, ReadError, read_bounded};
+    let path = root.join("sys/net/ipv4/ip_local_reserved_ports");
+    match read_bounded(&path, RESERVED_MAX_BYTES, Oversize::Refuse) {
+        Ok(raw) => ReservedPorts::parse(&String::from_utf8_lossy(&raw)),
+        Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+            (ReservedPorts::default(), None)
+        }
+        Err(e) => (
+            ReservedPorts::default(),
+            Some(ReservedProblem::Unreadable(format!(
+                "{}: {e}",
+                super::shown(&path)
+            ))),
+        ),
+    }
 }
 
 #[cfg(test)]

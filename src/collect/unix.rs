@@ -29,6 +29,9 @@ const UNIX_DIAG_NAME: u16 = 0;
 const UNIX_DIAG_PEER: u16 = 2;
 const UNIX_DIAG_RQLEN: u16 = 4;
 const UNIX_DIAG_SHUTDOWN: u16 = 6;
+const UNIX_DIAG_UID: u16 = 7;
+/// `UDIAG_SHOW_UID` (Linux 5.3+; older kernels ignore it), which the crate lacks.
+const UDIAG_SHOW_UID: u32 = 0x40;
 /// `SHUTDOWN_MASK`: both directions shut, what the kernel sets on a connected
 /// socket when its peer is released.
 const SHUTDOWN_BOTH: u8 = 3;
@@ -92,7 +95,12 @@ pub fn dump(netns: NetnsId) -> io::Result<Vec<UnixSocket>> {
             // Every state: connected, listening and unconnected (ss -xa).
             state_flags: StateFlags::from_bits_retain(u32::MAX),
             inode: 0,
-            show_flags: ShowFlags::NAME | ShowFlags::PEER | ShowFlags::RQLEN,
+            // The uid tells an unattributed socket's likely holders (see
+            // `Collector::warn_unattributed`).
+            show_flags: ShowFlags::NAME
+                | ShowFlags::PEER
+                | ShowFlags::RQLEN
+                | ShowFlags::from_bits_retain(UDIAG_SHOW_UID),
             cookie: [0xff; 8],
         })
         .into(),
@@ -128,6 +136,7 @@ fn parse_message(p: &[u8], netns: NetnsId) -> Option<UnixSocket> {
         recv_q: 0,
         send_q: 0,
         netns,
+        uid: None,
     };
     let (mut shutdown, mut peer) = (0u8, None);
     let mut attrs = &p[DIAG_MSG_LEN..];
@@ -153,6 +162,7 @@ fn parse_message(p: &[u8], netns: NetnsId) -> Option<UnixSocket> {
                 }
             }
             UNIX_DIAG_SHUTDOWN => shutdown = data.first().copied().unwrap_or(0),
+            UNIX_DIAG_UID => s.uid = u32_at(0),
             _ => {}
         }
         attrs = attrs.get((len + 3) & !3..).unwrap_or_default();
@@ -278,6 +288,7 @@ fn parse_proc_line(line: &[u8], netns: NetnsId) -> Result<UnixSocket, String> {
         recv_q: 0,
         send_q: 0,
         netns,
+        uid: None,
     })
 }
 
@@ -317,9 +328,11 @@ mod tests {
                 attr(UNIX_DIAG_PEER, &43u32.to_ne_bytes()),
                 attr(UNIX_DIAG_RQLEN, &rq),
                 attr(UNIX_DIAG_SHUTDOWN, &[0]),
+                attr(UNIX_DIAG_UID, &1000u32.to_ne_bytes()),
             ],
         );
         let s = parse_message(&m, 5).unwrap();
+        assert_eq!(s.uid, Some(1000));
         assert_eq!(
             (
                 s.inode, s.kind, s.state, s.peer, s.recv_q, s.send_q, s.netns

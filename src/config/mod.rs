@@ -362,7 +362,10 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
     sampler.peek = peek::options(&cli.peek, &cli.collect)?;
     sampler.trace = trace::join(&cli.trace, &cli.collect, true)?;
     let record = match &cli.watch.record {
-        Some(p) => Some((p.clone(), open_record(p)?)),
+        Some(p) => Some((
+            p.clone(),
+            open_record(p, crate::output::Readers::for_peek(sampler.peek.is_some()))?,
+        )),
         None => None,
     };
     Ok(Config::Watch(Watch {
@@ -382,30 +385,28 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
 }
 
 /// Open `--record` for appending before any sampling, so a bad path fails at once.
-fn open_record(path: &Path) -> Result<File> {
-    // A FIFO would block the first sample until a reader comes (forever, from
-    // cron); a device, directory or planted link is no record.
+/// What was opened is judged by `fstat` of the opened fd, never by a look at the
+/// path beforehand (a FIFO swapped in between would be opened): anything but a
+/// writable regular file is closed untouched and refused (exit 3). A new file
+/// gets the umask's mode, or 0600 for `readers` [`Readers::Owner`] (`--peek`
+/// content); an existing one keeps its own.
+///
+/// [`Readers::Owner`]: crate::output::Readers::Owner
+fn open_record(path: &Path, readers: crate::output::Readers) -> Result<File> {
+    // The early look gives the clearer message for what is there already (a
+    // planted link, a device); the fstat below is what decides.
     crate::output::check_record_target(path)?;
-    // Root may append to a file whose mode says read-only; honour the mode anyway:
-    // someone made that file read-only on purpose.
-    if let Ok(meta) = std::fs::metadata(path) {
-        use std::os::unix::fs::PermissionsExt;
-        if meta.permissions().mode() & 0o222 == 0 {
-            return Err(UsageError(format!(
-                "--record {}: the file is read-only (mode {:o}); choose another file or make it writable",
-                path.display(),
-                meta.permissions().mode() & 0o777
-            ))
-            .into());
-        }
-    }
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
-        // Never block on open nor follow a link, whatever appears at the path
-        // after the check.
+        .mode(match readers {
+            crate::output::Readers::Umask => 0o666,
+            crate::output::Readers::Owner => 0o600,
+        })
+        // Never block on open (a FIFO without a reader) nor follow a link,
+        // whatever appears at the path after the look above.
         .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| {
@@ -413,8 +414,33 @@ fn open_record(path: &Path) -> Result<File> {
                 "--record {}: cannot open it for appending: {e} (does the directory exist and is it writable?)",
                 path.display()
             ))
-            .into()
-        })
+        })?;
+    let meta = file.metadata().map_err(|e| {
+        UsageError(format!(
+            "--record {}: cannot inspect what was opened: {e}",
+            path.display()
+        ))
+    })?;
+    if let Some(kind) = crate::output::odd_kind(meta.file_type()) {
+        // Dropped unwritten: nothing reached it.
+        return Err(UsageError(format!(
+            "--record {}: is {kind} (found after opening it: it was put there meanwhile); sockleak records only into a regular file; remove it or name another path",
+            crate::model::printable(&path.display().to_string())
+        ))
+        .into());
+    }
+    // Root may append to a file whose mode says read-only; honour the mode anyway:
+    // someone made that file read-only on purpose.
+    use std::os::unix::fs::PermissionsExt;
+    if meta.permissions().mode() & 0o222 == 0 {
+        return Err(UsageError(format!(
+            "--record {}: the file is read-only (mode {:o}); choose another file or make it writable",
+            path.display(),
+            meta.permissions().mode() & 0o777
+        ))
+        .into());
+    }
+    Ok(file)
 }
 
 fn serve(args: Box<cli::ServeArgs>) -> Result<Config> {

@@ -287,6 +287,124 @@ impl Default for PortRange {
     }
 }
 
+/// A namespace's `net.ipv4.ip_local_reserved_ports`: ports the kernel never hands
+/// out by itself (`connect()` without `bind()`, `bind()` to port 0) although they
+/// lie in the ephemeral range. Kept as sorted, disjoint, inclusive spans.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReservedPorts {
+    spans: Vec<(u16, u16)>,
+}
+
+/// What was wrong with a namespace's `ip_local_reserved_ports`: its reserved
+/// ports may then be counted as usable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReservedProblem {
+    /// The file could not be read (the reason).
+    Unreadable(String),
+    /// `entries` comma-separated entries were neither a port nor `low-high`
+    /// (the first one shown, escaped and cut); the others were kept.
+    Malformed { entries: usize, first: String },
+}
+
+impl ReservedPorts {
+    /// At most this many bytes of a malformed entry are shown.
+    const SHOWN: usize = 24;
+
+    /// The sysctl's text: `8080,9148-9149` (the kernel writes ranges merged and
+    /// sorted; anything else is accepted too). Entries that are not a port or a
+    /// `low-high` range of ports are skipped and described in the error.
+    pub fn parse(text: &str) -> (ReservedPorts, Option<ReservedProblem>) {
+        let mut spans = Vec::new();
+        let (mut bad, mut first) = (0usize, None);
+        for entry in text.split(',').map(str::trim) {
+            if entry.is_empty() {
+                continue;
+            }
+            match Self::span(entry) {
+                Some(span) => spans.push(span),
+                None => {
+                    bad += 1;
+                    first.get_or_insert_with(|| {
+                        let cut: String = entry.chars().take(Self::SHOWN).collect();
+                        printable(&cut).into_owned()
+                    });
+                }
+            }
+        }
+        let problem = first.map(|first| ReservedProblem::Malformed {
+            entries: bad,
+            first,
+        });
+        (ReservedPorts::from_spans(spans), problem)
+    }
+
+    /// `N` or `LOW-HIGH` with `LOW <= HIGH`.
+    fn span(entry: &str) -> Option<(u16, u16)> {
+        let port = |t: &str| {
+            let t = t.trim();
+            // u16's parser takes a leading `+`; the kernel does not.
+            t.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| t.parse::<u16>().ok())?
+        };
+        match entry.split_once('-') {
+            None => port(entry).map(|p| (p, p)),
+            Some((lo, hi)) => match (port(lo)?, port(hi)?) {
+                (lo, hi) if lo <= hi => Some((lo, hi)),
+                _ => None,
+            },
+        }
+    }
+
+    /// Sorted and merged, overlapping or touching spans joined.
+    pub fn from_spans(mut spans: Vec<(u16, u16)>) -> ReservedPorts {
+        spans.sort_unstable();
+        let mut merged: Vec<(u16, u16)> = Vec::with_capacity(spans.len());
+        for (lo, hi) in spans {
+            match merged.last_mut() {
+                Some(last) if u32::from(lo) <= u32::from(last.1) + 1 => last.1 = last.1.max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        ReservedPorts { spans: merged }
+    }
+
+    pub fn contains(&self, port: u16) -> bool {
+        // The first span starting after `port`; the one before it may hold it.
+        let i = self.spans.partition_point(|&(lo, _)| lo <= port);
+        i > 0 && self.spans[i - 1].1 >= port
+    }
+
+    /// How many ports of `range` are reserved.
+    pub fn count_in(&self, range: PortRange) -> u64 {
+        self.spans
+            .iter()
+            .filter(|&&(lo, hi)| hi >= range.low && lo <= range.high)
+            .map(|&(lo, hi)| u64::from(hi.min(range.high) - lo.max(range.low)) + 1)
+            .sum()
+    }
+}
+
+/// The ports a namespace's `connect()` can pick from: `ip_local_port_range`
+/// less `ip_local_reserved_ports`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalPorts {
+    pub range: PortRange,
+    pub reserved: ReservedPorts,
+}
+
+impl LocalPorts {
+    /// Whether the kernel may give out `port` by itself.
+    pub fn assignable(&self, port: u16) -> bool {
+        self.range.contains(port) && !self.reserved.contains(port)
+    }
+
+    /// How many ports it may give out.
+    pub fn usable(&self) -> u64 {
+        self.range.size() - self.reserved.count_in(self.range)
+    }
+}
+
 /// Network namespace identity: the inode of `/proc/<pid>/ns/net`. Zero means "the
 /// namespace sockleak itself runs in" when it could not be read.
 pub type NetnsId = u64;

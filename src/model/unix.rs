@@ -202,6 +202,9 @@ pub struct UnixSocket {
     /// Unsent bytes (a listener: 0, not its backlog).
     pub send_q: u32,
     pub netns: NetnsId,
+    /// The uid it was created by (`UNIX_DIAG_UID`, Linux 5.3+); `None` from
+    /// `/proc/net/unix` or an older kernel.
+    pub uid: Option<u32>,
 }
 
 /// What the kernel says of a connected socket's peer.

@@ -8,7 +8,8 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use super::peek::PeekMiss;
-use super::printable;
+use super::unix::Proto;
+use super::{ReservedProblem, printable};
 
 /// At most this many pids are named in a warning; the rest are counted.
 pub const PIDS_SHOWN: usize = 10;
@@ -129,6 +130,8 @@ pub enum Warning {
     },
     /// Unattributed sockets whose uid runs processes with unreadable fd tables.
     UnattributedHeld {
+        /// Which table they are of (TCP, or unix with `--proto unix|all`).
+        proto: Proto,
         sockets: u64,
         /// The processes that may hold them (the first [`PIDS_SHOWN`]) and how many.
         pids: Vec<u32>,
@@ -168,6 +171,7 @@ pub enum Warning {
     /// Unattributed sockets that no (visible) process holds, with the `(uid,
     /// name)` they were created by (the first [`USERS_SHOWN`]).
     UnattributedGone {
+        proto: Proto,
         sockets: u64,
         owners: Vec<(u32, String)>,
         hidepid: bool,
@@ -199,6 +203,12 @@ pub enum Warning {
         /// Why the read stopped short without naming every socket, when it did.
         cause: Option<String>,
     },
+    /// A namespace's `ip_local_reserved_ports` was not read whole: the ports it
+    /// reserves may count as usable in destinations' `ports.range`.
+    ReservedPortsIgnored {
+        netns: u64,
+        problem: ReservedProblem,
+    },
     /// `--peek`: `sockets` with unread bytes were not peeked, for one reason; the
     /// counts and the rest of the report are unaffected.
     PeekMissed {
@@ -220,6 +230,15 @@ pub enum Warning {
 
 fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
+}
+
+/// `unix ` before "socket" in a warning about unix sockets; TCP's warnings keep
+/// the words they always had.
+fn kind_prefix(proto: Proto) -> &'static str {
+    match proto {
+        Proto::Tcp => "",
+        Proto::Unix => "unix ",
+    }
 }
 
 /// `1, 2, 3, ...`: the pids shown, and `...` when there were more.
@@ -299,6 +318,7 @@ impl Warning {
                 *locked = 0;
                 *ages_missing = 0;
             }
+            Warning::ReservedPortsIgnored { .. } => {}
         }
         if let Warning::MalformedLines { shown, .. } = &mut w {
             shown.clear();
@@ -325,6 +345,7 @@ impl Warning {
 
     fn fmt_unattributed_held(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Warning::UnattributedHeld {
+            proto,
             sockets,
             pids,
             processes,
@@ -345,7 +366,8 @@ impl Warning {
         };
         write!(
             f,
-            "{sockets} socket{} unattributed, {how}: {processes} process{} running as {} (pid {}); {}",
+            "{sockets} {}socket{} unattributed, {how}: {processes} process{} running as {} (pid {}); {}",
+            kind_prefix(*proto),
             plural(*sockets, "", "s"),
             plural(*processes as u64, "", "es"),
             owners,
@@ -358,6 +380,7 @@ impl Warning {
 impl Warning {
     fn fmt_unattributed_gone(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Warning::UnattributedGone {
+            proto,
             sockets,
             owners,
             hidepid,
@@ -386,7 +409,8 @@ impl Warning {
         };
         write!(
             f,
-            "{sockets} socket{} unattributed{by}: {holder} ({why})",
+            "{sockets} {}socket{} unattributed{by}: {holder} ({why})",
+            kind_prefix(*proto),
             plural(*sockets, "", "s")
         )
     }
@@ -541,6 +565,20 @@ impl fmt::Display for Warning {
                 "a flight recorder is armed but its records could not be read ({}): run as root to see each group's last exchanges",
                 printable(why)
             ),
+            Warning::ReservedPortsIgnored { netns, problem } => {
+                write!(f, "ip_local_reserved_ports of network namespace {netns}: ")?;
+                match problem {
+                    ReservedProblem::Unreadable(why) => write!(f, "not read ({why})")?,
+                    ReservedProblem::Malformed { entries, first } => write!(
+                        f,
+                        "{entries} malformed entr{} ignored (the first: \"{first}\")",
+                        plural(*entries as u64, "y", "ies")
+                    )?,
+                }
+                f.write_str(
+                    "; ports it reserves may be counted as usable, so a destination's ports range can be larger than what connect() can use",
+                )
+            }
         }
     }
 }
@@ -737,18 +775,37 @@ mod tests {
     }
 
     #[test]
+    fn reserved_ports_warning_says_what_was_ignored() {
+        let (r, problem) = crate::model::ReservedPorts::parse("80,9000-8000,x\u{1b}y,90-95");
+        assert!(r.contains(80) && r.contains(93) && !r.contains(8500));
+        let w = Warning::ReservedPortsIgnored {
+            netns: 7,
+            problem: problem.unwrap(),
+        };
+        assert_eq!(
+            w.to_string(),
+            "ip_local_reserved_ports of network namespace 7: 2 malformed entries ignored (the first: \"9000-8000\"); ports it reserves may be counted as usable, so a destination's ports range can be larger than what connect() can use"
+        );
+        let (_, p) = crate::model::ReservedPorts::parse("x\u{1b}y");
+        assert!(format!("{p:?}").contains("x\\\\x1by"), "{p:?}");
+    }
+
+    #[test]
     fn counts_do_not_make_a_new_warning() {
         let a = Warning::UnattributedGone {
+            proto: Proto::Tcp,
             sockets: 5,
             owners: vec![],
             hidepid: false,
         };
         let b = Warning::UnattributedGone {
+            proto: Proto::Tcp,
             sockets: 6,
             owners: vec![],
             hidepid: false,
         };
         let c = Warning::UnattributedGone {
+            proto: Proto::Tcp,
             sockets: 6,
             owners: vec![],
             hidepid: true,

@@ -397,7 +397,7 @@ fn port_series(out: &mut String, r: &Report, max: u64) {
     header(
         out,
         "sockleak_ephemeral_ports",
-        "Ports in a network namespace's ip_local_port_range (of namespaces with an outbound destination).",
+        "Ports a network namespace's connect() picks from: ip_local_port_range less ip_local_reserved_ports (of namespaces with an outbound destination).",
     );
     let mut ranges: Vec<(NetnsId, u64)> = dests.iter().map(|d| (d.3, d.1)).collect();
     ranges.sort_unstable();

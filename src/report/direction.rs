@@ -22,10 +22,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::{FastMap, FastSet};
-use crate::model::{Direction, NetnsId, PortRange, Socket, TcpState};
+use crate::model::{Direction, LocalPorts, NetnsId, PortRange, Socket, TcpState};
 
 /// The direction of every socket of `sockets`, in order.
-pub fn directions(sockets: &[Socket], ranges: &HashMap<NetnsId, PortRange>) -> Vec<Direction> {
+pub fn directions(sockets: &[Socket], ranges: &HashMap<NetnsId, LocalPorts>) -> Vec<Direction> {
     let listeners = Listeners::of(sockets);
     // Rules 1-3 first; what they leave is decided by fan-in over those same sockets.
     let mut dirs: Vec<Option<Direction>> = sockets.iter().map(|s| listeners.explain(s)).collect();
@@ -46,7 +46,7 @@ pub fn directions(sockets: &[Socket], ranges: &HashMap<NetnsId, PortRange>) -> V
         let r = match range {
             Some((ns, r)) if ns == s.netns => r,
             _ => {
-                let r = ranges.get(&s.netns).copied().unwrap_or_default();
+                let r = ranges.get(&s.netns).map(|p| p.range).unwrap_or_default();
                 range = Some((s.netns, r));
                 r
             }

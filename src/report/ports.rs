@@ -3,33 +3,37 @@
 //! local port for a minute, and `connect()` to that destination fails with
 //! `EADDRNOTAVAIL` once every port of `ip_local_port_range` is taken from one
 //! local address. The 4-tuple space is per destination: ports are shared between
-//! destinations, so the judgement is per remote `ip:port`.
+//! destinations, so the judgement is per remote `ip:port`. Ports listed in
+//! `ip_local_reserved_ports` are never given out: a destination can use the
+//! range less those.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::FastMap;
-use crate::model::{Direction, NetnsId, PortRange, PortUse, Socket, TcpState};
+use crate::model::{Direction, LocalPorts, NetnsId, PortUse, Socket, TcpState};
 
 /// Every outbound destination's port use, by `(netns, remote ip:port)`.
 #[derive(Debug, Default)]
 pub struct PortTable {
     used: FastMap<(NetnsId, SocketAddr), u64>,
-    ranges: HashMap<NetnsId, PortRange>,
+    /// Each namespace's usable ports (range less reserved).
+    usable: HashMap<NetnsId, u64>,
 }
 
 impl PortTable {
     /// Count, for every outbound socket, the local port it holds inside its
-    /// namespace's range, per local address and destination; a destination's use is
-    /// that of the local address holding most of its ports.
+    /// namespace's range and not reserved, per local address and destination; a
+    /// destination's use is that of the local address holding most of its ports.
     pub fn new(
         sockets: &[Socket],
         dirs: &[Direction],
-        ranges: &HashMap<NetnsId, PortRange>,
+        ranges: &HashMap<NetnsId, LocalPorts>,
     ) -> PortTable {
         let mut per_source: FastMap<(NetnsId, IpAddr, SocketAddr), u64> = FastMap::default();
+        let default = LocalPorts::default();
         // Sockets come namespace by namespace: one range lookup per run.
-        let mut range: Option<(NetnsId, PortRange)> = None;
+        let mut range: Option<(NetnsId, &LocalPorts)> = None;
         for (s, d) in sockets.iter().zip(dirs) {
             if *d != Direction::Outbound || s.state == TcpState::Listen {
                 continue;
@@ -37,13 +41,14 @@ impl PortTable {
             let r = match range {
                 Some((ns, r)) if ns == s.netns => r,
                 _ => {
-                    let r = ranges.get(&s.netns).copied().unwrap_or_default();
+                    let r = ranges.get(&s.netns).unwrap_or(&default);
                     range = Some((s.netns, r));
                     r
                 }
             };
-            // A port bound below the range (a fixed source port) takes none of it.
-            if r.contains(s.local.port()) {
+            // A port bound outside the range or to a reserved port (a fixed
+            // source port) takes none of what connect() picks from.
+            if r.assignable(s.local.port()) {
                 *per_source
                     .entry((s.netns, s.local.ip(), s.remote))
                     .or_default() += 1;
@@ -56,7 +61,7 @@ impl PortTable {
         }
         PortTable {
             used,
-            ranges: ranges.clone(),
+            usable: ranges.iter().map(|(ns, p)| (*ns, p.usable())).collect(),
         }
     }
 
@@ -64,7 +69,11 @@ impl PortTable {
     pub fn of(&self, netns: NetnsId, remote: SocketAddr) -> PortUse {
         PortUse {
             used: self.used.get(&(netns, remote)).copied().unwrap_or(0),
-            range: self.ranges.get(&netns).copied().unwrap_or_default().size(),
+            range: self
+                .usable
+                .get(&netns)
+                .copied()
+                .unwrap_or_else(|| LocalPorts::default().usable()),
         }
     }
 }
@@ -72,6 +81,7 @@ impl PortTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{PortRange, ReservedPorts};
 
     fn sock(state: TcpState, local: &str, remote: &str) -> Socket {
         Socket::for_test(state, local, remote)
@@ -90,11 +100,14 @@ mod tests {
         s.push(sock(TcpState::Established, "10.0.0.1:900", dest));
         s.push(sock(TcpState::TimeWait, "10.0.0.1:40000", "10.0.0.6:80"));
         let dirs = vec![Direction::Outbound; s.len()];
-        let ranges: HashMap<NetnsId, PortRange> = [(
+        let ranges: HashMap<NetnsId, LocalPorts> = [(
             1,
-            PortRange {
-                low: 40000,
-                high: 40099,
+            LocalPorts {
+                range: PortRange {
+                    low: 40000,
+                    high: 40099,
+                },
+                reserved: Default::default(),
             },
         )]
         .into();
@@ -116,6 +129,34 @@ mod tests {
                 .used,
             0
         );
+    }
+
+    #[test]
+    fn reserved_ports_are_neither_usable_nor_used() {
+        let dest = "10.0.0.5:80";
+        // 40000-40049 with 40000-40039 reserved: connect() has 10 ports.
+        let (reserved, problem) = ReservedPorts::parse("8080,40000-40039\n");
+        assert_eq!(problem, None);
+        let ranges: HashMap<NetnsId, LocalPorts> = [(
+            1,
+            LocalPorts {
+                range: PortRange {
+                    low: 40000,
+                    high: 40049,
+                },
+                reserved,
+            },
+        )]
+        .into();
+        // Ten picked by connect(), and one bound to a reserved port by hand.
+        let mut s: Vec<Socket> = (40040..40050)
+            .map(|p| sock(TcpState::TimeWait, &format!("10.0.0.1:{p}"), dest))
+            .collect();
+        s.push(sock(TcpState::Established, "10.0.0.1:40001", dest));
+        let dirs = vec![Direction::Outbound; s.len()];
+        let u = PortTable::new(&s, &dirs, &ranges).of(1, dest.parse().unwrap());
+        assert_eq!((u.used, u.range), (10, 10));
+        assert_eq!(u.flag(), crate::model::watch::Flag::Full);
     }
 
     #[test]

@@ -56,14 +56,22 @@
       Set the soft RLIMIT_NOFILE to L, hold one loopback connection (both ends),
       then open /dev/null until K fds are open. Prints {"pid", "open", "limit"}.
 
-  peer.py per-request --ports LOW-HIGH [--interval S] [--port P] [--name N]
+  peer.py per-request --ports LOW-HIGH [--reserved LIST] [--interval S] [--port P] [--name N]
       Inside a fresh `unshare --net` (root): bring `lo` up, narrow this namespace's
-      ip_local_port_range to LOW-HIGH and turn its tcp_tw_reuse off, serve HTTP/1.1
+      ip_local_port_range to LOW-HIGH (and set its ip_local_reserved_ports to
+      LIST, e.g. 40000-40039,40090-40099) and turn its tcp_tw_reuse off, serve HTTP/1.1
       keep-alive on 127.0.0.1:P (8080; outside the range) with http.server, and every S
       seconds (0.1) make one request with http.client on a new connection that the
       client then closes: a connection per request, each leaving a TIME_WAIT on the
       client side. Prints {"pid", "port"}, {"requests": n} after each request, and
       {"failed": n, "errno": name, "unix_time": t} when connect() fails; then holds.
+
+  peer.py flood HOST:PORT --conns N [--secs S] [--rate R] [--name NAME]
+      An idle-connection flood: raise its own fd limit, open N connections to
+      HOST:PORT that never send a byte, and for S seconds (60) open a new one for
+      each the server closes, at most R a second (2000). Prints {"pid", "open"}
+      once the N connects have finished (or after 15 s), then holds the rest
+      until S seconds have passed, when it closes them all and exits.
 
 Every process exits when its stdin closes (the test dropped it) or its parent dies.
 --pdeathsig (any command): also be killed when the test process dies, even while
@@ -356,6 +364,10 @@ def per_request(args):
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as f:
         f.write(f"{low} {high}")
+    reserved = opt(args, "--reserved")
+    if reserved:
+        with open("/proc/sys/net/ipv4/ip_local_reserved_ports", "w") as f:
+            f.write(reserved)
     with open("/proc/sys/net/ipv4/tcp_tw_reuse", "w") as f:
         f.write("0")
 
@@ -393,6 +405,61 @@ def per_request(args):
         time.sleep(3600)
 
 
+def flood(args):
+    import resource, selectors
+    host, port = args[0].rsplit(":", 1)
+    addr = (host, int(port))
+    n = int(opt(args, "--conns"))
+    secs = float(opt(args, "--secs", "60"))
+    rate = float(opt(args, "--rate", "2000"))
+    want = n + 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
+    sel = selectors.DefaultSelector()
+    end = time.monotonic() + secs
+
+    def connect():
+        s = socket.socket(family(host), socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.connect_ex(addr)
+        # Readable when the server closes it (EOF or reset): then replaced.
+        sel.register(s, selectors.EVENT_READ)
+
+    for _ in range(n):
+        connect()
+    # Wait for every connect to finish: writable once established.
+    pending = [k.fileobj for k in sel.get_map().values()]
+    deadline = time.monotonic() + 15
+    while pending and time.monotonic() < deadline:
+        still = []
+        for s in pending:
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            try:
+                s.getpeername()
+            except OSError:
+                if err == 0:
+                    still.append(s)
+        pending = still
+        if pending:
+            time.sleep(0.05)
+    say({"pid": os.getpid(), "open": n - len(pending)})
+    budget, last = 0.0, time.monotonic()
+    while time.monotonic() < end:
+        now = time.monotonic()
+        budget = min(rate, budget + (now - last) * rate)
+        last = now
+        for key, _ in sel.select(timeout=0.05):
+            sel.unregister(key.fileobj)
+            key.fileobj.close()
+            if budget >= 1:
+                budget -= 1
+                connect()
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()
+    os._exit(0)
+
+
 def main():
     if "--pdeathsig" in sys.argv:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -400,7 +467,8 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     set_name(opt(args, "--name"))
     {"listen": listen, "connect": connect, "churn": churn, "pair": pair, "swap": swap,
-     "reset": reset, "fdlimit": fdlimit, "per-request": per_request}[cmd](args)
+     "reset": reset, "fdlimit": fdlimit, "per-request": per_request,
+     "flood": flood}[cmd](args)
 
 
 if __name__ == "__main__":
