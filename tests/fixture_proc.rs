@@ -194,8 +194,8 @@ fn table_output_is_plain_when_piped() {
         ["PID", "PROCESS", "USER", "DIR", "ENDPOINT", "CLOSE_WAIT"]
     );
     assert_eq!(
-        &header[header.len() - 4..],
-        ["TOTAL", "RECV-Q", "OLDEST_CW", "IDLE"]
+        &header[header.len() - 5..],
+        ["TOTAL", "RECV-Q", "OLDEST_CW", "IDLE", "VERDICT"]
     );
     let first: Vec<&str> = lines[1].split_whitespace().collect();
     assert_eq!(

@@ -21,7 +21,9 @@ use sockleak::model::warning::Warning;
 use sockleak::model::{Process, Socket, Source, TcpState};
 use sockleak::policy::levels::{self, Levels, Threshold};
 use sockleak::policy::pool::PoolSizes;
+use sockleak::policy::rank;
 use sockleak::policy::tracker::{Policy, Tracker};
+use sockleak::policy::verdict::{self, VerdictPolicy};
 use sockleak::render::frame::{self, FrameOptions};
 use sockleak::render::prometheus::PromOptions;
 use sockleak::render::table::TableOptions;
@@ -321,6 +323,8 @@ fn unix_report(tcp: bool) -> Report {
     let mut r = sockleak::report::aggregate(&unix_collection(), &DEFAULT_GROUP_BY, &filters);
     r.time = "2026-12-02T12:00:00Z".to_string();
     r.host = "golden-host".to_string();
+    verdict::attach(&mut r, &VerdictPolicy::default());
+    rank::worst_first(&mut r);
     r
 }
 
@@ -364,12 +368,15 @@ fn unix_groups() {
     );
 }
 
-/// The report of [`collection`], with the clock and host name fixed.
+/// The report of [`collection`], with the clock and host name fixed, judged as
+/// a snapshot judges it (default `--leak-after`, no pool) and ranked worst first.
 fn report(leaked: u64) -> Report {
     let mut r =
         sockleak::report::aggregate(&collection(leaked), &DEFAULT_GROUP_BY, &Filters::default());
     r.time = "2026-12-02T12:00:00Z".to_string();
     r.host = "golden-host".to_string();
+    verdict::attach(&mut r, &VerdictPolicy::default());
+    rank::worst_first(&mut r);
     r
 }
 
@@ -426,6 +433,35 @@ fn table() {
         fit: None,
     });
     golden("table-top2.txt", &top2.render(&r).unwrap());
+}
+
+/// The snapshot table fitted to 80, 120 and 200 columns: nothing wider, the
+/// verdict and endpoint (with its direction) on every row, cut text marked.
+#[test]
+fn table_fits_the_terminal() {
+    let r = report(12);
+    for width in [80, 120, 200] {
+        let t = Renderer::Table(TableOptions {
+            top: 20,
+            header: true,
+            color: false,
+            more_hint: TableOptions::TOP_HINT,
+            fit: Some((width, TcpState::CloseWait)),
+        });
+        let out = t.render(&r).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        for line in text.lines() {
+            let cols = sockleak::render::visible_width(line);
+            assert!(cols <= width, "{cols} columns at {width}: {line}");
+        }
+        let first = text.lines().nth(1).unwrap();
+        assert!(first.ends_with(" leak"), "{first}");
+        assert!(
+            first.contains("outbound  10.0.0.5:8080") || first.contains("→10.0.0.5:8080"),
+            "{first}"
+        );
+        golden(&format!("table-{width}.txt"), &out);
+    }
 }
 
 #[test]
@@ -504,9 +540,15 @@ fn watch_frame_at_80_columns() {
     });
     let mut out = Vec::new();
     let mut alerts = Vec::new();
+    let verdicts = VerdictPolicy {
+        pools: pools.clone(),
+        ..VerdictPolicy::default()
+    };
     for (i, leaked) in [6u64, 9, 12, 16].into_iter().enumerate() {
         let mut r = report(leaked);
-        let rises = tracker.update(&mut r, i as f64 * 2.0);
+        let mut rises = tracker.update(&mut r, i as f64 * 2.0);
+        verdict::attach(&mut r, &verdicts);
+        rank::flagged_first(&mut r, &mut rises);
         for rise in &rises {
             let g = &r.groups[rise.group];
             alerts.push(frame::alert_line(&r, g, rise.from, TcpState::CloseWait));

@@ -12,7 +12,7 @@ use anyhow::Result;
 use crate::config::{Check, CheckOutput};
 use crate::exit;
 use crate::output;
-use crate::policy::levels;
+use crate::policy::{levels, rank, verdict};
 use crate::render::{self, check::plugin_text};
 
 pub fn run(mut c: Check) -> Result<i32> {
@@ -26,7 +26,7 @@ pub fn run(mut c: Check) -> Result<i32> {
             }
         };
     }
-    let report = c.sampler.take()?;
+    let report = judged(&mut c)?;
     let verdict = levels::judge(&report, &c.levels);
     let written = match &c.output {
         CheckOutput::Lines if verdict.breaches.is_empty() => Ok(()),
@@ -50,8 +50,16 @@ pub fn run(mut c: Check) -> Result<i32> {
     }
 }
 
+/// A snapshot with every group's verdict, worst first.
+fn judged(c: &mut Check) -> Result<crate::model::report::Report> {
+    let mut report = c.sampler.take()?;
+    verdict::attach(&mut report, &c.verdicts);
+    rank::worst_first(&mut report);
+    Ok(report)
+}
+
 fn nagios(c: &mut Check) -> Result<i32> {
-    let report = c.sampler.take()?;
+    let report = judged(c)?;
     let verdict = levels::judge(&report, &c.levels);
     let text = render::check::nagios(&report, &c.levels, &verdict);
     match output::emit(c.output_file.as_deref(), text.as_bytes()) {

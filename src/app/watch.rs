@@ -19,6 +19,7 @@ use crate::model::warning::Warning;
 use crate::model::watch::Flag;
 use crate::policy::rank::{self, FdLimits, PortLimits};
 use crate::policy::tracker::{Rise, Tracker};
+use crate::policy::verdict::{self, VerdictPolicy};
 use crate::render::{self, frame, json};
 use crate::report::Sampler;
 
@@ -42,7 +43,7 @@ pub fn run(mut w: Watch) -> Result<i32> {
             rises,
             near_limit,
             ports,
-        } = sample(&mut w.sampler, &mut tracker, &mut limits, start)?;
+        } = sample(&mut w.sampler, &mut tracker, &mut limits, &w.verdicts, start)?;
         // The NDJSON line only when something writes it: serialising every group of
         // every sample for nothing would be the most expensive part of a table view.
         let line = if w.record.is_some() || w.format == WatchFormat::Json {
@@ -132,6 +133,7 @@ fn sample(
     sampler: &mut Sampler,
     tracker: &mut Tracker,
     limits: &mut Limits,
+    verdicts: &VerdictPolicy,
     start: Instant,
 ) -> Result<Judged> {
     let mut c = sampler.collector.collect()?;
@@ -143,6 +145,7 @@ fn sample(
     let mut report = sampler.aggregate(&c);
     drop(c);
     let mut rises = tracker.update(&mut report, now);
+    verdict::attach(&mut report, verdicts);
     rank::flagged_first(&mut report, &mut rises);
     let near_limit = limits.fds.update(&report);
     let ports = limits.ports.update(&report);

@@ -12,6 +12,7 @@ use crate::config::generate::hinted;
 use crate::filter::{self, RemoteFilter};
 use crate::model::TcpState;
 use crate::model::report::GroupField;
+use crate::model::verdict::Level;
 use crate::policy::levels::Threshold;
 use crate::policy::pool::PoolRule;
 
@@ -328,16 +329,22 @@ pub struct WatchArgs {
 }
 
 #[derive(Debug, Args, Clone)]
-#[command(next_help_heading = "Checks")]
+#[command(next_help_heading = "Verdicts and checks")]
 pub struct CheckArgs {
-    /// Breach when a group's --metric count reaches N, or P% of --pool-size. Silent and
-    /// exit 0 when healthy; one line per breaching group and exit 1 otherwise.
-    #[arg(long, value_name = "N|P%", conflicts_with = "watch", value_parser = parse_threshold, allow_negative_numbers = true)]
+    /// Breach when a group is judged a leak (or suspect), its --metric count reaches N,
+    /// or P% of --pool-size. Silent and exit 0 when healthy; one line per breaching
+    /// group and exit 1 otherwise.
+    #[arg(long, value_name = "leak|suspect|N|P%", conflicts_with = "watch", value_parser = parse_threshold, allow_negative_numbers = true)]
     pub threshold: Option<Threshold>,
 
     /// Exit 2 for groups at or over this level.
-    #[arg(long, value_name = "N|P%", conflicts_with = "watch", value_parser = parse_threshold, allow_negative_numbers = true)]
+    #[arg(long, value_name = "leak|suspect|N|P%", conflicts_with = "watch", value_parser = parse_threshold, allow_negative_numbers = true)]
     pub critical: Option<Threshold>,
+
+    /// A group whose CLOSE_WAIT sockets are idle this long is a leak (verdict
+    /// `leak`): 30s, 5m, 2h, or seconds.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, allow_negative_numbers = true)]
+    pub leak_after: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -612,11 +619,14 @@ fn parse_threshold(s: &str) -> Result<Threshold, String> {
     if s.ends_with('%') {
         return parse_percent(s).map(Threshold::Percent);
     }
+    if let Ok(level @ (Level::Leak | Level::Suspect)) = s.parse::<Level>() {
+        return Ok(Threshold::Verdict(level));
+    }
     s.parse::<u64>()
         .ok()
         .filter(|n| *n > 0)
         .map(Threshold::Count)
-        .ok_or_else(|| format!("'{s}' is not a threshold (expected a count such as 100, or a share of --pool-size such as 75%)"))
+        .ok_or_else(|| format!("'{s}' is not a threshold (expected leak or suspect, a count such as 100, or a share of --pool-size such as 75%)"))
 }
 
 fn parse_pool(s: &str) -> Result<PoolRule, String> {
@@ -665,6 +675,11 @@ mod tests {
     fn thresholds() {
         assert_eq!(parse_threshold("75%"), Ok(Threshold::Percent(75.0)));
         assert_eq!(parse_threshold("10"), Ok(Threshold::Count(10)));
+        assert_eq!(
+            parse_threshold("leak"),
+            Ok(Threshold::Verdict(Level::Leak))
+        );
+        assert!(parse_threshold("ok").is_err());
         assert!(parse_threshold("120%").is_err());
         assert!(parse_threshold("0").is_err());
     }

@@ -24,6 +24,7 @@ use crate::model::unix::Protos;
 use crate::policy::levels::{Levels, Threshold};
 use crate::policy::pool::{PoolRule, PoolSizes};
 use crate::policy::tracker::Policy;
+use crate::policy::verdict::VerdictPolicy;
 use crate::render::prometheus::PromOptions;
 use crate::render::table::TableOptions;
 use crate::render::{self, Renderer};
@@ -59,6 +60,8 @@ pub struct PoolLog {
 #[derive(Debug)]
 pub struct Snapshot {
     pub sampler: Sampler,
+    /// What each group's verdict is judged against.
+    pub verdicts: VerdictPolicy,
     pub renderer: Renderer,
     pub output_file: Option<PathBuf>,
 }
@@ -78,6 +81,7 @@ pub enum CheckOutput {
 #[derive(Debug)]
 pub struct Check {
     pub sampler: Sampler,
+    pub verdicts: VerdictPolicy,
     pub levels: Levels,
     pub output: CheckOutput,
     pub output_file: Option<PathBuf>,
@@ -99,6 +103,7 @@ pub struct Watch {
     pub interval: f64,
     pub count: Option<u64>,
     pub policy: Policy,
+    pub verdicts: VerdictPolicy,
     pub format: WatchFormat,
     pub record: Option<(PathBuf, File)>,
     pub on_flag: Option<String>,
@@ -214,6 +219,7 @@ fn snapshot(cli: &Cli) -> Result<Config> {
     sampler.peek = peek::options(&cli.peek, &cli.collect)?;
     Ok(Config::Snapshot(Snapshot {
         sampler,
+        verdicts: verdicts(cli, pools.clone()),
         renderer: renderer(cli, pools),
         output_file: cli.output.output_file.clone(),
     }))
@@ -235,8 +241,22 @@ fn renderer(cli: &Cli, pools: PoolSizes) -> Renderer {
             header: !cli.output.no_header,
             color: render::use_color() && cli.output.output_file.is_none(),
             more_hint: TableOptions::TOP_HINT,
-            fit: None,
+            fit: table_width(cli).map(|w| (w, cli.watch.metric)),
         }),
+    }
+}
+
+/// The width a snapshot's table is fitted to: `COLUMNS` when set to a number,
+/// else the terminal's on stdout. A pipe or `--output-file` without `COLUMNS` is
+/// never cut (awk and files get every column).
+fn table_width(cli: &Cli) -> Option<usize> {
+    if cli.output.output_file.is_some() {
+        return None;
+    }
+    let columns = std::env::var("COLUMNS").ok();
+    match columns.and_then(|c| c.trim().parse::<usize>().ok()) {
+        Some(w) if w > 0 => Some(w),
+        _ => render::terminal_size().map(|(cols, _)| cols),
     }
 }
 
@@ -253,10 +273,21 @@ fn check(cli: &Cli) -> Result<Config> {
     };
     Ok(Config::Check(Check {
         sampler,
+        verdicts: verdicts(cli, levels.pools.clone()),
         levels,
         output,
         output_file: cli.output.output_file.clone(),
     }))
+}
+
+/// What verdicts are judged against: `--leak-after`, `--metric`, the pools.
+fn verdicts(cli: &Cli, pools: PoolSizes) -> VerdictPolicy {
+    VerdictPolicy {
+        leak_after: cli.check.leak_after,
+        metric: cli.watch.metric,
+        pools,
+        warn_pct: cli.watch.warn_at,
+    }
 }
 
 /// Every `--pool-size`, checked: one bare default at most, each endpoint once.
@@ -302,6 +333,9 @@ fn levels(cli: &Cli) -> Result<Levels, UsageError> {
             (Some(rw), Some(rc), _, _) => (rc < rw).then(|| (rc.to_string(), rw.to_string())),
             (_, _, Threshold::Percent(pw), Threshold::Percent(pc)) => {
                 (pc < pw).then(|| (format!("{pc}%"), format!("{pw}%")))
+            }
+            (_, _, Threshold::Verdict(lw), Threshold::Verdict(lc)) => {
+                (lc < lw).then(|| (lc.to_string(), lw.to_string()))
             }
             _ => None,
         },
@@ -364,9 +398,10 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
         policy: Policy {
             metric: cli.watch.metric,
             window: Duration::from_secs_f64(window),
-            pools,
+            pools: pools.clone(),
             warn_pct: cli.watch.warn_at,
         },
+        verdicts: verdicts(cli, pools),
         format,
         record,
         on_flag: cli.watch.on_flag.clone(),

@@ -7,6 +7,7 @@ pub mod peek;
 pub mod report;
 pub mod scan;
 pub mod unix;
+pub mod verdict;
 pub mod warning;
 pub mod watch;
 
@@ -358,6 +359,17 @@ pub struct Process {
     /// Its open fds against its soft RLIMIT_NOFILE; `None` when either could not
     /// be read.
     pub fds: Option<FdUsage>,
+}
+
+/// Seconds as a compact age: `42s`, `4m05s`, `2h13m`, `3d04h`.
+pub fn human_age(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
 }
 
 /// A process's open file descriptors and its soft `RLIMIT_NOFILE`: every fd leak

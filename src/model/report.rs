@@ -16,6 +16,7 @@ use super::container::Container;
 use super::peek::Unread;
 use super::scan::ScanInfo;
 use super::unix::{Peer, Proto, UnixEndpoint, UnixTotals};
+use super::verdict::Verdict;
 use super::warning::Warning;
 use super::watch::WatchStats;
 use super::{Direction, FdUsage, NetnsId, PortUse, Source, StateCounts, TcpState};
@@ -235,6 +236,30 @@ pub struct Group {
     /// frequent first; absent without `--peek`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unread: Option<Vec<Unread>>,
+    /// Extension: `leak`, `suspect` or `ok`, and why (`policy::verdict`); absent
+    /// from a report nothing judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// The idle ages the verdict needs (not part of the JSON document).
+    #[serde(skip)]
+    pub idle: IdleAges,
+}
+
+/// Every idle age of a group's CLOSE_WAIT and ESTABLISHED sockets that has one,
+/// in milliseconds, ascending: what [`crate::policy::verdict`] counts sockets
+/// past `--leak-after` and an idle checkout's peers by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdleAges {
+    pub close_wait: Vec<u32>,
+    pub established: Vec<u32>,
+}
+
+impl IdleAges {
+    /// Sort both lists (once the group is complete).
+    pub fn sort(&mut self) {
+        self.close_wait.sort_unstable();
+        self.established.sort_unstable();
+    }
 }
 
 impl Group {
@@ -299,6 +324,8 @@ impl Group {
             cmdline: None,
             watch: None,
             unread: None,
+            verdict: None,
+            idle: IdleAges::default(),
             key,
         }
     }

@@ -11,14 +11,29 @@ use crate::model::{FdUsage, NetnsId};
 
 use super::tracker::Rise;
 
-/// Rank flagged groups first (full, warn, growing, then ok), keeping the report's
-/// order (its `--metric` ranking) among equal flags, and point `rises` at the
-/// groups' new places.
+/// Rank the worst verdict first (leak, suspect, then ok), keeping the report's
+/// order (its `--metric` ranking) among equal verdicts.
+pub fn worst_first(report: &mut Report) {
+    // Stable: equal verdicts keep their rank.
+    report
+        .groups
+        .sort_by_key(|g| std::cmp::Reverse(g.verdict.as_ref().map(|v| v.level)));
+}
+
+/// Rank the worst verdict first, then flagged groups (full, warn, growing, then
+/// ok), keeping the report's order (its `--metric` ranking) among equals, and
+/// point `rises` at the groups' new places.
 pub fn flagged_first(report: &mut Report, rises: &mut [Rise]) {
-    let flag = |i: usize| report.groups[i].watch.as_ref().map_or(Flag::Ok, |w| w.flag);
+    let rank = |i: usize| {
+        let g = &report.groups[i];
+        (
+            g.verdict.as_ref().map(|v| v.level),
+            g.watch.as_ref().map_or(Flag::Ok, |w| w.flag),
+        )
+    };
     let mut order: Vec<usize> = (0..report.groups.len()).collect();
-    // Stable: equal flags keep their rank.
-    order.sort_by_key(|&i| std::cmp::Reverse(flag(i)));
+    // Stable: equals keep their rank.
+    order.sort_by_key(|&i| std::cmp::Reverse(rank(i)));
     if order.iter().enumerate().all(|(new, old)| new == *old) {
         return;
     }

@@ -6,30 +6,37 @@ use std::fmt::Write as _;
 use super::describe::{describe, unread_note};
 use crate::model::TcpState;
 use crate::model::report::Report;
-use crate::policy::levels::{Levels, Severity, Verdict};
+use crate::policy::levels::{Levels, Reached, Severity, Verdict};
 
-/// One line per breaching group.
+/// One line per breaching group: `WARNING pid 7 app outbound 10.0.0.5:80: 12
+/// close_wait >= threshold 10`, or for a verdict threshold `WARNING ...: leak:
+/// 12 close_wait idle over 5m (oldest 14m05s)` (every reason, `; `-separated).
 pub fn breach_lines(v: &Verdict, l: &Levels, r: &Report) -> String {
     let mut out = String::new();
-    for (g, sev, level) in &v.breaches {
+    for (g, sev, reached) in &v.breaches {
         let word = match sev {
             Severity::Warning => "WARNING",
             Severity::Critical => "CRITICAL",
         };
-        let _ = writeln!(
-            out,
-            "{word} {}: {} {} >= {} {}{}",
-            describe(g, r),
-            g.states.get(l.metric),
-            l.metric.snake(),
-            if *sev == Severity::Critical {
-                "critical"
-            } else {
-                "threshold"
-            },
-            level,
-            unread_note(g),
-        );
+        let what = match reached {
+            Reached::Count(level) => format!(
+                "{} {} >= {} {level}",
+                g.states.get(l.metric),
+                l.metric.snake(),
+                if *sev == Severity::Critical {
+                    "critical"
+                } else {
+                    "threshold"
+                },
+            ),
+            Reached::Verdict(level) => {
+                let reasons = g.verdict.as_ref().map_or_else(Vec::new, |v| {
+                    v.reasons.iter().map(ToString::to_string).collect()
+                });
+                format!("{level}: {}", reasons.join("; "))
+            }
+        };
+        let _ = writeln!(out, "{word} {}: {what}{}", describe(g, r), unread_note(g));
     }
     out
 }

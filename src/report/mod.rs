@@ -27,7 +27,7 @@ mod ports;
 use crate::collect::{Collection, Collector};
 use crate::filter::Filters;
 use crate::model::report::{
-    Attribution, Group, GroupField, GroupKey, RemoteKey, Report, SCHEMA_VERSION, Totals,
+    Attribution, Group, GroupField, GroupKey, IdleAges, RemoteKey, Report, SCHEMA_VERSION, Totals,
 };
 use crate::model::{Direction, NetnsId, Process, Socket, Source, StateCounts, TcpState};
 /// What every command samples with: the collector (with its caches), the `--by`
@@ -81,6 +81,7 @@ struct Acc {
     oldest_close_wait_idle_ms: Option<u32>,
     oldest_idle_ms: Option<u32>,
     pids: Vec<u32>,
+    idle: IdleAges,
 }
 
 /// Per-process values shared by every key built for that process.
@@ -360,6 +361,11 @@ impl Acc {
             if s.state.has_idle_age() {
                 self.oldest_idle_ms = oldest(self.oldest_idle_ms, idle);
             }
+            match s.state {
+                TcpState::CloseWait => self.idle.close_wait.push(idle),
+                TcpState::Established => self.idle.established.push(idle),
+                _ => {}
+            }
         }
     }
 }
@@ -514,6 +520,12 @@ fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_know
         peer: None,
         watch: None,
         unread: None,
+        verdict: None,
+        idle: {
+            let mut idle = acc.idle;
+            idle.sort();
+            idle
+        },
         key,
     }
 }
