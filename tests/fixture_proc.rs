@@ -209,7 +209,24 @@ fn table_output_is_plain_when_piped() {
             .starts_with("host: 17 sockets (5 close_wait")
     );
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("warning: 1 malformed line"), "{stderr}");
+    assert_eq!(
+        stderr,
+        "warning: 1 malformed line in the TCP table not counted (-v lists them)\n\
+         warning: 1 socket unattributed: no process holds it (closed during the scan)\n",
+        "one short line per warning by default"
+    );
+    // -v explains each in full; -q says nothing.
+    let out = run(&["--proc-root", &r, "-v"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("warning: 1 malformed line in the TCP table not counted: ")
+            && stderr.contains("net/tcp line 15: bad address 'this'"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+    let out = run(&["--proc-root", &r, "-q"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), "");
 
     let out = run(&["--proc-root", &r, "--no-header", "--top", "2"]);
     let text = String::from_utf8(out.stdout).unwrap();

@@ -27,7 +27,8 @@ use sockleak::policy::verdict::{self, VerdictPolicy};
 use sockleak::render::frame::{self, FrameOptions};
 use sockleak::render::prometheus::PromOptions;
 use sockleak::render::table::TableOptions;
-use sockleak::render::{Renderer, check};
+use sockleak::model::watch::{Alert, AlertKind};
+use sockleak::render::{Renderer, WarningStyle, check};
 
 const NS: u64 = 4026531840;
 
@@ -551,7 +552,10 @@ fn watch_frame_at_80_columns() {
         rank::flagged_first(&mut r, &mut rises);
         for rise in &rises {
             let g = &r.groups[rise.group];
-            alerts.push(frame::alert_line(&r, g, rise.from, TcpState::CloseWait));
+            alerts.push(Alert {
+                kind: AlertKind::Pool,
+                line: frame::alert_line(&r, g, rise.from, TcpState::CloseWait),
+            });
         }
         let opts = FrameOptions {
             sample: i as u64 + 1,
@@ -564,11 +568,84 @@ fn watch_frame_at_80_columns() {
             tty: true,
             size: Some((80, 24)),
             recent_alerts: &alerts,
+            warnings: WarningStyle::Short,
         };
         out = frame::frame(&r, &opts).unwrap();
     }
     golden("watch-frame-80x24.txt", &out);
-    golden("watch-alerts.txt", (alerts.join("\n") + "\n").as_bytes());
+    let lines: Vec<&str> = alerts.iter().map(|a| a.line.as_str()).collect();
+    golden("watch-alerts.txt", (lines.join("\n") + "\n").as_bytes());
+}
+
+/// `--watch` at 80x15 with five alerts (three about fd limits of other
+/// processes, two pool alerts) and a warning: the table keeps at least half
+/// the screen, the pool alerts come first, the rest is summarised, and no line
+/// is wider than the terminal.
+#[test]
+fn watch_frame_at_80x15_with_five_alerts() {
+    let pools = PoolSizes::new(vec!["20".parse().unwrap()]);
+    let mut tracker = Tracker::new(Policy {
+        metric: TcpState::CloseWait,
+        window: Duration::from_secs(60),
+        pools: pools.clone(),
+        warn_pct: 75.0,
+    });
+    let verdicts = VerdictPolicy {
+        pools: pools.clone(),
+        ..VerdictPolicy::default()
+    };
+    let fd = |pid: u32| Alert {
+        kind: AlertKind::FdLimit,
+        line: format!(
+            "2026-12-02T12:00:00Z sockleak: fd limit: pid {pid} java inbound 10.0.0.2:8443: 950 of 1024 fds open (93%)"
+        ),
+    };
+    let mut alerts = vec![fd(901), fd(902)];
+    let mut out = Vec::new();
+    for (i, leaked) in [6u64, 9, 16].into_iter().enumerate() {
+        let mut r = report(leaked);
+        let mut rises = tracker.update(&mut r, i as f64 * 2.0);
+        verdict::attach(&mut r, &verdicts);
+        rank::flagged_first(&mut r, &mut rises);
+        for rise in &rises {
+            let g = &r.groups[rise.group];
+            alerts.push(Alert {
+                kind: AlertKind::Pool,
+                line: frame::alert_line(&r, g, rise.from, TcpState::CloseWait),
+            });
+        }
+        if i == 1 {
+            alerts.push(fd(903));
+        }
+        let opts = FrameOptions {
+            sample: i as u64 + 1,
+            interval: 2.0,
+            pools: &pools,
+            metric: TcpState::CloseWait,
+            top: 20,
+            header: true,
+            color: false,
+            tty: true,
+            size: Some((80, 15)),
+            recent_alerts: &alerts,
+            warnings: WarningStyle::Short,
+        };
+        out = frame::frame(&r, &opts).unwrap();
+    }
+    assert_eq!(alerts.len(), 5, "two pool alerts and three fd-limit alerts");
+    let text = String::from_utf8(out.clone()).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(lines.len() <= 15, "{text}");
+    for l in &lines {
+        let l = l.trim_start_matches("\x1b[H\x1b[2J");
+        assert!(sockleak::render::visible_width(l) <= 80, "{l}");
+    }
+    let table = lines.iter().take_while(|l| !l.starts_with("host:")).count() + 1;
+    assert!(table * 2 >= 15, "the table keeps half the screen: {text}");
+    assert!(lines[2].starts_with("4242 "), "row 1 of the table: {text}");
+    let alerts_at = lines.iter().position(|l| l.starts_with("recent alerts")).unwrap();
+    assert!(lines[alerts_at + 1].contains("-> "), "a pool alert first: {text}");
+    golden("watch-frame-80x15.txt", &out);
 }
 
 /// `--peek` summaries on the report, as `report::peek` attaches them: the

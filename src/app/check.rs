@@ -33,7 +33,7 @@ pub fn run(mut c: Check) -> Result<i32> {
         CheckOutput::Lines => {
             let text = render::check::breach_lines(&verdict, &c.levels, &report);
             let r = output::emit(c.output_file.as_deref(), text.as_bytes());
-            render::print_warnings(&report.warnings);
+            render::print_warnings(&report.warnings, c.warnings);
             r
         }
         CheckOutput::Report(renderer) => {

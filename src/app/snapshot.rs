@@ -17,7 +17,7 @@ pub fn run(mut s: Snapshot) -> Result<i32> {
     // After the table, next to the footer, where they are read; the machine
     // formats carry them inside.
     if s.renderer.warns_on_stderr() {
-        render::print_warnings(&report.warnings);
+        render::print_warnings(&report.warnings, s.warnings);
     }
     Ok(exit::OK)
 }

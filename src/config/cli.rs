@@ -264,6 +264,15 @@ pub struct OutputArgs {
     #[arg(long)]
     pub no_header: bool,
 
+    /// Explain each warning in full (what was not seen, why, and how to see it)
+    /// instead of one short line.
+    #[arg(short = 'v', long, alias = "verbose", conflicts_with = "quiet")]
+    pub explain: bool,
+
+    /// No warnings on stderr or in the --watch frame (JSON still carries them).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
     /// Write the output atomically to PATH instead of stdout (for node_exporter's
     /// textfile collector).
     #[arg(long, value_name = "PATH")]

@@ -27,7 +27,7 @@ use crate::policy::tracker::Policy;
 use crate::policy::verdict::VerdictPolicy;
 use crate::render::prometheus::PromOptions;
 use crate::render::table::TableOptions;
-use crate::render::{self, Renderer};
+use crate::render::{self, Renderer, WarningStyle};
 use crate::report::Sampler;
 use cli::{Cli, CollectArgs, Format, NetnsArg, ProtoArg, SourceArg, ViewArgs};
 
@@ -63,6 +63,7 @@ pub struct Snapshot {
     /// What each group's verdict is judged against.
     pub verdicts: VerdictPolicy,
     pub renderer: Renderer,
+    pub warnings: WarningStyle,
     pub output_file: Option<PathBuf>,
 }
 
@@ -82,6 +83,7 @@ pub enum CheckOutput {
 pub struct Check {
     pub sampler: Sampler,
     pub verdicts: VerdictPolicy,
+    pub warnings: WarningStyle,
     pub levels: Levels,
     pub output: CheckOutput,
     pub output_file: Option<PathBuf>,
@@ -104,6 +106,7 @@ pub struct Watch {
     pub count: Option<u64>,
     pub policy: Policy,
     pub verdicts: VerdictPolicy,
+    pub warnings: WarningStyle,
     pub format: WatchFormat,
     pub record: Option<(PathBuf, File)>,
     pub on_flag: Option<String>,
@@ -220,6 +223,7 @@ fn snapshot(cli: &Cli) -> Result<Config> {
     Ok(Config::Snapshot(Snapshot {
         sampler,
         verdicts: verdicts(cli, pools.clone()),
+        warnings: warning_style(cli),
         renderer: renderer(cli, pools),
         output_file: cli.output.output_file.clone(),
     }))
@@ -274,10 +278,20 @@ fn check(cli: &Cli) -> Result<Config> {
     Ok(Config::Check(Check {
         sampler,
         verdicts: verdicts(cli, levels.pools.clone()),
+        warnings: warning_style(cli),
         levels,
         output,
         output_file: cli.output.output_file.clone(),
     }))
+}
+
+/// `-q`, `-v`, or one short line per warning.
+fn warning_style(cli: &Cli) -> WarningStyle {
+    match (cli.output.quiet, cli.output.explain) {
+        (true, _) => WarningStyle::Quiet,
+        (_, true) => WarningStyle::Full,
+        _ => WarningStyle::Short,
+    }
 }
 
 /// What verdicts are judged against: `--leak-after`, `--metric`, the pools.
@@ -402,6 +416,7 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
             warn_pct: cli.watch.warn_at,
         },
         verdicts: verdicts(cli, pools),
+        warnings: warning_style(cli),
         format,
         record,
         on_flag: cli.watch.on_flag.clone(),

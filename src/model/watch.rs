@@ -45,3 +45,20 @@ pub struct WatchStats {
     #[serde(skip)]
     pub trend: Vec<u64>,
 }
+
+/// What a `--watch` alert is about, in the order a small frame keeps them: a
+/// pool flag that rose before a destination's ports, before an fd limit (a
+/// process near its fd limit may have nothing to do with the pools watched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlertKind {
+    Pool,
+    Ports,
+    FdLimit,
+}
+
+/// One alert line, kept for the frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub kind: AlertKind,
+    pub line: String,
+}

@@ -16,7 +16,7 @@ use std::io::{self, IsTerminal, Write};
 
 pub use crate::model::human_age;
 use crate::model::report::Report;
-use crate::model::warning::Warning;
+use crate::model::warning::{Warning, short_lines};
 
 /// A snapshot's output format and its options, chosen once by the configuration.
 #[derive(Debug, Clone)]
@@ -48,12 +48,37 @@ impl Renderer {
     }
 }
 
-/// Print warnings to stderr, one `warning:` line each. Errors writing stderr are
-/// ignored: there is nowhere left to report them.
-pub fn print_warnings(warnings: &[Warning]) {
+/// How warnings are said on stderr and in the `--watch` frame (JSON always
+/// carries them in full).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WarningStyle {
+    /// `-q`: not at all.
+    Quiet,
+    /// One short line each, an environment fact once ([`short_lines`]).
+    #[default]
+    Short,
+    /// `-v`: the full explanation of each.
+    Full,
+}
+
+impl WarningStyle {
+    /// The `warning: ...` lines of `warnings` in this style.
+    pub fn lines(self, warnings: &[Warning]) -> Vec<String> {
+        let lines = match self {
+            WarningStyle::Quiet => Vec::new(),
+            WarningStyle::Short => short_lines(warnings),
+            WarningStyle::Full => warnings.iter().map(ToString::to_string).collect(),
+        };
+        lines.into_iter().map(|l| format!("warning: {l}")).collect()
+    }
+}
+
+/// Print warnings to stderr in `style`, one `warning:` line each. Errors writing
+/// stderr are ignored: there is nowhere left to report them.
+pub fn print_warnings(warnings: &[Warning], style: WarningStyle) {
     let mut err = io::stderr().lock();
-    for w in warnings {
-        let _ = writeln!(err, "warning: {w}");
+    for line in style.lines(warnings) {
+        let _ = writeln!(err, "{line}");
     }
 }
 

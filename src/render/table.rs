@@ -530,6 +530,11 @@ fn notes(g: &Group, header: bool) -> Vec<String> {
     out
 }
 
+/// The lines a group takes in the table: its row and the notes under it.
+pub fn lines_of(g: &Group, header: bool) -> usize {
+    1 + notes(g, header).len()
+}
+
 /// `text` (the header, then one line per group) with each group's notes on
 /// lines under its row, so that the row stays one awk line.
 fn under_rows(
