@@ -18,6 +18,7 @@ use sockleak::filter::Filters;
 use sockleak::model::report::{DEFAULT_GROUP_BY, Report};
 use sockleak::model::unix::{PeerRef, Protos, UnixName, UnixSocket, UnixType};
 use sockleak::model::warning::Warning;
+use sockleak::model::watch::{Alert, AlertKind};
 use sockleak::model::{Process, Socket, Source, TcpState};
 use sockleak::policy::levels::{self, Levels, Threshold};
 use sockleak::policy::pool::PoolSizes;
@@ -27,7 +28,6 @@ use sockleak::policy::verdict::{self, VerdictPolicy};
 use sockleak::render::frame::{self, FrameOptions};
 use sockleak::render::prometheus::PromOptions;
 use sockleak::render::table::TableOptions;
-use sockleak::model::watch::{Alert, AlertKind};
 use sockleak::render::{Renderer, WarningStyle, check};
 
 const NS: u64 = 4026531840;
@@ -50,6 +50,7 @@ fn process(pid: u32, comm: &str, user: &str) -> Process {
     Process {
         pid,
         comm: comm.to_string(),
+        full_names: Vec::new(),
         uid: Some(1000),
         user: user.to_string(),
         cmdline: None,
@@ -643,8 +644,14 @@ fn watch_frame_at_80x15_with_five_alerts() {
     let table = lines.iter().take_while(|l| !l.starts_with("host:")).count() + 1;
     assert!(table * 2 >= 15, "the table keeps half the screen: {text}");
     assert!(lines[2].starts_with("4242 "), "row 1 of the table: {text}");
-    let alerts_at = lines.iter().position(|l| l.starts_with("recent alerts")).unwrap();
-    assert!(lines[alerts_at + 1].contains("-> "), "a pool alert first: {text}");
+    let alerts_at = lines
+        .iter()
+        .position(|l| l.starts_with("recent alerts"))
+        .unwrap();
+    assert!(
+        lines[alerts_at + 1].contains("-> "),
+        "a pool alert first: {text}"
+    );
     golden("watch-frame-80x15.txt", &out);
 }
 

@@ -35,7 +35,10 @@ fn close_wait_idle_past_leak_after_is_a_leak_and_fails_the_check() {
     assert_eq!(g["remote"], remote.as_str(), "row 1 is the leak: {d}");
     assert_eq!(g["verdict"]["level"], "leak", "{g}");
     let why = g["verdict"]["reasons"][0].as_str().unwrap();
-    assert!(why.starts_with("7 close_wait idle over 1s (oldest "), "{why}");
+    assert!(
+        why.starts_with("7 close_wait idle over 1s (oldest "),
+        "{why}"
+    );
 
     // The check that needs no pool size: one line naming the leaker, exit 1.
     let o = run(&[&only[..], &["--threshold", "leak", "--leak-after", "1s"]].concat());
@@ -60,7 +63,10 @@ fn close_wait_idle_past_leak_after_is_a_leak_and_fails_the_check() {
     assert!(row.ends_with(" leak"), "{out}");
     assert!(row.contains(&remote), "{out}");
     assert!(
-        lines.next().unwrap().starts_with("  why:    7 close_wait idle over 1s"),
+        lines
+            .next()
+            .unwrap()
+            .starts_with("  why:    7 close_wait idle over 1s"),
         "{out}"
     );
     drop(client);

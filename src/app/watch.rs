@@ -43,7 +43,13 @@ pub fn run(mut w: Watch) -> Result<i32> {
             rises,
             near_limit,
             ports,
-        } = sample(&mut w.sampler, &mut tracker, &mut limits, &w.verdicts, start)?;
+        } = sample(
+            &mut w.sampler,
+            &mut tracker,
+            &mut limits,
+            &w.verdicts,
+            start,
+        )?;
         // The NDJSON line only when something writes it: serialising every group of
         // every sample for nothing would be the most expensive part of a table view.
         let line = if w.record.is_some() || w.format == WatchFormat::Json {
@@ -77,7 +83,10 @@ pub fn run(mut w: Watch) -> Result<i32> {
         // the pools: alerted once at warn and once at full.
         for r in &ports {
             let g = &report.groups[r.group];
-            screen.alert(AlertKind::Ports, frame::ports_alert_line(&report, g, r.from));
+            screen.alert(
+                AlertKind::Ports,
+                frame::ports_alert_line(&report, g, r.from),
+            );
             if let Some(cmd) = &w.on_flag {
                 hooks.spawn_ports(cmd, &report, g, r.from, &w);
             }

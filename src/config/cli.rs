@@ -195,11 +195,12 @@ pub struct ViewArgs {
     #[arg(short, long)]
     pub all: bool,
 
-    /// Only sockets held by these pids.
-    #[arg(long, value_name = "PID,...", value_delimiter = ',', value_parser = parse_pid, allow_negative_numbers = true)]
+    /// Only sockets held by these pids (a pid that does not exist is an error).
+    #[arg(short = 'p', long, value_name = "PID,...", value_delimiter = ',', value_parser = parse_pid, allow_negative_numbers = true)]
     pub pid: Vec<u32>,
 
-    /// Only sockets held by processes with this exact name (comm).
+    /// Only sockets held by processes with this exact name: the kernel's comm (15
+    /// characters at most), argv[0]'s basename or the executable's.
     #[arg(long = "process", value_name = "NAME", value_parser = parse_name)]
     pub process: Vec<String>,
 
@@ -323,9 +324,10 @@ pub struct WatchArgs {
     #[arg(long, value_name = "PERCENT", default_value = "75%", requires = "watch", value_parser = parse_percent, allow_negative_numbers = true)]
     pub warn_at: f64,
 
-    /// The state whose growth is watched or checked.
-    #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = hinted(parse_state, state_names(false)), hide_possible_values = true)]
-    pub metric: TcpState,
+    /// The state whose growth is watched or checked, and groups are ranked by
+    /// [default: close-wait].
+    #[arg(long = "metric", value_name = "STATE", value_parser = hinted(parse_state, state_names(false)), hide_possible_values = true)]
+    pub metric_arg: Option<TcpState>,
 
     /// Run CMD (with /bin/sh -c) when a group's flag rises. The values go only into
     /// SOCKLEAK_* environment variables, never into the command string.
@@ -335,6 +337,13 @@ pub struct WatchArgs {
     /// Append each sample as an NDJSON line to FILE (never truncates it).
     #[arg(long, value_name = "FILE", requires = "watch")]
     pub record: Option<PathBuf>,
+}
+
+impl WatchArgs {
+    /// `--metric`, CLOSE_WAIT when not given.
+    pub fn metric(&self) -> TcpState {
+        self.metric_arg.unwrap_or(TcpState::CloseWait)
+    }
 }
 
 #[derive(Debug, Args, Clone)]
@@ -684,10 +693,7 @@ mod tests {
     fn thresholds() {
         assert_eq!(parse_threshold("75%"), Ok(Threshold::Percent(75.0)));
         assert_eq!(parse_threshold("10"), Ok(Threshold::Count(10)));
-        assert_eq!(
-            parse_threshold("leak"),
-            Ok(Threshold::Verdict(Level::Leak))
-        );
+        assert_eq!(parse_threshold("leak"), Ok(Threshold::Verdict(Level::Leak)));
         assert!(parse_threshold("ok").is_err());
         assert!(parse_threshold("120%").is_err());
         assert!(parse_threshold("0").is_err());

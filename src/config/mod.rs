@@ -149,6 +149,7 @@ impl Config {
                 json: args.json,
                 show: args.show,
             })),
+            None if no_effect(&cli).is_err() => Err(no_effect(&cli).unwrap_err().into()),
             None => match cli.watch.watch {
                 Some(interval) => watch(&cli, interval),
                 None if is_check(&cli) => check(&cli),
@@ -177,6 +178,14 @@ fn sampler(
     options.incremental = incremental;
     options.unix = filters.protos.unix;
     idle_source(view, &options).map_err(UsageError)?;
+    missing_pids(&filters.pids, &options.proc_root).map_err(UsageError)?;
+    if let Err(e) = unknown_names(&filters.processes, &options.proc_root) {
+        // A process may start after a watch or an exporter does: said once.
+        if !incremental {
+            return Err(UsageError(e).into());
+        }
+        eprintln!("warning: {e}");
+    }
     // An owner filter reads only the matching processes' fd tables.
     if filters.has_owner_filter() {
         options.focus = Some(collect::Focus {
@@ -193,6 +202,89 @@ fn sampler(
         rank,
         peek: None,
     })
+}
+
+/// `--pid` of processes that do not exist: refused, naming them (`lsof -p`
+/// fails too); a pid cannot come back.
+fn missing_pids(pids: &[u32], root: &Path) -> Result<(), String> {
+    let missing: Vec<String> = pids
+        .iter()
+        .filter(|p| !root.join(p.to_string()).is_dir())
+        .map(u32::to_string)
+        .collect();
+    match missing.len() {
+        0 => Ok(()),
+        1 => Err(format!(
+            "--pid {}: no such process ({}/{} does not exist)",
+            missing[0],
+            root.display(),
+            missing[0]
+        )),
+        _ => Err(format!("--pid {}: no such processes", missing.join(","))),
+    }
+}
+
+/// `--process` names that no process goes by (comm, argv[0], executable), with
+/// the near names that exist (`python` -> `python3`).
+fn unknown_names(wanted: &[String], root: &Path) -> Result<(), String> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let all = collect::names::every_process(root);
+    let named = |w: &String| {
+        all.iter()
+            .any(|(_, comm, full)| collect::names::matches(w, comm, full))
+    };
+    if wanted.iter().any(named) {
+        return Ok(());
+    }
+    let mut names: Vec<&str> = all
+        .iter()
+        .flat_map(|(_, comm, full)| {
+            std::iter::once(comm.as_str()).chain(full.iter().map(String::as_str))
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let near: Vec<String> = wanted
+        .iter()
+        .flat_map(|w| crate::filter::near_names(w, &names))
+        .map(|n| crate::model::printable(&n).into_owned())
+        .collect();
+    let hint = match near.is_empty() {
+        true => "(give a name as ps -o comm or the executable shows it)".to_string(),
+        false => format!("did you mean {}?", near.join(", ")),
+    };
+    Err(format!(
+        "--process {}: no process has that name (comm, argv[0] or executable); {hint}",
+        wanted.join(", --process ")
+    ))
+}
+
+/// Flags that would change nothing in the chosen mode are refused rather than
+/// silently ignored.
+fn no_effect(cli: &Cli) -> Result<(), UsageError> {
+    let format = cli.output.format();
+    if cli.output.no_header && format != Format::Table {
+        let f = match format {
+            Format::Json => "--json",
+            Format::Prometheus => "-o prometheus",
+            _ => "-o nagios",
+        };
+        return Err(UsageError(format!(
+            "--no-header leaves out the table's header and footer, and {f} has none; drop --no-header"
+        )));
+    }
+    if let (Some(metric), Some(states)) = (cli.watch.metric_arg, &cli.view.state)
+        && !states.0.contains(&metric)
+    {
+        let m = metric.snake().replace('_', "-");
+        return Err(UsageError(format!(
+            "--metric {m} counts {} sockets, and --state shows none of them, so every count would be 0; add {m} to --state, or drop --metric",
+            metric.upper()
+        )));
+    }
+    Ok(())
 }
 
 /// `--idle-over` needs netlink's idle ages: refused with the /proc source (a
@@ -218,7 +310,7 @@ fn idle_source(view: &ViewArgs, o: &collect::Options) -> Result<(), String> {
 
 fn snapshot(cli: &Cli) -> Result<Config> {
     let pools = pools(&cli.watch.pool_size)?;
-    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, false)?;
+    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric(), false)?;
     sampler.peek = peek::options(&cli.peek, &cli.collect)?;
     Ok(Config::Snapshot(Snapshot {
         sampler,
@@ -245,7 +337,7 @@ fn renderer(cli: &Cli, pools: PoolSizes) -> Renderer {
             header: !cli.output.no_header,
             color: render::use_color() && cli.output.output_file.is_none(),
             more_hint: TableOptions::TOP_HINT,
-            fit: table_width(cli).map(|w| (w, cli.watch.metric)),
+            fit: table_width(cli).map(|w| (w, cli.watch.metric())),
         }),
     }
 }
@@ -266,7 +358,7 @@ fn table_width(cli: &Cli) -> Option<usize> {
 
 fn check(cli: &Cli) -> Result<Config> {
     let levels = levels(cli)?;
-    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, false)?;
+    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric(), false)?;
     sampler.peek = peek::options(&cli.peek, &cli.collect)?;
     let output = match cli.output.format() {
         Format::Nagios => CheckOutput::Nagios,
@@ -298,7 +390,7 @@ fn warning_style(cli: &Cli) -> WarningStyle {
 fn verdicts(cli: &Cli, pools: PoolSizes) -> VerdictPolicy {
     VerdictPolicy {
         leak_after: cli.check.leak_after,
-        metric: cli.watch.metric,
+        metric: cli.watch.metric(),
         pools,
         warn_pct: cli.watch.warn_at,
     }
@@ -335,7 +427,7 @@ fn levels(cli: &Cli) -> Result<Levels, UsageError> {
         }
     }
     let levels = Levels {
-        metric: cli.watch.metric,
+        metric: cli.watch.metric(),
         warn: cli.check.threshold,
         crit: cli.check.critical,
         pools,
@@ -399,7 +491,7 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
         None => f64::max(60.0, 2.0 * interval),
     };
     let pools = pools(&cli.watch.pool_size)?;
-    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, true)?;
+    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric(), true)?;
     sampler.peek = peek::options(&cli.peek, &cli.collect)?;
     let record = match &cli.watch.record {
         Some(p) => Some((p.clone(), open_record(p)?)),
@@ -410,7 +502,7 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
         interval,
         count: cli.watch.count,
         policy: Policy {
-            metric: cli.watch.metric,
+            metric: cli.watch.metric(),
             window: Duration::from_secs_f64(window),
             pools: pools.clone(),
             warn_pct: cli.watch.warn_at,

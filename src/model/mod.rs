@@ -347,6 +347,9 @@ pub struct Process {
     pub pid: u32,
     /// `/proc/<pid>/comm`; `?` if the process exited before it could be read.
     pub comm: String,
+    /// Its `argv[0]` and executable basenames, read only for a `--process`
+    /// query that `comm` alone did not match (`collect::names`).
+    pub full_names: Vec<String>,
     /// Real uid from `/proc/<pid>/status`.
     pub uid: Option<u32>,
     /// The uid's user name, or the uid as a number when it has none; `?` if unknown.

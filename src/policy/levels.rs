@@ -186,7 +186,9 @@ mod tests {
         };
         let mut g = group(1);
         assert_eq!(leak.severity(&g), None, "not judged: ok");
-        g.verdict = Some(Verdict::of(vec![Reason::CloseWaitAgeUnknown { sockets: 1 }]));
+        g.verdict = Some(Verdict::of(vec![Reason::CloseWaitAgeUnknown {
+            sockets: 1,
+        }]));
         assert_eq!(
             leak.severity(&g),
             Some((Severity::Warning, Reached::Verdict(Level::Suspect)))

@@ -197,9 +197,20 @@ mod tests {
             kind,
             line: String::new(),
         };
-        let alerts = [a(Pool), a(FdLimit), a(FdLimit), a(Ports), a(Pool), a(FdLimit)];
+        let alerts = [
+            a(Pool),
+            a(FdLimit),
+            a(FdLimit),
+            a(Ports),
+            a(Pool),
+            a(FdLimit),
+        ];
         assert_eq!(alerts_shown(&alerts, 3), [0, 4, 3]);
-        assert_eq!(alerts_shown(&alerts, 4), [0, 4, 3, 5], "the newest fd alert");
+        assert_eq!(
+            alerts_shown(&alerts, 4),
+            [0, 4, 3, 5],
+            "the newest fd alert"
+        );
         assert_eq!(alerts_shown(&alerts, 9).len(), 6);
     }
 

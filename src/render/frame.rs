@@ -113,7 +113,11 @@ fn below_table(report: &Report, o: &FrameOptions, cols: usize) -> Vec<String> {
     };
     // The title, then the table's half: header, rows, "more", footer.
     let room = rows.saturating_sub(1 + rows.div_ceil(2));
-    let alert_lines = if alerts.is_empty() { 0 } else { alerts.len() + 1 };
+    let alert_lines = if alerts.is_empty() {
+        0
+    } else {
+        alerts.len() + 1
+    };
     let warn_room = match alert_lines {
         0 => room,
         _ => warnings.len().min((room / 2).max(1)).min(room),
@@ -125,7 +129,10 @@ fn below_table(report: &Report, o: &FrameOptions, cols: usize) -> Vec<String> {
         let hidden = alerts.len() - shown.len();
         out.push(match hidden {
             0 => "recent alerts:".to_string(),
-            n => format!("recent alerts (+{n} more alert{}):", if n == 1 { "" } else { "s" }),
+            n => format!(
+                "recent alerts (+{n} more alert{}):",
+                if n == 1 { "" } else { "s" }
+            ),
         });
         out.extend(shown.into_iter().map(|i| compact_alert(&alerts[i].line)));
     }

@@ -245,7 +245,10 @@ mod tests {
         let footer = "host: 1200 sockets (25 fin_wait2, 1077 time_wait); 3 unowned";
         assert_eq!(fit_text(footer, 40), "host: 1200 sockets (25 fin_wait2,…");
         assert_eq!(fit_text(footer, 80), footer);
-        assert_eq!(fit_text("pid 7 app outbound 127.0.0.1:8080", 30), "pid 7 app outbound…");
+        assert_eq!(
+            fit_text("pid 7 app outbound 127.0.0.1:8080", 30),
+            "pid 7 app outbound…"
+        );
         assert_eq!(fit_text("abcdefghij", 5), "abcd…");
         assert!(visible_width(&fit_text(footer, 17)) <= 17);
     }

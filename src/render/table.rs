@@ -7,8 +7,8 @@ use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Tab
 
 use crate::model::Direction;
 use crate::model::report::{Group, GroupField, Report};
-use crate::model::verdict::Level;
 use crate::model::unix::{Proto, UnixTotals};
+use crate::model::verdict::Level;
 use crate::model::watch::{Flag, WatchStats};
 use crate::model::{FdUsage, PortUse, TcpState, printable};
 

@@ -302,12 +302,16 @@ mod tests {
         ];
         assert_eq!(
             short_lines(&ws),
-            ["pid 1 cannot be inspected even by root (a sandbox): its network namespace not read, 1 socket unattributed"]
+            [
+                "pid 1 cannot be inspected even by root (a sandbox): its network namespace not read, 1 socket unattributed"
+            ]
         );
         // Alone, each keeps its own short form.
         assert_eq!(
             short_lines(&ws[1..]),
-            ["1 socket unattributed: fd tables of pid 1 not readable; refused even to root (a sandbox or security module)"]
+            [
+                "1 socket unattributed: fd tables of pid 1 not readable; refused even to root (a sandbox or security module)"
+            ]
         );
     }
 
