@@ -659,10 +659,11 @@ fn watch_frame_at_80x15_with_five_alerts() {
 /// leaking client's 403 bodies (and one summary needing escapes), none on the
 /// other groups.
 fn peeked(leaked: u64) -> Report {
-    use sockleak::model::peek::{Unread, UnreadClass};
+    use sockleak::model::peek::{PeekCount, Unread, UnreadClass};
     let mut r = report(leaked);
     for g in &mut r.groups {
         g.unread = Some(Vec::new());
+        g.peek = Some(PeekCount::default());
     }
     let leak = r
         .groups
@@ -674,6 +675,11 @@ fn peeked(leaked: u64) -> Report {
         summary: summary.to_string(),
         count,
     };
+    // 13 peeked (`--peek-max 13`) of the group's sockets with unread bytes.
+    leak.peek = Some(PeekCount {
+        peeked: 13,
+        with_unread: leaked,
+    });
     leak.unread = Some(vec![
         u(
             UnreadClass::Html,
@@ -693,7 +699,7 @@ fn peeked(leaked: u64) -> Report {
 
 #[test]
 fn peek() {
-    let r = peeked(13);
+    let r = peeked(20);
     let t = Renderer::Table(TableOptions {
         top: 20,
         header: true,

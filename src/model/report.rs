@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::container::Container;
-use super::peek::Unread;
+use super::peek::{PeekCount, Unread};
 use super::scan::ScanInfo;
 use super::unix::{Peer, Proto, UnixEndpoint, UnixTotals};
 use super::verdict::Verdict;
@@ -236,6 +236,10 @@ pub struct Group {
     /// frequent first; absent without `--peek`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unread: Option<Vec<Unread>>,
+    /// `--peek`: how many of the group's sockets with unread bytes were peeked
+    /// (`16 of 25`); absent without `--peek`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peek: Option<PeekCount>,
     /// Extension: `leak`, `suspect` or `ok`, and why (`policy::verdict`); absent
     /// from a report nothing judged.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -324,6 +328,7 @@ impl Group {
             cmdline: None,
             watch: None,
             unread: None,
+            peek: None,
             verdict: None,
             idle: IdleAges::default(),
             key,

@@ -527,6 +527,15 @@ fn notes(g: &Group, header: bool) -> Vec<String> {
             "          and {more} more (--json lists every class)"
         ));
     }
+    // Said when some were left unpeeked (--peek-max, refusals): `16× html` of a
+    // group of 25 is not all of it.
+    if let Some(p) = g.peek.filter(|p| p.peeked < p.with_unread) {
+        let label = if unread.is_empty() { "unread:" } else { "" };
+        out.push(format!(
+            "  {label:<7} {} of {} with unread bytes peeked",
+            p.peeked, p.with_unread
+        ));
+    }
     out
 }
 

@@ -520,6 +520,7 @@ fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_know
         peer: None,
         watch: None,
         unread: None,
+        peek: None,
         verdict: None,
         idle: {
             let mut idle = acc.idle;
