@@ -432,9 +432,11 @@ pub struct PlotArgs {
     #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = hinted(parse_state, state_names(false)), hide_possible_values = true)]
     pub metric: TcpState,
 
-    /// Draw the pool size (and warn level) as horizontal lines.
-    #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
-    pub pool_size: Option<u64>,
+    /// Draw the pool size (and warn level) as horizontal lines: N for every group,
+    /// or ENDPOINT=N (as for --watch) for the groups whose remote end matches, each
+    /// drawn against its own; repeatable.
+    #[arg(long, value_name = "N|ENDPOINT=N", value_parser = parse_pool, allow_negative_numbers = true)]
+    pub pool_size: Vec<PoolRule>,
 
     /// Warn level, as a share of --pool-size.
     #[arg(long, value_name = "PERCENT", default_value = "75%", value_parser = parse_percent, allow_negative_numbers = true)]

@@ -131,7 +131,8 @@ pub struct Plot {
     pub svg: bool,
     pub top: usize,
     pub metric: TcpState,
-    pub pool_size: Option<u64>,
+    /// `--pool-size`: N, or ENDPOINT=N rules judged per plotted group.
+    pub pools: PoolSizes,
     pub warn_at: f64,
 }
 
@@ -613,7 +614,7 @@ fn plot(args: cli::PlotArgs) -> Result<Config> {
         svg,
         top: usize::try_from(args.top).unwrap_or(usize::MAX),
         metric: args.metric,
-        pool_size: args.pool_size,
+        pools: pools(&args.pool_size)?,
         warn_at: args.warn_at,
     }))
 }
