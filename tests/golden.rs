@@ -343,6 +343,19 @@ fn unix_groups() {
     };
     let r = unix_report(false);
     golden("unix-table.txt", &table(20).render(&r).unwrap());
+    // At 80 columns too: the verdict and the path survive.
+    let narrow = Renderer::Table(TableOptions {
+        top: 5,
+        header: true,
+        color: false,
+        more_hint: TableOptions::TOP_HINT,
+        fit: Some((80, TcpState::Established)),
+    });
+    let text = String::from_utf8(narrow.render(&unix_report(true)).unwrap()).unwrap();
+    for line in text.lines() {
+        assert!(sockleak::render::visible_width(line) <= 80, "{line}");
+    }
+    golden("unix-all-table-80.txt", text.as_bytes());
     golden(
         "unix-all-table.txt",
         &table(20).render(&unix_report(true)).unwrap(),

@@ -26,13 +26,15 @@ Examples:
   sockleak --watch 5 --pool-size 10.0.0.5:5432=10 --pool-size :6379=8 --pool-size 20
                                         each client pool judged by its own size
   sockleak --metric established --idle-over 5m      checked-out DB/Redis connections never returned
-  sockleak --pid 4242                   one process: reads only its fd table
+  sockleak -p 4242                      one process: reads only its fd table
   sockleak --watch 2 --remote 10.0.0.5:80        a connection per request: PORTS and alerts
                                         at 50% and 90% of the ephemeral range
   sockleak --watch 2 --json | jq -c .scan       how each sample was taken, what it cost
   sockleak --proto unix                 unix sockets per process and server-side path, with peers
   sockleak --proto unix --watch 5 --metric established --pool-size /run/postgresql/.s.PGSQL.5432=20
   sockleak --watch 5 --record leak.ndjson && sockleak plot leak.ndjson -o leak.svg
+  sockleak --threshold leak             silent unless a group is judged a leak (cron;
+                                        CLOSE_WAIT idle past --leak-after, 5m)
   sockleak --threshold 75% --pool-size 1024      silent unless a pool is 75% full (cron)
   sockleak -o nagios --threshold 100 --critical 500
   sockleak -o prometheus --output-file /var/lib/node_exporter/textfile/sockleak.prom
@@ -41,8 +43,13 @@ Examples:
   sudo sockleak --peek                  name the responses leaking sockets never read:
                                         9× html \"<html><body>forbidden...\"
 
-Exit codes: 0 ok, 1 threshold breached, 2 critical threshold breached,
-3 usage error or failure.";
+Verdicts: leak (CLOSE_WAIT idle past --leak-after), suspect (unknown age, idle
+checkouts, growth, a filling pool, an fd limit near), ok. Warnings: one line
+each; -v explains them, -q silences them.
+
+Exit codes: 0 ok, 1 threshold breached (e.g. a group judged a leak under
+--threshold leak), 2 critical threshold breached, 3 usage error or failure (a
+--pid or --process that matches no process included).";
 
 #[derive(Debug, Parser)]
 #[command(
