@@ -29,7 +29,10 @@ pub fn run(mut w: Watch) -> Result<i32> {
     }
     let mut signals = Signals::new()?;
     let mut tracker = Tracker::new(w.policy.clone());
-    let mut limits = Limits::default();
+    let mut limits = Limits {
+        verdicts: w.verdicts.clone(),
+        ..Limits::default()
+    };
     let mut screen = Screen::new(w.format, w.warnings);
     let mut hooks = Hooks::default();
     let start = Instant::now();
@@ -43,13 +46,7 @@ pub fn run(mut w: Watch) -> Result<i32> {
             rises,
             near_limit,
             ports,
-        } = sample(
-            &mut w.sampler,
-            &mut tracker,
-            &mut limits,
-            &w.verdicts,
-            start,
-        )?;
+        } = sample(&mut w.sampler, &mut tracker, &mut limits, start)?;
         // The NDJSON line only when something writes it: serialising every group of
         // every sample for nothing would be the most expensive part of a table view.
         let line = if w.record.is_some() || w.format == WatchFormat::Json {
@@ -119,11 +116,13 @@ fn heal(f: &mut std::fs::File) -> io::Result<()> {
     Ok(())
 }
 
-/// What `--watch` alerts on beyond the pool flags, followed across samples.
+/// What `--watch` alerts on beyond the pool flags, followed across samples,
+/// and what each group's verdict is judged against.
 #[derive(Default)]
 struct Limits {
     fds: FdLimits,
     ports: PortLimits,
+    verdicts: VerdictPolicy,
 }
 
 /// One sample, judged: the report ranked flagged first, the pool flags that rose,
@@ -142,7 +141,6 @@ fn sample(
     sampler: &mut Sampler,
     tracker: &mut Tracker,
     limits: &mut Limits,
-    verdicts: &VerdictPolicy,
     start: Instant,
 ) -> Result<Judged> {
     let mut c = sampler.collector.collect()?;
@@ -154,7 +152,7 @@ fn sample(
     let mut report = sampler.aggregate(&c);
     drop(c);
     let mut rises = tracker.update(&mut report, now);
-    verdict::attach(&mut report, verdicts);
+    verdict::attach(&mut report, &limits.verdicts);
     rank::flagged_first(&mut report, &mut rises);
     let near_limit = limits.fds.update(&report);
     let ports = limits.ports.update(&report);

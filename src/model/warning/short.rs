@@ -68,6 +68,15 @@ impl fmt::Display for Short<'_> {
                     "TCP"
                 }
             ),
+            _ => self.fmt_rest(f),
+        }
+    }
+}
+
+impl Short<'_> {
+    /// The warnings about processes, files and protocols.
+    fn fmt_rest(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
             Warning::UnattributedHeld {
                 sockets,
                 pids: p,
@@ -108,7 +117,11 @@ impl fmt::Display for Short<'_> {
             Warning::UnattributedGone {
                 sockets, hidepid, ..
             } => {
-                write!(f, "{sockets} socket{} unattributed: ", plural(*sockets, "", "s"))?;
+                write!(
+                    f,
+                    "{sockets} socket{} unattributed: ",
+                    plural(*sockets, "", "s")
+                )?;
                 if *hidepid {
                     f.write_str("/proc hides other users' processes (hidepid); run as root")
                 } else {
@@ -132,6 +145,8 @@ impl fmt::Display for Short<'_> {
                 plural(*namespaces as u64, "", "s")
             ),
             Warning::PeekMissed { .. } => self.fmt_peek(f),
+            // A warning without a short form yet says it in full.
+            w => write!(f, "{w}"),
         }
     }
 }
