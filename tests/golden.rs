@@ -17,6 +17,7 @@ use sockleak::collect::unix::UnixCollection;
 use sockleak::filter::Filters;
 use sockleak::model::report::{DEFAULT_GROUP_BY, Report};
 use sockleak::model::unix::{PeerRef, Protos, UnixName, UnixSocket, UnixType};
+use sockleak::model::verdict::Level;
 use sockleak::model::warning::Warning;
 use sockleak::model::watch::{Alert, AlertKind};
 use sockleak::model::{Process, Socket, Source, TcpState};
@@ -541,6 +542,17 @@ fn checks() {
     let v = levels::judge(&r, &pct);
     out.push_str(&check::breach_lines(&v, &pct, &r));
     out.push_str(&check::nagios(&r, &healthy, &levels::judge(&r, &healthy)));
+    // Verdict levels: no pool size needed.
+    let verdicts = Levels {
+        warn: Some(Threshold::Verdict(Level::Suspect)),
+        crit: Some(Threshold::Verdict(Level::Leak)),
+        pools: PoolSizes::default(),
+        metric: TcpState::CloseWait,
+    };
+    let v = levels::judge(&r, &verdicts);
+    assert_eq!(v.exit_code(), 2, "the leaking client is critical");
+    out.push_str(&check::breach_lines(&v, &verdicts, &r));
+    out.push_str(&check::nagios(&r, &verdicts, &v));
     golden("checks.txt", out.as_bytes());
 }
 

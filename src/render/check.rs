@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use super::describe::{describe, unread_note};
 use crate::model::TcpState;
 use crate::model::report::Report;
+use crate::model::verdict::Level;
 use crate::policy::levels::{Levels, Reached, Severity, Verdict};
 
 /// One line per breaching group: `WARNING pid 7 app outbound 10.0.0.5:80: 12
@@ -66,14 +67,25 @@ pub fn nagios(r: &Report, l: &Levels, v: &Verdict) -> String {
             None => format!("no group has {metric} sockets"),
         }
     } else {
-        let (g, _, _) = b[0];
-        format!(
-            "{} group{} over threshold; worst: {} has {} {metric}",
-            b.len(),
-            if b.len() == 1 { "" } else { "s" },
-            describe(g, r),
-            g.states.get(l.metric)
-        )
+        let (g, _, reached) = b[0];
+        let s = if b.len() == 1 { "" } else { "s" };
+        match (reached, g.verdict.as_ref().and_then(|v| v.reasons.first())) {
+            (Reached::Verdict(level), Some(why)) => format!(
+                "{} group{s} over threshold; worst: {} is {}: {why}",
+                b.len(),
+                describe(g, r),
+                match level {
+                    Level::Leak => "a leak",
+                    _ => "suspect",
+                }
+            ),
+            _ => format!(
+                "{} group{s} over threshold; worst: {} has {} {metric}",
+                b.len(),
+                describe(g, r),
+                g.states.get(l.metric)
+            ),
+        }
     };
     let lvl = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
     let (warn, crit) = l.default_counts();
