@@ -108,7 +108,7 @@ fn arrowed_endpoint(g: &Group) -> String {
         Some(Direction::Listen) => "*",
         None => "",
     };
-    format!("{arrow}{}", g.endpoint_label())
+    format!("{arrow}{}", key_cell(Col::Endpoint, g))
 }
 
 fn key_cell(col: Col, g: &Group) -> String {
