@@ -99,3 +99,45 @@ fn without_idle_ages_close_wait_is_suspect_not_leak() {
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
     drop(client);
 }
+
+#[test]
+fn reset_but_held_sockets_watched_past_leak_after_are_a_leak() {
+    let held = Peer::spawn(&["reset", "127.0.0.1", "--count", "4", "--name", "vd-reset"]);
+    assert_eq!(held.ready["held"], 4, "{}", held.ready);
+    // A snapshot cannot age them: suspect.
+    let d = json(&["--process", "vd-reset", "--leak-after", "1s"]);
+    let g = one_group(&d, |g| g["states"]["close"] == 4);
+    assert_eq!(g["verdict"]["level"], "suspect", "{g}");
+    assert_eq!(
+        g["verdict"]["reasons"][0],
+        "4 reset by the peer but still held"
+    );
+    // Watched in every sample for --leak-after: a leak.
+    let o = run(&[
+        "--watch",
+        "0.4",
+        "--count",
+        "5",
+        "--json",
+        "--process",
+        "vd-reset",
+        "--leak-after",
+        "1s",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let g = one_group(&last, |g| g["states"]["close"] == 4);
+    assert_eq!(g["verdict"]["level"], "leak", "{g}");
+    let why = g["verdict"]["reasons"][0].as_str().unwrap();
+    assert!(
+        why.starts_with("4 reset by the peer but still held, some in every sample for "),
+        "{why}"
+    );
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let g = one_group(&first, |g| g["states"]["close"] == 4);
+    assert_eq!(
+        g["verdict"]["level"], "suspect",
+        "not yet watched that long: {g}"
+    );
+}

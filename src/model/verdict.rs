@@ -63,6 +63,9 @@ pub enum Reason {
     /// Reset-but-held sockets (state CLOSE, in no table): the peer reset them,
     /// the process still holds the fd. No source gives them an age.
     HeldClosed { sockets: u64 },
+    /// Reset-but-held sockets in every `--watch` sample for at least
+    /// `--leak-after`: the process keeps dead connections. A leak.
+    HeldClosedFor { sockets: u64, for_s: f64 },
     /// ESTABLISHED sockets of an outbound group idle at least `--leak-after` and
     /// at least [`crate::policy::verdict::FAR_PAST`] times the median idle age of
     /// the group's ESTABLISHED sockets: checkouts that never came back.
@@ -83,7 +86,7 @@ impl Reason {
     /// The level this reason alone gives a group.
     pub fn level(&self) -> Level {
         match self {
-            Reason::IdleCloseWait { .. } => Level::Leak,
+            Reason::IdleCloseWait { .. } | Reason::HeldClosedFor { .. } => Level::Leak,
             _ => Level::Suspect,
         }
     }
@@ -109,6 +112,11 @@ impl fmt::Display for Reason {
             Reason::HeldClosed { sockets } => {
                 write!(f, "{sockets} reset by the peer but still held")
             }
+            Reason::HeldClosedFor { sockets, for_s } => write!(
+                f,
+                "{sockets} reset by the peer but still held, some in every sample for {}",
+                human_age(*for_s)
+            ),
             Reason::IdleCheckouts {
                 sockets,
                 oldest_s,

@@ -160,6 +160,7 @@ mod tests {
             eta_s: None,
             flag,
             trend: vec![],
+            held_closed_s: None,
         });
         g
     }

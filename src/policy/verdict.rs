@@ -60,10 +60,7 @@ pub fn judge(g: &Group, p: &VerdictPolicy) -> Verdict {
     let mut reasons = Vec::new();
     if g.proto == Proto::Tcp {
         reasons.extend(close_wait(g, p));
-        let closed = g.states.get(TcpState::Close);
-        if closed > 0 {
-            reasons.push(Reason::HeldClosed { sockets: closed });
-        }
+        reasons.extend(held_closed(g, p));
         reasons.extend(idle_checkouts(g, p));
     }
     if let Some(w) = g.watch.as_ref().filter(|w| w.flag == Flag::Growing) {
@@ -107,6 +104,22 @@ fn close_wait(g: &Group, p: &VerdictPolicy) -> Vec<Reason> {
         out.push(Reason::CloseWaitAgeUnknown { sockets: unknown });
     }
     out
+}
+
+/// Reset-but-held sockets: suspect (no source gives them an age), a leak once
+/// `--watch` has found some in every sample for `--leak-after`.
+fn held_closed(g: &Group, p: &VerdictPolicy) -> Option<Reason> {
+    let sockets = g.states.get(TcpState::Close);
+    if sockets == 0 {
+        return None;
+    }
+    let held = g.watch.as_ref().and_then(|w| w.held_closed_s);
+    Some(match held {
+        Some(for_s) if for_s >= p.leak_after.as_secs_f64() => {
+            Reason::HeldClosedFor { sockets, for_s }
+        }
+        _ => Reason::HeldClosed { sockets },
+    })
 }
 
 /// ESTABLISHED sockets of a client's group idle at least `--leak-after` and
@@ -210,6 +223,34 @@ mod tests {
         assert_eq!(
             judge(&group(&[], &short, Direction::Outbound), &p).level,
             Level::Ok
+        );
+    }
+
+    #[test]
+    fn reset_but_held_is_suspect_until_watched_for_leak_after() {
+        use crate::model::watch::WatchStats;
+        let p = VerdictPolicy::default();
+        let mut g = group(&[], &[], Direction::Outbound);
+        g.states.add(TcpState::Close);
+        assert_eq!(judge(&g, &p).reasons, [Reason::HeldClosed { sockets: 1 }]);
+        let watched = |s: f64| WatchStats {
+            delta: 0,
+            rate_per_min: 0.0,
+            pool_size: None,
+            pool_pct: None,
+            eta_s: None,
+            flag: Flag::Ok,
+            trend: vec![],
+            held_closed_s: Some(s),
+        };
+        g.watch = Some(watched(299.0));
+        assert_eq!(judge(&g, &p).level, Level::Suspect);
+        g.watch = Some(watched(300.0));
+        let v = judge(&g, &p);
+        assert_eq!(v.level, Level::Leak);
+        assert_eq!(
+            v.reasons[0].to_string(),
+            "1 reset by the peer but still held, some in every sample for 5m00s"
         );
     }
 
