@@ -241,6 +241,36 @@ fn table_output_is_plain_when_piped() {
     );
 }
 
+/// A pipe keeps every column; `COLUMNS` fits it on purpose, DIR becoming an
+/// arrow before the endpoint and nothing wider than asked.
+#[test]
+fn columns_fits_the_table_and_a_pipe_is_not_cut_without_it() {
+    let r = root();
+    let whole = String::from_utf8(run(&["--proc-root", &r]).stdout).unwrap();
+    assert!(whole.lines().next().unwrap().contains(" DIR "), "{whole}");
+    let o = std::process::Command::new(bin())
+        .args(["--proc-root", &r])
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    let header = text.lines().next().unwrap();
+    assert!(
+        !header.contains(" DIR ") && header.ends_with("VERDICT"),
+        "{text}"
+    );
+    let row: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(&row[..3], ["200", "worker", "→10.0.0.5:5432"], "{text}");
+    assert!(
+        text.lines().last().unwrap().ends_with('…'),
+        "the footer cut: {text}"
+    );
+}
+
 #[test]
 fn json_top_only_when_asked() {
     assert_eq!(doc(&[])["groups"].as_array().unwrap().len(), 10);
