@@ -209,14 +209,84 @@ impl Filters {
 
     pub fn owner_matches(&self, p: &Process) -> bool {
         (self.pids.is_empty() || self.pids.contains(&p.pid))
-            && (self.processes.is_empty() || self.processes.contains(&p.comm))
+            && (self.processes.is_empty()
+                || self.processes.contains(&p.comm)
+                || p.full_names.iter().any(|n| self.processes.contains(n)))
             && (self.uids.is_empty() || p.uid.is_some_and(|u| self.uids.contains(&u)))
     }
+}
+
+/// The names among `names` near `wanted`, closest first, at most three: one
+/// that starts with it or that it starts with (`python` and `python3`), one
+/// containing it, or one a typo or two away.
+pub fn near_names(wanted: &str, names: &[&str]) -> Vec<String> {
+    let w = wanted.to_lowercase();
+    let typos = (w.chars().count() / 4).max(1);
+    let mut near: Vec<(usize, &str)> = names
+        .iter()
+        .filter(|n| !n.is_empty() && **n != wanted)
+        .filter_map(|n| {
+            let l = n.to_lowercase();
+            let d = edit_distance(&w, &l);
+            let related = l.starts_with(&w) || w.starts_with(&l) || l.contains(&w);
+            (related || d <= typos).then_some((d, *n))
+        })
+        .collect();
+    near.sort();
+    near.dedup_by(|a, b| a.1 == b.1);
+    near.into_iter()
+        .take(3)
+        .map(|(_, n)| n.to_string())
+        .collect()
+}
+
+/// Edit distance in characters, a swap of two neighbours counting as one typo
+/// (optimal string alignment: `ngnix` is one from `nginx`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn near_names_suggest_what_was_meant() {
+        let names = [
+            "python3",
+            "postgres",
+            "pythonista",
+            "sshd",
+            "nginx",
+            "ngnix",
+        ];
+        assert_eq!(near_names("python", &names), ["python3", "pythonista"]);
+        assert_eq!(near_names("nginx", &names), ["ngnix"]);
+        assert_eq!(near_names("postgress", &names), ["postgres"]);
+        assert!(near_names("zzz", &names).is_empty());
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("nginx", "ngnix"), 1);
+    }
 
     fn rf(s: &str) -> RemoteFilter {
         s.parse().unwrap()

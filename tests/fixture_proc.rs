@@ -194,8 +194,8 @@ fn table_output_is_plain_when_piped() {
         ["PID", "PROCESS", "USER", "DIR", "ENDPOINT", "CLOSE_WAIT"]
     );
     assert_eq!(
-        &header[header.len() - 4..],
-        ["TOTAL", "RECV-Q", "OLDEST_CW", "IDLE"]
+        &header[header.len() - 5..],
+        ["TOTAL", "RECV-Q", "OLDEST_CW", "IDLE", "VERDICT"]
     );
     let first: Vec<&str> = lines[1].split_whitespace().collect();
     assert_eq!(
@@ -209,7 +209,24 @@ fn table_output_is_plain_when_piped() {
             .starts_with("host: 17 sockets (5 close_wait")
     );
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("warning: 1 malformed line"), "{stderr}");
+    assert_eq!(
+        stderr,
+        "warning: 1 malformed line in the TCP table not counted (-v lists them)\n\
+         warning: 1 socket unattributed: no process holds it (closed during the scan)\n",
+        "one short line per warning by default"
+    );
+    // -v explains each in full; -q says nothing.
+    let out = run(&["--proc-root", &r, "-v"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("warning: 1 malformed line in the TCP table not counted: ")
+            && stderr.contains("net/tcp line 15: bad address 'this'"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+    let out = run(&["--proc-root", &r, "-q"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), "");
 
     let out = run(&["--proc-root", &r, "--no-header", "--top", "2"]);
     let text = String::from_utf8(out.stdout).unwrap();
@@ -221,6 +238,36 @@ fn table_output_is_plain_when_piped() {
     assert!(
         text.contains("... 7 more groups (--top 0 shows all)"),
         "{text}"
+    );
+}
+
+/// A pipe keeps every column; `COLUMNS` fits it on purpose, DIR becoming an
+/// arrow before the endpoint and nothing wider than asked.
+#[test]
+fn columns_fits_the_table_and_a_pipe_is_not_cut_without_it() {
+    let r = root();
+    let whole = String::from_utf8(run(&["--proc-root", &r]).stdout).unwrap();
+    assert!(whole.lines().next().unwrap().contains(" DIR "), "{whole}");
+    let o = std::process::Command::new(bin())
+        .args(["--proc-root", &r])
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    let header = text.lines().next().unwrap();
+    assert!(
+        !header.contains(" DIR ") && header.ends_with("VERDICT"),
+        "{text}"
+    );
+    let row: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(&row[..3], ["200", "worker", "→10.0.0.5:5432"], "{text}");
+    assert!(
+        text.lines().last().unwrap().ends_with('…'),
+        "the footer cut: {text}"
     );
 }
 

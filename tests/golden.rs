@@ -17,15 +17,19 @@ use sockleak::collect::unix::UnixCollection;
 use sockleak::filter::Filters;
 use sockleak::model::report::{DEFAULT_GROUP_BY, Report};
 use sockleak::model::unix::{PeerRef, Protos, UnixName, UnixSocket, UnixType};
+use sockleak::model::verdict::Level;
 use sockleak::model::warning::Warning;
+use sockleak::model::watch::{Alert, AlertKind};
 use sockleak::model::{Process, Socket, Source, TcpState};
 use sockleak::policy::levels::{self, Levels, Threshold};
 use sockleak::policy::pool::PoolSizes;
+use sockleak::policy::rank;
 use sockleak::policy::tracker::{Policy, Tracker};
+use sockleak::policy::verdict::{self, VerdictPolicy};
 use sockleak::render::frame::{self, FrameOptions};
 use sockleak::render::prometheus::PromOptions;
 use sockleak::render::table::TableOptions;
-use sockleak::render::{Renderer, check};
+use sockleak::render::{Renderer, WarningStyle, check};
 
 const NS: u64 = 4026531840;
 
@@ -48,6 +52,7 @@ fn process(pid: u32, comm: &str, user: &str) -> Process {
     Process {
         pid,
         comm: comm.to_string(),
+        full_names: Vec::new(),
         uid: Some(1000),
         user: user.to_string(),
         cmdline: None,
@@ -320,6 +325,8 @@ fn unix_report(tcp: bool) -> Report {
     let mut r = sockleak::report::aggregate(&unix_collection(), &DEFAULT_GROUP_BY, &filters);
     r.time = "2026-12-02T12:00:00Z".to_string();
     r.host = "golden-host".to_string();
+    verdict::attach(&mut r, &VerdictPolicy::default());
+    rank::worst_first(&mut r);
     r
 }
 
@@ -336,6 +343,19 @@ fn unix_groups() {
     };
     let r = unix_report(false);
     golden("unix-table.txt", &table(20).render(&r).unwrap());
+    // At 80 columns too: the verdict and the path survive.
+    let narrow = Renderer::Table(TableOptions {
+        top: 5,
+        header: true,
+        color: false,
+        more_hint: TableOptions::TOP_HINT,
+        fit: Some((80, TcpState::Established)),
+    });
+    let text = String::from_utf8(narrow.render(&unix_report(true)).unwrap()).unwrap();
+    for line in text.lines() {
+        assert!(sockleak::render::visible_width(line) <= 80, "{line}");
+    }
+    golden("unix-all-table-80.txt", text.as_bytes());
     golden(
         "unix-all-table.txt",
         &table(20).render(&unix_report(true)).unwrap(),
@@ -363,12 +383,15 @@ fn unix_groups() {
     );
 }
 
-/// The report of [`collection`], with the clock and host name fixed.
+/// The report of [`collection`], with the clock and host name fixed, judged as
+/// a snapshot judges it (default `--leak-after`, no pool) and ranked worst first.
 fn report(leaked: u64) -> Report {
     let mut r =
         sockleak::report::aggregate(&collection(leaked), &DEFAULT_GROUP_BY, &Filters::default());
     r.time = "2026-12-02T12:00:00Z".to_string();
     r.host = "golden-host".to_string();
+    verdict::attach(&mut r, &VerdictPolicy::default());
+    rank::worst_first(&mut r);
     r
 }
 
@@ -425,6 +448,35 @@ fn table() {
         fit: None,
     });
     golden("table-top2.txt", &top2.render(&r).unwrap());
+}
+
+/// The snapshot table fitted to 80, 120 and 200 columns: nothing wider, the
+/// verdict and endpoint (with its direction) on every row, cut text marked.
+#[test]
+fn table_fits_the_terminal() {
+    let r = report(12);
+    for width in [80, 120, 200] {
+        let t = Renderer::Table(TableOptions {
+            top: 20,
+            header: true,
+            color: false,
+            more_hint: TableOptions::TOP_HINT,
+            fit: Some((width, TcpState::CloseWait)),
+        });
+        let out = t.render(&r).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        for line in text.lines() {
+            let cols = sockleak::render::visible_width(line);
+            assert!(cols <= width, "{cols} columns at {width}: {line}");
+        }
+        let first = text.lines().nth(1).unwrap();
+        assert!(first.ends_with(" leak"), "{first}");
+        assert!(
+            first.contains("outbound  10.0.0.5:8080") || first.contains("→10.0.0.5:8080"),
+            "{first}"
+        );
+        golden(&format!("table-{width}.txt"), &out);
+    }
 }
 
 #[test]
@@ -504,6 +556,17 @@ fn checks() {
         &levels::judge(&r, &healthy),
         Protos::default(),
     ));
+    // Verdict levels: no pool size needed.
+    let verdicts = Levels {
+        warn: Some(Threshold::Verdict(Level::Suspect)),
+        crit: Some(Threshold::Verdict(Level::Leak)),
+        pools: PoolSizes::default(),
+        metric: TcpState::CloseWait,
+    };
+    let v = levels::judge(&r, &verdicts);
+    assert_eq!(v.exit_code(), 2, "the leaking client is critical");
+    out.push_str(&check::breach_lines(&v, &verdicts, &r));
+    out.push_str(&check::nagios(&r, &verdicts, &v, Protos::default()));
     golden("checks.txt", out.as_bytes());
 }
 
@@ -518,12 +581,21 @@ fn watch_frame_at_80_columns() {
     });
     let mut out = Vec::new();
     let mut alerts = Vec::new();
+    let verdicts = VerdictPolicy {
+        pools: pools.clone(),
+        ..VerdictPolicy::default()
+    };
     for (i, leaked) in [6u64, 9, 12, 16].into_iter().enumerate() {
         let mut r = report(leaked);
-        let rises = tracker.update(&mut r, i as f64 * 2.0);
+        let mut rises = tracker.update(&mut r, i as f64 * 2.0);
+        verdict::attach(&mut r, &verdicts);
+        rank::flagged_first(&mut r, &mut rises);
         for rise in &rises {
             let g = &r.groups[rise.group];
-            alerts.push(frame::alert_line(&r, g, rise.from, TcpState::CloseWait));
+            alerts.push(Alert {
+                kind: AlertKind::Pool,
+                line: frame::alert_line(&r, g, rise.from, TcpState::CloseWait),
+            });
         }
         let opts = FrameOptions {
             sample: i as u64 + 1,
@@ -536,21 +608,101 @@ fn watch_frame_at_80_columns() {
             tty: true,
             size: Some((80, 24)),
             recent_alerts: &alerts,
+            warnings: WarningStyle::Short,
         };
         out = frame::frame(&r, &opts).unwrap();
     }
     golden("watch-frame-80x24.txt", &out);
-    golden("watch-alerts.txt", (alerts.join("\n") + "\n").as_bytes());
+    let lines: Vec<&str> = alerts.iter().map(|a| a.line.as_str()).collect();
+    golden("watch-alerts.txt", (lines.join("\n") + "\n").as_bytes());
+}
+
+/// `--watch` at 80x15 with five alerts (three about fd limits of other
+/// processes, two pool alerts) and a warning: the table keeps at least half
+/// the screen, the pool alerts come first, the rest is summarised, and no line
+/// is wider than the terminal.
+#[test]
+fn watch_frame_at_80x15_with_five_alerts() {
+    let pools = PoolSizes::new(vec!["20".parse().unwrap()]);
+    let mut tracker = Tracker::new(Policy {
+        metric: TcpState::CloseWait,
+        window: Duration::from_secs(60),
+        pools: pools.clone(),
+        warn_pct: 75.0,
+    });
+    let verdicts = VerdictPolicy {
+        pools: pools.clone(),
+        ..VerdictPolicy::default()
+    };
+    let fd = |pid: u32| Alert {
+        kind: AlertKind::FdLimit,
+        line: format!(
+            "2026-12-02T12:00:00Z sockleak: fd limit: pid {pid} java inbound 10.0.0.2:8443: 950 of 1024 fds open (93%)"
+        ),
+    };
+    let mut alerts = vec![fd(901), fd(902)];
+    let mut out = Vec::new();
+    for (i, leaked) in [6u64, 9, 16].into_iter().enumerate() {
+        let mut r = report(leaked);
+        let mut rises = tracker.update(&mut r, i as f64 * 2.0);
+        verdict::attach(&mut r, &verdicts);
+        rank::flagged_first(&mut r, &mut rises);
+        for rise in &rises {
+            let g = &r.groups[rise.group];
+            alerts.push(Alert {
+                kind: AlertKind::Pool,
+                line: frame::alert_line(&r, g, rise.from, TcpState::CloseWait),
+            });
+        }
+        if i == 1 {
+            alerts.push(fd(903));
+        }
+        let opts = FrameOptions {
+            sample: i as u64 + 1,
+            interval: 2.0,
+            pools: &pools,
+            metric: TcpState::CloseWait,
+            top: 20,
+            header: true,
+            color: false,
+            tty: true,
+            size: Some((80, 15)),
+            recent_alerts: &alerts,
+            warnings: WarningStyle::Short,
+        };
+        out = frame::frame(&r, &opts).unwrap();
+    }
+    assert_eq!(alerts.len(), 5, "two pool alerts and three fd-limit alerts");
+    let text = String::from_utf8(out.clone()).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(lines.len() <= 15, "{text}");
+    for l in &lines {
+        let l = l.trim_start_matches("\x1b[H\x1b[2J");
+        assert!(sockleak::render::visible_width(l) <= 80, "{l}");
+    }
+    let table = lines.iter().take_while(|l| !l.starts_with("host:")).count() + 1;
+    assert!(table * 2 >= 15, "the table keeps half the screen: {text}");
+    assert!(lines[2].starts_with("4242 "), "row 1 of the table: {text}");
+    let alerts_at = lines
+        .iter()
+        .position(|l| l.starts_with("recent alerts"))
+        .unwrap();
+    assert!(
+        lines[alerts_at + 1].contains("-> "),
+        "a pool alert first: {text}"
+    );
+    golden("watch-frame-80x15.txt", &out);
 }
 
 /// `--peek` summaries on the report, as `report::peek` attaches them: the
 /// leaking client's 403 bodies (and one summary needing escapes), none on the
 /// other groups.
 fn peeked(leaked: u64) -> Report {
-    use sockleak::model::peek::{Unread, UnreadClass};
+    use sockleak::model::peek::{PeekCount, Unread, UnreadClass};
     let mut r = report(leaked);
     for g in &mut r.groups {
         g.unread = Some(Vec::new());
+        g.peek = Some(PeekCount::default());
     }
     let leak = r
         .groups
@@ -562,6 +714,11 @@ fn peeked(leaked: u64) -> Report {
         summary: summary.to_string(),
         count,
     };
+    // 13 peeked (`--peek-max 13`) of the group's sockets with unread bytes.
+    leak.peek = Some(PeekCount {
+        peeked: 13,
+        with_unread: leaked,
+    });
     leak.unread = Some(vec![
         u(
             UnreadClass::Html,
@@ -581,7 +738,7 @@ fn peeked(leaked: u64) -> Report {
 
 #[test]
 fn peek() {
-    let r = peeked(13);
+    let r = peeked(20);
     let t = Renderer::Table(TableOptions {
         top: 20,
         header: true,

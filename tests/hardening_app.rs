@@ -137,14 +137,10 @@ fn output_file_mode_follows_the_umask_and_peek_makes_it_private() {
         ("027", &["--proc-root", fx, "-o", "prometheus"], 0o640),
         (
             "022",
-            &["--peek", "--process", "no-such-process-here", "--json"],
+            &["--peek", "--remote", "127.255.255.254:9", "--json"],
             0o600,
         ),
-        (
-            "000",
-            &["--peek", "--process", "no-such-process-here"],
-            0o600,
-        ),
+        ("000", &["--peek", "--remote", "127.255.255.254:9"], 0o600),
     ];
     for (i, (umask, args, want)) in cases.iter().enumerate() {
         let out = dir.path().join(format!("out{i}"));
@@ -175,13 +171,7 @@ fn output_file_mode_follows_the_umask_and_peek_makes_it_private() {
         .arg("-c")
         .arg("umask 022; exec \"$0\" \"$@\"")
         .arg(bin())
-        .args([
-            "--peek",
-            "--process",
-            "no-such-process-here",
-            "--watch",
-            "0.1",
-        ])
+        .args(["--peek", "--remote", "127.255.255.254:9", "--watch", "0.1"])
         .args(["--count", "1", "--record", path_str(&rec)])
         .output()
         .unwrap();

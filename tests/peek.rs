@@ -112,7 +112,12 @@ fn counted(doc: &Value) -> Vec<Value> {
         .map(|g| {
             let mut g = g.clone();
             let o = g.as_object_mut().unwrap();
-            for k in ["unread", "oldest_close_wait_idle_s", "oldest_idle_s"] {
+            for k in [
+                "unread",
+                "peek",
+                "oldest_close_wait_idle_s",
+                "oldest_idle_s",
+            ] {
                 o.remove(k);
             }
             g
@@ -171,8 +176,10 @@ fn a_leaked_403_body_is_named_and_the_client_still_reads_every_byte() {
         json!([{"class": "html", "summary": prefix48(body_head), "count": 9}]),
         "the 9 unread 403 bodies; the pooled connection holds only its FIN"
     );
+    assert_eq!(g["peek"], json!({"peeked": 9, "with_unread": 9}), "{g}");
     let r = one_group(&doc, |g| g["pid"] == raw.pid());
     assert_eq!(r["states"], json!({"close_wait": 3}));
+    assert_eq!(r["peek"], json!({"peeked": 3, "with_unread": 3}), "{r}");
     assert_eq!(
         r["unread"],
         json!([{"class": "http-head", "summary": "HTTP/1.1 403 Forbidden", "count": 3}])
@@ -195,6 +202,20 @@ fn a_leaked_403_body_is_named_and_the_client_still_reads_every_byte() {
         table
             .lines()
             .any(|l| l == "  unread: 3× http-head \"HTTP/1.1 403 Forbidden\""),
+        "{table}"
+    );
+
+    // --peek-max below the group's count: how many of how many, in both.
+    let capped = json(&["--peek", "--peek-max", "4", "--remote", &peer]);
+    let g = one_group(&capped, |g| g["pid"] == client.pid());
+    assert_eq!(g["peek"], json!({"peeked": 4, "with_unread": 9}), "{g}");
+    assert_eq!(g["unread"][0]["count"], 4, "{g}");
+    let out = run(&["--peek", "--peek-max", "4", "--remote", &peer]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l == "          4 of 9 with unread bytes peeked"),
         "{table}"
     );
 

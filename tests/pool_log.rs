@@ -357,4 +357,14 @@ fn plot_draws_a_pool_log_document() {
     ] {
         assert!(s.contains(want), "{want} missing from the chart");
     }
+    // Allocated is drawn wide and pale before (under) the leases: a leak (the
+    // two equal) still shows both.
+    let wide = s.find("stroke-width=\"7\"").expect("allocated drawn wide");
+    let thin = s.find("stroke-width=\"2\"").expect("leased drawn thin");
+    assert!(wide < thin, "allocated under leased");
+    assert_eq!(
+        s.matches("opacity=\"0.35\" stroke=").count(),
+        4,
+        "2 lines, 2 swatches"
+    );
 }

@@ -37,7 +37,10 @@ impl Server {
             .expect("start serve");
         let mut err = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
-        err.read_line(&mut line).unwrap();
+        // Start-up warnings (a --process nobody has yet) come first.
+        while err.read_line(&mut line).unwrap() > 0 && line.starts_with("warning: ") {
+            line.clear();
+        }
         let addr = line
             .trim()
             .strip_prefix("sockleak serve: listening on http://")

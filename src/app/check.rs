@@ -12,7 +12,7 @@ use anyhow::Result;
 use crate::config::{Check, CheckOutput};
 use crate::exit;
 use crate::output;
-use crate::policy::levels;
+use crate::policy::{levels, rank, verdict};
 use crate::render::{self, check::plugin_text};
 
 pub fn run(mut c: Check) -> Result<i32> {
@@ -26,7 +26,7 @@ pub fn run(mut c: Check) -> Result<i32> {
             }
         };
     }
-    let report = c.sampler.take()?;
+    let report = judged(&mut c)?;
     let verdict = levels::judge(&report, &c.levels);
     let readers = output::Readers::for_peek(c.sampler.peek.is_some());
     let written = match &c.output {
@@ -34,7 +34,7 @@ pub fn run(mut c: Check) -> Result<i32> {
         CheckOutput::Lines => {
             let text = render::check::breach_lines(&verdict, &c.levels, &report);
             let r = output::emit(c.output_file.as_deref(), readers, text.as_bytes());
-            render::print_warnings(&report.warnings);
+            render::print_warnings(&report.warnings, c.warnings);
             r
         }
         CheckOutput::Report(renderer) => output::emit(
@@ -53,8 +53,16 @@ pub fn run(mut c: Check) -> Result<i32> {
     }
 }
 
+/// A snapshot with every group's verdict, worst first.
+fn judged(c: &mut Check) -> Result<crate::model::report::Report> {
+    let mut report = c.sampler.take()?;
+    verdict::attach(&mut report, &c.verdicts);
+    rank::worst_first(&mut report);
+    Ok(report)
+}
+
 fn nagios(c: &mut Check) -> Result<i32> {
-    let report = c.sampler.take()?;
+    let report = judged(c)?;
     let verdict = levels::judge(&report, &c.levels);
     let text = render::check::nagios(&report, &c.levels, &verdict, c.sampler.filters.protos);
     let readers = output::Readers::for_peek(c.sampler.peek.is_some());

@@ -6,10 +6,13 @@ use anyhow::Result;
 use crate::config::Snapshot;
 use crate::exit;
 use crate::output;
+use crate::policy::{rank, verdict};
 use crate::render;
 
 pub fn run(mut s: Snapshot) -> Result<i32> {
-    let report = s.sampler.take()?;
+    let mut report = s.sampler.take()?;
+    verdict::attach(&mut report, &s.verdicts);
+    rank::worst_first(&mut report);
     let readers = output::Readers::for_peek(s.sampler.peek.is_some());
     output::emit(
         s.output_file.as_deref(),
@@ -19,7 +22,7 @@ pub fn run(mut s: Snapshot) -> Result<i32> {
     // After the table, next to the footer, where they are read; the machine
     // formats carry them inside.
     if s.renderer.warns_on_stderr() {
-        render::print_warnings(&report.warnings);
+        render::print_warnings(&report.warnings, s.warnings);
     }
     Ok(exit::OK)
 }

@@ -16,10 +16,11 @@ use crate::exit;
 use crate::model::Source;
 use crate::model::report::{Group, Report};
 use crate::model::warning::Warning;
-use crate::model::watch::Flag;
+use crate::model::watch::{Alert, AlertKind, Flag};
 use crate::policy::rank::{self, FdLimits, PortLimits};
 use crate::policy::tracker::{Rise, Tracker};
-use crate::render::{self, frame, json};
+use crate::policy::verdict::{self, VerdictPolicy};
+use crate::render::{self, WarningStyle, frame, json};
 use crate::report::Sampler;
 
 pub fn run(mut w: Watch) -> Result<i32> {
@@ -28,8 +29,11 @@ pub fn run(mut w: Watch) -> Result<i32> {
     }
     let mut signals = Signals::new()?;
     let mut tracker = Tracker::new(w.policy.clone());
-    let mut limits = Limits::default();
-    let mut screen = Screen::new(w.format);
+    let mut limits = Limits {
+        verdicts: w.verdicts.clone(),
+        ..Limits::default()
+    };
+    let mut screen = Screen::new(w.format, w.warnings);
     let mut hooks = Hooks::default();
     let start = Instant::now();
     let step = Duration::from_secs_f64(w.interval);
@@ -65,7 +69,7 @@ pub fn run(mut w: Watch) -> Result<i32> {
         for r in &rises {
             let g = &report.groups[r.group];
             let alert = frame::alert_line(&report, g, r.from, w.policy.metric);
-            screen.alert(alert);
+            screen.alert(AlertKind::Pool, alert);
             if let Some(cmd) = &w.on_flag {
                 hooks.spawn(cmd, &report, g, r.from, &w);
             }
@@ -73,7 +77,7 @@ pub fn run(mut w: Watch) -> Result<i32> {
         // A process at its fd limit fails whatever its pools: alerted on its own.
         for &i in &near_limit {
             let g = &report.groups[i];
-            screen.alert(frame::fd_alert_line(&report, g));
+            screen.alert(AlertKind::FdLimit, frame::fd_alert_line(&report, g));
             if let Some(cmd) = &w.on_flag {
                 hooks.spawn_fd_limit(cmd, &report, g, &w);
             }
@@ -82,7 +86,10 @@ pub fn run(mut w: Watch) -> Result<i32> {
         // the pools: alerted once at warn and once at full.
         for r in &ports {
             let g = &report.groups[r.group];
-            screen.alert(frame::ports_alert_line(&report, g, r.from));
+            screen.alert(
+                AlertKind::Ports,
+                frame::ports_alert_line(&report, g, r.from),
+            );
             if let Some(cmd) = &w.on_flag {
                 hooks.spawn_ports(cmd, &report, g, r.from, &w);
             }
@@ -115,11 +122,13 @@ fn heal(f: &mut std::fs::File) -> io::Result<()> {
     Ok(())
 }
 
-/// What `--watch` alerts on beyond the pool flags, followed across samples.
+/// What `--watch` alerts on beyond the pool flags, followed across samples,
+/// and what each group's verdict is judged against.
 #[derive(Default)]
 struct Limits {
     fds: FdLimits,
     ports: PortLimits,
+    verdicts: VerdictPolicy,
 }
 
 /// One sample, judged: the report ranked flagged first, the pool flags that rose,
@@ -149,6 +158,7 @@ fn sample(
     let mut report = sampler.aggregate(&c);
     drop(c);
     let mut rises = tracker.update(&mut report, now);
+    verdict::attach(&mut report, &limits.verdicts);
     rank::flagged_first(&mut report, &mut rises);
     let near_limit = limits.fds.update(&report);
     let ports = limits.ports.update(&report);
@@ -166,19 +176,22 @@ struct Screen {
     tty: bool,
     color: bool,
     /// On a terminal the redraw clears what stderr showed: the latest alerts are
-    /// drawn under the table too...
-    recent_alerts: VecDeque<String>,
+    /// drawn under the table too (as many as fit, pool alerts first)...
+    recent_alerts: VecDeque<Alert>,
     /// ...and not on stderr as well when that is the same terminal: the line would
     /// scroll the frame. Redirected (a log), stderr gets every alert.
     alerts_to_stderr: bool,
     /// Piped: the warnings last printed, counts aside.
     last_warnings: Vec<Warning>,
+    style: WarningStyle,
 }
 
 impl Screen {
-    const ALERTS_SHOWN: usize = 5;
+    /// Alerts kept for the frame, which shows what fits of them: enough that
+    /// a burst of fd-limit alerts does not push the pool alerts out.
+    const ALERTS_KEPT: usize = 20;
 
-    fn new(format: WatchFormat) -> Screen {
+    fn new(format: WatchFormat, style: WarningStyle) -> Screen {
         let tty = io::stdout().is_terminal() && matches!(format, WatchFormat::Table { .. });
         Screen {
             tty,
@@ -186,6 +199,7 @@ impl Screen {
             recent_alerts: VecDeque::new(),
             alerts_to_stderr: !(tty && io::stderr().is_terminal()),
             last_warnings: Vec::new(),
+            style,
         }
     }
 
@@ -211,6 +225,7 @@ impl Screen {
                 None
             },
             recent_alerts: self.recent_alerts.make_contiguous(),
+            warnings: self.style,
         };
         out.write_all(&frame::frame(report, &opts)?)?;
         out.flush()?;
@@ -226,20 +241,20 @@ impl Screen {
     fn warn_when_changed(&mut self, warnings: &[Warning]) {
         let gist: Vec<Warning> = warnings.iter().map(Warning::without_counts).collect();
         if gist != self.last_warnings {
-            render::print_warnings(warnings);
+            render::print_warnings(warnings, self.style);
             self.last_warnings = gist;
         }
     }
 
-    fn alert(&mut self, line: String) {
+    fn alert(&mut self, kind: AlertKind, line: String) {
         if self.alerts_to_stderr {
             let _ = writeln!(io::stderr(), "{line}");
         }
         if self.tty {
-            if self.recent_alerts.len() == Self::ALERTS_SHOWN {
+            if self.recent_alerts.len() == Self::ALERTS_KEPT {
                 self.recent_alerts.pop_front();
             }
-            self.recent_alerts.push_back(line);
+            self.recent_alerts.push_back(Alert { kind, line });
         }
     }
 }

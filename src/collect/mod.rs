@@ -11,6 +11,7 @@ pub mod fdcache;
 pub mod fdscan;
 pub mod fsread;
 pub mod guard;
+pub mod names;
 pub mod netlink;
 pub mod netns;
 pub mod peek;
@@ -84,6 +85,9 @@ pub struct Focus {
 pub struct Known {
     pub comm: Option<String>,
     pub uid: Option<u32>,
+    /// The full names (`argv[0]`, exe) read when `comm` alone did not match
+    /// `--process` ([`names::full_names`]).
+    pub names: Vec<String>,
 }
 
 impl Focus {
@@ -102,7 +106,13 @@ impl Focus {
                 fsread::read_bounded(&dir.join("comm"), fsread::COMM, Oversize::Refuse).ok()?;
             let comm = String::from_utf8_lossy(comm.trim_ascii_end()).into_owned();
             if !self.comms.contains(&comm) {
-                return None;
+                // The kernel cuts comm to 15 characters, and a process may be
+                // known by its program's name: two more reads, only here.
+                let full = names::full_names(&dir);
+                if !self.comms.iter().any(|c| names::matches(c, &comm, &full)) {
+                    return None;
+                }
+                known.names = full;
             }
             known.comm = Some(comm);
         }
@@ -977,6 +987,7 @@ impl Collector {
         Process {
             pid,
             comm,
+            full_names: known.map(|k| k.names.clone()).unwrap_or_default(),
             uid,
             user,
             cmdline,

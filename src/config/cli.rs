@@ -12,6 +12,7 @@ use crate::config::generate::hinted;
 use crate::filter::{self, RemoteFilter};
 use crate::model::TcpState;
 use crate::model::report::GroupField;
+use crate::model::verdict::Level;
 use crate::policy::levels::Threshold;
 use crate::policy::pool::PoolRule;
 
@@ -25,13 +26,15 @@ Examples:
   sockleak --watch 5 --pool-size 10.0.0.5:5432=10 --pool-size :6379=8 --pool-size 20
                                         each client pool judged by its own size
   sockleak --metric established --idle-over 5m      checked-out DB/Redis connections never returned
-  sockleak --pid 4242                   one process: reads only its fd table
+  sockleak -p 4242                      one process: reads only its fd table
   sockleak --watch 2 --remote 10.0.0.5:80        a connection per request: PORTS and alerts
                                         at 50% and 90% of the ephemeral range
   sockleak --watch 2 --json | jq -c .scan       how each sample was taken, what it cost
   sockleak --proto unix                 unix sockets per process and server-side path, with peers
   sockleak --proto unix --watch 5 --metric established --pool-size /run/postgresql/.s.PGSQL.5432=20
   sockleak --watch 5 --record leak.ndjson && sockleak plot leak.ndjson -o leak.svg
+  sockleak --threshold leak             silent unless a group is judged a leak (cron;
+                                        CLOSE_WAIT idle past --leak-after, 5m)
   sockleak --threshold 75% --pool-size 1024      silent unless a pool is 75% full (cron)
   sockleak -o nagios --threshold 100 --critical 500
   sockleak -o prometheus --output-file /var/lib/node_exporter/textfile/sockleak.prom
@@ -40,8 +43,13 @@ Examples:
   sudo sockleak --peek                  name the responses leaking sockets never read:
                                         9× html \"<html><body>forbidden...\"
 
-Exit codes: 0 ok, 1 threshold breached, 2 critical threshold breached,
-3 usage error or failure.";
+Verdicts: leak (CLOSE_WAIT idle past --leak-after), suspect (unknown age, idle
+checkouts, growth, a filling pool, an fd limit near), ok. Warnings: one line
+each; -v explains them, -q silences them.
+
+Exit codes: 0 ok, 1 threshold breached (e.g. a group judged a leak under
+--threshold leak), 2 critical threshold breached, 3 usage error or failure (a
+--pid or --process that matches no process included).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -259,11 +267,12 @@ pub struct ViewArgs {
     #[arg(short, long)]
     pub all: bool,
 
-    /// Only sockets held by these pids.
-    #[arg(long, value_name = "PID,...", value_delimiter = ',', value_parser = parse_pid, allow_negative_numbers = true)]
+    /// Only sockets held by these pids (a pid that does not exist is an error).
+    #[arg(short = 'p', long, value_name = "PID,...", value_delimiter = ',', value_parser = parse_pid, allow_negative_numbers = true)]
     pub pid: Vec<u32>,
 
-    /// Only sockets held by processes with this exact name (comm).
+    /// Only sockets held by processes with this exact name: the kernel's comm (15
+    /// characters at most), argv[0]'s basename or the executable's.
     #[arg(long = "process", value_name = "NAME", value_parser = parse_name)]
     pub process: Vec<String>,
 
@@ -328,6 +337,15 @@ pub struct OutputArgs {
     #[arg(long)]
     pub no_header: bool,
 
+    /// Explain each warning in full (what was not seen, why, and how to see it)
+    /// instead of one short line.
+    #[arg(short = 'v', long, alias = "verbose", conflicts_with = "quiet")]
+    pub explain: bool,
+
+    /// No warnings on stderr or in the --watch frame (JSON still carries them).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
     /// Write the output atomically to PATH instead of stdout (for node_exporter's
     /// textfile collector).
     #[arg(long, value_name = "PATH")]
@@ -378,9 +396,10 @@ pub struct WatchArgs {
     #[arg(long, value_name = "PERCENT", default_value = "75%", requires = "watch", value_parser = parse_percent, allow_negative_numbers = true)]
     pub warn_at: f64,
 
-    /// The state whose growth is watched or checked.
-    #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = hinted(parse_state, state_names(false)), hide_possible_values = true)]
-    pub metric: TcpState,
+    /// The state whose growth is watched or checked, and groups are ranked by
+    /// [default: close-wait].
+    #[arg(long = "metric", value_name = "STATE", value_parser = hinted(parse_state, state_names(false)), hide_possible_values = true)]
+    pub metric_arg: Option<TcpState>,
 
     /// Run CMD (with /bin/sh -c) when a group's flag rises. The values go only into
     /// SOCKLEAK_* environment variables, never into the command string.
@@ -392,17 +411,30 @@ pub struct WatchArgs {
     pub record: Option<PathBuf>,
 }
 
+impl WatchArgs {
+    /// `--metric`, CLOSE_WAIT when not given.
+    pub fn metric(&self) -> TcpState {
+        self.metric_arg.unwrap_or(TcpState::CloseWait)
+    }
+}
+
 #[derive(Debug, Args, Clone)]
-#[command(next_help_heading = "Checks")]
+#[command(next_help_heading = "Verdicts and checks")]
 pub struct CheckArgs {
-    /// Breach when a group's --metric count reaches N, or P% of --pool-size. Silent and
-    /// exit 0 when healthy; one line per breaching group and exit 1 otherwise.
-    #[arg(long, value_name = "N|P%", conflicts_with = "watch", value_parser = parse_threshold, allow_negative_numbers = true)]
+    /// Breach when a group is judged a leak (or suspect), its --metric count reaches N,
+    /// or P% of --pool-size. Silent and exit 0 when healthy; one line per breaching
+    /// group and exit 1 otherwise.
+    #[arg(long, value_name = "leak|suspect|N|P%", conflicts_with = "watch", value_parser = parse_threshold, allow_negative_numbers = true)]
     pub threshold: Option<Threshold>,
 
     /// Exit 2 for groups at or over this level.
-    #[arg(long, value_name = "N|P%", conflicts_with = "watch", value_parser = parse_threshold, allow_negative_numbers = true)]
+    #[arg(long, value_name = "leak|suspect|N|P%", conflicts_with = "watch", value_parser = parse_threshold, allow_negative_numbers = true)]
     pub critical: Option<Threshold>,
+
+    /// A group whose CLOSE_WAIT sockets are idle this long is a leak (verdict
+    /// `leak`): 30s, 5m, 2h, or seconds.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, allow_negative_numbers = true)]
+    pub leak_after: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -475,9 +507,11 @@ pub struct PlotArgs {
     #[arg(long, value_name = "STATE", default_value = "close-wait", value_parser = hinted(parse_state, state_names(false)), hide_possible_values = true)]
     pub metric: TcpState,
 
-    /// Draw the pool size (and warn level) as horizontal lines.
-    #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
-    pub pool_size: Option<u64>,
+    /// Draw the pool size (and warn level) as horizontal lines: N for every group,
+    /// or ENDPOINT=N (as for --watch) for the groups whose remote end matches, each
+    /// drawn against its own; repeatable.
+    #[arg(long, value_name = "N|ENDPOINT=N", value_parser = parse_pool, allow_negative_numbers = true)]
+    pub pool_size: Vec<PoolRule>,
 
     /// Warn level, as a share of --pool-size.
     #[arg(long, value_name = "PERCENT", default_value = "75%", value_parser = parse_percent, allow_negative_numbers = true)]
@@ -680,11 +714,14 @@ fn parse_threshold(s: &str) -> Result<Threshold, String> {
     if s.ends_with('%') {
         return parse_percent(s).map(Threshold::Percent);
     }
+    if let Ok(level @ (Level::Leak | Level::Suspect)) = s.parse::<Level>() {
+        return Ok(Threshold::Verdict(level));
+    }
     s.parse::<u64>()
         .ok()
         .filter(|n| *n > 0)
         .map(Threshold::Count)
-        .ok_or_else(|| format!("'{s}' is not a threshold (expected a count such as 100, or a share of --pool-size such as 75%)"))
+        .ok_or_else(|| format!("'{s}' is not a threshold (expected leak or suspect, a count such as 100, or a share of --pool-size such as 75%)"))
 }
 
 fn parse_pool(s: &str) -> Result<PoolRule, String> {
@@ -733,6 +770,8 @@ mod tests {
     fn thresholds() {
         assert_eq!(parse_threshold("75%"), Ok(Threshold::Percent(75.0)));
         assert_eq!(parse_threshold("10"), Ok(Threshold::Count(10)));
+        assert_eq!(parse_threshold("leak"), Ok(Threshold::Verdict(Level::Leak)));
+        assert!(parse_threshold("ok").is_err());
         assert!(parse_threshold("120%").is_err());
         assert!(parse_threshold("0").is_err());
     }

@@ -25,9 +25,10 @@ use crate::model::unix::Protos;
 use crate::policy::levels::{Levels, Threshold};
 use crate::policy::pool::{PoolRule, PoolSizes};
 use crate::policy::tracker::Policy;
+use crate::policy::verdict::VerdictPolicy;
 use crate::render::prometheus::PromOptions;
 use crate::render::table::TableOptions;
-use crate::render::{self, Renderer};
+use crate::render::{self, Renderer, WarningStyle};
 use crate::report::Sampler;
 use cli::{Cli, CollectArgs, Format, NetnsArg, ProtoArg, SourceArg, ViewArgs};
 
@@ -62,7 +63,10 @@ pub struct PoolLog {
 #[derive(Debug)]
 pub struct Snapshot {
     pub sampler: Sampler,
+    /// What each group's verdict is judged against.
+    pub verdicts: VerdictPolicy,
     pub renderer: Renderer,
+    pub warnings: WarningStyle,
     pub output_file: Option<PathBuf>,
 }
 
@@ -81,6 +85,8 @@ pub enum CheckOutput {
 #[derive(Debug)]
 pub struct Check {
     pub sampler: Sampler,
+    pub verdicts: VerdictPolicy,
+    pub warnings: WarningStyle,
     pub levels: Levels,
     pub output: CheckOutput,
     pub output_file: Option<PathBuf>,
@@ -102,6 +108,8 @@ pub struct Watch {
     pub interval: f64,
     pub count: Option<u64>,
     pub policy: Policy,
+    pub verdicts: VerdictPolicy,
+    pub warnings: WarningStyle,
     pub format: WatchFormat,
     pub record: Option<(PathBuf, File)>,
     pub on_flag: Option<String>,
@@ -126,7 +134,8 @@ pub struct Plot {
     pub svg: bool,
     pub top: usize,
     pub metric: TcpState,
-    pub pool_size: Option<u64>,
+    /// `--pool-size`: N, or ENDPOINT=N rules judged per plotted group.
+    pub pools: PoolSizes,
     pub warn_at: f64,
 }
 
@@ -145,6 +154,7 @@ impl Config {
                 json: args.json,
                 show: args.show,
             })),
+            None if no_effect(&cli).is_err() => Err(no_effect(&cli).unwrap_err().into()),
             None => match cli.watch.watch {
                 Some(interval) => watch(&cli, interval),
                 None if is_check(&cli) => check(&cli),
@@ -173,6 +183,14 @@ fn sampler(
     options.incremental = incremental;
     options.unix = filters.protos.unix;
     idle_source(view, &options).map_err(UsageError)?;
+    missing_pids(&filters.pids, &options.proc_root).map_err(UsageError)?;
+    if let Err(e) = unknown_names(&filters.processes, &options.proc_root) {
+        // A process may start after a watch or an exporter does: said once.
+        if !incremental {
+            return Err(UsageError(e).into());
+        }
+        eprintln!("warning: {e}");
+    }
     // An owner filter reads only the matching processes' fd tables.
     if filters.has_owner_filter() {
         options.focus = Some(collect::Focus {
@@ -190,6 +208,89 @@ fn sampler(
         peek: None,
         trace: None,
     })
+}
+
+/// `--pid` of processes that do not exist: refused, naming them (`lsof -p`
+/// fails too); a pid cannot come back.
+fn missing_pids(pids: &[u32], root: &Path) -> Result<(), String> {
+    let missing: Vec<String> = pids
+        .iter()
+        .filter(|p| !root.join(p.to_string()).is_dir())
+        .map(u32::to_string)
+        .collect();
+    match missing.len() {
+        0 => Ok(()),
+        1 => Err(format!(
+            "--pid {}: no such process ({}/{} does not exist)",
+            missing[0],
+            root.display(),
+            missing[0]
+        )),
+        _ => Err(format!("--pid {}: no such processes", missing.join(","))),
+    }
+}
+
+/// `--process` names that no process goes by (comm, argv[0], executable), with
+/// the near names that exist (`python` -> `python3`).
+fn unknown_names(wanted: &[String], root: &Path) -> Result<(), String> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let all = collect::names::every_process(root);
+    let named = |w: &String| {
+        all.iter()
+            .any(|(_, comm, full)| collect::names::matches(w, comm, full))
+    };
+    if wanted.iter().any(named) {
+        return Ok(());
+    }
+    let mut names: Vec<&str> = all
+        .iter()
+        .flat_map(|(_, comm, full)| {
+            std::iter::once(comm.as_str()).chain(full.iter().map(String::as_str))
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let near: Vec<String> = wanted
+        .iter()
+        .flat_map(|w| crate::filter::near_names(w, &names))
+        .map(|n| crate::model::printable(&n).into_owned())
+        .collect();
+    let hint = match near.is_empty() {
+        true => "(give a name as ps -o comm or the executable shows it)".to_string(),
+        false => format!("did you mean {}?", near.join(", ")),
+    };
+    Err(format!(
+        "--process {}: no process has that name (comm, argv[0] or executable); {hint}",
+        wanted.join(", --process ")
+    ))
+}
+
+/// Flags that would change nothing in the chosen mode are refused rather than
+/// silently ignored.
+fn no_effect(cli: &Cli) -> Result<(), UsageError> {
+    let format = cli.output.format();
+    if cli.output.no_header && format != Format::Table {
+        let f = match format {
+            Format::Json => "--json",
+            Format::Prometheus => "-o prometheus",
+            _ => "-o nagios",
+        };
+        return Err(UsageError(format!(
+            "--no-header leaves out the table's header and footer, and {f} has none; drop --no-header"
+        )));
+    }
+    if let (Some(metric), Some(states)) = (cli.watch.metric_arg, &cli.view.state)
+        && !states.0.contains(&metric)
+    {
+        let m = metric.snake().replace('_', "-");
+        return Err(UsageError(format!(
+            "--metric {m} counts {} sockets, and --state shows none of them, so every count would be 0; add {m} to --state, or drop --metric",
+            metric.upper()
+        )));
+    }
+    Ok(())
 }
 
 /// `--idle-over` needs netlink's idle ages: refused with the /proc source (a
@@ -215,11 +316,13 @@ fn idle_source(view: &ViewArgs, o: &collect::Options) -> Result<(), String> {
 
 fn snapshot(cli: &Cli) -> Result<Config> {
     let pools = pools(&cli.watch.pool_size)?;
-    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, false)?;
+    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric(), false)?;
     sampler.peek = peek::options(&cli.peek, &cli.collect)?;
     sampler.trace = trace::join(&cli.trace, &cli.collect, false)?;
     Ok(Config::Snapshot(Snapshot {
         sampler,
+        verdicts: verdicts(cli, pools.clone()),
+        warnings: warning_style(cli),
         renderer: renderer(cli, pools),
         output_file: cli.output.output_file.clone(),
     }))
@@ -241,14 +344,28 @@ fn renderer(cli: &Cli, pools: PoolSizes) -> Renderer {
             header: !cli.output.no_header,
             color: render::use_color() && cli.output.output_file.is_none(),
             more_hint: TableOptions::TOP_HINT,
-            fit: None,
+            fit: table_width(cli).map(|w| (w, cli.watch.metric())),
         }),
+    }
+}
+
+/// The width a snapshot's table is fitted to: `COLUMNS` when set to a number,
+/// else the terminal's on stdout. A pipe or `--output-file` without `COLUMNS` is
+/// never cut (awk and files get every column).
+fn table_width(cli: &Cli) -> Option<usize> {
+    if cli.output.output_file.is_some() {
+        return None;
+    }
+    let columns = std::env::var("COLUMNS").ok();
+    match columns.and_then(|c| c.trim().parse::<usize>().ok()) {
+        Some(w) if w > 0 => Some(w),
+        _ => render::terminal_size().map(|(cols, _)| cols),
     }
 }
 
 fn check(cli: &Cli) -> Result<Config> {
     let levels = levels(cli)?;
-    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, false)?;
+    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric(), false)?;
     sampler.peek = peek::options(&cli.peek, &cli.collect)?;
     sampler.trace = trace::join(&cli.trace, &cli.collect, false)?;
     let output = match cli.output.format() {
@@ -260,10 +377,31 @@ fn check(cli: &Cli) -> Result<Config> {
     };
     Ok(Config::Check(Check {
         sampler,
+        verdicts: verdicts(cli, levels.pools.clone()),
+        warnings: warning_style(cli),
         levels,
         output,
         output_file: cli.output.output_file.clone(),
     }))
+}
+
+/// `-q`, `-v`, or one short line per warning.
+fn warning_style(cli: &Cli) -> WarningStyle {
+    match (cli.output.quiet, cli.output.explain) {
+        (true, _) => WarningStyle::Quiet,
+        (_, true) => WarningStyle::Full,
+        _ => WarningStyle::Short,
+    }
+}
+
+/// What verdicts are judged against: `--leak-after`, `--metric`, the pools.
+fn verdicts(cli: &Cli, pools: PoolSizes) -> VerdictPolicy {
+    VerdictPolicy {
+        leak_after: cli.check.leak_after,
+        metric: cli.watch.metric(),
+        pools,
+        warn_pct: cli.watch.warn_at,
+    }
 }
 
 /// Every `--pool-size`, checked: one bare default at most, each endpoint once.
@@ -297,7 +435,7 @@ fn levels(cli: &Cli) -> Result<Levels, UsageError> {
         }
     }
     let levels = Levels {
-        metric: cli.watch.metric,
+        metric: cli.watch.metric(),
         warn: cli.check.threshold,
         crit: cli.check.critical,
         pools,
@@ -309,6 +447,9 @@ fn levels(cli: &Cli) -> Result<Levels, UsageError> {
             (Some(rw), Some(rc), _, _) => (rc < rw).then(|| (rc.to_string(), rw.to_string())),
             (_, _, Threshold::Percent(pw), Threshold::Percent(pc)) => {
                 (pc < pw).then(|| (format!("{pc}%"), format!("{pw}%")))
+            }
+            (_, _, Threshold::Verdict(lw), Threshold::Verdict(lc)) => {
+                (lc < lw).then(|| (lc.to_string(), lw.to_string()))
             }
             _ => None,
         },
@@ -358,7 +499,7 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
         None => f64::max(60.0, 2.0 * interval),
     };
     let pools = pools(&cli.watch.pool_size)?;
-    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric, true)?;
+    let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric(), true)?;
     sampler.peek = peek::options(&cli.peek, &cli.collect)?;
     sampler.trace = trace::join(&cli.trace, &cli.collect, true)?;
     let record = match &cli.watch.record {
@@ -373,11 +514,13 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
         interval,
         count: cli.watch.count,
         policy: Policy {
-            metric: cli.watch.metric,
+            metric: cli.watch.metric(),
             window: Duration::from_secs_f64(window),
-            pools,
+            pools: pools.clone(),
             warn_pct: cli.watch.warn_at,
         },
+        verdicts: verdicts(cli, pools),
+        warnings: warning_style(cli),
         format,
         record,
         on_flag: cli.watch.on_flag.clone(),
@@ -506,7 +649,7 @@ fn plot(args: cli::PlotArgs) -> Result<Config> {
         svg,
         top: usize::try_from(args.top).unwrap_or(usize::MAX),
         metric: args.metric,
-        pool_size: args.pool_size,
+        pools: pools(&args.pool_size)?,
         warn_at: args.warn_at,
     }))
 }

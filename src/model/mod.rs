@@ -9,6 +9,7 @@ pub mod report;
 pub mod scan;
 pub mod trace;
 pub mod unix;
+pub mod verdict;
 pub mod warning;
 pub mod watch;
 
@@ -458,6 +459,9 @@ pub struct Process {
     pub pid: u32,
     /// `/proc/<pid>/comm`; `?` if the process exited before it could be read.
     pub comm: String,
+    /// Its `argv[0]` and executable basenames, read only for a `--process`
+    /// query that `comm` alone did not match (`collect::names`).
+    pub full_names: Vec<String>,
     /// Real uid from `/proc/<pid>/status`.
     pub uid: Option<u32>,
     /// The uid's user name, or the uid as a number when it has none; `?` if unknown.
@@ -470,6 +474,17 @@ pub struct Process {
     /// Its open fds against its soft RLIMIT_NOFILE; `None` when either could not
     /// be read.
     pub fds: Option<FdUsage>,
+}
+
+/// Seconds as a compact age: `42s`, `4m05s`, `2h13m`, `3d04h`.
+pub fn human_age(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
 }
 
 /// A process's open file descriptors and its soft `RLIMIT_NOFILE`: every fd leak

@@ -106,6 +106,17 @@ impl fmt::Display for Unread {
     }
 }
 
+/// How much of a group `--peek` looked at: `16 of 25 peeked` (`--peek-max`,
+/// the time budget and refusals leave some unpeeked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct PeekCount {
+    /// Sockets whose queue was read (their bytes are in `unread`, or were gone
+    /// by then).
+    pub peeked: u64,
+    /// The group's sockets with unread bytes (what could have been peeked).
+    pub with_unread: u64,
+}
+
 /// Why sockets with unread bytes were not peeked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PeekMiss {

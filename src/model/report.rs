@@ -13,9 +13,10 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::container::Container;
-use super::peek::Unread;
+use super::peek::{PeekCount, Unread};
 use super::scan::ScanInfo;
 use super::unix::{Peer, Proto, UnixEndpoint, UnixTotals};
+use super::verdict::Verdict;
 use super::warning::Warning;
 use super::watch::WatchStats;
 use super::{Direction, FdUsage, NetnsId, PortUse, Source, StateCounts, TcpState};
@@ -249,6 +250,34 @@ pub struct Group {
     /// before it was armed, silent since, or evicted from a full map).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exchanges_unrecorded: Option<u64>,
+    /// `--peek`: how many of the group's sockets with unread bytes were peeked
+    /// (`16 of 25`); absent without `--peek`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peek: Option<PeekCount>,
+    /// Extension: `leak`, `suspect` or `ok`, and why (`policy::verdict`); absent
+    /// from a report nothing judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// The idle ages the verdict needs (not part of the JSON document).
+    #[serde(skip)]
+    pub idle: IdleAges,
+}
+
+/// Every idle age of a group's CLOSE_WAIT and ESTABLISHED sockets that has one,
+/// in milliseconds, ascending: what [`crate::policy::verdict`] counts sockets
+/// past `--leak-after` and an idle checkout's peers by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdleAges {
+    pub close_wait: Vec<u32>,
+    pub established: Vec<u32>,
+}
+
+impl IdleAges {
+    /// Sort both lists (once the group is complete).
+    pub fn sort(&mut self) {
+        self.close_wait.sort_unstable();
+        self.established.sort_unstable();
+    }
 }
 
 impl Group {
@@ -316,6 +345,9 @@ impl Group {
             unread: None,
             exchanges: None,
             exchanges_unrecorded: None,
+            peek: None,
+            verdict: None,
+            idle: IdleAges::default(),
             key,
         }
     }

@@ -11,6 +11,9 @@ use super::peek::PeekMiss;
 use super::unix::Proto;
 use super::{ReservedProblem, printable};
 
+mod short;
+pub use short::{SHORT_MAX, Short, short_lines};
+
 /// At most this many pids are named in a warning; the rest are counted.
 pub const PIDS_SHOWN: usize = 10;
 /// At most this many malformed lines are described in a warning.
@@ -266,6 +269,11 @@ fn user_list(owners: &[(u32, String)]) -> String {
 }
 
 impl Warning {
+    /// The warning in one short line (`-v` shows the full [`fmt::Display`]).
+    pub fn short(&self) -> Short<'_> {
+        Short(self)
+    }
+
     /// The same warning with its counts zeroed: two samples whose warnings differ
     /// only in how many sockets they concern say nothing new.
     pub fn without_counts(&self) -> Warning {

@@ -44,4 +44,26 @@ pub struct WatchStats {
     /// Recent `--metric` counts, oldest first, for the sparkline (not serialised).
     #[serde(skip)]
     pub trend: Vec<u64>,
+    /// Seconds the group has held reset-but-held (CLOSE) sockets in every sample
+    /// (none has an age of its own); `None` when it holds none now. Not
+    /// serialised: the verdict's reason says it.
+    #[serde(skip)]
+    pub held_closed_s: Option<f64>,
+}
+
+/// What a `--watch` alert is about, in the order a small frame keeps them: a
+/// pool flag that rose before a destination's ports, before an fd limit (a
+/// process near its fd limit may have nothing to do with the pools watched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlertKind {
+    Pool,
+    Ports,
+    FdLimit,
+}
+
+/// One alert line, kept for the frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub kind: AlertKind,
+    pub line: String,
 }

@@ -5,12 +5,23 @@ use super::pool::PoolSizes;
 use crate::exit;
 use crate::model::TcpState;
 use crate::model::report::{Group, Report};
+use crate::model::verdict::Level;
 
-/// A threshold: an absolute count or a share of the group's pool.
+/// A threshold: an absolute count, a share of the group's pool, or a verdict
+/// (`leak`, `suspect`: no pool size needed).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Threshold {
     Count(u64),
     Percent(f64),
+    Verdict(Level),
+}
+
+/// What a breaching group reached: the count its level stands for, or the
+/// verdict it was judged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reached {
+    Count(u64),
+    Verdict(Level),
 }
 
 impl Threshold {
@@ -22,6 +33,7 @@ impl Threshold {
             Threshold::Percent(p) => {
                 pool_size.map(|s| (((s as f64) * p / 100.0).ceil() as u64).max(1))
             }
+            Threshold::Verdict(_) => None,
         }
     }
 }
@@ -43,13 +55,20 @@ pub enum Severity {
 }
 
 impl Levels {
-    /// The worst level `g` reaches, with the count that level stands for in it.
-    pub fn severity(&self, g: &Group) -> Option<(Severity, u64)> {
+    /// The worst level `g` reaches, with what that level stands for in it. A
+    /// verdict threshold reads the verdict attached by `policy::verdict::attach`.
+    pub fn severity(&self, g: &Group) -> Option<(Severity, Reached)> {
         let count = g.states.get(self.metric);
         let pool = self.pools.for_group(g);
-        let reached = |t: Option<Threshold>| {
-            t.and_then(|t| t.resolve(pool))
+        let judged = g.verdict.as_ref().map_or(Level::Ok, |v| v.level);
+        let reached = |t: Option<Threshold>| match t? {
+            Threshold::Verdict(level) => {
+                (level > Level::Ok && judged >= level).then_some(Reached::Verdict(judged))
+            }
+            t => t
+                .resolve(pool)
                 .filter(|level| count >= *level)
+                .map(Reached::Count),
         };
         if let Some(level) = reached(self.crit) {
             Some((Severity::Critical, level))
@@ -72,8 +91,8 @@ impl Levels {
 /// The groups at or over a level, worst first (the report's order).
 #[derive(Debug)]
 pub struct Verdict<'a> {
-    /// Each breaching group, how bad, and the count its level stands for.
-    pub breaches: Vec<(&'a Group, Severity, u64)>,
+    /// Each breaching group, how bad, and what it reached.
+    pub breaches: Vec<(&'a Group, Severity, Reached)>,
 }
 
 impl Verdict<'_> {
@@ -124,8 +143,14 @@ mod tests {
             g
         };
         assert_eq!(l.severity(&group(14)), None);
-        assert_eq!(l.severity(&group(15)), Some((Severity::Warning, 15)));
-        assert_eq!(l.severity(&group(20)), Some((Severity::Critical, 20)));
+        assert_eq!(
+            l.severity(&group(15)),
+            Some((Severity::Warning, Reached::Count(15)))
+        );
+        assert_eq!(
+            l.severity(&group(20)),
+            Some((Severity::Critical, Reached::Count(20)))
+        );
         let only_crit = Levels {
             warn: None,
             ..l.clone()
@@ -133,7 +158,7 @@ mod tests {
         assert_eq!(only_crit.severity(&group(19)), None);
         assert_eq!(
             only_crit.severity(&group(25)),
-            Some((Severity::Critical, 20))
+            Some((Severity::Critical, Reached::Count(20)))
         );
         // A percentage is of each group's own pool; a group in none never breaches it.
         let pct = Levels {
@@ -142,13 +167,41 @@ mod tests {
             pools: PoolSizes::new(vec!["10".parse().unwrap()]),
             ..l
         };
-        assert_eq!(pct.severity(&group(5)), Some((Severity::Warning, 5)));
+        assert_eq!(
+            pct.severity(&group(5)),
+            Some((Severity::Warning, Reached::Count(5)))
+        );
         assert_eq!(pct.severity(&group(4)), None);
         let no_pool = Levels {
             pools: PoolSizes::default(),
             ..pct
         };
         assert_eq!(no_pool.severity(&group(500)), None);
+        // A verdict threshold needs no pool: the attached verdict decides.
+        use crate::model::verdict::{Reason, Verdict};
+        let leak = Levels {
+            warn: Some(Threshold::Verdict(Level::Suspect)),
+            crit: Some(Threshold::Verdict(Level::Leak)),
+            ..no_pool
+        };
+        let mut g = group(1);
+        assert_eq!(leak.severity(&g), None, "not judged: ok");
+        g.verdict = Some(Verdict::of(vec![Reason::CloseWaitAgeUnknown {
+            sockets: 1,
+        }]));
+        assert_eq!(
+            leak.severity(&g),
+            Some((Severity::Warning, Reached::Verdict(Level::Suspect)))
+        );
+        g.verdict = Some(Verdict::of(vec![Reason::IdleCloseWait {
+            sockets: 1,
+            oldest_s: 400.0,
+            after_s: 300.0,
+        }]));
+        assert_eq!(
+            leak.severity(&g),
+            Some((Severity::Critical, Reached::Verdict(Level::Leak)))
+        );
     }
 
     #[test]

@@ -5,3 +5,4 @@ pub mod levels;
 pub mod pool;
 pub mod rank;
 pub mod tracker;
+pub mod verdict;

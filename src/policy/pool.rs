@@ -121,6 +121,14 @@ impl PoolSizes {
             .map(|r| r.size)
     }
 
+    /// The size when the bare `--pool-size N` is the only rule.
+    pub fn only_default(&self) -> Option<u64> {
+        match self.rules.as_slice() {
+            [only] if only.endpoint.is_none() && only.path.is_none() => Some(only.size),
+            _ => None,
+        }
+    }
+
     /// The pool `g` is judged against, if it is in one.
     pub fn for_group(&self, g: &Group) -> Option<u64> {
         if matches!(

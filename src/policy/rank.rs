@@ -6,19 +6,34 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use crate::model::report::{RemoteKey, Report};
-use crate::model::watch::Flag;
+use crate::model::watch::{Alert, Flag};
 use crate::model::{FdUsage, NetnsId};
 
 use super::tracker::Rise;
 
-/// Rank flagged groups first (full, warn, growing, then ok), keeping the report's
-/// order (its `--metric` ranking) among equal flags, and point `rises` at the
-/// groups' new places.
+/// Rank the worst verdict first (leak, suspect, then ok), keeping the report's
+/// order (its `--metric` ranking) among equal verdicts.
+pub fn worst_first(report: &mut Report) {
+    // Stable: equal verdicts keep their rank.
+    report
+        .groups
+        .sort_by_key(|g| std::cmp::Reverse(g.verdict.as_ref().map(|v| v.level)));
+}
+
+/// Rank the worst verdict first, then flagged groups (full, warn, growing, then
+/// ok), keeping the report's order (its `--metric` ranking) among equals, and
+/// point `rises` at the groups' new places.
 pub fn flagged_first(report: &mut Report, rises: &mut [Rise]) {
-    let flag = |i: usize| report.groups[i].watch.as_ref().map_or(Flag::Ok, |w| w.flag);
+    let rank = |i: usize| {
+        let g = &report.groups[i];
+        (
+            g.verdict.as_ref().map(|v| v.level),
+            g.watch.as_ref().map_or(Flag::Ok, |w| w.flag),
+        )
+    };
     let mut order: Vec<usize> = (0..report.groups.len()).collect();
-    // Stable: equal flags keep their rank.
-    order.sort_by_key(|&i| std::cmp::Reverse(flag(i)));
+    // Stable: equals keep their rank.
+    order.sort_by_key(|&i| std::cmp::Reverse(rank(i)));
     if order.iter().enumerate().all(|(new, old)| new == *old) {
         return;
     }
@@ -37,6 +52,18 @@ pub fn flagged_first(report: &mut Report, rises: &mut [Rise]) {
     for r in rises {
         r.group = new_place[r.group];
     }
+}
+
+/// Which of `alerts` (oldest first) a frame with room for `room` of them shows,
+/// in the order it shows them: pool alerts before port alerts before fd-limit
+/// alerts, the newest of a kind kept when some must go, oldest first within a
+/// kind.
+pub fn alerts_shown(alerts: &[Alert], room: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..alerts.len()).collect();
+    order.sort_by_key(|&i| (alerts[i].kind, std::cmp::Reverse(i)));
+    order.truncate(room);
+    order.sort_by_key(|&i| (alerts[i].kind, i));
+    order
 }
 
 /// Follows which processes are at [`FdUsage::ALERT_PCT`] of their fd limit, so that
@@ -133,6 +160,7 @@ mod tests {
             eta_s: None,
             flag,
             trend: vec![],
+            held_closed_s: None,
         });
         g
     }
@@ -161,6 +189,30 @@ mod tests {
         );
         assert_eq!(r.groups[rises[0].group].pid, Some(4));
         assert_eq!(r.groups[rises[1].group].pid, Some(2));
+    }
+
+    #[test]
+    fn pool_alerts_are_shown_before_fd_limit_alerts() {
+        use crate::model::watch::AlertKind::*;
+        let a = |kind| Alert {
+            kind,
+            line: String::new(),
+        };
+        let alerts = [
+            a(Pool),
+            a(FdLimit),
+            a(FdLimit),
+            a(Ports),
+            a(Pool),
+            a(FdLimit),
+        ];
+        assert_eq!(alerts_shown(&alerts, 3), [0, 4, 3]);
+        assert_eq!(
+            alerts_shown(&alerts, 4),
+            [0, 4, 3, 5],
+            "the newest fd alert"
+        );
+        assert_eq!(alerts_shown(&alerts, 9).len(), 6);
     }
 
     #[test]

@@ -28,6 +28,8 @@ struct History {
     /// (seconds since start, metric count), within the window.
     samples: VecDeque<(f64, u64)>,
     flag: Flag,
+    /// Since when every sample found reset-but-held sockets in the group.
+    closed_since: Option<f64>,
 }
 
 /// Follows groups across samples. Pure (no I/O), so the flag logic is unit-tested.
@@ -81,6 +83,7 @@ impl Tracker {
             let mut h = self.groups.remove(&g.key).unwrap_or(History {
                 samples: VecDeque::new(),
                 flag: Flag::Ok,
+                closed_since: None,
             });
             let stats = self.stats(&mut h, g, now);
             if stats.flag > h.flag {
@@ -137,6 +140,10 @@ impl Tracker {
             _ if growing => Flag::Growing,
             _ => Flag::Ok,
         };
+        h.closed_since = match g.states.get(TcpState::Close) {
+            0 => None,
+            _ => Some(h.closed_since.unwrap_or(now)),
+        };
         let skip = h.samples.len().saturating_sub(TREND_LEN);
         // Milli-precision is all a sampled rate means; 16.732599009999998 in the
         // NDJSON would only pretend more.
@@ -149,6 +156,7 @@ impl Tracker {
             eta_s: eta_s.map(milli),
             flag,
             trend: h.samples.iter().skip(skip).map(|(_, c)| *c).collect(),
+            held_closed_s: h.closed_since.map(|t| now - t),
         }
     }
 
@@ -247,6 +255,23 @@ mod tests {
         }
         assert_eq!(r.groups[0].watch.as_ref().unwrap().flag, Flag::Ok);
         assert_eq!(r.groups[0].watch.as_ref().unwrap().rate_per_min, 0.0);
+    }
+
+    #[test]
+    fn reset_but_held_sockets_are_followed_while_present_in_every_sample() {
+        let mut t = Tracker::new(policy());
+        let held = |t: &mut Tracker, closed: bool, now: f64| {
+            let mut r = report(&[(1, 1)]);
+            if closed {
+                r.groups[0].states.add(TcpState::Close);
+            }
+            t.update(&mut r, now);
+            r.groups[0].watch.as_ref().unwrap().held_closed_s
+        };
+        assert_eq!(held(&mut t, true, 0.0), Some(0.0));
+        assert_eq!(held(&mut t, true, 5.0), Some(5.0));
+        assert_eq!(held(&mut t, false, 6.0), None, "none held: the clock stops");
+        assert_eq!(held(&mut t, true, 7.0), Some(0.0), "and starts again");
     }
 
     #[test]

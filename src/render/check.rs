@@ -7,30 +7,43 @@ use super::describe::{describe, exchange_note, unread_note};
 use crate::model::TcpState;
 use crate::model::report::Report;
 use crate::model::unix::{Protos, UnixTotals};
-use crate::policy::levels::{Levels, Severity, Verdict};
+use crate::model::verdict::Level;
+use crate::policy::levels::{Levels, Reached, Severity, Verdict};
 
-/// One line per breaching group.
+/// One line per breaching group: `WARNING pid 7 app outbound 10.0.0.5:80: 12
+/// close_wait >= threshold 10`, or for a verdict threshold `WARNING ...: leak:
+/// 12 close_wait idle over 5m (oldest 14m05s)` (every reason, `; `-separated).
 pub fn breach_lines(v: &Verdict, l: &Levels, r: &Report) -> String {
     let mut out = String::new();
-    for (g, sev, level) in &v.breaches {
+    for (g, sev, reached) in &v.breaches {
         let word = match sev {
             Severity::Warning => "WARNING",
             Severity::Critical => "CRITICAL",
         };
+        let what = match reached {
+            Reached::Count(level) => format!(
+                "{} {} >= {} {level}",
+                g.states.get(l.metric),
+                l.metric.snake(),
+                if *sev == Severity::Critical {
+                    "critical"
+                } else {
+                    "threshold"
+                },
+            ),
+            Reached::Verdict(level) => {
+                let reasons = g.verdict.as_ref().map_or_else(Vec::new, |v| {
+                    v.reasons.iter().map(ToString::to_string).collect()
+                });
+                format!("{level}: {}", reasons.join("; "))
+            }
+        };
         let _ = writeln!(
             out,
-            "{word} {}: {} {} >= {} {}{}{}",
+            "{word} {}: {what}{}{}",
             describe(g, r),
-            g.states.get(l.metric),
-            l.metric.snake(),
-            if *sev == Severity::Critical {
-                "critical"
-            } else {
-                "threshold"
-            },
-            level,
             unread_note(g),
-            exchange_note(g),
+            exchange_note(g)
         );
     }
     out
@@ -120,14 +133,25 @@ pub fn nagios(r: &Report, l: &Levels, v: &Verdict, protos: Protos) -> String {
             None => format!("no group has {metric} sockets"),
         }
     } else {
-        let (g, _, _) = b[0];
-        format!(
-            "{} group{} over threshold; worst: {} has {} {metric}",
-            b.len(),
-            if b.len() == 1 { "" } else { "s" },
-            describe(g, r),
-            g.states.get(l.metric)
-        )
+        let (g, _, reached) = b[0];
+        let s = if b.len() == 1 { "" } else { "s" };
+        match (reached, g.verdict.as_ref().and_then(|v| v.reasons.first())) {
+            (Reached::Verdict(level), Some(why)) => format!(
+                "{} group{s} over threshold; worst: {} is {}: {why}",
+                b.len(),
+                describe(g, r),
+                match level {
+                    Level::Leak => "a leak",
+                    _ => "suspect",
+                }
+            ),
+            _ => format!(
+                "{} group{s} over threshold; worst: {} has {} {metric}",
+                b.len(),
+                describe(g, r),
+                g.states.get(l.metric)
+            ),
+        }
     };
     let lvl = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
     let (warn, crit) = l.default_counts();

@@ -6,11 +6,12 @@ use std::io::{self, Write};
 
 use super::describe::{describe, exchange_note, unread_note};
 use super::table::{self, TableOptions};
-use super::{fit_line, human_age, wrap};
+use super::{WarningStyle, fit_text, human_age, wrap};
 use crate::model::TcpState;
 use crate::model::report::{Group, Report};
-use crate::model::watch::Flag;
+use crate::model::watch::{Alert, Flag};
 use crate::policy::pool::{PoolSizes, usage_breakdown};
+use crate::policy::rank::alerts_shown;
 
 /// How one frame is drawn.
 #[derive(Debug, Clone)]
@@ -29,25 +30,23 @@ pub struct FrameOptions<'a> {
     pub tty: bool,
     /// The terminal's (columns, rows), when known: the frame is fitted to it.
     pub size: Option<(usize, usize)>,
-    /// The latest alert lines, oldest first (shown on a terminal only).
-    pub recent_alerts: &'a [String],
+    /// The latest alerts, oldest first (shown on a terminal only).
+    pub recent_alerts: &'a [Alert],
+    /// How warnings are said in the frame (`-q`, short, `-v`).
+    pub warnings: WarningStyle,
 }
 
 /// One frame, ready to write to stdout.
 pub fn frame(report: &Report, o: &FrameOptions) -> io::Result<Vec<u8>> {
     let cols = o.size.map_or(usize::MAX, |(cols, _)| cols);
-    // On a terminal, warnings are part of the frame: wrapped to its width (their
-    // advice is at the end) and counted in its rows.
-    let warning_lines: Vec<String> = if o.tty {
-        report
-            .warnings
-            .iter()
-            .flat_map(|w| wrap(&format!("warning: {w}"), cols))
-            .collect()
+    // On a terminal, warnings and alerts are part of the frame, under the table,
+    // which keeps at least half of it.
+    let below = if o.tty {
+        below_table(report, o, cols)
     } else {
         Vec::new()
     };
-    let (top, more_hint) = rows_that_fit(o, warning_lines.len());
+    let (top, more_hint) = rows_that_fit(report, o, below.len());
     let mut buf = Vec::new();
     writeln!(
         buf,
@@ -69,23 +68,15 @@ pub fn frame(report: &Report, o: &FrameOptions) -> io::Result<Vec<u8>> {
         fit: o.size.map(|(cols, _)| (cols, o.metric)),
     };
     table::write(&mut buf, report, opts)?;
-    if o.tty {
-        for line in &warning_lines {
-            writeln!(buf, "{line}")?;
-        }
-        if !o.recent_alerts.is_empty() {
-            writeln!(buf, "recent alerts:")?;
-            for a in o.recent_alerts {
-                writeln!(buf, "{a}")?;
-            }
-        }
+    for line in &below {
+        writeln!(buf, "{line}")?;
     }
     Ok(match o.size {
-        // Home and clear, then lines cut to the width: no wrapping.
+        // Home and clear, then lines cut to the width (marked): no wrapping.
         Some((cols, _)) => {
             let mut screen = b"\x1b[H\x1b[2J".to_vec();
             for line in String::from_utf8_lossy(&buf).lines() {
-                screen.extend_from_slice(fit_line(line, cols).as_bytes());
+                screen.extend_from_slice(fit_text(line, cols).as_bytes());
                 screen.extend_from_slice(b"\r\n");
             }
             screen
@@ -95,17 +86,109 @@ pub fn frame(report: &Report, o: &FrameOptions) -> io::Result<Vec<u8>> {
     })
 }
 
+/// Lines under the table on a terminal: the warnings (one short line each, or
+/// wrapped in full with `-v`), then the recent alerts (pool alerts first), both
+/// capped so that the table keeps at least half of a terminal of known height,
+/// and summarised (`+3 more alerts`).
+fn below_table(report: &Report, o: &FrameOptions, cols: usize) -> Vec<String> {
+    let warnings: Vec<String> = match o.warnings {
+        WarningStyle::Full => o
+            .warnings
+            .lines(&report.warnings)
+            .iter()
+            .flat_map(|w| wrap(w, cols))
+            .collect(),
+        style => style.lines(&report.warnings),
+    };
+    let alerts = o.recent_alerts;
+    let Some((_, rows)) = o.size else {
+        // A terminal of unknown size: five alerts, as many as ever.
+        let mut out = warnings;
+        if !alerts.is_empty() {
+            out.push("recent alerts:".to_string());
+            let shown = alerts_shown(alerts, 5);
+            out.extend(shown.into_iter().map(|i| compact_alert(&alerts[i].line)));
+        }
+        return out;
+    };
+    // The title, then the table's half: header, rows, "more", footer.
+    let room = rows.saturating_sub(1 + rows.div_ceil(2));
+    let alert_lines = if alerts.is_empty() {
+        0
+    } else {
+        alerts.len() + 1
+    };
+    let warn_room = match alert_lines {
+        0 => room,
+        _ => warnings.len().min((room / 2).max(1)).min(room),
+    };
+    let mut out = capped(warnings, warn_room, "warnings");
+    let alert_room = room.saturating_sub(out.len());
+    if alert_lines > 0 && alert_room > 0 {
+        let shown = alerts_shown(alerts, alert_room - 1);
+        let hidden = alerts.len() - shown.len();
+        out.push(match hidden {
+            0 => "recent alerts:".to_string(),
+            n => format!(
+                "recent alerts (+{n} more alert{}):",
+                if n == 1 { "" } else { "s" }
+            ),
+        });
+        out.extend(shown.into_iter().map(|i| compact_alert(&alerts[i].line)));
+    }
+    out
+}
+
+/// An alert line as the frame shows it: `12:00:00 ok -> growing: ...`, without
+/// the date and `sockleak:` that stderr's line (for logs) starts with, so that
+/// 80 columns keep the endpoint.
+fn compact_alert(line: &str) -> String {
+    match line.split_once(" sockleak: ") {
+        Some((time, rest)) => {
+            let clock = time.split_once('T').map_or(time, |(_, t)| t);
+            format!("{} {rest}", clock.get(..8).unwrap_or(clock))
+        }
+        None => line.to_string(),
+    }
+}
+
+/// At most `room` of `lines`, the last one shown saying how many more there are.
+fn capped(mut lines: Vec<String>, room: usize, what: &str) -> Vec<String> {
+    if lines.len() <= room {
+        return lines;
+    }
+    let keep = room.saturating_sub(1);
+    let more = lines.len() - keep;
+    lines.truncate(keep);
+    if room > 0 {
+        lines.push(format!("+{more} more {what} (--json lists them)"));
+    }
+    lines
+}
+
 /// The table rows to show, and the hint for the rest: on a terminal of known
-/// height, what fits beside the title, header, "more groups", footer, warnings and
-/// alerts (never scroll).
-fn rows_that_fit(o: &FrameOptions, warning_lines: usize) -> (usize, &'static str) {
+/// height, the groups whose rows and notes (`why:`, `unread:`) fit beside the
+/// title, header, "more groups", footer and the `below` lines (never scroll).
+fn rows_that_fit(report: &Report, o: &FrameOptions, below: usize) -> (usize, &'static str) {
     let Some((_, rows)) = o.size else {
         return (o.top, TableOptions::TOP_HINT);
     };
-    let around =
-        4 + warning_lines + o.recent_alerts.len() + usize::from(!o.recent_alerts.is_empty());
-    let fit = rows.saturating_sub(around + 1).max(1);
-    if o.top == 0 || fit < o.top {
+    let wanted = match o.top {
+        0 => report.groups.len(),
+        n => n.min(report.groups.len()),
+    };
+    let mut room = rows.saturating_sub(4 + below);
+    let mut fit = 0;
+    for g in &report.groups[..wanted] {
+        let lines = table::lines_of(g, o.header);
+        if lines > room {
+            break;
+        }
+        room -= lines;
+        fit += 1;
+    }
+    let fit = fit.max(1);
+    if fit < wanted {
         (fit, TableOptions::TERMINAL_HINT)
     } else {
         (o.top, TableOptions::TOP_HINT)

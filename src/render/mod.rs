@@ -14,8 +14,9 @@ pub mod table;
 
 use std::io::{self, IsTerminal, Write};
 
+pub use crate::model::human_age;
 use crate::model::report::Report;
-use crate::model::warning::Warning;
+use crate::model::warning::{Warning, short_lines};
 
 /// A snapshot's output format and its options, chosen once by the configuration.
 #[derive(Debug, Clone)]
@@ -47,12 +48,37 @@ impl Renderer {
     }
 }
 
-/// Print warnings to stderr, one `warning:` line each. Errors writing stderr are
-/// ignored: there is nowhere left to report them.
-pub fn print_warnings(warnings: &[Warning]) {
+/// How warnings are said on stderr and in the `--watch` frame (JSON always
+/// carries them in full).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WarningStyle {
+    /// `-q`: not at all.
+    Quiet,
+    /// One short line each, an environment fact once ([`short_lines`]).
+    #[default]
+    Short,
+    /// `-v`: the full explanation of each.
+    Full,
+}
+
+impl WarningStyle {
+    /// The `warning: ...` lines of `warnings` in this style.
+    pub fn lines(self, warnings: &[Warning]) -> Vec<String> {
+        let lines = match self {
+            WarningStyle::Quiet => Vec::new(),
+            WarningStyle::Short => short_lines(warnings),
+            WarningStyle::Full => warnings.iter().map(ToString::to_string).collect(),
+        };
+        lines.into_iter().map(|l| format!("warning: {l}")).collect()
+    }
+}
+
+/// Print warnings to stderr in `style`, one `warning:` line each. Errors writing
+/// stderr are ignored: there is nowhere left to report them.
+pub fn print_warnings(warnings: &[Warning], style: WarningStyle) {
     let mut err = io::stderr().lock();
-    for w in warnings {
-        let _ = writeln!(err, "warning: {w}");
+    for line in style.lines(warnings) {
+        let _ = writeln!(err, "{line}");
     }
 }
 
@@ -88,6 +114,35 @@ pub fn fit_line(line: &str, width: usize) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Borrowed(line)
+}
+
+/// `line` cut to `width` terminal columns with an ellipsis at the end, at the
+/// last `, ` or `; ` that leaves room (else the last space, else anywhere), so
+/// that no number is cut from its unit: `25 fin_wait2, …`, never `25 fin_wait2,
+/// 10`. A line that fits is returned as it is. Styling is not counted.
+pub fn fit_text(line: &str, width: usize) -> String {
+    if visible_width(line) <= width {
+        return line.to_string();
+    }
+    let room = width.saturating_sub(1);
+    let head = fit_line(line, room);
+    let plain = head.trim_end_matches("\x1b[0m");
+    let at = |after_separator: bool| {
+        plain
+            .char_indices()
+            .filter(|(i, c)| {
+                *c == ' ' && *i > 0 && (!after_separator || plain[..*i].ends_with([',', ';']))
+            })
+            .map(|(i, _)| i)
+            .next_back()
+    };
+    let cut = at(true).or_else(|| at(false)).unwrap_or(plain.len());
+    let mut out = plain[..cut].to_string();
+    if line.contains('\x1b') {
+        out.push_str("\x1b[0m");
+    }
+    out.push('…');
+    out
 }
 
 /// The terminal columns `line` takes: escape sequences not counted, wide
@@ -158,17 +213,6 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// Seconds as a compact age: `42s`, `4m05s`, `2h13m`, `3d04h`.
-pub fn human_age(secs: f64) -> String {
-    let s = secs.max(0.0).round() as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +238,19 @@ mod tests {
         assert_eq!(fit_line("▂▃▄▅", 2), "▂▃");
         // Wide characters take two columns.
         assert_eq!(fit_line("日本語", 4), "日本");
+    }
+
+    #[test]
+    fn cut_text_ends_in_an_ellipsis_between_items() {
+        let footer = "host: 1200 sockets (25 fin_wait2, 1077 time_wait); 3 unowned";
+        assert_eq!(fit_text(footer, 40), "host: 1200 sockets (25 fin_wait2,…");
+        assert_eq!(fit_text(footer, 80), footer);
+        assert_eq!(
+            fit_text("pid 7 app outbound 127.0.0.1:8080", 30),
+            "pid 7 app outbound…"
+        );
+        assert_eq!(fit_text("abcdefghij", 5), "abcd…");
+        assert!(visible_width(&fit_text(footer, 17)) <= 17);
     }
 
     #[test]

@@ -5,12 +5,14 @@ use std::io::{self, Write};
 
 use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table, presets};
 
+use crate::model::Direction;
 use crate::model::report::{Group, GroupField, Report};
 use crate::model::unix::{Proto, UnixTotals};
+use crate::model::verdict::Level;
 use crate::model::watch::{Flag, WatchStats};
 use crate::model::{FdUsage, PortUse, TcpState, escape, printable};
 
-use super::{human_age, human_bytes};
+use super::{fit_text, human_age, human_bytes};
 
 #[derive(Debug, Clone, Copy)]
 pub struct TableOptions {
@@ -96,6 +98,19 @@ fn key_columns(report: &Report, groups: &[Group]) -> Vec<Col> {
     cols
 }
 
+/// The endpoint with its direction as an arrow, for a layout without DIR:
+/// `→10.0.0.5:5432` (outbound: we connect to it), `←10.0.0.2:80` (inbound:
+/// accepted there), `*0.0.0.0:80` (listening). One awk field, as before.
+fn arrowed_endpoint(g: &Group) -> String {
+    let arrow = match g.direction {
+        Some(Direction::Outbound) => "→",
+        Some(Direction::Inbound) => "←",
+        Some(Direction::Listen) => "*",
+        None => "",
+    };
+    format!("{arrow}{}", key_cell(Col::Endpoint, g))
+}
+
 fn key_cell(col: Col, g: &Group) -> String {
     let dash = || "-".to_string();
     match col {
@@ -154,11 +169,19 @@ struct Layout {
     with_idle: bool,
     /// Every shown group is a unix one: states named as unix ones, no TCP ages.
     unix_only: bool,
+    /// VERDICT, last but COMMAND (PID stays awk's `$1`): some shown group was
+    /// judged.
+    with_verdict: bool,
+    /// DIR folded into ENDPOINT as an arrow ([`arrowed_endpoint`]).
+    arrows: bool,
+    /// The watch columns RATE/MIN and TREND (DELTA, POOL%, ETA and FLAG stay).
+    with_rate: bool,
+    with_trend: bool,
 }
 
 /// How far a layout is folded to fit a narrow terminal: each step keeps what the
 /// previous ones dropped out, and gives up one more thing.
-const FOLDS: usize = 9;
+const FOLDS: usize = 14;
 
 impl Layout {
     fn new(report: &Report, groups: &[Group]) -> Layout {
@@ -191,13 +214,19 @@ impl Layout {
                 .any(|g| g.ports.is_some_and(|p| p.pct() >= PortUse::WARN_PCT)),
             with_idle: !unix_only,
             unix_only,
+            with_verdict: groups.iter().any(|g| g.verdict.is_some()),
+            arrows: false,
+            with_rate: true,
+            with_trend: true,
         }
     }
 
     /// The layout folded `level` steps (1 to [`FOLDS`]): states but `metric` into
-    /// TOTAL; then COMMAND, RECV-Q, OLDEST_CW and IDLE, USER and DIR out; then one space
-    /// between columns, process names cut to 12 characters, and TOTAL out. What
-    /// judges the group (the metric and DELTA to FLAG) stays to the last.
+    /// TOTAL; COMMAND, RECV-Q and USER out; DIR into ENDPOINT as an arrow;
+    /// OLDEST_CW out; one space between columns; process names cut to 12
+    /// characters; TOTAL, TREND, IDLE, RATE/MIN and PID out; process names cut to
+    /// 8. What judges the group (VERDICT, the endpoint, the metric, DELTA, POOL%,
+    /// ETA and FLAG) stays to the last.
     fn folded(mut self, level: usize, metric: TcpState) -> Layout {
         if level >= 1 {
             self.states.retain(|s| *s == metric);
@@ -205,30 +234,31 @@ impl Layout {
                 self.states.push(metric);
             }
         }
-        if level >= 2 {
-            self.with_cmdline = false;
-        }
-        if level >= 3 {
-            self.with_recv_q = false;
-        }
+        self.with_cmdline &= level < 2;
+        self.with_recv_q &= level < 3;
         if level >= 4 {
-            self.with_oldest_cw = false;
-            self.with_idle = false;
-        }
-        if level >= 5 {
             self.keys.retain(|c| *c != Col::User);
         }
-        if level >= 6 {
+        if level >= 5 && self.keys.contains(&Col::Endpoint) {
+            self.arrows = self.keys.contains(&Col::Dir);
             self.keys.retain(|c| *c != Col::Dir);
         }
+        self.with_oldest_cw &= level < 6;
         if level >= 7 {
             self.pad = 1;
         }
         if level >= 8 {
             self.process_max = Some(12);
         }
-        if level >= 9 {
-            self.with_total = false;
+        self.with_total &= level < 9;
+        self.with_trend &= level < 10;
+        self.with_idle &= level < 11;
+        self.with_rate &= level < 12;
+        if level >= 13 {
+            self.keys.retain(|c| *c != Col::Pid);
+        }
+        if level >= 14 {
+            self.process_max = Some(8);
         }
         self
     }
@@ -261,7 +291,17 @@ impl Layout {
             header.push(Cell::new("PORTS"));
         }
         if self.with_watch {
-            header.extend(["DELTA", "RATE/MIN", "POOL%", "ETA", "FLAG", "TREND"].map(Cell::new));
+            header.push(Cell::new("DELTA"));
+            if self.with_rate {
+                header.push(Cell::new("RATE/MIN"));
+            }
+            header.extend(["POOL%", "ETA", "FLAG"].map(Cell::new));
+            if self.with_trend {
+                header.push(Cell::new("TREND"));
+            }
+        }
+        if self.with_verdict {
+            header.push(Cell::new("VERDICT"));
         }
         if self.with_cmdline {
             header.push(Cell::new("COMMAND"));
@@ -282,6 +322,7 @@ impl Layout {
             .iter()
             .map(|c| match (c, self.process_max) {
                 (Col::Process, Some(max)) => Cell::new(cut(&key_cell(*c, g), max)),
+                (Col::Endpoint, _) if self.arrows => Cell::new(arrowed_endpoint(g)),
                 _ => Cell::new(key_cell(*c, g)),
             })
             .collect();
@@ -315,12 +356,37 @@ impl Layout {
             row.push(ports_cell(g, color));
         }
         if let Some(w) = g.watch.as_ref().filter(|_| self.with_watch) {
-            row.extend(watch_cells(w, color));
+            let mut cells = watch_cells(w, color);
+            // DELTA RATE/MIN POOL% ETA FLAG TREND: the folded ones out.
+            if !self.with_trend {
+                cells.pop();
+            }
+            if !self.with_rate {
+                cells.remove(1);
+            }
+            row.extend(cells);
+        }
+        if self.with_verdict {
+            row.push(verdict_cell(g, color));
         }
         if self.with_cmdline {
             row.push(Cell::new(printable(g.cmdline.as_deref().unwrap_or("-"))));
         }
         row
+    }
+}
+
+/// The group's verdict level (`-` when nothing judged it): red when a leak,
+/// yellow when suspect.
+fn verdict_cell(g: &Group, color: bool) -> Cell {
+    let Some(v) = &g.verdict else {
+        return Cell::new("-");
+    };
+    let cell = Cell::new(v.level.as_str());
+    match (color, v.level) {
+        (true, Level::Leak) => cell.fg(Color::Red).add_attribute(Attribute::Bold),
+        (true, Level::Suspect) => cell.fg(Color::Yellow),
+        _ => cell,
     }
 }
 
@@ -396,49 +462,96 @@ pub fn write(out: &mut dyn Write, report: &Report, opts: TableOptions) -> io::Re
         opts.top.min(report.groups.len())
     };
     let groups = &report.groups[..shown];
+    let width = opts.fit.map(|(w, _)| w);
+    let fit = |line: &str| width.map_or_else(|| line.to_string(), |w| fit_text(line, w));
     if groups.is_empty() && opts.header {
         writeln!(out, "no sockets match")?;
     } else {
-        let mut text = rows(&Layout::new(report, groups), groups, opts);
-        if let Some((width, metric)) = opts.fit {
-            let mut level = 0;
-            while level < FOLDS && widest(&text) > width {
-                level += 1;
-                let layout = Layout::new(report, groups).folded(level, metric);
-                text = rows(&layout, groups, opts);
-            }
+        let text = fitted_rows(report, groups, opts);
+        let text = under_rows(&text, groups, opts.header, |g| notes(g, opts.header));
+        for line in text.lines() {
+            writeln!(out, "{}", fit(line))?;
         }
-        if groups
-            .iter()
-            .any(|g| g.unread.as_ref().is_some_and(|u| !u.is_empty()) || has_exchange_line(g))
-        {
-            text = with_unread(&text, groups, opts.header);
-        }
-        out.write_all(text.as_bytes())?;
     }
     if opts.header {
         if report.groups.len() > shown {
             let more = report.groups.len() - shown;
-            writeln!(
-                out,
+            let line = format!(
                 "... {more} more group{} ({})",
                 if more == 1 { "" } else { "s" },
                 opts.more_hint
-            )?;
+            );
+            writeln!(out, "{}", fit(&line))?;
         }
-        writeln!(out, "{}", footer(report))?;
+        writeln!(out, "{}", fit(&footer(report)))?;
     }
     Ok(())
+}
+
+/// The header and rows, folded ([`Layout::folded`]) until they fit `opts.fit`.
+fn fitted_rows(report: &Report, groups: &[Group], opts: TableOptions) -> String {
+    let mut text = rows(&Layout::new(report, groups), groups, opts);
+    if let Some((width, metric)) = opts.fit {
+        let mut level = 0;
+        while level < FOLDS && widest(&text) > width {
+            level += 1;
+            let layout = Layout::new(report, groups).folded(level, metric);
+            text = rows(&layout, groups, opts);
+        }
+    }
+    text
 }
 
 /// At most this many `--peek` summaries under a group's row.
 const UNREAD_SHOWN: usize = 3;
 
-/// `text` (the header, then one line per group) with each group's `--peek`
-/// summaries on lines under its row, so that the row stays one awk line and each
-/// summary fits 80 columns at the default `--peek-bytes`:
-/// `  unread: 9× html "<html>..."`. Summaries are escaped already.
-fn with_unread(text: &str, groups: &[Group], header: bool) -> String {
+/// The lines under a group's row: why it is not `ok` (with the header only: a
+/// headerless table is for awk, one line per group), then its `--peek`
+/// summaries (escaped already), e.g. `  unread: 9× html "<html>..."`, then the
+/// flight recorder's last exchanges.
+fn notes(g: &Group, header: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(v) = g.verdict.as_ref().filter(|v| header && v.level > Level::Ok) {
+        let why: Vec<String> = v.reasons.iter().map(ToString::to_string).collect();
+        out.push(format!("  {:<7} {}", "why:", why.join("; ")));
+    }
+    let unread = g.unread.as_deref().unwrap_or_default();
+    for (i, u) in unread.iter().take(UNREAD_SHOWN).enumerate() {
+        let label = if i == 0 { "unread:" } else { "" };
+        out.push(format!("  {label:<7} {u}"));
+    }
+    if unread.len() > UNREAD_SHOWN {
+        let more: u64 = unread[UNREAD_SHOWN..].iter().map(|u| u.count).sum();
+        out.push(format!(
+            "          and {more} more (--json lists every class)"
+        ));
+    }
+    // Said when some were left unpeeked (--peek-max, refusals): `16× html` of a
+    // group of 25 is not all of it.
+    if let Some(p) = g.peek.filter(|p| p.peeked < p.with_unread) {
+        let label = if unread.is_empty() { "unread:" } else { "" };
+        out.push(format!(
+            "  {label:<7} {} of {} with unread bytes peeked",
+            p.peeked, p.with_unread
+        ));
+    }
+    out.extend(exchange_notes(g));
+    out
+}
+
+/// The lines a group takes in the table: its row and the notes under it.
+pub fn lines_of(g: &Group, header: bool) -> usize {
+    1 + notes(g, header).len()
+}
+
+/// `text` (the header, then one line per group) with each group's notes on
+/// lines under its row, so that the row stays one awk line.
+fn under_rows(
+    text: &str,
+    groups: &[Group],
+    header: bool,
+    notes: impl Fn(&Group) -> Vec<String>,
+) -> String {
     let mut out = String::with_capacity(text.len() * 2);
     let mut lines = text.lines();
     if header && let Some(h) = lines.next() {
@@ -448,18 +561,10 @@ fn with_unread(text: &str, groups: &[Group], header: bool) -> String {
     for (line, g) in lines.zip(groups) {
         out.push_str(line);
         out.push('\n');
-        let unread = g.unread.as_deref().unwrap_or_default();
-        for (i, u) in unread.iter().take(UNREAD_SHOWN).enumerate() {
-            let label = if i == 0 { "unread:" } else { "" };
-            out.push_str(&format!("  {label:<7} {u}\n"));
+        for note in notes(g) {
+            out.push_str(&note);
+            out.push('\n');
         }
-        if unread.len() > UNREAD_SHOWN {
-            let more: u64 = unread[UNREAD_SHOWN..].iter().map(|u| u.count).sum();
-            out.push_str(&format!(
-                "          and {more} more (--json lists every class)\n"
-            ));
-        }
-        push_exchanges(&mut out, g);
     }
     out
 }
@@ -467,34 +572,31 @@ fn with_unread(text: &str, groups: &[Group], header: bool) -> String {
 /// At most this many recorded exchanges under a group's row.
 const EXCHANGES_SHOWN: usize = 3;
 
-/// Whether the flight recorder has anything to say about the group.
-fn has_exchange_line(g: &Group) -> bool {
-    g.exchanges.as_ref().is_some_and(|x| !x.is_empty()) || g.exchanges_unrecorded.unwrap_or(0) > 0
-}
-
 /// The recorder's lines under a group's row, as `--peek`'s:
 /// `  last:   10× GET /forbidden → 403 Forbidden`, and how many sockets it has no
 /// record of. Summaries are escaped already (`collect::trace::proto`).
-fn push_exchanges(out: &mut String, g: &Group) {
+fn exchange_notes(g: &Group) -> Vec<String> {
+    let mut out = Vec::new();
     let list = g.exchanges.as_deref().unwrap_or_default();
     for (i, x) in list.iter().take(EXCHANGES_SHOWN).enumerate() {
         let label = if i == 0 { "last:" } else { "" };
-        out.push_str(&format!("  {label:<7} {x}\n"));
+        out.push(format!("  {label:<7} {x}"));
     }
     if list.len() > EXCHANGES_SHOWN {
         let more: u64 = list[EXCHANGES_SHOWN..].iter().map(|x| x.count).sum();
-        out.push_str(&format!(
-            "          and {more} more (--json lists every exchange)\n"
+        out.push(format!(
+            "          and {more} more (--json lists every exchange)"
         ));
     }
     let missing = g.exchanges_unrecorded.unwrap_or(0);
     if missing > 0 {
         let label = if list.is_empty() { "last:" } else { "" };
-        out.push_str(&format!(
-            "  {label:<7} {missing} socket{} without a record (quiet since the recorder was armed)\n",
+        out.push(format!(
+            "  {label:<7} {missing} socket{} without a record (quiet since the recorder was armed)",
             if missing == 1 { "" } else { "s" }
         ));
     }
+    out
 }
 
 /// The header and rows of `groups` in `layout`, each line ending in a newline.

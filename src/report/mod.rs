@@ -28,7 +28,7 @@ mod ports;
 use crate::collect::{Collection, Collector};
 use crate::filter::Filters;
 use crate::model::report::{
-    Attribution, Group, GroupField, GroupKey, RemoteKey, Report, SCHEMA_VERSION, Totals,
+    Attribution, Group, GroupField, GroupKey, IdleAges, RemoteKey, Report, SCHEMA_VERSION, Totals,
 };
 use crate::model::{Direction, NetnsId, Process, Socket, Source, StateCounts, TcpState};
 /// What every command samples with: the collector (with its caches), the `--by`
@@ -96,6 +96,7 @@ struct Acc {
     oldest_close_wait_idle_ms: Option<u32>,
     oldest_idle_ms: Option<u32>,
     pids: Vec<u32>,
+    idle: IdleAges,
 }
 
 /// Per-process values shared by every key built for that process.
@@ -375,6 +376,11 @@ impl Acc {
             if s.state.has_idle_age() {
                 self.oldest_idle_ms = oldest(self.oldest_idle_ms, idle);
             }
+            match s.state {
+                TcpState::CloseWait => self.idle.close_wait.push(idle),
+                TcpState::Established => self.idle.established.push(idle),
+                _ => {}
+            }
         }
     }
 }
@@ -535,6 +541,13 @@ fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_know
         unread: None,
         exchanges: None,
         exchanges_unrecorded: None,
+        peek: None,
+        verdict: None,
+        idle: {
+            let mut idle = acc.idle;
+            idle.sort();
+            idle
+        },
         key,
     }
 }

@@ -17,7 +17,7 @@ use std::path::Path;
 use crate::collect::Collection;
 use crate::collect::peek::{self, Outcome, PeekOptions, Request, classify};
 use crate::filter::Filters;
-use crate::model::peek::{PeekMiss, Unread, UnreadClass};
+use crate::model::peek::{PeekCount, PeekMiss, Unread, UnreadClass};
 use crate::model::report::{GroupField, GroupKey, Report};
 use crate::model::warning::{PIDS_SHOWN, Warning};
 use crate::model::{Socket, TcpState};
@@ -63,6 +63,8 @@ struct Plan {
     groups: Vec<Vec<usize>>,
     /// Sockets with unread bytes not asked for, by why, with their holders.
     skipped: BTreeMap<PeekMiss, (u64, BTreeSet<u32>)>,
+    /// Per group: its sockets with unread bytes, peeked or not.
+    with_unread: Vec<u64>,
 }
 
 /// Peek the report's sockets as `opts` says and attach the summaries.
@@ -78,8 +80,14 @@ pub fn attach(
     let outcomes = peek::peek_all(Path::new("/proc"), &plan.requests, opts.budget);
     let mut tallies: Vec<BTreeMap<(UnreadClass, String), u64>> =
         vec![BTreeMap::new(); r.groups.len()];
+    let mut peeked = vec![0u64; r.groups.len()];
     let mut misses = plan.skipped;
     for ((req, groups), outcome) in plan.requests.iter().zip(&plan.groups).zip(outcomes) {
+        if !matches!(outcome, Outcome::Missed(_)) {
+            for &g in groups {
+                peeked[g] += 1;
+            }
+        }
         match outcome {
             Outcome::Bytes(b) => {
                 let found = classify::classify(&b, opts.shown);
@@ -95,8 +103,12 @@ pub fn attach(
             }
         }
     }
-    for (g, tally) in r.groups.iter_mut().zip(tallies) {
+    for (i, (g, tally)) in r.groups.iter_mut().zip(tallies).enumerate() {
         g.unread = Some(summaries(tally));
+        g.peek = Some(PeekCount {
+            peeked: peeked[i],
+            with_unread: plan.with_unread[i],
+        });
     }
     let (yama, ptrace_cap) = (peek::yama_scope(), peek::has_ptrace_cap());
     for (why, (sockets, pids)) in misses {
@@ -141,6 +153,7 @@ fn plan(r: &Report, c: &Collection, by: &[GroupField], filters: &Filters, max: u
         requests: Vec::new(),
         groups: Vec::new(),
         skipped: BTreeMap::new(),
+        with_unread: vec![0; r.groups.len()],
     };
     for (i, s) in c.sockets.iter().enumerate() {
         if !has_unread(s) || !filters.socket_matches(s) || !agg.key_socket(i, s) {
@@ -153,6 +166,9 @@ fn plan(r: &Report, c: &Collection, by: &[GroupField], filters: &Filters, max: u
             .collect();
         groups.sort_unstable();
         groups.dedup();
+        for &g in &groups {
+            plan.with_unread[g] += 1;
+        }
         groups.retain(|&g| taken[g] < max);
         if groups.is_empty() {
             continue;

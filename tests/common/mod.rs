@@ -156,6 +156,8 @@ pub fn run(args: &[&str]) -> Output {
     Command::new(bin())
         .args(args)
         .env("NO_COLOR", "1")
+        // A pipe is cut to COLUMNS when it is set: the tests read whole tables.
+        .env_remove("COLUMNS")
         .output()
         .expect("run sockleak")
 }

@@ -76,19 +76,25 @@ where
     if o.pool.is_none() {
         own_pool_lines(&mut chart, series, xmax / per).map_err(e)?;
     }
-    for (i, s) in series.iter().enumerate() {
+    // Wide lines first: a line equal to one of them is drawn over it.
+    let mut order: Vec<usize> = (0..series.len()).collect();
+    order.sort_by_key(|&i| !series[i].wide);
+    for i in order {
+        let s = &series[i];
         // Start at blue: red and magenta mark the pool and warn lines.
         let color = Palette99::pick(i + 3).to_rgba();
+        let style = match s.wide {
+            true => color.mix(0.35).stroke_width(7),
+            false => color.stroke_width(2),
+        };
         chart
             .draw_series(LineSeries::new(
                 s.points.iter().map(|(x, c)| (*x / per, *c as f64)),
-                color.stroke_width(2),
+                style,
             ))
             .map_err(e)?
             .label(s.label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
     }
     chart
         .configure_series_labels()
@@ -148,12 +154,12 @@ fn pool_lines<DB: DrawingBackend>(
     let Some(pool) = o.pool else {
         return Ok(());
     };
-    let warn = pool as f64 * o.warn_pct / 100.0;
+    let warn = warn_level(pool, o.warn_pct);
     for (y, label, color) in [
         (pool as f64, format!("pool size {pool}"), RED),
         (
-            warn,
-            format!("warn {:.0}% ({warn:.0})", o.warn_pct),
+            warn as f64,
+            format!("warn {:.0}% ({warn})", o.warn_pct),
             MAGENTA,
         ),
     ] {
@@ -166,6 +172,13 @@ fn pool_lines<DB: DrawingBackend>(
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
     }
     Ok(())
+}
+
+/// The count at which a group of `pool` is at `pct`: `--watch` warns from
+/// `pct` of the pool, and counts are whole, so 75% of 10 is drawn (and named)
+/// at 8, not 7.5.
+pub fn warn_level(pool: u64, pct: f64) -> u64 {
+    (pool as f64 * pct / 100.0).ceil() as u64
 }
 
 /// Groups with pools of different sizes: each one's pool as a thin line in its
@@ -187,4 +200,16 @@ fn own_pool_lines<DB: DrawingBackend>(
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_warn_line_is_at_the_count_it_names() {
+        assert_eq!(warn_level(10, 75.0), 8, "75% of 10 is reached at 8 sockets");
+        assert_eq!(warn_level(20, 75.0), 15);
+        assert_eq!(warn_level(1024, 75.0), 768);
+    }
 }

@@ -44,13 +44,22 @@ pub fn run(p: Plot) -> Result<i32> {
     let mut series = rec.series.clone();
     series.sort_by(|a, b| b.peak.cmp(&a.peak).then(a.label.cmp(&b.label)));
     series.truncate(p.top);
+    // ENDPOINT=N rules: each group against the rule it matches (else its own).
+    if p.pools.only_default().is_none() && !p.pools.is_empty() {
+        for s in &mut series {
+            let g = crate::model::report::Group::empty(s.key.clone());
+            if let Some(size) = p.pools.for_group(&g) {
+                s.pool = Some(size);
+            }
+        }
+    }
 
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
         .map_err(|_| anyhow!("the embedded font is invalid"))?;
     let size = (1100, 620);
     let opts = ChartOpts {
         metric: p.metric,
-        pool: shared_pool(p.pool_size, &series, rec.pool_size),
+        pool: shared_pool(p.pools.only_default(), &series, rec.pool_size),
         warn_pct: p.warn_at,
         start: rec.start,
         labels,

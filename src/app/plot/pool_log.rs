@@ -86,6 +86,10 @@ pub fn from_json(v: &Value) -> Result<PoolPlot> {
                 points,
                 // Each route against its own limit.
                 pool: r["max_per_route"].as_u64(),
+                key: Default::default(),
+                // Allocated >= leased: a leak has them equal, and the leases
+                // must stay visible on top.
+                wide: what == "allocated",
             });
         }
     }

@@ -8,8 +8,10 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
+use crate::model::Direction;
 use crate::model::TcpState;
 use crate::model::escape;
+use crate::model::report::{Attribution, GroupKey, RemoteKey};
 use crate::model::unix::UnixName;
 
 /// One group's counts over time.
@@ -21,6 +23,13 @@ pub struct Series {
     pub peak: u64,
     /// The group's own pool (`watch.pool_size` of its latest sample that had one).
     pub pool: Option<u64>,
+    /// What `plot --pool-size ENDPOINT=N` matches the group by: its ownership,
+    /// direction and endpoints as recorded (the rest unknown).
+    pub key: GroupKey,
+    /// Drawn wide and pale under the other lines, so that a line equal to it
+    /// stays visible on top (a pool log's allocated connections under its
+    /// leases).
+    pub wide: bool,
 }
 
 /// What a record file holds, and which of its lines were not samples.
@@ -191,8 +200,38 @@ fn parse_sample(v: &Value) -> Result<Sample<'_>, String> {
     })
 }
 
-/// One group's series being built: its label, points and latest pool.
-struct Line(String, Vec<(f64, u64)>, Option<u64>);
+/// One group's series being built: its label, points, latest pool and key.
+struct Line(String, Vec<(f64, u64)>, Option<u64>, GroupKey);
+
+/// The part of a group's key a pool rule looks at, from its JSON object.
+fn key_of(g: &Value) -> GroupKey {
+    let remote = g["remote"].as_str().and_then(|r| {
+        r.parse()
+            .map(RemoteKey::Endpoint)
+            .or_else(|_| r.parse().map(RemoteKey::Host))
+            .ok()
+    });
+    GroupKey {
+        attribution: match g["attribution"].as_str() {
+            Some("unowned") => Some(Attribution::Unowned),
+            Some("unattributed") => Some(Attribution::Unattributed),
+            _ => Some(Attribution::Process),
+        },
+        direction: match g["direction"].as_str() {
+            Some("inbound") => Some(Direction::Inbound),
+            Some("outbound") => Some(Direction::Outbound),
+            Some("listen") => Some(Direction::Listen),
+            _ => None,
+        },
+        local: g["local"].as_str().and_then(|l| l.parse().ok()),
+        remote,
+        proto: match g["proto"].as_str() {
+            Some("unix") => crate::model::unix::Proto::Unix,
+            _ => crate::model::unix::Proto::Tcp,
+        },
+        ..GroupKey::default()
+    }
+}
 
 /// Series being built, in the order groups first appear.
 #[derive(Default)]
@@ -209,7 +248,7 @@ impl Builder {
             let count = g["states"][metric.snake()].as_u64().unwrap_or(0);
             let entry = self.by_id.entry(id.clone()).or_insert_with(|| {
                 self.order.push(id.clone());
-                Line(label, Vec::new(), None)
+                Line(label, Vec::new(), None, key_of(g))
             });
             if let Some(pool) = g["watch"]["pool_size"].as_u64() {
                 entry.2 = Some(pool);
@@ -234,11 +273,13 @@ impl Builder {
         self.order
             .into_iter()
             .filter_map(|id| self.by_id.remove(&id))
-            .map(|Line(label, points, pool)| Series {
+            .map(|Line(label, points, pool, key)| Series {
                 peak: points.iter().map(|(_, c)| *c).max().unwrap_or(0),
                 label,
                 points,
                 pool,
+                key,
+                wide: false,
             })
             .collect()
     }
