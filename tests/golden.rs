@@ -22,7 +22,7 @@ use sockleak::model::warning::Warning;
 use sockleak::model::watch::{Alert, AlertKind};
 use sockleak::model::{Process, Socket, Source, TcpState};
 use sockleak::policy::levels::{self, Levels, Threshold};
-use sockleak::policy::pool::PoolSizes;
+use sockleak::policy::pool::{self, PoolSizes};
 use sockleak::policy::rank;
 use sockleak::policy::tracker::{Policy, Tracker};
 use sockleak::policy::verdict::{self, VerdictPolicy};
@@ -364,14 +364,16 @@ fn unix_groups() {
         "unix-report.json",
         &Renderer::Json { top: None }.render(&r).unwrap(),
     );
-    let p = Renderer::Prometheus(PromOptions {
-        max_series: 500,
-        pools: PoolSizes::new(vec![
+    let mut pooled = r.clone();
+    pool::attach(
+        &mut pooled,
+        &PoolSizes::new(vec![
             "20".parse().unwrap(),
             "/run/postgresql/.s.PGSQL.5432=25".parse().unwrap(),
         ]),
-    });
-    golden("unix-metrics.prom", &p.render(&r).unwrap());
+    );
+    let p = Renderer::Prometheus(PromOptions { max_series: 500 });
+    golden("unix-metrics.prom", &p.render(&pooled).unwrap());
     // Row 1 is the leaking client, its peer the PostgreSQL backends.
     let g = &r.groups[0];
     assert_eq!((g.pid, g.total), (Some(5150), 30));
@@ -491,18 +493,17 @@ fn json() {
 #[test]
 fn prometheus() {
     let r = report(12);
-    let p = Renderer::Prometheus(PromOptions {
-        max_series: 500,
-        pools: PoolSizes::new(vec![
+    let mut pooled = r.clone();
+    pool::attach(
+        &mut pooled,
+        &PoolSizes::new(vec![
             "20".parse().unwrap(),
             "10.0.0.9:5432=10".parse().unwrap(),
         ]),
-    });
-    golden("metrics.prom", &p.render(&r).unwrap());
-    let bounded = Renderer::Prometheus(PromOptions {
-        max_series: 4,
-        pools: PoolSizes::default(),
-    });
+    );
+    let p = Renderer::Prometheus(PromOptions { max_series: 500 });
+    golden("metrics.prom", &p.render(&pooled).unwrap());
+    let bounded = Renderer::Prometheus(PromOptions { max_series: 4 });
     golden("metrics-max4.prom", &bounded.render(&r).unwrap());
 }
 
@@ -517,15 +518,14 @@ fn checks() {
     };
     let v = levels::judge(&r, &l);
     assert_eq!(v.exit_code(), 1);
-    let mut out = check::breach_lines(&v, &l, &r);
-    out.push_str(&check::nagios(&r, &l, &v, Protos::default()));
+    let mut out = check::breach_lines(&v, &r);
+    out.push_str(&check::nagios(&r, &v, Protos::default()));
     let crit = Levels {
         crit: Some(Threshold::Count(12)),
         ..l.clone()
     };
     out.push_str(&check::nagios(
         &r,
-        &crit,
         &levels::judge(&r, &crit),
         Protos::default(),
     ));
@@ -536,7 +536,6 @@ fn checks() {
     };
     out.push_str(&check::nagios(
         &r,
-        &healthy,
         &levels::judge(&r, &healthy),
         Protos::default(),
     ));
@@ -549,10 +548,9 @@ fn checks() {
         metric: TcpState::Established,
     };
     let v = levels::judge(&r, &pct);
-    out.push_str(&check::breach_lines(&v, &pct, &r));
+    out.push_str(&check::breach_lines(&v, &r));
     out.push_str(&check::nagios(
         &r,
-        &healthy,
         &levels::judge(&r, &healthy),
         Protos::default(),
     ));
@@ -565,8 +563,8 @@ fn checks() {
     };
     let v = levels::judge(&r, &verdicts);
     assert_eq!(v.exit_code(), 2, "the leaking client is critical");
-    out.push_str(&check::breach_lines(&v, &verdicts, &r));
-    out.push_str(&check::nagios(&r, &verdicts, &v, Protos::default()));
+    out.push_str(&check::breach_lines(&v, &r));
+    out.push_str(&check::nagios(&r, &v, Protos::default()));
     golden("checks.txt", out.as_bytes());
 }
 
@@ -600,7 +598,7 @@ fn watch_frame_at_80_columns() {
         let opts = FrameOptions {
             sample: i as u64 + 1,
             interval: 2.0,
-            pools: &pools,
+            pools: &pools.to_string(),
             metric: TcpState::CloseWait,
             top: 20,
             header: true,
@@ -660,7 +658,7 @@ fn watch_frame_at_80x15_with_five_alerts() {
         let opts = FrameOptions {
             sample: i as u64 + 1,
             interval: 2.0,
-            pools: &pools,
+            pools: &pools.to_string(),
             metric: TcpState::CloseWait,
             top: 20,
             header: true,
@@ -751,10 +749,7 @@ fn peek() {
         "report-peek.json",
         &Renderer::Json { top: None }.render(&r).unwrap(),
     );
-    let p = Renderer::Prometheus(PromOptions {
-        max_series: 500,
-        pools: PoolSizes::default(),
-    });
+    let p = Renderer::Prometheus(PromOptions { max_series: 500 });
     let prom = p.render(&r).unwrap();
     let text = String::from_utf8_lossy(&prom);
     let unread: Vec<&str> = text
@@ -783,7 +778,7 @@ fn peek() {
         crit: None,
         pools: PoolSizes::default(),
     };
-    lines.push(check::breach_lines(&levels::judge(&r, &l), &l, &r));
+    lines.push(check::breach_lines(&levels::judge(&r, &l), &r));
     golden("peek-lines.txt", lines.join("\n").as_bytes());
 }
 

@@ -32,7 +32,7 @@ pub fn run(mut c: Check) -> Result<i32> {
     let written = match &c.output {
         CheckOutput::Lines if verdict.breaches.is_empty() => Ok(()),
         CheckOutput::Lines => {
-            let text = render::check::breach_lines(&verdict, &c.levels, &report);
+            let text = render::check::breach_lines(&verdict, &report);
             let r = output::emit(c.output_file.as_deref(), readers, text.as_bytes());
             render::print_warnings(&report.warnings, c.warnings);
             r
@@ -64,7 +64,7 @@ fn judged(c: &mut Check) -> Result<crate::model::report::Report> {
 fn nagios(c: &mut Check) -> Result<i32> {
     let report = judged(c)?;
     let verdict = levels::judge(&report, &c.levels);
-    let text = render::check::nagios(&report, &c.levels, &verdict, c.sampler.filters.protos);
+    let text = render::check::nagios(&report, &verdict, c.sampler.filters.protos);
     let readers = output::Readers::for_peek(c.sampler.peek.is_some());
     match output::emit(c.output_file.as_deref(), readers, text.as_bytes()) {
         Err(e) if exit::is_broken_pipe(&e) => Ok(verdict.exit_code()),

@@ -34,6 +34,7 @@ use tokio::sync::{Mutex, oneshot};
 
 use crate::config::Serve;
 use crate::exit;
+use crate::policy::pool::{self, PoolSizes};
 use crate::render::prometheus::{self, PromOptions};
 use crate::report::Sampler;
 
@@ -212,6 +213,7 @@ struct State {
     last: Mutex<Option<(Instant, Arc<String>)>>,
     sampler: Arc<std::sync::Mutex<Sampler>>,
     prom: PromOptions,
+    pools: PoolSizes,
     min_interval: Duration,
 }
 
@@ -231,7 +233,9 @@ impl State {
         let me = self.clone();
         let text = tokio::task::spawn_blocking(move || -> Result<String> {
             let mut sampler = me.sampler.lock().unwrap_or_else(|p| p.into_inner());
-            Ok(prometheus::render(&sampler.take()?, &me.prom))
+            let mut report = sampler.take()?;
+            pool::attach(&mut report, &me.pools);
+            Ok(prometheus::render(&report, &me.prom))
         })
         .await
         .context("collection task failed")??;
@@ -306,6 +310,7 @@ pub fn run(s: Serve) -> Result<i32> {
         last: Mutex::new(None),
         sampler: Arc::new(std::sync::Mutex::new(s.sampler)),
         prom: s.prom,
+        pools: s.pools,
         min_interval: s.min_interval,
     });
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -213,7 +213,7 @@ impl Screen {
         let opts = frame::FrameOptions {
             sample: n,
             interval: w.interval,
-            pools: &w.policy.pools,
+            pools: &w.policy.pools.to_string(),
             metric: w.policy.metric,
             top,
             header,

@@ -123,6 +123,8 @@ pub struct Serve {
     pub listener: TcpListener,
     pub min_interval: Duration,
     pub prom: PromOptions,
+    /// Each group's pool, attached before a scrape is rendered.
+    pub pools: PoolSizes,
 }
 
 /// `sockleak plot`.
@@ -323,13 +325,13 @@ fn snapshot(cli: &Cli) -> Result<Config> {
         sampler,
         verdicts: verdicts(cli, pools.clone()),
         warnings: warning_style(cli),
-        renderer: renderer(cli, pools),
+        renderer: renderer(cli),
         output_file: cli.output.output_file.clone(),
     }))
 }
 
 /// The renderer of a snapshot's format.
-fn renderer(cli: &Cli, pools: PoolSizes) -> Renderer {
+fn renderer(cli: &Cli) -> Renderer {
     match cli.output.format() {
         // JSON is cut only when --top is given explicitly.
         Format::Json => Renderer::Json {
@@ -337,7 +339,6 @@ fn renderer(cli: &Cli, pools: PoolSizes) -> Renderer {
         },
         Format::Prometheus => Renderer::Prometheus(PromOptions {
             max_series: cli.output.max_series,
-            pools,
         }),
         Format::Table | Format::Nagios => Renderer::Table(TableOptions {
             top: cli.output.top.unwrap_or(20),
@@ -371,9 +372,7 @@ fn check(cli: &Cli) -> Result<Config> {
     let output = match cli.output.format() {
         Format::Nagios => CheckOutput::Nagios,
         Format::Table => CheckOutput::Lines,
-        Format::Json | Format::Prometheus => {
-            CheckOutput::Report(renderer(cli, levels.pools.clone()))
-        }
+        Format::Json | Format::Prometheus => CheckOutput::Report(renderer(cli)),
     };
     Ok(Config::Check(Check {
         sampler,
@@ -604,8 +603,8 @@ fn serve(args: Box<cli::ServeArgs>) -> Result<Config> {
         min_interval: Duration::from_secs_f64(args.min_interval),
         prom: PromOptions {
             max_series: args.max_series,
-            pools,
         },
+        pools,
     }))
 }
 

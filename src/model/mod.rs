@@ -2,11 +2,14 @@
 //! the kernel reports them, the processes that hold them, and the report built from
 //! them (with its watch statistics and warnings), all as plain data.
 
+pub mod check;
 pub mod container;
 pub mod escape;
 pub mod peek;
+pub mod pool_log;
 pub mod report;
 pub mod scan;
+pub mod time;
 pub mod trace;
 pub mod unix;
 pub mod verdict;

@@ -261,6 +261,11 @@ pub struct Group {
     /// The idle ages the verdict needs (not part of the JSON document).
     #[serde(skip)]
     pub idle: IdleAges,
+    /// The pool the group is judged against (`--pool-size`), attached by
+    /// `policy::pool::attach` so that renderers read it rather than compute it;
+    /// not in the JSON document (Prometheus exports it as `sockleak_pool_size`).
+    #[serde(skip)]
+    pub pool_size: Option<u64>,
 }
 
 /// Every idle age of a group's CLOSE_WAIT and ESTABLISHED sockets that has one,
@@ -307,6 +312,22 @@ impl Group {
             .sum()
     }
 
+    /// Sockets of the group in a pool slot, and their states, for alerts that say
+    /// what they count: `10 of pool 10 (8 close_wait, 2 established)`.
+    pub fn usage_breakdown(&self) -> String {
+        let parts: Vec<String> = self
+            .states
+            .nonzero()
+            .filter(|(s, _)| s.occupies_pool_slot())
+            .map(|(s, n)| format!("{n} {}", s.snake()))
+            .collect();
+        if parts.is_empty() {
+            format!("no {}", TcpState::Established.snake())
+        } else {
+            parts.join(", ")
+        }
+    }
+
     /// A group with its key and nothing counted yet (for reports built in memory).
     pub fn empty(key: GroupKey) -> Group {
         Group {
@@ -348,6 +369,7 @@ impl Group {
             peek: None,
             verdict: None,
             idle: IdleAges::default(),
+            pool_size: None,
             key,
         }
     }

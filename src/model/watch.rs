@@ -67,3 +67,15 @@ pub struct Alert {
     pub kind: AlertKind,
     pub line: String,
 }
+
+/// Which of `alerts` (oldest first) a frame with room for `room` of them shows,
+/// in the order it shows them: pool alerts before port alerts before fd-limit
+/// alerts, the newest of a kind kept when some must go, oldest first within a
+/// kind.
+pub fn alerts_shown(alerts: &[Alert], room: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..alerts.len()).collect();
+    order.sort_by_key(|&i| (alerts[i].kind, std::cmp::Reverse(i)));
+    order.truncate(room);
+    order.sort_by_key(|&i| (alerts[i].kind, i));
+    order
+}

@@ -2,8 +2,8 @@
 //! breach, and the exit code that says so. Pure: no I/O.
 
 use super::pool::PoolSizes;
-use crate::exit;
 use crate::model::TcpState;
+use crate::model::check::{CheckVerdict, Reached, Severity};
 use crate::model::report::{Group, Report};
 use crate::model::verdict::Level;
 
@@ -13,14 +13,6 @@ use crate::model::verdict::Level;
 pub enum Threshold {
     Count(u64),
     Percent(f64),
-    Verdict(Level),
-}
-
-/// What a breaching group reached: the count its level stands for, or the
-/// verdict it was judged.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Reached {
-    Count(u64),
     Verdict(Level),
 }
 
@@ -46,12 +38,6 @@ pub struct Levels {
     pub warn: Option<Threshold>,
     pub crit: Option<Threshold>,
     pub pools: PoolSizes,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Warning,
-    Critical,
 }
 
 impl Levels {
@@ -88,32 +74,11 @@ impl Levels {
     }
 }
 
-/// The groups at or over a level, worst first (the report's order).
-#[derive(Debug)]
-pub struct Verdict<'a> {
-    /// Each breaching group, how bad, and what it reached.
-    pub breaches: Vec<(&'a Group, Severity, Reached)>,
-}
-
-impl Verdict<'_> {
-    /// The worst severity, if any group breaches.
-    pub fn worst(&self) -> Option<Severity> {
-        self.breaches.iter().map(|(_, s, _)| *s).max()
-    }
-
-    /// The exit code that says it: 0, 1 (warning) or 2 (critical).
-    pub fn exit_code(&self) -> i32 {
-        match self.worst() {
-            None => exit::OK,
-            Some(Severity::Warning) => exit::BREACH,
-            Some(Severity::Critical) => exit::CRITICAL,
-        }
-    }
-}
-
 /// Judge every group of `r` against the levels.
-pub fn judge<'a>(r: &'a Report, l: &Levels) -> Verdict<'a> {
-    Verdict {
+pub fn judge<'a>(r: &'a Report, l: &Levels) -> CheckVerdict<'a> {
+    CheckVerdict {
+        metric: l.metric,
+        default_counts: l.default_counts(),
         breaches: r
             .groups
             .iter()

@@ -11,9 +11,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::filter::RemoteFilter;
-use crate::model::report::{Attribution, Group, RemoteKey};
+use crate::model::Direction;
+use crate::model::report::{Attribution, Group, RemoteKey, Report};
 use crate::model::unix::{Proto, UnixEndpoint, UnixName};
-use crate::model::{Direction, TcpState};
 
 /// One `--pool-size` value: a size for every group, or for an endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,19 +213,11 @@ impl fmt::Display for PoolSizes {
     }
 }
 
-/// Sockets of `g` in a pool slot, and their states, for alerts that say what they
-/// count: `10 of pool 10 (8 close_wait, 2 established)`.
-pub fn usage_breakdown(g: &Group) -> String {
-    let parts: Vec<String> = g
-        .states
-        .nonzero()
-        .filter(|(s, _)| s.occupies_pool_slot())
-        .map(|(s, n)| format!("{n} {}", s.snake()))
-        .collect();
-    if parts.is_empty() {
-        format!("no {}", TcpState::Established.snake())
-    } else {
-        parts.join(", ")
+/// Attach each group's pool ([`PoolSizes::for_group`]) to the report, for the
+/// renderers (`sockleak_pool_size`), which read the model only.
+pub fn attach(report: &mut Report, pools: &PoolSizes) {
+    for g in &mut report.groups {
+        g.pool_size = pools.for_group(g);
     }
 }
 

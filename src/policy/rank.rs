@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use crate::model::report::{RemoteKey, Report};
-use crate::model::watch::{Alert, Flag};
+use crate::model::watch::Flag;
 use crate::model::{FdUsage, NetnsId};
 
 use super::tracker::Rise;
@@ -52,18 +52,6 @@ pub fn flagged_first(report: &mut Report, rises: &mut [Rise]) {
     for r in rises {
         r.group = new_place[r.group];
     }
-}
-
-/// Which of `alerts` (oldest first) a frame with room for `room` of them shows,
-/// in the order it shows them: pool alerts before port alerts before fd-limit
-/// alerts, the newest of a kind kept when some must go, oldest first within a
-/// kind.
-pub fn alerts_shown(alerts: &[Alert], room: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..alerts.len()).collect();
-    order.sort_by_key(|&i| (alerts[i].kind, std::cmp::Reverse(i)));
-    order.truncate(room);
-    order.sort_by_key(|&i| (alerts[i].kind, i));
-    order
 }
 
 /// Follows which processes are at [`FdUsage::ALERT_PCT`] of their fd limit, so that
@@ -206,6 +194,7 @@ mod tests {
             a(Pool),
             a(FdLimit),
         ];
+        use crate::model::watch::{Alert, alerts_shown};
         assert_eq!(alerts_shown(&alerts, 3), [0, 4, 3]);
         assert_eq!(
             alerts_shown(&alerts, 4),

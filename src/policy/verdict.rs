@@ -48,8 +48,9 @@ impl Default for VerdictPolicy {
 }
 
 /// Judge every group of `report` (in place; the order is left alone, see
-/// [`crate::policy::rank::worst_first`]).
+/// [`crate::policy::rank::worst_first`]), and attach its pool.
 pub fn attach(report: &mut Report, p: &VerdictPolicy) {
+    super::pool::attach(report, &p.pools);
     for g in &mut report.groups {
         g.verdict = Some(judge(g, p));
     }

@@ -18,8 +18,7 @@ use flate2::read::MultiGzDecoder;
 
 use analyze::Analyzer;
 
-/// The `kind` of a pool-log JSON document, which tells it from a snapshot.
-pub const KIND: &str = "sockleak-pool-log";
+pub use crate::model::pool_log::KIND;
 
 /// A line longer than this is cut (the rest skipped): a file without newlines
 /// must not make one line hold the whole file.

@@ -5,15 +5,15 @@ use std::fmt::Write as _;
 
 use super::describe::{describe, exchange_note, unread_note};
 use crate::model::TcpState;
+use crate::model::check::{CheckVerdict, Reached, Severity};
 use crate::model::report::Report;
 use crate::model::unix::{Protos, UnixTotals};
 use crate::model::verdict::Level;
-use crate::policy::levels::{Levels, Reached, Severity, Verdict};
 
 /// One line per breaching group: `WARNING pid 7 app outbound 10.0.0.5:80: 12
 /// close_wait >= threshold 10`, or for a verdict threshold `WARNING ...: leak:
 /// 12 close_wait idle over 5m (oldest 14m05s)` (every reason, `; `-separated).
-pub fn breach_lines(v: &Verdict, l: &Levels, r: &Report) -> String {
+pub fn breach_lines(v: &CheckVerdict, r: &Report) -> String {
     let mut out = String::new();
     for (g, sev, reached) in &v.breaches {
         let word = match sev {
@@ -23,8 +23,8 @@ pub fn breach_lines(v: &Verdict, l: &Levels, r: &Report) -> String {
         let what = match reached {
             Reached::Count(level) => format!(
                 "{} {} >= {} {level}",
-                g.states.get(l.metric),
-                l.metric.snake(),
+                g.states.get(v.metric),
+                v.metric.snake(),
                 if *sev == Severity::Critical {
                     "critical"
                 } else {
@@ -96,37 +96,37 @@ impl HostCounts {
 /// `SOCKLEAK OK - ... | perfdata`, by the Monitoring Plugins guidelines. The
 /// host counts are those of the protocols checked (`protos`): TCP's, unix's
 /// under `--proto unix`, and both (unix's prefixed `unix_`) under `all`.
-pub fn nagios(r: &Report, l: &Levels, v: &Verdict, protos: Protos) -> String {
+pub fn nagios(r: &Report, v: &CheckVerdict, protos: Protos) -> String {
     let b = &v.breaches;
     let status = match v.worst() {
         None => "OK",
         Some(Severity::Warning) => "WARNING",
         Some(Severity::Critical) => "CRITICAL",
     };
-    let metric = l.metric.snake();
+    let metric = v.metric.snake();
     let unix = protos
         .unix
         .then(|| {
             r.totals
                 .unix
                 .as_ref()
-                .map(|u| HostCounts::unix(u, l.metric))
+                .map(|u| HostCounts::unix(u, v.metric))
         })
         .flatten();
     let host = match (&unix, protos.tcp) {
         (Some(u), false) => *u,
-        _ => HostCounts::tcp(r, l.metric),
+        _ => HostCounts::tcp(r, v.metric),
     };
     let worst = r
         .groups
         .iter()
-        .max_by_key(|g| g.states.get(l.metric))
-        .filter(|g| g.states.get(l.metric) > 0);
+        .max_by_key(|g| g.states.get(v.metric))
+        .filter(|g| g.states.get(v.metric) > 0);
     let summary = if b.is_empty() {
         match worst {
             Some(g) => format!(
                 "worst group has {} {metric} ({}); host {} {metric}",
-                g.states.get(l.metric),
+                g.states.get(v.metric),
                 describe(g, r),
                 host.metric
             ),
@@ -149,22 +149,22 @@ pub fn nagios(r: &Report, l: &Levels, v: &Verdict, protos: Protos) -> String {
                 "{} group{s} over threshold; worst: {} has {} {metric}",
                 b.len(),
                 describe(g, r),
-                g.states.get(l.metric)
+                g.states.get(v.metric)
             ),
         }
     };
     let lvl = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let (warn, crit) = l.default_counts();
+    let (warn, crit) = v.default_counts;
     let mut perf = format!("{metric}={};;;0", host.metric);
     // A label once only: `--metric established` is the established count.
-    if l.metric != TcpState::Established {
+    if v.metric != TcpState::Established {
         let _ = write!(perf, " established={};;;0", host.established);
     }
     let _ = write!(
         perf,
         " total={};;;0 worst_group={};{};{};0",
         host.total,
-        worst.map_or(0, |g| g.states.get(l.metric)),
+        worst.map_or(0, |g| g.states.get(v.metric)),
         lvl(warn),
         lvl(crit),
     );

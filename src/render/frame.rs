@@ -9,16 +9,16 @@ use super::table::{self, TableOptions};
 use super::{WarningStyle, fit_text, human_age, wrap};
 use crate::model::TcpState;
 use crate::model::report::{Group, Report};
-use crate::model::watch::{Alert, Flag};
-use crate::policy::pool::{PoolSizes, usage_breakdown};
-use crate::policy::rank::alerts_shown;
+use crate::model::watch::{Alert, Flag, alerts_shown};
 
 /// How one frame is drawn.
 #[derive(Debug, Clone)]
 pub struct FrameOptions<'a> {
     pub sample: u64,
     pub interval: f64,
-    pub pools: &'a PoolSizes,
+    /// The pools in the title (`pool 20`, `pools :5432=10, default 20`); empty
+    /// without `--pool-size`.
+    pub pools: &'a str,
     /// The watched state: its column stays when the others fold.
     pub metric: TcpState,
     /// Rows asked for (`--top`; 0 is all).
@@ -207,7 +207,7 @@ pub fn alert_line(report: &Report, g: &Group, from: Flag, metric: TcpState) -> S
         Some(pool) => format!(
             "{} of pool {pool} ({}), eta {}",
             g.pool_usage(),
-            usage_breakdown(g),
+            g.usage_breakdown(),
             w.eta_s.map(human_age).unwrap_or_else(|| "-".into())
         ),
         None => format!(

@@ -6,10 +6,9 @@ use std::io::{self, Write};
 use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::{Value, json};
 
+use crate::model::pool_log::{self, Exchange, KIND, Moment, Report, RouteReport, Unreleased};
 use crate::model::printable;
-use crate::poollog::KIND;
-use crate::poollog::analyze::{self, Exchange, Moment, Report, RouteReport, Unreleased};
-use crate::poollog::parse::civil_from_days;
+use crate::model::time::civil_from_days;
 
 /// A time on the log's clock as the log wrote it (no zone conversion).
 pub fn clock_text(secs: f64, dated: bool) -> String {
@@ -45,7 +44,7 @@ pub fn duration_text(secs: f64) -> String {
 }
 
 fn exchange_text(e: &Exchange) -> String {
-    if e.request == analyze::NO_HEADERS {
+    if e.request == pool_log::NO_HEADERS {
         e.request.clone()
     } else if e.status.is_empty() {
         format!("{} -> (no response logged)", printable(&e.request))

@@ -11,13 +11,10 @@ use crate::model::report::{Attribution, Group, GroupField, RemoteKey, Report};
 use crate::model::scan::{ScanInfo, ScanKind};
 use crate::model::unix::Proto;
 use crate::model::{NetnsId, StateCounts, TcpState, escape};
-use crate::policy::pool::PoolSizes;
 
 #[derive(Debug, Clone)]
 pub struct PromOptions {
     pub max_series: u64,
-    /// Each group's pool, exported as `sockleak_pool_size` beside its series.
-    pub pools: PoolSizes,
 }
 
 /// Escape a label value as the format defines: backslash, double quote and
@@ -102,7 +99,9 @@ struct Series {
 }
 
 /// One [`Series`] per distinct label set, in the groups' order (worst first).
-fn series(groups: &[Group], with_user: bool, pools: &PoolSizes) -> Vec<Series> {
+/// Each group's pool ([`Group::pool_size`], attached by the policy) is exported as
+/// `sockleak_pool_size` beside its series.
+fn series(groups: &[Group], with_user: bool) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::with_capacity(groups.len());
     let mut index = std::collections::HashMap::with_capacity(groups.len());
     for g in groups {
@@ -122,7 +121,7 @@ fn series(groups: &[Group], with_user: bool, pools: &PoolSizes) -> Vec<Series> {
                 index.insert(labels.clone(), out.len());
                 out.push(Series {
                     labels,
-                    pool: pools.for_group(g),
+                    pool: g.pool_size,
                     states: g.states,
                     recv_q: g.recv_q,
                     oldest_close_wait_idle_s: g.oldest_close_wait_idle_s,
@@ -170,11 +169,7 @@ fn bounded(all: &[Series], max: u64) -> (&[Series], Option<StateCounts>) {
 pub fn render(r: &Report, opts: &PromOptions) -> String {
     let mut out = String::with_capacity(4096);
     host_series(&mut out, r);
-    let all = series(
-        &r.groups,
-        r.group_by.contains(&GroupField::User),
-        &opts.pools,
-    );
+    let all = series(&r.groups, r.group_by.contains(&GroupField::User));
     let (kept, rest) = bounded(&all, opts.max_series);
     group_series(&mut out, kept, rest.as_ref());
     pool_series(&mut out, kept);

@@ -548,6 +548,7 @@ fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_know
             idle.sort();
             idle
         },
+        pool_size: None,
         key,
     }
 }
