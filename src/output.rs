@@ -184,6 +184,17 @@ pub fn emit(output_file: Option<&Path>, readers: Readers, contents: &[u8]) -> Re
     }
 }
 
+/// The size of the terminal on stdout as (columns, rows), when it is one. Asked
+/// here, where output goes, and passed to the renderers, which do no I/O.
+pub fn terminal_size() -> Option<(usize, usize)> {
+    // SAFETY: TIOCGWINSZ only writes a `winsize`; on a non-terminal it fails with
+    // ENOTTY and writes nothing.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0 && ws.ws_row > 0)
+        .then(|| (usize::from(ws.ws_col), usize::from(ws.ws_row)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

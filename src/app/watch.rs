@@ -220,7 +220,7 @@ impl Screen {
             color: self.color,
             tty: self.tty,
             size: if self.tty {
-                render::terminal_size()
+                crate::output::terminal_size()
             } else {
                 None
             },

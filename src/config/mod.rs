@@ -360,7 +360,7 @@ fn table_width(cli: &Cli) -> Option<usize> {
     let columns = std::env::var("COLUMNS").ok();
     match columns.and_then(|c| c.trim().parse::<usize>().ok()) {
         Some(w) if w > 0 => Some(w),
-        _ => render::terminal_size().map(|(cols, _)| cols),
+        _ => crate::output::terminal_size().map(|(cols, _)| cols),
     }
 }
 

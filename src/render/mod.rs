@@ -87,16 +87,6 @@ pub fn use_color() -> bool {
     io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// The size of the terminal on stdout as (columns, rows), when it is one.
-pub fn terminal_size() -> Option<(usize, usize)> {
-    // SAFETY: TIOCGWINSZ only writes a `winsize`; on a non-terminal it fails with
-    // ENOTTY and writes nothing.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0 && ws.ws_col > 0 && ws.ws_row > 0)
-        .then(|| (usize::from(ws.ws_col), usize::from(ws.ws_row)))
-}
-
 /// Cut `line` to `width` terminal columns, so that a terminal never wraps it: ANSI
 /// escape sequences (colour) are copied but not counted, wide characters count
 /// two, and styling is reset where the line is cut.
