@@ -144,6 +144,7 @@ fn collection(leaked: u64) -> Collection {
         starts: vec![],
         cost: None,
         unix: None,
+        host: "golden-host".to_string(),
     }
 }
 

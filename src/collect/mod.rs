@@ -180,6 +180,9 @@ pub struct Collection {
     pub cost: Option<Cost>,
     /// The unix sockets, when asked for (`Options::unix`).
     pub unix: Option<unix::UnixCollection>,
+    /// This host's name (read with the tables, so that the report layer does no
+    /// I/O).
+    pub host: String,
 }
 
 /// What a collection cost: its report's `scan` ([`Collection::scan_info`]).
@@ -499,6 +502,7 @@ impl Collector {
                 totals: self.totals,
             }),
             unix,
+            host: fsread::hostname(),
         })
     }
 

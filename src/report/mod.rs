@@ -165,7 +165,7 @@ pub fn aggregate_ranked(
     Report {
         version: SCHEMA_VERSION,
         time: humantime::format_rfc3339_seconds(taken_at).to_string(),
-        host: hostname(),
+        host: c.host.clone(),
         source: c.source,
         group_by: by.to_vec(),
         totals: Totals {
@@ -564,17 +564,6 @@ fn destination_ports(key: &GroupKey, ports: &ports::PortTable) -> Option<crate::
     }
 }
 
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is valid for its length; gethostname NUL-terminates on success.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".to_string();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,6 +608,7 @@ mod tests {
             starts: vec![],
             cost: None,
             unix: None,
+            host: String::new(),
         };
         let r = aggregate(&c, &DEFAULT_GROUP_BY, &Filters::default());
         let v = serde_json::to_value(&r).unwrap();
