@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | 0 base | [`model`], [`exit`], [`output`] | plain data (states, sockets, processes, the report, watch stats, warnings), exit codes, atomic file output |
 //! | 1 collect | [`collect`], [`filter`], [`poollog`] | reading the kernel's tables and the fd tables; socket and owner filters; reading and judging HttpClient pool logs |
-//! | 2 report | [`report`] | aggregation into groups keyed by `--by`; the [`report::Sampler`] every command samples with |
+//! | 2 report | [`report`] | aggregation into groups keyed by `--by`; the [`sample::Sampler`] every command samples with |
 //! | 3 policy | [`policy`] | threshold levels and the `--watch` tracker: pure judgements of reports |
 //! | 4 render | [`render`] | table, JSON, Prometheus, check lines, Nagios, watch frames: one file per format |
 //! | 5 config | [`config`] | clap flags ([`config::cli`]) turned once into a validated [`config::Config`] |
@@ -29,3 +29,4 @@ pub mod policy;
 pub mod poollog;
 pub mod render;
 pub mod report;
+pub mod sample;

@@ -36,7 +36,7 @@ use crate::config::Serve;
 use crate::exit;
 use crate::policy::pool::{self, PoolSizes};
 use crate::render::prometheus::{self, PromOptions};
-use crate::report::Sampler;
+use crate::sample::Sampler;
 
 /// Largest request head accepted (hyper's minimum buffer size).
 const MAX_HEAD_BYTES: usize = 8192;

@@ -21,7 +21,7 @@ use crate::policy::rank::{self, FdLimits, PortLimits};
 use crate::policy::tracker::{Rise, Tracker};
 use crate::policy::verdict::{self, VerdictPolicy};
 use crate::render::{self, WarningStyle, frame, json};
-use crate::report::Sampler;
+use crate::sample::Sampler;
 
 pub fn run(mut w: Watch) -> Result<i32> {
     if let Some((path, f)) = w.record.as_mut() {

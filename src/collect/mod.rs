@@ -360,6 +360,11 @@ pub struct Collector {
 }
 
 impl Collector {
+    /// The `/proc` tree every read goes through (`--proc-root`).
+    pub fn proc_root(&self) -> &Path {
+        &self.opts.proc_root
+    }
+
     /// Validates the options once, so that a bad `--proc-root` fails before any output.
     pub fn new(opts: Options) -> Result<Collector> {
         let root = &opts.proc_root;

@@ -29,7 +29,7 @@ use crate::policy::verdict::VerdictPolicy;
 use crate::render::prometheus::PromOptions;
 use crate::render::table::TableOptions;
 use crate::render::{self, Renderer, WarningStyle};
-use crate::report::Sampler;
+use crate::sample::Sampler;
 use cli::{Cli, CollectArgs, Format, NetnsArg, ProtoArg, SourceArg, ViewArgs};
 
 /// What to run, fully validated.

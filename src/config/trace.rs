@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::collect::{self, trace};
 use crate::exit::UsageError;
-use crate::report::TraceJoin;
+use crate::sample::TraceJoin;
 
 use super::cli::{CollectArgs, TraceJoinArgs};
 

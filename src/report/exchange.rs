@@ -1,5 +1,5 @@
-//! The flight recorder on a report: read its records ([`crate::collect::trace::read`],
-//! already parsed into exchanges by socket cookie), and give each group the count of
+//! The flight recorder on a report: given its records (read by the sampler with
+//! [`crate::collect::trace::read`], already parsed into exchanges by socket cookie), give each group the count of
 //! its sockets' last exchanges, most frequent first, and how many of its sockets have
 //! no record. A socket lands in exactly the groups it was counted in (the
 //! aggregation's own keys, [`Aggregator::key_socket`]). The counts are never touched.
@@ -7,14 +7,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::collect::Collection;
-use crate::collect::trace::{self, Read};
+use crate::collect::trace::Read;
 use crate::filter::Filters;
 use crate::model::report::{GroupField, GroupKey, Report};
 use crate::model::trace::{Exchange, SocketExchange};
 use crate::model::warning::Warning;
 use crate::model::{Socket, TcpState};
 
-use super::{Aggregator, TraceJoin};
+use super::Aggregator;
 
 /// Whether the recorder could know the socket: it has a cookie (netlink) and is a
 /// connection (a listener carries no exchange; TIME_WAIT and request sockets have no
@@ -28,8 +28,8 @@ fn recordable(s: &Socket) -> bool {
 }
 
 /// Join the records to the report's groups; nothing at all without a recorder.
-pub fn attach(r: &mut Report, c: &Collection, by: &[GroupField], filters: &Filters, t: &TraceJoin) {
-    let records = match trace::read(&t.source, t.show_query) {
+pub fn attach(r: &mut Report, c: &Collection, by: &[GroupField], filters: &Filters, read: Read) {
+    let records = match read {
         Read::Absent => return,
         Read::Unreadable(why) => {
             r.warnings.push(Warning::TraceUnreadable { why });

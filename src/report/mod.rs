@@ -20,74 +20,15 @@ use std::time::SystemTime;
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 type FastSet<T> = HashSet<T, foldhash::fast::FixedState>;
 
-use anyhow::Result;
-
 mod direction;
 mod ports;
 
-use crate::collect::{Collection, Collector};
+use crate::collect::Collection;
 use crate::filter::Filters;
 use crate::model::report::{
     Attribution, Group, GroupField, GroupKey, IdleAges, RemoteKey, Report, SCHEMA_VERSION, Totals,
 };
 use crate::model::{Direction, NetnsId, Process, Socket, Source, StateCounts, TcpState};
-/// What every command samples with: the collector (with its caches), the `--by`
-/// keys and the filters, built once by the configuration.
-#[derive(Debug)]
-pub struct Sampler {
-    pub collector: Collector,
-    pub by: Vec<GroupField>,
-    pub filters: Filters,
-    /// The state groups are ranked by (`--metric`; CLOSE_WAIT by default).
-    pub rank: TcpState,
-    /// `--peek`: what unread queues hold, per group (off by default).
-    pub peek: Option<crate::collect::peek::PeekOptions>,
-    /// The flight recorder's records, joined by socket cookie (`sockleak trace`);
-    /// `None` where no join is possible (`--proc-root`).
-    pub trace: Option<TraceJoin>,
-}
-
-/// Where the recorder's records come from, and how requests are shown.
-#[derive(Debug, Clone)]
-pub struct TraceJoin {
-    pub source: crate::collect::trace::Source,
-    /// `--show-query`: HTTP query strings kept instead of `?…`.
-    pub show_query: bool,
-}
-
-impl Sampler {
-    /// Collect and aggregate one snapshot.
-    pub fn take(&mut self) -> Result<Report> {
-        let c = self.collector.collect()?;
-        self.require_idle(&c)?;
-        Ok(self.aggregate(&c))
-    }
-
-    /// Aggregate a collection taken by [`Sampler::collector`].
-    pub fn aggregate(&self, c: &Collection) -> Report {
-        let mut r = aggregate_ranked(c, &self.by, &self.filters, self.rank);
-        if let Some(opts) = &self.peek {
-            peek::attach(&mut r, c, &self.by, &self.filters, opts);
-        }
-        if let Some(t) = &self.trace {
-            exchange::attach(&mut r, c, &self.by, &self.filters, t);
-        }
-        r
-    }
-
-    /// `--idle-over` needs idle ages, which only netlink gives: a collection that
-    /// fell back to /proc (netlink unavailable) is refused rather than shown empty.
-    pub fn require_idle(&self, c: &Collection) -> Result<()> {
-        if self.filters.idle_over_ms.is_some() && c.source != Source::Netlink {
-            return Err(crate::exit::UsageError(
-                "--idle-over needs idle ages, which only netlink sock_diag gives, and netlink is unavailable here (see the warning); drop --idle-over, or run where sock_diag works (the tcp_diag module, root in containers)".to_string(),
-            )
-            .into());
-        }
-        Ok(())
-    }
-}
-
 #[derive(Default)]
 struct Acc {
     states: StateCounts,

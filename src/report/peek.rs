@@ -1,8 +1,9 @@
-//! `--peek` on a report: choose which sockets to peek (those with unread bytes,
-//! at most `--peek-max` per group, each through one holder), peek them
-//! ([`crate::collect::peek`]), classify what they hold, and put each group's
-//! summary in [`Group::unread`], most frequent first. What could not be peeked is
-//! one warning per reason; the counts are never touched.
+//! `--peek` on a report, in two pure halves around the collection side's peek:
+//! [`plan`] chooses which sockets to peek (those with unread bytes, at most
+//! `--peek-max` per group, each through one holder); the sampler peeks them
+//! ([`crate::collect::peek::run`], I/O); [`attach`] classifies what they hold and
+//! puts each group's summary in [`Group::unread`], most frequent first. What could
+//! not be peeked is one warning per reason; the counts are never touched.
 //!
 //! A socket's groups are found with the aggregation's own keys
 //! ([`Aggregator::key_socket`]), so a peeked socket lands in exactly the groups it
@@ -12,10 +13,9 @@
 //! for the others a peek can consume a pending socket error (see there).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 
 use crate::collect::Collection;
-use crate::collect::peek::{self, Outcome, PeekOptions, Request, classify};
+use crate::collect::peek::{Outcome, PeekOptions, Peeked, Request, classify};
 use crate::filter::Filters;
 use crate::model::peek::{PeekCount, PeekMiss, Unread, UnreadClass};
 use crate::model::report::{GroupField, GroupKey, Report};
@@ -58,8 +58,10 @@ pub(super) fn fin_received(s: &Socket) -> bool {
 }
 
 /// The sockets to peek and the groups each one's result goes to.
-struct Plan {
-    requests: Vec<Request>,
+#[derive(Debug)]
+pub struct PeekPlan {
+    /// What the collection side peeks, in this order.
+    pub requests: Vec<Request>,
     groups: Vec<Vec<usize>>,
     /// Sockets with unread bytes not asked for, by why, with their holders.
     skipped: BTreeMap<PeekMiss, (u64, BTreeSet<u32>)>,
@@ -67,17 +69,14 @@ struct Plan {
     with_unread: Vec<u64>,
 }
 
-/// Peek the report's sockets as `opts` says and attach the summaries.
-pub fn attach(
-    r: &mut Report,
-    c: &Collection,
-    by: &[GroupField],
-    filters: &Filters,
-    opts: &PeekOptions,
-) {
-    let plan = plan(r, c, by, filters, opts.max_per_group);
-    // The live /proc: the configuration refuses --peek with --proc-root.
-    let outcomes = peek::peek_all(Path::new("/proc"), &plan.requests, opts.budget);
+/// Attach what the peeks of `plan` found (`found`, one outcome per request) to
+/// the report's groups, and one warning per reason a socket was not peeked.
+pub fn attach(r: &mut Report, plan: PeekPlan, found: Peeked, opts: &PeekOptions) {
+    let Peeked {
+        outcomes,
+        yama,
+        ptrace_cap,
+    } = found;
     let mut tallies: Vec<BTreeMap<(UnreadClass, String), u64>> =
         vec![BTreeMap::new(); r.groups.len()];
     let mut peeked = vec![0u64; r.groups.len()];
@@ -110,7 +109,6 @@ pub fn attach(
             with_unread: plan.with_unread[i],
         });
     }
-    let (yama, ptrace_cap) = (peek::yama_scope(), peek::has_ptrace_cap());
     for (why, (sockets, pids)) in misses {
         r.warnings.push(Warning::PeekMissed {
             why,
@@ -140,7 +138,13 @@ fn summaries(tally: BTreeMap<(UnreadClass, String), u64>) -> Vec<Unread> {
 /// Which sockets to peek: every socket with unread bytes that passes the filters,
 /// through the first holder the aggregation keyed it by, while one of its groups
 /// has fewer than `max` peeks.
-fn plan(r: &Report, c: &Collection, by: &[GroupField], filters: &Filters, max: usize) -> Plan {
+pub fn plan(
+    r: &Report,
+    c: &Collection,
+    by: &[GroupField],
+    filters: &Filters,
+    max: usize,
+) -> PeekPlan {
     let index: HashMap<&GroupKey, usize> = r
         .groups
         .iter()
@@ -149,7 +153,7 @@ fn plan(r: &Report, c: &Collection, by: &[GroupField], filters: &Filters, max: u
         .collect();
     let mut taken = vec![0usize; r.groups.len()];
     let mut agg = Aggregator::new(c, by, filters);
-    let mut plan = Plan {
+    let mut plan = PeekPlan {
         requests: Vec::new(),
         groups: Vec::new(),
         skipped: BTreeMap::new(),

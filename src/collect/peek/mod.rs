@@ -68,6 +68,27 @@ pub enum Outcome {
     Missed(PeekMiss),
 }
 
+/// What the peeks found, and the privileges that explain the misses (for the
+/// warnings).
+#[derive(Debug)]
+pub struct Peeked {
+    /// One outcome per request, in their order.
+    pub outcomes: Vec<Outcome>,
+    pub yama: Option<u8>,
+    pub ptrace_cap: bool,
+}
+
+/// The collection side of `--peek`: peek `requests` ([`peek_all`]), then read
+/// the ptrace policy the warnings name.
+pub fn run(proc_root: &Path, requests: &[Request], budget: Duration) -> Peeked {
+    let outcomes = peek_all(proc_root, requests, budget);
+    Peeked {
+        outcomes,
+        yama: yama_scope(),
+        ptrace_cap: has_ptrace_cap(),
+    }
+}
+
 /// Peek every request through `proc_root` (the live `/proc`: the configuration
 /// refuses `--peek` with `--proc-root`), within `budget`. Outcomes are in the
 /// order of `requests`.
