@@ -1,6 +1,8 @@
 //! The crate's layers, enforced: every module uses only itself and the layers
-//! below it, modules of one layer form no circle, and the commands under `app/`
-//! never use each other. The table here is the one in `src/lib.rs`'s doc.
+//! below it, modules of one layer form no circle, the commands under `app/`
+//! never use each other, the pure layers (report, policy, render) do no I/O, and
+//! render reads only the model. The layer table is read from `src/lib.rs`'s doc,
+//! the one place it is written.
 //!
 //! References are read from the source text: every `use` tree (braces expanded)
 //! and every inline `crate::` / `super::` path, resolved to the module file it
@@ -9,20 +11,73 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Bottom to top. A module may use modules of its own layer or below.
-const LAYERS: &[(&str, &[&str])] = &[
-    ("base", &["model", "exit", "output"]),
-    ("collect", &["collect", "filter", "poollog"]),
-    ("report", &["report"]),
-    ("policy", &["policy"]),
-    ("render", &["render"]),
-    ("config", &["config"]),
-    ("app", &["app"]),
-];
+/// The layers of `src/lib.rs`'s table, bottom to top, each with its modules: the
+/// rows `//! | 0 base | [`model`], [`exit`] | ... |`. A module may use modules
+/// of its own layer or below.
+fn layers() -> Vec<(String, Vec<String>)> {
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    parse_layers(&lib)
+}
+
+fn parse_layers(lib: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for line in lib.lines() {
+        let Some(row) = line.strip_prefix("//! |") else {
+            continue;
+        };
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        // `0 base`: a row of the table (the header and the `---` line are not).
+        let Some((n, name)) = cells[0].split_once(' ') else {
+            continue;
+        };
+        if n.parse::<usize>() != Ok(out.len()) {
+            continue;
+        }
+        let mods = cells[1]
+            .split(',')
+            .map(|m| m.trim().trim_matches(|c| c == '[' || c == ']' || c == '`'))
+            .map(String::from)
+            .collect();
+        out.push((name.to_string(), mods));
+    }
+    assert!(out.len() >= 2, "no layer table in src/lib.rs's doc");
+    out
+}
 
 fn layer_of(top: &str) -> Option<usize> {
-    LAYERS.iter().position(|(_, mods)| mods.contains(&top))
+    layers()
+        .iter()
+        .position(|(_, mods)| mods.iter().any(|m| m == top))
 }
+
+/// The layers that judge and format, and do no I/O: what they need is read
+/// below them (collect) or above them (sample, app) and handed in.
+const PURE: &[&str] = &["report", "policy", "render"];
+
+/// What I/O looks like in source text: files, sockets, processes, syscalls,
+/// the collector, the terminal, and the collection side's I/O steps. (`std::net`
+/// alone is not: `SocketAddr` is a value.)
+const IO: &[&str] = &[
+    "std::fs",
+    "File::",
+    "OpenOptions",
+    "read_dir",
+    "libc::",
+    "ioctl",
+    "std::process",
+    "Command::new",
+    "TcpStream",
+    "TcpListener",
+    "UdpSocket",
+    "UnixStream",
+    "Collector",
+    "peek_all",
+    "peek::run",
+    "trace::read",
+    "yama_scope",
+    "has_ptrace_cap",
+];
 
 /// Every `.rs` file under `src/` (but `main.rs`, the binary) with its module path.
 fn modules(src: &Path) -> BTreeMap<Vec<String>, PathBuf> {
@@ -81,14 +136,25 @@ fn expand(tree: &str) -> Vec<String> {
         .collect()
 }
 
-/// The paths a file's text refers to, as written (`crate::x::y`, `super::z`).
-fn references(text: &str) -> Vec<String> {
-    // Comments and doc text name modules too ("see crate::report"): left out.
-    let code: String = text
-        .lines()
+/// A file's text without its comments and doc text, which name modules and I/O
+/// too ("see crate::report") without using them.
+fn code_of(text: &str) -> String {
+    text.lines()
         .map(|l| l.split("//").next().unwrap_or(""))
         .collect::<Vec<_>>()
-        .join("\n");
+        .join("\n")
+}
+
+/// A file's code and its `#[cfg(test)] mod tests` (where `super::` is the file's
+/// own module, not its parent).
+fn split_tests(text: &str) -> (&str, &str) {
+    text.find("#[cfg(test)]\nmod tests")
+        .map_or((text, ""), |i| text.split_at(i))
+}
+
+/// The paths a file's text refers to, as written (`crate::x::y`, `super::z`).
+fn references(text: &str) -> Vec<String> {
+    let code = code_of(text);
     let mut out = Vec::new();
     for stmt in code.split(';') {
         let s = stmt.trim_start();
@@ -150,12 +216,16 @@ fn edges() -> BTreeSet<(Vec<String>, Vec<String>)> {
     let mut out = BTreeSet::new();
     for (m, path) in &mods {
         let text = std::fs::read_to_string(path).unwrap();
-        for r in references(&text) {
-            if let Some(to) = resolve(m, &r, &mods)
-                && &to != m
-                && !to.is_empty()
-            {
-                out.insert((m.clone(), to));
+        let (main, tests) = split_tests(&text);
+        let in_tests = [m.clone(), vec!["tests".to_string()]].concat();
+        for (from, part) in [(m, main), (&in_tests, tests)] {
+            for r in references(part) {
+                if let Some(to) = resolve(from, &r, &mods)
+                    && &to != m
+                    && !to.is_empty()
+                {
+                    out.insert((m.clone(), to));
+                }
             }
         }
     }
@@ -172,23 +242,66 @@ fn every_module_uses_only_its_layer_and_below() {
         let (lf, lt) = (layer_of(f), layer_of(t));
         assert!(
             lf.is_some(),
-            "src/{f}: not in the layer table of tests/layers.rs"
+            "src/{f}: not in the layer table of src/lib.rs"
         );
         assert!(
             lt.is_some(),
-            "src/{t}: not in the layer table of tests/layers.rs"
+            "src/{t}: not in the layer table of src/lib.rs"
         );
         if lt > lf {
+            let l = layers();
             wrong.push(format!(
                 "{} uses {} ({} is above {})",
                 from.join("::"),
                 to.join("::"),
-                LAYERS[lt.unwrap()].0,
-                LAYERS[lf.unwrap()].0
+                l[lt.unwrap()].0,
+                l[lf.unwrap()].0
             ));
         }
     }
     assert!(wrong.is_empty(), "upward imports:\n{}", wrong.join("\n"));
+}
+
+/// The I/O `text` does, by [`IO`]'s patterns, comments aside.
+fn io_in(text: &str) -> Vec<&'static str> {
+    let code = code_of(text);
+    IO.iter().copied().filter(|p| code.contains(p)).collect()
+}
+
+#[test]
+fn pure_layers_do_no_io() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut wrong = Vec::new();
+    for (m, path) in modules(&src) {
+        if !m.first().is_some_and(|t| PURE.contains(&t.as_str())) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Tests may make sockets and files to judge (the code under test may not).
+        let (main, _) = split_tests(&text);
+        for p in io_in(main) {
+            wrong.push(format!("{}: {p}", path.display()));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "I/O in a pure layer (report, policy, render): do it in collect or sample and hand the result in:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn render_reads_only_the_model() {
+    let wrong: Vec<String> = edges()
+        .into_iter()
+        .filter(|(from, to)| from[0] == "render" && to[0] != "render" && to[0] != "model")
+        .map(|(from, to)| format!("{} uses {}", from.join("::"), to.join("::")))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "render may use only crate::model (have the policy attach what it needs to the report):\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -283,4 +396,30 @@ fn the_checker_sees_what_it_checks() {
     let to = resolve(&["model".into()], "crate::app::watch::run", &mods).unwrap();
     assert_eq!(to, vec!["app", "watch"]);
     assert!(layer_of(&to[0]) > layer_of("model"));
+    // The table is read from lib.rs: every layer, in order.
+    let names: Vec<String> = layers().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "base", "collect", "report", "policy", "render", "sample", "config", "app"
+        ]
+    );
+    assert_eq!(
+        parse_layers("//! | 0 a | [`x`], [`y`] | z |\n//! |---|\n//! | 1 b | [`w`] | v |"),
+        vec![
+            ("a".to_string(), vec!["x".to_string(), "y".to_string()]),
+            ("b".to_string(), vec!["w".to_string()])
+        ]
+    );
+    // The I/O rule sees I/O, and not in comments.
+    assert_eq!(
+        io_in("let f = std::fs::read(p); // libc::close"),
+        ["std::fs"]
+    );
+    assert_eq!(io_in("let a: std::net::SocketAddr;"), Vec::<&str>::new());
+    // A test module's `super` is the file's module (app::serve's tests use
+    // app::serve, not the dispatcher).
+    let (main, tests) = split_tests("use a;\n#[cfg(test)]\nmod tests {\n use super::*;\n}");
+    assert_eq!((main, tests.len()), ("use a;\n", 41));
+    assert!(!has("app::serve", "app"));
 }
