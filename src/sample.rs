@@ -45,8 +45,15 @@ pub struct TraceJoin {
 impl Sampler {
     /// Collect and aggregate one snapshot.
     pub fn take(&mut self) -> Result<Report> {
-        let c = self.collector.collect()?;
+        self.take_with(|_| {})
+    }
+
+    /// One sample with a step between collection and aggregation: `--watch` ages
+    /// the /proc source's sockets there, which have no idle age of their own.
+    pub fn take_with(&mut self, between: impl FnOnce(&mut Collection)) -> Result<Report> {
+        let mut c = self.collector.collect()?;
         self.require_idle(&c)?;
+        between(&mut c);
         Ok(self.aggregate(&c))
     }
 

@@ -149,14 +149,13 @@ fn sample(
     limits: &mut Limits,
     start: Instant,
 ) -> Result<Judged> {
-    let mut c = sampler.collector.collect()?;
-    sampler.require_idle(&c)?;
-    let now = start.elapsed().as_secs_f64();
-    if c.source == Source::Proc {
-        tracker.age_sockets(&mut c.sockets, now);
-    }
-    let mut report = sampler.aggregate(&c);
-    drop(c);
+    let mut now = 0.0;
+    let mut report = sampler.take_with(|c| {
+        now = start.elapsed().as_secs_f64();
+        if c.source == Source::Proc {
+            tracker.age_sockets(&mut c.sockets, now);
+        }
+    })?;
     let mut rises = tracker.update(&mut report, now);
     verdict::attach(&mut report, &limits.verdicts);
     rank::flagged_first(&mut report, &mut rises);
