@@ -275,6 +275,7 @@ mod tests {
             send_q: 0,
             idle_ms: Some(4_999),
             netns: 1,
+            cookie: None,
         };
         let f = Filters {
             idle_over_ms: Some(5_000),

@@ -177,6 +177,7 @@ fn parse_line(line: &[u8], netns: NetnsId) -> Result<Socket, String> {
         send_q,
         idle_ms: None,
         netns,
+        cookie: None,
     })
 }
 

@@ -319,6 +319,10 @@ pub struct Socket {
     /// ([`TcpState::has_idle_age`]).
     pub idle_ms: Option<u32>,
     pub netns: NetnsId,
+    /// The kernel's socket cookie (`inet_diag_msg.id.idiag_cookie`, as `ss -e`
+    /// prints it after `sk:`): unlike an inode, never reused while the host runs,
+    /// and it lets one socket be asked for again. Only the netlink source has it.
+    pub cookie: Option<u64>,
 }
 
 #[cfg(test)]
@@ -336,6 +340,7 @@ impl Socket {
             send_q: 0,
             idle_ms: None,
             netns: 1,
+            cookie: None,
         }
     }
 }
