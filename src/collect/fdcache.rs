@@ -124,6 +124,11 @@ impl Default for ScanStats {
 struct Remembered {
     /// Start time (clock ticks after boot): a reused pid is another process.
     start: u64,
+    /// The fd count `stat` gave before the table was read. Compared with the next
+    /// `stat`, not with the entries read: `stat` counts an fd number reserved by a
+    /// call still blocked (a server waiting in `accept` holds one), which no
+    /// directory entry shows, so the two differ for as long as it waits.
+    probed: u32,
     table: FdTable,
 }
 
@@ -144,6 +149,8 @@ struct Pass {
     read: Vec<u32>,
     fresh: FdScan,
     result: FdScan,
+    /// What `stat` said of each process's fd directory at the start of the sample.
+    probes: HashMap<u32, Probe>,
 }
 
 /// What `stat` of a process's fd directory says.
@@ -180,21 +187,22 @@ impl FdCache {
             full,
             ..ScanStats::default()
         };
-        let (reuse, read, uid_of) = self.triage(root, pids, full.is_some());
+        let (reuse, read, probes) = self.triage(root, pids, full.is_some());
         self.tables.retain(|pid, _| pids.binary_search(pid).is_ok());
-        let fresh = self.read(root, &read, wanted, threads);
+        let fresh = self.read(root, &read, &probes, wanted, threads);
         let result = self.combine(root, &fresh, &reuse, wanted);
         let mut pass = Pass {
             reuse,
             read,
             fresh,
             result,
+            probes,
         };
         // Shared sockets first (a cheap readlink each), then the ownerless ones.
         let stale = self.stale(root, &pass.reuse, &pass.result, &mut stats);
         stats.stale = stale.len();
         self.reread(root, &mut pass, &stale, wanted, threads);
-        self.explain(root, &mut pass, sockets, wanted, &uid_of, threads, &mut stats);
+        self.explain(root, &mut pass, sockets, wanted, threads, &mut stats);
         if pass.reuse.is_empty() {
             // Every readable table was read: what is ownerless now is known to be.
             self.ownerless = ownerless(sockets, &pass.result);
@@ -204,7 +212,6 @@ impl FdCache {
         }
         stats.read = pass.read.len();
         stats.reused = pass.reuse.len();
-        if std::env::var_os("SOCKLEAK_DEBUG_SCAN").is_some() { eprintln!("DEBUG {stats:?} read {:?}", pass.read); }
         (pass.result, stats)
     }
 
@@ -220,7 +227,7 @@ impl FdCache {
         if pids.is_empty() {
             return;
         }
-        pass.fresh.absorb(self.read(root, pids, wanted, threads));
+        pass.fresh.absorb(self.read(root, pids, &pass.probes, wanted, threads));
         pass.reuse.retain(|p| pids.binary_search(p).is_err());
         pass.read.extend_from_slice(pids);
         pass.result = self.combine(root, &pass.fresh, &pass.reuse, wanted);
@@ -228,18 +235,16 @@ impl FdCache {
 
     /// Find the owners of the table's sockets that have none in `pass` although
     /// a readable process may hold them, cheapest first (the module docs' steps).
-    #[allow(clippy::too_many_arguments)]
     fn explain<S: BuildHasher + Sync>(
         &mut self,
         root: &Path,
         pass: &mut Pass,
         sockets: &[Socket],
         wanted: &HashSet<u64, S>,
-        uid_of: &HashMap<u32, u32>,
         threads: usize,
         stats: &mut ScanStats,
     ) {
-        let mut open = self.unexplained(sockets, wanted, &pass.result, uid_of);
+        let mut open = self.unexplained(sockets, wanted, &pass.result, &pass.probes);
         if open.is_empty() || pass.reuse.is_empty() {
             return;
         }
@@ -258,7 +263,7 @@ impl FdCache {
         stats.trigger = Some(Trigger::new(&sockets[first], open.len()));
         let uids: HashSet<u32> = open.iter().map(|&i| sockets[i].uid).collect();
         let suspects: Vec<u32> = (pass.reuse.iter().copied())
-            .filter(|p| uid_of.get(p).is_some_and(|u| uids.contains(u)))
+            .filter(|p| pass.probes.get(p).is_some_and(|x| uids.contains(&x.uid)))
             .collect();
         stats.suspects = suspects.len();
         self.reread(root, pass, &suspects, wanted, threads);
@@ -313,19 +318,19 @@ impl FdCache {
         root: &Path,
         pids: &[u32],
         full: bool,
-    ) -> (Vec<u32>, Vec<u32>, HashMap<u32, u32>) {
+    ) -> (Vec<u32>, Vec<u32>, HashMap<u32, Probe>) {
         let (mut reuse, mut read) = (Vec::new(), Vec::new());
-        let mut uids = HashMap::new();
+        let mut probes = HashMap::new();
         for &pid in pids {
             let Some(p) = probe(root, pid) else {
                 // Gone or unreadable: the read says which, as in a full scan.
                 read.push(pid);
                 continue;
             };
-            uids.insert(pid, p.uid);
+            probes.insert(pid, p);
             let same = !full
                 && self.tables.get(&pid).is_some_and(|r| {
-                    r.table.open == p.open && start_time(root, pid) == Some(r.start)
+                    r.probed == p.open && start_time(root, pid) == Some(r.start)
                 });
             if same {
                 reuse.push(pid)
@@ -333,7 +338,7 @@ impl FdCache {
                 read.push(pid)
             }
         }
-        (reuse, read, uids)
+        (reuse, read, probes)
     }
 
     /// Read the fd tables of `pids` and remember them.
@@ -341,11 +346,13 @@ impl FdCache {
         &mut self,
         root: &Path,
         pids: &[u32],
+        probes: &HashMap<u32, Probe>,
         wanted: &HashSet<u64, S>,
         threads: usize,
     ) -> FdScan {
-        // The start time before the table: a pid reused in between is caught
-        // by the next sample's comparison, never hidden by it.
+        // The start time and the fd count (the probe of triage) before the table:
+        // a pid reused or a table changed in between is caught by the next
+        // sample's comparison, never hidden by it.
         let starts: Vec<(u32, Option<u64>)> =
             pids.iter().map(|&p| (p, start_time(root, p))).collect();
         let (part, tables) = fdscan::scan_parts(root, pids, wanted, threads, true);
@@ -354,11 +361,13 @@ impl FdCache {
         }
         let starts: HashMap<u32, Option<u64>> = starts.into_iter().collect();
         for (pid, table) in tables {
-            if let Some(Some(start)) = starts.get(&pid) {
+            // Without a probe the process is read again next time.
+            if let (Some(Some(start)), Some(p)) = (starts.get(&pid), probes.get(&pid)) {
                 self.tables.insert(
                     pid,
                     Remembered {
                         start: *start,
+                        probed: p.open,
                         table,
                     },
                 );
@@ -440,7 +449,7 @@ impl FdCache {
         sockets: &[Socket],
         wanted: &HashSet<u64, S>,
         result: &FdScan,
-        uid_of: &HashMap<u32, u32>,
+        probes: &HashMap<u32, Probe>,
     ) -> Vec<usize> {
         // Cheap first (sequential over the sorted pairs): when every inode of the
         // table is owned or known to be ownerless, no socket needs a lookup.
@@ -454,7 +463,7 @@ impl FdCache {
         if owned + ownerless >= wanted.len() {
             return Vec::new();
         }
-        let readable: HashSet<u32> = uid_of.values().copied().collect();
+        let readable: HashSet<u32> = probes.values().map(|p| p.uid).collect();
         (0..sockets.len())
             .filter(|&i| {
                 let s = &sockets[i];
