@@ -227,7 +227,8 @@ impl FdCache {
         if pids.is_empty() {
             return;
         }
-        pass.fresh.absorb(self.read(root, pids, &pass.probes, wanted, threads));
+        pass.fresh
+            .absorb(self.read(root, pids, &pass.probes, wanted, threads));
         pass.reuse.retain(|p| pids.binary_search(p).is_err());
         pass.read.extend_from_slice(pids);
         pass.result = self.combine(root, &pass.fresh, &pass.reuse, wanted);
@@ -329,9 +330,10 @@ impl FdCache {
             };
             probes.insert(pid, p);
             let same = !full
-                && self.tables.get(&pid).is_some_and(|r| {
-                    r.probed == p.open && start_time(root, pid) == Some(r.start)
-                });
+                && self
+                    .tables
+                    .get(&pid)
+                    .is_some_and(|r| r.probed == p.open && start_time(root, pid) == Some(r.start));
             if same {
                 reuse.push(pid)
             } else {

@@ -276,6 +276,7 @@ fn to_socket(h: &InetResponseHeader, netns: NetnsId) -> Option<Socket> {
         idle_ms: None,
         netns,
         cookie: Some(cookie(&id.cookie)),
+        bound_if: id.interface_id,
     })
 }
 

@@ -178,6 +178,7 @@ fn parse_line(line: &[u8], netns: NetnsId) -> Result<Socket, String> {
         idle_ms: None,
         netns,
         cookie: None,
+        bound_if: 0,
     })
 }
 

@@ -10,7 +10,6 @@
 //! still open, whose holder must be found.
 
 use std::io;
-use std::net::SocketAddr;
 
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, NetlinkBuffer, NetlinkHeader, NetlinkMessage,
@@ -37,24 +36,17 @@ pub enum Now {
     /// Closed since the table was read: orphaned (inode 0), in TIME_WAIT, gone,
     /// or its address now someone else's (another cookie).
     Closed,
-    /// Not asked (no cookie, a state the lookup cannot find exactly) or no answer.
+    /// Not asked (no cookie, not in a hash), no answer, or another listener.
     Unknown,
 }
 
-/// Whether an exact lookup can say `Closed` of `s` without doubt: it has a
-/// cookie, and its state is one the kernel finds by its four-tuple alone (the
-/// established hash: a listener lookup may answer another listener of the port,
-/// a reuseport sibling; an IPv6 link-local pair needs its interface, not kept).
+/// Whether an exact lookup can answer for `s`: it has a cookie, and a state the
+/// kernel looks up by address (the established hash, or a listener's; not a
+/// socket in CLOSE, in no hash). The lookup names the interface the socket is
+/// bound to (`bound_if`), as the kernel's match of a bound socket requires.
 pub fn askable(s: &Socket) -> bool {
-    let hashed = !matches!(
-        s.state,
-        TcpState::Listen | TcpState::Close | TcpState::TimeWait
-    );
-    let scoped = |a: &SocketAddr| match a {
-        SocketAddr::V6(v6) => v6.ip().is_unicast_link_local() || v6.ip().is_multicast(),
-        SocketAddr::V4(_) => false,
-    };
-    s.cookie.is_some() && s.inode != 0 && hashed && !scoped(&s.local) && !scoped(&s.remote)
+    let hashed = !matches!(s.state, TcpState::Close | TcpState::TimeWait);
+    s.cookie.is_some() && s.inode != 0 && hashed
 }
 
 /// Ask about each socket of `sockets` (in the calling thread's namespace, which
@@ -65,16 +57,46 @@ pub fn ask(sockets: &[&Socket]) -> io::Result<Vec<Now>> {
     Ok(sockets
         .iter()
         .map(|s| match askable(s) {
-            true => ask_one(&nl, &mut buf, s).unwrap_or(Now::Unknown),
+            true => verdict(&nl, &mut buf, s).unwrap_or(Now::Unknown),
             false => Now::Unknown,
         })
         .collect())
 }
 
-/// One exact lookup: the reply is the socket's message then an ACK, or an error
-/// (`ENOENT`: no socket with that four-tuple; `ESTALE`: one with another cookie).
-fn ask_one(nl: &NlSocket, buf: &mut [u8], s: &Socket) -> io::Result<Now> {
-    let cookie = s.cookie.unwrap_or(u64::MAX);
+/// What one lookup found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// A socket, with this inode (0: no `struct socket` any more).
+    Socket(u64),
+    /// `ENOENT`: no socket with that address, or one with another cookie.
+    Nothing,
+    Error,
+}
+
+/// What the kernel says of `s`. A listener's lookup answers one listener of the
+/// port (a reuseport sibling, a more specific bind): when that is not ours, one
+/// more lookup without the cookie tells "no listener there" (ours is gone) from
+/// "another one" (ours may be there too: unknown).
+fn verdict(nl: &NlSocket, buf: &mut [u8], s: &Socket) -> io::Result<Now> {
+    let mine = lookup(nl, buf, s, s.cookie.unwrap_or(NO_COOKIE))?;
+    Ok(match mine {
+        Found::Socket(i) if i == s.inode => Now::Open,
+        Found::Socket(0) => Now::Closed,
+        Found::Socket(_) | Found::Error => Now::Unknown,
+        Found::Nothing if s.state != TcpState::Listen => Now::Closed,
+        Found::Nothing => match lookup(nl, buf, s, NO_COOKIE)? {
+            Found::Nothing => Now::Closed,
+            _ => Now::Unknown,
+        },
+    })
+}
+
+/// `INET_DIAG_NOCOOKIE` in both halves: any socket at that address.
+const NO_COOKIE: u64 = u64::MAX;
+
+/// One exact lookup of `s`'s addresses (and interface) with `cookie`: the reply
+/// is the socket's message then an ACK, or an error.
+fn lookup(nl: &NlSocket, buf: &mut [u8], s: &Socket, cookie: u64) -> io::Result<Found> {
     let mut raw = [0u8; 8];
     raw[..4].copy_from_slice(&(cookie as u32).to_ne_bytes());
     raw[4..].copy_from_slice(&((cookie >> 32) as u32).to_ne_bytes());
@@ -93,7 +115,7 @@ fn ask_one(nl: &NlSocket, buf: &mut [u8], s: &Socket) -> io::Result<Now> {
                 destination_port: s.remote.port(),
                 source_address: s.local.ip(),
                 destination_address: s.remote.ip(),
-                interface_id: 0,
+                interface_id: s.bound_if,
                 cookie: raw,
             },
         })
@@ -109,7 +131,8 @@ fn ask_one(nl: &NlSocket, buf: &mut [u8], s: &Socket) -> io::Result<Now> {
         let n = nl.recv(&mut &mut buf[..], 0)?;
         let mut off = 0;
         while off < n.min(buf.len()) {
-            let msg = NetlinkBuffer::new_checked(&buf[off..n]).map_err(super::netlink::bad_message)?;
+            let msg =
+                NetlinkBuffer::new_checked(&buf[off..n]).map_err(super::netlink::bad_message)?;
             let len = msg.length() as usize;
             match msg.message_type() {
                 SOCK_DIAG_BY_FAMILY => {
@@ -117,7 +140,7 @@ fn ask_one(nl: &NlSocket, buf: &mut [u8], s: &Socket) -> io::Result<Now> {
                         .map_err(super::netlink::bad_message)?;
                     inode = Some(u64::from(h.inode));
                 }
-                NLMSG_ERROR => return Ok(answer(&buf[off..off + len], inode, s.inode)),
+                NLMSG_ERROR => return Ok(found(&buf[off..off + len], inode)),
                 _ => {}
             }
             if len == 0 {
@@ -126,25 +149,25 @@ fn ask_one(nl: &NlSocket, buf: &mut [u8], s: &Socket) -> io::Result<Now> {
             off += (len + 3) & !3;
         }
     }
-    Ok(Now::Unknown)
+    Ok(Found::Error)
 }
 
-/// The verdict from the closing `NLMSG_ERROR` (an ACK, or the lookup's error)
-/// and the inode the socket's message gave, if one came.
-fn answer(error: &[u8], inode: Option<u64>, was: u64) -> Now {
+/// The closing `NLMSG_ERROR` (an ACK, or the lookup's error) and the inode the
+/// socket's message gave, if one came.
+fn found(error: &[u8], inode: Option<u64>) -> Found {
     let Ok(full) = NetlinkMessage::<SockDiagMessage>::deserialize(error) else {
-        return Now::Unknown;
+        return Found::Error;
     };
     let NetlinkPayload::Error(e) = full.payload else {
-        return Now::Unknown;
+        return Found::Error;
     };
     match (e.code, inode) {
-        (None, Some(0)) => Now::Closed,
-        (None, Some(i)) if i == was => Now::Open,
-        (None, _) => Now::Unknown,
+        (None, Some(i)) => Found::Socket(i),
+        (None, None) => Found::Error,
+        // ESTALE: older kernels' answer to another cookie at that address.
         (Some(_), _) => match e.to_io().raw_os_error() {
-            Some(libc::ENOENT | libc::ESTALE) => Now::Closed,
-            _ => Now::Unknown,
+            Some(libc::ENOENT | libc::ESTALE) => Found::Nothing,
+            _ => Found::Error,
         },
     }
 }
@@ -194,9 +217,22 @@ mod tests {
         drop(a);
         // The client closes: its side is gone, or orphaned in LAST_ACK.
         drop(c);
-        assert_eq!(ask(&[&server, &client]).unwrap(), [Now::Closed, Now::Closed]);
+        assert_eq!(
+            ask(&[&server, &client]).unwrap(),
+            [Now::Closed, Now::Closed]
+        );
+        // A listener is found by its port; another cookie there is no answer,
+        // no listener at all is.
         let listener = from_table(inode_of(l.as_raw_fd()));
-        assert!(!askable(&listener), "a listener lookup is not exact");
-        assert_eq!(ask(&[&listener]).unwrap(), [Now::Unknown]);
+        let sibling = Socket {
+            cookie: listener.cookie.map(|c| c ^ 1),
+            ..listener.clone()
+        };
+        assert_eq!(
+            ask(&[&listener, &sibling]).unwrap(),
+            [Now::Open, Now::Unknown]
+        );
+        drop(l);
+        assert_eq!(ask(&[&listener]).unwrap(), [Now::Closed]);
     }
 }

@@ -323,6 +323,9 @@ pub struct Socket {
     /// prints it after `sk:`): unlike an inode, never reused while the host runs,
     /// and it lets one socket be asked for again. Only the netlink source has it.
     pub cookie: Option<u64>,
+    /// The interface the socket is bound to (`idiag_if`, 0: none; netlink
+    /// only): an exact lookup of a bound socket must name it.
+    pub bound_if: u32,
 }
 
 #[cfg(test)]
@@ -341,6 +344,7 @@ impl Socket {
             idle_ms: None,
             netns: 1,
             cookie: None,
+            bound_if: 0,
         }
     }
 }
