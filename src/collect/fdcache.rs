@@ -20,12 +20,12 @@
 //!   grafts the sock to a `struct socket`), TIME_WAIT in any case, and those
 //!   remembered ownerless (by inode and cookie) since the last full read. The
 //!   others are looked for, cheapest first:
-//!   1. the processes of the socket's endpoints: those holding a listener on its
+//!   1. the kernel is asked again about each one ([`super::recheck`]): a socket
+//!      closed since the table was read (most of them on a web host) is held by no
+//!      one, and a full scan would not find it either;
+//!   2. the processes of the socket's endpoints: those holding a listener on its
 //!      local port (an accepted connection) or another socket to its remote
 //!      address (a pool's sibling connection);
-//!   2. the kernel is asked again about each one left ([`super::recheck`]): a
-//!      socket closed since the table was read (most of them on a web host) is
-//!      held by no one, and a full scan would not find it either;
 //!   3. the processes of the socket's uid (its creator's): a `uid-reread` sample;
 //!   4. every remembered table (a daemon that dropped privileges holds sockets of
 //!      root's uid): a full scan.
@@ -252,11 +252,16 @@ impl FdCache {
         let still = |open: &mut Vec<usize>, result: &FdScan| {
             open.retain(|&i| result.held(sockets[i].inode).is_empty())
         };
+        // A lookup costs microseconds, a table read a readlink per fd: the
+        // sockets closed since the table was read need no search at all.
+        self.drop_closed(root, sockets, &mut open, stats);
+        if open.is_empty() {
+            return;
+        }
         let affine = affine(sockets, &open, &pass.result, &pass.reuse);
         stats.affine = affine.len();
         self.reread(root, pass, &affine, wanted, threads);
         still(&mut open, &pass.result);
-        self.drop_closed(root, sockets, &mut open, stats);
         let Some(&first) = open.first() else {
             return;
         };
