@@ -149,7 +149,9 @@ stop_load() {
 POOL_PID=""
 stop_pool() {
   local p
-  for p in $POOL_PID; do
+  # Last started first: the client before its server (else it dies on a refused
+  # connection, noisily).
+  for p in $(tr ' ' '\n' <<< "$POOL_PID" | tac); do
     kill -TERM "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
