@@ -47,6 +47,12 @@ impl Peer {
 
     /// Start a peer inside another command, e.g. `unshare --net` (empty: directly).
     pub fn spawn_wrapped(wrapper: &[&str], args: &[&str]) -> Peer {
+        Peer::spawn_script("peer.py", wrapper, args)
+    }
+
+    /// Start another script of `tests/support/` that speaks as peer.py does (a
+    /// JSON ready line, exit when stdin closes).
+    pub fn spawn_script(script: &str, wrapper: &[&str], args: &[&str]) -> Peer {
         require("python3");
         let mut cmd = match wrapper.split_first() {
             Some((prog, rest)) => {
@@ -57,7 +63,7 @@ impl Peer {
             None => Command::new("python3"),
         };
         let mut child = cmd
-            .arg(repo().join("tests/support/peer.py"))
+            .arg(repo().join("tests/support").join(script))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
