@@ -9,6 +9,8 @@
 # runs the block's command there with COLUMNS set, and, with SOCKLEAK_BLESS=1, writes
 # what the release binary printed into the block. Without it, the same test fails when
 # a block's table header no longer matches the binary (cargo test runs it so).
+# Takes about 6 minutes: blocks marked age=330 wait until their leak is 5.5 minutes
+# old (past --leak-after), as a leak found at 3 a.m. is.
 # Needs root, unshare (util-linux), ip (iproute2), python3 with urllib3.
 set -euo pipefail
 cd "$(dirname "$0")/.."

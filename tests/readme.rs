@@ -2,7 +2,7 @@
 //! block of README.md follows a marker line
 //!
 //! ```text
-//! <!-- example scene=leak columns=80 [check=all] [last-sample] [status] -->
+//! <!-- example scene=leak columns=80 [age=330] [check=all] [last-sample] [status] -->
 //! ```
 //!
 //! and starts with the command it shows (`$ sockleak ARGS`, or `$ sudo sockleak ARGS`).
@@ -20,6 +20,11 @@
 //! - `status`: the block ends in `$ echo $?` and the exit status, which must be equal.
 //!
 //! `last-sample`: a `--watch` block shows only its last sample (and stderr's alerts).
+//!
+//! `age=N`: the commands run once the scene's sockets have been idle N seconds (a
+//! leak's ages, or a CLOSE_WAIT past `--leak-after`, 5 minutes by default). Capturing
+//! waits for it; checking a header does not (column names do not follow ages), so
+//! `cargo test` stays quick; a `check=all` block waits in both.
 //!
 //! After a layout change: `scripts/readme-examples.sh` (`SOCKLEAK_BLESS=1 cargo test
 //! --release --test readme`) runs every scene again and writes its output into
@@ -40,6 +45,8 @@ struct Example {
     line: usize,
     scene: String,
     columns: u16,
+    /// Seconds the scene's sockets have been idle when the command runs.
+    age: u64,
     check_all: bool,
     last_sample: bool,
     status: bool,
@@ -141,6 +148,10 @@ fn example(lines: &[&str], at: usize) -> Example {
             .get("columns")
             .and_then(|c| c.parse().ok())
             .expect("marker gives columns=N"),
+        age: attrs.get("age").map_or(0, |a| {
+            a.parse()
+                .unwrap_or_else(|_| panic!("README.md line {}: age={a}", at + 1))
+        }),
         check_all: check == "all",
         last_sample: flags.contains(&"last-sample"),
         status: flags.contains(&"status"),
@@ -176,8 +187,9 @@ fn assert_root() {
     );
 }
 
-/// Build `scene` once and run every command of `examples` in it.
-fn run_scene(scene: &str, examples: &[&Example]) -> Vec<Run> {
+/// Build `scene` once and run every command of `examples` in it, once its sockets
+/// are `age` seconds old.
+fn run_scene(scene: &str, age: u64, examples: &[&Example]) -> Vec<Run> {
     let commands: Vec<Value> = examples
         .iter()
         .map(|e| json!({"args": e.args, "columns": e.columns}))
@@ -186,6 +198,7 @@ fn run_scene(scene: &str, examples: &[&Example]) -> Vec<Run> {
         .args(["--net", "--pid", "--fork", "--mount-proc", "--", "python3"])
         .arg(repo().join("tests/support/readme_scene.py"))
         .args(["run", scene, bin(), &Value::from(commands).to_string()])
+        .arg(age.to_string())
         .output()
         .expect("run unshare");
     assert!(
@@ -210,19 +223,22 @@ fn run_scene(scene: &str, examples: &[&Example]) -> Vec<Run> {
         .collect()
 }
 
-/// Run every example, scenes in parallel (each in namespaces of its own).
-fn run_all(examples: &[Example]) -> Vec<Run> {
-    let mut by_scene: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+/// Run every example, scenes in parallel (each in namespaces of its own), one run
+/// per scene and age. `blessing`: wait for every `age=`; else only where a
+/// `check=all` block compares what the age changes.
+fn run_all(examples: &[Example], blessing: bool) -> Vec<Run> {
+    let mut by_scene: BTreeMap<(&str, u64), Vec<usize>> = BTreeMap::new();
     for (i, e) in examples.iter().enumerate() {
-        by_scene.entry(e.scene.as_str()).or_default().push(i);
+        let age = if blessing || e.check_all { e.age } else { 0 };
+        by_scene.entry((e.scene.as_str(), age)).or_default().push(i);
     }
     let mut runs: Vec<Option<Run>> = examples.iter().map(|_| None).collect();
     std::thread::scope(|s| {
         let handles: Vec<_> = by_scene
             .iter()
-            .map(|(scene, idx)| {
+            .map(|(&(scene, age), idx)| {
                 let es: Vec<&Example> = idx.iter().map(|&i| &examples[i]).collect();
-                (idx, s.spawn(move || run_scene(scene, &es)))
+                (idx, s.spawn(move || run_scene(scene, age, &es)))
             })
             .collect();
         for (idx, h) in handles {
@@ -307,8 +323,9 @@ fn readme_examples_are_what_the_binary_prints() {
     }
     let readme = std::fs::read_to_string(readme_path()).expect("read README.md");
     let examples = examples(&readme);
-    let runs = run_all(&examples);
-    if std::env::var_os("SOCKLEAK_BLESS").is_some() {
+    let blessing = std::env::var_os("SOCKLEAK_BLESS").is_some();
+    let runs = run_all(&examples, blessing);
+    if blessing {
         bless(&readme, &examples, &runs);
         return;
     }
@@ -351,6 +368,10 @@ fn markers_parse_and_a_block_without_one_is_refused() {
     assert_eq!(e.args, ["--threshold", "5"]);
     assert_eq!(e.body, ["WARNING a", "$ echo $?", "1"]);
     assert_eq!(e.span, (4, 7));
+    assert_eq!(e.age, 0);
+    let aged =
+        examples("<!-- example scene=leak columns=80 age=330 -->\n```console\n$ sockleak\n```\n");
+    assert_eq!(aged[0].age, 330);
     let run = Run {
         stdout: "WARNING a\n".into(),
         stderr: String::new(),

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """The situations behind README.md's example blocks (tests/readme.rs). Loopback only.
 
-  readme_scene.py run SCENE SOCKLEAK COMMANDS_JSON
+  readme_scene.py run SCENE SOCKLEAK COMMANDS_JSON [AGE]
       Run inside a fresh `unshare --net --pid --fork --mount-proc` (root): this
       process is pid 1 of an empty network and pid namespace, so sockleak sees the
       scene's processes and sockets and nothing else of the host. Brings `lo` up,
       starts the scene's services (each a child process with its own name, at a
       fixed pid, on fixed 127.0.0.1 ports), waits until the kernel's table holds
-      exactly what the scene builds, then runs SOCKLEAK once per command of
+      exactly what the scene builds (and, with AGE, until its sockets have been
+      idle AGE seconds), then runs SOCKLEAK once per command of
       COMMANDS_JSON ([{"args": [...], "columns": N}, ...]) and prints one JSON
       line: [{"stdout", "stderr", "status"}, ...]. Everything ends with it (pid 1).
 
@@ -16,7 +17,8 @@
               connection idle for 0.5 s) and billing-api, a urllib3 client that
               leaked 25 of its 403 responses (preload_content=False, never read or
               released): 25 CLOSE_WAIT sockets, each with the 403 body unread; the
-              server's ends are orphans in FIN_WAIT2. Beside it, a healthy pool:
+              server's closed ends have expired (tcp_fin_timeout is 1 s in the
+              scenes' namespace, 60 s by default). Beside it, a healthy pool:
               api-gw keeps 8 busy connections to orders (127.0.0.1:9000).
     growing   payments, and billing-api leaking one 403 response every 0.5 s (up
               to 40), started just before the commands run.
@@ -169,7 +171,13 @@ def role(name_role, name, args):
 class Scene:
     def __init__(self):
         self.children = []
+        self.ready_at = time.time()
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        # A server's closed ends (orphans in FIN_WAIT2) expire after tcp_fin_timeout,
+        # 60 s: gone from any leak found minutes later. In this namespace they go at
+        # once, so a scene looks the same seconds or minutes after it is built.
+        with open("/proc/sys/net/ipv4/tcp_fin_timeout", "w") as f:
+            f.write("1")
 
     def start(self, pid, role_name, name, *args):
         """Start a role as pid PID (the pid namespace is ours: ns_last_pid picks the
@@ -223,6 +231,8 @@ def scene_leak(sc):
     # Each leaked socket: the 403 body and the FIN unread in CLOSE_WAIT.
     wait_until("25 leaked responses in CLOSE_WAIT",
                lambda: count(CLOSE_WAIT, rport=8080, rx=len(BODY) + 1) == 25)
+    wait_until("the server's closed ends to expire", lambda: count(FIN_WAIT2, lport=8080) == 0)
+    sc.ready_at = time.time()
     time.sleep(2)  # idle ages of a few seconds, as a leak has
 
 
@@ -236,18 +246,21 @@ def scene_idle_pool(sc):
     sc.start(6011, "pool", "invoicer", 5432, 10, 0)
     sc.start(6240, "pool", "worker", 5432, 4, 0.2)
     wait_until("14 client connections", lambda: count(ESTABLISHED, rport=5432) == 14)
+    sc.ready_at = time.time()
     time.sleep(6)  # the leaked checkouts are now idle past --idle-over 5s
 
 
 SCENES = {"leak": scene_leak, "growing": scene_growing, "idle-pool": scene_idle_pool}
 
 
-def run(scene, sockleak, commands):
+def run(scene, sockleak, commands, age):
     if os.getpid() != 1:
         sys.exit("readme_scene: run me as pid 1 of a fresh namespace: "
                  "unshare --net --pid --fork --mount-proc")
     sc = Scene()
     SCENES[scene](sc)
+    # The scene's sockets moved their last data before it returned.
+    time.sleep(max(0.0, age - (time.time() - sc.ready_at)))
     results = []
     for cmd in commands:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NO_COLOR": "1",
@@ -264,7 +277,8 @@ def main():
     if sys.argv[1] == "role":
         role(sys.argv[2], sys.argv[3], sys.argv[4:])
     elif sys.argv[1] == "run":
-        run(sys.argv[2], sys.argv[3], json.loads(sys.argv[4]))
+        run(sys.argv[2], sys.argv[3], json.loads(sys.argv[4]),
+            float(sys.argv[5]) if len(sys.argv) > 5 else 0.0)
     else:
         sys.exit(__doc__)
 
