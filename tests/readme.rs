@@ -23,8 +23,9 @@
 //!
 //! `age=N`: the commands run once the scene's sockets have been idle N seconds (a
 //! leak's ages, or a CLOSE_WAIT past `--leak-after`, 5 minutes by default). Capturing
-//! waits for it; checking a header does not (column names do not follow ages), so
-//! `cargo test` stays quick; a `check=all` block waits in both.
+//! waits for it. Checking a header waits only until the ages print as wide as N's
+//! (`5m32s` and `1m01s` alike: 60 s for any N from 60 to 599), since a wider cell can
+//! fold a narrow table differently; a `check=all` block waits the whole N.
 //!
 //! After a layout change: `scripts/readme-examples.sh` (`SOCKLEAK_BLESS=1 cargo test
 //! --release --test readme`) runs every scene again and writes its output into
@@ -223,13 +224,29 @@ fn run_scene(scene: &str, age: u64, examples: &[&Example]) -> Vec<Run> {
         .collect()
 }
 
+/// The shortest age that `human_age` prints as wide as `age` (`42s`, `4m05s`,
+/// `2h13m`): what a header check waits for.
+fn as_wide_as(age: u64) -> u64 {
+    match age {
+        0..=9 => 0,
+        10..=59 => 10,
+        60..=599 => 60,
+        600..=3599 => 600,
+        _ => age,
+    }
+}
+
 /// Run every example, scenes in parallel (each in namespaces of its own), one run
-/// per scene and age. `blessing`: wait for every `age=`; else only where a
-/// `check=all` block compares what the age changes.
+/// per scene and age. `blessing`: wait for every `age=`; else as long as a header
+/// needs (see [`as_wide_as`]), or the whole age for a `check=all` block.
 fn run_all(examples: &[Example], blessing: bool) -> Vec<Run> {
     let mut by_scene: BTreeMap<(&str, u64), Vec<usize>> = BTreeMap::new();
     for (i, e) in examples.iter().enumerate() {
-        let age = if blessing || e.check_all { e.age } else { 0 };
+        let age = if blessing || e.check_all {
+            e.age
+        } else {
+            as_wide_as(e.age)
+        };
         by_scene.entry((e.scene.as_str(), age)).or_default().push(i);
     }
     let mut runs: Vec<Option<Run>> = examples.iter().map(|_| None).collect();
@@ -372,6 +389,11 @@ fn markers_parse_and_a_block_without_one_is_refused() {
     let aged =
         examples("<!-- example scene=leak columns=80 age=330 -->\n```console\n$ sockleak\n```\n");
     assert_eq!(aged[0].age, 330);
+    // 5m30s and 1m00s take as many columns; 42s and 10s too.
+    assert_eq!(
+        (as_wide_as(330), as_wide_as(42), as_wide_as(3)),
+        (60, 10, 0)
+    );
     let run = Run {
         stdout: "WARNING a\n".into(),
         stderr: String::new(),
