@@ -77,12 +77,12 @@ pub fn attach(
 ) {
     let plan = plan(r, c, by, filters, opts.max_per_group);
     // The live /proc: the configuration refuses --peek with --proc-root.
-    let outcomes = peek::peek_all(Path::new("/proc"), &plan.requests, opts.budget);
+    let done = peek::peek_all(Path::new("/proc"), &plan.requests, opts.budget);
     let mut tallies: Vec<BTreeMap<(UnreadClass, String), u64>> =
         vec![BTreeMap::new(); r.groups.len()];
     let mut peeked = vec![0u64; r.groups.len()];
     let mut misses = plan.skipped;
-    for ((req, groups), outcome) in plan.requests.iter().zip(&plan.groups).zip(outcomes) {
+    for ((req, groups), outcome) in plan.requests.iter().zip(&plan.groups).zip(done.outcomes) {
         if !matches!(outcome, Outcome::Missed(_)) {
             for &g in groups {
                 peeked[g] += 1;
@@ -119,6 +119,7 @@ pub fn attach(
             yama,
             ptrace_cap,
             budget_ms: u64::try_from(opts.budget.as_millis()).unwrap_or(u64::MAX),
+            spent: done.spent,
         });
     }
 }
