@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-use common::{json, repo, require, run, wait_until};
+use common::{PrivateNet, json, repo, require, run, wait_until};
 use serde_json::Value;
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -104,8 +104,21 @@ struct Helper {
 
 impl Helper {
     fn spawn(script: &str, args: &[&str]) -> Helper {
+        Helper::spawn_wrapped(&[], script, args)
+    }
+
+    /// Start the helper inside a wrapper command (e.g. [`PrivateNet::wrap`]).
+    fn spawn_wrapped(wrapper: &[&str], script: &str, args: &[&str]) -> Helper {
         require("python3");
-        let mut child = Command::new("python3")
+        let mut cmd = match wrapper.split_first() {
+            Some((prog, rest)) => {
+                let mut c = Command::new(prog);
+                c.args(rest).arg("python3");
+                c
+            }
+            None => Command::new("python3"),
+        };
+        let mut child = cmd
             .arg(repo().join("tests/support").join(script))
             .args(args)
             .stdin(Stdio::piped())
@@ -389,27 +402,34 @@ fn socketpairs_abstract_names_and_closed_peers() {
 
 #[test]
 fn unix_totals_match_ss() {
-    // Other processes open and close unix sockets meanwhile: compare when ss
-    // gives the same counts before and after sockleak's read.
+    // Unix sockets belong to a network namespace too (abstract names, ss -x and
+    // /proc/net/unix are per namespace): in one of the test's own, the table
+    // holds only the helpers' sockets, not the host's, which other workloads
+    // open and close all the time. A socket can still change between two reads
+    // (a helper setting up): compare when ss gives the same counts before and
+    // after sockleak's read.
     require("ss");
+    let net = PrivateNet::new();
     let ss = || {
-        let out = Command::new("ss").args(["-xaH"]).output().unwrap();
+        let out = net.cmd("ss").args(["-xaH"]).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let count = |netid: &str| text.lines().filter(|l| l.starts_with(netid)).count() as u64;
         [count("u_str"), count("u_seq"), count("u_dgr")]
     };
-    let _h = Helper::spawn(
+    let _h = Helper::spawn_wrapped(
+        &net.wrap(),
         "unix_peer.py",
         &[&format!("sockleak-tot-{}", std::process::id()), "2", "2"],
     );
     // Datagram and seqpacket sockets too: every type is counted in the totals.
-    let _other = Helper::spawn(
+    let _other = Helper::spawn_wrapped(
+        &net.wrap(),
         "unix_peer.py",
         &["--types", &format!("sockleak-dg-{}", std::process::id())],
     );
     for _ in 0..20 {
         let before = ss();
-        let doc = json(&["--proto", "unix"]);
+        let doc = net.json(&["--proto", "unix"]);
         let after = ss();
         let u = &doc["totals"]["unix"];
         let of = |t: &str| {
