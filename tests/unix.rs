@@ -22,7 +22,8 @@ struct Postgres {
 }
 
 impl Postgres {
-    fn start() -> Postgres {
+    /// Start the server inside `wrapper` (e.g. [`PrivateNet::wrap`]; empty: directly).
+    fn start_in(wrapper: &[&str]) -> Postgres {
         for tool in ["initdb", "postgres"] {
             assert!(
                 Path::new(PG_BIN).join(tool).exists(),
@@ -54,7 +55,7 @@ impl Postgres {
             String::from_utf8_lossy(&init.stderr)
         );
         let sock_dir = dir.path().to_str().unwrap().to_string();
-        let server = as_nobody(&format!("{PG_BIN}/postgres"))
+        let server = as_nobody_in(wrapper, &format!("{PG_BIN}/postgres"))
             .args(["-D", data.to_str().unwrap(), "-k", &sock_dir])
             .args(["-c", "listen_addresses=", "-c", "fsync=off"])
             .args(["-c", "max_connections=100"])
@@ -84,7 +85,19 @@ impl Drop for Postgres {
 }
 
 fn as_nobody(program: &str) -> Command {
-    let mut c = Command::new("setpriv");
+    as_nobody_in(&[], program)
+}
+
+/// As [`as_nobody`], inside `wrapper` (which runs as root, e.g. nsenter).
+fn as_nobody_in(wrapper: &[&str], program: &str) -> Command {
+    let mut c = match wrapper.split_first() {
+        Some((prog, rest)) => {
+            let mut c = Command::new(prog);
+            c.args(rest).arg("setpriv");
+            c
+        }
+        None => Command::new("setpriv"),
+    };
     c.args([
         "--reuid=nobody",
         "--regid=nogroup",
@@ -162,10 +175,16 @@ fn groups_of(doc: &Value, pid: u64) -> Vec<&Value> {
         .collect()
 }
 
-/// `ss -xapH` lines held by `pid` (ss prints one line per socket and holder).
+/// `ss -xapH` lines held by `pid` (ss prints one line per socket and holder), in
+/// the network namespace of `pid`.
 fn ss_lines_of(pid: u64) -> usize {
     require("ss");
-    let out = Command::new("ss").args(["-xapH"]).output().unwrap();
+    require("nsenter");
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .args(["ss", "-xapH"])
+        .output()
+        .unwrap();
     let needle = format!("pid={pid},");
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -184,10 +203,23 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
         py.success(),
         "psycopg2 is required by this test (CI's .ci/run installs psycopg2-binary)"
     );
-    let pg = Postgres::start();
+    // The server and the client in a namespace of their own: "row 1" is then a
+    // ranking among this test's sockets, not against another run of the same
+    // test on the host (40 connections too) or any other workload.
+    let net = PrivateNet::new();
+    let pg = Postgres::start_in(&net.wrap());
     let n = 40;
     let sock_dir = pg.dir.path().to_str().unwrap().to_string();
-    let client = Helper::spawn("pg_leak.py", &[&sock_dir, &n.to_string()]);
+    let client = Helper::spawn_wrapped(&net.wrap(), "pg_leak.py", &[&sock_dir, &n.to_string()]);
+    // Every sockleak run of this test reads that namespace, from inside it.
+    let run = |args: &[&str]| {
+        net.cmd(common::bin())
+            .args(["--netns", "host"])
+            .args(args)
+            .output()
+            .expect("run sockleak in the namespace")
+    };
+    let json = |args: &[&str]| net.json(args);
     let path = pg.socket().to_str().unwrap().to_string();
     let backends: Vec<u64> = client.ready["backends"]
         .as_array()
