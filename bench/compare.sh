@@ -6,8 +6,8 @@
 #                    [--big-rounds 3] [--cap 300] [--slow 30]
 #                    [--idle "0 1"] [--watch-sizes "10000 100000"] [--no-watch]
 #                    [--only watch-leak] [--leak-size 100000] [--leak-samples 30]
-#                    [--leak-rounds 3] [--leak-close-every 0] [--port-base 21000]
-#                    [--out FILE]
+#                    [--leak-rounds 3] [--leak-close-every 0] [--leak-cases "a b c"]
+#                    [--leak-idle 1] [--port-base 21000] [--out FILE]
 #
 # For each table size N and each idle variant (0: none, 1: 200 processes x 200 plain
 # fds) it starts bench/loadgen (N sockets in the kernel table), verifies with
@@ -27,13 +27,21 @@
 # LEAK_SAMPLES --json` is run (a) on the quiet load and (b) while bench/leaky_pool.py
 # runs beside it (a urllib3 pool against a loopback HTTP server that reuses its
 # connections and leaks one every second; --leak-close-every K also has the server
-# close one pooled connection every K seconds, a swap at a constant fd count),
-# --leak-rounds times back to back (a b, b a, a b, ...). CPU per sample is the
+# close one pooled connection every K seconds, a swap at a constant fd count), and
+# (c) while tests/support/closing_server.py runs beside it (issue 27: a web host in
+# miniature, a server that hangs up idle keep-alive connections after 1 s and each
+# 403 connection 1 s after answering, and a urllib3 pool leaking its 403 responses;
+# its client's group must grow), --leak-rounds times back to back (a b c, c b a,
+# ...; --leak-cases picks which, a always). With --leak-idle 1 (the default) the
+# load also holds 200 idle processes of 200 fds (all root, as on a web host: a
+# sample that re-reads root's fd tables costs a full scan). CPU per sample is the
 # watch's user + system time (/usr/bin/time) over its samples, and over samples 2-N
 # with the first one's own `scan.cpu_ms` taken off (the first sample is always a full
 # scan); each NDJSON line's `scan` object gives the share of samples of each kind
-# (full, incremental, uid-reread; samples 2-N) and their mean `scan.cpu_ms`. Targets:
-# (b) <= 1.2x (a) per sample (samples 2-N), >= 90 % of (b)'s samples incremental.
+# (full, incremental, uid-reread; samples 2-N) and their mean `scan.cpu_ms`, and the
+# triggers of the samples that were not incremental (`scan.trigger`'s state).
+# Targets: (b) and (c) <= 1.2x (a) per sample (samples 2-N), >= 90 % of their
+# samples incremental (kind `incremental`: a uid-reread counts against it).
 #
 # Run as root (ss -p, netstat -p and lsof only see every process as root).
 # Changes nothing on the host but RLIMIT_NOFILE of its own processes; every load
@@ -57,12 +65,14 @@ LEAK_SIZE=100000
 LEAK_SAMPLES=30
 LEAK_ROUNDS=3
 LEAK_CLOSE_EVERY=0
+LEAK_CASES="a b c"
+LEAK_IDLE=1
 PORT_BASE=21000
 usage() {
   echo "usage: $0 [--sizes \"N ...\"] [--rounds R] [--big-rounds R] [--cap SECONDS] [--slow SECONDS]" >&2
   echo "          [--idle \"0 1\"] [--watch-sizes \"N ...\"] [--no-watch] [--out FILE]" >&2
   echo "          [--only watch-leak] [--leak-size N] [--leak-samples N] [--leak-rounds R]" >&2
-  echo "          [--leak-close-every K] [--port-base PORT]" >&2
+  echo "          [--leak-close-every K] [--leak-cases \"a b c\"] [--leak-idle 0|1] [--port-base PORT]" >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -82,6 +92,8 @@ while [ $# -gt 0 ]; do
     --leak-samples) LEAK_SAMPLES=$2; shift 2 ;;
     --leak-rounds) LEAK_ROUNDS=$2; shift 2 ;;
     --leak-close-every) LEAK_CLOSE_EVERY=$2; shift 2 ;;
+    --leak-cases) LEAK_CASES=$2; shift 2 ;;
+    --leak-idle) LEAK_IDLE=$2; shift 2 ;;
     --port-base) PORT_BASE=$2; shift 2 ;;
     *) usage ;;
   esac
@@ -93,6 +105,9 @@ done
   { echo "compare.sh: --leak-samples takes 3 to 300, not '$LEAK_SAMPLES'" >&2; usage; }
 [[ $LEAK_CLOSE_EVERY =~ ^[0-9]+$ ]] || { echo "compare.sh: --leak-close-every takes a whole number (0: never)" >&2; usage; }
 case "$ONLY" in "" | watch-leak) ;; *) echo "compare.sh: --only takes watch-leak, not '$ONLY'" >&2; usage ;; esac
+for v in $LEAK_CASES; do [[ $v =~ ^[abc]$ ]] || { echo "compare.sh: --leak-cases takes a, b and/or c, not '$v'" >&2; usage; }; done
+LEAK_CASES=$(printf 'a %s' "$(tr -s ' ' '\n' <<< "$LEAK_CASES" | grep -v '^a$' | sort -u | tr '\n' ' ')" | sed 's/ *$//')
+[[ $LEAK_IDLE =~ ^[01]$ ]] || { echo "compare.sh: --leak-idle takes 0 or 1, not '$LEAK_IDLE'" >&2; usage; }
 # Ascending: a command stopped at the cap at one size is skipped at the larger ones.
 SIZES=$(tr -s ' ' '\n' <<< "$SIZES" | sort -n | uniq | tr '\n' ' ')
 for v in $IDLE; do [[ $v =~ ^[01]$ ]] || { echo "compare.sh: --idle takes 0 and/or 1, not '$v'" >&2; usage; }; done
@@ -129,12 +144,17 @@ stop_load() {
     LOADGEN_PID=""
   fi
 }
-# The live-leak section's pool (bench/leaky_pool.py), stopped by pid.
+# The live-leak section's pool (bench/leaky_pool.py, or closing_server.py's server
+# and client), stopped by pid.
 POOL_PID=""
 stop_pool() {
-  [ -n "$POOL_PID" ] || return 0
-  kill -TERM "$POOL_PID" 2>/dev/null || true
-  wait "$POOL_PID" 2>/dev/null || true
+  local p
+  # Last started first: the client before its server (else it dies on a refused
+  # connection, noisily).
+  for p in $(tr ' ' '\n' <<< "$POOL_PID" | tac); do
+    kill -TERM "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   POOL_PID=""
 }
 cleanup() { stop_pool; stop_load; rm -rf "$WORK"; }
@@ -482,9 +502,11 @@ measure_watch() { # sockets -> appends one line to $WORK/watch
 }
 
 # One `--watch 2 --count LEAK_SAMPLES --json` run of the live-leak section, labelled
-# a (quiet) or b (the leaking pool beside it): its CPU per sample over samples 2-N
-# (the watch's user + system time less the first sample's own scan.cpu_ms) goes to
-# $WORK/leak-cpu, each later sample's "kind cpu_ms" to $WORK/leak-kinds-LABEL.
+# a (quiet), b (bench/leaky_pool.py beside it) or c (closing_server.py beside it):
+# its CPU per sample over samples 2-N (the watch's user + system time less the first
+# sample's own scan.cpu_ms) goes to $WORK/leak-cpu, each later sample's "kind cpu_ms"
+# to $WORK/leak-kinds-LABEL, the trigger of each later sample that was not
+# incremental to $WORK/leak-triggers-LABEL.
 leak_watch_run() { # label round
   local label=$1 round=$2 u sys first
   local out="$WORK/leak-$label-$round.ndjson"
@@ -495,30 +517,56 @@ leak_watch_run() { # label round
   first=$(head -1 "$out" | jq '.scan.cpu_ms')
   echo "$label $(echo "(($u + $sys) * 1000 - $first) / ($LEAK_SAMPLES - 1)" | bc -l)" >> "$WORK/leak-cpu"
   tail -n +2 "$out" | jq -r '"\(.scan.kind) \(.scan.cpu_ms)"' >> "$WORK/leak-kinds-$label"
-  if [ "$label" = b ]; then leak_seen "$out" "$round"; fi
+  tail -n +2 "$out" | jq -r 'select(.scan.kind != "incremental") |
+    "\(.scan.full_reason):\(.scan.trigger.state // "-")"' >> "$WORK/leak-triggers-$label"
+  if [ "$label" != a ]; then leak_seen "$out" "$round" "$label"; fi
 }
 
-# What the watch saw of the pool in one (b) run: its client's group at the pool's
-# server, in the first and the last sample (sockets, of them with unread bytes via
-# recv_q), beside what the pool says it did (its --stats line at that time). A bench
-# that never saw the leak measured nothing, so a group that did not grow is fatal.
-leak_seen() { # ndjson round
-  local out=$1 round=$2 client port sel first last
+# What the watch saw of the pool in one (b) or (c) run: its client's group at the
+# pool's server, in the first and the last sample (sockets, of them with unread
+# bytes via recv_q; CLOSE_WAIT), beside what the pool says it did (b: its --stats
+# line at that time). A bench that never saw the leak measured nothing, so a group
+# that did not grow is fatal.
+leak_seen() { # ndjson round label
+  local out=$1 round=$2 label=$3 client port sel first last said=""
   client=$(sed -n 's/.*client=\([0-9]*\).*/\1/p' "$WORK/pool-ready")
   port=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' "$WORK/pool-ready")
   sel=".groups | map(select(.pid == $client and .remote == \"127.0.0.1:$port\")) | first // {total: 0}"
   first=$(head -1 "$out" | jq "$sel | .total")
-  last=$(tail -1 "$out" | jq -r "$sel | \"\\(.total) sockets (\\(.states.established // 0) established, recv_q \\(.recv_q) bytes)\"")
-  [ "${last%% *}" -gt "$first" ] || die "round $round: the watch never saw the pool's group grow ($first -> $last)"
-  echo "round $round: $first -> $last, the pool: $(tail -1 "$WORK/pool-stats")" >> "$WORK/leak-seen"
+  last=$(tail -1 "$out" | jq -r "$sel | \"\\(.total) sockets (\\(.states.established // 0) established, \\(.states.close_wait // 0) close_wait, recv_q \\(.recv_q) bytes)\"")
+  [ "${last%% *}" -gt "$first" ] || die "($label) round $round: the watch never saw the pool's group grow ($first -> $last)"
+  [ "$label" = b ] && said=", the pool: $(tail -1 "$WORK/pool-stats")"
+  echo "($label) round $round: $first -> $last$said" >> "$WORK/leak-seen"
 }
 
-# The leaking pool beside the load, for one run: started, waited for, stopped by pid.
-start_pool() {
+# The pool beside the load for one (b) or (c) run: started, waited for, stopped by
+# pid. Writes "client=PID server=PID port=PORT" to $WORK/pool-ready.
+start_pool() { # label
   rm -f "$WORK/pool-ready"; : > "$WORK/pool-stats"
-  python3 bench/leaky_pool.py --duration $((LEAK_SAMPLES * 2 + 30)) --close-every "$LEAK_CLOSE_EVERY" \
-    --ready "$WORK/pool-ready" --stats "$WORK/pool-stats" 2>>"$WORK/pool-log" &
-  POOL_PID=$!
+  local dur=$((LEAK_SAMPLES * 2 + 30)) _
+  if [ "$1" = b ]; then
+    python3 bench/leaky_pool.py --duration "$dur" --close-every "$LEAK_CLOSE_EVERY" \
+      --ready "$WORK/pool-ready" --stats "$WORK/pool-stats" 2>>"$WORK/pool-log" &
+    POOL_PID=$!
+  else
+    # Each exits when its stdin closes: a sleep as long as the run holds it open.
+    rm -f "$WORK/closing-server" "$WORK/closing-client"
+    python3 tests/support/closing_server.py server 127.0.0.1 \
+      < <(sleep "$dur") > "$WORK/closing-server" 2>>"$WORK/pool-log" &
+    POOL_PID=$!
+    for _ in $(seq 1 100); do [ -s "$WORK/closing-server" ] && break; sleep 0.1; done
+    [ -s "$WORK/closing-server" ] || die "closing_server.py server did not start: $(tail -3 "$WORK/pool-log")"
+    local port
+    port=$(jq .port "$WORK/closing-server")
+    python3 tests/support/closing_server.py client 127.0.0.1 "$port" --duration "$dur" \
+      < <(sleep "$dur") > "$WORK/closing-client" 2>>"$WORK/pool-log" &
+    POOL_PID+=" $!"
+    for _ in $(seq 1 100); do [ -s "$WORK/closing-client" ] && break; sleep 0.1; done
+    [ -s "$WORK/closing-client" ] || die "closing_server.py client did not start: $(tail -3 "$WORK/pool-log")"
+    echo "client=$(jq .pid "$WORK/closing-client") server=$(jq .pid "$WORK/closing-server") port=$port" \
+      > "$WORK/pool-ready"
+    return
+  fi
   for _ in $(seq 1 600); do
     [ -f "$WORK/pool-ready" ] && return
     kill -0 "$POOL_PID" 2>/dev/null || die "bench/leaky_pool.py failed: $(tail -3 "$WORK/pool-log")"
@@ -533,36 +581,61 @@ leak_kinds() { # label
     "$WORK/leak-kinds-$1" | sed 's/, $//'
 }
 
+# The reasons and trigger states of one label's samples that were not incremental.
+leak_triggers() { # label
+  if [ -s "$WORK/leak-triggers-$1" ]; then
+    sort "$WORK/leak-triggers-$1" | uniq -c | awk '{printf "%s× %s, ", $1, $2}' | sed 's/, $//'
+  else
+    echo none
+  fi
+}
+
+# One case's summary beside the quiet watch (a): CPU per sample, ratio, kinds.
+leak_case_line() { # label description a_ms
+  local label=$1 what=$2 a=$3 x ratio inc spread
+  x=$(awk -v l="$label" '$1 == l {print $2}' "$WORK/leak-cpu" | median)
+  ratio=$(echo "$x / $a" | bc -l)
+  inc=$(awk '$1 == "incremental" {i++} {t++} END {printf "%.0f", 100*i/t}' "$WORK/leak-kinds-$label")
+  spread=$(awk -v l="$label" '$1 == l {printf "%.0f ", $2}' "$WORK/leak-cpu")
+  printf '**(%s) %s %.1f ms** (runs: %s) = **%.2f×** (target ≤ 1.2×: %s); samples: %s; incremental: **%s%%** (target ≥ 90%%: %s); not incremental (reason:trigger state): %s. ' \
+    "$label" "$what" "$x" "$spread" "$ratio" \
+    "$([ "$(echo "$ratio <= 1.2" | bc -l)" = 1 ] && echo met || echo missed)" \
+    "$(leak_kinds "$label")" "$inc" "$([ "$inc" -ge 90 ] && echo met || echo missed)" "$(leak_triggers "$label")"
+}
+
 measure_watch_leak() {
   wait_quiet
-  start_load "$LEAK_SIZE" 0
-  local table r a b ratio inc
+  start_load "$LEAK_SIZE" "$LEAK_IDLE"
+  local table r a label order
   table=$(ss -tanH | wc -l)
-  log "live-leak watch at $LEAK_SIZE sockets (table $table): $LEAK_ROUNDS rounds of (a) quiet and (b) a leaking urllib3 pool, $LEAK_SAMPLES samples each"
-  : > "$WORK/leak-cpu"; : > "$WORK/leak-kinds-a"; : > "$WORK/leak-kinds-b"; : > "$WORK/leak-seen"
+  log "live-leak watch at $LEAK_SIZE sockets (table $table, idle=$LEAK_IDLE): $LEAK_ROUNDS rounds of ($LEAK_CASES), $LEAK_SAMPLES samples each"
+  : > "$WORK/leak-cpu"; : > "$WORK/leak-seen"
+  for label in a b c; do : > "$WORK/leak-kinds-$label"; : > "$WORK/leak-triggers-$label"; done
   for r in $(seq 1 "$LEAK_ROUNDS"); do
-    # Alternate the order (a b, b a, ...): a drift of the machine hits both alike.
-    local order="a b"
-    [ $((r % 2)) = 0 ] && order="b a"
+    # Alternate the order (a b c, c b a, ...): a drift of the machine hits all alike.
+    order=$LEAK_CASES
+    [ $((r % 2)) = 0 ] && order=$(tr ' ' '\n' <<< "$LEAK_CASES" | tac | tr '\n' ' ')
     for label in $order; do
-      if [ "$label" = b ]; then start_pool; fi
+      if [ "$label" != a ]; then start_pool "$label"; fi
       leak_watch_run "$label" "$r"
-      if [ "$label" = b ]; then stop_pool; fi
+      if [ "$label" != a ]; then stop_pool; fi
     done
   done
   a=$(awk '$1 == "a" {print $2}' "$WORK/leak-cpu" | median)
-  b=$(awk '$1 == "b" {print $2}' "$WORK/leak-cpu" | median)
-  ratio=$(echo "$b / $a" | bc -l)
-  inc=$(awk '$1 != "full" {i++} {t++} END {printf "%.0f", 100*i/t}' "$WORK/leak-kinds-b")
-  local spread_a spread_b
-  spread_a=$(awk '$1 == "a" {printf "%.0f ", $2}' "$WORK/leak-cpu")
-  spread_b=$(awk '$1 == "b" {printf "%.0f ", $2}' "$WORK/leak-cpu")
-  # shellcheck disable=SC2016
-  printf -- '`--watch 2 --count %s --json` at %s sockets (%s in the table), %s rounds each, samples 2-%s: **(a) quiet %.1f ms** of CPU per sample (runs: %s), **(b) with a leaking urllib3 pool %.1f ms** (runs: %s) = **%.2f×** (target ≤ 1.2×: %s). Samples of (b): %s; not full: **%s%%** (target ≥ 90%%: %s). Samples of (a): %s. The pool'"'"'s group as the watch saw it, first sample -> last: %s.\n' \
-    "$LEAK_SAMPLES" "$LEAK_SIZE" "$table" "$LEAK_ROUNDS" "$LEAK_SAMPLES" "$a" "$spread_a" "$b" "$spread_b" "$ratio" \
-    "$([ "$(echo "$ratio <= 1.2" | bc -l)" = 1 ] && echo met || echo missed)" \
-    "$(leak_kinds b)" "$inc" "$([ "$inc" -ge 90 ] && echo met || echo missed)" "$(leak_kinds a)" \
-    "$(paste -sd';' "$WORK/leak-seen" | sed 's/;/; /g')" >> "$WORK/watchleak"
+  {
+    # shellcheck disable=SC2016
+    printf -- '`--watch 2 --count %s --json` at %s sockets (%s in the table)%s, %s rounds each, samples 2-%s: **(a) quiet %.1f ms** of CPU per sample (runs: %s; samples: %s). ' \
+      "$LEAK_SAMPLES" "$LEAK_SIZE" "$table" "$([ "$LEAK_IDLE" = 1 ] && echo " + 200 idle root processes × 200 fds")" \
+      "$LEAK_ROUNDS" "$LEAK_SAMPLES" "$a" "$(awk '$1 == "a" {printf "%.0f ", $2}' "$WORK/leak-cpu")" "$(leak_kinds a)"
+    for label in $LEAK_CASES; do
+      case $label in
+        b) leak_case_line b "with a leaking urllib3 pool (bench/leaky_pool.py)" "$a" ;;
+        c) leak_case_line c "with a leaking urllib3 pool and a server closing keep-alives (tests/support/closing_server.py)" "$a" ;;
+      esac
+    done
+    printf 'The pool'"'"'s group as the watch saw it, first sample -> last: %s.\n' \
+      "$(paste -sd';' "$WORK/leak-seen" | sed 's/;/; /g')"
+  } >> "$WORK/watchleak"
   tail -1 "$WORK/watchleak" >&2
   stop_load
 }

@@ -102,6 +102,8 @@ STAGE=$TARGET_DIR/dist-stage/$NAME
 rm -rf "$STAGE" && mkdir -p "$STAGE/completions" "$STAGE/man"
 install -m 0755 "$BIN" "$STAGE/sockleak"
 install -m 0644 README.md LICENSE "$STAGE/"
+# docs/: the README links into it.
+cp -R docs "$STAGE/docs"
 install -m 0644 "$GEN/sockleak.1" "$STAGE/man/"
 install -m 0644 "$GEN/sockleak.bash" "$GEN/_sockleak" "$GEN/sockleak.fish" "$STAGE/completions/"
 cp -R contrib "$STAGE/contrib"

@@ -346,6 +346,7 @@ mod tests {
             idle_ms: Some(4_999),
             netns: 1,
             cookie: 0,
+            bound_if: 0,
         };
         let f = Filters {
             idle_over_ms: Some(5_000),

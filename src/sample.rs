@@ -3,7 +3,7 @@
 //! happens: the collector reads the tables and fd tables; [`report`] aggregates
 //! (pure); for `--peek`, [`report::peek::plan`] picks sockets (pure), the
 //! collection side peeks them through the collector's proc root
-//! ([`crate::collect::peek::run`]) and [`report::peek::attach`] folds the outcomes
+//! ([`crate::collect::peek::peek_all`]) and [`report::peek::attach`] folds the outcomes
 //! in (pure); the flight recorder's map is read here
 //! ([`crate::collect::trace::read`]) and joined by [`report::exchange::attach`].
 //! Judging ([`crate::policy`]) and rendering follow in the command.
@@ -64,7 +64,7 @@ impl Sampler {
         if let Some(opts) = &self.peek {
             let plan = report::peek::plan(&r, c, &self.by, &self.filters, opts.max_per_group);
             // The live /proc: the configuration refuses --peek with --proc-root.
-            let found = peek::run(self.collector.proc_root(), &plan.requests, opts.budget);
+            let found = peek::peek_all(self.collector.proc_root(), &plan.requests, opts.budget);
             report::peek::attach(&mut r, plan, found, opts);
         }
         if let Some(t) = &self.trace {

@@ -15,7 +15,10 @@ fn threshold_is_silent_when_healthy_and_names_the_leaker_on_breach() {
     let (server, client) = leak("127.0.0.1", "fin", 0, 12, &["--name", "ck-leak"]);
     let remote = format!("127.0.0.1:{}", server.port());
     wait_until(5, "12 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 12);
-    let only = ["--process", "ck-leak"];
+    // The name, and this test's own client: another run of the same test on the
+    // host has a ck-leak of its own.
+    let pid = client.pid().to_string();
+    let only = ["--process", "ck-leak", "--pid", &pid];
 
     // Healthy: nothing on stdout or stderr, exit 0 (cron sends no mail).
     let o = run(&[&only[..], &["--threshold", "13"]].concat());
@@ -86,7 +89,8 @@ fn nagios_plugin_output() {
     let (server, client) = leak("127.0.0.1", "fin", 0, 6, &["--name", "ck-nag"]);
     let remote = format!("127.0.0.1:{}", server.port());
     wait_until(5, "6 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 6);
-    let base = ["-o", "nagios", "--process", "ck-nag"];
+    let pid = client.pid().to_string();
+    let base = ["-o", "nagios", "--process", "ck-nag", "--pid", &pid];
 
     let o = run(&[&base[..], &["--threshold", "10", "--critical", "20"]].concat());
     assert_eq!(o.status.code(), Some(0));
@@ -205,7 +209,10 @@ fn prometheus_series_are_bounded() {
     let peers: Vec<_> = (0..5)
         .map(|_| leak("127.0.0.1", "hold", 0, 1, &["--name", "ck-many"]))
         .collect();
-    let out = prometheus(&["--process", "ck-many", "--max-series", "3"]);
+    // Only this test's clients (another run on the host has ck-many of its own).
+    let pids: Vec<String> = peers.iter().map(|(_, c)| c.pid().to_string()).collect();
+    let pids = pids.join(",");
+    let out = prometheus(&["--process", "ck-many", "--pid", &pids, "--max-series", "3"]);
     let series: Vec<&str> = out
         .lines()
         .filter(|l| l.starts_with("sockleak_group_sockets{"))
@@ -220,6 +227,8 @@ fn prometheus_series_are_bounded() {
         "prometheus",
         "--process",
         "ck-many",
+        "--pid",
+        &pids,
         "--max-series",
         "5",
     ]);
@@ -310,10 +319,12 @@ fn textfile_is_replaced_atomically() {
 
 #[test]
 fn checks_follow_by_and_metric_and_nagios_reports_usage_errors_as_unknown() {
-    let (server, _client) = leak("127.0.0.1", "fin", 0, 4, &["--name", "ck-by"]);
+    let (server, client) = leak("127.0.0.1", "fin", 0, 4, &["--name", "ck-by"]);
     let remote = format!("127.0.0.1:{}", server.port());
     wait_until(5, "4 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 4);
-    let only = ["--process", "ck-by"];
+    // Grouped by name, another run's ck-by would add to this one's count.
+    let pid = client.pid().to_string();
+    let only = ["--process", "ck-by", "--pid", &pid];
 
     // --by command: one group for the process name, no pid.
     let o = run(&[&only[..], &["--by", "command", "--threshold", "4"]].concat());
@@ -366,7 +377,17 @@ fn a_pipe_in_a_process_name_cannot_forge_nagios_perfdata() {
     let (server, client) = leak("127.0.0.1", "fin", 0, 2, &["--name", name]);
     let remote = format!("127.0.0.1:{}", server.port());
     wait_until(5, "2 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 2);
-    let o = run(&["-o", "nagios", "--process", name, "--threshold", "2"]);
+    let pid = client.pid().to_string();
+    let o = run(&[
+        "-o",
+        "nagios",
+        "--process",
+        name,
+        "--pid",
+        &pid,
+        "--threshold",
+        "2",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let (out, _) = text(&o);
     assert_eq!(

@@ -45,6 +45,7 @@ fn sock(state: TcpState, local: &str, remote: &str, inode: u64, recv_q: u32) -> 
         idle_ms: (state == TcpState::CloseWait).then_some(305_000),
         cookie: 0,
         netns: NS,
+        bound_if: 0,
     }
 }
 

@@ -211,7 +211,9 @@ fn control_characters_in_names_are_escaped_in_text_output() {
     let (server, client) = leak("127.0.0.1", "fin", 0, 2, &["--name", name]);
     let remote = format!("127.0.0.1:{}", server.port());
     wait_until(5, "2 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 2);
-    let o = run(&["--process", name, "--no-header"]);
+    // By pid too: another run of this test on the host has a process of this name.
+    let pid = client.pid().to_string();
+    let o = run(&["--process", name, "--pid", &pid, "--no-header"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8(o.stdout).unwrap();
     assert_eq!(text.lines().count(), 1, "one row, not two: {text:?}");
@@ -221,23 +223,30 @@ fn control_characters_in_names_are_escaped_in_text_output() {
         "{text:?}"
     );
     // The threshold line (cron mails it) too.
-    let o = run(&["--process", name, "--threshold", "1"]);
+    let o = run(&["--process", name, "--pid", &pid, "--threshold", "1"]);
     assert_eq!(o.status.code(), Some(1));
     let line = String::from_utf8(o.stdout).unwrap();
     assert_eq!(line.lines().count(), 1, "{line:?}");
     assert!(line.contains("ev\\x1b[2Jil\\nX"), "{line:?}");
     // JSON keeps the name exactly (escaped by JSON itself).
-    let d = json(&["--process", name]);
+    let d = json(&["--process", name, "--pid", &pid]);
     assert_eq!(d["groups"][0]["process"], name);
 }
 
 #[test]
 fn a_hundred_snapshots_under_churn_all_succeed() {
-    let _churn = Peer::spawn(&["churn", "127.0.0.1"]);
+    // The churn and the table read are the test's own namespace: the host's table
+    // (tens of thousands of other workloads' sockets on a busy host) made each
+    // snapshot take seconds, and the test many minutes. Every process is still
+    // scanned, the churn's children exiting mid-scan among them.
+    let net = PrivateNet::new();
+    let ns = net.pid().to_string();
+    let _churn = Peer::spawn_wrapped(&net.wrap(), &["churn", "127.0.0.1"]);
     std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut seen = 0;
     for i in 0..100 {
         let source = if i % 2 == 0 { "netlink" } else { "proc" };
-        let o = run(&["--json", "--all", "--source", source]);
+        let o = run(&["--json", "--all", "--source", source, "--netns", &ns]);
         assert_eq!(
             o.status.code(),
             Some(0),
@@ -260,7 +269,9 @@ fn a_hundred_snapshots_under_churn_all_succeed() {
             .map(|v| v.as_u64().unwrap())
             .sum();
         assert_eq!(ns_sum, sum, "run {i}: namespaces add up");
+        seen += sum;
     }
+    assert!(seen > 0, "the churn's sockets were in the table");
 }
 
 #[test]

@@ -73,7 +73,6 @@ const IO: &[&str] = &[
     "UnixStream",
     "Collector",
     "peek_all",
-    "peek::run",
     "trace::read",
     "yama_scope",
     "has_ptrace_cap",

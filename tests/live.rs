@@ -1,6 +1,8 @@
 //! Live tests: child processes hold real loopback sockets in known states; sockleak
 //! must report the exact count per pid and endpoint, from both sources, agreeing
-//! with `ss`. Each test names its processes uniquely so tests can run in parallel.
+//! with `ss`. Each test names its processes uniquely and selects them by pid too:
+//! tests run in parallel, and another run of the same tests on the host (another
+//! worktree) has processes of the same names.
 mod common;
 use common::*;
 use serde_json::{Value, json};
@@ -53,7 +55,8 @@ fn ipv4_close_wait_with_unread_bytes_and_idle_age() {
         ss_count("CLOSE-WAIT", &remote) == 5
     });
     std::thread::sleep(std::time::Duration::from_millis(1200));
-    let d = both(&["--process", "lv-v4"]);
+    let pid = client.pid().to_string();
+    let d = both(&["--process", "lv-v4", "--pid", &pid]);
     let g = one_group(&d, |_| true);
     assert_eq!(g["pid"], client.pid());
     assert_eq!(g["pids"], json!([client.pid()]));
@@ -87,7 +90,8 @@ fn ipv6_close_wait() {
     wait_until(5, "4 CLOSE-WAIT in ss", || {
         ss_count("CLOSE-WAIT", &remote) == 4
     });
-    let d = both(&["--process", "lv-v6"]);
+    let pid = client.pid().to_string();
+    let d = both(&["--process", "lv-v6", "--pid", &pid]);
     let g = one_group(&d, |_| true);
     assert_eq!(g["pid"], client.pid());
     assert_eq!(g["remote"], remote.as_str());
@@ -120,12 +124,17 @@ fn ipv4_mapped_ipv6_is_reported_as_ipv4() {
     wait_until(5, "3 mapped CLOSE-WAIT in ss", || {
         ss_count("CLOSE-WAIT", &format!("[::ffff:127.0.0.1]:{port}")) == 3
     });
-    let d = both(&["--process", "lv-map"]);
+    let d = both(&["--process", "lv-map", "--pid", &client.pid().to_string()]);
     let g = one_group(&d, |_| true);
     assert_eq!(g["pid"], client.pid());
     assert_eq!(g["remote"], remote.as_str());
     assert_eq!(g["states"], json!({"close_wait": 3}));
-    let d = both(&["--process", "lv-map-srv"]);
+    let d = both(&[
+        "--process",
+        "lv-map-srv",
+        "--pid",
+        &server.pid().to_string(),
+    ]);
     let g = one_group(&d, |_| true);
     assert_eq!(g["direction"], "inbound");
     assert_eq!(g["local"], remote.as_str());
@@ -256,7 +265,7 @@ fn table_names_the_leaker_in_row_one() {
     wait_until(5, "9 CLOSE-WAIT in ss", || {
         ss_count("CLOSE-WAIT", &remote) == 9
     });
-    let out = run(&["--process", "lv-table"]);
+    let out = run(&["--process", "lv-table", "--pid", &client.pid().to_string()]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let row: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
@@ -282,11 +291,12 @@ fn readme_jq_recipe_gives_the_same_numbers() {
     let remote = format!("127.0.0.1:{}", server.port());
     wait_until(5, "11 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 11);
     // The README's recipe, verbatim but for the filter that isolates this test.
-    let recipe = r#"sockleak --json --process lv-jq | jq -r '.groups[] | select(.states.close_wait > 0)
+    let recipe = r#"sockleak --json --process lv-jq --pid "$PID" | jq -r '.groups[] | select(.states.close_wait > 0)
   | "\(.pid) \(.process) \(.remote // .local) \(.states.close_wait)"'"#;
     let bindir = std::path::Path::new(bin()).parent().unwrap().to_path_buf();
     let o = std::process::Command::new("bash")
         .args(["-c", &format!("set -o pipefail; {recipe}")])
+        .env("PID", client.pid().to_string())
         .env(
             "PATH",
             format!("{}:{}", bindir.display(), std::env::var("PATH").unwrap()),

@@ -67,8 +67,6 @@ fn exhaust_ports(reserved: Option<&str>, usable: u64) {
             "--count",
             "120",
             "--json",
-            "--netns",
-            &netns,
             "--on-flag",
             &hook,
         ])

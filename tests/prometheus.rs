@@ -59,14 +59,19 @@ fn hostile_process_name_is_escaped_and_promtool_accepts_it() {
 
 #[test]
 fn max_series_keeps_the_worst_and_sums_the_rest_into_other() {
-    let (s1, _c1) = leak("127.0.0.1", "fin", 0, 3, &["--name", "prom-big"]);
-    let (s2, _c2) = leak("127.0.0.1", "fin", 0, 2, &["--name", "prom-small"]);
-    let (s3, _c3) = leak("127.0.0.1", "fin", 0, 1, &["--name", "prom-tiny"]);
+    let (s1, c1) = leak("127.0.0.1", "fin", 0, 3, &["--name", "prom-big"]);
+    let (s2, c2) = leak("127.0.0.1", "fin", 0, 2, &["--name", "prom-small"]);
+    let (s3, c3) = leak("127.0.0.1", "fin", 0, 1, &["--name", "prom-tiny"]);
     for (s, n) in [(&s1, 3), (&s2, 2), (&s3, 1)] {
         let r = format!("127.0.0.1:{}", s.port());
         wait_until(5, "CLOSE-WAIT in ss", || ss_count("CLOSE-WAIT", &r) == n);
     }
+    // The names, and this test's own clients: another run of the same test on
+    // the host has processes of these names too.
+    let pids = format!("{},{},{}", c1.pid(), c2.pid(), c3.pid());
     let filt = [
+        "--pid",
+        &pids,
         "--process",
         "prom-big",
         "--process",
@@ -141,14 +146,16 @@ fn groups_beyond_the_labels_merge_into_one_series_each() {
     // label sets are the same (state is no label of the per-group byte and age
     // series). Prometheus drops repeated samples, so they are written once, summed.
     let name = "prom-merge";
-    let (fin, _c1) = leak("127.0.0.1", "fin", 50, 3, &["--name", name]);
-    let (hold, _c2) = leak("127.0.0.1", "hold", 0, 2, &["--name", name]);
+    let (fin, c1) = leak("127.0.0.1", "fin", 50, 3, &["--name", name]);
+    let (hold, c2) = leak("127.0.0.1", "hold", 0, 2, &["--name", name]);
     let fin_remote = format!("127.0.0.1:{}", fin.port());
     let hold_remote = format!("127.0.0.1:{}", hold.port());
     wait_until(5, "3 CLOSE-WAIT and 2 ESTAB", || {
         ss_count("CLOSE-WAIT", &fin_remote) == 3 && ss_count("ESTAB", &hold_remote) == 2
     });
-    let text = prom(&["--process", name, "--by", "command,state"]);
+    // By pid too: grouped by name, another run's prom-merge would add to the sums.
+    let pids = format!("{},{}", c1.pid(), c2.pid());
+    let text = prom(&["--process", name, "--pid", &pids, "--by", "command,state"]);
     promtool_check(text.as_bytes());
     let mut seen = std::collections::HashSet::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {

@@ -146,18 +146,40 @@ fn answers_http_and_shuts_down_on_sigterm() {
     assert_eq!(status.code(), Some(0));
 }
 
+/// Whether the server still holds `c` open: a non-blocking peek finds nothing to
+/// read and no end. The server closes a connection that sent no whole request
+/// head at its head timeout (5 s), so a scrape answered while the silent ones are
+/// still held did not wait for them, however long the collection itself took on
+/// a busy host.
+fn held_open(c: &TcpStream) -> bool {
+    c.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 1];
+    let mut r = c.peek(&mut b);
+    while r
+        .as_ref()
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::Interrupted)
+    {
+        r = c.peek(&mut b);
+    }
+    c.set_nonblocking(false).unwrap();
+    r.is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
 #[test]
 fn a_silent_client_cannot_block_scrapes() {
-    let s = Server::start(&[]);
+    // The fd tables of no process: the scrape's own cost stays small on a busy
+    // host (what is tested is the server's handling of connections).
+    let s = Server::start(&["--process", "sv-nobody-at-all"]);
     // Connect and say nothing; and another that sends half a request head.
-    let _silent = TcpStream::connect(s.addr).unwrap();
+    let silent = TcpStream::connect(s.addr).unwrap();
     let mut half = TcpStream::connect(s.addr).unwrap();
     half.write_all(b"GET /metr").unwrap();
     let t = Instant::now();
     assert_eq!(s.get("/metrics").0, 200);
     assert!(
-        t.elapsed() < Duration::from_secs(3),
-        "scrape waited on the silent clients"
+        held_open(&silent) && held_open(&half),
+        "scrape waited on the silent clients (answered after {:?}, once they were cut off)",
+        t.elapsed()
     );
     // The server cuts the half-sent head off after its head timeout (5 s), rather
     // than holding the connection forever.
@@ -171,7 +193,7 @@ fn a_silent_client_cannot_block_scrapes() {
         "connection still open after 15 s: {closed:?}"
     );
     assert!(t.elapsed() < Duration::from_secs(10));
-    drop(_silent);
+    drop(silent);
 }
 
 #[test]
@@ -348,8 +370,8 @@ fn oversized_heads_bursts_of_silent_clients_and_concurrent_scrapes() {
     let t = Instant::now();
     assert_eq!(s.get("/metrics").0, 200);
     assert!(
-        t.elapsed() < Duration::from_secs(3),
-        "scrape waited {:?} behind silent clients",
+        stalled.iter().all(held_open),
+        "scrape waited {:?} behind silent clients (they were cut off first)",
         t.elapsed()
     );
     // A request head past the size bound is refused (431) or cut, never buffered.
@@ -417,11 +439,11 @@ fn past_the_cap_the_longest_idle_connection_is_closed() {
         std::thread::sleep(Duration::from_millis(2));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let t = Instant::now();
     let (code, body) = s.get("/metrics");
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("sockleak_sockets{state=\"close_wait\"}"));
-    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    // Answered at once, not after the silent ones' head timeout: the newest are
+    // still held below (a wall-clock bound here failed on a busy host).
     let closed = |c: &mut TcpStream, wait: u64| {
         c.set_read_timeout(Some(Duration::from_millis(wait)))
             .unwrap();

@@ -55,9 +55,12 @@ fn idle_established_is_aged_and_told_from_busy_by_idle_over() {
     let gb = one_group(&d, |g| g["pid"] == busy.pid());
     assert_eq!(gb["states"], json!({"established": 5}));
     let busy_age = gb["oldest_idle_s"].as_f64().expect("busy idle age");
+    // A write every 100 ms, but a python peer on a loaded 2-core host can be
+    // scheduled late: the bound is what tells it from the idle pool (2.5 s and
+    // more) and keeps it under --idle-over 2s below, not the writer's period.
     assert!(
-        busy_age < 0.6,
-        "busy connections are never idle long: {busy_age}"
+        busy_age < 1.5 && busy_age < age - 1.0,
+        "busy connections are never idle long: {busy_age} (idle pool {age})"
     );
     assert_eq!(gi["oldest_close_wait_idle_s"], Value::Null);
 

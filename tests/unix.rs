@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-use common::{json, repo, require, run, wait_until};
+use common::{PrivateNet, json, repo, require, run, wait_until};
 use serde_json::Value;
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -22,7 +22,8 @@ struct Postgres {
 }
 
 impl Postgres {
-    fn start() -> Postgres {
+    /// Start the server inside `wrapper` (e.g. [`PrivateNet::wrap`]; empty: directly).
+    fn start_in(wrapper: &[&str]) -> Postgres {
         for tool in ["initdb", "postgres"] {
             assert!(
                 Path::new(PG_BIN).join(tool).exists(),
@@ -54,7 +55,7 @@ impl Postgres {
             String::from_utf8_lossy(&init.stderr)
         );
         let sock_dir = dir.path().to_str().unwrap().to_string();
-        let server = as_nobody(&format!("{PG_BIN}/postgres"))
+        let server = as_nobody_in(wrapper, &format!("{PG_BIN}/postgres"))
             .args(["-D", data.to_str().unwrap(), "-k", &sock_dir])
             .args(["-c", "listen_addresses=", "-c", "fsync=off"])
             .args(["-c", "max_connections=100"])
@@ -84,7 +85,19 @@ impl Drop for Postgres {
 }
 
 fn as_nobody(program: &str) -> Command {
-    let mut c = Command::new("setpriv");
+    as_nobody_in(&[], program)
+}
+
+/// As [`as_nobody`], inside `wrapper` (which runs as root, e.g. nsenter).
+fn as_nobody_in(wrapper: &[&str], program: &str) -> Command {
+    let mut c = match wrapper.split_first() {
+        Some((prog, rest)) => {
+            let mut c = Command::new(prog);
+            c.args(rest).arg("setpriv");
+            c
+        }
+        None => Command::new("setpriv"),
+    };
     c.args([
         "--reuid=nobody",
         "--regid=nogroup",
@@ -104,8 +117,21 @@ struct Helper {
 
 impl Helper {
     fn spawn(script: &str, args: &[&str]) -> Helper {
+        Helper::spawn_wrapped(&[], script, args)
+    }
+
+    /// Start the helper inside a wrapper command (e.g. [`PrivateNet::wrap`]).
+    fn spawn_wrapped(wrapper: &[&str], script: &str, args: &[&str]) -> Helper {
         require("python3");
-        let mut child = Command::new("python3")
+        let mut cmd = match wrapper.split_first() {
+            Some((prog, rest)) => {
+                let mut c = Command::new(prog);
+                c.args(rest).arg("python3");
+                c
+            }
+            None => Command::new("python3"),
+        };
+        let mut child = cmd
             .arg(repo().join("tests/support").join(script))
             .args(args)
             .stdin(Stdio::piped())
@@ -149,10 +175,16 @@ fn groups_of(doc: &Value, pid: u64) -> Vec<&Value> {
         .collect()
 }
 
-/// `ss -xapH` lines held by `pid` (ss prints one line per socket and holder).
+/// `ss -xapH` lines held by `pid` (ss prints one line per socket and holder), in
+/// the network namespace of `pid`.
 fn ss_lines_of(pid: u64) -> usize {
     require("ss");
-    let out = Command::new("ss").args(["-xapH"]).output().unwrap();
+    require("nsenter");
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .args(["ss", "-xapH"])
+        .output()
+        .unwrap();
     let needle = format!("pid={pid},");
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -171,10 +203,23 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
         py.success(),
         "psycopg2 is required by this test (CI's .ci/run installs psycopg2-binary)"
     );
-    let pg = Postgres::start();
+    // The server and the client in a namespace of their own: "row 1" is then a
+    // ranking among this test's sockets, not against another run of the same
+    // test on the host (40 connections too) or any other workload.
+    let net = PrivateNet::new();
+    let pg = Postgres::start_in(&net.wrap());
     let n = 40;
     let sock_dir = pg.dir.path().to_str().unwrap().to_string();
-    let client = Helper::spawn("pg_leak.py", &[&sock_dir, &n.to_string()]);
+    let client = Helper::spawn_wrapped(&net.wrap(), "pg_leak.py", &[&sock_dir, &n.to_string()]);
+    // Every sockleak run of this test reads that namespace, from inside it.
+    let run = |args: &[&str]| {
+        net.cmd(common::bin())
+            .args(["--netns", "host"])
+            .args(args)
+            .output()
+            .expect("run sockleak in the namespace")
+    };
+    let json = |args: &[&str]| net.json(args);
     let path = pg.socket().to_str().unwrap().to_string();
     let backends: Vec<u64> = client.ready["backends"]
         .as_array()
@@ -389,27 +434,34 @@ fn socketpairs_abstract_names_and_closed_peers() {
 
 #[test]
 fn unix_totals_match_ss() {
-    // Other processes open and close unix sockets meanwhile: compare when ss
-    // gives the same counts before and after sockleak's read.
+    // Unix sockets belong to a network namespace too (abstract names, ss -x and
+    // /proc/net/unix are per namespace): in one of the test's own, the table
+    // holds only the helpers' sockets, not the host's, which other workloads
+    // open and close all the time. A socket can still change between two reads
+    // (a helper setting up): compare when ss gives the same counts before and
+    // after sockleak's read.
     require("ss");
+    let net = PrivateNet::new();
     let ss = || {
-        let out = Command::new("ss").args(["-xaH"]).output().unwrap();
+        let out = net.cmd("ss").args(["-xaH"]).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let count = |netid: &str| text.lines().filter(|l| l.starts_with(netid)).count() as u64;
         [count("u_str"), count("u_seq"), count("u_dgr")]
     };
-    let _h = Helper::spawn(
+    let _h = Helper::spawn_wrapped(
+        &net.wrap(),
         "unix_peer.py",
         &[&format!("sockleak-tot-{}", std::process::id()), "2", "2"],
     );
     // Datagram and seqpacket sockets too: every type is counted in the totals.
-    let _other = Helper::spawn(
+    let _other = Helper::spawn_wrapped(
+        &net.wrap(),
         "unix_peer.py",
         &["--types", &format!("sockleak-dg-{}", std::process::id())],
     );
     for _ in 0..20 {
         let before = ss();
-        let doc = json(&["--proto", "unix"]);
+        let doc = net.json(&["--proto", "unix"]);
         let after = ss();
         let u = &doc["totals"]["unix"];
         let of = |t: &str| {

@@ -28,23 +28,29 @@ fn flag_rank(f: &str) -> u8 {
 
 #[test]
 fn leak_toward_a_pool_of_20_is_flagged_growing_warn_full_and_plots() {
-    let server = Peer::spawn(&["listen", "127.0.0.1", "--mode", "fin"]);
+    // In a namespace of its own, watched alone (--netns): another run of this test
+    // on the host (its own wt-leak) is never in the record.
+    let net = PrivateNet::new();
+    let server = Peer::spawn_wrapped(&net.wrap(), &["listen", "127.0.0.1", "--mode", "fin"]);
     let port = server.port().to_string();
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("leak.ndjson");
     std::fs::write(&record, "").unwrap();
     // One leaked connection every 0.5 s: the pool of 20 fills in about 10 s.
-    let client = Peer::spawn(&[
-        "connect",
-        "127.0.0.1",
-        &port,
-        "--count",
-        "24",
-        "--interval",
-        "0.5",
-        "--name",
-        "wt-leak",
-    ]);
+    let client = Peer::spawn_wrapped(
+        &net.wrap(),
+        &[
+            "connect",
+            "127.0.0.1",
+            &port,
+            "--count",
+            "24",
+            "--interval",
+            "0.5",
+            "--name",
+            "wt-leak",
+        ],
+    );
     let o = run(&[
         "--watch",
         "1",
@@ -54,6 +60,8 @@ fn leak_toward_a_pool_of_20_is_flagged_growing_warn_full_and_plots() {
         "20",
         "--process",
         "wt-leak",
+        "--netns",
+        &net.pid().to_string(),
         "--json",
         "--record",
         path_str(&record),
@@ -458,8 +466,16 @@ fn scans(samples: &[Value]) -> Vec<(String, Option<String>, u64, u64)> {
 
 #[test]
 fn samples_say_how_they_were_taken() {
+    // The watched table is a namespace of the test's own: a socket that another
+    // workload on the host opens (and whose owner is not known yet) would send a
+    // sample to its uid's processes, which is not what is being tested here.
+    let net = PrivateNet::new();
+    let ns = net.pid().to_string();
     // A quiet pool: after the first (full) sample, samples re-read only what changed.
-    let quiet = Peer::spawn(&["swap", "127.0.0.1", "--count", "5", "--hold"]);
+    let quiet = Peer::spawn_wrapped(
+        &net.wrap(),
+        &["swap", "127.0.0.1", "--count", "5", "--hold"],
+    );
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("scan.ndjson");
     let o = run(&[
@@ -467,6 +483,8 @@ fn samples_say_how_they_were_taken() {
         "0.3",
         "--count",
         "6",
+        "--netns",
+        &ns,
         "--json",
         "--record",
         path_str(&record),
@@ -500,7 +518,10 @@ fn samples_say_how_they_were_taken() {
 
     // One process swapping connections at a constant fd count: a socket with no
     // known owner sends samples to its uid's processes.
-    let swap = Peer::spawn(&["swap", "127.0.0.1", "--count", "5", "--interval", "0.05"]);
+    let swap = Peer::spawn_wrapped(
+        &net.wrap(),
+        &["swap", "127.0.0.1", "--count", "5", "--interval", "0.05"],
+    );
     let o = run(&[
         "--watch",
         "0.3",
@@ -520,7 +541,7 @@ fn samples_say_how_they_were_taken() {
             .all(|s| s.0 == "full" && s.1.as_deref() == Some("not-incremental")),
         "{focused:?}"
     );
-    let o = run(&["--watch", "0.3", "--count", "6", "--json"]);
+    let o = run(&["--watch", "0.3", "--count", "6", "--netns", &ns, "--json"]);
     let seq = scans(&lines(&String::from_utf8(o.stdout).unwrap()));
     assert!(
         seq[1..]

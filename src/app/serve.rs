@@ -417,7 +417,7 @@ async fn connection(stream: TcpStream, admitted: Admitted, state: Arc<State>, co
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::app::serve::{Admitted, Conns, MAX_CONNECTIONS, connection_cap, overloaded};
 
     #[test]
     fn the_cap_keeps_collection_fds_free_at_any_limit() {

@@ -12,11 +12,23 @@
 //!   of the remembered fd says it no longer holds it (fds passed or closed while
 //!   others were opened: the count alone would not show that);
 //! - a socket of the table has no known owner although a process sockleak can
-//!   read may hold it (its uid runs a readable process, and the last full scan
-//!   did not find it ownerless): a process that closed one fd and opened this
-//!   socket keeps its fd count. The processes of the socket's uid (its creator's)
-//!   are read again first, and every remembered table if that did not find it (a
-//!   daemon that dropped privileges holds sockets of root's uid).
+//!   read may hold it: a process that closed one fd and opened this socket keeps
+//!   its fd count (a server that hangs up one connection and accepts the next, a
+//!   pool that replaces one). Sockets no process can hold never count: those with
+//!   inode 0 (orphans, TIME_WAIT and request minisocks, children still in a
+//!   listener's accept queue: the kernel reports `sock_i_ino`, 0 until `accept`
+//!   grafts the sock to a `struct socket`), TIME_WAIT in any case, and those
+//!   remembered ownerless (by inode and cookie) since the last full read. The
+//!   others are looked for, cheapest first:
+//!   1. the kernel is asked again about each one ([`super::recheck`]): a socket
+//!      closed since the table was read (most of them on a web host) is held by no
+//!      one, and a full scan would not find it either;
+//!   2. the processes of the socket's endpoints: those holding a listener on its
+//!      local port (an accepted connection) or another socket to its remote
+//!      address (a pool's sibling connection);
+//!   3. the processes of the socket's uid (its creator's): a `uid-reread` sample;
+//!   4. every remembered table (a daemon that dropped privileges holds sockets of
+//!      root's uid): a full scan.
 //!
 //! A full scan is also taken on the first sample and then at least every
 //! [`FULL_EVERY`], which bounds what no rule above sees (an fd passed between two
@@ -26,13 +38,15 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::hash::BuildHasher;
+use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::fdscan::{self, FdScan, FdTable, InodeSet};
-use crate::model::Socket;
-use crate::model::scan::ScanKind;
+use super::recheck::{self, Now};
+use crate::model::scan::{ScanKind, Trigger};
+use crate::model::{NetnsId, Socket, TcpState};
 
 /// The longest an incremental sampler goes without reading every fd table.
 pub const FULL_EVERY: Duration = Duration::from_secs(60);
@@ -53,8 +67,17 @@ pub struct ScanStats {
     pub checked: usize,
     /// Processes read again because such a check failed.
     pub stale: usize,
+    /// Processes read again because they hold a listener or a peer socket of a
+    /// socket without a known owner (a step of an incremental sample).
+    pub affine: usize,
+    /// Sockets without a known owner asked about again ([`recheck`]), and of
+    /// them those found closed since the table was read.
+    pub rechecked: usize,
+    pub closed: usize,
     /// Processes read again because a socket of their uid had no known owner.
     pub suspects: usize,
+    /// The socket that sent the sample to its uid's processes, or to a full scan.
+    pub trigger: Option<Trigger>,
 }
 
 impl ScanStats {
@@ -62,10 +85,19 @@ impl ScanStats {
     pub fn kind(&self) -> ScanKind {
         if self.full.is_some() {
             ScanKind::Full
-        } else if self.suspects > 0 {
+        } else if self.trigger.is_some() {
             ScanKind::UidReread
         } else {
             ScanKind::Incremental
+        }
+    }
+
+    /// Why the sample was not incremental (`scan.full_reason`).
+    pub fn reason(&self) -> Option<FullReason> {
+        match self.kind() {
+            ScanKind::Full => self.full,
+            ScanKind::UidReread => Some(FullReason::OwnerUnknown),
+            ScanKind::Incremental => None,
         }
     }
 }
@@ -78,7 +110,11 @@ impl Default for ScanStats {
             reused: 0,
             checked: 0,
             stale: 0,
+            affine: 0,
+            rechecked: 0,
+            closed: 0,
             suspects: 0,
+            trigger: None,
         }
     }
 }
@@ -88,6 +124,11 @@ impl Default for ScanStats {
 struct Remembered {
     /// Start time (clock ticks after boot): a reused pid is another process.
     start: u64,
+    /// The fd count `stat` gave before the table was read. Compared with the next
+    /// `stat`, not with the entries read: `stat` counts an fd number reserved by a
+    /// call still blocked (a server waiting in `accept` holds one), which no
+    /// directory entry shows, so the two differ for as long as it waits.
+    probed: u32,
     table: FdTable,
 }
 
@@ -95,10 +136,21 @@ struct Remembered {
 #[derive(Debug, Default)]
 pub struct FdCache {
     tables: HashMap<u32, Remembered>,
-    /// Table inodes that no readable process held at the last full scan: still
-    /// ownerless, they send no sample to a full scan.
-    ownerless: InodeSet,
+    /// Table sockets (inode -> cookie) that no readable process held when every
+    /// table was last read: still ownerless, they send no sample to a re-read.
+    ownerless: HashMap<u64, u64>,
     last_full: Option<Instant>,
+}
+
+/// One sample's fd scan as it is built: the tables read so far and the
+/// remembered ones still trusted.
+struct Pass {
+    reuse: Vec<u32>,
+    read: Vec<u32>,
+    fresh: FdScan,
+    result: FdScan,
+    /// What `stat` said of each process's fd directory at the start of the sample.
+    probes: HashMap<u32, Probe>,
 }
 
 /// What `stat` of a process's fd directory says.
@@ -135,54 +187,134 @@ impl FdCache {
             full,
             ..ScanStats::default()
         };
-        let (mut reuse, mut read, uid_of) = self.triage(root, pids, full.is_some());
+        let (reuse, read, probes) = self.triage(root, pids, full.is_some());
         self.tables.retain(|pid, _| pids.binary_search(pid).is_ok());
-        let mut fresh = self.read(root, &read, wanted, threads);
-        let mut result = self.combine(root, &fresh, &reuse, wanted);
-        // Shared sockets first (a cheap readlink each), then the ownerless ones.
-        let stale = self.stale(root, &reuse, &result, &mut stats);
-        if !stale.is_empty() {
-            stats.stale = stale.len();
-            fresh.absorb(self.read(root, &stale, wanted, threads));
-            reuse.retain(|p| stale.binary_search(p).is_err());
-            read.extend(stale);
-            result = self.combine(root, &fresh, &reuse, wanted);
-        }
-        let unexplained = self.unexplained(sockets, wanted, &result, &uid_of);
-        if !unexplained.is_empty() && !reuse.is_empty() {
-            // A socket's uid is its creator's: that uid's processes first.
-            let suspects: Vec<u32> = reuse
-                .iter()
-                .copied()
-                .filter(|p| uid_of.get(p).is_some_and(|u| unexplained.contains(u)))
-                .collect();
-            stats.suspects = suspects.len();
-            fresh.absorb(self.read(root, &suspects, wanted, threads));
-            reuse.retain(|p| suspects.binary_search(p).is_err());
-            read.extend(suspects);
-            result = self.combine(root, &fresh, &reuse, wanted);
-        }
-        let left = match unexplained.is_empty() {
-            true => unexplained,
-            false => self.unexplained(sockets, wanted, &result, &uid_of),
+        let fresh = self.read(root, &read, &probes, wanted, threads);
+        let result = self.combine(root, &fresh, &reuse, wanted);
+        let mut pass = Pass {
+            reuse,
+            read,
+            fresh,
+            result,
+            probes,
         };
-        if !left.is_empty() && !reuse.is_empty() {
-            // Held by another uid (a daemon that dropped privileges, a passed fd).
-            stats.full = Some(FullReason::Unexplained);
-            fresh.absorb(self.read(root, &reuse, wanted, threads));
-            read.append(&mut reuse);
-            result = self.combine(root, &fresh, &reuse, wanted);
-        }
-        if reuse.is_empty() {
+        // Shared sockets first (a cheap readlink each), then the ownerless ones.
+        let stale = self.stale(root, &pass.reuse, &pass.result, &mut stats);
+        stats.stale = stale.len();
+        self.reread(root, &mut pass, &stale, wanted, threads);
+        self.explain(root, &mut pass, sockets, wanted, threads, &mut stats);
+        if pass.reuse.is_empty() {
             // Every readable table was read: what is ownerless now is known to be.
-            self.ownerless = ownerless(sockets, &result);
+            self.ownerless = ownerless(sockets, &pass.result);
             self.last_full = Some(Instant::now());
         } else {
-            self.ownerless.retain(|i| wanted.contains(i));
+            self.ownerless.retain(|i, _| wanted.contains(i));
         }
-        stats.read = read.len();
-        stats.reused = reuse.len();
-        (result, stats)
+        stats.read = pass.read.len();
+        stats.reused = pass.reuse.len();
+        (pass.result, stats)
+    }
+
+    /// Read the remembered tables of `pids` (a sorted part of `pass.reuse`) again.
+    fn reread<S: BuildHasher + Sync>(
+        &mut self,
+        root: &Path,
+        pass: &mut Pass,
+        pids: &[u32],
+        wanted: &HashSet<u64, S>,
+        threads: usize,
+    ) {
+        if pids.is_empty() {
+            return;
+        }
+        pass.fresh
+            .absorb(self.read(root, pids, &pass.probes, wanted, threads));
+        pass.reuse.retain(|p| pids.binary_search(p).is_err());
+        pass.read.extend_from_slice(pids);
+        pass.result = self.combine(root, &pass.fresh, &pass.reuse, wanted);
+    }
+
+    /// Find the owners of the table's sockets that have none in `pass` although
+    /// a readable process may hold them, cheapest first (the module docs' steps).
+    fn explain<S: BuildHasher + Sync>(
+        &mut self,
+        root: &Path,
+        pass: &mut Pass,
+        sockets: &[Socket],
+        wanted: &HashSet<u64, S>,
+        threads: usize,
+        stats: &mut ScanStats,
+    ) {
+        let mut open = self.unexplained(sockets, wanted, &pass.result, &pass.probes);
+        if open.is_empty() || pass.reuse.is_empty() {
+            return;
+        }
+        let still = |open: &mut Vec<usize>, result: &FdScan| {
+            open.retain(|&i| result.held(sockets[i].inode).is_empty())
+        };
+        // A lookup costs microseconds, a table read a readlink per fd: the
+        // sockets closed since the table was read need no search at all.
+        self.drop_closed(root, sockets, &mut open, stats);
+        if open.is_empty() {
+            return;
+        }
+        let affine = affine(sockets, &open, &pass.result, &pass.reuse);
+        stats.affine = affine.len();
+        self.reread(root, pass, &affine, wanted, threads);
+        still(&mut open, &pass.result);
+        let Some(&first) = open.first() else {
+            return;
+        };
+        // A socket's uid is its creator's: that uid's processes next.
+        stats.trigger = Some(Trigger::new(&sockets[first], open.len()));
+        let uids: HashSet<u32> = open.iter().map(|&i| sockets[i].uid).collect();
+        let suspects: Vec<u32> = (pass.reuse.iter().copied())
+            .filter(|p| pass.probes.get(p).is_some_and(|x| uids.contains(&x.uid)))
+            .collect();
+        stats.suspects = suspects.len();
+        self.reread(root, pass, &suspects, wanted, threads);
+        still(&mut open, &pass.result);
+        if let (Some(&first), false) = (open.first(), pass.reuse.is_empty()) {
+            // Held by another uid (a daemon that dropped privileges, a passed fd).
+            stats.full = Some(FullReason::Unexplained);
+            stats.trigger = Some(Trigger::new(&sockets[first], open.len()));
+            let rest = pass.reuse.clone();
+            self.reread(root, pass, &rest, wanted, threads);
+        }
+    }
+
+    /// Take out of `open` the sockets the kernel says were closed since the table
+    /// was read ([`recheck`]; only in sockleak's own namespace, where its netlink
+    /// socket looks).
+    fn drop_closed(
+        &self,
+        root: &Path,
+        sockets: &[Socket],
+        open: &mut Vec<usize>,
+        stats: &mut ScanStats,
+    ) {
+        let Some(here) = super::read_ns(&root.join("self/ns/net")) else {
+            return;
+        };
+        let asked: Vec<usize> = (open.iter().copied())
+            .filter(|&i| sockets[i].netns == here && recheck::askable(&sockets[i]))
+            .take(recheck::MAX_LOOKUPS)
+            .collect();
+        if asked.is_empty() {
+            return;
+        }
+        let refs: Vec<&Socket> = asked.iter().map(|&i| &sockets[i]).collect();
+        // No answer: they stay unexplained, and are looked for as before.
+        let Ok(now) = recheck::ask(&refs) else {
+            return;
+        };
+        stats.rechecked = asked.len();
+        let closed: HashSet<usize> = (asked.iter().zip(&now))
+            .filter(|(_, n)| **n == Now::Closed)
+            .map(|(i, _)| *i)
+            .collect();
+        stats.closed = closed.len();
+        open.retain(|i| !closed.contains(i));
     }
 
     /// Which pids can be answered from memory and which must be read; and the
@@ -192,27 +324,28 @@ impl FdCache {
         root: &Path,
         pids: &[u32],
         full: bool,
-    ) -> (Vec<u32>, Vec<u32>, HashMap<u32, u32>) {
+    ) -> (Vec<u32>, Vec<u32>, HashMap<u32, Probe>) {
         let (mut reuse, mut read) = (Vec::new(), Vec::new());
-        let mut uids = HashMap::new();
+        let mut probes = HashMap::new();
         for &pid in pids {
             let Some(p) = probe(root, pid) else {
                 // Gone or unreadable: the read says which, as in a full scan.
                 read.push(pid);
                 continue;
             };
-            uids.insert(pid, p.uid);
+            probes.insert(pid, p);
             let same = !full
-                && self.tables.get(&pid).is_some_and(|r| {
-                    r.table.open == p.open && start_time(root, pid) == Some(r.start)
-                });
+                && self
+                    .tables
+                    .get(&pid)
+                    .is_some_and(|r| r.probed == p.open && start_time(root, pid) == Some(r.start));
             if same {
                 reuse.push(pid)
             } else {
                 read.push(pid)
             }
         }
-        (reuse, read, uids)
+        (reuse, read, probes)
     }
 
     /// Read the fd tables of `pids` and remember them.
@@ -220,11 +353,13 @@ impl FdCache {
         &mut self,
         root: &Path,
         pids: &[u32],
+        probes: &HashMap<u32, Probe>,
         wanted: &HashSet<u64, S>,
         threads: usize,
     ) -> FdScan {
-        // The start time before the table: a pid reused in between is caught
-        // by the next sample's comparison, never hidden by it.
+        // The start time and the fd count (the probe of triage) before the table:
+        // a pid reused or a table changed in between is caught by the next
+        // sample's comparison, never hidden by it.
         let starts: Vec<(u32, Option<u64>)> =
             pids.iter().map(|&p| (p, start_time(root, p))).collect();
         let (part, tables) = fdscan::scan_parts(root, pids, wanted, threads, true);
@@ -233,11 +368,13 @@ impl FdCache {
         }
         let starts: HashMap<u32, Option<u64>> = starts.into_iter().collect();
         for (pid, table) in tables {
-            if let Some(Some(start)) = starts.get(&pid) {
+            // Without a probe the process is read again next time.
+            if let (Some(Some(start)), Some(p)) = (starts.get(&pid), probes.get(&pid)) {
                 self.tables.insert(
                     pid,
                     Remembered {
                         start: *start,
+                        probed: p.open,
                         table,
                     },
                 );
@@ -310,16 +447,17 @@ impl FdCache {
         stale
     }
 
-    /// The uids of the sockets of the table with no owner in `result` that a
-    /// readable process may hold: not ownerless at the last full scan, and of a
-    /// uid that runs a process whose fd directory could be looked at.
+    /// The sockets of the table (their indices) with no owner in `result` that a
+    /// readable process may hold: with an inode, not in TIME_WAIT, not ownerless
+    /// when every table was last read, and of a uid that runs a process whose fd
+    /// directory could be looked at.
     fn unexplained<S: BuildHasher>(
         &self,
         sockets: &[Socket],
         wanted: &HashSet<u64, S>,
         result: &FdScan,
-        uid_of: &HashMap<u32, u32>,
-    ) -> HashSet<u32> {
+        probes: &HashMap<u32, Probe>,
+    ) -> Vec<usize> {
         // Cheap first (sequential over the sorted pairs): when every inode of the
         // table is owned or known to be ownerless, no socket needs a lookup.
         let mut owned = result.pairs().len();
@@ -328,26 +466,54 @@ impl FdCache {
             .windows(2)
             .filter(|w| w[0].0 == w[1].0)
             .count();
-        let ownerless = self.ownerless.iter().filter(|i| wanted.contains(i)).count();
+        let ownerless = self.ownerless.keys().filter(|i| wanted.contains(i)).count();
         if owned + ownerless >= wanted.len() {
-            return HashSet::new();
+            return Vec::new();
         }
-        let readable: HashSet<u32> = uid_of.values().copied().collect();
-        sockets
-            .iter()
-            .filter(|s| s.inode != 0 && !self.ownerless.contains(&s.inode))
-            .filter(|s| readable.contains(&s.uid) && result.held(s.inode).is_empty())
-            .map(|s| s.uid)
+        let readable: HashSet<u32> = probes.values().map(|p| p.uid).collect();
+        (0..sockets.len())
+            .filter(|&i| {
+                let s = &sockets[i];
+                s.inode != 0
+                    && s.state != TcpState::TimeWait
+                    && self.ownerless.get(&s.inode) != Some(&s.cookie)
+                    && readable.contains(&s.uid)
+                    && result.held(s.inode).is_empty()
+            })
             .collect()
     }
 }
 
-/// Inodes of `sockets` that no process in `result` holds.
-fn ownerless(sockets: &[Socket], result: &FdScan) -> InodeSet {
+/// The remembered processes (of `reuse`) at the endpoints of the sockets `open`:
+/// those holding a listener on one's local port (it was accepted there) or
+/// another socket to one's remote address (a pool's sibling connection).
+fn affine(sockets: &[Socket], open: &[usize], result: &FdScan, reuse: &[u32]) -> Vec<u32> {
+    let ports: HashSet<(NetnsId, u16)> = (open.iter())
+        .map(|&i| (sockets[i].netns, sockets[i].local.port()))
+        .collect();
+    let peers: HashSet<(NetnsId, SocketAddr)> = (open.iter())
+        .filter(|&&i| sockets[i].state != TcpState::Listen)
+        .map(|&i| (sockets[i].netns, sockets[i].remote))
+        .collect();
+    let mut pids = HashSet::new();
+    for s in sockets.iter().filter(|s| s.inode != 0) {
+        let near = match s.state {
+            TcpState::Listen => ports.contains(&(s.netns, s.local.port())),
+            _ => peers.contains(&(s.netns, s.remote)),
+        };
+        if near {
+            pids.extend(result.held(s.inode).iter().map(|&(_, pid)| pid));
+        }
+    }
+    reuse.iter().copied().filter(|p| pids.contains(p)).collect()
+}
+
+/// The sockets of `sockets` (inode -> cookie) that no process in `result` holds.
+fn ownerless(sockets: &[Socket], result: &FdScan) -> HashMap<u64, u64> {
     sockets
         .iter()
         .filter(|s| s.inode != 0 && result.held(s.inode).is_empty())
-        .map(|s| s.inode)
+        .map(|s| (s.inode, s.cookie))
         .collect()
 }
 

@@ -16,6 +16,7 @@ pub mod netlink;
 pub mod netns;
 pub mod peek;
 pub mod proc_net;
+pub mod recheck;
 pub mod trace;
 pub mod unix;
 pub mod users;
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::model::scan::{ScanInfo, ScanKind, ScanTotals, millis};
+use crate::model::scan::{ScanInfo, ScanTotals, millis};
 use crate::model::unix::Proto;
 use crate::model::warning::{
     LINES_SHOWN, MalformedLine, NamedPid, PIDS_SHOWN, Privilege, USERS_SHOWN, Warning,
@@ -206,7 +207,8 @@ impl Collection {
         let kind = self.scan.kind();
         Some(ScanInfo {
             kind,
-            full_reason: self.scan.full.filter(|_| kind == ScanKind::Full),
+            full_reason: self.scan.reason(),
+            trigger: self.scan.trigger,
             fd_tables_read: self.fds.tables_read,
             fds_read: self.fds.fds_read,
             table_ms: millis(cost.table),

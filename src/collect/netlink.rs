@@ -651,15 +651,17 @@ fn to_socket(h: &InetResponseHeader, netns: NetnsId) -> Option<Socket> {
         },
         idle_ms: None,
         netns,
-        // idiag_cookie is two host-order u32, low half first.
-        cookie: cookie(id.cookie),
+        cookie: cookie(&id.cookie),
+        bound_if: id.interface_id,
     })
 }
 
-fn cookie(b: [u8; 8]) -> u64 {
-    let lo = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
-    let hi = u32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
-    u64::from(lo) | u64::from(hi) << 32
+/// The socket cookie as `ss` prints it: `idiag_cookie[1] << 32 | idiag_cookie[0]`
+/// (two u32s in host byte order).
+pub(super) fn cookie(raw: &[u8; 8]) -> u64 {
+    let lo = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    let hi = u32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]);
+    (u64::from(hi) << 32) | u64::from(lo)
 }
 
 /// Milliseconds since data last moved either way, from the `INET_DIAG_INFO`

@@ -178,6 +178,7 @@ fn parse_line(line: &[u8], netns: NetnsId) -> Result<Socket, String> {
         idle_ms: None,
         cookie: 0,
         netns,
+        bound_if: 0,
     })
 }
 

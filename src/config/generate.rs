@@ -4,8 +4,8 @@
 //!
 //! The man page is clap_mangen's sections (name, synopsis, options by heading,
 //! subcommands), then each subcommand's own options, then sections of our own: the
-//! examples of every `--help`, and README's "Exit codes" and "Privileges" sections
-//! turned into roff, so the page says what README says.
+//! examples of every `--help`, README's "Exit codes" section and docs/security.md's
+//! "Privileges" section turned into roff, so the page says what the docs say.
 
 use std::ffi::OsStr;
 use std::io::{self, Write};
@@ -14,6 +14,7 @@ use clap::builder::{PossibleValue, Str, TypedValueParser};
 use clap_complete::Shell;
 
 const README: &str = include_str!("../../README.md");
+const SECURITY: &str = include_str!("../../docs/security.md");
 
 /// Write the completion script for `shell` to `out`.
 pub fn completions(shell: Shell, cmd: &mut clap::Command, out: &mut dyn Write) -> io::Result<()> {
@@ -50,8 +51,12 @@ pub fn man(cmd: &clap::Command, out: &mut dyn Write) -> io::Result<()> {
         subcommand_section(sub, &mut buf)?;
     }
     examples_section(&cmd, &mut buf)?;
-    for (readme, section) in [("Exit codes", "EXIT STATUS"), ("Privileges", "PRIVILEGES")] {
-        if let Some(md) = readme_section(README, readme) {
+    let sections = [
+        (README, "Exit codes", "EXIT STATUS"),
+        (SECURITY, "Privileges", "PRIVILEGES"),
+    ];
+    for (doc, title, section) in sections {
+        if let Some(md) = readme_section(doc, title) {
             writeln!(buf, ".SH {}", heading(section))?;
             buf.extend_from_slice(markdown_to_roff(md).as_bytes());
         }
@@ -135,7 +140,8 @@ fn examples_section(cmd: &clap::Command, buf: &mut Vec<u8>) -> io::Result<()> {
     Ok(())
 }
 
-/// The body of README's `## {title}` section (up to the next `## `, outside code).
+/// The body of a Markdown document's `## {title}` section (up to the next `## `,
+/// outside code).
 fn readme_section<'a>(readme: &'a str, title: &str) -> Option<&'a str> {
     let heading = format!("## {title}\n");
     let start = readme.find(&heading)? + heading.len();
@@ -155,7 +161,7 @@ fn readme_section<'a>(readme: &'a str, title: &str) -> Option<&'a str> {
     Some(&rest[..end])
 }
 
-/// The little Markdown README uses, as roff: paragraphs, `- ` lists, tables (a row
+/// The little Markdown README and docs/ use, as roff: paragraphs, `- ` lists, tables (a row
 /// becomes a tagged paragraph: first cell the tag, the rest its text), code blocks,
 /// `**bold**` and `` `code` `` (bold).
 pub fn markdown_to_roff(md: &str) -> String {
@@ -348,7 +354,7 @@ mod tests {
         );
         assert_eq!(readme_section(md, "B"), Some("b\n"));
         assert_eq!(readme_section(md, "C"), None);
-        assert!(readme_section(README, "Privileges").is_some());
+        assert!(readme_section(SECURITY, "Privileges").is_some());
         assert!(readme_section(README, "Exit codes").is_some());
     }
 }

@@ -431,9 +431,14 @@ pub struct Socket {
     /// ([`TcpState::has_idle_age`]).
     pub idle_ms: Option<u32>,
     pub netns: NetnsId,
-    /// The kernel's socket cookie (sock_diag's `idiag_cookie`, `SO_COOKIE`): one
-    /// socket's identity for its lifetime. 0 from `/proc/net/tcp`, which has none.
+    /// The kernel's socket cookie (`inet_diag_msg.id.idiag_cookie`, as `ss -e`
+    /// prints it after `sk:`): unlike an inode, never reused while the host runs,
+    /// and it lets one socket be asked for again (and keys the flight recorder's
+    /// records). 0 from `/proc/net/tcp`, which has none (the kernel's start at 1).
     pub cookie: u64,
+    /// The interface the socket is bound to (`idiag_if`, 0: none; netlink
+    /// only): an exact lookup of a bound socket must name it.
+    pub bound_if: u32,
 }
 
 #[cfg(test)]
@@ -452,6 +457,7 @@ impl Socket {
             idle_ms: None,
             cookie: 0,
             netns: 1,
+            bound_if: 0,
         }
     }
 }

@@ -117,6 +117,18 @@ pub struct PeekCount {
     pub with_unread: u64,
 }
 
+/// Where one report's `--peek` time went, for the warning when the budget runs
+/// out: finding a holder's socket fds (one `readlink` per fd, until its sockets
+/// are found) can cost more than every peek together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeekSpent {
+    /// The slowest holder's fd-table read: its pid, the fd links read, the
+    /// milliseconds it took.
+    pub slowest_table: Option<(u32, u64, u64)>,
+    /// Milliseconds spent in the peeks themselves.
+    pub peeks_ms: u64,
+}
+
 /// Why sockets with unread bytes were not peeked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PeekMiss {

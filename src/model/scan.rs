@@ -4,7 +4,11 @@
 //! incremental, what it read and what it cost, so that a slow sample can be
 //! explained and a benchmark can check that sampling stays incremental.
 
-use serde::Serialize;
+use std::net::SocketAddr;
+
+use serde::{Serialize, Serializer};
+
+use super::{NetnsId, TcpState};
 
 /// How a sample's fd tables were read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -15,8 +19,9 @@ pub enum ScanKind {
     Full,
     /// Only the fd tables that can have changed were read.
     Incremental,
-    /// Incremental, but a socket without a known owner sent the sample to the
-    /// processes of that socket's uid (read again whole).
+    /// Incremental, but a socket without a known owner (not held by the
+    /// processes of its endpoints either, and still open when asked again) sent
+    /// the sample to the processes of that socket's uid (read again whole).
     UidReread,
 }
 
@@ -33,7 +38,8 @@ impl ScanKind {
     }
 }
 
-/// Why a sample read every fd table.
+/// Why a sample was not incremental: why it read every fd table (kind `full`),
+/// or its uid's (kind `uid-reread`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FullReason {
@@ -47,15 +53,60 @@ pub enum FullReason {
     /// A socket of the table had no known owner although a readable process may
     /// hold it, and reading its uid's processes again did not find one.
     Unexplained,
+    /// Kind `uid-reread`: a socket of the table had no known owner although a
+    /// readable process may hold it, so its uid's processes were read again.
+    OwnerUnknown,
+}
+
+/// The socket that sent a sample to a re-read (`scan.trigger`): the first of
+/// the sockets without a known owner at that step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Trigger {
+    #[serde(serialize_with = "state_name")]
+    pub state: TcpState,
+    pub inode: u64,
+    /// `None` from `/proc/net/tcp`, which has no cookie.
+    pub cookie: Option<u64>,
+    /// The socket's uid (its creator's), whose processes were read again.
+    pub uid: u32,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub netns: NetnsId,
+    /// How many sockets of the table were in the same case at that step.
+    pub sockets: u64,
+}
+
+impl Trigger {
+    pub fn new(s: &super::Socket, sockets: usize) -> Trigger {
+        Trigger {
+            state: s.state,
+            inode: s.inode,
+            // 0 is the /proc source's "none": null in JSON.
+            cookie: (s.cookie != 0).then_some(s.cookie),
+            uid: s.uid,
+            local: s.local,
+            remote: s.remote,
+            netns: s.netns,
+            sockets: sockets as u64,
+        }
+    }
+}
+
+fn state_name<S: Serializer>(state: &TcpState, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(state.snake())
 }
 
 /// One sample's provenance (`scan` in JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ScanInfo {
     pub kind: ScanKind,
-    /// Why every table was read; only with kind `full`.
+    /// Why the sample was not incremental (kinds `full` and `uid-reread`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub full_reason: Option<FullReason>,
+    /// The socket that sent the sample to a re-read (reasons `owner-unknown`
+    /// and `unexplained`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
     /// Processes whose fd directory was read in this sample.
     pub fd_tables_read: u64,
     /// File descriptors looked at (one `readlink` each) in this sample.

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use super::peek::PeekMiss;
+use super::peek::{PeekMiss, PeekSpent};
 use super::unix::Proto;
 use super::{ReservedProblem, printable};
 
@@ -225,6 +225,8 @@ pub enum Warning {
         ptrace_cap: bool,
         /// The `--peek` time budget, in milliseconds.
         budget_ms: u64,
+        /// Where the time went (said when the budget ran out).
+        spent: PeekSpent,
     },
     /// A flight recorder is armed (`sockleak trace start`) but its records could not
     /// be read (`why`: not root, most often): no group shows its exchanges.
@@ -308,9 +310,15 @@ impl Warning {
             Warning::Ipv6NotCounted { .. } => {}
             Warning::FocusUnreadable { processes, .. } => *processes = 0,
             Warning::ClosedUnexamined { sockets, .. } => *sockets = 0,
-            Warning::PeekMissed { sockets, pids, .. } => {
+            Warning::PeekMissed {
+                sockets,
+                pids,
+                spent,
+                ..
+            } => {
                 *sockets = 0;
                 pids.clear();
+                *spent = PeekSpent::default();
             }
             Warning::NetnsFellBack { .. }
             | Warning::NetnsSkipped { .. }
@@ -640,6 +648,7 @@ impl Warning {
             why,
             sockets,
             pids,
+            spent,
             yama,
             ptrace_cap,
             budget_ms,
@@ -687,16 +696,30 @@ impl Warning {
             PeekMiss::Locked => f.write_str(
                 "their holder keeps the socket locked (a recv() stuck in a page fault: FUSE or userfaultfd), so a peek would wait until it lets go; look at that process",
             ),
-            PeekMiss::Budget => write!(
-                f,
-                "the time budget of {budget_ms} ms ran out; lower --peek-max to peek fewer sockets per group"
-            ),
+            PeekMiss::Budget => fmt_budget(f, *budget_ms, spent),
             PeekMiss::Failed(errno) => write!(
                 f,
                 "the peek failed: {}",
                 std::io::Error::from_raw_os_error(*errno)
             ),
         }
+    }
+}
+
+/// What used the `--peek` budget: one fd table that took most of it (no
+/// `--peek-max` helps there), or the peeks themselves.
+fn fmt_budget(f: &mut fmt::Formatter<'_>, budget_ms: u64, spent: &PeekSpent) -> fmt::Result {
+    write!(f, "the time budget of {budget_ms} ms ran out")?;
+    match spent.slowest_table {
+        Some((pid, links, ms)) if ms * 2 >= budget_ms => write!(
+            f,
+            ": finding the socket fds of pid {pid} took {ms} ms ({links} fd links read, one readlink each); --peek-max does not shorten that, peek that process on its own (--pid {pid})"
+        ),
+        _ => write!(
+            f,
+            " ({} ms in the peeks); lower --peek-max to peek fewer sockets per group",
+            spent.peeks_ms
+        ),
     }
 }
 
@@ -746,6 +769,7 @@ mod tests {
                 yama,
                 ptrace_cap,
                 budget_ms: 250,
+                spent: PeekSpent::default(),
             }
             .to_string()
         };
@@ -763,6 +787,36 @@ mod tests {
         );
         assert!(w(PeekMiss::Budget, None, true).contains("time budget of 250 ms"));
         assert!(w(PeekMiss::Failed(libc::EIO), None, true).contains("Input/output error"));
+        // The budget names what spent it: one holder's fd table, or the peeks.
+        let budget = |spent| {
+            Warning::PeekMissed {
+                why: PeekMiss::Budget,
+                sockets: 9,
+                pids: vec![7],
+                yama: None,
+                ptrace_cap: true,
+                budget_ms: 250,
+                spent,
+            }
+            .to_string()
+        };
+        let table = budget(PeekSpent {
+            slowest_table: Some((7, 20_000, 240)),
+            peeks_ms: 3,
+        });
+        assert!(
+            table.contains("finding the socket fds of pid 7 took 240 ms (20000 fd links read")
+                && table.contains("--peek-max does not shorten that"),
+            "{table}"
+        );
+        let peeks = budget(PeekSpent {
+            slowest_table: Some((7, 40, 1)),
+            peeks_ms: 249,
+        });
+        assert!(
+            peeks.contains("(249 ms in the peeks); lower --peek-max"),
+            "{peeks}"
+        );
         let a = Warning::PeekMissed {
             why: PeekMiss::Changed,
             sockets: 1,
@@ -770,6 +824,7 @@ mod tests {
             yama: None,
             ptrace_cap: true,
             budget_ms: 250,
+            spent: PeekSpent::default(),
         };
         let b = Warning::PeekMissed {
             why: PeekMiss::Changed,
@@ -778,6 +833,7 @@ mod tests {
             yama: None,
             ptrace_cap: true,
             budget_ms: 250,
+            spent: PeekSpent::default(),
         };
         assert_eq!(a.without_counts(), b.without_counts());
     }

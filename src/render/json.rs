@@ -1,4 +1,4 @@
-//! The JSON document (schema version 1, see README "JSON schema").
+//! The JSON document (schema version 1, see docs/json.md).
 
 use std::io::{self, Write};
 

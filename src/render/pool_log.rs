@@ -354,7 +354,7 @@ fn route_json(r: &RouteReport, rep: &Report) -> Value {
     })
 }
 
-/// The report as one JSON document (schema in README, "pool-log JSON").
+/// The report as one JSON document (schema in docs/json.md, "pool-log JSON").
 pub fn to_json(rep: &Report, inputs: &[String]) -> Value {
     json!({
         "version": 1,

@@ -1,7 +1,7 @@
 //! `--peek` on a report, in two pure halves around the collection side's peek:
 //! [`plan`] chooses which sockets to peek (those with unread bytes, at most
 //! `--peek-max` per group, each through one holder); the sampler peeks them
-//! ([`crate::collect::peek::run`], I/O); [`attach`] classifies what they hold and
+//! ([`crate::collect::peek::peek_all`], I/O); [`attach`] classifies what they hold and
 //! puts each group's summary in [`Group::unread`], most frequent first. What could
 //! not be peeked is one warning per reason; the counts are never touched.
 //!
@@ -74,6 +74,7 @@ pub struct PeekPlan {
 pub fn attach(r: &mut Report, plan: PeekPlan, found: Peeked, opts: &PeekOptions) {
     let Peeked {
         outcomes,
+        spent,
         yama,
         ptrace_cap,
     } = found;
@@ -117,6 +118,7 @@ pub fn attach(r: &mut Report, plan: PeekPlan, found: Peeked, opts: &PeekOptions)
             yama,
             ptrace_cap,
             budget_ms: u64::try_from(opts.budget.as_millis()).unwrap_or(u64::MAX),
+            spent,
         });
     }
 }

@@ -47,6 +47,12 @@ impl Peer {
 
     /// Start a peer inside another command, e.g. `unshare --net` (empty: directly).
     pub fn spawn_wrapped(wrapper: &[&str], args: &[&str]) -> Peer {
+        Peer::spawn_script("peer.py", wrapper, args)
+    }
+
+    /// Start another script of `tests/support/` that speaks as peer.py does (a
+    /// JSON ready line, exit when stdin closes).
+    pub fn spawn_script(script: &str, wrapper: &[&str], args: &[&str]) -> Peer {
         require("python3");
         let mut cmd = match wrapper.split_first() {
             Some((prog, rest)) => {
@@ -57,7 +63,7 @@ impl Peer {
             None => Command::new("python3"),
         };
         let mut child = cmd
-            .arg(repo().join("tests/support/peer.py"))
+            .arg(repo().join("tests/support").join(script))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -141,12 +147,26 @@ impl Drop for Peer {
 /// opening `count` connections to it. Returns (server, client) once the server has
 /// handled every connection.
 pub fn leak(host: &str, mode: &str, send: u32, count: u32, client_args: &[&str]) -> (Peer, Peer) {
-    let mut server = Peer::spawn(&["listen", host, "--mode", mode, "--send", &send.to_string()]);
+    leak_in(&[], host, mode, send, count, client_args)
+}
+
+/// As [`leak`], with both peers started inside `wrapper` (e.g. [`PrivateNet::wrap`]).
+pub fn leak_in(
+    wrapper: &[&str],
+    host: &str,
+    mode: &str,
+    send: u32,
+    count: u32,
+    client_args: &[&str],
+) -> (Peer, Peer) {
+    let send = send.to_string();
+    let mut server =
+        Peer::spawn_wrapped(wrapper, &["listen", host, "--mode", mode, "--send", &send]);
     let port = server.port().to_string();
     let count_s = count.to_string();
     let mut args = vec!["connect", host, &port, "--count", &count_s];
     args.extend_from_slice(client_args);
-    let client = Peer::spawn(&args);
+    let client = Peer::spawn_wrapped(wrapper, &args);
     server.wait_done(u64::from(count));
     (server, client)
 }
@@ -189,9 +209,22 @@ pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
 
 /// `ss -tanH` lines as (state, local, peer), with ss's state names (`CLOSE-WAIT`).
 pub fn ss_sockets() -> Vec<(String, String, String)> {
+    ss_sockets_in(None)
+}
+
+/// As [`ss_sockets`], of a private namespace's table (None: the host's).
+pub fn ss_sockets_in(net: Option<&PrivateNet>) -> Vec<(String, String, String)> {
     require("ss");
-    let out = Command::new("ss").args(["-tanH"]).output().expect("run ss");
-    assert!(out.status.success());
+    let mut ss = match net {
+        Some(n) => n.cmd("ss"),
+        None => Command::new("ss"),
+    };
+    let out = ss.args(["-tanH"]).output().expect("run ss");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {
@@ -217,9 +250,18 @@ pub fn private_loopback() -> String {
     )
 }
 
-/// The `TCP:` line of `/proc/net/sockstat` as (orphan, tw) counts.
-fn sockstat_tcp() -> (u64, u64) {
-    let s = std::fs::read_to_string("/proc/net/sockstat").unwrap_or_default();
+/// The `/proc/<pid>/net` directory of a namespace: the private one's, or ours.
+fn net_dir(net: Option<&PrivateNet>) -> PathBuf {
+    match net {
+        Some(n) => PathBuf::from(format!("/proc/{}/net", n.pid())),
+        None => PathBuf::from("/proc/self/net"),
+    }
+}
+
+/// The `TCP:` line of a namespace's `sockstat` as (orphan, tw) counts. The kernel
+/// counts orphans host-wide and TIME_WAIT sockets per namespace.
+fn sockstat_tcp(net: Option<&PrivateNet>) -> (u64, u64) {
+    let s = std::fs::read_to_string(net_dir(net).join("sockstat")).unwrap_or_default();
     let field = |name: &str| -> u64 {
         s.lines()
             .find(|l| l.starts_with("TCP:"))
@@ -247,7 +289,16 @@ fn sysctl(name: &str) -> u64 {
 /// can leave the host there for up to a minute, so wait for the pressure to pass
 /// rather than fail for a reason that is not sockleak's.
 pub fn wait_for_time_wait_room() {
+    wait_for_time_wait_room_in(None)
+}
+
+/// As [`wait_for_time_wait_room`] for sockets in `net` (None: the host's namespace).
+/// A fresh namespace has TIME_WAIT buckets of its own (`tcp_max_tw_buckets` is per
+/// namespace, at least the host's default), so only the host-wide orphan limit can
+/// make it wait.
+pub fn wait_for_time_wait_room_in(net: Option<&PrivateNet>) {
     let (max_tw, max_orphans) = (sysctl("tcp_max_tw_buckets"), sysctl("tcp_max_orphans"));
+    let sockstat_tcp = || sockstat_tcp(net);
     let room = || {
         let (orphans, tw) = sockstat_tcp();
         tw + 1000 < max_tw && orphans + 1000 < max_orphans
@@ -274,7 +325,12 @@ pub fn wait_for_time_wait_room() {
 /// The host's TcpExt counters that say why a closing socket skipped or left TIME_WAIT
 /// (recycled by a connect, killed by an RST, no bucket left), from `/proc/net/netstat`.
 pub fn time_wait_counters() -> Vec<(String, String)> {
-    let s = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    time_wait_counters_in(None)
+}
+
+/// As [`time_wait_counters`], of a private namespace (None: the host's).
+pub fn time_wait_counters_in(net: Option<&PrivateNet>) -> Vec<(String, String)> {
+    let s = std::fs::read_to_string(net_dir(net).join("netstat")).unwrap_or_default();
     let rows: Vec<Vec<&str>> = s
         .lines()
         .filter(|l| l.starts_with("TcpExt:"))
@@ -303,14 +359,20 @@ pub fn time_wait_counters() -> Vec<(String, String)> {
 /// nothing else to `peer`, is returned with a note, and the caller compares sockleak
 /// with that (ss is the oracle). None at all fails, saying what the kernel did instead.
 pub fn wait_time_wait(n: usize, peer: &str) -> usize {
+    wait_time_wait_in(None, n, peer)
+}
+
+/// As [`wait_time_wait`], in a private namespace (None: the host's).
+pub fn wait_time_wait_in(net: Option<&PrivateNet>, n: usize, peer: &str) -> usize {
+    let time_wait_counters = || time_wait_counters_in(net);
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        if ss_count("TIME-WAIT", peer) == n {
+        if ss_count_in(net, "TIME-WAIT", peer) == n {
             return n;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let seen: Vec<_> = ss_sockets()
+    let seen: Vec<_> = ss_sockets_in(net)
         .into_iter()
         .filter(|(_, _, p)| p == peer)
         .collect();
@@ -325,7 +387,7 @@ pub fn wait_time_wait(n: usize, peer: &str) -> usize {
     panic!(
         "timed out waiting for {n} TIME-WAIT to {peer}: ss shows {seen:?}; \
          sockstat (orphan, tw) {:?}, tcp_max_tw_buckets {}, TcpExt {:?}",
-        sockstat_tcp(),
+        sockstat_tcp(net),
         sysctl("tcp_max_tw_buckets"),
         time_wait_counters()
     );
@@ -380,7 +442,12 @@ pub fn time_wait_at_service(local: &str, port: &str, n: u64) -> (Value, u64) {
 
 /// How many sockets `ss` shows in `state` (ss spelling) with `peer` as the remote end.
 pub fn ss_count(state: &str, peer: &str) -> usize {
-    ss_sockets()
+    ss_count_in(None, state, peer)
+}
+
+/// As [`ss_count`], in a private namespace (None: the host's).
+pub fn ss_count_in(net: Option<&PrivateNet>, state: &str, peer: &str) -> usize {
+    ss_sockets_in(net)
         .iter()
         .filter(|(s, _, p)| s == state && p == peer)
         .count()
@@ -567,4 +634,117 @@ pub fn plot_svg(record: &Path, out: &Path) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     std::fs::read_to_string(out).unwrap()
+}
+
+/// Whether the tests run as root (effective uid 0).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A network namespace of the test's own (`unshare --net`, `lo` up; needs root).
+/// Peers started in it ([`PrivateNet::wrap`]) and `ss`/sockleak run in it
+/// ([`PrivateNet::cmd`]) see only the test's sockets: what other workloads on the
+/// host open and close never enters a comparison. It lasts until dropped (and
+/// while any peer started in it runs).
+pub struct PrivateNet {
+    holder: Child,
+    /// `--net=/proc/<holder>/ns/net`, nsenter's argument.
+    enter: String,
+}
+
+impl PrivateNet {
+    pub fn new() -> PrivateNet {
+        assert!(
+            is_root(),
+            "this test needs root (unshare --net for a namespace of its own); CI runs as root"
+        );
+        for tool in ["unshare", "nsenter", "ip"] {
+            require(tool);
+        }
+        // unshare execs sh, which execs cat: one process, whose pid is the child's,
+        // holds the namespace until its stdin closes.
+        let mut holder = Command::new("unshare")
+            .args([
+                "--net",
+                "sh",
+                "-c",
+                "ip link set lo up && echo ready && exec cat",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start unshare --net");
+        let mut line = String::new();
+        BufReader::new(holder.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the namespace holder");
+        assert_eq!(line.trim(), "ready", "unshare --net did not bring lo up");
+        let enter = format!("--net=/proc/{}/ns/net", holder.id());
+        PrivateNet { holder, enter }
+    }
+
+    /// The pid of the process holding the namespace (for `--netns PID`).
+    pub fn pid(&self) -> u32 {
+        self.holder.id()
+    }
+
+    /// The namespace's inode (its id in sockleak's JSON).
+    pub fn inode(&self) -> u64 {
+        let link = std::fs::read_link(format!("/proc/{}/ns/net", self.pid()))
+            .expect("read the holder's ns/net");
+        let s = link.to_string_lossy().into_owned();
+        s.trim_start_matches("net:[")
+            .trim_end_matches(']')
+            .parse()
+            .expect("namespace inode")
+    }
+
+    /// The wrapper that starts a peer inside ([`Peer::spawn_wrapped`], [`leak_in`]).
+    pub fn wrap(&self) -> [&str; 2] {
+        ["nsenter", &self.enter]
+    }
+
+    /// `prog` run inside the namespace.
+    pub fn cmd(&self, prog: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(&self.enter).arg(prog).env("NO_COLOR", "1");
+        c
+    }
+
+    /// sockleak's JSON run inside the namespace, reading only its table
+    /// (`--netns host`: sockleak's own namespace, this one).
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self
+            .cmd(bin())
+            .args(["--json", "--netns", "host"])
+            .args(args)
+            .output()
+            .expect("run sockleak in the namespace");
+        assert!(
+            out.status.success(),
+            "sockleak {args:?} in the namespace failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("sockleak printed JSON")
+    }
+}
+
+impl Default for PrivateNet {
+    fn default() -> Self {
+        PrivateNet::new()
+    }
+}
+
+impl Drop for PrivateNet {
+    fn drop(&mut self) {
+        drop(self.holder.stdin.take());
+        if !matches!(self.holder.try_wait(), Ok(Some(_))) {
+            std::thread::sleep(Duration::from_millis(20));
+            if !matches!(self.holder.try_wait(), Ok(Some(_))) {
+                let _ = self.holder.kill();
+            }
+        }
+        let _ = self.holder.wait();
+    }
 }

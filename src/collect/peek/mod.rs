@@ -29,7 +29,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::model::peek::PeekMiss;
+use crate::model::peek::{PeekMiss, PeekSpent};
 
 use super::fdscan;
 use super::guard::{self, Ended, Frames};
@@ -68,27 +68,6 @@ pub enum Outcome {
     Missed(PeekMiss),
 }
 
-/// What the peeks found, and the privileges that explain the misses (for the
-/// warnings).
-#[derive(Debug)]
-pub struct Peeked {
-    /// One outcome per request, in their order.
-    pub outcomes: Vec<Outcome>,
-    pub yama: Option<u8>,
-    pub ptrace_cap: bool,
-}
-
-/// The collection side of `--peek`: peek `requests` ([`peek_all`]), then read
-/// the ptrace policy the warnings name.
-pub fn run(proc_root: &Path, requests: &[Request], budget: Duration) -> Peeked {
-    let outcomes = peek_all(proc_root, requests, budget);
-    Peeked {
-        outcomes,
-        yama: yama_scope(),
-        ptrace_cap: has_ptrace_cap(),
-    }
-}
-
 /// Peek every request through `proc_root` (the live `/proc`: the configuration
 /// refuses `--peek` with `--proc-root`), within `budget`. Outcomes are in the
 /// order of `requests`.
@@ -99,16 +78,39 @@ pub fn run(proc_root: &Path, requests: &[Request], budget: Duration) -> Peeked {
 /// (`FIONREAD` and `recv` take the socket lock, which a stuck holder can keep)
 /// run in a guarded child ([`guard`]); one that does not answer within
 /// [`PEEK_STALL`] is [`PeekMiss::Locked`], and a new child goes on after it.
-pub fn peek_all(proc_root: &Path, requests: &[Request], budget: Duration) -> Vec<Outcome> {
+pub fn peek_all(proc_root: &Path, requests: &[Request], budget: Duration) -> Peeked {
     let deadline = Instant::now() + budget;
-    let mut out = vec![Outcome::Missed(PeekMiss::Budget); requests.len()];
-    let mut jobs = find_fds(proc_root, requests, deadline, &mut out);
+    let mut outcomes = vec![Outcome::Missed(PeekMiss::Budget); requests.len()];
+    let (mut jobs, slowest_table) = find_fds(proc_root, requests, deadline, &mut outcomes);
     jobs.sort_unstable_by_key(|j| (j.pid, j.fd));
+    let peeks = Instant::now();
     let mut next = 0;
     while next < jobs.len() && Instant::now() < deadline {
-        next = peek_jobs(&jobs[next..], deadline, &mut out).map_or(jobs.len(), |k| next + k);
+        next = peek_jobs(&jobs[next..], deadline, &mut outcomes).map_or(jobs.len(), |k| next + k);
     }
-    out
+    Peeked {
+        outcomes,
+        spent: PeekSpent {
+            slowest_table,
+            peeks_ms: millis(peeks.elapsed()),
+        },
+        yama: yama_scope(),
+        ptrace_cap: has_ptrace_cap(),
+    }
+}
+
+/// Every request's outcome, in their order, where the time went, and the
+/// privileges that explain the misses (for the warnings).
+#[derive(Debug)]
+pub struct Peeked {
+    pub outcomes: Vec<Outcome>,
+    pub spent: PeekSpent,
+    pub yama: Option<u8>,
+    pub ptrace_cap: bool,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// One peek for the guarded child: socket `inode` is fd `fd` of `pid`, and its
@@ -125,13 +127,14 @@ struct Job {
 const PEEK_STALL: Duration = Duration::from_millis(100);
 
 /// The fd number of every request, found by a few threads; requests whose fd
-/// is not found (closed meanwhile) get [`PeekMiss::Changed`] in `out`.
+/// is not found (closed meanwhile) get [`PeekMiss::Changed`] in `out`. Also
+/// the slowest holder's table: (pid, fd links read, ms).
 fn find_fds(
     proc_root: &Path,
     requests: &[Request],
     deadline: Instant,
     out: &mut [Outcome],
-) -> Vec<Job> {
+) -> (Vec<Job>, Option<(u32, u64, u64)>) {
     let mut by_pid: HashMap<u32, Vec<usize>> = HashMap::new();
     for (i, r) in requests.iter().enumerate() {
         by_pid.entry(r.pid).or_default().push(i);
@@ -144,7 +147,7 @@ fn find_fds(
         .clamp(1, 4)
         .min(work.len().max(1));
     let run = || {
-        let mut found = Vec::new();
+        let (mut found, mut slowest) = (Vec::new(), None::<(u32, u64, u64)>);
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some((pid, idx)) = work.get(i) else { break };
@@ -152,24 +155,28 @@ fn find_fds(
                 continue; // left as Budget
             }
             let inodes: Vec<u64> = idx.iter().map(|&i| requests[i].inode).collect();
-            let fds = socket_fds(proc_root, *pid, &inodes);
+            let t = Instant::now();
+            let (fds, links) = socket_fds(proc_root, *pid, &inodes);
+            slowest = slower(slowest, Some((*pid, links, millis(t.elapsed()))));
             found.extend(
                 idx.iter()
                     .map(|&at| (at, fds.get(&requests[at].inode).copied())),
             );
         }
-        found
+        (found, slowest)
     };
-    let mut all = Vec::new();
+    let (mut all, mut slowest) = (Vec::new(), None);
     std::thread::scope(|s| {
         // A helper that cannot be spawned is no error: the counter hands its
         // holders to the others.
         let helpers: Vec<_> = (1..threads)
             .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, run).ok())
             .collect();
-        all = run();
+        (all, slowest) = run();
         for h in helpers {
-            all.extend(h.join().expect("peek thread panicked"));
+            let (found, slow) = h.join().expect("peek thread panicked");
+            all.extend(found);
+            slowest = slower(slowest, slow);
         }
     });
     let mut jobs = Vec::with_capacity(all.len());
@@ -184,7 +191,15 @@ fn find_fds(
             None => out[at] = Outcome::Missed(PeekMiss::Changed),
         }
     }
-    jobs
+    (jobs, slowest)
+}
+
+/// The slower of two fd-table reads (pid, links, ms).
+fn slower(a: Option<(u32, u64, u64)>, b: Option<(u32, u64, u64)>) -> Option<(u32, u64, u64)> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y.2 > x.2 { y } else { x }),
+        (x, y) => x.or(y),
+    }
 }
 
 /// Peek `jobs` in one guarded child, writing each outcome into `out`. `None`
@@ -267,14 +282,16 @@ fn child_peeks(jobs: &[Job], buf: &mut [u8], frames: &mut Frames) {
 }
 
 /// The fd numbers under which `pid` holds `inodes`: its fd links read in
-/// directory order until every one is found.
-fn socket_fds(root: &Path, pid: u32, inodes: &[u64]) -> HashMap<u64, u32> {
+/// directory order until every one is found; and how many links were read.
+fn socket_fds(root: &Path, pid: u32, inodes: &[u64]) -> (HashMap<u64, u32>, u64) {
     let mut found = HashMap::with_capacity(inodes.len());
+    let mut links = 0u64;
     let wanted: std::collections::HashSet<u64> = inodes.iter().copied().collect();
     let Ok(dir) = std::fs::read_dir(root.join(pid.to_string()).join("fd")) else {
-        return found;
+        return (found, links);
     };
     for entry in dir.flatten() {
+        links += 1;
         let name = entry.file_name();
         let Some(fd) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
             continue;
@@ -291,7 +308,7 @@ fn socket_fds(root: &Path, pid: u32, inodes: &[u64]) -> HashMap<u64, u32> {
             }
         }
     }
-    found
+    (found, links)
 }
 
 /// A miss as it crosses the pipe: a code and an errno.
@@ -447,7 +464,7 @@ mod tests {
         let req = Request { inode, pid: me };
         let root = Path::new("/proc");
         let got = loop {
-            match &peek_all(root, &[req], Duration::from_secs(1))[0] {
+            match &peek_all(root, &[req], Duration::from_secs(1)).outcomes[0] {
                 Outcome::Bytes(b) if b.len() == 28 => break b.clone(),
                 _ if Instant::now() > deadline => panic!("nothing peeked"),
                 _ => std::thread::sleep(Duration::from_millis(10)),
@@ -459,7 +476,7 @@ mod tests {
         assert_eq!(&all, b"HTTP/1.1 403 Forbidden\r\n\r\nno");
         // Now read: nothing queued.
         assert_eq!(
-            peek_all(root, &[req], Duration::from_secs(1)),
+            peek_all(root, &[req], Duration::from_secs(1)).outcomes,
             [Outcome::Empty]
         );
         // Another inode than the fd holds: the fd check refuses it.
@@ -467,15 +484,20 @@ mod tests {
         let mut buf = [0u8; 64];
         let other = peek_fd(&pidfd, c.as_raw_fd() as u32, inode + 1, &mut buf);
         assert_eq!(other, Err((MISS_CHANGED, 0)));
+        // Where the time went: our own fd table was the one read.
+        let spent = peek_all(root, &[req], Duration::from_secs(1)).spent;
+        let (pid, links, _) = spent.slowest_table.expect("a table was read");
+        assert_eq!(pid, me);
+        assert!(links >= 1, "{spent:?}");
         // Held by no fd of ours.
         let gone = Request { inode: 1, pid: me };
         assert_eq!(
-            peek_all(root, &[gone], Duration::from_secs(1)),
+            peek_all(root, &[gone], Duration::from_secs(1)).outcomes,
             [Outcome::Missed(PeekMiss::Changed)]
         );
         // No budget: nothing is tried.
         assert_eq!(
-            peek_all(root, &[req], Duration::ZERO),
+            peek_all(root, &[req], Duration::ZERO).outcomes,
             [Outcome::Missed(PeekMiss::Budget)]
         );
     }

@@ -217,6 +217,7 @@ impl Short<'_> {
             sockets,
             ptrace_cap,
             budget_ms,
+            spent,
             ..
         } = self.0
         else {
@@ -231,7 +232,12 @@ impl Short<'_> {
             PeekMiss::NoSyscall => "no pidfd_getfd here (Linux < 5.6, or seccomp)".to_string(),
             PeekMiss::Changed => "their fds changed during the peek".to_string(),
             PeekMiss::PeekOffset => "their process uses SO_PEEK_OFF".to_string(),
-            PeekMiss::Budget => format!("the {budget_ms} ms budget ran out; lower --peek-max"),
+            PeekMiss::Budget => match spent.slowest_table {
+                Some((pid, links, ms)) if ms * 2 >= *budget_ms => {
+                    format!("the {budget_ms} ms budget went on pid {pid}'s {links} fds ({ms} ms)")
+                }
+                _ => format!("the {budget_ms} ms budget ran out; lower --peek-max"),
+            },
             PeekMiss::NoFinYet => {
                 "no FIN received yet: a peek could take a pending error (-v)".to_string()
             }
@@ -410,6 +416,7 @@ mod tests {
                 yama: Some(1),
                 ptrace_cap: false,
                 budget_ms: 250,
+                spent: crate::model::peek::PeekSpent::default(),
             },
             Warning::OwnFdsExhausted {
                 limit: 1024,
