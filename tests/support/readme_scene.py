@@ -25,10 +25,17 @@
     idle-pool postgres (127.0.0.1:5432, answers each query byte), invoicer holding
               10 connections idle since one query each (checkouts never returned),
               and worker using 4 connections to it all the time.
+    trace     the flight recorder armed (`sockleak trace start`) before payments and
+              billing-api leak 10 of their 403 responses, as in `leak`. The recorder
+              is host-wide (a BPF program on the cgroup-v2 root), so the scene takes
+              the lock tests/trace.rs takes (never beside a trace test), pins it in a
+              bpffs of its own mounted over /sys/fs/bpf in this mount namespace (the
+              default pin path, as a user's; the host's bpffs never sees it, and the
+              namespace's end frees it even after a kill -9), and stops it at the end.
 
   readme_scene.py role ROLE NAME ARGS...   (used by the scenes)
 """
-import ctypes, json, os, socket, subprocess, sys, threading, time
+import ctypes, fcntl, json, os, socket, subprocess, sys, threading, time
 
 libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_NAME, PR_SET_PDEATHSIG = 15, 1
@@ -171,6 +178,7 @@ def role(name_role, name, args):
 class Scene:
     def __init__(self):
         self.children = []
+        self.cleanup = []  # run at the end, also when the scene fails
         self.ready_at = time.time()
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         # A server's closed ends (orphans in FIN_WAIT2) expire after tcp_fin_timeout,
@@ -250,7 +258,30 @@ def scene_idle_pool(sc):
     time.sleep(6)  # the leaked checkouts are now idle past --idle-over 5s
 
 
-SCENES = {"leak": scene_leak, "growing": scene_growing, "idle-pool": scene_idle_pool}
+TRACE_LOCK = "/tmp/sockleak-trace-tests.lock"  # tests/trace.rs's Session takes it too
+
+
+def scene_trace(sc):
+    sc.lock = open(TRACE_LOCK, "w")
+    fcntl.flock(sc.lock, fcntl.LOCK_EX)  # held until this process (pid 1) exits
+    # unshare --mount-proc gave us a private mount namespace: this bpffs is ours.
+    subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
+    p = subprocess.run([sc.sockleak, "trace", "start"], capture_output=True)
+    if p.returncode != 0:
+        sys.exit("readme_scene: sockleak trace start failed: " + p.stderr.decode())
+    sc.cleanup.append(lambda: subprocess.run([sc.sockleak, "trace", "stop"],
+                                             capture_output=True))
+    sc.start(2817, "http", "payments", 8080)
+    sc.start(4211, "leaky", "billing-api", 8080, 10, 0)
+    wait_until("10 leaked responses in CLOSE_WAIT",
+               lambda: count(CLOSE_WAIT, rport=8080, rx=len(BODY) + 1) == 10)
+    wait_until("the server's closed ends to expire", lambda: count(FIN_WAIT2, lport=8080) == 0)
+    sc.ready_at = time.time()
+    time.sleep(2)
+
+
+SCENES = {"leak": scene_leak, "growing": scene_growing, "idle-pool": scene_idle_pool,
+          "trace": scene_trace}
 
 
 def run(scene, sockleak, commands, age):
@@ -258,17 +289,22 @@ def run(scene, sockleak, commands, age):
         sys.exit("readme_scene: run me as pid 1 of a fresh namespace: "
                  "unshare --net --pid --fork --mount-proc")
     sc = Scene()
-    SCENES[scene](sc)
-    # The scene's sockets moved their last data before it returned.
-    time.sleep(max(0.0, age - (time.time() - sc.ready_at)))
-    results = []
-    for cmd in commands:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NO_COLOR": "1",
-               "COLUMNS": str(cmd["columns"])}
-        p = subprocess.run([sockleak, *cmd["args"]], env=env, capture_output=True,
-                           timeout=120)
-        results.append({"stdout": p.stdout.decode(), "stderr": p.stderr.decode(),
-                        "status": p.returncode})
+    sc.sockleak = sockleak
+    try:
+        SCENES[scene](sc)
+        # The scene's sockets moved their last data before it returned.
+        time.sleep(max(0.0, age - (time.time() - sc.ready_at)))
+        results = []
+        for cmd in commands:
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NO_COLOR": "1",
+                   "COLUMNS": str(cmd["columns"])}
+            p = subprocess.run([sockleak, *cmd["args"]], env=env, capture_output=True,
+                               timeout=120)
+            results.append({"stdout": p.stdout.decode(), "stderr": p.stderr.decode(),
+                            "status": p.returncode})
+    finally:
+        for undo in sc.cleanup:
+            undo()
     say(results)
     # pid 1 exiting ends every process of the namespace.
 
