@@ -181,11 +181,11 @@ fn dump_one(
         ));
     }
     let mut sockets = Vec::with_capacity(capacity);
-    let (ended, result) = guarded_dump(nl, family, &mut |payload| {
-        let h = InetResponseHeader::parse(payload).map_err(bad_message)?;
+    let (ended, result) = guarded_dump(nl, family, &mut |header, idle| {
+        let h = InetResponseHeader::parse(header).map_err(bad_message)?;
         if let Some(mut s) = to_socket(&h, netns) {
             if s.state.has_idle_age() {
-                s.idle_ms = payload.get(DIAG_MSG_LEN..).and_then(idle_from_attrs);
+                s.idle_ms = idle;
             }
             sockets.push(s);
         }
@@ -426,33 +426,46 @@ fn sockid(payload: &[u8]) -> [u8; SOCKID_LEN] {
     id
 }
 
-/// Frame tags from the guarded children.
+/// Frame tags from the guarded children: a read as the kernel gave it, an
+/// errno, or a read compacted to [`COMPACT_LEN`]-byte records.
 const TAG_DATA: u8 = 0;
 const TAG_ERRNO: u8 = 1;
+const TAG_COMPACT: u8 = 2;
 
-/// The tcp_info dump, run in a guarded child; each socket message's payload to
-/// `on_socket` as the child streams them.
+/// A compacted socket message: the `inet_diag_msg` header and the idle age
+/// ([`NO_AGE`]: none). A fifth of a message with tcp_info: at 100k sockets the
+/// pipe carries 7.6 MB a dump instead of 34 MB.
+const COMPACT_LEN: usize = DIAG_MSG_LEN + 4;
+const NO_AGE: u32 = u32::MAX;
+
+/// The tcp_info dump, run in a guarded child; each socket's `inet_diag_msg`
+/// header and idle age to `on_socket` as the child streams them.
 fn guarded_dump(
     nl: &NlSocket,
     family: u8,
-    on_socket: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    on_socket: &mut dyn FnMut(&[u8], Option<u32>) -> io::Result<()>,
 ) -> (Ended, io::Result<()>) {
     // Everything the child touches is made before the fork.
     let req = request_bytes(family, true, false);
-    let mut buf = vec![0u8; 64 << 10];
+    let (mut buf, mut compacted) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
     let fd = nl.as_raw_fd();
     let (mut done, mut result) = (false, Ok(()));
     let ended = guard::run(
         DUMP_STALL,
         None,
         &[fd],
-        &mut |frames| child_dump(fd, &req, &mut buf, frames),
+        &mut |frames| child_dump(fd, &req, &mut buf, &mut compacted, frames),
         &mut |frame| {
             if done || result.is_err() {
                 return;
             }
             result = match frame.split_first() {
-                Some((&TAG_DATA, chunk)) => parse_chunk(chunk, on_socket).map(|d| done = d),
+                Some((&TAG_COMPACT, records)) => read_compact(records, on_socket),
+                Some((&TAG_DATA, chunk)) => parse_chunk(chunk, &mut |payload| {
+                    let age = payload.get(DIAG_MSG_LEN..).and_then(idle_from_attrs);
+                    on_socket(payload, age)
+                })
+                .map(|d| done = d),
                 Some((&TAG_ERRNO, e)) => Err(io::Error::from_raw_os_error(errno_from(e))),
                 _ => Err(io::Error::other("bad frame from the tcp_info reader")),
             };
@@ -470,9 +483,53 @@ fn errno_from(b: &[u8]) -> i32 {
     b.try_into().map_or(libc::EIO, i32::from_ne_bytes)
 }
 
-/// The child's dump: send, then forward every read until the kernel says done.
-/// Raw syscalls on memory made before the fork only (see [`guard::run`]).
-fn child_dump(fd: i32, req: &[u8], buf: &mut [u8], frames: &mut Frames) {
+/// Compacted records to `on_socket`.
+fn read_compact(
+    records: &[u8],
+    on_socket: &mut dyn FnMut(&[u8], Option<u32>) -> io::Result<()>,
+) -> io::Result<()> {
+    if records.len() % COMPACT_LEN != 0 {
+        return Err(io::Error::other("bad frame from the tcp_info reader"));
+    }
+    for rec in records.chunks_exact(COMPACT_LEN) {
+        let (header, age) = rec.split_at(DIAG_MSG_LEN);
+        let age = u32::from_ne_bytes([age[0], age[1], age[2], age[3]]);
+        on_socket(header, (age != NO_AGE).then_some(age))?;
+    }
+    Ok(())
+}
+
+/// One read's socket messages as compacted records in `out`, their length;
+/// `None` when the read holds anything else (the last one: done or an error)
+/// or a message too short to compact: then it crosses whole and the parent's
+/// parser says what is wrong. Runs in the guarded child: slices only, no
+/// allocation, no panic.
+fn compact(chunk: &[u8], out: &mut [u8]) -> Option<usize> {
+    let (mut off, mut w) = (0usize, 0usize);
+    while off < chunk.len() {
+        let head = chunk.get(off..off + 16)?;
+        let len = u32::from_ne_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        if u16::from_ne_bytes([head[4], head[5]]) != SOCK_DIAG_BY_FAMILY || len < 16 {
+            return None;
+        }
+        let payload = chunk.get(off + 16..off + len)?;
+        let age = payload
+            .get(DIAG_MSG_LEN..)
+            .and_then(idle_from_attrs)
+            .unwrap_or(NO_AGE);
+        let slot = out.get_mut(w..w + COMPACT_LEN)?;
+        slot[..DIAG_MSG_LEN].copy_from_slice(payload.get(..DIAG_MSG_LEN)?);
+        slot[DIAG_MSG_LEN..].copy_from_slice(&age.to_ne_bytes());
+        w += COMPACT_LEN;
+        off += (len + 3) & !3;
+    }
+    Some(w)
+}
+
+/// The child's dump: send, then forward every read (compacted) until the kernel
+/// says done. Raw syscalls on memory made before the fork only (see
+/// [`guard::run`]).
+fn child_dump(fd: i32, req: &[u8], buf: &mut [u8], compacted: &mut [u8], frames: &mut Frames) {
     if !child_send(fd, req, frames) {
         return;
     }
@@ -487,7 +544,11 @@ fn child_dump(fd: i32, req: &[u8], buf: &mut [u8], frames: &mut Frames) {
             return;
         }
         let chunk = &buf[..n as usize];
-        if !frames.send(&[&[TAG_DATA], chunk]) || ends_dump(chunk) || n == 0 {
+        let sent = match compact(chunk, compacted) {
+            Some(w) => frames.send(&[&[TAG_COMPACT], &compacted[..w]]),
+            None => frames.send(&[&[TAG_DATA], chunk]),
+        };
+        if !sent || ends_dump(chunk) || n == 0 {
             return;
         }
     }
@@ -720,6 +781,60 @@ mod tests {
         assert_eq!(idle_from_attrs(&bad), None);
         assert_eq!(idle_from_attrs(&[0, 0, 2, 0]), None);
         assert_eq!(idle_from_attrs(&[]), None);
+    }
+
+    /// A netlink message of `ty` around `payload`, padded to 4 bytes.
+    fn message(ty: u16, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&((payload.len() + 16) as u32).to_ne_bytes());
+        m.extend_from_slice(&ty.to_ne_bytes());
+        m.extend_from_slice(&[0u8; 10]);
+        m.extend_from_slice(payload);
+        while m.len() % 4 != 0 {
+            m.push(0);
+        }
+        m
+    }
+
+    #[test]
+    fn compacted_reads_give_what_whole_ones_give() {
+        let mut info = vec![0u8; 104];
+        info[TCPI_LAST_DATA_SENT..TCPI_LAST_DATA_SENT + 4].copy_from_slice(&700u32.to_ne_bytes());
+        info[TCPI_LAST_DATA_RECV..TCPI_LAST_DATA_RECV + 4].copy_from_slice(&900u32.to_ne_bytes());
+        let header = |b: u8| -> Vec<u8> { (0..DIAG_MSG_LEN as u8).map(|i| i ^ b).collect() };
+        let with_age = [header(1), attr(8, &[0]), attr(INET_DIAG_INFO, &info)].concat();
+        let without = [header(2), attr(8, &[0])].concat();
+        let chunk = [
+            message(SOCK_DIAG_BY_FAMILY, &with_age),
+            message(SOCK_DIAG_BY_FAMILY, &without),
+        ]
+        .concat();
+        let mut whole = Vec::new();
+        let done = parse_chunk(&chunk, &mut |p| {
+            let age = p.get(DIAG_MSG_LEN..).and_then(idle_from_attrs);
+            whole.push((p[..DIAG_MSG_LEN].to_vec(), age));
+            Ok(())
+        })
+        .unwrap();
+        assert!(!done);
+        let mut out = vec![0u8; chunk.len()];
+        let n = compact(&chunk, &mut out).expect("socket messages compact");
+        assert_eq!(n, 2 * COMPACT_LEN);
+        let mut small = Vec::new();
+        read_compact(&out[..n], &mut |h, age| {
+            small.push((h.to_vec(), age));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(small, whole);
+        assert_eq!(small[0].1, Some(700));
+        assert_eq!(small[1].1, None);
+        // The last read (done), or a message too short to compact: sent whole.
+        let last = [chunk.clone(), message(NLMSG_DONE, &[0; 4])].concat();
+        assert_eq!(compact(&last, &mut vec![0u8; last.len()]), None);
+        let short = message(SOCK_DIAG_BY_FAMILY, &[0u8; 20]);
+        assert_eq!(compact(&short, &mut vec![0u8; 64]), None);
+        assert!(read_compact(&out[..n - 1], &mut |_, _| Ok(())).is_err());
     }
 
     #[test]
