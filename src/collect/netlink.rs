@@ -438,13 +438,12 @@ const TAG_COMPACT: u8 = 2;
 const COMPACT_LEN: usize = DIAG_MSG_LEN + 4;
 const NO_AGE: u32 = u32::MAX;
 
+/// Takes one socket's `inet_diag_msg` header and its idle age.
+type OnAged<'a> = dyn FnMut(&[u8], Option<u32>) -> io::Result<()> + 'a;
+
 /// The tcp_info dump, run in a guarded child; each socket's `inet_diag_msg`
 /// header and idle age to `on_socket` as the child streams them.
-fn guarded_dump(
-    nl: &NlSocket,
-    family: u8,
-    on_socket: &mut dyn FnMut(&[u8], Option<u32>) -> io::Result<()>,
-) -> (Ended, io::Result<()>) {
+fn guarded_dump(nl: &NlSocket, family: u8, on_socket: &mut OnAged<'_>) -> (Ended, io::Result<()>) {
     // Everything the child touches is made before the fork.
     let req = request_bytes(family, true, false);
     let (mut buf, mut compacted) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
@@ -484,10 +483,7 @@ fn errno_from(b: &[u8]) -> i32 {
 }
 
 /// Compacted records to `on_socket`.
-fn read_compact(
-    records: &[u8],
-    on_socket: &mut dyn FnMut(&[u8], Option<u32>) -> io::Result<()>,
-) -> io::Result<()> {
+fn read_compact(records: &[u8], on_socket: &mut OnAged<'_>) -> io::Result<()> {
     if records.len() % COMPACT_LEN != 0 {
         return Err(io::Error::other("bad frame from the tcp_info reader"));
     }
@@ -833,7 +829,7 @@ mod tests {
         let last = [chunk.clone(), message(NLMSG_DONE, &[0; 4])].concat();
         assert_eq!(compact(&last, &mut vec![0u8; last.len()]), None);
         let short = message(SOCK_DIAG_BY_FAMILY, &[0u8; 20]);
-        assert_eq!(compact(&short, &mut vec![0u8; 64]), None);
+        assert_eq!(compact(&short, &mut [0u8; 64]), None);
         assert!(read_compact(&out[..n - 1], &mut |_, _| Ok(())).is_err());
     }
 
