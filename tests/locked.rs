@@ -219,19 +219,21 @@ fn watch_goes_on_and_stops_within_a_second() {
         t.elapsed()
     );
 
-    let mut w = sockleak_inside(&h, &["--watch", "0.2", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut w = Reaped(
+        sockleak_inside(&h, &["--watch", "0.2", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut first = String::new();
-    BufReader::new(w.stdout.as_mut().unwrap())
+    BufReader::new(w.0.stdout.as_mut().unwrap())
         .read_line(&mut first)
         .unwrap();
     // The next sample starts 0.2 s later and then waits a second on the lock:
     // the signal lands inside that wait.
     std::thread::sleep(Duration::from_millis(600));
-    assert_stops_within_a_second(&mut w);
+    assert_stops_within_a_second(&mut w.0);
 }
 
 /// `serve` answers scrapes with exact counts while the lock is held, and
@@ -240,12 +242,14 @@ fn watch_goes_on_and_stops_within_a_second() {
 fn serve_answers_and_stops_within_a_second() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let h = start_holder();
-    let mut s = sockleak_inside(&h, &["serve", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut s = Reaped(
+        sockleak_inside(&h, &["serve", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    let mut err = BufReader::new(s.stderr.take().unwrap());
+    let mut err = BufReader::new(s.0.stderr.take().unwrap());
     while !line.contains("listening on") {
         line.clear();
         assert!(err.read_line(&mut line).unwrap() > 0, "serve ended");
@@ -292,7 +296,18 @@ fn serve_answers_and_stops_within_a_second() {
         h2.get(&addr2)
     });
     std::thread::sleep(Duration::from_millis(400));
-    assert_stops_within_a_second(&mut s);
+    assert_stops_within_a_second(&mut s.0);
+}
+
+/// A child killed and reaped when the test ends, failed or not: a serve or a
+/// watch left behind would outlive the run.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn assert_stops_within_a_second(c: &mut Child) {
