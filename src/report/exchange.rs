@@ -4,17 +4,17 @@
 //! no record. A socket lands in exactly the groups it was counted in (the
 //! aggregation's own keys, [`Aggregator::key_socket`]). The counts are never touched.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::collect::Collection;
 use crate::collect::trace::Read;
 use crate::filter::Filters;
-use crate::model::report::{GroupField, GroupKey, Report};
+use crate::model::report::{GroupField, Report};
 use crate::model::trace::{Exchange, SocketExchange};
 use crate::model::warning::Warning;
 use crate::model::{Socket, TcpState};
 
-use super::Aggregator;
+use super::for_each_grouped;
 
 /// Whether the recorder could know the socket: it has a cookie (netlink) and is a
 /// connection (a listener carries no exchange; TIME_WAIT and request sockets have no
@@ -37,26 +37,9 @@ pub fn attach(r: &mut Report, c: &Collection, by: &[GroupField], filters: &Filte
         }
         Read::Records(records) => records,
     };
-    let index: HashMap<&GroupKey, usize> = r
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(i, g)| (&g.key, i))
-        .collect();
     let mut tallies: Vec<BTreeMap<&SocketExchange, u64>> = vec![BTreeMap::new(); r.groups.len()];
     let mut unrecorded = vec![0u64; r.groups.len()];
-    let mut agg = Aggregator::new(c, by, filters);
-    for (i, s) in c.sockets.iter().enumerate() {
-        if !recordable(s) || !filters.socket_matches(s) || !agg.key_socket(i, s) {
-            continue;
-        }
-        let mut groups: Vec<usize> = agg
-            .keys
-            .iter()
-            .filter_map(|(k, _)| index.get(k).copied())
-            .collect();
-        groups.sort_unstable();
-        groups.dedup();
+    for_each_grouped(r, c, by, filters, recordable, |s, groups, _| {
         let found = records.get(&s.cookie);
         for g in groups {
             match found {
@@ -64,7 +47,7 @@ pub fn attach(r: &mut Report, c: &Collection, by: &[GroupField], filters: &Filte
                 None => unrecorded[g] += 1,
             }
         }
-    }
+    });
     for ((g, tally), missing) in r.groups.iter_mut().zip(tallies).zip(unrecorded) {
         g.exchanges = Some(ranked(tally));
         g.exchanges_unrecorded = Some(missing);

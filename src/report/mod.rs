@@ -128,6 +128,41 @@ pub fn aggregate_ranked(
     }
 }
 
+/// Every socket `wanted` picks that passes the filters, with the indexes of the
+/// report's groups it was counted in (sorted, once each) and the first holder the
+/// aggregation keyed it by: the one walk from sockets to groups that `--peek`'s
+/// plan and the flight recorder's join share, with the aggregation's own keys.
+fn for_each_grouped(
+    r: &Report,
+    c: &Collection,
+    by: &[GroupField],
+    filters: &Filters,
+    wanted: impl Fn(&Socket) -> bool,
+    mut each: impl FnMut(&Socket, Vec<usize>, Option<u32>),
+) {
+    let index: HashMap<&GroupKey, usize> = r
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (&g.key, i))
+        .collect();
+    let mut agg = Aggregator::new(c, by, filters);
+    for (i, s) in c.sockets.iter().enumerate() {
+        if !wanted(s) || !filters.socket_matches(s) || !agg.key_socket(i, s) {
+            continue;
+        }
+        let mut groups: Vec<usize> = agg
+            .keys
+            .iter()
+            .filter_map(|(k, _)| index.get(k).copied())
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let holder = agg.keys.iter().find_map(|(_, p)| *p);
+        each(s, groups, holder);
+    }
+}
+
 /// The state of one aggregation: what every socket is looked up in, and the
 /// counts so far.
 struct Aggregator<'a> {

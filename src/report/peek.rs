@@ -12,17 +12,17 @@
 //! Only sockets that have received their peer's FIN are peeked ([`fin_received`]):
 //! for the others a peek can consume a pending socket error (see there).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::collect::Collection;
 use crate::collect::peek::{Outcome, PeekOptions, Peeked, Request, classify};
 use crate::filter::Filters;
 use crate::model::peek::{PeekCount, PeekMiss, Unread, UnreadClass};
-use crate::model::report::{GroupField, GroupKey, Report};
+use crate::model::report::{GroupField, Report};
 use crate::model::warning::{PIDS_SHOWN, Warning};
 use crate::model::{Socket, TcpState};
 
-use super::Aggregator;
+use super::for_each_grouped;
 
 /// Whether `s` has data bytes queued: Recv-Q counts the FIN too once the peer's
 /// FIN is in (CLOSE_WAIT and after), and a LISTEN socket's Recv-Q is its accept
@@ -147,47 +147,30 @@ pub fn plan(
     filters: &Filters,
     max: usize,
 ) -> PeekPlan {
-    let index: HashMap<&GroupKey, usize> = r
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(i, g)| (&g.key, i))
-        .collect();
     let mut taken = vec![0usize; r.groups.len()];
-    let mut agg = Aggregator::new(c, by, filters);
     let mut plan = PeekPlan {
         requests: Vec::new(),
         groups: Vec::new(),
         skipped: BTreeMap::new(),
         with_unread: vec![0; r.groups.len()],
     };
-    for (i, s) in c.sockets.iter().enumerate() {
-        if !has_unread(s) || !filters.socket_matches(s) || !agg.key_socket(i, s) {
-            continue;
-        }
-        let mut groups: Vec<usize> = agg
-            .keys
-            .iter()
-            .filter_map(|(k, _)| index.get(k).copied())
-            .collect();
-        groups.sort_unstable();
-        groups.dedup();
+    for_each_grouped(r, c, by, filters, has_unread, |s, mut groups, holder| {
         for &g in &groups {
             plan.with_unread[g] += 1;
         }
         groups.retain(|&g| taken[g] < max);
         if groups.is_empty() {
-            continue;
+            return;
         }
-        let Some(pid) = agg.keys.iter().find_map(|(_, p)| *p) else {
+        let Some(pid) = holder else {
             plan.skipped.entry(PeekMiss::NoHolder).or_default().0 += 1;
-            continue;
+            return;
         };
         if !fin_received(s) {
             let e = plan.skipped.entry(PeekMiss::NoFinYet).or_default();
             e.0 += 1;
             e.1.insert(pid);
-            continue;
+            return;
         }
         for &g in &groups {
             taken[g] += 1;
@@ -197,7 +180,7 @@ pub fn plan(
             pid,
         });
         plan.groups.push(groups);
-    }
+    });
     plan
 }
 
