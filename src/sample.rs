@@ -54,7 +54,16 @@ impl Sampler {
         let mut c = self.collector.collect()?;
         self.require_idle(&c)?;
         between(&mut c);
-        Ok(self.aggregate(&c))
+        let r = self.aggregate(&c);
+        // A guarded read the stop cut short was done without (a namespace read
+        // from /proc, a peek not taken): that sample would lie, so none is shown.
+        if crate::collect::guard::stopping() {
+            return Err(
+                anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::Interrupted))
+                    .context("stopped during a sample"),
+            );
+        }
+        Ok(r)
     }
 
     /// Aggregate a collection taken by [`Sampler::collector`], with its peeks and

@@ -236,6 +236,35 @@ fn watch_goes_on_and_stops_within_a_second() {
     assert_stops_within_a_second(&mut w.0);
 }
 
+/// A watch from outside reads the holder's namespace from a thread that has
+/// entered it (`--netns PID`). SIGTERM during that thread's stalled read ends
+/// the watch within a second, and the sample it cut short is not written: no
+/// line whose namespace "fell back" to /proc (no idle ages, the default port
+/// range) because the read was stopped, not because netlink failed.
+#[test]
+fn a_watch_stopped_inside_another_namespace_writes_no_cut_sample() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let h = start_holder();
+    let pid = h.pid.to_string();
+    let mut w = Reaped(
+        Command::new(bin())
+            .args(["--netns", &pid, "--watch", "0.2", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(w.0.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.contains("\"groups\""), "{first}");
+    std::thread::sleep(Duration::from_millis(600));
+    assert_stops_within_a_second(&mut w.0);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "", "a sample cut short by SIGTERM was written");
+}
+
 /// `serve` answers scrapes with exact counts while the lock is held, and
 /// SIGTERM during a collection ends it within a second.
 #[test]

@@ -46,7 +46,9 @@ pub fn stop_flag() -> Arc<AtomicBool> {
         .clone()
 }
 
-fn stopping() -> bool {
+/// Whether a stop signal has arrived: a collection that ran while it did may
+/// have had a guarded read cut short (and done without it), so it is not shown.
+pub fn stopping() -> bool {
     stop_flag().load(Ordering::Relaxed)
 }
 

@@ -148,6 +148,8 @@ pub fn read_other(
                     info_gaps: d.info_gaps,
                 });
             }
+            // Stopped while waiting: the sample is dropped, no fallback read.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err("stopped".into()),
             Err(e) => why.push(format!("cannot enter it ({e})")),
         }
     }
