@@ -8,6 +8,8 @@
 //! ([`crate::collect::trace::read`]) and joined by [`report::exchange::attach`].
 //! Judging ([`crate::policy`]) and rendering follow in the command.
 
+use std::time::SystemTime;
+
 use anyhow::Result;
 
 use crate::collect::peek::PeekOptions;
@@ -52,9 +54,12 @@ impl Sampler {
     /// the /proc source's sockets there, which have no idle age of their own.
     pub fn take_with(&mut self, between: impl FnOnce(&mut Collection)) -> Result<Report> {
         let mut c = self.collector.collect()?;
+        // The sample's time is the collection's, read here: the report layer reads
+        // no clock.
+        let taken_at = SystemTime::now();
         self.require_idle(&c)?;
         between(&mut c);
-        let r = self.aggregate(&c);
+        let r = self.aggregate(&c, taken_at);
         // A guarded read the stop cut short was done without (a namespace read
         // from /proc, a peek not taken): that sample would lie, so none is shown.
         if crate::collect::guard::stopping() {
@@ -66,10 +71,10 @@ impl Sampler {
         Ok(r)
     }
 
-    /// Aggregate a collection taken by [`Sampler::collector`], with its peeks and
-    /// recorder records (read now).
-    pub fn aggregate(&self, c: &Collection) -> Report {
-        let mut r = aggregate_ranked(c, &self.by, &self.filters, self.rank);
+    /// Aggregate a collection taken by [`Sampler::collector`] at `taken_at`, with
+    /// its peeks and recorder records (read now).
+    pub fn aggregate(&self, c: &Collection, taken_at: SystemTime) -> Report {
+        let mut r = aggregate_ranked(c, &self.by, &self.filters, self.rank, taken_at);
         if let Some(opts) = &self.peek {
             let plan = report::peek::plan(&r, c, &self.by, &self.filters, opts.max_per_group);
             // The live /proc: the configuration refuses --peek with --proc-root.

@@ -2,7 +2,7 @@
 //! [`crate::collect::trace::read`], already parsed into exchanges by socket cookie), give each group the count of
 //! its sockets' last exchanges, most frequent first, and how many of its sockets have
 //! no record. A socket lands in exactly the groups it was counted in (the
-//! aggregation's own keys, [`Aggregator::key_socket`]). The counts are never touched.
+//! aggregation's own keys, `grouping::Grouper::key`). The counts are never touched.
 
 use std::collections::BTreeMap;
 

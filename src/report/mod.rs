@@ -7,11 +7,11 @@
 //! filters only choose which groups are shown.
 
 pub mod exchange;
+mod grouping;
 pub mod peek;
 mod unix;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 /// Maps and sets probed once per socket: a fast hasher (keys are kernel numbers and
@@ -26,9 +26,12 @@ mod ports;
 use crate::collect::Collection;
 use crate::filter::Filters;
 use crate::model::report::{
-    Attribution, Group, GroupField, GroupKey, IdleAges, RemoteKey, Report, SCHEMA_VERSION, Totals,
+    Group, GroupField, GroupKey, IdleAges, RemoteKey, Report, SCHEMA_VERSION, Totals,
 };
+use crate::model::unix::Proto;
 use crate::model::{Direction, NetnsId, Process, Socket, Source, StateCounts, TcpState};
+use grouping::{GroupAcc, Grouper, Holdable, OwnerInfo, Ownerless};
+
 #[derive(Default)]
 struct Acc {
     states: StateCounts,
@@ -40,27 +43,23 @@ struct Acc {
     idle: IdleAges,
 }
 
-/// Per-process values shared by every key built for that process.
-struct OwnerInfo<'a> {
-    proc: &'a Process,
-    comm: Arc<str>,
-    user: Arc<str>,
-}
-
-/// Aggregate a collection into a report, ranked by CLOSE_WAIT (the default view).
+/// A report of a collection that carries no sampling time (`time` is the epoch),
+/// ranked by CLOSE_WAIT (the default view): for fixtures, which set `time`
+/// themselves. A sample is aggregated by [`aggregate_ranked`] with the time the
+/// sampler stamped it with.
 pub fn aggregate(c: &Collection, by: &[GroupField], filters: &Filters) -> Report {
-    aggregate_ranked(c, by, filters, TcpState::CloseWait)
+    aggregate_ranked(c, by, filters, TcpState::CloseWait, SystemTime::UNIX_EPOCH)
 }
 
-/// Aggregate a collection into a report whose groups are ranked by `rank`
-/// ([`sort_groups_by`]).
+/// Aggregate a collection taken at `taken_at` into a report whose groups are
+/// ranked by `rank` ([`sort_groups_by`]).
 pub fn aggregate_ranked(
     c: &Collection,
     by: &[GroupField],
     filters: &Filters,
     rank: TcpState,
+    taken_at: SystemTime,
 ) -> Report {
-    let taken_at = SystemTime::now();
     let mut agg = Aggregator::new(c, by, filters);
     for (i, s) in c.sockets.iter().enumerate() {
         agg.add(i, s);
@@ -74,30 +73,8 @@ pub fn aggregate_ranked(
         agg.groups.clear();
         agg.matched = 0;
     }
-    // Idle ages are netlink's; under `--watch`, /proc-source CLOSE_WAIT sockets
-    // get first-seen ages, which only `oldest_close_wait_idle_s` may show.
-    let idle_known = c.source == Source::Netlink;
-    let Aggregator {
-        owners,
-        groups,
-        totals,
-        per_ns,
-        matched,
-        dirs,
-        ..
-    } = agg;
-    let ports = ports::PortTable::new(&c.sockets, &dirs, &c.port_ranges);
-    let mut out: Vec<Group> = groups
-        .into_iter()
-        .map(|(key, mut acc)| {
-            acc.pids.sort_unstable();
-            acc.pids.dedup();
-            let mut g = to_group(key, acc, &owners, idle_known);
-            g.ports = destination_ports(&g.key, &ports);
-            g
-        })
-        .collect();
-    let unix = unix::aggregate(c, by, filters, &owners).map(|(groups, totals)| {
+    let mut out = agg.tcp_groups();
+    let unix = unix::aggregate(c, filters, &mut agg.grouper).map(|(groups, totals)| {
         out.extend(groups);
         totals
     });
@@ -111,12 +88,12 @@ pub fn aggregate_ranked(
         group_by: by.to_vec(),
         totals: Totals {
             sockets: c.sockets.len() as u64,
-            states: totals,
+            states: agg.totals,
             unowned: c.unowned,
             unattributed: c.unattributed,
             held_closed: closed.len() as u64,
-            matched,
-            netns: per_ns,
+            matched: agg.matched,
+            netns: agg.per_ns,
             unix,
         },
         groups: out,
@@ -146,71 +123,45 @@ fn for_each_grouped(
         .enumerate()
         .map(|(i, g)| (&g.key, i))
         .collect();
-    let mut agg = Aggregator::new(c, by, filters);
+    let dirs = direction::directions(&c.sockets, &c.port_ranges);
+    let mut grouper = Grouper::new(c, by, filters);
     for (i, s) in c.sockets.iter().enumerate() {
-        if !wanted(s) || !filters.socket_matches(s) || !agg.key_socket(i, s) {
+        if !wanted(s) || !filters.socket_matches(s) || !grouper.key(&Tcp::new(c, &dirs, i, s)) {
             continue;
         }
-        let mut groups: Vec<usize> = agg
+        let mut groups: Vec<usize> = grouper
             .keys
             .iter()
             .filter_map(|(k, _)| index.get(k).copied())
             .collect();
         groups.sort_unstable();
         groups.dedup();
-        let holder = agg.keys.iter().find_map(|(_, p)| *p);
+        let holder = grouper.keys.iter().find_map(|(_, p)| *p);
         each(s, groups, holder);
     }
 }
 
-/// The state of one aggregation: what every socket is looked up in, and the
+/// The state of one TCP aggregation: what every socket is looked up in, and the
 /// counts so far.
 struct Aggregator<'a> {
     c: &'a Collection,
-    by: &'a [GroupField],
     filters: &'a Filters,
-    owner_filter: bool,
+    grouper: Grouper<'a>,
     /// The direction of each socket of the table ([`direction::directions`]).
     dirs: Vec<Direction>,
-    owners: FastMap<u32, OwnerInfo<'a>>,
-    /// The users of unattributed sockets' uids.
-    uid_users: FastMap<u32, Arc<str>>,
     totals: StateCounts,
     per_ns: BTreeMap<NetnsId, StateCounts>,
     matched: u64,
     groups: FastMap<GroupKey, Acc>,
-    /// The keys of the socket being added (reused: no allocation per socket).
-    keys: Vec<(GroupKey, Option<u32>)>,
 }
 
 impl<'a> Aggregator<'a> {
     fn new(c: &'a Collection, by: &'a [GroupField], filters: &'a Filters) -> Self {
-        let dirs = direction::directions(&c.sockets, &c.port_ranges);
-        let owners = c
-            .processes
-            .iter()
-            .map(|(pid, p)| {
-                let info = OwnerInfo {
-                    proc: p,
-                    comm: Arc::from(p.comm.as_str()),
-                    user: Arc::from(p.user.as_str()),
-                };
-                (*pid, info)
-            })
-            .collect();
-        let uid_users = c
-            .uid_names
-            .iter()
-            .map(|(uid, name)| (*uid, Arc::from(name.as_str())))
-            .collect();
         Aggregator {
             c,
-            by,
             filters,
-            owner_filter: filters.has_owner_filter(),
-            dirs,
-            owners,
-            uid_users,
+            grouper: Grouper::new(c, by, filters),
+            dirs: direction::directions(&c.sockets, &c.port_ranges),
             totals: StateCounts::default(),
             per_ns: c
                 .namespaces
@@ -219,7 +170,6 @@ impl<'a> Aggregator<'a> {
                 .collect(),
             matched: 0,
             groups: FastMap::default(),
-            keys: Vec::new(),
         }
     }
 
@@ -228,34 +178,12 @@ impl<'a> Aggregator<'a> {
     fn add(&mut self, i: usize, s: &Socket) {
         self.totals.add(s.state);
         self.per_ns.entry(s.netns).or_default().add(s.state);
-        if !self.filters.socket_matches(s) || !self.key_socket(i, s) {
+        if !self.filters.socket_matches(s) {
             return;
         }
-        self.matched += 1;
-        if self.keys.len() > 1 {
-            self.keys.sort();
-        }
-        let mut last: Option<&GroupKey> = None;
-        for (key, pid) in &self.keys {
-            // Look up before inserting: most sockets land in an existing group, and
-            // cloning the key (Arc counts) for every socket is measurable at 100k.
-            let acc = match self.groups.get_mut(key) {
-                Some(acc) => acc,
-                None => self.groups.entry(key.clone()).or_default(),
-            };
-            // Sorted and deduplicated later; skipping repeats keeps a 50k-socket
-            // group's pid list one entry long instead of 50k.
-            if let Some(pid) = pid
-                && acc.pids.last() != Some(pid)
-            {
-                acc.pids.push(*pid);
-            }
-            // The same socket reaching the same group through two owners counts once.
-            if last == Some(key) {
-                continue;
-            }
-            last = Some(key);
-            acc.add(s);
+        let tcp = Tcp::new(self.c, &self.dirs, i, s);
+        if self.grouper.add(&tcp, &mut self.groups) {
+            self.matched += 1;
         }
     }
 
@@ -266,76 +194,156 @@ impl<'a> Aggregator<'a> {
         if !self.filters.closed_matches() {
             return;
         }
-        self.keys.clear();
-        for pid in self.c.fds.closed_owners(inode) {
-            let Some(o) = self.owners.get(&pid) else {
-                continue;
-            };
-            if self.owner_filter && !self.filters.owner_matches(o.proc) {
-                continue;
-            }
-            let ns = if o.proc.netns == 0 {
-                self.c.netns
-            } else {
-                o.proc.netns
-            };
-            self.keys.push((key_for_closed(ns, o, self.by), Some(pid)));
-        }
-        if self.keys.is_empty() {
-            return;
-        }
-        self.matched += 1;
-        self.keys.sort();
-        self.keys.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
-        let mut last: Option<GroupKey> = None;
-        for (key, pid) in std::mem::take(&mut self.keys) {
-            let acc = self.groups.entry(key.clone()).or_default();
-            if let Some(pid) = pid {
-                acc.pids.push(pid);
-            }
-            if last.as_ref() != Some(&key) {
-                acc.states.add(TcpState::Close);
-            }
-            last = Some(key);
+        let closed = Closed { c: self.c, inode };
+        if self.grouper.add(&closed, &mut self.groups) {
+            self.matched += 1;
         }
     }
 
-    /// Fill `keys` with the socket's group keys, one per owner that passes the
-    /// owner filters (or one ownerless key); false when none is left.
-    fn key_socket(&mut self, i: usize, s: &Socket) -> bool {
-        let dir = self.dirs[i];
-        let held = if s.inode == 0 {
-            &[][..]
-        } else {
-            self.c.held(i)
-        };
-        self.keys.clear();
-        for &(_, pid) in held {
-            let Some(o) = self.owners.get(&pid) else {
-                continue;
-            };
-            if self.owner_filter && !self.filters.owner_matches(o.proc) {
-                continue;
-            }
-            let key = key_for(s, dir, Attribution::Process, Some(o), None, self.by);
-            self.keys.push((key, Some(pid)));
+    /// The TCP groups counted so far, with their pids and destination ports.
+    fn tcp_groups(&mut self) -> Vec<Group> {
+        // Idle ages are netlink's; under `--watch`, /proc-source CLOSE_WAIT sockets
+        // get first-seen ages, which only `oldest_close_wait_idle_s` may show.
+        let idle_known = self.c.source == Source::Netlink;
+        let ports = ports::PortTable::new(&self.c.sockets, &self.dirs, &self.c.port_ranges);
+        let owners = &self.grouper.owners;
+        std::mem::take(&mut self.groups)
+            .into_iter()
+            .map(|(key, mut acc)| {
+                acc.pids.sort_unstable();
+                acc.pids.dedup();
+                let mut g = to_group(key, acc, owners, idle_known);
+                g.ports = destination_ports(&g.key, &ports);
+                g
+            })
+            .collect()
+    }
+}
+
+/// A TCP socket of the table, as the aggregation core groups it.
+struct Tcp<'s> {
+    s: &'s Socket,
+    dir: Direction,
+    held: &'s [(u64, u32)],
+}
+
+impl<'s> Tcp<'s> {
+    fn new(c: &'s Collection, dirs: &[Direction], i: usize, s: &'s Socket) -> Self {
+        let held = if s.inode == 0 { &[][..] } else { c.held(i) };
+        Tcp {
+            s,
+            dir: dirs[i],
+            held,
         }
-        if self.keys.is_empty() {
-            if self.owner_filter {
-                return false;
+    }
+}
+
+impl Holdable for Tcp<'_> {
+    type Acc = Acc;
+    const PROTO: Proto = Proto::Tcp;
+
+    fn holders(&self) -> impl Iterator<Item = u32> {
+        self.held.iter().map(|&(_, pid)| pid)
+    }
+
+    fn ownerless(&self) -> Option<Ownerless> {
+        Some(Ownerless::of(self.s.inode, self.held, Some(self.s.uid)))
+    }
+
+    fn netns(&self, _: Option<&Process>) -> NetnsId {
+        self.s.netns
+    }
+
+    fn endpoint_key(&self, f: GroupField, k: &mut GroupKey) {
+        let s = self.s;
+        match f {
+            GroupField::Endpoint => {
+                k.direction = Some(self.dir);
+                match self.dir {
+                    Direction::Outbound => k.remote = Some(RemoteKey::Endpoint(s.remote)),
+                    Direction::Inbound | Direction::Listen => k.local = Some(s.local),
+                }
             }
-            let attribution = if s.inode == 0 {
-                Attribution::Unowned
-            } else if held.is_empty() {
-                Attribution::Unattributed
-            } else {
-                Attribution::Process
-            };
-            let uid_user = self.uid_users.get(&s.uid);
-            let key = key_for(s, dir, attribution, None, uid_user, self.by);
-            self.keys.push((key, None));
+            GroupField::Remote => k.remote = Some(RemoteKey::Endpoint(s.remote)),
+            GroupField::RemoteHost => {
+                if !matches!(k.remote, Some(RemoteKey::Endpoint(_))) {
+                    k.remote = Some(RemoteKey::Host(s.remote.ip()));
+                }
+            }
+            GroupField::RemotePort => k.remote_port = Some(s.remote.port()),
+            GroupField::LocalPort => k.local_port = Some(s.local.port()),
+            GroupField::State => k.state = Some(s.state),
+            GroupField::Direction => k.direction = Some(self.dir),
+            // The owner half (`grouping::key_for`).
+            GroupField::Process
+            | GroupField::Command
+            | GroupField::User
+            | GroupField::Netns
+            | GroupField::Container => {}
         }
-        true
+    }
+
+    fn count(&self, acc: &mut Acc) {
+        acc.add(self.s);
+    }
+}
+
+/// A reset-but-held socket: in no table, known only by its inode and holders.
+struct Closed<'c> {
+    c: &'c Collection,
+    inode: u64,
+}
+
+impl Holdable for Closed<'_> {
+    type Acc = Acc;
+    const PROTO: Proto = Proto::Tcp;
+
+    fn holders(&self) -> impl Iterator<Item = u32> {
+        self.c.fds.closed_owners(self.inode)
+    }
+
+    /// Only its holders are known of it: without one kept, it is in no group.
+    fn ownerless(&self) -> Option<Ownerless> {
+        None
+    }
+
+    /// Its holder's namespace (the host's when unknown).
+    fn netns(&self, owner: Option<&Process>) -> NetnsId {
+        match owner {
+            Some(p) if p.netns != 0 => p.netns,
+            _ => self.c.netns,
+        }
+    }
+
+    /// Its endpoint, direction and remote are unknown, so every endpoint-like key
+    /// marks it `closed` (a group of its own, shown as `(closed)`); with only
+    /// owner keys it joins its owner's row.
+    fn endpoint_key(&self, f: GroupField, k: &mut GroupKey) {
+        match f {
+            GroupField::Endpoint
+            | GroupField::Remote
+            | GroupField::RemoteHost
+            | GroupField::RemotePort
+            | GroupField::LocalPort
+            | GroupField::Direction => k.closed = true,
+            GroupField::State => k.state = Some(TcpState::Close),
+            // The owner half (`grouping::key_for`).
+            GroupField::Process
+            | GroupField::Command
+            | GroupField::User
+            | GroupField::Netns
+            | GroupField::Container => {}
+        }
+    }
+
+    fn count(&self, acc: &mut Acc) {
+        acc.states.add(TcpState::Close);
+    }
+}
+
+impl GroupAcc for Acc {
+    fn pids(&mut self) -> &mut Vec<u32> {
+        &mut self.pids
     }
 }
 
@@ -371,94 +379,6 @@ pub fn sort_groups_by(groups: &mut [Group], metric: TcpState) {
             .then(b.total.cmp(&a.total))
             .then_with(|| a.key.cmp(&b.key))
     });
-}
-
-/// The group key of socket `s` under the `--by` keys, for one owner (or none).
-/// An unattributed socket's group carries its uid's user (`uid_user`), so that the
-/// reader knows whose sockets they are.
-fn key_for(
-    s: &Socket,
-    dir: Direction,
-    attribution: Attribution,
-    owner: Option<&OwnerInfo>,
-    uid_user: Option<&Arc<str>>,
-    by: &[GroupField],
-) -> GroupKey {
-    let mut k = GroupKey {
-        netns: Some(s.netns),
-        ..Default::default()
-    };
-    for f in by {
-        match f {
-            GroupField::Process | GroupField::Command | GroupField::User => {
-                k.attribution = Some(attribution);
-                if let Some(o) = owner {
-                    match f {
-                        GroupField::Process => k.pid = Some(o.proc.pid),
-                        GroupField::Command => k.command = Some(o.comm.clone()),
-                        _ => k.user = Some(o.user.clone()),
-                    }
-                } else if attribution == Attribution::Unattributed {
-                    k.user = uid_user.cloned();
-                }
-            }
-            GroupField::Endpoint => {
-                k.direction = Some(dir);
-                match dir {
-                    Direction::Outbound => k.remote = Some(RemoteKey::Endpoint(s.remote)),
-                    Direction::Inbound | Direction::Listen => k.local = Some(s.local),
-                }
-            }
-            GroupField::Remote => k.remote = Some(RemoteKey::Endpoint(s.remote)),
-            GroupField::RemoteHost => {
-                if !matches!(k.remote, Some(RemoteKey::Endpoint(_))) {
-                    k.remote = Some(RemoteKey::Host(s.remote.ip()));
-                }
-            }
-            GroupField::RemotePort => k.remote_port = Some(s.remote.port()),
-            GroupField::LocalPort => k.local_port = Some(s.local.port()),
-            GroupField::State => k.state = Some(s.state),
-            GroupField::Direction => k.direction = Some(dir),
-            GroupField::Netns => {}
-            GroupField::Container => {
-                k.container = owner.and_then(|o| o.proc.container.clone());
-            }
-        }
-    }
-    k
-}
-
-/// The key of a reset-but-held socket of `owner`: its endpoint, direction and
-/// remote are unknown, so every endpoint-like key marks it `closed` (a group of
-/// its own, shown as `(closed)`); with only owner keys it joins its owner's row.
-fn key_for_closed(netns: NetnsId, owner: &OwnerInfo, by: &[GroupField]) -> GroupKey {
-    let mut k = GroupKey {
-        netns: Some(netns),
-        ..Default::default()
-    };
-    for f in by {
-        match f {
-            GroupField::Process => k.pid = Some(owner.proc.pid),
-            GroupField::Command => k.command = Some(owner.comm.clone()),
-            GroupField::User => k.user = Some(owner.user.clone()),
-            GroupField::Endpoint
-            | GroupField::Remote
-            | GroupField::RemoteHost
-            | GroupField::RemotePort
-            | GroupField::LocalPort
-            | GroupField::Direction => k.closed = true,
-            GroupField::State => k.state = Some(TcpState::Close),
-            GroupField::Netns => {}
-            GroupField::Container => k.container = owner.proc.container.clone(),
-        }
-        if matches!(
-            f,
-            GroupField::Process | GroupField::Command | GroupField::User
-        ) {
-            k.attribution = Some(Attribution::Process);
-        }
-    }
-    k
 }
 
 fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_known: bool) -> Group {

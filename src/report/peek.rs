@@ -6,7 +6,7 @@
 //! not be peeked is one warning per reason; the counts are never touched.
 //!
 //! A socket's groups are found with the aggregation's own keys
-//! ([`Aggregator::key_socket`]), so a peeked socket lands in exactly the groups it
+//! (`grouping::Grouper::key`), so a peeked socket lands in exactly the groups it
 //! was counted in.
 //!
 //! Only sockets that have received their peer's FIN are peeked ([`fin_received`]):

@@ -14,13 +14,15 @@
 //!   connected: its own name, or `(unconnected)`; without peers (`/proc/net/unix`):
 //!   `(unknown peer)`. These have no direction.
 
-use super::{Acc, FastMap, FastSet, OwnerInfo, to_group};
+use super::grouping::{GroupAcc, Grouper, Holdable, OwnerInfo, Ownerless};
+use super::{Acc, FastMap, FastSet, to_group};
 use crate::collect::Collection;
 use crate::collect::fdscan::FdScan;
+use crate::collect::unix::UnixCollection;
 use crate::filter::Filters;
-use crate::model::report::{Attribution, Group, GroupField, GroupKey};
+use crate::model::report::{Group, GroupField, GroupKey};
 use crate::model::unix::{Peer, PeerRef, Proto, UnixEndpoint, UnixName, UnixSocket, UnixTotals};
-use crate::model::{Direction, Process, Source, TcpState};
+use crate::model::{Direction, NetnsId, Process, Source, TcpState};
 
 /// A unix group's counts: the TCP accumulator's, and its peers'.
 #[derive(Default)]
@@ -31,12 +33,18 @@ struct UnixAcc {
     peer_closed: u64,
 }
 
-/// The unix groups and totals of a collection (none without a unix table).
+impl GroupAcc for UnixAcc {
+    fn pids(&mut self) -> &mut Vec<u32> {
+        &mut self.acc.pids
+    }
+}
+
+/// The unix groups and totals of a collection (none without a unix table),
+/// grouped by the same core as TCP's (`grouper`).
 pub(super) fn aggregate(
     c: &Collection,
-    by: &[GroupField],
     filters: &Filters,
-    owners: &FastMap<u32, OwnerInfo>,
+    grouper: &mut Grouper,
 ) -> Option<(Vec<Group>, UnixTotals)> {
     let u = c.unix.as_ref()?;
     let mut totals = UnixTotals {
@@ -44,21 +52,8 @@ pub(super) fn aggregate(
         source: u.source,
         ..UnixTotals::default()
     };
-    let by_inode: FastMap<u64, u32> = u
-        .sockets
-        .iter()
-        .zip(0u32..)
-        .filter(|(s, _)| s.inode != 0)
-        .map(|(s, i)| (s.inode, i))
-        .collect();
-    let listeners: FastSet<&UnixName> = u
-        .sockets
-        .iter()
-        .filter(|s| s.state == TcpState::Listen && s.name.is_named())
-        .map(|s| &s.name)
-        .collect();
+    let ends = Ends::new(&u.sockets);
     let mut groups: FastMap<GroupKey, UnixAcc> = FastMap::default();
-    let mut keys: Vec<(GroupKey, Option<u32>)> = Vec::new();
     for (i, s) in u.sockets.iter().enumerate() {
         totals.sockets += 1;
         totals.of_type(s.kind).add(s.state);
@@ -68,59 +63,120 @@ pub(super) fn aggregate(
         if !s.kind.is_connection() || !filters.unix_matches(s) {
             continue;
         }
+        if grouper.add(&ends.socket(c, u, i), &mut groups) {
+            totals.matched += 1;
+        }
+    }
+    let out = groups
+        .into_iter()
+        .map(|(key, g)| finish(key, g, &grouper.owners, &c.processes, u.source))
+        .collect();
+    Some((out, totals))
+}
+
+/// What a unix socket's server-side end is found with: every socket by inode (its
+/// peer), and the names that listen.
+struct Ends<'u> {
+    by_inode: FastMap<u64, u32>,
+    listeners: FastSet<&'u UnixName>,
+    sockets: &'u [UnixSocket],
+}
+
+impl<'u> Ends<'u> {
+    fn new(sockets: &'u [UnixSocket]) -> Self {
+        let by_inode = sockets
+            .iter()
+            .zip(0u32..)
+            .filter(|(s, _)| s.inode != 0)
+            .map(|(s, i)| (s.inode, i))
+            .collect();
+        let listeners = sockets
+            .iter()
+            .filter(|s| s.state == TcpState::Listen && s.name.is_named())
+            .map(|s| &s.name)
+            .collect();
+        Ends {
+            by_inode,
+            listeners,
+            sockets,
+        }
+    }
+
+    /// Socket `i` of `u`, with its direction, end and holders and its peer's.
+    fn socket<'c>(&self, c: &'c Collection, u: &'c UnixCollection, i: usize) -> Unix<'c> {
+        let s = &u.sockets[i];
         let peer = match s.peer {
-            Some(PeerRef::Inode(p)) => by_inode.get(&p).map(|&j| &u.sockets[j as usize]),
+            Some(PeerRef::Inode(p)) => self.by_inode.get(&p).map(|&j| &self.sockets[j as usize]),
             _ => None,
         };
-        let (dir, end) = side(s, peer, &listeners);
+        let (dir, end) = side(s, peer, &self.listeners);
         let held = if s.inode == 0 {
             &[][..]
         } else {
             u.held(&c.fds, i)
         };
-        keys.clear();
-        for &(_, pid) in held {
-            let Some(o) = owners.get(&pid) else { continue };
-            if filters.has_owner_filter() && !filters.owner_matches(o.proc) {
-                continue;
-            }
-            let k = key_for(s, dir, &end, Attribution::Process, Some(o), by);
-            keys.push((k, Some(pid)));
-        }
-        if keys.is_empty() {
-            if filters.has_owner_filter() {
-                continue;
-            }
-            let attribution = match (s.inode, held.is_empty()) {
-                (0, _) => Attribution::Unowned,
-                (_, true) => Attribution::Unattributed,
-                _ => Attribution::Process,
-            };
-            keys.push((key_for(s, dir, &end, attribution, None, by), None));
-        }
-        totals.matched += 1;
-        keys.sort();
-        let peer_pids = peer_holders(&c.fds, s.peer);
-        let mut last: Option<&GroupKey> = None;
-        for (key, pid) in &keys {
-            let g = groups.entry(key.clone()).or_default();
-            if let Some(pid) = pid
-                && g.acc.pids.last() != Some(pid)
-            {
-                g.acc.pids.push(*pid);
-            }
-            if last == Some(key) {
-                continue;
-            }
-            last = Some(key);
-            count(g, s, peer_pids);
+        Unix {
+            s,
+            dir,
+            end,
+            held,
+            peer_pids: peer_holders(&c.fds, s.peer),
         }
     }
-    let out = groups
-        .into_iter()
-        .map(|(key, g)| finish(key, g, owners, &c.processes, u.source))
-        .collect();
-    Some((out, totals))
+}
+
+/// A unix socket of the table, as the aggregation core groups it.
+struct Unix<'c> {
+    s: &'c UnixSocket,
+    dir: Option<Direction>,
+    end: UnixEndpoint,
+    held: &'c [(u64, u32)],
+    peer_pids: &'c [(u64, u32)],
+}
+
+impl Holdable for Unix<'_> {
+    type Acc = UnixAcc;
+    const PROTO: Proto = Proto::Unix;
+
+    fn holders(&self) -> impl Iterator<Item = u32> {
+        self.held.iter().map(|&(_, pid)| pid)
+    }
+
+    /// Unix groups name no uid's user (TCP's unattributed groups do).
+    fn ownerless(&self) -> Option<Ownerless> {
+        Some(Ownerless::of(self.s.inode, self.held, None))
+    }
+
+    fn netns(&self, _: Option<&Process>) -> NetnsId {
+        self.s.netns
+    }
+
+    /// Every endpoint-like key (endpoint, remote, remote-host, the ports) is the
+    /// server-side end: a unix socket has no host or port.
+    fn endpoint_key(&self, f: GroupField, k: &mut GroupKey) {
+        match f {
+            GroupField::Endpoint => {
+                k.direction = self.dir;
+                k.unix = Some(self.end.clone());
+            }
+            GroupField::Remote
+            | GroupField::RemoteHost
+            | GroupField::RemotePort
+            | GroupField::LocalPort => k.unix = Some(self.end.clone()),
+            GroupField::State => k.state = Some(self.s.state),
+            GroupField::Direction => k.direction = self.dir,
+            // The owner half (`grouping::key_for`).
+            GroupField::Process
+            | GroupField::Command
+            | GroupField::User
+            | GroupField::Netns
+            | GroupField::Container => {}
+        }
+    }
+
+    fn count(&self, g: &mut UnixAcc) {
+        count(g, self.s, self.peer_pids);
+    }
 }
 
 /// The pids holding a socket's peer (empty: none readable, or no peer inode).
@@ -184,53 +240,6 @@ fn side(
         (Some(PeerRef::Closed), _) => (None, UnixEndpoint::PeerClosed),
         _ => (None, UnixEndpoint::UnknownPeer),
     }
-}
-
-/// The group key of unix socket `s` under the `--by` keys, for one owner (or
-/// none). Every endpoint-like key (endpoint, remote, remote-host, the ports) is
-/// the server-side end: a unix socket has no host or port.
-fn key_for(
-    s: &UnixSocket,
-    dir: Option<Direction>,
-    end: &UnixEndpoint,
-    attribution: Attribution,
-    owner: Option<&OwnerInfo>,
-    by: &[GroupField],
-) -> GroupKey {
-    let mut k = GroupKey {
-        netns: Some(s.netns),
-        proto: Proto::Unix,
-        ..Default::default()
-    };
-    for f in by {
-        match f {
-            GroupField::Process | GroupField::Command | GroupField::User => {
-                k.attribution = Some(attribution);
-                if let Some(o) = owner {
-                    match f {
-                        GroupField::Process => k.pid = Some(o.proc.pid),
-                        GroupField::Command => k.command = Some(o.comm.clone()),
-                        _ => k.user = Some(o.user.clone()),
-                    }
-                }
-            }
-            GroupField::Endpoint => {
-                k.direction = dir;
-                k.unix = Some(end.clone());
-            }
-            GroupField::Remote
-            | GroupField::RemoteHost
-            | GroupField::RemotePort
-            | GroupField::LocalPort => k.unix = Some(end.clone()),
-            GroupField::State => k.state = Some(s.state),
-            GroupField::Direction => k.direction = dir,
-            GroupField::Netns => {}
-            GroupField::Container => {
-                k.container = owner.and_then(|o| o.proc.container.clone());
-            }
-        }
-    }
-    k
 }
 
 /// A unix group: TCP's [`to_group`], its name in `local` or `remote`, its peers.
