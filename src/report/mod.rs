@@ -5,6 +5,10 @@
 //! A socket held by several processes counts once in each distinct group its owners
 //! fall into, and once in the totals. Totals always describe the whole table;
 //! filters only choose which groups are shown.
+//!
+//! Every protocol is keyed and counted by one core (`grouping`): TCP sockets
+//! here, with the reset-but-held ones, and unix sockets (`unix`). The report's
+//! time is given (the sampler's): this layer reads no clock.
 
 pub mod exchange;
 mod grouping;
@@ -485,9 +489,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn empty_collection_has_all_states_in_totals() {
-        let c = Collection {
+    fn empty_collection() -> Collection {
+        Collection {
             source: Source::Proc,
             netns: 1,
             namespaces: vec![1],
@@ -505,11 +508,114 @@ mod tests {
             cost: None,
             unix: None,
             host: String::new(),
-        };
+        }
+    }
+
+    /// The report's time is the one it is given (the sampler's), never the clock's.
+    #[test]
+    fn the_time_is_the_samples() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_212_800);
+        let r = aggregate_ranked(
+            &empty_collection(),
+            &DEFAULT_GROUP_BY,
+            &Filters::default(),
+            TcpState::CloseWait,
+            at,
+        );
+        assert_eq!((r.time.as_str(), r.taken_at), ("2026-12-02T12:00:00Z", at));
+    }
+
+    #[test]
+    fn empty_collection_has_all_states_in_totals() {
+        let c = empty_collection();
         let r = aggregate(&c, &DEFAULT_GROUP_BY, &Filters::default());
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["totals"]["states"].as_object().unwrap().len(), 11);
         assert_eq!(v["version"], 1);
         assert!(r.groups.is_empty());
+    }
+
+    /// Pid 7 holds a CLOSE_WAIT TCP socket (inode 10), a reset-but-held one (11)
+    /// and a connected unix socket (12).
+    fn one_owner_three_sockets() -> Collection {
+        use crate::collect::unix::UnixCollection;
+        use crate::model::unix::{PeerRef, UnixName, UnixSocket, UnixType};
+        let mut c = empty_collection();
+        c.sockets = vec![Socket {
+            inode: 10,
+            ..Socket::for_test(TcpState::CloseWait, "127.0.0.1:40000", "127.0.0.1:80")
+        }];
+        c.fds = FdScan::from_pairs(vec![(10, 7), (12, 7)]);
+        c.fds.closed = vec![(11, 7)];
+        let p = Process {
+            pid: 7,
+            comm: "app".to_string(),
+            full_names: Vec::new(),
+            uid: Some(1000),
+            user: "alice".to_string(),
+            cmdline: None,
+            netns: 1,
+            container: None,
+            fds: None,
+        };
+        c.processes.insert(7, p);
+        let mut u = UnixCollection {
+            sockets: vec![UnixSocket {
+                inode: 12,
+                kind: UnixType::Stream,
+                state: TcpState::Established,
+                name: UnixName::from_text("/run/app.sock"),
+                peer: Some(PeerRef::Inode(13)),
+                recv_q: 0,
+                send_q: 0,
+                netns: 1,
+                uid: None,
+            }],
+            source: Source::Netlink,
+            ..Default::default()
+        };
+        u.join(&c.fds, false);
+        c.unix = Some(u);
+        c
+    }
+
+    /// The owner half of a key is built once for every protocol: a TCP, a
+    /// reset-but-held and a unix socket of one owner carry the same owner fields,
+    /// and differ only in their endpoint half.
+    #[test]
+    fn every_protocol_shares_the_owner_half() {
+        let c = one_owner_three_sockets();
+        let filters = Filters {
+            protos: crate::model::unix::Protos {
+                tcp: true,
+                unix: true,
+            },
+            ..Filters::default()
+        };
+        let owner = |k: &GroupKey| (k.attribution, k.pid, k.command.clone(), k.user.clone());
+        let by = [GroupField::Process, GroupField::Command, GroupField::User];
+        let r = aggregate(&c, &by, &filters);
+        assert_eq!(r.groups.len(), 2, "{:?}", r.groups);
+        let (tcp, unix) = (&r.groups[0].key, &r.groups[1].key);
+        assert_eq!((tcp.proto, unix.proto), (Proto::Tcp, Proto::Unix));
+        assert_eq!(owner(tcp), owner(unix));
+        assert_eq!(owner(tcp).1, Some(7));
+        // With owner keys only, the reset-but-held socket joins its owner's row.
+        assert_eq!(r.groups[0].states.get(TcpState::Close), 1);
+        assert_eq!(r.groups[0].states.get(TcpState::CloseWait), 1);
+
+        // With an endpoint key it is a group of its own, with the same owner half.
+        let by = [GroupField::Process, GroupField::Endpoint];
+        let r = aggregate(&c, &by, &filters);
+        let closed: Vec<&Group> = r.groups.iter().filter(|g| g.key.closed).collect();
+        assert_eq!(closed.len(), 1);
+        assert_eq!(r.groups.len(), 3);
+        assert!(
+            r.groups
+                .iter()
+                .all(|g| owner(&g.key) == owner(&closed[0].key))
+        );
+        assert_eq!(r.totals.matched, 2, "TCP and reset-but-held; unix apart");
+        assert_eq!(r.totals.unix.map(|u| u.matched), Some(1));
     }
 }
