@@ -14,6 +14,7 @@ pub mod guard;
 pub mod names;
 pub mod netlink;
 pub mod netns;
+mod nlattr;
 pub mod peek;
 pub mod proc_net;
 pub mod recheck;
