@@ -11,6 +11,7 @@ pub mod fdcache;
 pub mod fdscan;
 pub mod fsread;
 pub mod guard;
+mod lines;
 pub mod names;
 pub mod netlink;
 pub mod netns;

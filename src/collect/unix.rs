@@ -19,7 +19,7 @@ use super::fdscan::FdScan;
 use super::fsread::{self, Oversize};
 use super::netlink;
 use super::nlattr::{Attrs, u32_at};
-use super::proc_net::{Malformed, MalformedLog, quoted};
+use super::lines::{self, MalformedLog, quoted};
 use crate::model::unix::{PeerRef, UnixName, UnixSocket, UnixType};
 use crate::model::{NetnsId, Source, TcpState};
 
@@ -202,20 +202,9 @@ pub fn parse_proc(
     out: &mut Vec<UnixSocket>,
     malformed: &mut MalformedLog,
 ) {
-    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
-        let header = i == 0 && line.starts_with(b"Num ");
-        if header || line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match parse_proc_line(line, netns) {
-            Ok(s) => out.push(s),
-            Err(reason) => malformed.push(Malformed {
-                file: file.to_string(),
-                line: i + 1,
-                reason,
-            }),
-        }
-    }
+    let header = |line: &[u8]| line.starts_with(b"Num ");
+    let parse = |line: &[u8]| parse_proc_line(line, netns);
+    lines::parse_lines(text, file, header, parse, out, malformed);
 }
 
 /// `Num: RefCount Protocol Flags Type St Inode [Path]`, hex but the inode; the
