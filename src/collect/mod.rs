@@ -17,6 +17,7 @@ pub mod netlink;
 pub mod netns;
 mod nlattr;
 pub mod peek;
+mod privilege;
 pub mod proc_net;
 pub mod recheck;
 pub mod trace;
@@ -38,6 +39,8 @@ use crate::model::{FdUsage, LocalPorts, NetnsId, Process, Socket, Source};
 use fdscan::FdScan;
 use fsread::Oversize;
 pub use fsread::{ReadError, raise_fd_limit, read_bounded};
+pub use privilege::privileged_exec;
+use privilege::current_privilege;
 use users::Users;
 
 /// The `--source` choice.
@@ -1168,28 +1171,6 @@ pub(crate) fn stat_field(root: &Path, pid: u32, n: usize) -> Option<u64> {
         .nth(n.checked_sub(3)?)?
         .parse()
         .ok()
-}
-
-/// Our own effective capabilities, from the kernel (never from a --proc-root), and
-/// this binary's path for the advice.
-fn current_privilege() -> Privilege {
-    let status = read_bounded(
-        Path::new("/proc/self/status"),
-        fsread::STATUS,
-        Oversize::Truncate,
-    )
-    .unwrap_or_default();
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "$(command -v sockleak)".to_string());
-    Privilege::from_status(&String::from_utf8_lossy(&status), exe)
-}
-
-/// Whether this process was exec'd with more privilege than its user has (file
-/// capabilities, setuid or setgid): the kernel sets `AT_SECURE` for exactly that.
-pub fn privileged_exec() -> bool {
-    // SAFETY: getauxval has no preconditions; it returns 0 for an absent entry.
-    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
 
 /// The real uid: first field of the `Uid:` line of `/proc/<pid>/status`.
