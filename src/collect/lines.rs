@@ -106,14 +106,23 @@ mod tests {
 
     fn digits(line: &[u8]) -> Result<u32, String> {
         let text = std::str::from_utf8(line).map_err(|_| "not UTF-8".to_string())?;
-        text.trim().parse().map_err(|_| format!("bad {}", quoted(text)))
+        text.trim()
+            .parse()
+            .map_err(|_| format!("bad {}", quoted(text)))
     }
 
     #[test]
     fn headers_blanks_and_bad_lines_are_told_apart() {
         let header = |l: &[u8]| l.starts_with(b"N");
         let (mut out, mut bad) = (Vec::new(), MalformedLog::default());
-        parse_lines(b"N header\n1\n\n  \nx\n2\n", "t", header, digits, &mut out, &mut bad);
+        parse_lines(
+            b"N header\n1\n\n  \nx\n2\n",
+            "t",
+            header,
+            digits,
+            &mut out,
+            &mut bad,
+        );
         assert_eq!(out, vec![1, 2]);
         assert_eq!((bad.len(), bad.kept()[0].line), (1, 5));
         assert_eq!(bad.kept()[0].file, "t");

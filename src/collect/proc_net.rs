@@ -52,7 +52,7 @@ pub fn read_tables(proc_net_dir: &Path, netns: NetnsId) -> std::io::Result<Table
     let mut t = Tables::default();
     for (name, required) in [("tcp", true), ("tcp6", false)] {
         let path = proc_net_dir.join(name);
-        let shown = super::shown(&path);
+        let shown = fsread::shown(&path);
         match fsread::read_bounded(&path, fsread::TCP_TABLE, Oversize::Refuse) {
             Ok(text) => parse_table(&text, &shown, netns, &mut t.sockets, &mut t.malformed),
             Err(e) if !required && e.raw_os_error() == Some(libc::ENOENT) => {}

@@ -17,9 +17,9 @@ use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags, UnixRequest};
 
 use super::fdscan::FdScan;
 use super::fsread::{self, Oversize};
+use super::lines::{self, MalformedLog, quoted};
 use super::netlink;
 use super::nlattr::{Attrs, u32_at};
-use super::lines::{self, MalformedLog, quoted};
 use crate::model::unix::{PeerRef, UnixName, UnixSocket, UnixType};
 use crate::model::{NetnsId, Source, TcpState};
 
@@ -183,7 +183,7 @@ fn name_from_kernel(data: &[u8]) -> UnixName {
 /// Read `<dir>/unix` (a namespace's `net` directory).
 pub fn read_proc(proc_net_dir: &Path, netns: NetnsId) -> io::Result<UnixTable> {
     let path = proc_net_dir.join("unix");
-    let shown = super::shown(&path);
+    let shown = fsread::shown(&path);
     let text = fsread::read_bounded(&path, fsread::TCP_TABLE, Oversize::Refuse).map_err(|e| {
         let e = io::Error::from(e);
         io::Error::new(e.kind(), format!("{shown}: {e}"))

@@ -32,9 +32,9 @@ use std::time::{Duration, Instant};
 use crate::model::peek::{PeekMiss, PeekSpent};
 
 use super::fdscan;
+use super::guard::{self, Ended, Frames};
 use super::privilege::own_caps;
 use crate::model::warning::caps::CAP_SYS_PTRACE;
-use super::guard::{self, Ended, Frames};
 
 /// What `--peek` was asked for, validated by the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -30,8 +30,8 @@ use aya::{Ebpf, EbpfLoader};
 
 use super::privilege::own_caps;
 use crate::exit::UsageError;
-use crate::model::warning::caps::{CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN};
 use crate::model::trace::SocketExchange;
+use crate::model::warning::caps::{CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN};
 use proto::Captured;
 
 /// The compiled recorder (see `scripts/build-bpf.sh`), aligned as aya's ELF parser

@@ -58,7 +58,12 @@ mod tests {
         assert!(!setcap.has(CAP_SYS_ADMIN) && !setcap.has(CAP_NET_ADMIN));
         assert!(!root.has(Cap(64)) && !root.has(Cap(u32::MAX)));
         assert_eq!(Caps::from_status("CapEff:\t0\n"), Some(Caps::default()));
-        for bad in ["", "garbage", "CapEff:\tzz\n", "CapEff:\t1ffffffffffffffff\n"] {
+        for bad in [
+            "",
+            "garbage",
+            "CapEff:\tzz\n",
+            "CapEff:\t1ffffffffffffffff\n",
+        ] {
             assert_eq!(Caps::from_status(bad), None, "{bad:?}");
         }
         assert_eq!(Caps::from_status("CapPrm:\t1\n"), None);
