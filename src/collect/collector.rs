@@ -108,7 +108,7 @@ impl Collector {
             .with_context(|| format!("cannot list processes in {}", shown(&root)))?;
         let mut kthreads = KernelThreads::new(&root);
         let spaces = self.namespaces(&root, &pids, netns, &mut kthreads, &mut warnings)?;
-        // Every table first, then the fd scan (see the module comment).
+        // Every table first, then the fd scan (see the module doc of `collect`).
         let mut tables = self.read_tables(&root, netns, &spaces, &mut warnings)?;
         let sockets = std::mem::take(&mut tables.sockets);
         let mut unix = match self.opts.unix {
