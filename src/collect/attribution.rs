@@ -18,7 +18,7 @@ use crate::model::{Process, Socket};
 
 /// What the unattributed-socket warnings need to know of the processes whose fd
 /// tables could not be read, read once per collection for every table.
-pub(super) struct Blocked {
+struct Blocked {
     /// Each such process (kernel threads left out) and every uid it runs as
     /// (real, effective, saved, filesystem): a socket carries the one it was
     /// created with.

@@ -41,8 +41,8 @@ pub struct Focus {
     pub uids: Vec<u32>,
 }
 
-/// What [`Focus::admits`] read of a process, passed on so that its owner's
-/// `comm` and `status` are not read twice ([`Collector::read_process`]).
+/// What `Focus::admits` read of a process, passed on so that its owner's
+/// `comm` and `status` are not read twice (`Collector::read_process`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Known {
     pub comm: Option<String>,
