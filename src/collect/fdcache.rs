@@ -293,7 +293,7 @@ impl FdCache {
         open: &mut Vec<usize>,
         stats: &mut ScanStats,
     ) {
-        let Some(here) = super::read_ns(&root.join("self/ns/net")) else {
+        let Some(here) = super::netns::read_ns(&root.join("self/ns/net")) else {
             return;
         };
         let asked: Vec<usize> = (open.iter().copied())
@@ -535,7 +535,7 @@ fn probe(root: &Path, pid: u32) -> Option<Probe> {
 
 /// When the process started (field 22 of `/proc/<pid>/stat`), in clock ticks.
 fn start_time(root: &Path, pid: u32) -> Option<u64> {
-    super::stat_field(root, pid, 22)
+    super::process::stat_field(root, pid, 22)
 }
 
 /// Whether `root` is a procfs mount (not a fixture tree).

@@ -380,9 +380,9 @@ fn scan_some<S: BuildHasher>(
                     tables.push((pid, std::mem::take(&mut table)));
                 }
             }
-            Err(Unread::Gone) => out.vanished += 1,
-            Err(Unread::OutOfFds) => out.exhausted.push(pid),
-            Err(Unread::Denied(kind)) => out.unreadable.push((pid, kind)),
+            Err(FdTableError::Gone) => out.vanished += 1,
+            Err(FdTableError::OutOfFds) => out.exhausted.push(pid),
+            Err(FdTableError::Denied(kind)) => out.unreadable.push((pid, kind)),
         }
     }
     (out, tables)
@@ -390,7 +390,7 @@ fn scan_some<S: BuildHasher>(
 
 /// Why a process's fd table was not read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Unread {
+pub(super) enum FdTableError {
     /// The process exited meanwhile: skipped silently.
     Gone,
     /// sockleak itself ran out of file descriptors.
@@ -405,13 +405,13 @@ pub(super) enum Unread {
 pub(super) fn read_table(
     path: &[u8],
     table: &mut FdTable,
-) -> Result<Option<io::ErrorKind>, Unread> {
+) -> Result<Option<io::ErrorKind>, FdTableError> {
     table.open = 0;
     table.sockets.clear();
     let dir = Dir::open(path).map_err(|e| match e.raw_os_error() {
-        Some(libc::ENOENT) | Some(libc::ESRCH) => Unread::Gone,
-        _ if crate::exit::is_out_of_fds(&e) => Unread::OutOfFds,
-        _ => Unread::Denied(e.kind()),
+        Some(libc::ENOENT) | Some(libc::ESRCH) => FdTableError::Gone,
+        _ if crate::exit::is_out_of_fds(&e) => FdTableError::OutOfFds,
+        _ => FdTableError::Denied(e.kind()),
     })?;
     let mut denied = false;
     let mut link = [0u8; 64];

@@ -121,6 +121,12 @@ fn human(n: u64) -> String {
     }
 }
 
+/// A path for messages, control characters escaped (a --proc-root is the
+/// caller's, and messages are printed on terminals).
+pub fn shown(path: &Path) -> String {
+    crate::model::printable(&path.display().to_string()).into_owned()
+}
+
 /// What an odd file is, for messages; `None` for a regular file.
 pub use crate::output::odd_kind as kind_of;
 

@@ -23,6 +23,7 @@ use netlink_packet_sock_diag::{
 use netlink_sys::{Socket as NlSocket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
 
 use super::guard::{self, Ended, Frames};
+use super::nlattr::{self, Attrs};
 use crate::model::{NetnsId, Socket, TcpState, normalize};
 
 /// Every TCP state, including `TCP_NEW_SYN_RECV` (bit 12) so that half-open request
@@ -722,44 +723,19 @@ pub(super) fn cookie(raw: &[u8; 8]) -> u64 {
 }
 
 /// Milliseconds since data last moved either way, from the `INET_DIAG_INFO`
-/// attribute among `attrs` (the bytes after the `inet_diag_msg`): walked in place,
-/// every attribute bounds-checked, `None` when absent or short.
-fn idle_from_attrs(mut attrs: &[u8]) -> Option<u32> {
-    let u32_at = |b: &[u8], at: usize| -> Option<u32> {
-        Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
-    };
-    while attrs.len() >= 4 {
-        let len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
-        let kind = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
-        if len < 4 || len > attrs.len() {
-            return None;
-        }
-        if kind == INET_DIAG_INFO {
-            let info = &attrs[4..len];
-            let recv = u32_at(info, TCPI_LAST_DATA_RECV)?;
-            let sent = u32_at(info, TCPI_LAST_DATA_SENT)?;
-            return Some(recv.min(sent));
-        }
-        // Attributes are 4-byte aligned.
-        attrs = attrs.get((len + 3) & !3..).unwrap_or_default();
-    }
-    None
+/// attribute among `attrs` (the bytes after the `inet_diag_msg`): walked in place
+/// ([`Attrs`]), `None` when absent or short.
+fn idle_from_attrs(attrs: &[u8]) -> Option<u32> {
+    let (_, info) = Attrs::new(attrs).find(|&(kind, _)| kind == INET_DIAG_INFO)?;
+    let recv = nlattr::u32_at(info, TCPI_LAST_DATA_RECV)?;
+    let sent = nlattr::u32_at(info, TCPI_LAST_DATA_SENT)?;
+    Some(recv.min(sent))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn attr(kind: u16, data: &[u8]) -> Vec<u8> {
-        let mut a = Vec::new();
-        a.extend_from_slice(&((data.len() + 4) as u16).to_ne_bytes());
-        a.extend_from_slice(&kind.to_ne_bytes());
-        a.extend_from_slice(data);
-        while a.len() % 4 != 0 {
-            a.push(0);
-        }
-        a
-    }
+    use crate::collect::nlattr::tests::attr;
 
     #[test]
     fn idle_is_the_younger_of_the_two_data_clocks() {

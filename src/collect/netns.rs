@@ -13,7 +13,10 @@ use std::path::Path;
 
 use crate::model::{NetnsId, Socket};
 
-use super::{netlink, proc_net, read_ns, shown};
+use super::fsread::shown;
+use super::lines::MalformedLog;
+use super::source::{NoFallback, SourceChoice, Via, netlink_or_proc};
+use super::{fdscan, netlink, proc_net};
 use crate::model::warning::Warning;
 use crate::model::{LocalPorts, PortRange, ReservedPorts, ReservedProblem, Source};
 
@@ -104,7 +107,7 @@ pub fn discover(
 #[derive(Debug)]
 pub struct OtherTable {
     pub sockets: Vec<Socket>,
-    pub malformed: proc_net::MalformedLog,
+    pub malformed: MalformedLog,
     /// Why netlink could not be used from inside it, when the /proc table was read
     /// instead (no idle ages for that namespace).
     pub fell_back: Option<String>,
@@ -119,45 +122,40 @@ pub struct OtherTable {
 }
 
 /// Read another namespace's table: netlink from inside it when allowed (and
-/// `netlink_ok`), else its member's `/proc/<pid>/net/tcp{,6}`. `Err` says why both
-/// failed.
+/// `source` is not `--source proc`), else its member's `/proc/<pid>/net/tcp{,6}`.
+/// `Err` says why both failed, or `stopped`: a stop signal came while the
+/// guarded read inside it waited, and nothing is read in its place (the sample
+/// is dropped).
 pub fn read_other(
     root: &Path,
     ns: &Namespace,
-    netlink_ok: bool,
+    source: SourceChoice,
     idle: bool,
 ) -> Result<OtherTable, String> {
     let Some(member) = ns.member else {
         return Err("no process of it could be read".into());
     };
-    let mut why = Vec::new();
-    if netlink_ok {
-        match dump_inside(&root.join(format!("{member}/ns/net")), ns.id, idle) {
-            Ok((d, ports)) => {
-                return Ok(OtherTable {
-                    sockets: d.sockets,
-                    malformed: proc_net::MalformedLog::default(),
-                    fell_back: None,
-                    source: Source::Netlink,
-                    ports,
-                    warnings: d
-                        .ipv6_refused
-                        .map(|why| Warning::Ipv6NotCounted { why })
-                        .into_iter()
-                        .collect(),
-                    info_gaps: d.info_gaps,
-                });
-            }
-            // Stopped while waiting: the sample is dropped, no fallback read.
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err("stopped".into()),
-            Err(e) => why.push(format!("cannot enter it ({e})")),
+    // `--source netlink` holds the host's table to netlink; another namespace's
+    // falls back to its member's /proc (warned: `NetnsFellBack`), since entering
+    // it takes CAP_SYS_ADMIN, which the flag does not grant.
+    let source = match source {
+        SourceChoice::Proc => SourceChoice::Proc,
+        SourceChoice::Auto | SourceChoice::Netlink => SourceChoice::Auto,
+    };
+    let link = root.join(format!("{member}/ns/net"));
+    let fell_back = match netlink_or_proc(source, || dump_inside(&link, ns.id, idle)) {
+        Ok(Via::Netlink((d, ports))) => return Ok(from_netlink(d, ports)),
+        Ok(Via::Proc(failed)) => failed.map(|e| format!("cannot enter it ({e})")),
+        Err(NoFallback::Stopped(_)) => return Err("stopped".into()),
+        Err(NoFallback::OutOfFds(e) | NoFallback::Refused(e)) => {
+            return Err(format!("cannot enter it ({e})"));
         }
-    }
+    };
     match proc_net::read_tables(&root.join(format!("{member}/net")), ns.id) {
         Ok(t) => Ok(OtherTable {
             sockets: t.sockets,
             malformed: t.malformed,
-            fell_back: why.pop(),
+            fell_back,
             source: Source::Proc,
             ports: None,
             warnings: t
@@ -168,12 +166,26 @@ pub fn read_other(
             info_gaps: netlink::InfoGaps::default(),
         }),
         Err(e) => {
-            why.push(format!(
-                "cannot read {}/{member}/net/tcp ({e})",
-                shown(root)
-            ));
-            Err(why.join(", "))
+            let proc = format!("cannot read {}/{member}/net/tcp ({e})", shown(root));
+            Err(fell_back.map_or(proc.clone(), |why| format!("{why}, {proc}")))
         }
+    }
+}
+
+/// What a netlink dump from inside a namespace gave, as its table.
+fn from_netlink(d: netlink::Dump, ports: Option<PortsRead>) -> OtherTable {
+    OtherTable {
+        sockets: d.sockets,
+        malformed: MalformedLog::default(),
+        fell_back: None,
+        source: Source::Netlink,
+        ports,
+        warnings: d
+            .ipv6_refused
+            .map(|why| Warning::Ipv6NotCounted { why })
+            .into_iter()
+            .collect(),
+        info_gaps: d.info_gaps,
     }
 }
 
@@ -222,6 +234,11 @@ pub fn read_local_ports(root: &Path) -> Option<PortsRead> {
     })
 }
 
+/// Inode of a namespace link such as `/proc/self/ns/net`.
+pub fn read_ns(link: &Path) -> Option<NetnsId> {
+    fdscan::ns_inode(std::fs::read_link(link).ok()?.as_os_str())
+}
+
 /// `<root>/sys/net/ipv4/ip_local_port_range`.
 pub fn read_port_range(root: &Path) -> Option<PortRange> {
     let path = root.join("sys/net/ipv4/ip_local_port_range");
@@ -246,7 +263,7 @@ fn read_reserved(root: &Path) -> (ReservedPorts, Option<ReservedProblem>) {
             ReservedPorts::default(),
             Some(ReservedProblem::Unreadable(format!(
                 "{}: {e}",
-                super::shown(&path)
+                shown(&path)
             ))),
         ),
     }

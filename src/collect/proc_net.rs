@@ -8,72 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
 use super::fsread::{self, Oversize};
+use super::lines;
+pub use super::lines::{Malformed, MalformedLog, quoted};
 use crate::model::{NetnsId, Socket, TcpState, normalize};
-
-/// A line of a table file that could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Malformed {
-    pub file: String,
-    pub line: usize,
-    pub reason: String,
-}
-
-/// The malformed lines of one read: the first [`MalformedLog::KEPT`] with their
-/// reasons, and a count of all. A table of a million garbage lines must not become
-/// a million reasons in memory.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MalformedLog {
-    kept: Vec<Malformed>,
-    count: usize,
-}
-
-impl MalformedLog {
-    /// Reasons kept (and shown); the rest are counted.
-    pub const KEPT: usize = 5;
-
-    pub fn push(&mut self, m: Malformed) {
-        self.count += 1;
-        if self.kept.len() < Self::KEPT {
-            self.kept.push(m);
-        }
-    }
-
-    /// Every malformed line, kept or only counted.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// The first few, in order.
-    pub fn kept(&self) -> &[Malformed] {
-        &self.kept
-    }
-
-    pub fn extend(&mut self, other: MalformedLog) {
-        let extra = other.count - other.kept.len();
-        for m in other.kept {
-            self.push(m);
-        }
-        self.count += extra;
-    }
-}
-
-/// A field of bad input as shown in a reason: control characters escaped (reasons
-/// are printed on terminals) and cut to about 64 characters (one bad field of a
-/// million characters must not become a megabyte of warning).
-pub fn quoted(field: &str) -> String {
-    const MAX: usize = 64;
-    let mut cut: String = field.chars().take(MAX).collect();
-    let more = field.chars().nth(MAX).is_some();
-    cut = crate::model::printable(&cut).into_owned();
-    if more {
-        cut.push_str("...");
-    }
-    format!("'{cut}'")
-}
 
 /// Whether a table's first line is the kernel's column header (`  sl  local_address
 /// ...`). A first line that is not is parsed as a socket (or reported), never
@@ -93,19 +30,8 @@ pub fn parse_table(
     out: &mut Vec<Socket>,
     malformed: &mut MalformedLog,
 ) {
-    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
-        if (i == 0 && is_header(line)) || line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match parse_line(line, netns) {
-            Ok(sock) => out.push(sock),
-            Err(reason) => malformed.push(Malformed {
-                file: file.to_string(),
-                line: i + 1,
-                reason,
-            }),
-        }
-    }
+    let parse = |line: &[u8]| parse_line(line, netns);
+    lines::parse_lines(text, file, is_header, parse, out, malformed);
 }
 
 /// What reading a namespace's `net/tcp{,6}` gave.
@@ -126,7 +52,7 @@ pub fn read_tables(proc_net_dir: &Path, netns: NetnsId) -> std::io::Result<Table
     let mut t = Tables::default();
     for (name, required) in [("tcp", true), ("tcp6", false)] {
         let path = proc_net_dir.join(name);
-        let shown = super::shown(&path);
+        let shown = fsread::shown(&path);
         match fsread::read_bounded(&path, fsread::TCP_TABLE, Oversize::Refuse) {
             Ok(text) => parse_table(&text, &shown, netns, &mut t.sockets, &mut t.malformed),
             Err(e) if !required && e.raw_os_error() == Some(libc::ENOENT) => {}

@@ -190,7 +190,7 @@ mod tests {
 
     /// Our own socket as the kernel's table has it (its cookie included).
     fn from_table(inode: u64) -> Socket {
-        let ns = super::super::read_ns(std::path::Path::new("/proc/self/ns/net")).unwrap();
+        let ns = super::super::netns::read_ns(std::path::Path::new("/proc/self/ns/net")).unwrap();
         let dump = super::super::netlink::dump(ns, false).expect("sock_diag dump");
         dump.sockets
             .into_iter()

@@ -17,8 +17,9 @@ use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags, UnixRequest};
 
 use super::fdscan::FdScan;
 use super::fsread::{self, Oversize};
+use super::lines::{self, MalformedLog, quoted};
 use super::netlink;
-use super::proc_net::{Malformed, MalformedLog, quoted};
+use super::nlattr::{Attrs, u32_at};
 use crate::model::unix::{PeerRef, UnixName, UnixSocket, UnixType};
 use crate::model::{NetnsId, Source, TcpState};
 
@@ -139,33 +140,21 @@ fn parse_message(p: &[u8], netns: NetnsId) -> Option<UnixSocket> {
         uid: None,
     };
     let (mut shutdown, mut peer) = (0u8, None);
-    let mut attrs = &p[DIAG_MSG_LEN..];
-    while attrs.len() >= 4 {
-        let len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
-        let kind = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
-        if len < 4 || len > attrs.len() {
-            break;
-        }
-        let data = &attrs[4..len];
-        let u32_at = |at: usize| {
-            data.get(at..at + 4)
-                .map(|b| u32::from_ne_bytes(b.try_into().unwrap_or_default()))
-        };
+    for (kind, data) in Attrs::new(&p[DIAG_MSG_LEN..]) {
         match kind {
             UNIX_DIAG_NAME => s.name = name_from_kernel(data),
-            UNIX_DIAG_PEER => peer = u32_at(0),
+            UNIX_DIAG_PEER => peer = u32_at(data, 0),
             UNIX_DIAG_RQLEN => {
-                s.recv_q = u32_at(0).unwrap_or(0);
+                s.recv_q = u32_at(data, 0).unwrap_or(0);
                 // A listener's "write queue" is its backlog limit: 0, as for TCP.
                 if state != TcpState::Listen {
-                    s.send_q = u32_at(4).unwrap_or(0);
+                    s.send_q = u32_at(data, 4).unwrap_or(0);
                 }
             }
             UNIX_DIAG_SHUTDOWN => shutdown = data.first().copied().unwrap_or(0),
-            UNIX_DIAG_UID => s.uid = u32_at(0),
+            UNIX_DIAG_UID => s.uid = u32_at(data, 0),
             _ => {}
         }
-        attrs = attrs.get((len + 3) & !3..).unwrap_or_default();
     }
     // Peer inode 0 is either a released peer (our side shut both ways) or one
     // not accepted yet (no inode before accept).
@@ -194,7 +183,7 @@ fn name_from_kernel(data: &[u8]) -> UnixName {
 /// Read `<dir>/unix` (a namespace's `net` directory).
 pub fn read_proc(proc_net_dir: &Path, netns: NetnsId) -> io::Result<UnixTable> {
     let path = proc_net_dir.join("unix");
-    let shown = super::shown(&path);
+    let shown = fsread::shown(&path);
     let text = fsread::read_bounded(&path, fsread::TCP_TABLE, Oversize::Refuse).map_err(|e| {
         let e = io::Error::from(e);
         io::Error::new(e.kind(), format!("{shown}: {e}"))
@@ -213,20 +202,9 @@ pub fn parse_proc(
     out: &mut Vec<UnixSocket>,
     malformed: &mut MalformedLog,
 ) {
-    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
-        let header = i == 0 && line.starts_with(b"Num ");
-        if header || line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match parse_proc_line(line, netns) {
-            Ok(s) => out.push(s),
-            Err(reason) => malformed.push(Malformed {
-                file: file.to_string(),
-                line: i + 1,
-                reason,
-            }),
-        }
-    }
+    let header = |line: &[u8]| line.starts_with(b"Num ");
+    let parse = |line: &[u8]| parse_proc_line(line, netns);
+    lines::parse_lines(text, file, header, parse, out, malformed);
 }
 
 /// `Num: RefCount Protocol Flags Type St Inode [Path]`, hex but the inode; the
@@ -295,17 +273,7 @@ fn parse_proc_line(line: &[u8], netns: NetnsId) -> Result<UnixSocket, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn attr(kind: u16, data: &[u8]) -> Vec<u8> {
-        let mut a = Vec::new();
-        a.extend_from_slice(&((data.len() + 4) as u16).to_ne_bytes());
-        a.extend_from_slice(&kind.to_ne_bytes());
-        a.extend_from_slice(data);
-        while a.len() % 4 != 0 {
-            a.push(0);
-        }
-        a
-    }
+    use crate::collect::nlattr::tests::attr;
 
     fn msg(kind: u8, state: u8, inode: u32, attrs: &[Vec<u8>]) -> Vec<u8> {
         let mut m = vec![1, kind, state, 0];

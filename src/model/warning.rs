@@ -11,7 +11,9 @@ use super::peek::{PeekMiss, PeekSpent};
 use super::unix::Proto;
 use super::{ReservedProblem, printable};
 
+pub mod caps;
 mod short;
+pub use caps::Caps;
 pub use short::{SHORT_MAX, Short, short_lines};
 
 /// At most this many pids are named in a warning; the rest are counted.
@@ -36,21 +38,16 @@ pub struct Privilege {
 }
 
 impl Privilege {
-    const CAP_DAC_READ_SEARCH: u32 = 2;
-    const CAP_SYS_PTRACE: u32 = 19;
-    const CAP_SYS_ADMIN: u32 = 21;
-
-    /// From the `CapEff:` line of a `/proc/<pid>/status`.
+    /// From the `CapEff:` line of a `/proc/<pid>/status` (none read: none held).
     pub fn from_status(status: &str, exe: String) -> Privilege {
-        let eff = status
-            .lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0);
-        let has = |cap: u32| eff & (1 << cap) != 0;
+        Privilege::from_caps(Caps::from_status(status).unwrap_or_default(), exe)
+    }
+
+    /// From an effective capability set.
+    pub fn from_caps(caps: Caps, exe: String) -> Privilege {
         Privilege {
-            ptrace_and_read: has(Self::CAP_SYS_PTRACE) && has(Self::CAP_DAC_READ_SEARCH),
-            admin: has(Self::CAP_SYS_ADMIN),
+            ptrace_and_read: caps.has(caps::CAP_SYS_PTRACE) && caps.has(caps::CAP_DAC_READ_SEARCH),
+            admin: caps.has(caps::CAP_SYS_ADMIN),
             exe,
         }
     }

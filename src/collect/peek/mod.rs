@@ -33,6 +33,8 @@ use crate::model::peek::{PeekMiss, PeekSpent};
 
 use super::fdscan;
 use super::guard::{self, Ended, Frames};
+use super::privilege::own_caps;
+use crate::model::warning::caps::CAP_SYS_PTRACE;
 
 /// What `--peek` was asked for, validated by the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -412,15 +414,9 @@ fn miss(errno: i32) -> PeekMiss {
     }
 }
 
-/// Whether sockleak itself has CAP_SYS_PTRACE (bit 19 of `CapEff` in the live
-/// `/proc/self/status`), for the warning's advice.
+/// Whether sockleak itself has CAP_SYS_PTRACE, for the warning's advice.
 pub fn has_ptrace_cap() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << 19) != 0)
+    own_caps().has(CAP_SYS_PTRACE)
 }
 
 /// Yama's `ptrace_scope` (for the warning's advice), when Yama is there. Read

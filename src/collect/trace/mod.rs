@@ -28,8 +28,10 @@ use aya::programs::CgroupSkb;
 use aya::util::KernelVersion;
 use aya::{Ebpf, EbpfLoader};
 
+use super::privilege::own_caps;
 use crate::exit::UsageError;
 use crate::model::trace::SocketExchange;
+use crate::model::warning::caps::{CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN};
 use proto::Captured;
 
 /// The compiled recorder (see `scripts/build-bpf.sh`), aligned as aya's ELF parser
@@ -90,11 +92,8 @@ impl std::fmt::Debug for Recorder {
 /// Refused before anything is loaded: privileges, kernel, cgroup v2. Every message
 /// names the fix; the error is a [`UsageError`] (exit 3).
 pub fn preflight() -> Result<PathBuf> {
-    let caps = effective_caps().unwrap_or(0);
-    const CAP_NET_ADMIN: u32 = 12;
-    const CAP_SYS_ADMIN: u32 = 21;
-    const CAP_BPF: u32 = 39;
-    let has = |c: u32| caps & (1u64 << c) != 0;
+    let caps = own_caps();
+    let has = |c| caps.has(c);
     if !has(CAP_NET_ADMIN) || !(has(CAP_BPF) || has(CAP_SYS_ADMIN)) {
         return Err(UsageError(
             "the recorder needs CAP_BPF and CAP_NET_ADMIN (root in practice): run `sudo sockleak trace ...`".to_string(),
@@ -120,12 +119,6 @@ pub fn preflight() -> Result<PathBuf> {
     cgroup2_root()?.ok_or_else(|| {
         UsageError("the recorder attaches to the cgroup-v2 root and no cgroup2 file system is mounted (RHEL 7 and other v1-only hosts): mount one (`mount -t cgroup2 none /sys/fs/cgroup/unified`) or go on without the recorder".to_string()).into()
     })
-}
-
-fn effective_caps() -> Option<u64> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
-    u64::from_str_radix(hex.trim(), 16).ok()
 }
 
 /// The mount point of the cgroup-v2 hierarchy (`/sys/fs/cgroup`, or
