@@ -14,12 +14,13 @@ use std::hash::BuildHasher;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+
+use crate::model::{FastMap, FastSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The set of socket inodes the fd scan looks for, with a fast hasher: it is
 /// probed once per socket fd on the host.
-pub type InodeSet = HashSet<u64, foldhash::fast::FixedState>;
-type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+pub type InodeSet = FastSet<u64>;
 
 /// Who holds which socket inodes.
 #[derive(Debug, Default, Clone)]

@@ -22,6 +22,14 @@ use std::str::FromStr;
 
 use serde::{Serialize, Serializer};
 
+/// Maps and sets probed once per socket or per socket fd (the aggregation, the fd
+/// scan): a fast hasher, since keys are kernel numbers and sockleak's own group
+/// keys, nothing an attacker picks. Output order never depends on it: groups are
+/// sorted before they are returned.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+/// The set counterpart of [`FastMap`].
+pub type FastSet<T> = std::collections::HashSet<T, foldhash::fast::FixedState>;
+
 /// A TCP state as the kernel numbers it (`include/net/tcp_states.h`).
 ///
 /// `TCP_NEW_SYN_RECV` (12, request sockets) is reported as [`TcpState::SynRecv`],

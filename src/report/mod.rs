@@ -15,14 +15,10 @@ mod grouping;
 pub mod peek;
 mod unix;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
-/// Maps and sets probed once per socket: a fast hasher (keys are kernel numbers and
-/// our own group keys, nothing an attacker picks). Output order never depends on
-/// it: groups are sorted before they are returned.
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
-type FastSet<T> = HashSet<T, foldhash::fast::FixedState>;
+use crate::model::{FastMap, FastSet};
 
 mod direction;
 mod ports;
