@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::BufRead;
+use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -11,7 +12,7 @@ use serde_json::Value;
 use crate::model::Direction;
 use crate::model::TcpState;
 use crate::model::escape;
-use crate::model::report::{Attribution, GroupKey, RemoteKey};
+use crate::model::report::{Attribution, GroupKey, RemoteKey, group_identity_fields};
 use crate::model::unix::UnixName;
 
 /// One group's counts over time.
@@ -60,25 +61,8 @@ impl Record {
     }
 }
 
-/// The fields of a group object that identify it: the ones the `--by` keys fill
-/// (see `report::key_for`), the namespace (always a key) and the container.
-const IDENTITY: [&str; 13] = [
-    "pid",
-    "process",
-    "user",
-    "attribution",
-    "direction",
-    "local",
-    "remote",
-    "local_port",
-    "remote_port",
-    "state",
-    "netns",
-    "container",
-    // A unix name the JSON text alone does not tell apart (a path named like a
-    // label, bytes that are not UTF-8).
-    "unix_name_hex",
-];
+/// The fields of a group object that identify it, from the `--by` vocabulary.
+static IDENTITY: LazyLock<Vec<&'static str>> = LazyLock::new(group_identity_fields);
 
 /// A stable identity for a group across samples, and a label for the legend.
 fn group_identity(g: &Value, by_container: bool) -> (String, String) {
@@ -383,6 +367,21 @@ mod tests {
             labels,
             ["7 \\x28x) -> (socketpair)", "7 \\x28x) -> \\x28socketpair)"]
         );
+    }
+
+    #[test]
+    fn tcp_and_unix_groups_alike_in_every_other_field_are_two_series() {
+        let g = |proto: &str| {
+            format!(
+                "{{\"pid\":7,\"process\":\"x\",\"proto\":\"{proto}\",\"states\":{{\"close_wait\":1}}}}"
+            )
+        };
+        let groups = [g("tcp"), g("unix")].join(",");
+        let rec = read_record(
+            sample("2026-01-01T00:00:00Z", &groups).as_bytes(),
+            TcpState::CloseWait,
+        );
+        assert_eq!(rec.series.len(), 2);
     }
 
     #[test]
