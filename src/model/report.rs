@@ -582,7 +582,9 @@ mod tests {
                 assert!(json.get(f).is_some(), "{f} is not a field of a group");
             }
         }
-        for f in ["pid", "process", "user", "local", "remote", "state", "proto"] {
+        for f in [
+            "pid", "process", "user", "local", "remote", "state", "proto",
+        ] {
             assert!(fields.contains(&f), "{f}");
         }
     }

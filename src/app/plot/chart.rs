@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::record::Series;
+use super::record::PlotLine;
 use crate::model::TcpState;
 
 /// An axis tick: whole numbers without a decimal point.
@@ -33,7 +33,7 @@ type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoor
 
 pub fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
-    series: &[Series],
+    series: &[PlotLine],
     o: &ChartOpts,
 ) -> Result<()>
 where
@@ -185,7 +185,7 @@ pub fn warn_level(pool: u64, pct: f64) -> u64 {
 /// own colour.
 fn own_pool_lines<DB: DrawingBackend>(
     chart: &mut Chart<'_, DB>,
-    series: &[Series],
+    series: &[PlotLine],
     xmax: f64,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     for (i, s) in series.iter().enumerate() {
