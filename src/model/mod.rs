@@ -496,6 +496,58 @@ pub fn human_age(secs: f64) -> String {
     }
 }
 
+/// A share, in percent (`75.0` is 75 %): `--warn-at`, a threshold's `P%`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Percent(f64);
+
+impl Percent {
+    /// `--warn-at`'s default: a pool 75 % full is worth a look.
+    pub const WARN_DEFAULT: Percent = Percent(75.0);
+
+    /// `pct` percent, as long as it is a number from 0 to 100.
+    pub fn new(pct: f64) -> Option<Percent> {
+        (pct.is_finite() && (0.0..=100.0).contains(&pct)).then_some(Percent(pct))
+    }
+
+    /// The share in percent.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+
+    /// This share of `whole`, rounded up: the smallest count that reaches it.
+    pub fn of_ceil(self, whole: u64) -> u64 {
+        (whole as f64 * self.0 / 100.0).ceil() as u64
+    }
+}
+
+/// How a user writes a share: `75%` or `75`, more than 0 and at most 100. A bare
+/// number below 1 is refused as ambiguous (`0.75` is far likelier a fraction
+/// meant as 75 % than a level of 0.75 %).
+impl FromStr for Percent {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Percent, String> {
+        let num = s.strip_suffix('%');
+        let v = num
+            .unwrap_or(s)
+            .parse::<f64>()
+            .ok()
+            .filter(|p| *p > 0.0)
+            .and_then(Percent::new)
+            .ok_or_else(|| {
+                format!(
+                    "'{s}' is not a percentage (expected more than 0 and at most 100, e.g. 75%)"
+                )
+            })?;
+        if num.is_none() && v.0 < 1.0 {
+            return Err(format!(
+                "'{s}' is ambiguous: a percentage is expected (write {}% for a share of {s}, or {s}% if that is meant)",
+                (v.0 * 10_000.0).round() / 100.0
+            ));
+        }
+        Ok(v)
+    }
+}
+
 /// A process's open file descriptors and its soft `RLIMIT_NOFILE`: every fd leak
 /// ends at that limit ("Too many open files").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,6 +1,8 @@
 //! What `--watch` adds to each group: its growth, pool usage and flag, as plain data
 //! (computed by [`crate::policy::tracker`]).
 
+use std::fmt;
+
 use serde::Serialize;
 
 /// How close a group is to exhausting its pool. Ordered: a flag "rises" when it
@@ -22,6 +24,31 @@ impl Flag {
             Flag::Warn => "warn",
             Flag::Full => "full",
         }
+    }
+}
+
+/// What an `--on-flag` command is run for: the value of `SOCKLEAK_FLAG` (and of
+/// `SOCKLEAK_PREVIOUS_FLAG`, the level it rose from) is its `Display`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// A group's pool flag: `ok`, `growing`, `warn`, `full`.
+    Pool(Flag),
+    /// A destination's use of the ephemeral port range ([`crate::model::PortUse::flag`]):
+    /// `ports-warn`, `ports-full`, and `ok` below them.
+    Ports(Flag),
+    /// A process near its fd limit: `fd-limit`.
+    FdLimit,
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Trigger::Pool(flag) => flag.as_str(),
+            Trigger::Ports(Flag::Full) => "ports-full",
+            Trigger::Ports(Flag::Warn) => "ports-warn",
+            Trigger::Ports(Flag::Ok | Flag::Growing) => "ok",
+            Trigger::FdLimit => "fd-limit",
+        })
     }
 }
 
@@ -78,4 +105,26 @@ pub fn alerts_shown(alerts: &[Alert], room: usize) -> Vec<usize> {
     order.truncate(room);
     order.sort_by_key(|&i| (alerts[i].kind, i));
     order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_read_as_the_hook_receives_them() {
+        let shown = [
+            (Trigger::Pool(Flag::Ok), "ok"),
+            (Trigger::Pool(Flag::Growing), "growing"),
+            (Trigger::Pool(Flag::Warn), "warn"),
+            (Trigger::Pool(Flag::Full), "full"),
+            (Trigger::Ports(Flag::Ok), "ok"),
+            (Trigger::Ports(Flag::Warn), "ports-warn"),
+            (Trigger::Ports(Flag::Full), "ports-full"),
+            (Trigger::FdLimit, "fd-limit"),
+        ];
+        for (t, text) in shown {
+            assert_eq!(t.to_string(), text);
+        }
+    }
 }

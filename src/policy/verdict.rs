@@ -11,7 +11,7 @@ use crate::model::report::{Group, Report};
 use crate::model::unix::Proto;
 use crate::model::verdict::{Reason, Verdict};
 use crate::model::watch::Flag;
-use crate::model::{Direction, FdUsage, TcpState};
+use crate::model::{Direction, FdUsage, Percent, TcpState};
 
 /// The default `--leak-after`: longer than the keep-alive timeouts after which
 /// servers close idle pooled connections (nginx 75 s, load balancers 60 s), so a
@@ -31,9 +31,9 @@ pub struct VerdictPolicy {
     pub leak_after: Duration,
     /// `--metric`: the state whose growth `--watch` follows.
     pub metric: TcpState,
-    /// `--pool-size`: a group at `warn_pct` of its pool is suspect.
+    /// `--pool-size`: a group at `warn_at` of its pool is suspect.
     pub pools: PoolSizes,
-    pub warn_pct: f64,
+    pub warn_at: Percent,
 }
 
 impl Default for VerdictPolicy {
@@ -42,7 +42,7 @@ impl Default for VerdictPolicy {
             leak_after: DEFAULT_LEAK_AFTER,
             metric: TcpState::CloseWait,
             pools: PoolSizes::default(),
-            warn_pct: 75.0,
+            warn_at: Percent::WARN_DEFAULT,
         }
     }
 }
@@ -72,7 +72,7 @@ pub fn judge(g: &Group, p: &VerdictPolicy) -> Verdict {
     }
     if let Some(size) = p.pools.for_group(g) {
         let used = g.pool_usage();
-        if used as f64 * 100.0 >= p.warn_pct * size as f64 {
+        if used as f64 * 100.0 >= p.warn_at.get() * size as f64 {
             reasons.push(Reason::PoolFill { used, size });
         }
     }

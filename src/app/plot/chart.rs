@@ -9,7 +9,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::record::PlotLine;
-use crate::model::TcpState;
+use crate::model::{Percent, TcpState};
 
 /// An axis tick: whole numbers without a decimal point.
 fn tick(v: f64) -> String {
@@ -23,7 +23,7 @@ fn tick(v: f64) -> String {
 pub struct ChartOpts {
     pub metric: TcpState,
     pub pool: Option<u64>,
-    pub warn_pct: f64,
+    pub warn_at: Percent,
     pub start: Option<SystemTime>,
     /// Caption, y axis and start for a chart that is not of sockets (a pool log).
     pub labels: Option<super::pool_log::Labels>,
@@ -154,12 +154,12 @@ fn pool_lines<DB: DrawingBackend>(
     let Some(pool) = o.pool else {
         return Ok(());
     };
-    let warn = warn_level(pool, o.warn_pct);
+    let warn = o.warn_at.of_ceil(pool);
     for (y, label, color) in [
         (pool as f64, format!("pool size {pool}"), RED),
         (
             warn as f64,
-            format!("warn {:.0}% ({warn})", o.warn_pct),
+            format!("warn {:.0}% ({warn})", o.warn_at.get()),
             MAGENTA,
         ),
     ] {
@@ -172,13 +172,6 @@ fn pool_lines<DB: DrawingBackend>(
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
     }
     Ok(())
-}
-
-/// The count at which a group of `pool` is at `pct`: `--watch` warns from
-/// `pct` of the pool, and counts are whole, so 75% of 10 is drawn (and named)
-/// at 8, not 7.5.
-pub fn warn_level(pool: u64, pct: f64) -> u64 {
-    (pool as f64 * pct / 100.0).ceil() as u64
 }
 
 /// Groups with pools of different sizes: each one's pool as a thin line in its
@@ -208,8 +201,11 @@ mod tests {
 
     #[test]
     fn the_warn_line_is_at_the_count_it_names() {
-        assert_eq!(warn_level(10, 75.0), 8, "75% of 10 is reached at 8 sockets");
-        assert_eq!(warn_level(20, 75.0), 15);
-        assert_eq!(warn_level(1024, 75.0), 768);
+        // `--watch` warns from the share of the pool, and counts are whole: 75%
+        // of 10 is drawn (and named) at 8, not 7.5.
+        let warn_level = |pool| Percent::WARN_DEFAULT.of_ceil(pool);
+        assert_eq!(warn_level(10), 8, "75% of 10 is reached at 8 sockets");
+        assert_eq!(warn_level(20), 15);
+        assert_eq!(warn_level(1024), 768);
     }
 }

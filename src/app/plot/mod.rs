@@ -60,7 +60,7 @@ pub fn run(p: Plot) -> Result<i32> {
     let opts = ChartOpts {
         metric: p.metric,
         pool: shared_pool(p.pools.only_default(), &series, rec.pool_size),
-        warn_pct: p.warn_at,
+        warn_at: p.warn_at,
         start: rec.start,
         labels,
     };
