@@ -320,7 +320,7 @@ impl Hooks {
             )
             .env(
                 "SOCKLEAK_ETA_S",
-                opt(stats.eta_s.map(|v| format!("{v:.0}"))),
+                opt(stats.eta.map(|v| format!("{:.0}", v.as_secs_f64()))),
             )
             .stdin(Stdio::null())
             .spawn();

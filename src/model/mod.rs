@@ -485,6 +485,11 @@ pub struct Process {
     pub fds: Option<FdUsage>,
 }
 
+/// A duration as a compact age, to the second: see [`human_age`].
+pub fn human_duration(d: std::time::Duration) -> String {
+    human_age(d.as_secs_f64())
+}
+
 /// Seconds as a compact age: `42s`, `4m05s`, `2h13m`, `3d04h`.
 pub fn human_age(secs: f64) -> String {
     let s = secs.max(0.0).round() as u64;
@@ -496,7 +501,9 @@ pub fn human_age(secs: f64) -> String {
     }
 }
 
-/// A share, in percent (`75.0` is 75 %): `--warn-at`, a threshold's `P%`.
+/// A share, in percent (`75.0` is 75 %): `--warn-at`, a threshold's `P%`, a
+/// pool's or an fd limit's use (which can pass 100). Shown and serialised as
+/// the number it holds.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Percent(f64);
 
@@ -504,9 +511,18 @@ impl Percent {
     /// `--warn-at`'s default: a pool 75 % full is worth a look.
     pub const WARN_DEFAULT: Percent = Percent(75.0);
 
-    /// `pct` percent, as long as it is a number from 0 to 100.
+    /// `pct` percent, as long as it is a number, 0 or more.
     pub fn new(pct: f64) -> Option<Percent> {
-        (pct.is_finite() && (0.0..=100.0).contains(&pct)).then_some(Percent(pct))
+        (pct.is_finite() && pct >= 0.0).then_some(Percent(pct))
+    }
+
+    /// `part` of `whole`, 100 % of nothing (a limit of 0 is reached).
+    pub fn of(part: u64, whole: u64) -> Percent {
+        if whole == 0 {
+            Percent(100.0)
+        } else {
+            Percent(part as f64 * 100.0 / whole as f64)
+        }
     }
 
     /// The share in percent.
@@ -517,6 +533,20 @@ impl Percent {
     /// This share of `whole`, rounded up: the smallest count that reaches it.
     pub fn of_ceil(self, whole: u64) -> u64 {
         (whole as f64 * self.0 / 100.0).ceil() as u64
+    }
+}
+
+/// The number, without a `%` (callers add it where they show one); precision
+/// as asked: `{:.0}`.
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl Serialize for Percent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0)
     }
 }
 
@@ -531,7 +561,7 @@ impl FromStr for Percent {
             .unwrap_or(s)
             .parse::<f64>()
             .ok()
-            .filter(|p| *p > 0.0)
+            .filter(|p| *p > 0.0 && *p <= 100.0)
             .and_then(Percent::new)
             .ok_or_else(|| {
                 format!(
@@ -558,17 +588,13 @@ pub struct FdUsage {
 
 impl FdUsage {
     /// The table marks a process from this share of its limit.
-    pub const MARK_PCT: f64 = 80.0;
+    pub const MARK_PCT: Percent = Percent(80.0);
     /// `--watch` alerts when a process reaches this share of its limit.
-    pub const ALERT_PCT: f64 = 90.0;
+    pub const ALERT_PCT: Percent = Percent(90.0);
 
-    /// Open fds as a percentage of the limit (100 for a zero limit).
-    pub fn pct(&self) -> f64 {
-        if self.limit == 0 {
-            100.0
-        } else {
-            self.open as f64 * 100.0 / self.limit as f64
-        }
+    /// Open fds as a share of the limit (100 % for a zero limit).
+    pub fn pct(&self) -> Percent {
+        Percent::of(self.open, self.limit)
     }
 }
 
@@ -586,16 +612,13 @@ pub struct PortUse {
 
 impl PortUse {
     /// The table shows PORTS, and `--watch` raises `warn`, from this share.
-    pub const WARN_PCT: f64 = 50.0;
+    pub const WARN_PCT: Percent = Percent(50.0);
     /// `--watch` raises `full` from this share, before `connect()` starts failing.
-    pub const FULL_PCT: f64 = 90.0;
+    pub const FULL_PCT: Percent = Percent(90.0);
 
-    pub fn pct(&self) -> f64 {
-        if self.range == 0 {
-            100.0
-        } else {
-            self.used as f64 * 100.0 / self.range as f64
-        }
+    /// Ports used as a share of the range (100 % of an empty range).
+    pub fn pct(&self) -> Percent {
+        Percent::of(self.used, self.range)
     }
 
     /// `ok`, `warn` or `full`, by [`PortUse::WARN_PCT`] and [`PortUse::FULL_PCT`].

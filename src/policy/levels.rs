@@ -192,8 +192,8 @@ mod tests {
         );
         g.verdict = Some(Verdict::of(vec![Reason::IdleCloseWait {
             sockets: 1,
-            oldest_s: 400.0,
-            after_s: 300.0,
+            oldest: std::time::Duration::from_secs(400),
+            after: std::time::Duration::from_secs(300),
         }]));
         assert_eq!(
             leak.severity(&g),
