@@ -824,6 +824,22 @@ mod tests {
     }
 
     #[test]
+    fn namespaces_and_state_lists_parse_themselves() {
+        assert_eq!("all".parse(), Ok(NetnsArg::All));
+        assert_eq!("host".parse(), Ok(NetnsArg::Host));
+        assert_eq!("4026531840".parse(), Ok(NetnsArg::Id(4026531840)));
+        assert!(
+            "0".parse::<NetnsArg>()
+                .unwrap_err()
+                .contains("is not a namespace")
+        );
+        assert_eq!(
+            "close-wait,established".parse(),
+            Ok(StateList(vec![TcpState::Established, TcpState::CloseWait]))
+        );
+    }
+
+    #[test]
     fn listen_addresses() {
         let parse = |s: &str| s.parse::<ListenAddr>();
         assert!(parse("127.0.0.1:9732").is_ok());

@@ -649,3 +649,33 @@ impl Source {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_parse_as_users_write_them() {
+        let p = |s: &str| s.parse::<Percent>().map(Percent::get);
+        assert_eq!(p("75%"), Ok(75.0));
+        assert_eq!(p("75"), Ok(75.0));
+        assert_eq!(p("100%"), Ok(100.0));
+        assert_eq!(p("0.5%"), Ok(0.5));
+        for bad in ["0", "0%", "101", "-5%", "inf", "NaN%", "x"] {
+            assert!(p(bad).unwrap_err().contains("is not a percentage"), "{bad}");
+        }
+        assert!(
+            p("0.75")
+                .unwrap_err()
+                .contains("write 75% for a share of 0.75")
+        );
+    }
+
+    #[test]
+    fn shares_of_nothing_are_full_and_show_as_numbers() {
+        assert_eq!(Percent::of(3, 0).get(), 100.0);
+        assert_eq!(format!("{:.0}%", Percent::of(950, 1024)), "93%");
+        assert_eq!(serde_json::to_string(&Percent::of(1, 4)).unwrap(), "25.0");
+        assert_eq!(Percent::WARN_DEFAULT.of_ceil(10), 8);
+    }
+}
