@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 
@@ -16,7 +16,7 @@ use crate::exit;
 use crate::model::Source;
 use crate::model::report::{Group, Report};
 use crate::model::warning::Warning;
-use crate::model::watch::{Alert, AlertKind, Flag};
+use crate::model::watch::{Alert, AlertKind, Flag, Trigger};
 use crate::policy::rank::{self, FdLimits, PortLimits};
 use crate::policy::tracker::{Rise, Tracker};
 use crate::policy::verdict::{self, VerdictPolicy};
@@ -36,7 +36,6 @@ pub fn run(mut w: Watch) -> Result<i32> {
     let mut screen = Screen::new(w.format, w.warnings);
     let mut hooks = Hooks::default();
     let start = Instant::now();
-    let step = Duration::from_secs_f64(w.interval);
     let mut next = start;
     let mut n = 0u64;
     loop {
@@ -47,67 +46,75 @@ pub fn run(mut w: Watch) -> Result<i32> {
         if judged.is_err() && signals.pending() {
             break;
         }
-        let Judged {
-            report,
-            rises,
-            near_limit,
-            ports,
-        } = judged?;
-        // The NDJSON line only when something writes it: serialising every group of
-        // every sample for nothing would be the most expensive part of a table view.
-        let line = if w.record.is_some() || w.format == WatchFormat::Json {
-            json::sample_line(n, w.policy.pools.default_size(), &report)?
-        } else {
-            Vec::new()
-        };
-        if let Some((_, f)) = w.record.as_mut() {
-            // One write of a whole line; O_APPEND keeps concurrent appends whole.
-            f.write_all(&line)
-                .with_context(|| format!("--record: cannot append sample {n}"))?;
-        }
-        screen.show(&report, &w, n, &line)?;
-        for r in &rises {
-            let g = &report.groups[r.group];
-            let alert = frame::alert_line(&report, g, r.from, w.policy.metric);
-            screen.alert(AlertKind::Pool, alert);
-            if let Some(cmd) = &w.on_flag {
-                hooks.spawn(cmd, &report, g, r.from, &w);
-            }
-        }
-        // A process at its fd limit fails whatever its pools: alerted on its own.
-        for &i in &near_limit {
-            let g = &report.groups[i];
-            screen.alert(AlertKind::FdLimit, frame::fd_alert_line(&report, g));
-            if let Some(cmd) = &w.on_flag {
-                hooks.spawn_fd_limit(cmd, &report, g, &w);
-            }
-        }
-        // A destination running out of ephemeral ports fails connect() whatever
-        // the pools: alerted once at warn and once at full.
-        for r in &ports {
-            let g = &report.groups[r.group];
-            screen.alert(
-                AlertKind::Ports,
-                frame::ports_alert_line(&report, g, r.from),
-            );
-            if let Some(cmd) = &w.on_flag {
-                hooks.spawn_ports(cmd, &report, g, r.from, &w);
-            }
-        }
+        let judged = judged?;
+        write_sample(&mut w, &mut screen, n, &judged.report)?;
+        alert(&judged, &w, &mut screen, &mut hooks);
         hooks.reap();
         if w.count.is_some_and(|c| n >= c) || signals.pending() {
             break;
         }
-        next += step;
-        if next < Instant::now() {
-            // Collection took longer than the interval: don't try to catch up.
-            next = Instant::now();
-        }
+        // Collection took longer than the interval: don't try to catch up.
+        next = (next + w.interval).max(Instant::now());
         if signals.sleep_until(next) {
             break;
         }
     }
     Ok(exit::OK)
+}
+
+/// Append sample `n` to `--record` and show it (a frame, a table or its NDJSON
+/// line).
+fn write_sample(w: &mut Watch, screen: &mut Screen, n: u64, report: &Report) -> Result<()> {
+    // The NDJSON line only when something writes it: serialising every group of
+    // every sample for nothing would be the most expensive part of a table view.
+    let line = if w.record.is_some() || w.format == WatchFormat::Json {
+        json::sample_line(n, w.policy.pools.default_size(), report)?
+    } else {
+        Vec::new()
+    };
+    if let Some((_, f)) = w.record.as_mut() {
+        // One write of a whole line; O_APPEND keeps concurrent appends whole.
+        f.write_all(&line)
+            .with_context(|| format!("--record: cannot append sample {n}"))?;
+    }
+    screen.show(report, w, n, &line)
+}
+
+/// Alert on what rose in a sample, and run `--on-flag` for each: pool flags, then
+/// fd limits, then ports.
+fn alert(judged: &Judged, w: &Watch, screen: &mut Screen, hooks: &mut Hooks) {
+    let report = &judged.report;
+    let mut hook = |g: &Group, flag: Trigger, from: Trigger| {
+        if let Some(cmd) = &w.on_flag {
+            hooks.run(cmd, report, g, w, flag, from);
+        }
+    };
+    for r in &judged.rises {
+        let g = &report.groups[r.group];
+        let line = frame::alert_line(report, g, r.from, w.policy.metric);
+        screen.alert(AlertKind::Pool, line);
+        if let Some(stats) = &g.watch {
+            hook(g, Trigger::Pool(stats.flag), Trigger::Pool(r.from));
+        }
+    }
+    // A process at its fd limit fails whatever its pools: alerted on its own.
+    for &i in &judged.near_limit {
+        let g = &report.groups[i];
+        screen.alert(AlertKind::FdLimit, frame::fd_alert_line(report, g));
+        // The previous flag of an fd limit is the group's pool flag.
+        let pool_flag = g.watch.as_ref().map_or(Flag::Ok, |s| s.flag);
+        hook(g, Trigger::FdLimit, Trigger::Pool(pool_flag));
+    }
+    // A destination running out of ephemeral ports fails connect() whatever
+    // the pools: alerted once at warn and once at full.
+    for r in &judged.ports {
+        let g = &report.groups[r.group];
+        let line = frame::ports_alert_line(report, g, r.from);
+        screen.alert(AlertKind::Ports, line);
+        if let Some(p) = g.ports {
+            hook(g, Trigger::Ports(p.flag()), Trigger::Ports(r.from));
+        }
+    }
 }
 
 /// Start the record on a new line when it ends in a torn one (a full disk, a kill
@@ -211,7 +218,7 @@ impl Screen {
         };
         let opts = frame::FrameOptions {
             sample: n,
-            interval: w.interval,
+            interval: w.interval.as_secs_f64(),
             pools: &w.policy.pools.to_string(),
             metric: w.policy.metric,
             top,
@@ -263,39 +270,18 @@ impl Screen {
 struct Hooks(Vec<Child>);
 
 impl Hooks {
-    /// Run the user's command for a flag that rose. The command line is the
-    /// user's own; the data go only into the environment, never into the string
-    /// the shell parses.
-    fn spawn(&mut self, cmd: &str, report: &Report, g: &Group, from: Flag, w: &Watch) {
-        let Some(stats) = g.watch.as_ref() else {
-            return;
-        };
-        self.run(cmd, report, g, w, stats.flag.as_str(), from.as_str());
-    }
-
-    /// Run the user's command for a process that reached its fd limit:
-    /// SOCKLEAK_FLAG is `fd-limit`, SOCKLEAK_PREVIOUS_FLAG the group's pool flag.
-    fn spawn_fd_limit(&mut self, cmd: &str, report: &Report, g: &Group, w: &Watch) {
-        let pool_flag = g.watch.as_ref().map_or(Flag::Ok, |s| s.flag);
-        self.run(cmd, report, g, w, "fd-limit", pool_flag.as_str());
-    }
-
-    /// Run the user's command for a destination whose port use rose:
-    /// SOCKLEAK_FLAG is `ports-warn` or `ports-full`, SOCKLEAK_PREVIOUS_FLAG the
-    /// level it rose from (`ok`, `ports-warn`).
-    fn spawn_ports(&mut self, cmd: &str, report: &Report, g: &Group, from: Flag, w: &Watch) {
-        let Some(p) = g.ports else {
-            return;
-        };
-        let name = |f: Flag| match f {
-            Flag::Full => "ports-full",
-            Flag::Warn => "ports-warn",
-            _ => "ok",
-        };
-        self.run(cmd, report, g, w, name(p.flag()), name(from));
-    }
-
-    fn run(&mut self, cmd: &str, report: &Report, g: &Group, w: &Watch, flag: &str, from: &str) {
+    /// Run the user's command for `flag`, risen from `from`. The command line is
+    /// the user's own; the data go only into the environment, never into the
+    /// string the shell parses.
+    fn run(
+        &mut self,
+        cmd: &str,
+        report: &Report,
+        g: &Group,
+        w: &Watch,
+        flag: Trigger,
+        from: Trigger,
+    ) {
         let Some(stats) = g.watch.as_ref() else {
             return;
         };
@@ -304,8 +290,8 @@ impl Hooks {
             .arg("-c")
             .arg(cmd)
             .env("SOCKLEAK_TIME", &report.time)
-            .env("SOCKLEAK_FLAG", flag)
-            .env("SOCKLEAK_PREVIOUS_FLAG", from)
+            .env("SOCKLEAK_FLAG", flag.to_string())
+            .env("SOCKLEAK_PREVIOUS_FLAG", from.to_string())
             .env("SOCKLEAK_FDS_OPEN", opt(g.fds.map(|f| f.open.to_string())))
             .env(
                 "SOCKLEAK_FDS_LIMIT",
@@ -334,7 +320,7 @@ impl Hooks {
             )
             .env(
                 "SOCKLEAK_ETA_S",
-                opt(stats.eta_s.map(|v| format!("{v:.0}"))),
+                opt(stats.eta.map(|v| format!("{:.0}", v.as_secs_f64()))),
             )
             .stdin(Stdio::null())
             .spawn();

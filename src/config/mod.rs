@@ -19,9 +19,9 @@ use anyhow::Result;
 use crate::collect::{self, Collector, SourceChoice};
 use crate::exit::UsageError;
 use crate::filter::Filters;
-use crate::model::TcpState;
 use crate::model::report::{DEFAULT_GROUP_BY, GroupField};
 use crate::model::unix::Protos;
+use crate::model::{Percent, TcpState};
 use crate::policy::levels::{Levels, Threshold};
 use crate::policy::pool::{PoolRule, PoolSizes};
 use crate::policy::tracker::Policy;
@@ -105,7 +105,7 @@ pub enum WatchFormat {
 #[derive(Debug)]
 pub struct Watch {
     pub sampler: Sampler,
-    pub interval: f64,
+    pub interval: Duration,
     pub count: Option<u64>,
     pub policy: Policy,
     pub verdicts: VerdictPolicy,
@@ -138,7 +138,7 @@ pub struct Plot {
     pub metric: TcpState,
     /// `--pool-size`: N, or ENDPOINT=N rules judged per plotted group.
     pub pools: PoolSizes,
-    pub warn_at: f64,
+    pub warn_at: Percent,
 }
 
 impl Config {
@@ -399,7 +399,7 @@ fn verdicts(cli: &Cli, pools: PoolSizes) -> VerdictPolicy {
         leak_after: cli.check.leak_after,
         metric: cli.watch.metric(),
         pools,
-        warn_pct: cli.watch.warn_at,
+        warn_at: cli.watch.warn_at,
     }
 }
 
@@ -462,7 +462,7 @@ fn levels(cli: &Cli) -> Result<Levels, UsageError> {
     Ok(levels)
 }
 
-fn watch(cli: &Cli, interval: f64) -> Result<Config> {
+fn watch(cli: &Cli, interval: Duration) -> Result<Config> {
     let format = match cli.output.format() {
         Format::Prometheus | Format::Nagios => {
             return Err(UsageError(
@@ -487,15 +487,16 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
     }
     // Growth is only seen with two samples in the window.
     let window = match cli.watch.window {
-        Some(w) if w < 2.0 * interval => {
+        Some(w) if w < 2 * interval => {
             return Err(UsageError(format!(
-                "--window {w}: growth needs at least two samples in the window; give --window {} or more (two --watch intervals)",
-                2.0 * interval
+                "--window {}: growth needs at least two samples in the window; give --window {} or more (two --watch intervals)",
+                w.as_secs_f64(),
+                (2 * interval).as_secs_f64()
             ))
             .into());
         }
         Some(w) => w,
-        None => f64::max(60.0, 2.0 * interval),
+        None => Duration::from_secs(60).max(2 * interval),
     };
     let pools = pools(&cli.watch.pool_size)?;
     let mut sampler = sampler(&cli.collect, &cli.view, cli.watch.metric(), true)?;
@@ -514,9 +515,9 @@ fn watch(cli: &Cli, interval: f64) -> Result<Config> {
         count: cli.watch.count,
         policy: Policy {
             metric: cli.watch.metric(),
-            window: Duration::from_secs_f64(window),
+            window,
             pools: pools.clone(),
-            warn_pct: cli.watch.warn_at,
+            warn_pct: cli.watch.warn_at.get(),
         },
         verdicts: verdicts(cli, pools),
         warnings: warning_style(cli),
@@ -591,7 +592,7 @@ fn serve(args: Box<cli::ServeArgs>) -> Result<Config> {
     // Only with `serve --peek` given explicitly: the flag is the exporter's own.
     sampler.peek = peek::options(&args.peek, &args.collect)?;
     sampler.trace = trace::join(&args.trace, &args.collect, true)?;
-    let listener = TcpListener::bind(args.listen).map_err(|e| {
+    let listener = TcpListener::bind(args.listen.0).map_err(|e| {
         UsageError(format!(
             "--listen {}: cannot listen there: {e}",
             args.listen
@@ -600,7 +601,7 @@ fn serve(args: Box<cli::ServeArgs>) -> Result<Config> {
     Ok(Config::Serve(Serve {
         sampler,
         listener,
-        min_interval: Duration::from_secs_f64(args.min_interval),
+        min_interval: args.min_interval,
         prom: PromOptions {
             max_series: args.max_series,
         },

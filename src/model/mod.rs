@@ -493,6 +493,11 @@ pub struct Process {
     pub fds: Option<FdUsage>,
 }
 
+/// A duration as a compact age, to the second: see [`human_age`].
+pub fn human_duration(d: std::time::Duration) -> String {
+    human_age(d.as_secs_f64())
+}
+
 /// Seconds as a compact age: `42s`, `4m05s`, `2h13m`, `3d04h`.
 pub fn human_age(secs: f64) -> String {
     let s = secs.max(0.0).round() as u64;
@@ -501,6 +506,83 @@ pub fn human_age(secs: f64) -> String {
         60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
         3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// A share, in percent (`75.0` is 75 %): `--warn-at`, a threshold's `P%`, a
+/// pool's or an fd limit's use (which can pass 100). Shown and serialised as
+/// the number it holds.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Percent(f64);
+
+impl Percent {
+    /// `--warn-at`'s default: a pool 75 % full is worth a look.
+    pub const WARN_DEFAULT: Percent = Percent(75.0);
+
+    /// `pct` percent, as long as it is a number, 0 or more.
+    pub fn new(pct: f64) -> Option<Percent> {
+        (pct.is_finite() && pct >= 0.0).then_some(Percent(pct))
+    }
+
+    /// `part` of `whole`, 100 % of nothing (a limit of 0 is reached).
+    pub fn of(part: u64, whole: u64) -> Percent {
+        if whole == 0 {
+            Percent(100.0)
+        } else {
+            Percent(part as f64 * 100.0 / whole as f64)
+        }
+    }
+
+    /// The share in percent.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+
+    /// This share of `whole`, rounded up: the smallest count that reaches it.
+    pub fn of_ceil(self, whole: u64) -> u64 {
+        (whole as f64 * self.0 / 100.0).ceil() as u64
+    }
+}
+
+/// The number, without a `%` (callers add it where they show one); precision
+/// as asked: `{:.0}`.
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl Serialize for Percent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0)
+    }
+}
+
+/// How a user writes a share: `75%` or `75`, more than 0 and at most 100. A bare
+/// number below 1 is refused as ambiguous (`0.75` is far likelier a fraction
+/// meant as 75 % than a level of 0.75 %).
+impl FromStr for Percent {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Percent, String> {
+        let num = s.strip_suffix('%');
+        let v = num
+            .unwrap_or(s)
+            .parse::<f64>()
+            .ok()
+            .filter(|p| *p > 0.0 && *p <= 100.0)
+            .and_then(Percent::new)
+            .ok_or_else(|| {
+                format!(
+                    "'{s}' is not a percentage (expected more than 0 and at most 100, e.g. 75%)"
+                )
+            })?;
+        if num.is_none() && v.0 < 1.0 {
+            return Err(format!(
+                "'{s}' is ambiguous: a percentage is expected (write {}% for a share of {s}, or {s}% if that is meant)",
+                (v.0 * 10_000.0).round() / 100.0
+            ));
+        }
+        Ok(v)
     }
 }
 
@@ -514,17 +596,13 @@ pub struct FdUsage {
 
 impl FdUsage {
     /// The table marks a process from this share of its limit.
-    pub const MARK_PCT: f64 = 80.0;
+    pub const MARK_PCT: Percent = Percent(80.0);
     /// `--watch` alerts when a process reaches this share of its limit.
-    pub const ALERT_PCT: f64 = 90.0;
+    pub const ALERT_PCT: Percent = Percent(90.0);
 
-    /// Open fds as a percentage of the limit (100 for a zero limit).
-    pub fn pct(&self) -> f64 {
-        if self.limit == 0 {
-            100.0
-        } else {
-            self.open as f64 * 100.0 / self.limit as f64
-        }
+    /// Open fds as a share of the limit (100 % for a zero limit).
+    pub fn pct(&self) -> Percent {
+        Percent::of(self.open, self.limit)
     }
 }
 
@@ -542,16 +620,13 @@ pub struct PortUse {
 
 impl PortUse {
     /// The table shows PORTS, and `--watch` raises `warn`, from this share.
-    pub const WARN_PCT: f64 = 50.0;
+    pub const WARN_PCT: Percent = Percent(50.0);
     /// `--watch` raises `full` from this share, before `connect()` starts failing.
-    pub const FULL_PCT: f64 = 90.0;
+    pub const FULL_PCT: Percent = Percent(90.0);
 
-    pub fn pct(&self) -> f64 {
-        if self.range == 0 {
-            100.0
-        } else {
-            self.used as f64 * 100.0 / self.range as f64
-        }
+    /// Ports used as a share of the range (100 % of an empty range).
+    pub fn pct(&self) -> Percent {
+        Percent::of(self.used, self.range)
     }
 
     /// `ok`, `warn` or `full`, by [`PortUse::WARN_PCT`] and [`PortUse::FULL_PCT`].
@@ -580,5 +655,35 @@ impl Source {
             Source::Netlink => "netlink",
             Source::Proc => "proc",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_parse_as_users_write_them() {
+        let p = |s: &str| s.parse::<Percent>().map(Percent::get);
+        assert_eq!(p("75%"), Ok(75.0));
+        assert_eq!(p("75"), Ok(75.0));
+        assert_eq!(p("100%"), Ok(100.0));
+        assert_eq!(p("0.5%"), Ok(0.5));
+        for bad in ["0", "0%", "101", "-5%", "inf", "NaN%", "x"] {
+            assert!(p(bad).unwrap_err().contains("is not a percentage"), "{bad}");
+        }
+        assert!(
+            p("0.75")
+                .unwrap_err()
+                .contains("write 75% for a share of 0.75")
+        );
+    }
+
+    #[test]
+    fn shares_of_nothing_are_full_and_show_as_numbers() {
+        assert_eq!(Percent::of(3, 0).get(), 100.0);
+        assert_eq!(format!("{:.0}%", Percent::of(950, 1024)), "93%");
+        assert_eq!(serde_json::to_string(&Percent::of(1, 4)).unwrap(), "25.0");
+        assert_eq!(Percent::WARN_DEFAULT.of_ceil(10), 8);
     }
 }

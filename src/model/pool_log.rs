@@ -10,7 +10,7 @@ pub const NO_HEADERS: &str = "(no header lines)";
 
 /// What the log says of the pool, worst last (so that `max` is the overall verdict).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub enum Verdict {
+pub enum PoolLogVerdict {
     #[default]
     NotEnoughData,
     Healthy,
@@ -18,13 +18,13 @@ pub enum Verdict {
     Exhausted,
 }
 
-impl Verdict {
+impl PoolLogVerdict {
     pub fn as_str(self) -> &'static str {
         match self {
-            Verdict::NotEnoughData => "not enough data",
-            Verdict::Healthy => "healthy",
-            Verdict::Leak => "leak",
-            Verdict::Exhausted => "exhausted",
+            PoolLogVerdict::NotEnoughData => "not enough data",
+            PoolLogVerdict::Healthy => "healthy",
+            PoolLogVerdict::Leak => "leak",
+            PoolLogVerdict::Exhausted => "exhausted",
         }
     }
 
@@ -32,10 +32,10 @@ impl Verdict {
     /// no answer is not an all-clear).
     pub fn exit_code(self) -> i32 {
         match self {
-            Verdict::Healthy => crate::exit::OK,
-            Verdict::Leak => crate::exit::BREACH,
-            Verdict::Exhausted => crate::exit::CRITICAL,
-            Verdict::NotEnoughData => crate::exit::FAILURE,
+            PoolLogVerdict::Healthy => crate::exit::OK,
+            PoolLogVerdict::Leak => crate::exit::BREACH,
+            PoolLogVerdict::Exhausted => crate::exit::CRITICAL,
+            PoolLogVerdict::NotEnoughData => crate::exit::FAILURE,
         }
     }
 }
@@ -113,13 +113,13 @@ pub struct RouteReport {
     /// From the end of the log until the route's limit is reached at that rate.
     pub exhaustion_in_secs: Option<f64>,
     pub series: Vec<Point>,
-    pub verdict: Verdict,
+    pub verdict: PoolLogVerdict,
     pub reason: String,
 }
 
 /// The whole log's report.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Report {
+pub struct PoolLogReport {
     pub lines: u64,
     pub pool_lines: u64,
     pub other_httpclient_lines: u64,
@@ -138,6 +138,6 @@ pub struct Report {
     pub repeated_leases: u64,
     pub untracked_leases: u64,
     pub dropped_route_lines: u64,
-    pub verdict: Verdict,
+    pub verdict: PoolLogVerdict,
     pub reason: String,
 }

@@ -77,6 +77,43 @@ impl GroupField {
             GroupField::Container => "container",
         }
     }
+
+    /// The fields of a group's JSON object this key fills (`report::key_for`
+    /// sets the key, `report::to_group` writes it out).
+    pub fn json_fields(self) -> &'static [&'static str] {
+        match self {
+            GroupField::Process => &["pid", "process", "user", "attribution"],
+            GroupField::Command => &["process", "attribution"],
+            GroupField::User => &["user", "attribution"],
+            GroupField::Endpoint => &["direction", "local", "remote"],
+            GroupField::Remote | GroupField::RemoteHost => &["remote"],
+            GroupField::RemotePort => &["remote_port"],
+            GroupField::LocalPort => &["local_port"],
+            GroupField::State => &["state"],
+            GroupField::Direction => &["direction"],
+            GroupField::Netns => &["netns"],
+            GroupField::Container => &["container"],
+        }
+    }
+}
+
+/// The fields of a group's JSON object that tell it apart whatever `--by` says:
+/// the namespace (always a key), the protocol (TCP and unix groups are never
+/// one), and a unix name the JSON text alone does not give exactly.
+pub const ALWAYS_KEYED_FIELDS: [&str; 3] = ["netns", "proto", "unix_name_hex"];
+
+/// Every field of a group's JSON object that identifies it, each once: what the
+/// `--by` keys fill and [`ALWAYS_KEYED_FIELDS`]. Readers of recorded samples
+/// (`plot`) tell groups apart by these.
+pub fn group_identity_fields() -> Vec<&'static str> {
+    let mut fields: Vec<&'static str> = Vec::new();
+    let keyed = GroupField::ALL.iter().flat_map(|f| f.json_fields());
+    for name in keyed.chain(&ALWAYS_KEYED_FIELDS) {
+        if !fields.contains(name) {
+            fields.push(name);
+        }
+    }
+    fields
 }
 
 /// Serialised as its `--by` name, e.g. `"remote-host"`.
@@ -529,4 +566,26 @@ fn all_states<S: Serializer>(c: &StateCounts, s: S) -> Result<S::Ok, S::Error> {
         m.serialize_entry(st.snake(), &c.get(st))?;
     }
     m.end()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_fields_are_group_fields_and_include_proto() {
+        let json = serde_json::to_value(Group::empty(GroupKey::default())).unwrap();
+        let fields = group_identity_fields();
+        for f in &fields {
+            // Written only when the text does not give the name exactly.
+            if *f != "unix_name_hex" {
+                assert!(json.get(f).is_some(), "{f} is not a field of a group");
+            }
+        }
+        for f in [
+            "pid", "process", "user", "local", "remote", "state", "proto",
+        ] {
+            assert!(fields.contains(&f), "{f}");
+        }
+    }
 }

@@ -4,10 +4,11 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use super::{TcpState, human_age};
+use super::{TcpState, human_duration};
 
 /// How bad a group is. Ordered: `Leak` is the worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
@@ -54,8 +55,8 @@ pub enum Reason {
     /// and the process never did (the state has no timeout). A leak.
     IdleCloseWait {
         sockets: u64,
-        oldest_s: f64,
-        after_s: f64,
+        oldest: Duration,
+        after: Duration,
     },
     /// CLOSE_WAIT sockets without an idle age (the /proc source in a snapshot):
     /// how long they were held is unknown.
@@ -65,14 +66,14 @@ pub enum Reason {
     HeldClosed { sockets: u64 },
     /// Reset-but-held sockets in every `--watch` sample for at least
     /// `--leak-after`: the process keeps dead connections. A leak.
-    HeldClosedFor { sockets: u64, for_s: f64 },
+    HeldClosedFor { sockets: u64, held: Duration },
     /// ESTABLISHED sockets of an outbound group idle at least `--leak-after` and
     /// at least [`crate::policy::verdict::FAR_PAST`] times the median idle age of
     /// the group's ESTABLISHED sockets: checkouts that never came back.
     IdleCheckouts {
         sockets: u64,
-        oldest_s: f64,
-        median_s: f64,
+        oldest: Duration,
+        median: Duration,
     },
     /// The `--metric` count grew across `--watch` samples.
     Growing { state: TcpState, rate_per_min: f64 },
@@ -97,13 +98,13 @@ impl fmt::Display for Reason {
         match self {
             Reason::IdleCloseWait {
                 sockets,
-                oldest_s,
-                after_s,
+                oldest,
+                after,
             } => write!(
                 f,
                 "{sockets} close_wait idle over {} (oldest {})",
-                round_age(*after_s),
-                human_age(*oldest_s)
+                round_age(*after),
+                human_duration(*oldest)
             ),
             Reason::CloseWaitAgeUnknown { sockets } => write!(
                 f,
@@ -112,20 +113,20 @@ impl fmt::Display for Reason {
             Reason::HeldClosed { sockets } => {
                 write!(f, "{sockets} reset by the peer but still held")
             }
-            Reason::HeldClosedFor { sockets, for_s } => write!(
+            Reason::HeldClosedFor { sockets, held } => write!(
                 f,
                 "{sockets} reset by the peer but still held, some in every sample for {}",
-                human_age(*for_s)
+                human_duration(*held)
             ),
             Reason::IdleCheckouts {
                 sockets,
-                oldest_s,
-                median_s,
+                oldest,
+                median,
             } => write!(
                 f,
                 "{sockets} established idle far past the others (oldest {}, median {})",
-                human_age(*oldest_s),
-                human_age(*median_s)
+                human_duration(*oldest),
+                human_duration(*median)
             ),
             Reason::Growing {
                 state,
@@ -141,14 +142,14 @@ impl fmt::Display for Reason {
 }
 
 /// `--leak-after` as the user most likely wrote it: `5m`, `90s`, `2h`.
-fn round_age(secs: f64) -> String {
-    let s = secs.round() as u64;
+fn round_age(d: Duration) -> String {
+    let s = d.as_secs_f64().round() as u64;
     match s {
         0 => "0s".to_string(),
         _ if s % 3600 == 0 => format!("{}h", s / 3600),
         _ if s % 60 == 0 => format!("{}m", s / 60),
         _ if s < 60 => format!("{s}s"),
-        _ => human_age(secs),
+        _ => human_duration(d),
     }
 }
 
@@ -190,8 +191,8 @@ mod tests {
             },
             Reason::IdleCloseWait {
                 sockets: 25,
-                oldest_s: 845.0,
-                after_s: 300.0,
+                oldest: Duration::from_secs(845),
+                after: Duration::from_secs(300),
             },
         ]);
         assert_eq!(v.level, Level::Leak);

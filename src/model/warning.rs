@@ -489,6 +489,56 @@ impl Warning {
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Warning::NsLinksUnreadable { .. }
+            | Warning::NetnsFellBack { .. }
+            | Warning::NetnsSkipped { .. }
+            | Warning::NetlinkUnavailable { .. } => self.fmt_netns(f),
+            Warning::Ipv6NotCounted { .. }
+            | Warning::UnixWithoutPeers { .. }
+            | Warning::UnixOtherNetns { .. } => self.fmt_tables_unread(f),
+            Warning::MalformedLines { .. } => self.fmt_malformed(f),
+            Warning::UnattributedHeld { .. } => self.fmt_unattributed_held(f),
+            Warning::ClosedUnexamined { .. } => self.fmt_closed_unexamined(f),
+            Warning::FocusUnreadable {
+                processes,
+                pids,
+                privilege,
+            } => write!(
+                f,
+                "the fd tables of {processes} matching process{} (pid {}) could not be read, so their sockets are not shown; {}",
+                plural(*processes as u64, "", "es"),
+                pid_list(pids, *processes),
+                privilege.fd_fix()
+            ),
+            Warning::FilesSkipped { count, first, root } => write!(
+                f,
+                "{count} file{} of socket owners under {root} not read, the fields they give shown as unknown: {}{}",
+                plural(*count as u64, "", "s"),
+                first.join("; "),
+                if *count > first.len() {
+                    format!("; and {} more", count - first.len())
+                } else {
+                    String::new()
+                }
+            ),
+            Warning::OwnFdsExhausted { .. } => self.fmt_own_fds(f),
+            Warning::UnattributedGone { .. } => self.fmt_unattributed_gone(f),
+            Warning::PeekMissed { .. } => self.fmt_peek_missed(f),
+            Warning::SocketsLocked { .. } => self.fmt_sockets_locked(f),
+            Warning::TraceUnreadable { why } => write!(
+                f,
+                "a flight recorder is armed but its records could not be read ({}): run as root to see each group's last exchanges",
+                printable(why)
+            ),
+            Warning::ReservedPortsIgnored { .. } => self.fmt_reserved_ports(f),
+        }
+    }
+}
+
+impl Warning {
+    /// Network namespaces read another way than asked, or not at all.
+    fn fmt_netns(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Warning::NsLinksUnreadable {
                 count,
                 pids,
@@ -529,36 +579,17 @@ impl fmt::Display for Warning {
                 f,
                 "netlink sock_diag unavailable ({error}); read {root}/net/tcp instead, without idle ages"
             ),
-            Warning::MalformedLines { .. } => self.fmt_malformed(f),
-            Warning::UnattributedHeld { .. } => self.fmt_unattributed_held(f),
-            Warning::ClosedUnexamined { .. } => self.fmt_closed_unexamined(f),
-            Warning::FocusUnreadable {
-                processes,
-                pids,
-                privilege,
-            } => write!(
-                f,
-                "the fd tables of {processes} matching process{} (pid {}) could not be read, so their sockets are not shown; {}",
-                plural(*processes as u64, "", "es"),
-                pid_list(pids, *processes),
-                privilege.fd_fix()
-            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Tables read in part: IPv6 missing, unix sockets without peers or only the
+    /// host namespace's.
+    fn fmt_tables_unread(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Warning::Ipv6NotCounted { why } => {
                 write!(f, "{why}: IPv6 sockets are not counted, only IPv4")
             }
-            Warning::FilesSkipped { count, first, root } => write!(
-                f,
-                "{count} file{} of socket owners under {root} not read, the fields they give shown as unknown: {}{}",
-                plural(*count as u64, "", "s"),
-                first.join("; "),
-                if *count > first.len() {
-                    format!("; and {} more", count - first.len())
-                } else {
-                    String::new()
-                }
-            ),
-            Warning::OwnFdsExhausted { .. } => self.fmt_own_fds(f),
-            Warning::UnattributedGone { .. } => self.fmt_unattributed_gone(f),
             Warning::UnixWithoutPeers { why, root } => write!(
                 f,
                 "{}unix sockets read from {root}/net/unix, which names no peers: clients show as (unknown peer), with no peer process, and Recv-Q and Send-Q are 0",
@@ -571,28 +602,26 @@ impl fmt::Display for Warning {
                 "unix sockets are read in the host network namespace only: those of {namespaces} other namespace{} are not counted",
                 plural(*namespaces as u64, "", "s")
             ),
-            Warning::PeekMissed { .. } => self.fmt_peek_missed(f),
-            Warning::SocketsLocked { .. } => self.fmt_sockets_locked(f),
-            Warning::TraceUnreadable { why } => write!(
-                f,
-                "a flight recorder is armed but its records could not be read ({}): run as root to see each group's last exchanges",
-                printable(why)
-            ),
-            Warning::ReservedPortsIgnored { netns, problem } => {
-                write!(f, "ip_local_reserved_ports of network namespace {netns}: ")?;
-                match problem {
-                    ReservedProblem::Unreadable(why) => write!(f, "not read ({why})")?,
-                    ReservedProblem::Malformed { entries, first } => write!(
-                        f,
-                        "{entries} malformed entr{} ignored (the first: \"{first}\")",
-                        plural(*entries as u64, "y", "ies")
-                    )?,
-                }
-                f.write_str(
-                    "; ports it reserves may be counted as usable, so a destination's ports range can be larger than what connect() can use",
-                )
-            }
+            _ => Ok(()),
         }
+    }
+
+    fn fmt_reserved_ports(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Warning::ReservedPortsIgnored { netns, problem } = self else {
+            return Ok(());
+        };
+        write!(f, "ip_local_reserved_ports of network namespace {netns}: ")?;
+        match problem {
+            ReservedProblem::Unreadable(why) => write!(f, "not read ({why})")?,
+            ReservedProblem::Malformed { entries, first } => write!(
+                f,
+                "{entries} malformed entr{} ignored (the first: \"{first}\")",
+                plural(*entries as u64, "y", "ies")
+            )?,
+        }
+        f.write_str(
+            "; ports it reserves may be counted as usable, so a destination's ports range can be larger than what connect() can use",
+        )
     }
 }
 

@@ -1,11 +1,13 @@
 //! Threshold levels of `--threshold`, `--critical` and `-o nagios`: which groups
 //! breach, and the exit code that says so. Pure: no I/O.
 
+use std::str::FromStr;
+
 use super::pool::PoolSizes;
-use crate::model::TcpState;
 use crate::model::check::{CheckVerdict, Reached, Severity};
 use crate::model::report::{Group, Report};
 use crate::model::verdict::Level;
+use crate::model::{Percent, TcpState};
 
 /// A threshold: an absolute count, a share of the group's pool, or a verdict
 /// (`leak`, `suspect`: no pool size needed).
@@ -27,6 +29,25 @@ impl Threshold {
             }
             Threshold::Verdict(_) => None,
         }
+    }
+}
+
+/// How `--threshold` and `--critical` are written: `leak` or `suspect`, a count
+/// such as `100`, or a share of the pool such as `75%`.
+impl FromStr for Threshold {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Threshold, String> {
+        if s.ends_with('%') {
+            return s.parse::<Percent>().map(|p| Threshold::Percent(p.get()));
+        }
+        if let Ok(level @ (Level::Leak | Level::Suspect)) = s.parse::<Level>() {
+            return Ok(Threshold::Verdict(level));
+        }
+        s.parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Threshold::Count)
+            .ok_or_else(|| format!("'{s}' is not a threshold (expected leak or suspect, a count such as 100, or a share of --pool-size such as 75%)"))
     }
 }
 
@@ -90,6 +111,17 @@ pub fn judge<'a>(r: &'a Report, l: &Levels) -> CheckVerdict<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thresholds_parse() {
+        let t = |s: &str| s.parse::<Threshold>();
+        assert_eq!(t("75%"), Ok(Threshold::Percent(75.0)));
+        assert_eq!(t("10"), Ok(Threshold::Count(10)));
+        assert_eq!(t("leak"), Ok(Threshold::Verdict(Level::Leak)));
+        assert!(t("ok").is_err());
+        assert!(t("120%").is_err());
+        assert!(t("0").is_err());
+    }
 
     #[test]
     fn severity_levels() {
@@ -160,8 +192,8 @@ mod tests {
         );
         g.verdict = Some(Verdict::of(vec![Reason::IdleCloseWait {
             sockets: 1,
-            oldest_s: 400.0,
-            after_s: 300.0,
+            oldest: std::time::Duration::from_secs(400),
+            after: std::time::Duration::from_secs(300),
         }]));
         assert_eq!(
             leak.severity(&g),

@@ -145,10 +145,10 @@ mod tests {
             rate_per_min: 0.0,
             pool_size: None,
             pool_pct: None,
-            eta_s: None,
+            eta: None,
             flag,
             trend: vec![],
-            held_closed_s: None,
+            held_closed_for: None,
         });
         g
     }

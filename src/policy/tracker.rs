@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::pool::PoolSizes;
 use crate::model::report::{Group, GroupKey, Report};
 use crate::model::watch::{Flag, WatchStats};
-use crate::model::{Socket, TcpState};
+use crate::model::{Percent, Socket, TcpState};
 
 /// Settings of the flag logic.
 #[derive(Debug, Clone)]
@@ -125,7 +125,7 @@ impl Tracker {
         };
         let pool = p.pools.for_group(g);
         let usage = g.pool_usage();
-        let pool_pct = pool.map(|s| usage as f64 * 100.0 / s as f64);
+        let pool_pct = pool.map(|s| Percent::of(usage, s));
         let eta_s = match pool {
             Some(s) if usage >= s => Some(0.0),
             Some(s) if rate_per_min > 0.0 => Some((s - usage) as f64 / (rate_per_min / 60.0)),
@@ -136,7 +136,7 @@ impl Tracker {
         let growing = h.samples.len() >= 2 && count > c0;
         let flag = match (pool, pool_pct) {
             (Some(s), _) if usage >= s => Flag::Full,
-            (Some(_), Some(pct)) if pct >= p.warn_pct => Flag::Warn,
+            (Some(_), Some(pct)) if pct.get() >= p.warn_pct => Flag::Warn,
             _ if growing => Flag::Growing,
             _ => Flag::Ok,
         };
@@ -152,11 +152,14 @@ impl Tracker {
             delta,
             rate_per_min: milli(rate_per_min),
             pool_size: pool,
-            pool_pct: pool_pct.map(milli),
-            eta_s: eta_s.map(milli),
+            pool_pct: pool_pct.and_then(|p| Percent::new(milli(p.get()))),
+            eta: eta_s.and_then(|s| Duration::try_from_secs_f64(milli(s)).ok()),
             flag,
             trend: h.samples.iter().skip(skip).map(|(_, c)| *c).collect(),
-            held_closed_s: h.closed_since.map(|t| now - t),
+            // Times are seconds since the watch began: never before `t`.
+            held_closed_for: h
+                .closed_since
+                .map(|t| Duration::try_from_secs_f64(now - t).unwrap_or_default()),
         }
     }
 
@@ -214,8 +217,8 @@ mod tests {
             if i == 3 {
                 assert_eq!(w.delta, 4);
                 assert!((w.rate_per_min - 160.0).abs() < 1e-9, "{}", w.rate_per_min);
-                assert_eq!(w.pool_pct, Some(40.0));
-                assert!((w.eta_s.unwrap() - 4.5).abs() < 1e-9);
+                assert_eq!(w.pool_pct, Percent::new(40.0));
+                assert_eq!(w.eta, Some(Duration::from_millis(4500)));
             }
         }
         use Flag::*;
@@ -246,7 +249,7 @@ mod tests {
         let mut r = report(&[(1, 500)]);
         t.update(&mut r, 1.0);
         assert_eq!(r.groups[0].watch.as_ref().unwrap().flag, Flag::Growing);
-        assert_eq!(r.groups[0].watch.as_ref().unwrap().eta_s, None);
+        assert_eq!(r.groups[0].watch.as_ref().unwrap().eta, None);
         // Flat for longer than the window: back to ok.
         for s in 2..6 {
             let mut r2 = report(&[(1, 500)]);
@@ -266,12 +269,13 @@ mod tests {
                 r.groups[0].states.add(TcpState::Close);
             }
             t.update(&mut r, now);
-            r.groups[0].watch.as_ref().unwrap().held_closed_s
+            r.groups[0].watch.as_ref().unwrap().held_closed_for
         };
-        assert_eq!(held(&mut t, true, 0.0), Some(0.0));
-        assert_eq!(held(&mut t, true, 5.0), Some(5.0));
+        let secs = |s| Some(Duration::from_secs(s));
+        assert_eq!(held(&mut t, true, 0.0), secs(0));
+        assert_eq!(held(&mut t, true, 5.0), secs(5));
         assert_eq!(held(&mut t, false, 6.0), None, "none held: the clock stops");
-        assert_eq!(held(&mut t, true, 7.0), Some(0.0), "and starts again");
+        assert_eq!(held(&mut t, true, 7.0), secs(0), "and starts again");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::model::report::{Group, Report};
 use crate::model::unix::Proto;
 use crate::model::verdict::{Reason, Verdict};
 use crate::model::watch::Flag;
-use crate::model::{Direction, FdUsage, TcpState};
+use crate::model::{Direction, FdUsage, Percent, TcpState};
 
 /// The default `--leak-after`: longer than the keep-alive timeouts after which
 /// servers close idle pooled connections (nginx 75 s, load balancers 60 s), so a
@@ -31,9 +31,9 @@ pub struct VerdictPolicy {
     pub leak_after: Duration,
     /// `--metric`: the state whose growth `--watch` follows.
     pub metric: TcpState,
-    /// `--pool-size`: a group at `warn_pct` of its pool is suspect.
+    /// `--pool-size`: a group at `warn_at` of its pool is suspect.
     pub pools: PoolSizes,
-    pub warn_pct: f64,
+    pub warn_at: Percent,
 }
 
 impl Default for VerdictPolicy {
@@ -42,7 +42,7 @@ impl Default for VerdictPolicy {
             leak_after: DEFAULT_LEAK_AFTER,
             metric: TcpState::CloseWait,
             pools: PoolSizes::default(),
-            warn_pct: 75.0,
+            warn_at: Percent::WARN_DEFAULT,
         }
     }
 }
@@ -72,7 +72,7 @@ pub fn judge(g: &Group, p: &VerdictPolicy) -> Verdict {
     }
     if let Some(size) = p.pools.for_group(g) {
         let used = g.pool_usage();
-        if used as f64 * 100.0 >= p.warn_pct * size as f64 {
+        if used as f64 * 100.0 >= p.warn_at.get() * size as f64 {
             reasons.push(Reason::PoolFill { used, size });
         }
     }
@@ -96,8 +96,8 @@ fn close_wait(g: &Group, p: &VerdictPolicy) -> Vec<Reason> {
     if let (true, Some(oldest)) = (idle > 0, ages.last()) {
         out.push(Reason::IdleCloseWait {
             sockets: idle,
-            oldest_s: f64::from(*oldest) / 1000.0,
-            after_s: p.leak_after.as_secs_f64(),
+            oldest: Duration::from_millis(u64::from(*oldest)),
+            after: p.leak_after,
         });
     }
     let unknown = g.close_wait().saturating_sub(ages.len() as u64);
@@ -114,11 +114,9 @@ fn held_closed(g: &Group, p: &VerdictPolicy) -> Option<Reason> {
     if sockets == 0 {
         return None;
     }
-    let held = g.watch.as_ref().and_then(|w| w.held_closed_s);
+    let held = g.watch.as_ref().and_then(|w| w.held_closed_for);
     Some(match held {
-        Some(for_s) if for_s >= p.leak_after.as_secs_f64() => {
-            Reason::HeldClosedFor { sockets, for_s }
-        }
+        Some(held) if held >= p.leak_after => Reason::HeldClosedFor { sockets, held },
         _ => Reason::HeldClosed { sockets },
     })
 }
@@ -137,8 +135,8 @@ fn idle_checkouts(g: &Group, p: &VerdictPolicy) -> Option<Reason> {
     let far = ages.iter().filter(|a| u64::from(**a) >= bar).count() as u64;
     (far > 0).then(|| Reason::IdleCheckouts {
         sockets: far,
-        oldest_s: ages.last().map_or(0.0, |a| f64::from(*a) / 1000.0),
-        median_s: median as f64 / 1000.0,
+        oldest: Duration::from_millis(ages.last().map_or(0, |a| u64::from(*a))),
+        median: Duration::from_millis(median),
     })
 }
 
@@ -180,8 +178,8 @@ mod tests {
             v.reasons,
             [Reason::IdleCloseWait {
                 sockets: 1,
-                oldest_s: 400.0,
-                after_s: 300.0
+                oldest: Duration::from_secs(400),
+                after: Duration::from_secs(300),
             }]
         );
         let fresh = judge(&group(&[1_000, 2_000], &[], Direction::Outbound), &p);
@@ -234,19 +232,19 @@ mod tests {
         let mut g = group(&[], &[], Direction::Outbound);
         g.states.add(TcpState::Close);
         assert_eq!(judge(&g, &p).reasons, [Reason::HeldClosed { sockets: 1 }]);
-        let watched = |s: f64| WatchStats {
+        let watched = |s: u64| WatchStats {
             delta: 0,
             rate_per_min: 0.0,
             pool_size: None,
             pool_pct: None,
-            eta_s: None,
+            eta: None,
             flag: Flag::Ok,
             trend: vec![],
-            held_closed_s: Some(s),
+            held_closed_for: Some(Duration::from_secs(s)),
         };
-        g.watch = Some(watched(299.0));
+        g.watch = Some(watched(299));
         assert_eq!(judge(&g, &p).level, Level::Suspect);
-        g.watch = Some(watched(300.0));
+        g.watch = Some(watched(300));
         let v = judge(&g, &p);
         assert_eq!(v.level, Level::Leak);
         assert_eq!(

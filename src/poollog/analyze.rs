@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use super::parse::{self, Event, Kind, Stamp, Stats};
 pub use crate::model::pool_log::{
-    Exchange, Moment, NO_HEADERS, Point, Report, RouteReport, Unreleased, Verdict,
+    Exchange, Moment, NO_HEADERS, Point, PoolLogReport, PoolLogVerdict, RouteReport, Unreleased,
 };
 
 /// Points kept per route's time series; past it, neighbours are merged (their
@@ -40,15 +40,17 @@ struct OpenLease {
     status: Option<String>,
 }
 
+/// A route's time series, kept under [`MAX_POINTS`] by merging neighbours
+/// (every `stride` points become one) as it grows.
 #[derive(Debug, Default)]
-struct Series {
+struct ThinnedSeries {
     points: Vec<Point>,
     stride: u32,
     acc: Option<Point>,
     n: u32,
 }
 
-impl Series {
+impl ThinnedSeries {
     fn push(&mut self, p: Point) {
         self.acc = Some(match self.acc {
             None => p,
@@ -87,7 +89,7 @@ struct RouteState {
     last_release_line: u64,
     last_request_exhausted: bool,
     released: HashMap<(String, String), u64>,
-    series: Series,
+    series: ThinnedSeries,
     last_point: Option<Point>,
 }
 
@@ -97,10 +99,10 @@ struct Conn {
     lease: Option<String>,
 }
 
-/// Feed it lines with [`Analyzer::line`], then take the [`Report`] with [`Analyzer::finish`].
+/// Feed it lines with [`Analyzer::line`], then take the [`PoolLogReport`] with [`Analyzer::finish`].
 #[derive(Debug, Default)]
 pub struct Analyzer {
-    rep: Report,
+    rep: PoolLogReport,
     clock: Option<f64>,
     day_offset: f64,
     routes: Vec<RouteState>,
@@ -481,7 +483,7 @@ fn truncate(s: &str, n: usize) -> &str {
 
 impl Analyzer {
     /// The report: per-route counts, unreleased leases and verdicts, and the overall one.
-    pub fn finish(mut self) -> Report {
+    pub fn finish(mut self) -> PoolLogReport {
         self.mark_stuck();
         let end = self.now();
         let mut unreleased: Vec<Vec<Unreleased>> = vec![Vec::new(); self.routes.len()];
@@ -511,7 +513,7 @@ impl Analyzer {
         let mut rep = self.rep;
         rep.verdict = routes.iter().map(|r| r.verdict).max().unwrap_or_default();
         if rep.unattributed_timeouts > 0 {
-            rep.verdict = Verdict::Exhausted;
+            rep.verdict = PoolLogVerdict::Exhausted;
         }
         rep.reason = overall_reason(&rep, &routes);
         rep.routes = routes;
@@ -550,7 +552,7 @@ fn finish_route(mut rs: RouteState, unreleased: Vec<Unreleased>, end: Moment) ->
         }
     }
     (r.verdict, r.reason) = route_verdict(&r, outlived.len());
-    if r.verdict == Verdict::Exhausted && r.leak_per_minute.is_some() {
+    if r.verdict == PoolLogVerdict::Exhausted && r.leak_per_minute.is_some() {
         r.exhaustion_in_secs = Some(0.0);
     }
     r
@@ -578,7 +580,7 @@ fn summarise(items: impl Iterator<Item = ((String, String), u64)>) -> Vec<Exchan
     v
 }
 
-fn route_verdict(r: &RouteReport, outlived: usize) -> (Verdict, String) {
+fn route_verdict(r: &RouteReport, outlived: usize) -> (PoolLogVerdict, String) {
     let limit = r
         .max_per_route
         .map_or_else(|| "its limit".to_owned(), |m| format!("its limit of {m}"));
@@ -588,7 +590,7 @@ fn route_verdict(r: &RouteReport, outlived: usize) -> (Verdict, String) {
     );
     if r.pool_timeouts > 0 {
         return (
-            Verdict::Exhausted,
+            PoolLogVerdict::Exhausted,
             format!(
                 "{} request(s) timed out waiting for a connection; {leaked}",
                 r.pool_timeouts
@@ -597,27 +599,27 @@ fn route_verdict(r: &RouteReport, outlived: usize) -> (Verdict, String) {
     }
     if r.stuck_at.is_some() {
         return (
-            Verdict::Exhausted,
+            PoolLogVerdict::Exhausted,
             format!("a request waits behind {limit} of unreleased leases; {leaked}"),
         );
     }
     if outlived >= MIN_LEAKED {
-        return (Verdict::Leak, leaked);
+        return (PoolLogVerdict::Leak, leaked);
     }
     if r.releases > 0 {
         let why = match r.unreleased.len() {
             0 => "every lease came back".to_owned(),
             n => format!("leases come back ({n} still out at the end of the log)"),
         };
-        return (Verdict::Healthy, why);
+        return (PoolLogVerdict::Healthy, why);
     }
     (
-        Verdict::NotEnoughData,
+        PoolLogVerdict::NotEnoughData,
         format!("{} lease(s) and no release logged", r.leases),
     )
 }
 
-fn overall_reason(rep: &Report, routes: &[RouteReport]) -> String {
+fn overall_reason(rep: &PoolLogReport, routes: &[RouteReport]) -> String {
     if routes.is_empty() {
         return if rep.unattributed_timeouts > 0 {
             format!(
@@ -629,7 +631,7 @@ fn overall_reason(rep: &Report, routes: &[RouteReport]) -> String {
         };
     }
     let worst = routes.iter().max_by_key(|r| r.verdict).expect("routes");
-    if rep.verdict == Verdict::Exhausted && worst.verdict != Verdict::Exhausted {
+    if rep.verdict == PoolLogVerdict::Exhausted && worst.verdict != PoolLogVerdict::Exhausted {
         return format!(
             "{} pool timeout(s) that no route can be named for",
             rep.unattributed_timeouts
@@ -651,7 +653,7 @@ mod tests {
     }
 
     /// Lines at one a second: `L id`, `R id`, `Q` (request at the limit), `H id path code`.
-    fn run(max: u32, script: &[&str]) -> Report {
+    fn run(max: u32, script: &[&str]) -> PoolLogReport {
         let mut a = Analyzer::new();
         let mut out = 0u32;
         for (i, step) in script.iter().enumerate() {
@@ -706,7 +708,7 @@ mod tests {
             ],
         );
         let r = &rep.routes[0];
-        assert_eq!(rep.verdict, Verdict::Leak);
+        assert_eq!(rep.verdict, PoolLogVerdict::Leak);
         assert_eq!(
             r.unreleased
                 .iter()
@@ -737,21 +739,21 @@ mod tests {
     #[test]
     fn leases_that_come_back_are_healthy_and_no_release_is_not_enough_data() {
         let rep = run(2, &["L 0", "R 0", "L 0", "R 0", "L 1"]);
-        assert_eq!(rep.verdict, Verdict::Healthy);
+        assert_eq!(rep.verdict, PoolLogVerdict::Healthy);
         assert_eq!(rep.routes[0].unreleased.len(), 1);
         assert!(!rep.routes[0].unreleased[0].outlived);
         let rep = run(2, &["L 0", "L 1"]);
-        assert_eq!(rep.verdict, Verdict::NotEnoughData);
+        assert_eq!(rep.verdict, PoolLogVerdict::NotEnoughData);
         assert_eq!(rep.verdict.exit_code(), 3);
         let rep = run(2, &["just an application line"]);
-        assert_eq!(rep.verdict, Verdict::NotEnoughData);
+        assert_eq!(rep.verdict, PoolLogVerdict::NotEnoughData);
         assert!(rep.reason.contains("enable DEBUG"), "{}", rep.reason);
     }
 
     #[test]
     fn a_request_behind_a_full_pool_of_leaks_is_exhausted() {
         let rep = run(2, &["L 0", "L 1", "R 1", "L 1", "Q"]);
-        assert_eq!(rep.verdict, Verdict::Exhausted);
+        assert_eq!(rep.verdict, PoolLogVerdict::Exhausted);
         assert!(rep.routes[0].stuck_at.is_some());
         let rep = run(
             2,
@@ -763,7 +765,7 @@ mod tests {
             ],
         );
         assert_eq!(rep.routes[0].pool_timeouts, 1);
-        assert_eq!(rep.verdict, Verdict::Exhausted);
+        assert_eq!(rep.verdict, PoolLogVerdict::Exhausted);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::describe::{describe, exchange_note, unread_note};
 use crate::model::TcpState;
 use crate::model::check::{CheckVerdict, Reached, Severity};
-use crate::model::report::Report;
+use crate::model::report::{Group, Report};
 use crate::model::unix::{Protos, UnixTotals};
 use crate::model::verdict::Level;
 
@@ -97,13 +97,11 @@ impl HostCounts {
 /// host counts are those of the protocols checked (`protos`): TCP's, unix's
 /// under `--proto unix`, and both (unix's prefixed `unix_`) under `all`.
 pub fn nagios(r: &Report, v: &CheckVerdict, protos: Protos) -> String {
-    let b = &v.breaches;
     let status = match v.worst() {
         None => "OK",
         Some(Severity::Warning) => "WARNING",
         Some(Severity::Critical) => "CRITICAL",
     };
-    let metric = v.metric.snake();
     let unix = protos
         .unix
         .then(|| {
@@ -122,8 +120,19 @@ pub fn nagios(r: &Report, v: &CheckVerdict, protos: Protos) -> String {
         .iter()
         .max_by_key(|g| g.states.get(v.metric))
         .filter(|g| g.states.get(v.metric) > 0);
-    let summary = if b.is_empty() {
-        match worst {
+    let summary = summary(r, v, worst, host);
+    // Unix's own counts beside TCP's only when both were checked.
+    let unix_too = unix.filter(|_| protos.tcp);
+    let perf = perfdata(v, worst, host, unix_too);
+    format!("SOCKLEAK {status} - {} | {perf}\n", plugin_text(&summary))
+}
+
+/// The status line's text: the worst breach, or the worst group when none.
+fn summary(r: &Report, v: &CheckVerdict, worst: Option<&Group>, host: HostCounts) -> String {
+    let b = &v.breaches;
+    let metric = v.metric.snake();
+    let Some(&(g, _, reached)) = b.first() else {
+        return match worst {
             Some(g) => format!(
                 "worst group has {} {metric} ({}); host {} {metric}",
                 g.states.get(v.metric),
@@ -131,28 +140,37 @@ pub fn nagios(r: &Report, v: &CheckVerdict, protos: Protos) -> String {
                 host.metric
             ),
             None => format!("no group has {metric} sockets"),
-        }
-    } else {
-        let (g, _, reached) = b[0];
-        let s = if b.len() == 1 { "" } else { "s" };
-        match (reached, g.verdict.as_ref().and_then(|v| v.reasons.first())) {
-            (Reached::Verdict(level), Some(why)) => format!(
-                "{} group{s} over threshold; worst: {} is {}: {why}",
-                b.len(),
-                describe(g, r),
-                match level {
-                    Level::Leak => "a leak",
-                    _ => "suspect",
-                }
-            ),
-            _ => format!(
-                "{} group{s} over threshold; worst: {} has {} {metric}",
-                b.len(),
-                describe(g, r),
-                g.states.get(v.metric)
-            ),
-        }
+        };
     };
+    let s = if b.len() == 1 { "" } else { "s" };
+    match (reached, g.verdict.as_ref().and_then(|v| v.reasons.first())) {
+        (Reached::Verdict(level), Some(why)) => format!(
+            "{} group{s} over threshold; worst: {} is {}: {why}",
+            b.len(),
+            describe(g, r),
+            match level {
+                Level::Leak => "a leak",
+                _ => "suspect",
+            }
+        ),
+        _ => format!(
+            "{} group{s} over threshold; worst: {} has {} {metric}",
+            b.len(),
+            describe(g, r),
+            g.states.get(v.metric)
+        ),
+    }
+}
+
+/// The performance data: the host's counts, the worst group's against the
+/// levels, and unix's counts when they are checked beside TCP's.
+fn perfdata(
+    v: &CheckVerdict,
+    worst: Option<&Group>,
+    host: HostCounts,
+    unix: Option<HostCounts>,
+) -> String {
+    let metric = v.metric.snake();
     let lvl = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
     let (warn, crit) = v.default_counts;
     let mut perf = format!("{metric}={};;;0", host.metric);
@@ -171,14 +189,14 @@ pub fn nagios(r: &Report, v: &CheckVerdict, protos: Protos) -> String {
     if let Some(n) = host.unattributed {
         let _ = write!(perf, " unattributed={n};;;0");
     }
-    if let (Some(u), true) = (&unix, protos.tcp) {
+    if let Some(u) = unix {
         let _ = write!(
             perf,
             " unix_{metric}={};;;0 unix_total={};;;0",
             u.metric, u.total
         );
     }
-    format!("SOCKLEAK {status} - {} | {perf}\n", plugin_text(&summary))
+    perf
 }
 
 /// Text for a plugin's status line: one line, and no `|`, which would start the

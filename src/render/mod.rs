@@ -14,9 +14,9 @@ pub mod table;
 
 use std::io::{self, IsTerminal, Write};
 
-pub use crate::model::human_age;
 use crate::model::report::Report;
 use crate::model::warning::{Warning, short_lines};
+pub use crate::model::{human_age, human_duration};
 
 /// A snapshot's output format and its options, chosen once by the configuration.
 #[derive(Debug, Clone)]

@@ -6,7 +6,9 @@ use std::io::{self, Write};
 use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::{Value, json};
 
-use crate::model::pool_log::{self, Exchange, KIND, Moment, Report, RouteReport, Unreleased};
+use crate::model::pool_log::{
+    self, Exchange, KIND, Moment, PoolLogReport, RouteReport, Unreleased,
+};
 use crate::model::printable;
 use crate::model::time::civil_from_days;
 
@@ -63,7 +65,7 @@ fn when(m: &Moment, dated: bool) -> String {
 /// The report as text: a summary line, a table of routes, then each route's story.
 pub fn write_table(
     out: &mut dyn Write,
-    rep: &Report,
+    rep: &PoolLogReport,
     inputs: &[String],
     show: usize,
 ) -> io::Result<()> {
@@ -134,7 +136,7 @@ pub fn write_table(
     Ok(())
 }
 
-fn write_routes_table(out: &mut dyn Write, rep: &Report) -> io::Result<()> {
+fn write_routes_table(out: &mut dyn Write, rep: &PoolLogReport) -> io::Result<()> {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Disabled)
@@ -287,7 +289,7 @@ fn write_unreleased(
     Ok(())
 }
 
-fn moment_json(m: &Moment, rep: &Report) -> Value {
+fn moment_json(m: &Moment, rep: &PoolLogReport) -> Value {
     json!({
         "line": m.line,
         "time": m.secs.map(|s| clock_text(s, rep.dated)),
@@ -295,7 +297,7 @@ fn moment_json(m: &Moment, rep: &Report) -> Value {
     })
 }
 
-fn opt_moment(m: &Option<Moment>, rep: &Report) -> Value {
+fn opt_moment(m: &Option<Moment>, rep: &PoolLogReport) -> Value {
     m.as_ref().map_or(Value::Null, |m| moment_json(m, rep))
 }
 
@@ -309,7 +311,7 @@ fn exchanges_json(v: &[Exchange]) -> Value {
         .collect()
 }
 
-fn route_json(r: &RouteReport, rep: &Report) -> Value {
+fn route_json(r: &RouteReport, rep: &PoolLogReport) -> Value {
     let first = rep.first_secs.unwrap_or(0.0);
     json!({
         "route": r.route,
@@ -355,7 +357,7 @@ fn route_json(r: &RouteReport, rep: &Report) -> Value {
 }
 
 /// The report as one JSON document (schema in docs/json.md, "pool-log JSON").
-pub fn to_json(rep: &Report, inputs: &[String]) -> Value {
+pub fn to_json(rep: &PoolLogReport, inputs: &[String]) -> Value {
     json!({
         "version": 1,
         "kind": KIND,

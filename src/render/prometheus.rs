@@ -84,12 +84,13 @@ fn group_labels(g: &Group, with_user: bool) -> String {
     labels
 }
 
-/// The per-group series of one label set. With `--by state` the groups of one
-/// process and endpoint share the labels of the byte and age series (state is a
-/// label of the socket counts only), and Prometheus drops repeated samples: such
-/// groups are merged (counts and bytes summed, the oldest age kept). Every other
-/// grouping key is a label, or part of one (endpoint).
-struct Series {
+/// The groups of one label set as one, what the per-group series are written
+/// from. With `--by state` the groups of one process and endpoint share the
+/// labels of the byte and age series (state is a label of the socket counts
+/// only), and Prometheus drops repeated samples: such groups are merged (counts
+/// and bytes summed, the oldest age kept). Every other grouping key is a label,
+/// or part of one (endpoint).
+struct LabelledGroup {
     labels: String,
     /// The pool of the first group with these labels.
     pool: Option<u64>,
@@ -98,17 +99,17 @@ struct Series {
     oldest_close_wait_idle_s: Option<f64>,
 }
 
-/// One [`Series`] per distinct label set, in the groups' order (worst first).
+/// One [`LabelledGroup`] per distinct label set, in the groups' order (worst first).
 /// Each group's pool ([`Group::pool_size`], attached by the policy) is exported as
 /// `sockleak_pool_size` beside its series.
-fn series(groups: &[Group], with_user: bool) -> Vec<Series> {
-    let mut out: Vec<Series> = Vec::with_capacity(groups.len());
+fn labelled_groups(groups: &[Group], with_user: bool) -> Vec<LabelledGroup> {
+    let mut out: Vec<LabelledGroup> = Vec::with_capacity(groups.len());
     let mut index = std::collections::HashMap::with_capacity(groups.len());
     for g in groups {
         let labels = group_labels(g, with_user);
         match index.get(&labels) {
             Some(&i) => {
-                let s: &mut Series = &mut out[i];
+                let s: &mut LabelledGroup = &mut out[i];
                 s.states.merge(&g.states);
                 s.recv_q += g.recv_q;
                 s.oldest_close_wait_idle_s =
@@ -119,7 +120,7 @@ fn series(groups: &[Group], with_user: bool) -> Vec<Series> {
             }
             None => {
                 index.insert(labels.clone(), out.len());
-                out.push(Series {
+                out.push(LabelledGroup {
                     labels,
                     pool: g.pool_size,
                     states: g.states,
@@ -135,8 +136,8 @@ fn series(groups: &[Group], with_user: bool) -> Vec<Series> {
 /// Split series into those that are written and the summed rest, so that
 /// `sockleak_group_sockets` has at most `max` series: keep as many of the worst
 /// groups as fit beside the "other" series their remainder needs.
-fn bounded(all: &[Series], max: u64) -> (&[Series], Option<StateCounts>) {
-    let count = |s: &Series| s.states.nonzero().count() as u64;
+fn bounded(all: &[LabelledGroup], max: u64) -> (&[LabelledGroup], Option<StateCounts>) {
+    let count = |s: &LabelledGroup| s.states.nonzero().count() as u64;
     if all.iter().map(count).sum::<u64>() <= max {
         return (all, None);
     }
@@ -169,7 +170,7 @@ fn bounded(all: &[Series], max: u64) -> (&[Series], Option<StateCounts>) {
 pub fn render(r: &Report, opts: &PromOptions) -> String {
     let mut out = String::with_capacity(4096);
     host_series(&mut out, r);
-    let all = series(&r.groups, r.group_by.contains(&GroupField::User));
+    let all = labelled_groups(&r.groups, r.group_by.contains(&GroupField::User));
     let (kept, rest) = bounded(&all, opts.max_series);
     group_series(&mut out, kept, rest.as_ref());
     pool_series(&mut out, kept);
@@ -292,7 +293,7 @@ fn host_series(out: &mut String, r: &Report) {
 }
 
 /// The per-group series: sockets by state, unread bytes, oldest CLOSE_WAIT age.
-fn group_series(out: &mut String, kept: &[Series], rest: Option<&StateCounts>) {
+fn group_series(out: &mut String, kept: &[LabelledGroup], rest: Option<&StateCounts>) {
     header(
         out,
         "sockleak_group_sockets",
@@ -346,7 +347,7 @@ fn group_series(out: &mut String, kept: &[Series], rest: Option<&StateCounts>) {
 /// `sockleak_pool_size` of every kept group that is in a pool (an owned outbound
 /// group, or a server's service named by `--pool-size ENDPOINT=N`), with the
 /// group's labels, so that alert rules divide each group by its own pool.
-fn pool_series(out: &mut String, kept: &[Series]) {
+fn pool_series(out: &mut String, kept: &[LabelledGroup]) {
     header(
         out,
         "sockleak_pool_size",
@@ -467,8 +468,8 @@ fn unread_series(out: &mut String, r: &Report) {
 /// While a flight recorder is armed: each kept group's sockets by the protocol,
 /// method and status of their last exchange (bounded labels: never a path), and
 /// `status="unrecorded"` for those it has no record of. Groups merged into one label
-/// set (see [`Series`]) are summed.
-fn exchange_series(out: &mut String, r: &Report, kept: &[Series]) {
+/// set (see [`LabelledGroup`]) are summed.
+fn exchange_series(out: &mut String, r: &Report, kept: &[LabelledGroup]) {
     if !r.groups.iter().any(|g| g.exchanges.is_some()) {
         return;
     }

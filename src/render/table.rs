@@ -12,7 +12,7 @@ use crate::model::verdict::Level;
 use crate::model::watch::{Flag, WatchStats};
 use crate::model::{FdUsage, PortUse, TcpState, escape, printable};
 
-use super::{fit_text, human_age, human_bytes};
+use super::{fit_text, human_age, human_bytes, human_duration};
 
 #[derive(Debug, Clone, Copy)]
 pub struct TableOptions {
@@ -449,7 +449,7 @@ fn watch_cells(w: &WatchStats, color: bool) -> Vec<Cell> {
             w.pool_pct
                 .map_or_else(|| "-".into(), |p| format!("{p:.0}%")),
         ),
-        right(w.eta_s.map_or_else(|| "-".into(), human_age)),
+        right(w.eta.map_or_else(|| "-".into(), human_duration)),
         flag,
         Cell::new(sparkline(&w.trend)),
     ]

@@ -8,8 +8,8 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::record::Series;
-use crate::model::TcpState;
+use super::record::PlotLine;
+use crate::model::{Percent, TcpState};
 
 /// An axis tick: whole numbers without a decimal point.
 fn tick(v: f64) -> String {
@@ -23,7 +23,7 @@ fn tick(v: f64) -> String {
 pub struct ChartOpts {
     pub metric: TcpState,
     pub pool: Option<u64>,
-    pub warn_pct: f64,
+    pub warn_at: Percent,
     pub start: Option<SystemTime>,
     /// Caption, y axis and start for a chart that is not of sockets (a pool log).
     pub labels: Option<super::pool_log::Labels>,
@@ -33,7 +33,7 @@ type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoor
 
 pub fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
-    series: &[Series],
+    series: &[PlotLine],
     o: &ChartOpts,
 ) -> Result<()>
 where
@@ -154,12 +154,12 @@ fn pool_lines<DB: DrawingBackend>(
     let Some(pool) = o.pool else {
         return Ok(());
     };
-    let warn = warn_level(pool, o.warn_pct);
+    let warn = o.warn_at.of_ceil(pool);
     for (y, label, color) in [
         (pool as f64, format!("pool size {pool}"), RED),
         (
             warn as f64,
-            format!("warn {:.0}% ({warn})", o.warn_pct),
+            format!("warn {:.0}% ({warn})", o.warn_at.get()),
             MAGENTA,
         ),
     ] {
@@ -174,18 +174,11 @@ fn pool_lines<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The count at which a group of `pool` is at `pct`: `--watch` warns from
-/// `pct` of the pool, and counts are whole, so 75% of 10 is drawn (and named)
-/// at 8, not 7.5.
-pub fn warn_level(pool: u64, pct: f64) -> u64 {
-    (pool as f64 * pct / 100.0).ceil() as u64
-}
-
 /// Groups with pools of different sizes: each one's pool as a thin line in its
 /// own colour.
 fn own_pool_lines<DB: DrawingBackend>(
     chart: &mut Chart<'_, DB>,
-    series: &[Series],
+    series: &[PlotLine],
     xmax: f64,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     for (i, s) in series.iter().enumerate() {
@@ -208,8 +201,11 @@ mod tests {
 
     #[test]
     fn the_warn_line_is_at_the_count_it_names() {
-        assert_eq!(warn_level(10, 75.0), 8, "75% of 10 is reached at 8 sockets");
-        assert_eq!(warn_level(20, 75.0), 15);
-        assert_eq!(warn_level(1024, 75.0), 768);
+        // `--watch` warns from the share of the pool, and counts are whole: 75%
+        // of 10 is drawn (and named) at 8, not 7.5.
+        let warn_level = |pool| Percent::WARN_DEFAULT.of_ceil(pool);
+        assert_eq!(warn_level(10), 8, "75% of 10 is reached at 8 sockets");
+        assert_eq!(warn_level(20), 15);
+        assert_eq!(warn_level(1024), 768);
     }
 }

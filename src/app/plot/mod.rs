@@ -60,7 +60,7 @@ pub fn run(p: Plot) -> Result<i32> {
     let opts = ChartOpts {
         metric: p.metric,
         pool: shared_pool(p.pools.only_default(), &series, rec.pool_size),
-        warn_pct: p.warn_at,
+        warn_at: p.warn_at,
         start: rec.start,
         labels,
     };
@@ -83,7 +83,11 @@ pub fn run(p: Plot) -> Result<i32> {
 /// The one pool every plotted group is drawn against: `--pool-size` when given, or
 /// the pool all of them share. `None` when they have pools of their own: each is
 /// then drawn against its own (see `chart::draw`).
-fn shared_pool(flag: Option<u64>, series: &[record::Series], recorded: Option<u64>) -> Option<u64> {
+fn shared_pool(
+    flag: Option<u64>,
+    series: &[record::PlotLine],
+    recorded: Option<u64>,
+) -> Option<u64> {
     if flag.is_some() {
         return flag;
     }

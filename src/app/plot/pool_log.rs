@@ -8,13 +8,13 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::Value;
 
-use super::record::Series;
+use super::record::PlotLine;
 use crate::poollog::KIND;
 
 /// What `sockleak plot` draws for a pool log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolPlot {
-    pub series: Vec<Series>,
+    pub series: Vec<PlotLine>,
     /// The largest per-route limit, drawn as the pool line.
     pub limit: Option<u64>,
     /// The log's first timestamp as written (its zone is not known).
@@ -80,7 +80,7 @@ pub fn from_json(v: &Value) -> Result<PoolPlot> {
             if points.is_empty() {
                 continue;
             }
-            series.push(Series {
+            series.push(PlotLine {
                 label: crate::model::printable(&format!("{route} {what}")).into_owned(),
                 peak: points.iter().map(|(_, c)| *c).max().unwrap_or(0),
                 points,

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::BufRead;
+use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -11,12 +12,12 @@ use serde_json::Value;
 use crate::model::Direction;
 use crate::model::TcpState;
 use crate::model::escape;
-use crate::model::report::{Attribution, GroupKey, RemoteKey};
+use crate::model::report::{Attribution, GroupKey, RemoteKey, group_identity_fields};
 use crate::model::unix::UnixName;
 
-/// One group's counts over time.
+/// One line of the chart: a group's counts over time (or a pool-log route's).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Series {
+pub struct PlotLine {
     pub label: String,
     /// (seconds since the first sample, count)
     pub points: Vec<(f64, u64)>,
@@ -37,7 +38,7 @@ pub struct Series {
 pub struct Record {
     pub start: Option<SystemTime>,
     pub samples: usize,
-    pub series: Vec<Series>,
+    pub series: Vec<PlotLine>,
     pub pool_size: Option<u64>,
     /// (line number, why) of the first [`BAD_LINES_KEPT`] lines that were not
     /// samples: memory stays bounded on any input.
@@ -60,25 +61,8 @@ impl Record {
     }
 }
 
-/// The fields of a group object that identify it: the ones the `--by` keys fill
-/// (see `report::key_for`), the namespace (always a key) and the container.
-const IDENTITY: [&str; 13] = [
-    "pid",
-    "process",
-    "user",
-    "attribution",
-    "direction",
-    "local",
-    "remote",
-    "local_port",
-    "remote_port",
-    "state",
-    "netns",
-    "container",
-    // A unix name the JSON text alone does not tell apart (a path named like a
-    // label, bytes that are not UTF-8).
-    "unix_name_hex",
-];
+/// The fields of a group object that identify it, from the `--by` vocabulary.
+static IDENTITY: LazyLock<Vec<&'static str>> = LazyLock::new(group_identity_fields);
 
 /// A stable identity for a group across samples, and a label for the legend.
 fn group_identity(g: &Value, by_container: bool) -> (String, String) {
@@ -201,7 +185,7 @@ fn parse_sample(v: &Value) -> Result<Sample<'_>, String> {
 }
 
 /// One group's series being built: its label, points, latest pool and key.
-struct Line(String, Vec<(f64, u64)>, Option<u64>, GroupKey);
+struct PartialLine(String, Vec<(f64, u64)>, Option<u64>, GroupKey);
 
 /// The part of a group's key a pool rule looks at, from its JSON object.
 fn key_of(g: &Value) -> GroupKey {
@@ -233,10 +217,10 @@ fn key_of(g: &Value) -> GroupKey {
     }
 }
 
-/// Series being built, in the order groups first appear.
+/// Lines being built, in the order groups first appear.
 #[derive(Default)]
 struct Builder {
-    by_id: HashMap<String, Line>,
+    by_id: HashMap<String, PartialLine>,
     order: Vec<String>,
 }
 
@@ -248,7 +232,7 @@ impl Builder {
             let count = g["states"][metric.snake()].as_u64().unwrap_or(0);
             let entry = self.by_id.entry(id.clone()).or_insert_with(|| {
                 self.order.push(id.clone());
-                Line(label, Vec::new(), None, key_of(g))
+                PartialLine(label, Vec::new(), None, key_of(g))
             });
             if let Some(pool) = g["watch"]["pool_size"].as_u64() {
                 entry.2 = Some(pool);
@@ -269,11 +253,11 @@ impl Builder {
         }
     }
 
-    fn finish(mut self) -> Vec<Series> {
+    fn finish(mut self) -> Vec<PlotLine> {
         self.order
             .into_iter()
             .filter_map(|id| self.by_id.remove(&id))
-            .map(|Line(label, points, pool, key)| Series {
+            .map(|PartialLine(label, points, pool, key)| PlotLine {
                 peak: points.iter().map(|(_, c)| *c).max().unwrap_or(0),
                 label,
                 points,
@@ -383,6 +367,21 @@ mod tests {
             labels,
             ["7 \\x28x) -> (socketpair)", "7 \\x28x) -> \\x28socketpair)"]
         );
+    }
+
+    #[test]
+    fn tcp_and_unix_groups_alike_in_every_other_field_are_two_series() {
+        let g = |proto: &str| {
+            format!(
+                "{{\"pid\":7,\"process\":\"x\",\"proto\":\"{proto}\",\"states\":{{\"close_wait\":1}}}}"
+            )
+        };
+        let groups = [g("tcp"), g("unix")].join(",");
+        let rec = read_record(
+            sample("2026-01-01T00:00:00Z", &groups).as_bytes(),
+            TcpState::CloseWait,
+        );
+        assert_eq!(rec.series.len(), 2);
     }
 
     #[test]

@@ -77,6 +77,52 @@ impl Short<'_> {
     /// The warnings about processes, files and protocols.
     fn fmt_rest(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
+            Warning::UnattributedHeld { .. }
+            | Warning::FocusUnreadable { .. }
+            | Warning::UnattributedGone { .. }
+            | Warning::ClosedUnexamined { .. } => self.fmt_unseen(f),
+            Warning::Ipv6NotCounted { .. } => {
+                f.write_str("IPv6 sockets not counted, only IPv4 (-v says why)")
+            }
+            Warning::FilesSkipped { count, .. } => write!(
+                f,
+                "{count} file{} of socket owners not read: some names unknown (-v lists them)",
+                plural(*count as u64, "", "s")
+            ),
+            Warning::OwnFdsExhausted {
+                limit, processes, ..
+            } => write!(
+                f,
+                "sockleak's fd limit ({limit}) stopped the scan: {processes} fd tables not read; raise ulimit -n"
+            ),
+            Warning::UnixWithoutPeers { .. } => f.write_str(
+                "unix sockets read from /proc/net/unix: no peers, queues shown as 0 (-v says why)",
+            ),
+            Warning::UnixOtherNetns { namespaces } => write!(
+                f,
+                "unix sockets of {namespaces} other network namespace{} not counted",
+                plural(*namespaces as u64, "", "s")
+            ),
+            Warning::PeekMissed { .. } => self.fmt_peek(f),
+            Warning::SocketsLocked { .. } => self.fmt_locked(f),
+            Warning::TraceUnreadable { .. } => {
+                f.write_str("a flight recorder is armed but unreadable here; run as root (-v)")
+            }
+            Warning::ReservedPortsIgnored { netns, .. } => write!(
+                f,
+                "ip_local_reserved_ports of namespace {netns} not read whole: port ranges may be too large (-v)"
+            ),
+            // A warning without a short form yet says it in full.
+            w => write!(f, "{w}"),
+        }
+    }
+}
+
+/// `unix ` before "socket" for the unix table's warnings; nothing for TCP's.
+impl Short<'_> {
+    /// The warnings about sockets whose holders were not seen.
+    fn fmt_unseen(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
             Warning::UnattributedHeld {
                 proto,
                 sockets,
@@ -101,20 +147,6 @@ impl Short<'_> {
                 "fd tables of matching {} not readable, their sockets not shown; {}",
                 pids(p, *processes),
                 fix(privilege)
-            ),
-            Warning::Ipv6NotCounted { .. } => {
-                f.write_str("IPv6 sockets not counted, only IPv4 (-v says why)")
-            }
-            Warning::FilesSkipped { count, .. } => write!(
-                f,
-                "{count} file{} of socket owners not read: some names unknown (-v lists them)",
-                plural(*count as u64, "", "s")
-            ),
-            Warning::OwnFdsExhausted {
-                limit, processes, ..
-            } => write!(
-                f,
-                "sockleak's fd limit ({limit}) stopped the scan: {processes} fd tables not read; raise ulimit -n"
             ),
             Warning::UnattributedGone {
                 proto,
@@ -142,30 +174,11 @@ impl Short<'_> {
                 "{sockets} socket fds of {} not examined: reset-but-held ones among them not counted",
                 pids(p, p.len())
             ),
-            Warning::UnixWithoutPeers { .. } => f.write_str(
-                "unix sockets read from /proc/net/unix: no peers, queues shown as 0 (-v says why)",
-            ),
-            Warning::UnixOtherNetns { namespaces } => write!(
-                f,
-                "unix sockets of {namespaces} other network namespace{} not counted",
-                plural(*namespaces as u64, "", "s")
-            ),
-            Warning::PeekMissed { .. } => self.fmt_peek(f),
-            Warning::SocketsLocked { .. } => self.fmt_locked(f),
-            Warning::TraceUnreadable { .. } => {
-                f.write_str("a flight recorder is armed but unreadable here; run as root (-v)")
-            }
-            Warning::ReservedPortsIgnored { netns, .. } => write!(
-                f,
-                "ip_local_reserved_ports of namespace {netns} not read whole: port ranges may be too large (-v)"
-            ),
-            // A warning without a short form yet says it in full.
-            w => write!(f, "{w}"),
+            _ => Ok(()),
         }
     }
 }
 
-/// `unix ` before "socket" for the unix table's warnings; nothing for TCP's.
 fn unix_word(p: crate::model::unix::Proto) -> &'static str {
     match p {
         crate::model::unix::Proto::Unix => "unix ",
