@@ -184,6 +184,13 @@ pub fn emit(output_file: Option<&Path>, readers: Readers, contents: &[u8]) -> Re
     }
 }
 
+/// Whether to style output: stdout is a terminal and `NO_COLOR` is unset or empty.
+/// Asked here, with the terminal's size, and passed to the renderers.
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// The size of the terminal on stdout as (columns, rows), when it is one. Asked
 /// here, where output goes, and passed to the renderers, which do no I/O.
 pub fn terminal_size() -> Option<(usize, usize)> {

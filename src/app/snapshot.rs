@@ -7,7 +7,6 @@ use crate::config::Snapshot;
 use crate::exit;
 use crate::output;
 use crate::policy::{rank, verdict};
-use crate::render;
 
 pub fn run(mut s: Snapshot) -> Result<i32> {
     let mut report = s.sampler.take()?;
@@ -22,7 +21,7 @@ pub fn run(mut s: Snapshot) -> Result<i32> {
     // After the table, next to the footer, where they are read; the machine
     // formats carry them inside.
     if s.renderer.warns_on_stderr() {
-        render::print_warnings(&report.warnings, s.warnings);
+        super::print_warnings(&report.warnings, s.warnings);
     }
     Ok(exit::OK)
 }

@@ -20,7 +20,7 @@ use crate::model::watch::{Alert, AlertKind, Flag, Trigger};
 use crate::policy::rank::{self, FdLimits, PortLimits};
 use crate::policy::tracker::{Rise, Tracker};
 use crate::policy::verdict::{self, VerdictPolicy};
-use crate::render::{self, WarningStyle, frame, json};
+use crate::render::{WarningStyle, frame, json};
 use crate::sample::Sampler;
 
 pub fn run(mut w: Watch) -> Result<i32> {
@@ -201,7 +201,7 @@ impl Screen {
         let tty = io::stdout().is_terminal() && matches!(format, WatchFormat::Table { .. });
         Screen {
             tty,
-            color: render::use_color() && tty,
+            color: crate::output::use_color() && tty,
             recent_alerts: VecDeque::new(),
             alerts_to_stderr: !(tty && io::stderr().is_terminal()),
             last_warnings: Vec::new(),
@@ -247,7 +247,7 @@ impl Screen {
     fn warn_when_changed(&mut self, warnings: &[Warning]) {
         let gist: Vec<Warning> = warnings.iter().map(Warning::without_counts).collect();
         if gist != self.last_warnings {
-            render::print_warnings(warnings, self.style);
+            super::print_warnings(warnings, self.style);
             self.last_warnings = gist;
         }
     }

@@ -28,7 +28,7 @@ use crate::policy::tracker::Policy;
 use crate::policy::verdict::VerdictPolicy;
 use crate::render::prometheus::PromOptions;
 use crate::render::table::TableOptions;
-use crate::render::{self, Renderer, WarningStyle};
+use crate::render::{Renderer, WarningStyle};
 use crate::sample::Sampler;
 use cli::{Cli, CollectArgs, Format, NetnsArg, ProtoArg, SourceArg, ViewArgs};
 
@@ -343,7 +343,7 @@ fn renderer(cli: &Cli) -> Renderer {
         Format::Table | Format::Nagios => Renderer::Table(TableOptions {
             top: cli.output.top.unwrap_or(20),
             header: !cli.output.no_header,
-            color: render::use_color() && cli.output.output_file.is_none(),
+            color: crate::output::use_color() && cli.output.output_file.is_none(),
             more_hint: TableOptions::TOP_HINT,
             fit: table_width(cli).map(|w| (w, cli.watch.metric())),
         }),

@@ -1,8 +1,10 @@
 //! Rendering: a report as the human table, the JSON document, Prometheus text,
 //! check lines and the Nagios status line, and `--watch` frames and alerts; one
 //! file per format. A snapshot's format is chosen once, as a [`Renderer`]. Renderers
-//! build bytes and never print (but [`print_warnings`], the one place warnings are
-//! printed), so a closed pipe surfaces as an error the caller treats as a quiet exit.
+//! build bytes and never print (the commands write them, warnings through
+//! `app::print_warnings`), and never ask the terminal or the environment: its size
+//! and whether to colour are passed in. A closed pipe then surfaces as an error the
+//! caller treats as a quiet exit.
 
 pub mod check;
 pub mod describe;
@@ -12,7 +14,7 @@ pub mod pool_log;
 pub mod prometheus;
 pub mod table;
 
-use std::io::{self, IsTerminal, Write};
+use std::io;
 
 use crate::model::report::Report;
 use crate::model::warning::{Warning, short_lines};
@@ -71,20 +73,6 @@ impl WarningStyle {
         };
         lines.into_iter().map(|l| format!("warning: {l}")).collect()
     }
-}
-
-/// Print warnings to stderr in `style`, one `warning:` line each. Errors writing
-/// stderr are ignored: there is nowhere left to report them.
-pub fn print_warnings(warnings: &[Warning], style: WarningStyle) {
-    let mut err = io::stderr().lock();
-    for line in style.lines(warnings) {
-        let _ = writeln!(err, "{line}");
-    }
-}
-
-/// Whether to style output: stdout is a terminal and `NO_COLOR` is unset or empty.
-pub fn use_color() -> bool {
-    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Cut `line` to `width` terminal columns, so that a terminal never wraps it: ANSI
