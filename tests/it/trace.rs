@@ -9,8 +9,6 @@
 //! runs on the host never join it), and on drop `trace stop` plus a check with
 //! bpftool that every program it loaded is gone.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -19,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
-use common::{bin, repo, require, wait_until};
+use crate::common::{bin, repo, require, wait_until};
 use serde_json::Value;
 
 const JARS: [&str; 3] = [
@@ -66,7 +64,7 @@ impl Session {
         assert_eq!(
             unsafe { libc::geteuid() },
             0,
-            "tests/trace.rs needs root (BPF)"
+            "tests/it/trace.rs needs root (BPF)"
         );
         require("bpftool");
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -552,7 +550,7 @@ fn unprivileged_runs_refuse_cleanly() {
 
 #[test]
 fn snapshot_refuses_trace_flag() {
-    let out = common::run(&["--trace"]);
+    let out = crate::common::run(&["--trace"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("trace start"));
 }

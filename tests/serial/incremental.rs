@@ -3,15 +3,16 @@
 //! process replacing its connections while its fd count stays the same, and a
 //! child dropping shared sockets (dup2 of /dev/null over them). Each round freezes
 //! every churning process (SIGSTOP of their process groups), takes an incremental
-//! and a full collection, and compares who holds every socket. In a test binary of
-//! its own, so no other test changes the fd tables meanwhile.
+//! and a full collection, and compares who holds every socket. In `tests/serial`,
+//! so no other test of the suite changes the host's fd tables meanwhile (each test
+//! holds [`crate::shared`]: beside each other, never beside a lock holder).
 //!
 //! And a web host in miniature (issue 27, `tests/support/closing_server.py`): a
 //! server hanging up its keep-alive connections every second beside a leaking
 //! urllib3 pool, compared the same way, and watched in a namespace of its own,
 //! where `--watch` must stay incremental.
-mod common;
-use common::*;
+
+use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -137,6 +138,7 @@ fn compare(inc: &Collection, full: &Collection, frozen: &BTreeSet<u32>, round: u
 
 #[test]
 fn incremental_samples_equal_full_scans_under_churn() {
+    let _host = crate::shared();
     require("setsid");
     // setsid: each peer leads a process group of its own, with its children.
     let churn = Peer::spawn_wrapped(&["setsid"], &["churn", "127.0.0.1"]);
@@ -232,6 +234,7 @@ fn web_host(host: &str) -> (Peer, Peer) {
 
 #[test]
 fn incremental_samples_equal_full_scans_beside_a_closing_server() {
+    let _host = crate::shared();
     let host = private_loopback();
     let (server, client) = web_host(&host);
     let pgids = vec![server.pid(), client.pid()];
@@ -326,6 +329,7 @@ fn watch_web_host_alone(client_args: &str) -> Vec<Value> {
 
 #[test]
 fn watch_stays_incremental_on_a_web_host() {
+    let _host = crate::shared();
     for client_args in ["--workers 0", "--workers 4"] {
         let samples = watch_web_host_alone(client_args);
         let scans: Vec<&Value> = samples.iter().map(|s| &s["scan"]).collect();

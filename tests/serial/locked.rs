@@ -3,26 +3,21 @@
 //! `tests/support/lockholder.c` holds one loopback socket's lock with a recv()
 //! stuck in a userfaultfd page fault, in a network namespace of its own: every
 //! sockleak on the host that reads that namespace's tcp_info would wait on it,
-//! so the holder lives at most 30 s and these tests run one at a time (one test
-//! binary of their own, a lock between them). sockleak runs inside the holder's
-//! namespace (`nsenter --net`); `ss -tan` (no tcp_info, so no lock) is the oracle.
+//! so the holder lives at most 30 s and these tests run one at a time, alone in
+//! their binary (`tests/serial`, [`crate::exclusive`]: two holders would only slow
+//! each other's sockleak down). sockleak runs inside the holder's namespace
+//! (`nsenter --net`); `ss -tan` (no tcp_info, so no lock) is the oracle.
 //!
 //! Each case checks: it returns within a few seconds, counts equal ss, the
 //! warning names the holder, and SIGTERM ends it within a second.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{bin, repo, require};
+use crate::common::{bin, repo, require};
 use serde_json::Value;
-
-/// One holder at a time: two would only slow each other's sockleak down.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// The holder: its process (killed on drop) and what it printed.
 struct Holder {
@@ -47,7 +42,7 @@ fn build_holder() -> std::path::PathBuf {
     assert_eq!(
         unsafe { libc::geteuid() },
         0,
-        "tests/locked.rs needs root (userfaultfd on kernel faults, unshare -n): run as root, as CI does"
+        "tests/serial/locked.rs needs root (userfaultfd on kernel faults, unshare -n): run as root, as CI does"
     );
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lockholder");
     let src = repo().join("tests/support/lockholder.c");
@@ -154,7 +149,7 @@ fn warning_naming<'a>(doc: &'a Value, what: &str, pid: u32) -> Option<&'a str> {
 
 #[test]
 fn a_snapshot_returns_with_exact_counts_and_names_the_holder() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = crate::exclusive();
     let h = start_holder();
     let (doc, took) = snapshot(&h, &["--json"]);
     assert!(took < Duration::from_secs(5), "took {took:?}");
@@ -176,7 +171,7 @@ fn a_snapshot_returns_with_exact_counts_and_names_the_holder() {
 
 #[test]
 fn peek_skips_the_locked_socket_and_reads_the_other() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = crate::exclusive();
     let h = start_holder();
     let (doc, took) = snapshot(&h, &["--json", "--peek", "--pid", &h.pid.to_string()]);
     assert!(took < Duration::from_secs(5), "took {took:?}");
@@ -201,7 +196,7 @@ fn peek_skips_the_locked_socket_and_reads_the_other() {
 /// it within a second.
 #[test]
 fn watch_goes_on_and_stops_within_a_second() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = crate::exclusive();
     let h = start_holder();
     let t = Instant::now();
     let out = sockleak_inside(&h, &["--watch", "0.2", "--count", "3", "--json"])
@@ -243,7 +238,7 @@ fn watch_goes_on_and_stops_within_a_second() {
 /// range) because the read was stopped, not because netlink failed.
 #[test]
 fn a_watch_stopped_inside_another_namespace_writes_no_cut_sample() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = crate::exclusive();
     let h = start_holder();
     let pid = h.pid.to_string();
     let mut w = Reaped(
@@ -269,7 +264,7 @@ fn a_watch_stopped_inside_another_namespace_writes_no_cut_sample() {
 /// SIGTERM during a collection ends it within a second.
 #[test]
 fn serve_answers_and_stops_within_a_second() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = crate::exclusive();
     let h = start_holder();
     let mut s = Reaped(
         sockleak_inside(&h, &["serve", "--listen", "127.0.0.1:0"])

@@ -3,8 +3,7 @@
 //! comm, a name nobody has suggests the near ones, `--pid`/`-p` of a process that
 //! does not exist exits 3 naming it, and flags that would change nothing are
 //! refused.
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

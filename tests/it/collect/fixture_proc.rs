@@ -1,7 +1,6 @@
 //! The /proc parser, the fd join, grouping and filters on a committed fixture tree
 //! (tests/fixtures/proc-basic, made by make-proc-basic.sh): exact, deterministic.
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 fn root() -> String {

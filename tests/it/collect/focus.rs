@@ -2,9 +2,8 @@
 //! the fd tables of the matching processes. The socket table is still read whole,
 //! so totals per state stay exact; what a focused query cannot know (who holds
 //! the other sockets) is null in JSON and said in the footer, never guessed.
-mod common;
-use common::tree::Tree;
-use common::*;
+use crate::common::tree::Tree;
+use crate::common::*;
 use serde_json::Value;
 
 /// Groups of a document without their volatile fields (idle ages grow between

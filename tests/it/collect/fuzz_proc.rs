@@ -10,9 +10,8 @@
 //! (other than newline and tab) on stdout or stderr.
 //!
 //! Device nodes need root (CI runs as root): without it the test fails, loudly.
-mod common;
-use common::tree::{HEADER, Tree, assert_root, tcp_line};
-use common::*;
+use crate::common::tree::{HEADER, Tree, assert_root, tcp_line};
+use crate::common::*;
 use serde_json::Value;
 use std::time::Duration;
 

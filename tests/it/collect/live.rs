@@ -3,8 +3,7 @@
 //! with `ss`. Each test names its processes uniquely and selects them by pid too:
 //! tests run in parallel, and another run of the same tests on the host (another
 //! worktree) has processes of the same names.
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// Run sockleak with `args` on both sources; assert they agree on the groups

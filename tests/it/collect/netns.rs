@@ -3,8 +3,7 @@
 //! `ss` on the host cannot see; sockleak must show both, apart, with the right
 //! namespace. Container ids are parsed from committed cgroup files.
 //! Another namespace's unreadable IPv6 table is warned about, naming it (a fixture).
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 // Below the ephemeral range (32768-60999): no other socket on the host picks them.
@@ -318,7 +317,7 @@ fn unprivileged_reader_falls_back_to_member_proc_table() {
 /// unreadable file would fail).
 #[test]
 fn another_namespaces_unreadable_ipv6_table_is_warned_about() {
-    use common::tree::{HEADER, Tree, tcp_line};
+    use crate::common::tree::{HEADER, Tree, tcp_line};
     let t = Tree::new();
     t.process(300, "ns-v6", &[3001]);
     t.symlink("300/ns/net", "net:[4026532999]");

@@ -2,8 +2,7 @@
 //! same table, from both sources. The table is a network namespace of the test's
 //! own, so nothing else on the host (other tests, other workloads) changes it while
 //! it compares.
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 
 /// ss state spelling -> sockleak JSON key.

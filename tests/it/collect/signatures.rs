@@ -3,8 +3,7 @@
 //! busy ones by their idle age and `--idle-over`; reset-but-held TCP sockets (in
 //! no table, `ss` shows none) counted per pid in state `close`; a process near its
 //! RLIMIT_NOFILE marked and alerted on.
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::process::Command;
 use std::time::{Duration, Instant};

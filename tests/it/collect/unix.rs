@@ -3,13 +3,11 @@
 //! system service), socketpairs, an abstract name and a closed peer from
 //! `tests/support/unix_peer.py`, and `ss -xa` as the oracle for counts.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-use common::{PrivateNet, json, repo, require, run, wait_until};
+use crate::common::{PrivateNet, json, repo, require, run, wait_until};
 use serde_json::Value;
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -213,7 +211,7 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
     let client = Helper::spawn_wrapped(&net.wrap(), "pg_leak.py", &[&sock_dir, &n.to_string()]);
     // Every sockleak run of this test reads that namespace, from inside it.
     let run = |args: &[&str]| {
-        net.cmd(common::bin())
+        net.cmd(crate::common::bin())
             .args(["--netns", "host"])
             .args(args)
             .output()
@@ -348,7 +346,7 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
             && l.ends_with(" 50")),
         "{prom}"
     );
-    common::promtool_check(&out.stdout);
+    crate::common::promtool_check(&out.stdout);
 
     // TCP stays the default: no unix group, no unix totals.
     let tcp = json(&[]);
@@ -521,7 +519,7 @@ fn unix_sockets_unattributed_for_lack_of_privilege_are_warned() {
     // 4 socketpairs (8 ends), a listener, 3 clients and their 3 accepted ends,
     // and one connection whose server end was closed: 16 sockets of ours.
     let helper = Helper::spawn("unix_peer.py", &[&name, "4", "3"]);
-    let o = common::as_nobody(common::bin(), &["--proto", "unix", "--json"]);
+    let o = crate::common::as_nobody(crate::common::bin(), &["--proto", "unix", "--json"]);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -529,7 +527,7 @@ fn unix_sockets_unattributed_for_lack_of_privilege_are_warned() {
         String::from_utf8_lossy(&o.stderr)
     );
     let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let unix_warnings: Vec<&str> = common::warnings(&doc)
+    let unix_warnings: Vec<&str> = crate::common::warnings(&doc)
         .into_iter()
         .filter(|w| w.contains(" unix socket") && w.contains("unattributed"))
         .collect();

@@ -2,8 +2,7 @@
 //! so the `--by` keys, states and formats complete, and the page carries the
 //! examples, exit codes and privileges. (Driving bash's completion function and
 //! rendering with `man -l` are in .ci/dist-check.)
-mod common;
-use common::*;
+use crate::common::*;
 
 fn stdout_of(args: &[&str]) -> String {
     let o = run(args);

@@ -1,8 +1,7 @@
 //! `sockleak plot` of a record written here: `--pool-size ENDPOINT=N` draws each
 //! matching group against its own pool, a bare N one shared pool with its warn
 //! level at the whole count `--watch` warns at (75% of 10 is 8, not 7.5).
-mod common;
-use common::*;
+use crate::common::*;
 
 fn record(dir: &std::path::Path) -> std::path::PathBuf {
     let group = |pid: u32, remote: &str, n: u32| {

@@ -3,8 +3,6 @@
 //! and run by the test), on the same kind of log committed as a fixture, and on
 //! hand-made 4.3, 5.x and java.util.logging fixtures.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,11 +17,13 @@ const JARS: [&str; 3] = [
 ];
 
 fn fixture(name: &str) -> PathBuf {
-    common::repo().join("tests/fixtures/pool-log").join(name)
+    crate::common::repo()
+        .join("tests/fixtures/pool-log")
+        .join(name)
 }
 
 fn pool_log(args: &[&str]) -> Output {
-    Command::new(common::bin())
+    Command::new(crate::common::bin())
         .arg("pool-log")
         .args(args)
         .output()
@@ -58,8 +58,8 @@ fn unreleased_by_grep(log: &str) -> BTreeSet<String> {
 
 /// Compile and run tests/support/LeakyClient.java; its stderr is HttpClient's log.
 fn run_java_client(mode: &str, max: u32) -> String {
-    common::require("javac");
-    common::require("java");
+    crate::common::require("javac");
+    crate::common::require("java");
     for jar in JARS {
         assert!(
             Path::new(jar).exists(),
@@ -68,7 +68,7 @@ fn run_java_client(mode: &str, max: u32) -> String {
     }
     let dir = tempfile::tempdir().unwrap();
     let cp = JARS.join(":");
-    let src = common::repo().join("tests/support/LeakyClient.java");
+    let src = crate::common::repo().join("tests/support/LeakyClient.java");
     let st = Command::new("javac")
         .args(["-cp", &cp, "-d"])
         .arg(dir.path())
@@ -281,7 +281,7 @@ fn gzip_and_stdin_read_the_same_as_the_plain_file() {
     enc.finish().unwrap();
     let (mut a, _) = json_of(&path);
     let (mut b, _) = json_of(&gz);
-    let mut child = Command::new(common::bin())
+    let mut child = Command::new(crate::common::bin())
         .args(["pool-log", "-", "--json"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -336,7 +336,7 @@ fn plot_draws_a_pool_log_document() {
     ]);
     std::fs::write(&json, &out.stdout).unwrap();
     let svg = dir.path().join("pool.svg");
-    let out = Command::new(common::bin())
+    let out = Command::new(crate::common::bin())
         .args(["plot", json.to_str().unwrap(), "-o", svg.to_str().unwrap()])
         .output()
         .unwrap();

@@ -1,8 +1,7 @@
 //! `sockleak serve` answering real HTTP, and a real Prometheus scraping it until
 //! the shipped alert rule fires on a live leak. `promtool` runs the shipped rules'
 //! own unit tests.
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

@@ -2,8 +2,7 @@
 //! samples, ETA is close to the real fill time, records are whole NDJSON lines even
 //! after SIGTERM, `--on-flag` gets its data only through the environment, and the
 //! record plots.
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -28,11 +28,10 @@
 //! fold a narrow table differently; a `check=all` block waits the whole N.
 //!
 //! After a layout change: `scripts/readme-examples.sh` (`SOCKLEAK_BLESS=1 cargo test
-//! --release --test readme`) runs every scene again and writes its output into
+//! --release --test it docs::readme`) runs every scene again and writes its output into
 //! README.md in place; read the diff before committing it. Needs root, `unshare`
 //! (util-linux), `ip` (iproute2), python3 and urllib3: a missing one fails the test.
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -89,7 +88,7 @@ fn examples(readme: &str) -> Vec<Example> {
         } else if lines[i] == "```console" {
             panic!(
                 "README.md line {}: a ```console block without an `<!-- example scene=... -->` \
-                 marker: every example must be real output (see tests/readme.rs); \
+                 marker: every example must be real output (see tests/it/docs/readme.rs); \
                  use ```sh for commands without output",
                 i + 1
             );

@@ -2,9 +2,8 @@
 //! goes away, `--record` refuses what is no file and heals a torn last line, plot
 //! output stays valid XML whatever the names, and plot's memory for bad lines is
 //! bounded.
-mod common;
-use common::tree;
-use common::*;
+use crate::common::tree;
+use crate::common::*;
 use std::io::Read;
 use std::process::{Command, Stdio};
 

@@ -2,9 +2,8 @@
 //! written only where meant, no input blocks or balloons sockleak, and running out
 //! of its own file descriptors is reported as that, never as unattributed sockets
 //! blamed on others.
-mod common;
-use common::tree::{HEADER, Tree};
-use common::*;
+use crate::common::tree::{HEADER, Tree};
+use crate::common::*;
 use serde_json::Value;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::time::Duration;

@@ -1,7 +1,6 @@
 //! Hardening: honest without root, safe under churn, clear about bad input, quiet on
 //! closed pipes, and never showing command lines unless asked.
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::process::{Command, Output};
 

@@ -8,8 +8,7 @@
 //! deterministic with a preloaded pause: ESTABLISHED sockets are not peeked,
 //! CLOSE_WAIT ones are and keep their pending error.
 //! Loopback only; root (CI runs as root): a test without it fails, never skips.
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdout, Command, Stdio};

@@ -1,7 +1,6 @@
 //! Checks on a live loopback leak: exit codes and silence, Nagios output,
 //! Prometheus exposition validated by promtool, atomic textfile writes.
-mod common;
-use common::*;
+use crate::common::*;
 
 fn text(o: &std::process::Output) -> (String, String) {
     (

@@ -1,8 +1,7 @@
 //! Which end is the service, on real loopback sockets whose ports the ephemeral
 //! range cannot tell apart: a server on an ephemeral port that exited, a pool to a
 //! server on an ephemeral port, and a client bound to a fixed low port.
-mod common;
-use common::*;
+use crate::common::*;
 
 fn port_range() -> (u16, u16) {
     let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();

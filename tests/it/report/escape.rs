@@ -4,13 +4,11 @@
 //! hostile names (abstract unix names with invalid UTF-8 and an escape sequence,
 //! a path named like sockleak's own label, process names) in every format.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-use common::{bin, json, promtool_check, repo, require, run};
+use crate::common::{bin, json, promtool_check, repo, require, run};
 use proptest::prelude::*;
 use serde_json::Value;
 use sockleak::model::escape::{self, Context};

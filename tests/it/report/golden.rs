@@ -3,8 +3,8 @@
 //! and a `--watch` frame fitted to an 80x24 terminal with its alert line. A layout
 //! change shows up as a readable diff against `tests/golden/*`.
 //!
-//! After an intended change: `SOCKLEAK_BLESS=1 cargo test --test golden`, then read
-//! the diff of `tests/golden/` before committing it.
+//! After an intended change: `SOCKLEAK_BLESS=1 cargo test --test it report::golden`,
+//! then read the diff of `tests/golden/` before committing it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -411,7 +411,7 @@ fn golden(name: &str, actual: &[u8]) {
     }
     let expected = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; write it with SOCKLEAK_BLESS=1 cargo test --test golden",
+            "{}: {e}; write it with SOCKLEAK_BLESS=1 cargo test --test it report::golden",
             path.display()
         )
     });

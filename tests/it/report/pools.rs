@@ -1,8 +1,7 @@
 //! Each pool judged by its own size (issue 12), on real loopback sockets: three
 //! clients leaking toward pools of 10, 8 and 6 watched in one `--watch`, servers'
 //! orphaned sockets that are in no pool, and a server's TIME_WAIT after it exited.
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn lines(stdout: &str) -> Vec<Value> {

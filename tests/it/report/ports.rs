@@ -4,8 +4,7 @@
 //! destination `warn` at half the range and `full` at 90%, before connect() fails
 //! with EADDRNOTAVAIL. With ports of that range reserved
 //! (`ip_local_reserved_ports`), the range a destination can use is what is left.
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -1,9 +1,8 @@
-//! Exposition edge cases beyond tests/check.rs: label escaping of a hostile process
+//! Exposition edge cases beyond `report::check`: label escaping of a hostile process
 //! name on a live leak (checked by `promtool check metrics`), the `process="other"`
 //! sum under `--max-series`, and an `--output-file` write that fails half-way
 //! (file size limit) leaving the previous file and no temporary file.
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::process::Command;
 

@@ -2,8 +2,7 @@
 //! CLOSE_WAIT sockets idle past `--leak-after` is a `leak` (row 1, JSON, and
 //! `--threshold leak` exits 1); a fresh one is `ok`; without idle ages (the
 //! /proc source) the same sockets are `suspect`.
-mod common;
-use common::*;
+use crate::common::*;
 
 fn text(o: &std::process::Output) -> (String, String) {
     (
