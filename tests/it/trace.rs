@@ -11,13 +11,12 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::common::{bin, repo, require, wait_until};
+use crate::common::{Peer, Postgres, assert_root, bin, repo, require, wait_until};
 use serde_json::Value;
 
 const JARS: [&str; 3] = [
@@ -25,7 +24,6 @@ const JARS: [&str; 3] = [
     "/usr/share/java/httpcore.jar",
     "/usr/share/java/commons-logging.jar",
 ];
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -60,12 +58,7 @@ struct Session {
 
 impl Session {
     fn new(name: &str) -> Session {
-        // SAFETY: geteuid has no preconditions.
-        assert_eq!(
-            unsafe { libc::geteuid() },
-            0,
-            "tests/it/trace.rs needs root (BPF)"
-        );
+        assert_root("the flight recorder (BPF)");
         require("bpftool");
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let flock = File::create("/tmp/sockleak-trace-tests.lock").unwrap();
@@ -146,58 +139,8 @@ impl Drop for Session {
     }
 }
 
-/// A helper process: its first stdout line is JSON; closing its stdin ends it.
-struct Helper {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    ready: Value,
-}
-
-impl Helper {
-    fn spawn(mut cmd: Command) -> Helper {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start helper");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("helper did not get ready ({e}): {line:?}"));
-        let stdin = child.stdin.take();
-        Helper {
-            child,
-            stdin,
-            ready,
-        }
-    }
-
-    fn python(script: &str, args: &[&str]) -> Helper {
-        require("python3");
-        let mut c = Command::new("python3");
-        c.arg(repo().join("tests/support").join(script)).args(args);
-        Helper::spawn(c)
-    }
-
-    fn pid(&self) -> u64 {
-        self.ready["pid"].as_u64().unwrap()
-    }
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        if let Some(mut s) = self.stdin.take() {
-            let _ = s.flush();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The group of `pid`'s connections to `127.0.0.1:port`.
-fn client_group(doc: &Value, pid: u64, port: u64) -> Value {
+fn client_group(doc: &Value, pid: u32, port: u64) -> Value {
     let remote = format!("127.0.0.1:{port}");
     doc["groups"]
         .as_array()
@@ -241,7 +184,7 @@ fn httpclient_45_leaking_403s_reads_get_forbidden_403_for_every_leaked_socket() 
         .arg("-Dsun.net.httpserver.idleInterval=1")
         .args(["TraceLeakyClient", "6"])
         .stderr(Stdio::null());
-    let client = Helper::spawn(java);
+    let client = Peer::spawn_command("TraceLeakyClient", java);
     let (pid, port) = (client.pid(), client.ready["port"].as_u64().unwrap());
     let doc = s.json(&["--pid", &pid.to_string()]);
     let g = client_group(&doc, pid, port);
@@ -276,10 +219,11 @@ fn httpclient_45_leaking_403s_reads_get_forbidden_403_for_every_leaked_socket() 
 fn urllib3_leaking_403s_reads_get_forbidden_403() {
     let s = Session::new("urllib3");
     s.start();
-    let server = Helper::python("http_leak.py", &["server", "127.0.0.1"]);
+    let server = Peer::spawn_script("http_leak.py", &[], &["server", "127.0.0.1"]);
     let port = server.ready["port"].as_u64().unwrap();
-    let client = Helper::python(
+    let client = Peer::spawn_script(
         "http_leak.py",
+        &[],
         &["urllib3", "127.0.0.1", &port.to_string(), "--leak", "4"],
     );
     let pid = client.pid();
@@ -313,101 +257,12 @@ fn urllib3_leaking_403s_reads_get_forbidden_403() {
     );
 }
 
-/// PostgreSQL 15 on 127.0.0.1 (the recorder sees TCP only), run as nobody.
-struct Postgres {
-    _dir: tempfile::TempDir,
-    server: Child,
-    port: u16,
-}
-
-impl Postgres {
-    fn start() -> Postgres {
-        for tool in ["initdb", "postgres"] {
-            assert!(
-                Path::new(PG_BIN).join(tool).exists(),
-                "{PG_BIN}/{tool} is required (postgresql-15)"
-            );
-        }
-        require("setpriv");
-        let dir = tempfile::tempdir().unwrap();
-        assert!(
-            Command::new("chown")
-                .arg("nobody:nogroup")
-                .arg(dir.path())
-                .status()
-                .unwrap()
-                .success()
-        );
-        let data = dir.path().join("data");
-        let init = as_nobody(&format!("{PG_BIN}/initdb"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "-A", "trust"])
-            .output()
-            .unwrap();
-        assert!(
-            init.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&init.stderr)
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let server = as_nobody(&format!("{PG_BIN}/postgres"))
-            .arg("-D")
-            .arg(&data)
-            .arg("-k")
-            .arg(dir.path())
-            .args([
-                "-p",
-                &port.to_string(),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_until(30, "PostgreSQL on 127.0.0.1", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        Postgres {
-            _dir: dir,
-            server,
-            port,
-        }
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        // SAFETY: signalling our own child. SIGQUIT: immediate shutdown.
-        unsafe { libc::kill(self.server.id() as i32, libc::SIGQUIT) };
-        let _ = self.server.wait();
-    }
-}
-
-fn as_nobody(program: &str) -> Command {
-    let mut c = Command::new("setpriv");
-    c.args([
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        program,
-    ]);
-    c
-}
-
 #[test]
 fn psycopg2_leaking_checkouts_in_a_transaction_reads_the_query_and_in_transaction() {
     let s = Session::new("psycopg2");
-    let pg = Postgres::start();
+    let pg = Postgres::tcp();
     s.start();
-    let client = Helper::python("pg_tx_leak.py", &[&pg.port.to_string(), "3"]);
+    let client = Peer::spawn_script("pg_tx_leak.py", &[], &[&pg.port.to_string(), "3"]);
     let pid = client.pid();
     let doc = s.json(&["--pid", &pid.to_string()]);
     let g = client_group(&doc, pid, u64::from(pg.port));

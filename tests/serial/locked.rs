@@ -16,7 +16,7 @@ use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{bin, repo, require};
+use crate::common::{Server, assert_root, bin, repo, require};
 use serde_json::Value;
 
 /// The holder: its process (killed on drop) and what it printed.
@@ -38,12 +38,7 @@ fn build_holder() -> std::path::PathBuf {
     require("cc");
     require("unshare");
     require("nsenter");
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "tests/serial/locked.rs needs root (userfaultfd on kernel faults, unshare -n): run as root, as CI does"
-    );
+    assert_root("the lock holder (userfaultfd on kernel faults, unshare -n)");
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lockholder");
     let src = repo().join("tests/support/lockholder.c");
     let st = Command::new("cc")
@@ -266,27 +261,8 @@ fn a_watch_stopped_inside_another_namespace_writes_no_cut_sample() {
 fn serve_answers_and_stops_within_a_second() {
     let _one = crate::exclusive();
     let h = start_holder();
-    let mut s = Reaped(
-        sockleak_inside(&h, &["serve", "--listen", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    let mut err = BufReader::new(s.0.stderr.take().unwrap());
-    while !line.contains("listening on") {
-        line.clear();
-        assert!(err.read_line(&mut line).unwrap() > 0, "serve ended");
-    }
-    let addr = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .unwrap()
-        .trim_end_matches("/metrics")
-        .to_string();
-    // The drain keeps serve's stderr from filling.
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    let mut s = Server::spawn(sockleak_inside(&h, &["serve", "--listen", "127.0.0.1:0"]));
+    let addr = s.addr.to_string();
     for _ in 0..2 {
         let t = Instant::now();
         let body = scrape_in(&h, &addr);
@@ -320,7 +296,7 @@ fn serve_answers_and_stops_within_a_second() {
         h2.get(&addr2)
     });
     std::thread::sleep(Duration::from_millis(400));
-    assert_stops_within_a_second(&mut s.0);
+    assert_stops_within_a_second(&mut s.child);
 }
 
 /// A child killed and reaped when the test ends, failed or not: a serve or a

@@ -11,8 +11,20 @@
 
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-#[path = "../it/common/mod.rs"]
-mod common;
+/// The files of `tests/it/common` this binary needs, compiled here too: one copy
+/// of each helper. Not every item of them is used here; `tests/it` uses them all,
+/// and its build is where an unused helper is caught.
+#[allow(dead_code)]
+#[path = "../it/common"]
+mod common {
+    mod base;
+    mod peer;
+    mod serve;
+
+    pub use base::*;
+    pub use peer::*;
+    pub use serve::*;
+}
 
 mod incremental;
 mod locked;

@@ -5,59 +5,28 @@
 //! refused.
 use crate::common::*;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 /// `tests/support/peer.py` run by python3 through a symlink named `name`: the
-/// kernel's comm is `name` cut to 15 characters, argv[0] the symlink's path.
-struct Named {
-    child: Child,
-    pid: u32,
-    _dir: tempfile::TempDir,
-}
-
-impl Named {
-    fn spawn(name: &str, args: &[&str]) -> Named {
-        require("python3");
-        let dir = tempfile::tempdir().unwrap();
-        // The interpreter itself (python3 may be a shim that dispatches by name).
-        let python = String::from_utf8(
-            Command::new("python3")
-                .args(["-c", "import sys; print(sys.executable)"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap();
-        let link = dir.path().join(name);
-        std::os::unix::fs::symlink(python.trim(), &link).unwrap();
-        let mut child = Command::new(&link)
-            .arg(repo().join("tests/support/peer.py"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the named peer");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready: serde_json::Value = serde_json::from_str(&line).expect("peer's ready line");
-        let pid = ready["pid"].as_u64().unwrap() as u32;
-        Named {
-            child,
-            pid,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Named {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// kernel's comm is `name` cut to 15 characters, argv[0] the symlink's path. The
+/// symlink's directory lives as long as the peer.
+fn named(name: &str, args: &[&str]) -> (Peer, tempfile::TempDir) {
+    require("python3");
+    let dir = tempfile::tempdir().unwrap();
+    // The interpreter itself (python3 may be a shim that dispatches by name).
+    let python = String::from_utf8(
+        Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let link = dir.path().join(name);
+    std::os::unix::fs::symlink(python.trim(), &link).unwrap();
+    let mut cmd = Command::new(&link);
+    cmd.arg(repo().join("tests/support/peer.py")).args(args);
+    (Peer::spawn_command(name, cmd), dir)
 }
 
 fn stderr(o: &std::process::Output) -> String {
@@ -68,17 +37,17 @@ fn stderr(o: &std::process::Output) -> String {
 fn process_matches_the_full_name_beyond_the_15_character_comm() {
     let server = Peer::spawn(&["listen", "127.0.0.1", "--mode", "hold"]);
     let port = server.port().to_string();
-    let client = Named::spawn(
+    let (client, _dir) = named(
         "billing-api-server-test",
         &["connect", "127.0.0.1", &port, "--count", "3"],
     );
-    let comm = std::fs::read_to_string(format!("/proc/{}/comm", client.pid)).unwrap();
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", client.pid())).unwrap();
     assert_eq!(comm.trim(), "billing-api-ser", "the kernel cut the name");
     let remote = format!("127.0.0.1:{port}");
     for name in ["billing-api-server-test", "billing-api-ser"] {
         let d = json(&["--process", name]);
         let g = one_group(&d, |g| g["remote"] == remote.as_str());
-        assert_eq!(g["pid"], client.pid, "--process {name}: {d}");
+        assert_eq!(g["pid"], client.pid(), "--process {name}: {d}");
         assert_eq!(g["states"]["established"], 3, "--process {name}");
     }
     // A name nobody goes by: exit 3, and the near names that exist.

@@ -10,7 +10,7 @@
 //! (other than newline and tab) on stdout or stderr.
 //!
 //! Device nodes need root (CI runs as root): without it the test fails, loudly.
-use crate::common::tree::{HEADER, Tree, assert_root, tcp_line};
+use crate::common::tree::{HEADER, Tree, tcp_line};
 use crate::common::*;
 use serde_json::Value;
 use std::time::Duration;

@@ -3,168 +3,13 @@
 //! system service), socketpairs, an abstract name and a closed peer from
 //! `tests/support/unix_peer.py`, and `ss -xa` as the oracle for counts.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 
-use crate::common::{PrivateNet, json, repo, require, run, wait_until};
+use crate::common::{Peer, Postgres, PrivateNet, json, require, run};
 use serde_json::Value;
 
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
-
-/// A PostgreSQL 15 server in a temporary directory, run as `nobody` (initdb and
-/// postgres refuse root), listening on its unix socket only.
-struct Postgres {
-    dir: tempfile::TempDir,
-    server: Child,
-}
-
-impl Postgres {
-    /// Start the server inside `wrapper` (e.g. [`PrivateNet::wrap`]; empty: directly).
-    fn start_in(wrapper: &[&str]) -> Postgres {
-        for tool in ["initdb", "postgres"] {
-            assert!(
-                Path::new(PG_BIN).join(tool).exists(),
-                "{PG_BIN}/{tool} is required by this test (CI's .ci/run installs postgresql)"
-            );
-        }
-        require("setpriv");
-        let dir = tempfile::tempdir().unwrap();
-        let chown = Command::new("chown")
-            .args(["nobody:nogroup", dir.path().to_str().unwrap()])
-            .status()
-            .unwrap();
-        assert!(chown.success());
-        let data = dir.path().join("data");
-        let init = as_nobody(&format!("{PG_BIN}/initdb"))
-            .args([
-                "-D",
-                data.to_str().unwrap(),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            init.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&init.stderr)
-        );
-        let sock_dir = dir.path().to_str().unwrap().to_string();
-        let server = as_nobody_in(wrapper, &format!("{PG_BIN}/postgres"))
-            .args(["-D", data.to_str().unwrap(), "-k", &sock_dir])
-            .args(["-c", "listen_addresses=", "-c", "fsync=off"])
-            .args(["-c", "max_connections=100"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let pg = Postgres { dir, server };
-        let sock = pg.socket();
-        wait_until(30, "the PostgreSQL socket", || {
-            std::os::unix::net::UnixStream::connect(&sock).is_ok()
-        });
-        pg
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.path().join(".s.PGSQL.5432")
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        // SIGQUIT: immediate shutdown, the backends with it.
-        unsafe { libc::kill(self.server.id() as i32, libc::SIGQUIT) };
-        let _ = self.server.wait();
-    }
-}
-
-fn as_nobody(program: &str) -> Command {
-    as_nobody_in(&[], program)
-}
-
-/// As [`as_nobody`], inside `wrapper` (which runs as root, e.g. nsenter).
-fn as_nobody_in(wrapper: &[&str], program: &str) -> Command {
-    let mut c = match wrapper.split_first() {
-        Some((prog, rest)) => {
-            let mut c = Command::new(prog);
-            c.args(rest).arg("setpriv");
-            c
-        }
-        None => Command::new("setpriv"),
-    };
-    c.args([
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        program,
-    ]);
-    c
-}
-
-/// A python3 helper from `tests/support/`, its ready line, and its stdin (closing
-/// it ends the helper).
-struct Helper {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    ready: Value,
-}
-
-impl Helper {
-    fn spawn(script: &str, args: &[&str]) -> Helper {
-        Helper::spawn_wrapped(&[], script, args)
-    }
-
-    /// Start the helper inside a wrapper command (e.g. [`PrivateNet::wrap`]).
-    fn spawn_wrapped(wrapper: &[&str], script: &str, args: &[&str]) -> Helper {
-        require("python3");
-        let mut cmd = match wrapper.split_first() {
-            Some((prog, rest)) => {
-                let mut c = Command::new(prog);
-                c.args(rest).arg("python3");
-                c
-            }
-            None => Command::new("python3"),
-        };
-        let mut child = cmd
-            .arg(repo().join("tests/support").join(script))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("{script} did not get ready ({e}): {line:?}"));
-        let stdin = child.stdin.take();
-        Helper {
-            child,
-            stdin,
-            ready,
-        }
-    }
-
-    fn pid(&self) -> u64 {
-        self.ready["pid"].as_u64().unwrap()
-    }
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        if let Some(mut s) = self.stdin.take() {
-            let _ = s.flush();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-fn groups_of(doc: &Value, pid: u64) -> Vec<&Value> {
+fn groups_of(doc: &Value, pid: impl Into<u64>) -> Vec<&Value> {
+    let pid = pid.into();
     doc["groups"]
         .as_array()
         .unwrap()
@@ -175,7 +20,7 @@ fn groups_of(doc: &Value, pid: u64) -> Vec<&Value> {
 
 /// `ss -xapH` lines held by `pid` (ss prints one line per socket and holder), in
 /// the network namespace of `pid`.
-fn ss_lines_of(pid: u64) -> usize {
+fn ss_lines_of(pid: u32) -> usize {
     require("ss");
     require("nsenter");
     let out = Command::new("nsenter")
@@ -205,10 +50,10 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
     // ranking among this test's sockets, not against another run of the same
     // test on the host (40 connections too) or any other workload.
     let net = PrivateNet::new();
-    let pg = Postgres::start_in(&net.wrap());
+    let pg = Postgres::unix_in(&net.wrap());
     let n = 40;
     let sock_dir = pg.dir.path().to_str().unwrap().to_string();
-    let client = Helper::spawn_wrapped(&net.wrap(), "pg_leak.py", &[&sock_dir, &n.to_string()]);
+    let client = Peer::spawn_script("pg_leak.py", &net.wrap(), &[&sock_dir, &n.to_string()]);
     // Every sockleak run of this test reads that namespace, from inside it.
     let run = |args: &[&str]| {
         net.cmd(crate::common::bin())
@@ -364,7 +209,7 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
 #[test]
 fn socketpairs_abstract_names_and_closed_peers() {
     let name = format!("sockleak-test-{}", std::process::id());
-    let h = Helper::spawn("unix_peer.py", &[&name, "3", "4"]);
+    let h = Peer::spawn_script("unix_peer.py", &[], &[&name, "3", "4"]);
     let child = h.ready["child"].as_u64().unwrap();
     let doc = json(&["--proto", "all"]);
     let mine = groups_of(&doc, h.pid());
@@ -446,15 +291,15 @@ fn unix_totals_match_ss() {
         let count = |netid: &str| text.lines().filter(|l| l.starts_with(netid)).count() as u64;
         [count("u_str"), count("u_seq"), count("u_dgr")]
     };
-    let _h = Helper::spawn_wrapped(
-        &net.wrap(),
+    let _h = Peer::spawn_script(
         "unix_peer.py",
+        &net.wrap(),
         &[&format!("sockleak-tot-{}", std::process::id()), "2", "2"],
     );
     // Datagram and seqpacket sockets too: every type is counted in the totals.
-    let _other = Helper::spawn_wrapped(
-        &net.wrap(),
+    let _other = Peer::spawn_script(
         "unix_peer.py",
+        &net.wrap(),
         &["--types", &format!("sockleak-dg-{}", std::process::id())],
     );
     for _ in 0..20 {
@@ -518,8 +363,11 @@ fn unix_sockets_unattributed_for_lack_of_privilege_are_warned() {
     let name = format!("sockleak-test-unpriv-{}", std::process::id());
     // 4 socketpairs (8 ends), a listener, 3 clients and their 3 accepted ends,
     // and one connection whose server end was closed: 16 sockets of ours.
-    let helper = Helper::spawn("unix_peer.py", &[&name, "4", "3"]);
-    let o = crate::common::as_nobody(crate::common::bin(), &["--proto", "unix", "--json"]);
+    let helper = Peer::spawn_script("unix_peer.py", &[], &[&name, "4", "3"]);
+    let o = crate::common::as_nobody(crate::common::bin())
+        .args(["--proto", "unix", "--json"])
+        .output()
+        .expect("run setpriv");
     assert_eq!(
         o.status.code(),
         Some(0),

@@ -7,14 +7,6 @@ use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a whole JSON line {l:?}: {e}"))
-        })
-        .collect()
-}
-
 fn flag_rank(f: &str) -> u8 {
     match f {
         "ok" => 0,
@@ -265,7 +257,10 @@ fn record_path_is_checked_before_sampling() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o444)).unwrap();
-    let o = as_nobody(bin(), &["--watch", "1", "--record", path_str(&ro)]);
+    let o = as_nobody(bin())
+        .args(["--watch", "1", "--record", path_str(&ro)])
+        .output()
+        .expect("run setpriv");
     assert_eq!(
         o.status.code(),
         Some(3),
@@ -494,7 +489,7 @@ fn samples_say_how_they_were_taken() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let samples = lines(&String::from_utf8(o.stdout).unwrap());
+    let samples = lines(&o.stdout);
     let seq = scans(&samples);
     assert_eq!(seq[0].0, "full", "{seq:?}");
     assert_eq!(seq[0].1.as_deref(), Some("first"), "{seq:?}");
@@ -511,7 +506,7 @@ fn samples_say_how_they_were_taken() {
             "an incremental sample reads fewer tables: {seq:?}"
         );
     }
-    let recorded = lines(&std::fs::read_to_string(&record).unwrap());
+    let recorded = lines(std::fs::read(&record).unwrap());
     assert_eq!(scans(&recorded).len(), 6, "every record line carries scan");
     drop(quiet);
 
@@ -533,7 +528,7 @@ fn samples_say_how_they_were_taken() {
         "x",
     ]);
     // A focused query is never incremental: every sample says so.
-    let focused = scans(&lines(&String::from_utf8(o.stdout).unwrap()));
+    let focused = scans(&lines(&o.stdout));
     assert!(
         focused
             .iter()
@@ -541,7 +536,7 @@ fn samples_say_how_they_were_taken() {
         "{focused:?}"
     );
     let o = run(&["--watch", "0.3", "--count", "6", "--netns", &ns, "--json"]);
-    let seq = scans(&lines(&String::from_utf8(o.stdout).unwrap()));
+    let seq = scans(&lines(&o.stdout));
     assert!(
         seq[1..]
             .iter()

@@ -1,11 +1,12 @@
 //! Fixture `/proc` trees built in a temporary directory, and the hostile things
 //! that can be put into one (FIFOs, devices, links to /dev/zero, loops, huge and
 //! binary files) for the hardening and fuzz tests.
-#![allow(dead_code)]
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use super::assert_root;
 
 pub const HEADER: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
 pub const HEADER6: &str = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
@@ -146,14 +147,4 @@ impl Tree {
 
 fn cstr(p: &Path) -> CString {
     CString::new(p.as_os_str().as_bytes()).unwrap()
-}
-
-/// Fails loudly (never skips) when not root: CI runs as root.
-pub fn assert_root(what: &str) {
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "{what} needs root (CI runs as root); run the tests as root"
-    );
 }

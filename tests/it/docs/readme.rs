@@ -177,16 +177,6 @@ fn command_args(line: &str) -> Option<Vec<String>> {
     Some(words.map(str::to_string).collect())
 }
 
-fn assert_root() {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    assert!(
-        status
-            .lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")),
-        "the README scenes run in fresh network and pid namespaces (unshare): this test needs root (CI runs as root)"
-    );
-}
-
 /// Build `scene` once and run every command of `examples` in it, once its sockets
 /// are `age` seconds old.
 fn run_scene(scene: &str, age: u64, examples: &[&Example]) -> Vec<Run> {
@@ -333,7 +323,7 @@ fn bless(readme: &str, examples: &[Example], runs: &[Run]) {
 
 #[test]
 fn readme_examples_are_what_the_binary_prints() {
-    assert_root();
+    assert_root("the README scenes (fresh network and pid namespaces, unshare)");
     for tool in ["unshare", "ip", "python3"] {
         require(tool);
     }

@@ -9,27 +9,22 @@ fn parse(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).expect("JSON")
 }
 
-fn assert_root() {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    assert!(
-        status
-            .lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")),
-        "this test runs sockleak as another user and needs root (CI runs as root)"
-    );
-}
+/// What these tests need root for (CI runs as root).
+const ROOT: &str = "running sockleak as another user";
 
 #[test]
 fn without_privilege_totals_stay_exact_and_the_leak_is_unattributed() {
-    assert_root();
+    assert_root(ROOT);
     let (server, _client) = leak("127.0.0.1", "fin", 0, 7, &["--name", "hd-rootleak"]);
     let remote = format!("127.0.0.1:{}", server.port());
     wait_until(5, "7 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &remote) == 7);
 
-    let d = parse(&as_nobody(
-        bin(),
-        &["--json", "--remote", &remote, "--netns", "host"],
-    ));
+    let d = parse(
+        &as_nobody(bin())
+            .args(["--json", "--remote", &remote, "--netns", "host"])
+            .output()
+            .expect("run setpriv"),
+    );
     // The socket table is readable by everyone: the count is exact...
     assert_eq!(d["totals"]["matched"], 7);
     // ...but root's fds are not: the leak is counted as unattributed, not dropped.
@@ -67,7 +62,7 @@ fn without_privilege_totals_stay_exact_and_the_leak_is_unattributed() {
 
 #[test]
 fn with_the_two_capabilities_an_unprivileged_user_sees_owners() {
-    assert_root();
+    assert_root(ROOT);
     require("setcap");
     let (server, client) = leak("127.0.0.1", "fin", 0, 4, &["--name", "hd-capleak"]);
     let remote = format!("127.0.0.1:{}", server.port());
@@ -87,10 +82,12 @@ fn with_the_two_capabilities_an_unprivileged_user_sees_owners() {
         "setcap failed (does the filesystem support xattrs?)"
     );
 
-    let d = parse(&as_nobody(
-        path_str(&copy),
-        &["--json", "--remote", &remote, "--netns", "host"],
-    ));
+    let d = parse(
+        &as_nobody(path_str(&copy))
+            .args(["--json", "--remote", &remote, "--netns", "host"])
+            .output()
+            .expect("run setpriv"),
+    );
     let g = one_group(&d, |_| true);
     assert_eq!(g["attribution"], "process");
     assert_eq!(g["pid"], client.pid());
@@ -103,7 +100,10 @@ fn with_the_two_capabilities_an_unprivileged_user_sees_owners() {
     std::fs::set_permissions(tree.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::create_dir(tree.path().join("net")).unwrap();
     std::os::unix::fs::symlink("/etc/shadow", tree.path().join("net/tcp")).unwrap();
-    let o = as_nobody(path_str(&copy), &["--proc-root", path_str(tree.path())]);
+    let o = as_nobody(path_str(&copy))
+        .args(["--proc-root", path_str(tree.path())])
+        .output()
+        .expect("run setpriv");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(
@@ -119,7 +119,7 @@ fn with_the_two_capabilities_an_unprivileged_user_sees_owners() {
 #[test]
 fn unattributed_sockets_are_split_by_what_can_be_known() {
     use std::os::unix::fs::PermissionsExt;
-    assert_root();
+    assert_root(ROOT);
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let tree = tmp.path().join("proc");
@@ -131,7 +131,10 @@ fn unattributed_sockets_are_split_by_what_can_be_known() {
     // Worker 200 (uid 65534) hides its fds; 201 still shows the one socket they share.
     let fd = tree.join("200/fd");
     std::fs::set_permissions(&fd, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let o = as_nobody(bin(), &["--json", "--proc-root", path_str(&tree)]);
+    let o = as_nobody(bin())
+        .args(["--json", "--proc-root", path_str(&tree)])
+        .output()
+        .expect("run setpriv");
     std::fs::set_permissions(&fd, std::fs::Permissions::from_mode(0o755)).unwrap();
     let d = parse(&o);
     // 1004-1006, 2003, 2004 (uid 65534, only 200 held them) and 1007 (uid 0, no holder).
@@ -164,7 +167,7 @@ fn unattributed_sockets_are_split_by_what_can_be_known() {
 /// not be said to have been "closed during the scan".
 #[test]
 fn hidepid_is_named_as_the_reason() {
-    assert_root();
+    assert_root(ROOT);
     struct Mount(std::path::PathBuf);
     impl Drop for Mount {
         fn drop(&mut self) {
@@ -188,10 +191,12 @@ fn hidepid_is_named_as_the_reason() {
         "mount -t proc -o hidepid=2 failed (this test needs root)"
     );
     let _mounted = Mount(dir.clone());
-    let d = parse(&as_nobody(
-        bin(),
-        &["--json", "--proc-root", path_str(&dir), "--remote", &remote],
-    ));
+    let d = parse(
+        &as_nobody(bin())
+            .args(["--json", "--proc-root", path_str(&dir), "--remote", &remote])
+            .output()
+            .expect("run setpriv"),
+    );
     assert_eq!(one_group(&d, |_| true)["states"], json!({"close_wait": 3}));
     let w = warnings(&d);
     assert!(
@@ -384,14 +389,17 @@ fn every_bad_value_exits_3_naming_the_flag_and_value() {
 
 #[test]
 fn unreadable_proc_root_is_a_clear_error() {
-    assert_root();
+    assert_root(ROOT);
     let dir = tempfile::tempdir().unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let locked = dir.path().join("proc");
     std::fs::create_dir(&locked).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let o = as_nobody(bin(), &["--proc-root", path_str(&locked)]);
+    let o = as_nobody(bin())
+        .args(["--proc-root", path_str(&locked)])
+        .output()
+        .expect("run setpriv");
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(

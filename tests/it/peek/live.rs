@@ -10,76 +10,16 @@
 //! Loopback only; root (CI runs as root): a test without it fails, never skips.
 use crate::common::*;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-fn assert_root() {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    assert!(
-        status
-            .lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")),
-        "this test peeks other processes' sockets and runs sockleak as another user: it needs root (CI runs as root)"
-    );
-}
+/// What these tests need root for (CI runs as root).
+const ROOT: &str = "peeking other processes' sockets and running sockleak as another user";
 
-/// A child running `tests/support/http_leak.py`; dropping it closes its stdin,
-/// which ends it.
-struct Py {
-    child: Child,
-    out: BufReader<ChildStdout>,
-    ready: Value,
-}
-
-impl Py {
-    fn spawn(args: &[&str]) -> Py {
-        require("python3");
-        let mut child = Command::new("python3")
-            .arg(repo().join("tests/support/http_leak.py"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start python3");
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let mut p = Py {
-            child,
-            out,
-            ready: Value::Null,
-        };
-        p.ready = p.line();
-        p
-    }
-
-    fn line(&mut self) -> Value {
-        let mut line = String::new();
-        let n = self.out.read_line(&mut line).expect("read peer output");
-        assert!(
-            n > 0,
-            "peer exited early (is urllib3 installed? .ci/run installs it)"
-        );
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"))
-    }
-
-    fn pid(&self) -> u64 {
-        self.ready["pid"].as_u64().expect("pid")
-    }
-
-    fn say(&mut self, what: &str) {
-        let stdin = self.child.stdin.as_mut().unwrap();
-        writeln!(stdin, "{what}").unwrap();
-        stdin.flush().unwrap();
-    }
-}
-
-impl Drop for Py {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A child running `tests/support/http_leak.py`.
+fn http_leak(args: &[&str]) -> Peer {
+    Peer::spawn_script("http_leak.py", &[], args)
 }
 
 /// `ss`'s Recv-Q of every socket to `peer`, by local address: the kernel's own
@@ -133,12 +73,12 @@ fn prefix48(head: &str) -> String {
 /// A server that leaks 403 bodies into its clients' queues, a urllib3 client
 /// leaking 9 of them (and reading 5 200s), a raw client that never reads (3), all
 /// in CLOSE_WAIT.
-fn leaking_clients() -> (Py, Py, Py, String) {
+fn leaking_clients() -> (Peer, Peer, Peer, String) {
     let host = private_loopback();
-    let server = Py::spawn(&["server", &host]);
+    let server = http_leak(&["server", &host]);
     let port = server.ready["port"].to_string();
-    let client = Py::spawn(&["urllib3", &host, &port, "--leak", "9", "--ok", "5"]);
-    let raw = Py::spawn(&["raw", &host, &port, "--count", "3"]);
+    let client = http_leak(&["urllib3", &host, &port, "--leak", "9", "--ok", "5"]);
+    let raw = http_leak(&["raw", &host, &port, "--count", "3"]);
     let peer = format!("{host}:{port}");
     // 9 leaked + 1 pooled (its 200s read, then closed by the server) + 3 raw.
     wait_until(10, "13 CLOSE-WAIT", || ss_count("CLOSE-WAIT", &peer) == 13);
@@ -156,7 +96,7 @@ fn leaking_clients() -> (Py, Py, Py, String) {
 
 #[test]
 fn a_leaked_403_body_is_named_and_the_client_still_reads_every_byte() {
-    assert_root();
+    assert_root(ROOT);
     let (server, mut client, raw, peer) = leaking_clients();
     let before = recv_queues(&peer);
     let plain = json(&["--remote", &peer]);
@@ -221,7 +161,7 @@ fn a_leaked_403_body_is_named_and_the_client_still_reads_every_byte() {
     // Untouched: the kernel's queues as before, and the client reads every byte.
     assert_eq!(recv_queues(&peer), before, "Recv-Q changed by the peek");
     client.say("read");
-    let read = client.line();
+    let read = client.next_line();
     let sha = server.ready["body_sha256"].as_str().unwrap();
     assert_eq!(read["sha256"], json!(vec![sha; 9]), "{read}");
     assert_eq!(
@@ -232,7 +172,7 @@ fn a_leaked_403_body_is_named_and_the_client_still_reads_every_byte() {
 
 #[test]
 fn a_tls_connection_shows_only_its_record_type() {
-    assert_root();
+    assert_root(ROOT);
     require("openssl");
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
@@ -245,7 +185,7 @@ fn a_tls_connection_shows_only_its_record_type() {
         .expect("run openssl");
     assert!(made.status.success(), "{made:?}");
     let host = private_loopback();
-    let tls = Py::spawn(&[
+    let tls = http_leak(&[
         "tls",
         &host,
         "--cert",
@@ -273,17 +213,17 @@ fn a_tls_connection_shows_only_its_record_type() {
 
 #[test]
 fn unprivileged_it_warns_once_and_changes_nothing_else() {
-    assert_root();
+    assert_root(ROOT);
     let (_server, _client, _raw, peer) = leaking_clients();
     let args = ["--json", "--remote", &peer, "--netns", "host"];
     let parse = |o: std::process::Output| -> Value {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice(&o.stdout).unwrap()
     };
-    let plain = parse(as_nobody(bin(), &args));
+    let plain = parse(as_nobody(bin()).args(args).output().expect("run setpriv"));
     let mut with = args.to_vec();
     with.push("--peek");
-    let peeked = parse(as_nobody(bin(), &with));
+    let peeked = parse(as_nobody(bin()).args(&with).output().expect("run setpriv"));
     // The host's totals move with the other tests' sockets; the matched ones not.
     assert_eq!(peeked["totals"]["matched"], plain["totals"]["matched"]);
     for g in peeked["groups"].as_array().unwrap() {
@@ -313,7 +253,7 @@ fn unprivileged_it_warns_once_and_changes_nothing_else() {
 
 #[test]
 fn a_binary_with_file_capabilities_refuses_peek_for_other_users() {
-    assert_root();
+    assert_root(ROOT);
     require("setcap");
     let dir = tempfile::tempdir().unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -325,7 +265,10 @@ fn a_binary_with_file_capabilities_refuses_peek_for_other_users() {
         .output()
         .unwrap();
     assert!(set.status.success(), "{set:?}");
-    let o = as_nobody(path_str(&copy), &["--peek"]);
+    let o = as_nobody(path_str(&copy))
+        .args(["--peek"])
+        .output()
+        .expect("run setpriv");
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -335,7 +278,12 @@ fn a_binary_with_file_capabilities_refuses_peek_for_other_users() {
     assert!(o.stdout.is_empty());
     // Without --peek the same binary still works.
     assert_eq!(
-        as_nobody(path_str(&copy), &["--json"]).status.code(),
+        as_nobody(path_str(&copy))
+            .args(["--json"])
+            .output()
+            .expect("run setpriv")
+            .status
+            .code(),
         Some(0)
     );
 }
@@ -355,7 +303,7 @@ fn peek_needs_live_sockets_and_its_own_flag() {
 
 #[test]
 fn watch_samples_carry_the_summary() {
-    assert_root();
+    assert_root(ROOT);
     let (server, client, _raw, peer) = leaking_clients();
     let out = run(&[
         "--watch", "0.2", "--count", "2", "--json", "--peek", "--remote", &peer,
@@ -383,38 +331,14 @@ fn watch_samples_carry_the_summary() {
 
 /// `serve` on 127.0.0.1:0 with `args`; one scrape of /metrics; the exposition.
 fn scrape(args: &[&str]) -> String {
-    use std::io::Read;
-    let mut child = Command::new(bin())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start serve");
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("sockleak serve: listening on http://")
-        .and_then(|s| s.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("unexpected first log line {line:?}"))
-        .to_string();
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    resp.split_once("\r\n\r\n").unwrap().1.to_string()
+    let (code, body) = Server::start(args).get("/metrics");
+    assert_eq!(code, 200, "{body}");
+    body
 }
 
 #[test]
 fn serve_peeks_only_when_told_and_exports_classes_only() {
-    assert_root();
+    assert_root(ROOT);
     let (server, _client, _raw, peer) = leaking_clients();
     let plain = scrape(&["--remote", &peer]);
     assert!(!plain.contains("sockleak_unread_sockets"), "{plain}");
@@ -435,7 +359,7 @@ fn serve_peeks_only_when_told_and_exports_classes_only() {
 /// how to get it; the counts as without --peek.
 #[test]
 fn without_pidfd_getfd_or_ptrace_access_one_warning_says_why() {
-    assert_root();
+    assert_root(ROOT);
     require("cc");
     let dir = tempfile::tempdir().unwrap();
     let wrapper = dir.path().join("deny_pidfd_getfd");
@@ -509,7 +433,7 @@ fn unread_in_close_wait(payload: &[u8], count: u32) -> (Peer, Peer, String) {
 /// `--peek` mode (exit 101): the RESP branch sliced the empty first line.
 #[test]
 fn a_queue_starting_with_crlf_is_classified_not_a_crash() {
-    assert_root();
+    assert_root(ROOT);
     let (_server, client, peer) = unread_in_close_wait(b"\r\nHTTP/1.1 200 OK\r\n\r\n", 3);
     let out = run(&["--peek", "--remote", &peer]);
     assert_eq!(
@@ -561,7 +485,7 @@ fn a_queue_starting_with_crlf_is_classified_not_a_crash() {
 /// head, then hostile bytes) reach no output: only their names.
 #[test]
 fn a_text_body_shows_header_names_and_form_keys_never_values() {
-    assert_root();
+    assert_root(ROOT);
     let body =
         b"Authorization: Bearer SECRET.tok\r\nX-Api-Key: SECRET\r\n\r\npassword=SECRET&user=SECRET";
     let (_server, client, peer) = unread_in_close_wait(body, 2);
@@ -591,16 +515,13 @@ fn a_text_body_shows_header_names_and_form_keys_never_values() {
 /// `tests/support/peek_race.py` in `mode`, killed when dropped (it may sit in a
 /// FIFO open, where closing its stdin does not reach it).
 struct Race {
-    child: Child,
-    out: BufReader<ChildStdout>,
-    ready: Value,
+    peer: Peer,
     host: String,
     dir: tempfile::TempDir,
 }
 
 impl Race {
     fn spawn(mode: &str) -> Race {
-        require("python3");
         let dir = tempfile::tempdir().unwrap();
         for f in ["go", "done"] {
             let p = std::ffi::CString::new(path_str(&dir.path().join(f))).unwrap();
@@ -608,34 +529,21 @@ impl Race {
             assert_eq!(unsafe { libc::mkfifo(p.as_ptr(), 0o600) }, 0, "mkfifo");
         }
         let host = private_loopback();
-        let mut child = Command::new("python3")
-            .arg(repo().join("tests/support/peek_race.py"))
-            .args([mode, &host])
-            .arg(dir.path().join("go"))
-            .arg(dir.path().join("done"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start python3");
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        let ready: Value = serde_json::from_str(&line).expect("peek_race.py ready line");
-        Race {
-            child,
-            out,
-            ready,
-            host,
-            dir,
-        }
+        let (go, done) = (dir.path().join("go"), dir.path().join("done"));
+        let peer = Peer::spawn_script(
+            "peek_race.py",
+            &[],
+            &[mode, &host, path_str(&go), path_str(&done)],
+        );
+        Race { peer, host, dir }
     }
 
-    fn pid(&self) -> u64 {
-        self.ready["pid"].as_u64().unwrap()
+    fn pid(&self) -> u32 {
+        self.peer.pid()
     }
 
     fn peer(&self) -> String {
-        format!("{}:{}", self.host, self.ready["port"])
+        format!("{}:{}", self.host, self.peer.ready["port"])
     }
 
     fn file(&self, name: &str) -> std::path::PathBuf {
@@ -649,19 +557,14 @@ impl Race {
     }
 
     fn read(&mut self) -> Value {
-        let stdin = self.child.stdin.as_mut().unwrap();
-        writeln!(stdin, "read").unwrap();
-        stdin.flush().unwrap();
-        let mut line = String::new();
-        self.out.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
+        self.peer.say("read");
+        self.peer.next_line()
     }
 }
 
 impl Drop for Race {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.peer.kill();
     }
 }
 
@@ -702,7 +605,7 @@ fn peek_paused(race: &Race) -> (Value, bool) {
 /// warning; the holder reads its data, then ECONNRESET.
 #[test]
 fn an_established_socket_is_not_peeked_and_its_holder_keeps_its_error() {
-    assert_root();
+    assert_root(ROOT);
     let mut race = Race::spawn("established");
     let (doc, fired) = peek_paused(&race);
     if !fired {
@@ -736,7 +639,7 @@ fn an_established_socket_is_not_peeked_and_its_holder_keeps_its_error() {
 /// still there (SO_ERROR: EPIPE, an RST in CLOSE_WAIT).
 #[test]
 fn a_close_wait_socket_is_peeked_and_its_pending_error_survives_the_race() {
-    assert_root();
+    assert_root(ROOT);
     let mut race = Race::spawn("close-wait");
     let (doc, fired) = peek_paused(&race);
     assert!(fired, "CLOSE_WAIT sockets are peeked");

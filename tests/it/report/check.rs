@@ -307,10 +307,10 @@ fn textfile_is_replaced_atomically() {
     let target = ro.path().join("keep.prom");
     std::fs::write(&target, "old\n").unwrap();
     std::fs::set_permissions(ro.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
-    let o = as_nobody(
-        bin(),
-        &["-o", "prometheus", "--output-file", path_str(&target)],
-    );
+    let o = as_nobody(bin())
+        .args(["-o", "prometheus", "--output-file", path_str(&target)])
+        .output()
+        .expect("run setpriv");
     std::fs::set_permissions(ro.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_eq!(o.status.code(), Some(3), "{:?}", text(&o));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "old\n");

@@ -5,10 +5,10 @@
 //! a path named like sockleak's own label, process names) in every format.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 
-use crate::common::{bin, json, promtool_check, repo, require, run};
+use crate::common::{Peer, bin, json, promtool_check, require, run};
 use proptest::prelude::*;
 use serde_json::Value;
 use sockleak::model::escape::{self, Context};
@@ -162,46 +162,8 @@ fn the_format_table_matches_unicodedata() {
 }
 
 /// A `tests/support/hostile_names.py` helper, held until dropped.
-struct Helper {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    ready: Value,
-}
-
-impl Helper {
-    fn spawn(args: &[&str]) -> Helper {
-        require("python3");
-        let mut child = Command::new("python3")
-            .arg(repo().join("tests/support/hostile_names.py"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("hostile_names.py did not get ready ({e}): {line:?}"));
-        let stdin = child.stdin.take();
-        Helper {
-            child,
-            stdin,
-            ready,
-        }
-    }
-
-    fn pid(&self) -> String {
-        self.ready["pid"].to_string()
-    }
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.wait();
-    }
+fn hostile_names(args: &[&str]) -> Peer {
+    Peer::spawn_script("hostile_names.py", &[], args)
 }
 
 /// Output for a terminal: no raw control, format or replacement character.
@@ -224,8 +186,8 @@ fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
 fn hostile_unix_names_print_escaped_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let tag = format!("sockleak-esc-{}", std::process::id());
-    let h = Helper::spawn(&["unix", &tag, dir.path().to_str().unwrap()]);
-    let pid = h.pid();
+    let h = hostile_names(&["unix", &tag, dir.path().to_str().unwrap()]);
+    let pid = h.pid().to_string();
     let q = ["--proto", "unix", "--pid", pid.as_str()];
     let ff = format!("@{tag}-x\\xff");
     let fe = format!("@{tag}-x\\xfe");
@@ -359,15 +321,15 @@ fn hostile_process_names_in_the_table() {
         "x\\u{fffd}\\\\xff",
         "a\\u{202e}b",
     ];
-    let helpers: Vec<Helper> = comms
+    let helpers: Vec<Peer> = comms
         .iter()
         .map(|c| {
             let hex: String = c.iter().map(|b| format!("{b:02x}")).collect();
-            Helper::spawn(&["tcp", &hex])
+            hostile_names(&["tcp", &hex])
         })
         .collect();
     for (h, want) in helpers.iter().zip(shown) {
-        let pid = h.pid();
+        let pid = h.pid().to_string();
         let o = run(&["--pid", &pid]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let table = assert_clean("table", &o.stdout);
@@ -390,6 +352,6 @@ fn hostile_process_names_in_the_table() {
         );
     }
     // JSON keeps a UTF-8 name exactly.
-    let d = json(&["--pid", &helpers[0].pid()]);
+    let d = json(&["--pid", &helpers[0].pid().to_string()]);
     assert_eq!(d["groups"][0]["process"], "ev\u{1b}[2J\nil");
 }

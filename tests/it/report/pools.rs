@@ -4,13 +4,6 @@
 use crate::common::*;
 use serde_json::Value;
 
-fn lines(stdout: &str) -> Vec<Value> {
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON {l:?}: {e}")))
-        .collect()
-}
-
 /// Pool-slot states of a group's `states`.
 fn slots(states: &Value) -> u64 {
     ["established", "close_wait", "syn_sent", "close"]
@@ -82,7 +75,7 @@ fn three_leaks_fill_each_its_own_pool() {
     let o = run(&args);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
-    let samples = lines(&String::from_utf8(o.stdout).unwrap());
+    let samples = lines(&o.stdout);
 
     for (i, client) in clients.iter().enumerate() {
         // (pool usage, pool_size, flag) of this client's group, per sample.
@@ -179,7 +172,7 @@ fn orphaned_server_sockets_raise_no_pool_alert() {
     ]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
-    let samples = lines(&String::from_utf8(o.stdout).unwrap());
+    let samples = lines(&o.stdout);
     let mut seen = 0;
     for s in &samples {
         for g in s["groups"].as_array().unwrap() {
