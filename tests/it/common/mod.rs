@@ -11,6 +11,7 @@
 //! | `oracle` | `ss` and the kernel's TIME_WAIT counters, the oracle of the live tests   |
 //! | `net`    | [`PrivateNet`], a network namespace of the test's own                   |
 //! | `tree`   | fixture `/proc` trees in a temporary directory, and hostile things in them |
+//! | `report` | collections and reports built in memory, for report and render tests   |
 //!
 //! `base`, `peer` and `serve` are also compiled into `tests/serial` (see its main.rs).
 
@@ -19,6 +20,7 @@ mod net;
 mod oracle;
 mod peer;
 mod postgres;
+pub mod report;
 mod run;
 mod serve;
 pub mod tree;

@@ -6,21 +6,16 @@
 //! After an intended change: `SOCKLEAK_BLESS=1 cargo test --test it report::golden`,
 //! then read the diff of `tests/golden/` before committing it.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sockleak::collect::Collection;
-use sockleak::collect::fdscan::FdScan;
-use sockleak::collect::unix::UnixCollection;
+use crate::common::report::{leaking_host, report_of, unix_host};
 use sockleak::filter::Filters;
-use sockleak::model::report::{DEFAULT_GROUP_BY, Report};
-use sockleak::model::unix::{PeerRef, Protos, UnixName, UnixSocket, UnixType};
+use sockleak::model::TcpState;
+use sockleak::model::report::Report;
+use sockleak::model::unix::Protos;
 use sockleak::model::verdict::Level;
-use sockleak::model::warning::Warning;
 use sockleak::model::watch::{Alert, AlertKind};
-use sockleak::model::{Process, Socket, Source, TcpState};
 use sockleak::policy::levels::{self, Levels, Threshold};
 use sockleak::policy::pool::{self, PoolSizes};
 use sockleak::policy::rank;
@@ -31,305 +26,13 @@ use sockleak::render::prometheus::PromOptions;
 use sockleak::render::table::TableOptions;
 use sockleak::render::{Renderer, WarningStyle, check};
 
-const NS: u64 = 4026531840;
-
-fn sock(state: TcpState, local: &str, remote: &str, inode: u64, recv_q: u32) -> Socket {
-    Socket {
-        state,
-        local: local.parse::<SocketAddr>().unwrap(),
-        remote: remote.parse::<SocketAddr>().unwrap(),
-        inode,
-        uid: 1000,
-        recv_q,
-        send_q: 0,
-        idle_ms: (state == TcpState::CloseWait).then_some(305_000),
-        cookie: 0,
-        netns: NS,
-        bound_if: 0,
-    }
-}
-
-fn process(pid: u32, comm: &str, user: &str) -> Process {
-    Process {
-        pid,
-        comm: comm.to_string(),
-        full_names: Vec::new(),
-        uid: Some(1000),
-        user: user.to_string(),
-        cmdline: None,
-        netns: NS,
-        container: None,
-        fds: None,
-    }
-}
-
-/// A host with a client leaking `leaked` CLOSE_WAIT sockets toward 10.0.0.5:8080,
-/// a healthy database pool, a web server with clients and TIME_WAIT behind it, two
-/// sockets whose owner is gone, and a process whose name holds an escape sequence.
-fn collection(leaked: u64) -> Collection {
-    let mut sockets = Vec::new();
-    let mut pairs = Vec::new();
-    let mut inode = 1000;
-    let mut add = |s: Socket, pid: Option<u32>, sockets: &mut Vec<Socket>| {
-        if let Some(pid) = pid {
-            pairs.push((s.inode, pid));
-        }
-        sockets.push(s);
-    };
-    for i in 0..leaked {
-        inode += 1;
-        let local = format!("10.0.0.2:{}", 40000 + i);
-        let s = sock(TcpState::CloseWait, &local, "10.0.0.5:8080", inode, 512);
-        add(s, Some(4242), &mut sockets);
-    }
-    for i in 0..3 {
-        inode += 1;
-        let local = format!("10.0.0.2:{}", 41000 + i);
-        let s = sock(TcpState::Established, &local, "10.0.0.9:5432", inode, 0);
-        add(s, Some(4242), &mut sockets);
-    }
-    inode += 1;
-    let s = sock(TcpState::Listen, "0.0.0.0:80", "0.0.0.0:0", inode, 0);
-    add(s, Some(77), &mut sockets);
-    for i in 0..4 {
-        inode += 1;
-        let remote = format!("10.1.1.{}:{}", 10 + i, 50000 + i);
-        let s = sock(TcpState::Established, "10.0.0.2:80", &remote, inode, 0);
-        add(s, Some(77), &mut sockets);
-    }
-    for i in 0..5 {
-        let remote = format!("10.1.1.{}:{}", 20 + i, 51000 + i);
-        let s = sock(TcpState::TimeWait, "10.0.0.2:80", &remote, 0, 0);
-        add(s, None, &mut sockets);
-    }
-    for i in 0..2 {
-        let local = format!("10.0.0.2:{}", 42000 + i);
-        let s = sock(TcpState::Established, &local, "10.0.0.7:443", 9000 + i, 0);
-        add(s, None, &mut sockets);
-    }
-    let s = sock(
-        TcpState::CloseWait,
-        "10.0.0.2:43000",
-        "10.0.0.8:6379",
-        9100,
-        0,
-    );
-    add(s, Some(666), &mut sockets);
-    let processes: HashMap<u32, Process> = [
-        process(4242, "billing-api", "app"),
-        process(77, "nginx", "www-data"),
-        process(666, "evil\x1b[2Jname", "app"),
-    ]
-    .into_iter()
-    .map(|p| (p.pid, p))
-    .collect();
-    Collection {
-        source: Source::Netlink,
-        netns: NS,
-        namespaces: vec![NS],
-        unowned: 5,
-        unattributed: Some(2),
-        warnings: vec![Warning::UnattributedGone {
-            proto: sockleak::model::unix::Proto::Tcp,
-            sockets: 2,
-            owners: vec![(1000, "app".to_string())],
-            hidepid: false,
-        }],
-        sockets,
-        fds: FdScan::from_pairs(pairs),
-        processes,
-        elapsed: Duration::from_millis(12),
-        port_ranges: HashMap::new(),
-        uid_names: [(1000, "app".to_string())].into_iter().collect(),
-        scan: Default::default(),
-        starts: vec![],
-        cost: None,
-        unix: None,
-        host: "golden-host".to_string(),
-    }
-}
-
-fn usock(
-    inode: u64,
-    kind: UnixType,
-    state: TcpState,
-    name: &str,
-    peer: Option<PeerRef>,
-    recv_q: u32,
-) -> UnixSocket {
-    UnixSocket {
-        inode,
-        kind,
-        state,
-        name: UnixName::from_text(name),
-        peer,
-        recv_q,
-        send_q: 0,
-        netns: NS,
-        uid: None,
-    }
-}
-
-/// [`collection`] with a unix table beside it: a client (pid 5150) leaking 30
-/// connections to PostgreSQL's socket, each accepted by a backend of its own; a
-/// healthy client of Docker's socket; a socketpair; a D-Bus-like abstract name;
-/// a connection whose server went away; one socket nobody holds; `/dev/log`.
-fn unix_collection() -> Collection {
-    const PG: &str = "/run/postgresql/.s.PGSQL.5432";
-    let mut c = collection(3);
-    let mut socks = vec![usock(1, UnixType::Stream, TcpState::Listen, PG, None, 0)];
-    let mut pairs = c.fds.pairs().to_vec();
-    pairs.push((1, 700));
-    let mut processes = vec![
-        process(5150, "python3", "app"),
-        process(700, "postgres", "postgres"),
-    ];
-    for i in 0..30u64 {
-        let (client, server) = (100 + 2 * i, 101 + 2 * i);
-        let peer = |n| Some(PeerRef::Inode(n));
-        socks.push(usock(
-            client,
-            UnixType::Stream,
-            TcpState::Established,
-            "",
-            peer(server),
-            0,
-        ));
-        socks.push(usock(
-            server,
-            UnixType::Stream,
-            TcpState::Established,
-            PG,
-            peer(client),
-            0,
-        ));
-        let backend = 701 + i as u32;
-        pairs.push((client, 5150));
-        pairs.push((server, backend));
-        processes.push(process(backend, "postgres", "postgres"));
-    }
-    let docker = "/run/docker.sock";
-    socks.push(usock(
-        2,
-        UnixType::Stream,
-        TcpState::Listen,
-        docker,
-        None,
-        0,
-    ));
-    socks.push(usock(
-        200,
-        UnixType::Stream,
-        TcpState::Established,
-        "",
-        Some(PeerRef::Inode(201)),
-        0,
-    ));
-    socks.push(usock(
-        201,
-        UnixType::Stream,
-        TcpState::Established,
-        docker,
-        Some(PeerRef::Inode(200)),
-        48,
-    ));
-    pairs.extend([(2, 800), (200, 4242), (201, 800)]);
-    processes.push(process(800, "dockerd", "root"));
-    socks.push(usock(
-        300,
-        UnixType::Stream,
-        TcpState::Established,
-        "",
-        Some(PeerRef::Inode(301)),
-        0,
-    ));
-    socks.push(usock(
-        301,
-        UnixType::Stream,
-        TcpState::Established,
-        "",
-        Some(PeerRef::Inode(300)),
-        0,
-    ));
-    pairs.extend([(300, 5150), (301, 5150)]);
-    socks.push(usock(
-        3,
-        UnixType::Seqpacket,
-        TcpState::Listen,
-        "@bus",
-        None,
-        0,
-    ));
-    socks.push(usock(
-        400,
-        UnixType::Seqpacket,
-        TcpState::Established,
-        "",
-        Some(PeerRef::Inode(401)),
-        0,
-    ));
-    socks.push(usock(
-        401,
-        UnixType::Seqpacket,
-        TcpState::Established,
-        "@bus",
-        Some(PeerRef::Inode(400)),
-        0,
-    ));
-    pairs.extend([(3, 900), (400, 77), (401, 900)]);
-    processes.push(process(900, "bus-daemon", "root"));
-    socks.push(usock(
-        500,
-        UnixType::Stream,
-        TcpState::Established,
-        "",
-        Some(PeerRef::Closed),
-        1,
-    ));
-    pairs.push((500, 4242));
-    socks.push(usock(
-        600,
-        UnixType::Stream,
-        TcpState::Established,
-        "",
-        Some(PeerRef::Inode(301)),
-        0,
-    ));
-    socks.push(usock(
-        4,
-        UnixType::Dgram,
-        TcpState::Close,
-        "/dev/log",
-        None,
-        0,
-    ));
-    pairs.push((4, 1));
-    processes.push(process(1, "systemd", "root"));
-    c.fds = FdScan::from_pairs(pairs);
-    c.processes
-        .extend(processes.into_iter().map(|p| (p.pid, p)));
-    let mut unix = UnixCollection {
-        sockets: socks,
-        source: Source::Netlink,
-        ..Default::default()
-    };
-    unix.join(&c.fds, false);
-    c.unix = Some(unix);
-    c
-}
-
-/// The report of [`unix_collection`] under `--proto all` (or `unix`).
+/// The report of [`unix_host`] under `--proto all` (or `unix`).
 fn unix_report(tcp: bool) -> Report {
     let filters = Filters {
         protos: Protos { tcp, unix: true },
         ..Filters::default()
     };
-    let mut r = sockleak::report::aggregate(&unix_collection(), &DEFAULT_GROUP_BY, &filters);
-    r.time = "2026-12-02T12:00:00Z".to_string();
-    r.host = "golden-host".to_string();
-    verdict::attach(&mut r, &VerdictPolicy::default());
-    rank::worst_first(&mut r);
-    r
+    report_of(&unix_host(), &filters)
 }
 
 #[test]
@@ -387,16 +90,9 @@ fn unix_groups() {
     );
 }
 
-/// The report of [`collection`], with the clock and host name fixed, judged as
-/// a snapshot judges it (default `--leak-after`, no pool) and ranked worst first.
+/// The report of [`leaking_host`], judged as a snapshot judges it.
 fn report(leaked: u64) -> Report {
-    let mut r =
-        sockleak::report::aggregate(&collection(leaked), &DEFAULT_GROUP_BY, &Filters::default());
-    r.time = "2026-12-02T12:00:00Z".to_string();
-    r.host = "golden-host".to_string();
-    verdict::attach(&mut r, &VerdictPolicy::default());
-    rank::worst_first(&mut r);
-    r
+    report_of(&leaking_host(leaked), &Filters::default())
 }
 
 /// Compare with `tests/golden/NAME`, or write it with SOCKLEAK_BLESS=1.
