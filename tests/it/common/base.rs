@@ -72,3 +72,13 @@ pub fn fixture(name: &str) -> PathBuf {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// A loopback port free a moment ago (the kernel's pick for port 0), for a
+/// server that takes its port as an argument.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

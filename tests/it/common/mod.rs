@@ -3,7 +3,7 @@
 //!
 //! | module   | what it holds                                                          |
 //! |----------|------------------------------------------------------------------------|
-//! | `base`   | the binary and the repository, `require` a tool, `assert_root`, waiting, a private loopback address |
+//! | `base`   | the binary and the repository, `require` a tool, `assert_root`, waiting, a private loopback address, a free port |
 //! | `run`    | running sockleak (`run`, `json`, bounded, as `nobody`), reading its JSON and NDJSON, promtool |
 //! | `peer`   | [`Peer`], the one wrapper of a helper process (tests/support), and leaks made of two |
 //! | `postgres` | [`Postgres`], a PostgreSQL 15 server of a test's own           |

@@ -5,7 +5,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::{as_nobody, as_nobody_in, wait_until};
+use super::{as_nobody, as_nobody_in, free_port, wait_until};
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -29,11 +29,7 @@ impl Postgres {
     /// Listening on 127.0.0.1 too (the flight recorder sees TCP only), at a free
     /// port.
     pub fn tcp() -> Postgres {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let pg = Postgres::start(&[], port, "127.0.0.1");
         wait_until(30, "PostgreSQL on 127.0.0.1", || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
