@@ -215,6 +215,60 @@ pub fn run_bounded(args: &[&str], timeout: Duration, mem: u64) -> Bounded {
     }
 }
 
+/// How a measured run of sockleak ended.
+pub struct Measured {
+    /// The exit code (128 + N when killed by signal N).
+    pub code: i32,
+    pub stderr: String,
+    /// Its peak resident size (ru_maxrss), in KiB.
+    pub peak_kib: u64,
+}
+
+/// Run sockleak with `args` (stdout discarded) and measure its peak resident size.
+/// A small python3 parent forks it and reads wait4's ru_maxrss, not this process:
+/// a child's ru_maxrss starts at its parent's resident size when it was spawned
+/// (exec keeps the old address space's high-water mark), and this process holds
+/// the memory of every test running in it. python3's own ~10 MiB is the floor.
+pub fn run_peak_rss(args: &[&str]) -> Measured {
+    require("python3");
+    const MEASURE: &str = "\
+import os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        os.execv(sys.argv[1], sys.argv[1:])
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+code = os.waitstatus_to_exitcode(status)
+print(ru.ru_maxrss, code if code >= 0 else 128 - code)
+";
+    let o = Command::new("python3")
+        .args(["-c", MEASURE, bin()])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run python3");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let nums: Vec<u64> = out
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [peak_kib, code] = nums[..] else {
+        panic!(
+            "the measuring parent said {out:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    Measured {
+        code: code as i32,
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        peak_kib,
+    }
+}
+
 /// The first raw control character (other than newline and tab) in `text`, with
 /// its offset: text output must escape them.
 pub fn raw_control(text: &[u8]) -> Option<(usize, char)> {

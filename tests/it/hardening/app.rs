@@ -261,8 +261,6 @@ fn plot_labels_stay_valid_xml() {
 /// 200,000 garbage lines: plot keeps 20 reasons and counts the rest, and its
 /// memory stays small (measured by the kernel: peak RSS of the child).
 #[test]
-// The child is reaped by wait4 (for its rusage), which clippy cannot see.
-#[allow(clippy::zombie_processes)]
 fn plot_bad_lines_are_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("junk.ndjson");
@@ -273,35 +271,14 @@ fn plot_bad_lines_are_bounded() {
         junk += &format!("garbage line {i} \x1b[31m{}\n", "x".repeat(20));
     }
     std::fs::write(&record, junk).unwrap();
-    let mut child = Command::new(bin())
-        .args(["plot", path_str(&record), "-o"])
-        .arg(dir.path().join("j.svg"))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    // wait4: this child's own peak RSS, whatever other tests run.
-    let mut status = 0;
-    // SAFETY: rusage is plain data the kernel fills; the pid is our child's.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{err}"
-    );
-    let peak_kib = usage.ru_maxrss as u64;
+    let svg = dir.path().join("j.svg");
+    let m = run_peak_rss(&["plot", path_str(&record), "-o", path_str(&svg)]);
+    let err = &m.stderr;
+    assert_eq!(m.code, 0, "{err}");
     assert_eq!(err.matches("skipped: not JSON").count(), 20, "{err}");
     assert!(err.contains("199980 more bad lines skipped"), "{err}");
     assert!(!err.contains('\x1b'), "no raw escape reaches the terminal");
-    assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
+    assert!(m.peak_kib < 64 * 1024, "peak RSS {} KiB", m.peak_kib);
 }
 
 /// `plot -o` writes through a new file and a rename: a symlink (or FIFO) at the
