@@ -64,12 +64,7 @@ fn leak_in_private_netns(n: u32, name: &str) -> (Peer, Peer) {
 
 #[test]
 fn identical_four_tuples_in_two_namespaces_stay_apart() {
-    let me = std::fs::read_to_string("/proc/self/status").unwrap();
-    assert!(
-        me.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")),
-        "this test needs root (unshare --net); CI runs as root"
-    );
+    assert_root("unshare --net");
     let (sa, ca) = leak_in_private_netns(3, "ns-leak-a");
     let (sb, cb) = leak_in_private_netns(5, "ns-leak-b");
     let (na, nb) = (ns_inode(ca.pid()), ns_inode(cb.pid()));
@@ -250,12 +245,7 @@ fn container_ids_from_cgroup_paths() {
 /// exact counts, no idle ages, and a warning naming the namespace and why.
 #[test]
 fn unprivileged_reader_falls_back_to_member_proc_table() {
-    let me = std::fs::read_to_string("/proc/self/status").unwrap();
-    assert!(
-        me.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")),
-        "this test needs root (setpriv to nobody); CI runs as root"
-    );
+    assert_root("setpriv to nobody");
     require("setpriv");
     require("unshare");
     require("ip");

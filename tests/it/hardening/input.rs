@@ -197,10 +197,15 @@ fn output_file_never_follows_links_planted_at_the_old_temp_names() {
     let victim = out.path().join("victim");
     std::fs::write(&victim, b"secret\n").unwrap();
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
-    // The names the old writer used for the next pids.
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() } as u32;
-    for pid in me..me + 300 {
+    // The names the old writer used for the next pids: after the last one the
+    // kernel gave out (not after this process's own: it has started many children
+    // of the other tests since).
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .expect("read ns_last_pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    for pid in last + 1..=last + 300 {
         let link = out.path().join(format!(".x.prom.sockleak-tmp.{pid}"));
         std::os::unix::fs::symlink(&victim, link).unwrap();
     }

@@ -26,12 +26,7 @@ fn reserved_ports_are_not_counted_as_usable() {
 /// A connection-per-request client in its own namespace with the range
 /// 40000-40099 (less `reserved`), watched until connect() fails: `usable` ports.
 fn exhaust_ports(reserved: Option<&str>, usable: u64) {
-    let me = std::fs::read_to_string("/proc/self/status").unwrap();
-    assert!(
-        me.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")),
-        "this test needs root (unshare --net, the namespace's sysctls); CI runs as root"
-    );
+    assert_root("unshare --net, the namespace's sysctls");
     require("unshare");
     require("ip");
     let dir = tempfile::tempdir().unwrap();
