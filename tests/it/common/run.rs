@@ -31,7 +31,22 @@ pub fn json(args: &[&str]) -> Value {
         "sockleak {all:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("sockleak printed JSON")
+    parse(&out)
+}
+
+/// The JSON document of a run that must have succeeded (a `--json` run made some
+/// other way: as `nobody`, in a namespace).
+pub fn parse(o: &Output) -> Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("sockleak printed JSON")
+}
+
+/// A run's stdout and stderr as text (lossy: for assertions and messages).
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 /// NDJSON (`--watch --json` samples, `--record` files): one JSON document a

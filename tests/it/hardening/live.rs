@@ -2,12 +2,7 @@
 //! closed pipes, and never showing command lines unless asked.
 use crate::common::*;
 use serde_json::{Value, json};
-use std::process::{Command, Output};
-
-fn parse(o: &Output) -> Value {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).expect("JSON")
-}
+use std::process::Command;
 
 /// What these tests need root for (CI runs as root).
 const ROOT: &str = "running sockleak as another user";

@@ -216,14 +216,10 @@ fn unprivileged_it_warns_once_and_changes_nothing_else() {
     assert_root(ROOT);
     let (_server, _client, _raw, peer) = leaking_clients();
     let args = ["--json", "--remote", &peer, "--netns", "host"];
-    let parse = |o: std::process::Output| -> Value {
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
-    let plain = parse(as_nobody(bin()).args(args).output().expect("run setpriv"));
+    let plain = parse(&as_nobody(bin()).args(args).output().expect("run setpriv"));
     let mut with = args.to_vec();
     with.push("--peek");
-    let peeked = parse(as_nobody(bin()).args(&with).output().expect("run setpriv"));
+    let peeked = parse(&as_nobody(bin()).args(&with).output().expect("run setpriv"));
     // The host's totals move with the other tests' sockets; the matched ones not.
     assert_eq!(peeked["totals"]["matched"], plain["totals"]["matched"]);
     for g in peeked["groups"].as_array().unwrap() {

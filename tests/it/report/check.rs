@@ -2,13 +2,6 @@
 //! Prometheus exposition validated by promtool, atomic textfile writes.
 use crate::common::*;
 
-fn text(o: &std::process::Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn threshold_is_silent_when_healthy_and_names_the_leaker_on_breach() {
     let (server, client) = leak("127.0.0.1", "fin", 0, 12, &["--name", "ck-leak"]);

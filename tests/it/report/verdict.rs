@@ -4,13 +4,6 @@
 //! /proc source) the same sockets are `suspect`.
 use crate::common::*;
 
-fn text(o: &std::process::Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn close_wait_idle_past_leak_after_is_a_leak_and_fails_the_check() {
     let (server, client) = leak("127.0.0.1", "fin", 0, 7, &["--name", "vd-leak"]);
