@@ -4,7 +4,7 @@
 #   scripts/readme-examples.sh
 #
 # Every ```console block of README.md follows a marker naming its scene
-# (<!-- example scene=leak columns=80 -->). tests/readme.rs builds each scene with real
+# (<!-- example scene=leak columns=80 -->). tests/it/docs/readme.rs builds each scene with real
 # loopback sockets in a fresh network and pid namespace (tests/support/readme_scene.py),
 # runs the block's command there with COLUMNS set, and, with SOCKLEAK_BLESS=1, writes
 # what the release binary printed into the block. Without it, the same test fails when
@@ -15,6 +15,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "readme-examples: needs root (unshare --net --pid)" >&2; exit 3; }
-SOCKLEAK_BLESS=1 cargo test --release --test readme -- --exact readme_examples_are_what_the_binary_prints
+SOCKLEAK_BLESS=1 cargo test --release --test it -- --exact docs::readme::readme_examples_are_what_the_binary_prints
 git --no-pager diff --stat -- README.md
 echo "readme-examples: README.md rewritten; read 'git diff README.md' before committing" >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when anything of sockleak's flight recorder is left in the kernel or in bpffs:
 # a BPF program named sockleak_*, or a /sys/fs/bpf/sockleak* pin directory. Run by
-# .ci/run after the tests (tests/trace.rs cleans up after every test; this is the
+# .ci/run after the tests (tests/it/trace.rs cleans up after every test; this is the
 # check that it did). The kernel frees programs shortly after their last link goes:
 # up to 5 s are allowed.
 set -euo pipefail

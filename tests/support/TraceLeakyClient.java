@@ -1,5 +1,5 @@
 // An Apache HttpClient 4.5 client that leaks the connections of its 403 responses,
-// for the flight recorder tests (tests/trace.rs). As behind a load balancer, the 403
+// for the flight recorder tests (tests/it/trace.rs). As behind a load balancer, the 403
 // carries a 2.4 KB HTML page written with its head in one response, so the client
 // reads the small body ahead with the headers and the kernel keeps nothing of it:
 // only a recorder armed before the leak can name the request.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A web host in miniature for sockleak's incremental-watch tests and benchmark
-(tests/incremental.rs, bench/compare.sh --only watch-leak): a server that hangs up
+(tests/serial/incremental.rs, bench/compare.sh --only watch-leak): a server that hangs up
 its connections all the time, and a urllib3 pool that leaks beside it. Loopback only.
 
   closing_server.py server HOST [--idle-close S] [--hangup S]

@@ -2,7 +2,7 @@
  * deny_pidfd_getfd ERRNO PROGRAM [ARGS...]: run PROGRAM under a seccomp filter
  * that fails pidfd_getfd(2) with ERRNO (ENOSYS: what a kernel older than 5.6 or
  * a sandbox says; EPERM: what a refused ptrace access check says). For the
- * --peek tests (tests/peek.rs). x86_64 and other architectures whose syscall
+ * --peek tests (tests/it/peek/live.rs). x86_64 and other architectures whose syscall
  * numbers the headers give; the filter checks the architecture.
  */
 #include <errno.h>

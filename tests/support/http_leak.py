@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Real HTTP and TLS peers for sockleak's --peek tests (tests/peek.rs). Loopback only.
+"""Real HTTP and TLS peers for sockleak's --peek tests (tests/it/peek/live.rs). Loopback only.
 
   http_leak.py server HOST
       An HTTP/1.1 keep-alive server. GET /forbidden: a 403 whose head is sent

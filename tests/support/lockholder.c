@@ -1,4 +1,4 @@
-/* A hostile holder for tests/locked.rs: it keeps one loopback TCP socket's lock
+/* A hostile holder for tests/serial/locked.rs: it keeps one loopback TCP socket's lock
  * for as long as it lives.
  *
  * A thread calls recv() on a socket with data queued into a page registered with

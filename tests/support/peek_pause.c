@@ -1,6 +1,6 @@
 /*
  * peek_pause.so (LD_PRELOAD): pause sockleak at its first peek, to make the
- * --peek race deterministic (tests/peek.rs). sockleak peeks with
+ * --peek race deterministic (tests/it/peek/live.rs). sockleak peeks with
  * recv(fd, .., MSG_PEEK | MSG_DONTWAIT) after FIONREAD said data is queued;
  * this recv() first touches $PEEK_PAUSE_FIRED, writes a line to the FIFO
  * $PEEK_PAUSE_GO and waits until the FIFO $PEEK_PAUSE_DONE is written and

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The situations behind README.md's example blocks (tests/readme.rs). Loopback only.
+"""The situations behind README.md's example blocks (tests/it/docs/readme.rs). Loopback only.
 
   readme_scene.py run SCENE SOCKLEAK COMMANDS_JSON [AGE]
       Run inside a fresh `unshare --net --pid --fork --mount-proc` (root): this
@@ -28,7 +28,7 @@
     trace     the flight recorder armed (`sockleak trace start`) before payments and
               billing-api leak 10 of their 403 responses, as in `leak`. The recorder
               is host-wide (a BPF program on the cgroup-v2 root), so the scene takes
-              the lock tests/trace.rs takes (never beside a trace test), pins it in a
+              the lock tests/it/trace.rs takes (never beside a trace test), pins it in a
               bpffs of its own mounted over /sys/fs/bpf in this mount namespace (the
               default pin path, as a user's; the host's bpffs never sees it, and the
               namespace's end frees it even after a kill -9), and stops it at the end.
@@ -258,7 +258,7 @@ def scene_idle_pool(sc):
     time.sleep(6)  # the leaked checkouts are now idle past --idle-over 5s
 
 
-TRACE_LOCK = "/tmp/sockleak-trace-tests.lock"  # tests/trace.rs's Session takes it too
+TRACE_LOCK = "/tmp/sockleak-trace-tests.lock"  # tests/it/trace.rs's Session takes it too
 
 
 def scene_trace(sc):
