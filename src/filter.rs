@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
-use crate::model::unix::{Protos, UnixSocket};
+use crate::model::unix::{Protos, UnixSocket, UnixState};
 use crate::model::{Process, Socket, TcpState, normalize_ip};
 
 /// `--remote`: `IP`, `IP:PORT`, `:PORT`, `CIDR`, `CIDR:PORT`... and `[v6]:port`.
@@ -197,8 +197,8 @@ impl Filters {
     /// asking what a unix socket has not (a remote address, a port, an idle age).
     pub fn unix_matches(&self, s: &UnixSocket) -> bool {
         let state_ok = match &self.states {
-            Some(states) => states.contains(&s.state),
-            None => s.state != TcpState::Listen || self.show_listen,
+            Some(states) => states.contains(&s.state.counted_as()),
+            None => s.state != UnixState::Listening || self.show_listen,
         };
         self.protos.unix
             && state_ok

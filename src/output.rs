@@ -184,6 +184,16 @@ pub fn emit(output_file: Option<&Path>, readers: Readers, contents: &[u8]) -> Re
     }
 }
 
+/// Write `lines` to stderr, one each: warnings as the renderer worded them
+/// (`render::WarningStyle::lines`). Errors writing stderr are ignored: there is
+/// nowhere left to report them.
+pub fn to_stderr(lines: &[String]) {
+    let mut err = io::stderr().lock();
+    for line in lines {
+        let _ = writeln!(err, "{line}");
+    }
+}
+
 /// Whether to style output: stdout is a terminal and `NO_COLOR` is unset or empty.
 /// Asked here, with the terminal's size, and passed to the renderers.
 pub fn use_color() -> bool {

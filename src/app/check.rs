@@ -34,7 +34,7 @@ pub fn run(mut c: Check) -> Result<i32> {
         CheckOutput::Lines => {
             let text = render::check::breach_lines(&verdict, &report);
             let r = output::emit(c.output_file.as_deref(), readers, text.as_bytes());
-            super::print_warnings(&report.warnings, c.warnings);
+            crate::output::to_stderr(&c.warnings.lines(&report.warnings));
             r
         }
         CheckOutput::Report(renderer) => output::emit(

@@ -10,23 +10,9 @@ pub mod snapshot;
 pub mod trace;
 pub mod watch;
 
-use std::io::Write;
-
 use anyhow::Result;
 
 use crate::config::Config;
-use crate::model::warning::Warning;
-use crate::render::WarningStyle;
-
-/// Print warnings to stderr in `style`, one `warning:` line each (the table's
-/// snapshot, a check, a piped watch). Errors writing stderr are ignored: there is
-/// nowhere left to report them.
-pub(crate) fn print_warnings(warnings: &[Warning], style: WarningStyle) {
-    let mut err = std::io::stderr().lock();
-    for line in style.lines(warnings) {
-        let _ = writeln!(err, "{line}");
-    }
-}
 
 /// Run the configured command; returns the exit code.
 pub fn run(config: Config) -> Result<i32> {

@@ -21,7 +21,7 @@ pub fn run(mut s: Snapshot) -> Result<i32> {
     // After the table, next to the footer, where they are read; the machine
     // formats carry them inside.
     if s.renderer.warns_on_stderr() {
-        super::print_warnings(&report.warnings, s.warnings);
+        crate::output::to_stderr(&s.warnings.lines(&report.warnings));
     }
     Ok(exit::OK)
 }

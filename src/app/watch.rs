@@ -247,7 +247,7 @@ impl Screen {
     fn warn_when_changed(&mut self, warnings: &[Warning]) {
         let gist: Vec<Warning> = warnings.iter().map(Warning::without_counts).collect();
         if gist != self.last_warnings {
-            super::print_warnings(warnings, self.style);
+            crate::output::to_stderr(&self.style.lines(warnings));
             self.last_warnings = gist;
         }
     }

@@ -20,8 +20,8 @@ use super::fsread::{self, Oversize};
 use super::lines::{self, MalformedLog, quoted};
 use super::netlink;
 use super::nlattr::{Attrs, u32_at};
-use crate::model::unix::{PeerRef, UnixName, UnixSocket, UnixType};
-use crate::model::{NetnsId, Source, TcpState};
+use crate::model::unix::{PeerRef, UnixName, UnixSocket, UnixState, UnixType};
+use crate::model::{NetnsId, Source};
 
 /// `sizeof(struct unix_diag_msg)`: family, type, state, pad, inode, cookie[2].
 const DIAG_MSG_LEN: usize = 16;
@@ -124,10 +124,7 @@ pub fn dump(netns: NetnsId) -> io::Result<Vec<UnixSocket>> {
 fn parse_message(p: &[u8], netns: NetnsId) -> Option<UnixSocket> {
     let head = p.get(..DIAG_MSG_LEN)?;
     let kind = UnixType::from_kernel(u32::from(head[1]))?;
-    let state = match TcpState::from_kernel(head[2])? {
-        st @ (TcpState::Established | TcpState::Listen) => st,
-        _ => TcpState::Close,
-    };
+    let state = UnixState::from_diag(head[2])?;
     let mut s = UnixSocket {
         inode: u64::from(u32::from_ne_bytes(head[4..8].try_into().ok()?)),
         kind,
@@ -147,7 +144,7 @@ fn parse_message(p: &[u8], netns: NetnsId) -> Option<UnixSocket> {
             UNIX_DIAG_RQLEN => {
                 s.recv_q = u32_at(data, 0).unwrap_or(0);
                 // A listener's "write queue" is its backlog limit: 0, as for TCP.
-                if state != TcpState::Listen {
+                if state != UnixState::Listening {
                     s.send_q = u32_at(data, 4).unwrap_or(0);
                 }
             }
@@ -240,13 +237,7 @@ fn parse_proc_line(line: &[u8], netns: NetnsId) -> Result<UnixSocket, String> {
     let inode = fields[6]
         .parse::<u64>()
         .map_err(|_| format!("bad inode {}", quoted(&fields[6])))?;
-    let state = if flags & SO_ACCEPTCON != 0 {
-        TcpState::Listen
-    } else if st == SS_CONNECTED {
-        TcpState::Established
-    } else {
-        TcpState::Close
-    };
+    let state = UnixState::from_proc(flags & SO_ACCEPTCON != 0, st == SS_CONNECTED);
     let mut path = rest;
     while let Some(p) = path.strip_suffix(b"\r").or_else(|| path.strip_suffix(b" ")) {
         path = p;
@@ -308,7 +299,7 @@ mod tests {
             (
                 42,
                 UnixType::Stream,
-                TcpState::Established,
+                UnixState::Connected,
                 Some(PeerRef::Inode(43)),
                 7,
                 9,
@@ -323,7 +314,10 @@ mod tests {
         let path = msg(5, 10, 1, &[attr(UNIX_DIAG_NAME, b"/run/x.sock\0")]);
         let s = parse_message(&path, 0).unwrap();
         assert_eq!(s.name.to_string(), "/run/x.sock");
-        assert_eq!((s.kind, s.state), (UnixType::Seqpacket, TcpState::Listen));
+        assert_eq!(
+            (s.kind, s.state),
+            (UnixType::Seqpacket, UnixState::Listening)
+        );
         let abs = msg(2, 7, 1, &[attr(UNIX_DIAG_NAME, b"\0my\0name")]);
         // Every byte of an abstract name kept: a NUL inside is not an `@`.
         let name = parse_message(&abs, 0).unwrap().name;
@@ -389,22 +383,27 @@ garbage\n\
                 (
                     100,
                     UnixType::Stream,
-                    TcpState::Listen,
+                    UnixState::Listening,
                     "/run/postgresql/.s.PGSQL.5432".into()
                 ),
                 (
                     101,
                     UnixType::Stream,
-                    TcpState::Established,
+                    UnixState::Connected,
                     "(unnamed)".into()
                 ),
                 (
                     102,
                     UnixType::Seqpacket,
-                    TcpState::Established,
+                    UnixState::Connected,
                     "@abstract name".into()
                 ),
-                (103, UnixType::Dgram, TcpState::Close, "/dev/log".into()),
+                (
+                    103,
+                    UnixType::Dgram,
+                    UnixState::Unconnected,
+                    "/dev/log".into()
+                ),
             ]
         );
         assert_eq!(bad.len(), 3);

@@ -3,10 +3,13 @@
 //! group of them is keyed by, the peer processes of a group, and the host's unix
 //! totals.
 //!
-//! The kernel numbers unix socket states with TCP's values (`TCP_ESTABLISHED`
-//! connected, `TCP_LISTEN` listening, `TCP_CLOSE` unconnected), exactly as `ss -x`
-//! shows them (ESTAB, LISTEN, UNCONN): they are kept as [`TcpState`]s, so that
-//! `--state`, `--metric` and the pool rules need no second vocabulary.
+//! A unix socket has three states of its own ([`UnixState`]), which the kernel
+//! writes in two vocabularies: sock_diag in TCP's numbers (`TCP_ESTABLISHED`
+//! connected, `TCP_LISTEN` listening, `TCP_CLOSE` unconnected), `/proc/net/unix` as
+//! `SS_*` socket states and a listening flag. Each is read into [`UnixState`] at the
+//! edge; it is counted and filtered as the [`TcpState`] `ss -x` shows it as (ESTAB,
+//! LISTEN, UNCONN: [`UnixState::counted_as`]), so that `--state`, `--metric`, the
+//! pool rules and the JSON `states` object need no second vocabulary.
 
 use std::fmt;
 use std::sync::Arc;
@@ -184,13 +187,56 @@ impl fmt::Display for UnixName {
     }
 }
 
+/// The state of a unix socket: all a stream or seqpacket socket can be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnixState {
+    /// Connected to a peer (or to a released one, or not accepted yet).
+    Connected,
+    /// Listening: `listen()` was called.
+    Listening,
+    /// Neither: never connected, or shut down.
+    Unconnected,
+}
+
+impl UnixState {
+    /// From sock_diag's `udiag_state`, in TCP's numbers; `None` for a number
+    /// that is no TCP state at all (unknown to sockleak). The kernel uses
+    /// `TCP_SYN_SENT` only transiently and `TCP_CLOSE` for the rest: anything
+    /// neither connected nor listening is unconnected.
+    pub fn from_diag(state: u8) -> Option<UnixState> {
+        Some(match TcpState::from_kernel(state)? {
+            TcpState::Established => UnixState::Connected,
+            TcpState::Listen => UnixState::Listening,
+            _ => UnixState::Unconnected,
+        })
+    }
+
+    /// From `/proc/net/unix`: its listening flag (`__SO_ACCEPTCON`), else its
+    /// `St` column's `SS_CONNECTED`.
+    pub fn from_proc(listening: bool, connected: bool) -> UnixState {
+        match (listening, connected) {
+            (true, _) => UnixState::Listening,
+            (false, true) => UnixState::Connected,
+            (false, false) => UnixState::Unconnected,
+        }
+    }
+
+    /// The TCP state it is counted, filtered and keyed as, as `ss -x` shows it.
+    pub fn counted_as(self) -> TcpState {
+        match self {
+            UnixState::Connected => TcpState::Established,
+            UnixState::Listening => TcpState::Listen,
+            UnixState::Unconnected => TcpState::Close,
+        }
+    }
+}
+
 /// One unix socket as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnixSocket {
     pub inode: u64,
     pub kind: UnixType,
-    /// `Established` (connected), `Listen`, or `Close` (unconnected).
-    pub state: TcpState,
+    pub state: UnixState,
     /// Its own address: a listener's, and (in the kernel) every socket that
     /// listener accepted; unnamed for most clients.
     pub name: UnixName,
@@ -379,6 +425,32 @@ impl UnixTotals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both kernel vocabularies land on the same three states, each counted as
+    /// what `ss -x` shows; a number that is no state at all is refused.
+    #[test]
+    fn unix_states_from_both_vocabularies() {
+        assert_eq!(UnixState::from_diag(1), Some(UnixState::Connected));
+        assert_eq!(UnixState::from_diag(10), Some(UnixState::Listening));
+        assert_eq!(UnixState::from_diag(7), Some(UnixState::Unconnected));
+        assert_eq!(UnixState::from_diag(2), Some(UnixState::Unconnected));
+        assert_eq!(UnixState::from_diag(0), None);
+        assert_eq!(UnixState::from_diag(200), None);
+        assert_eq!(UnixState::from_proc(true, false), UnixState::Listening);
+        assert_eq!(UnixState::from_proc(false, true), UnixState::Connected);
+        assert_eq!(UnixState::from_proc(false, false), UnixState::Unconnected);
+        let shown: Vec<TcpState> = [
+            UnixState::Connected,
+            UnixState::Listening,
+            UnixState::Unconnected,
+        ]
+        .map(UnixState::counted_as)
+        .to_vec();
+        assert_eq!(
+            shown,
+            [TcpState::Established, TcpState::Listen, TcpState::Close]
+        );
+    }
 
     #[test]
     fn names_are_written_as_ss_writes_them() {

@@ -535,7 +535,7 @@ mod tests {
     /// and a connected unix socket (12).
     fn one_owner_three_sockets() -> Collection {
         use crate::collect::unix::UnixCollection;
-        use crate::model::unix::{PeerRef, UnixName, UnixSocket, UnixType};
+        use crate::model::unix::{PeerRef, UnixName, UnixSocket, UnixState, UnixType};
         let mut c = empty_collection();
         c.sockets = vec![Socket {
             inode: 10,
@@ -559,7 +559,7 @@ mod tests {
             sockets: vec![UnixSocket {
                 inode: 12,
                 kind: UnixType::Stream,
-                state: TcpState::Established,
+                state: UnixState::Connected,
                 name: UnixName::from_text("/run/app.sock"),
                 peer: Some(PeerRef::Inode(13)),
                 recv_q: 0,

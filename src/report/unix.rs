@@ -21,8 +21,10 @@ use crate::collect::fdscan::FdScan;
 use crate::collect::unix::UnixCollection;
 use crate::filter::Filters;
 use crate::model::report::{Group, GroupField, GroupKey};
-use crate::model::unix::{Peer, PeerRef, Proto, UnixEndpoint, UnixName, UnixSocket, UnixTotals};
-use crate::model::{Direction, NetnsId, Process, Source, TcpState};
+use crate::model::unix::{
+    Peer, PeerRef, Proto, UnixEndpoint, UnixName, UnixSocket, UnixState, UnixTotals,
+};
+use crate::model::{Direction, NetnsId, Process, Source};
 
 /// A unix group's counts: the TCP accumulator's, and its peers'.
 #[derive(Default)]
@@ -56,7 +58,7 @@ pub(super) fn aggregate(
     let mut groups: FastMap<GroupKey, UnixAcc> = FastMap::default();
     for (i, s) in u.sockets.iter().enumerate() {
         totals.sockets += 1;
-        totals.of_type(s.kind).add(s.state);
+        totals.of_type(s.kind).add(s.state.counted_as());
         if s.kind.is_connection() && s.peer == Some(PeerRef::Closed) {
             totals.peer_closed += 1;
         }
@@ -92,7 +94,7 @@ impl<'u> Ends<'u> {
             .collect();
         let listeners = sockets
             .iter()
-            .filter(|s| s.state == TcpState::Listen && s.name.is_named())
+            .filter(|s| s.state == UnixState::Listening && s.name.is_named())
             .map(|s| &s.name)
             .collect();
         Ends {
@@ -163,7 +165,7 @@ impl Holdable for Unix<'_> {
             | GroupField::RemoteHost
             | GroupField::RemotePort
             | GroupField::LocalPort => k.unix = Some(self.end.clone()),
-            GroupField::State => k.state = Some(self.s.state),
+            GroupField::State => k.state = Some(self.s.state.counted_as()),
             GroupField::Direction => k.direction = self.dir,
             // The owner half (`grouping::key_for`).
             GroupField::Process
@@ -188,7 +190,7 @@ fn peer_holders(fds: &FdScan, peer: Option<PeerRef>) -> &[(u64, u32)] {
 }
 
 fn count(g: &mut UnixAcc, s: &UnixSocket, peer_pids: &[(u64, u32)]) {
-    g.acc.states.add(s.state);
+    g.acc.states.add(s.state.counted_as());
     g.acc.recv_q += u64::from(s.recv_q);
     g.acc.send_q += u64::from(s.send_q);
     match s.peer {
@@ -215,8 +217,8 @@ fn side(
     let own = || UnixEndpoint::Name(s.name.clone());
     let named = s.name.is_named();
     match s.state {
-        TcpState::Listen => return (Some(Direction::Listen), own()),
-        TcpState::Established => {}
+        UnixState::Listening => return (Some(Direction::Listen), own()),
+        UnixState::Connected => {}
         _ if named => return (None, own()),
         _ => return (None, UnixEndpoint::Unconnected),
     }

@@ -14,7 +14,7 @@ use sockleak::collect::fdscan::FdScan;
 use sockleak::collect::unix::UnixCollection;
 use sockleak::filter::Filters;
 use sockleak::model::report::{DEFAULT_GROUP_BY, Report};
-use sockleak::model::unix::{PeerRef, UnixName, UnixSocket, UnixType};
+use sockleak::model::unix::{PeerRef, UnixName, UnixSocket, UnixState, UnixType};
 use sockleak::model::warning::Warning;
 use sockleak::model::{Process, Socket, Source, TcpState};
 use sockleak::policy::{rank, verdict};
@@ -43,7 +43,7 @@ pub fn tcp(state: TcpState, local: &str, remote: &str, inode: u64, recv_q: u32) 
 pub fn unix(
     inode: u64,
     kind: UnixType,
-    state: TcpState,
+    state: UnixState,
     name: &str,
     peer: Option<PeerRef>,
     recv_q: u32,
@@ -168,7 +168,7 @@ pub fn leaking_host(leaked: u64) -> Collection {
 pub fn unix_host() -> Collection {
     const PG: &str = "/run/postgresql/.s.PGSQL.5432";
     const DOCKER: &str = "/run/docker.sock";
-    use TcpState::{Close, Established as Est, Listen};
+    use UnixState::{Connected as Est, Listening as Listen, Unconnected as Close};
     use UnixType::{Dgram, Seqpacket, Stream};
     let peer = |n| Some(PeerRef::Inode(n));
     let mut h = leaking(3);
