@@ -1,7 +1,8 @@
 //! The crate's layers, enforced: every module uses only itself and the layers
 //! below it, modules of one layer form no circle, the commands under `app/`
-//! never use each other, the pure layers (report, policy, render) do no I/O, and
-//! render reads only the model. The layer table is read from `src/lib.rs`'s doc,
+//! never use each other, the pure layers (report, policy, render) do no I/O (no
+//! clock, environment or terminal either), render reads only the model, and no
+//! function of the crate or its tests is longer than [`MAX_FN_LINES`]. The layer table is read from `src/lib.rs`'s doc,
 //! the one place it is written.
 //!
 //! References are read from the source text: every `use` tree (braces expanded)
@@ -76,6 +77,13 @@ const IO: &[&str] = &[
     "trace::read",
     "yama_scope",
     "has_ptrace_cap",
+    "std::env",
+    "SystemTime::now",
+    "Instant::now",
+    "stdout()",
+    "stderr()",
+    "stdin()",
+    "is_terminal",
 ];
 
 /// Every `.rs` file under `src/` (but `main.rs`, the binary) with its module path.
@@ -421,4 +429,106 @@ fn the_checker_sees_what_it_checks() {
     let (main, tests) = split_tests("use a;\n#[cfg(test)]\nmod tests {\n use super::*;\n}");
     assert_eq!((main, tests.len()), ("use a;\n", 41));
     assert!(!has("app::serve", "app"));
+    // Function lengths: a signature over several lines, a body-less trait item,
+    // a one-liner and a nested function, each measured from `fn` to its brace.
+    let text = "impl X {\n    pub(crate) fn long(\n        a: u8,\n    ) -> u8 {\n        fn inner() {}\n        a\n    }\n    fn decl(&self);\n    fn one() -> u8 { 1 }\n}\n";
+    assert_eq!(
+        fn_lengths(text),
+        [
+            ("long".to_string(), 2, 6),
+            ("inner".to_string(), 5, 1),
+            ("one".to_string(), 9, 1)
+        ]
+    );
+}
+
+/// The longest a function may be, from its `fn` line to its closing brace.
+const MAX_FN_LINES: usize = 80;
+
+/// Every function of a rustfmt'd file: (name, first line, lines from `fn` to the
+/// brace closing it, at the same indentation). Body-less items are skipped.
+fn fn_lengths(text: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(name) = fn_name(line) else { continue };
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let Some(open) = (i..lines.len()).find(|&j| {
+            let l = lines[j].trim_end();
+            l.ends_with('{') || l.ends_with(';') || l.ends_with('}')
+        }) else {
+            continue;
+        };
+        let opened = lines[open].trim_end();
+        if opened.ends_with(';') {
+            continue;
+        }
+        if opened.ends_with('}') {
+            out.push((name, i + 1, open - i + 1));
+            continue;
+        }
+        let close = format!("{indent}}}");
+        if let Some(end) = (open + 1..lines.len()).find(|&j| lines[j] == close) {
+            out.push((name, i + 1, end - i + 1));
+        }
+    }
+    out
+}
+
+/// The name of the function a line declares (`pub(crate) unsafe fn name(`).
+fn fn_name(line: &str) -> Option<String> {
+    let mut rest = line.trim_start();
+    for q in [
+        "pub(crate) ",
+        "pub(super) ",
+        "pub ",
+        "const ",
+        "async ",
+        "unsafe ",
+        "extern \"C\" ",
+    ] {
+        rest = rest.strip_prefix(q).unwrap_or(rest);
+    }
+    let rest = rest.strip_prefix("fn ")?;
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn no_function_is_over_80_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("build.rs")];
+    rust_files(&root.join("src"), &mut files);
+    rust_files(&root.join("tests"), &mut files);
+    assert!(files.len() > 50, "{files:?}");
+    let mut long = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (name, line, n) in fn_lengths(&text) {
+            if n > MAX_FN_LINES {
+                let shown = f.strip_prefix(root).unwrap_or(f).display();
+                long.push(format!("{shown}:{line} {name}: {n} lines"));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FN_LINES} lines: split them into named steps that read at once:\n{}",
+        long.join("\n")
+    );
 }
