@@ -2,7 +2,7 @@
 //!
 //! The crate is built in one-way layers: each module uses only itself and the
 //! layers below it, and the commands never use each other. This table is the one
-//! place the layers are written: `tests/layers.rs` reads it (the `modules`
+//! place the layers are written: `tests/it/docs/layers.rs` reads it (the `modules`
 //! column) and fails on an upward `use crate::`, on I/O in the pure layers
 //! (report, policy, render), and on `render` using anything of the crate but
 //! `model`.

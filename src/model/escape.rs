@@ -106,7 +106,7 @@ fn push_char(out: &mut String, c: char, cx: Context) {
 /// shown for what it is).
 ///
 /// The table is Unicode 15.1's category Cf, written out (no crate for one small
-/// table); `tests/escape.rs` checks it against Python's `unicodedata`. A format
+/// table); `tests/it/report/escape.rs` checks it against Python's `unicodedata`. A format
 /// character added by a later Unicode version is written as it is until the table
 /// has it.
 pub fn is_invisible(c: char) -> bool {

@@ -6,7 +6,7 @@
 //! [`classify::PEEK_BYTES`] bytes, and the duplicate is closed at once.
 //!
 //! Nothing is written, shut down or consumed: a peek leaves the queue, the read
-//! position and the state as they were (tests/peek.rs checks that the client
+//! position and the state as they were (tests/it/peek/live.rs checks that the client
 //! reads every byte afterwards). Three guards keep it so: only sockets that have
 //! received their peer's FIN are asked (`report::peek::fin_received`: with
 //! nothing to copy, the kernel returns end-of-file before it would hand out, and
