@@ -442,6 +442,106 @@ fn the_checker_sees_what_it_checks() {
     );
 }
 
+/// ARCHITECTURE.md's layer diagram as (number, name, the top-level names at
+/// brace depth 0 of its modules column): columns 12 to 60 of its code block.
+fn diagram() -> Vec<(usize, String, Vec<String>)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let block = text.split("## Layers").nth(1).unwrap();
+    let block = block.split("```").nth(1).unwrap();
+    let mut rows: Vec<(usize, String, String)> = Vec::new();
+    for line in block.lines() {
+        let col = |a: usize, b: usize| line.chars().skip(a).take(b - a).collect::<String>();
+        let head = col(0, 12);
+        let mut words = head.split_whitespace();
+        if let (Some(n), Some(name)) = (words.next(), words.next()) {
+            if let Ok(n) = n.parse() {
+                rows.push((n, name.to_string(), String::new()));
+            }
+        }
+        if let Some(row) = rows.last_mut() {
+            row.2.push_str(&col(12, 60).replace('▲', ""));
+            row.2.push(' ');
+        }
+    }
+    rows.into_iter()
+        .map(|(n, name, mods)| (n, name, top_level_names(&mods)))
+        .collect()
+}
+
+/// `a::{b, c}, d, E` -> `a`, `d`, `E`: the first segment of each item at depth 0
+/// (items end at a comma or a space there: a drawn row's lines need no comma).
+fn top_level_names(mods: &str) -> Vec<String> {
+    let (mut depth, mut item, mut out) = (0, String::new(), Vec::new());
+    for c in mods.chars().chain([',']) {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            c if depth == 0 && (c == ',' || c.is_whitespace()) => {
+                let first = item.trim().split("::").next().unwrap_or("").to_string();
+                if !first.is_empty() {
+                    out.push(first);
+                }
+                item.clear();
+                continue;
+            }
+            _ => {}
+        }
+        if depth == 0 {
+            item.push(c);
+        }
+    }
+    out
+}
+
+/// The diagram in ARCHITECTURE.md is a drawing of lib.rs's table, not a second
+/// table: its layers are lib.rs's, in order, and every module of the crate is
+/// drawn in the layer lib.rs puts it in.
+#[test]
+fn the_architecture_diagram_draws_the_one_table() {
+    let table = layers();
+    let drawn = diagram();
+    let names = |v: Vec<(usize, String)>| v;
+    assert_eq!(
+        names(
+            drawn
+                .iter()
+                .map(|(n, name, _)| (*n, name.clone()))
+                .rev()
+                .collect()
+        ),
+        names(
+            table
+                .iter()
+                .enumerate()
+                .map(|(n, (name, _))| (n, name.clone()))
+                .collect()
+        ),
+        "ARCHITECTURE.md's layers differ from src/lib.rs's table"
+    );
+    for (n, (_, mods)) in table.iter().enumerate() {
+        let row = &drawn.iter().find(|r| r.0 == n).unwrap().2;
+        for m in mods {
+            assert!(
+                row.contains(m),
+                "module {m} (layer {n} in src/lib.rs) is not drawn in that layer of ARCHITECTURE.md: {row:?}"
+            );
+        }
+        for m in row {
+            if let Some(l) = layer_of(m) {
+                assert_eq!(
+                    l, n,
+                    "ARCHITECTURE.md draws {m} in layer {n}, src/lib.rs in {l}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        top_level_names("a::{b, c}, d, E  f::{g}"),
+        ["a", "d", "E", "f"]
+    );
+}
+
 /// The longest a function may be, from its `fn` line to its closing brace.
 const MAX_FN_LINES: usize = 80;
 
