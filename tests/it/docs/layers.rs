@@ -2,8 +2,9 @@
 //! below it, modules of one layer form no circle, the commands under `app/`
 //! never use each other, the pure layers (report, policy, render) do no I/O (no
 //! clock, environment or terminal either), render reads only the model, and no
-//! function of the crate or its tests is longer than [`MAX_FN_LINES`]. The layer table is read from `src/lib.rs`'s doc,
-//! the one place it is written.
+//! function of the crate or its tests is longer than [`MAX_FN_LINES`]. The layer
+//! table is read from `src/lib.rs`'s doc, the one place it is written;
+//! ARCHITECTURE.md's diagram must draw it as it is.
 //!
 //! References are read from the source text: every `use` tree (braces expanded)
 //! and every inline `crate::` / `super::` path, resolved to the module file it
