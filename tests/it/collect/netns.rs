@@ -67,33 +67,59 @@ fn identical_four_tuples_in_two_namespaces_stay_apart() {
     assert_root("unshare --net");
     let (sa, ca) = leak_in_private_netns(3, "ns-leak-a");
     let (sb, cb) = leak_in_private_netns(5, "ns-leak-b");
-    let (na, nb) = (ns_inode(ca.pid()), ns_inode(cb.pid()));
-    assert_ne!(na, nb);
-    assert_eq!(ns_inode(sa.pid()), na);
-    let remote = format!("127.0.0.1:{SERVER_PORT}");
+    let two = TwoLeaks {
+        a: ca.pid(),
+        b: cb.pid(),
+        na: ns_inode(ca.pid()),
+        nb: ns_inode(cb.pid()),
+        remote: format!("127.0.0.1:{SERVER_PORT}"),
+    };
+    assert_ne!(two.na, two.nb);
+    assert_eq!(ns_inode(sa.pid()), two.na);
     // The host's ss sees none of it.
     assert_eq!(
-        ss_count("CLOSE-WAIT", &remote),
+        ss_count("CLOSE-WAIT", &two.remote),
         0,
         "ss on the host must not see them"
     );
+    assert_both_sources_count_each_namespace_apart(&two);
+    assert_grouping_keeps_the_namespaces_apart(&two);
+    assert_netns_narrows_to_one_namespace(&two);
+    assert_the_table_has_a_netns_column_only_for_several(&two);
+    drop((sa, sb));
+}
 
+/// The two leaking clients (3 and 5 CLOSE_WAIT to the same remote from the
+/// same ports) and their namespaces' inodes.
+struct TwoLeaks {
+    a: u32,
+    b: u32,
+    na: u64,
+    nb: u64,
+    remote: String,
+}
+
+/// netlink and /proc alike: each client in its namespace with its own count,
+/// per-namespace totals, and the host totals their sum.
+fn assert_both_sources_count_each_namespace_apart(two: &TwoLeaks) {
+    let (a, b, na, nb) = (two.a, two.b, two.na, two.nb);
+    let remote = two.remote.as_str();
     for source in ["netlink", "proc"] {
         let d = json(&[
             "--source",
             source,
             "--remote",
-            &remote,
+            remote,
             "--state",
             "close-wait",
         ]);
-        let a = one_group(&d, |g| g["pid"] == ca.pid());
-        assert_eq!(a["netns"], na, "{source}");
-        assert_eq!(a["remote"], remote.as_str());
-        assert_eq!(a["states"], json!({"close_wait": 3}), "{source}");
-        let b = one_group(&d, |g| g["pid"] == cb.pid());
-        assert_eq!(b["netns"], nb);
-        assert_eq!(b["states"], json!({"close_wait": 5}), "{source}");
+        let ga = one_group(&d, |g| g["pid"] == a);
+        assert_eq!(ga["netns"], na, "{source}");
+        assert_eq!(ga["remote"], remote);
+        assert_eq!(ga["states"], json!({"close_wait": 3}), "{source}");
+        let gb = one_group(&d, |g| g["pid"] == b);
+        assert_eq!(gb["netns"], nb);
+        assert_eq!(gb["states"], json!({"close_wait": 5}), "{source}");
         // Per-namespace totals, and the host totals are their sum.
         let per: &serde_json::Map<String, Value> = d["totals"]["netns"].as_object().unwrap();
         assert!(per[&na.to_string()]["close_wait"].as_u64().unwrap() == 3);
@@ -103,9 +129,13 @@ fn identical_four_tuples_in_two_namespaces_stay_apart() {
             assert_eq!(sum, d["totals"]["states"][st].as_u64().unwrap(), "{st}");
         }
     }
+}
 
-    // --by netns: one group per namespace, even with identical endpoints.
-    let d = json(&["--remote", &remote, "--by", "netns"]);
+/// --by netns: one group per namespace, even with identical endpoints; --by
+/// remote keeps them apart too.
+fn assert_grouping_keeps_the_namespaces_apart(two: &TwoLeaks) {
+    let (na, nb, remote) = (two.na, two.nb, two.remote.as_str());
+    let d = json(&["--remote", remote, "--by", "netns"]);
     assert_eq!(
         one_group(&d, |g| g["netns"] == na)["states"],
         json!({"close_wait": 3})
@@ -114,44 +144,49 @@ fn identical_four_tuples_in_two_namespaces_stay_apart() {
         one_group(&d, |g| g["netns"] == nb)["states"],
         json!({"close_wait": 5})
     );
-    // --by remote keeps the namespaces apart too. Only this test's two
-    // namespaces are counted: another run of it on the host has namespaces with
-    // the same 4-tuples.
-    let d = json(&["--remote", &remote, "--by", "remote"]);
+    // Only this test's two namespaces are counted: another run of it on the
+    // host has namespaces with the same 4-tuples.
+    let d = json(&["--remote", remote, "--by", "remote"]);
     let mine = groups(&d, |g| g["netns"] == na || g["netns"] == nb);
     assert_eq!(mine.len(), 2, "{d:#}");
     assert_ne!(mine[0]["netns"], mine[1]["netns"]);
+}
 
-    // --netns narrows: host sees none; a pid selects its namespace; so does an inode.
-    let d = json(&["--remote", &remote, "--netns", "host"]);
+/// --netns narrows: host sees none; a pid selects its namespace; so does an
+/// inode; an unknown one is a usage error.
+fn assert_netns_narrows_to_one_namespace(two: &TwoLeaks) {
+    let (remote, a) = (two.remote.as_str(), two.a.to_string());
+    let d = json(&["--remote", remote, "--netns", "host"]);
     assert!(groups(&d, |_| true).is_empty());
-    let d = json(&["--remote", &remote, "--netns", &ca.pid().to_string()]);
-    assert_eq!(one_group(&d, |_| true)["pid"], ca.pid());
+    let d = json(&["--remote", remote, "--netns", &a]);
+    assert_eq!(one_group(&d, |_| true)["pid"], two.a);
     // Read from inside it with netlink (root can setns), and said so.
     assert_eq!(d["source"], "netlink");
-    let text = String::from_utf8(run(&["--netns", &ca.pid().to_string()]).stdout).unwrap();
+    let text = String::from_utf8(run(&["--netns", &a]).stdout).unwrap();
     assert!(
         text.lines()
             .last()
             .unwrap()
-            .starts_with(&format!("netns {na}: ")),
+            .starts_with(&format!("netns {}: ", two.na)),
         "{text}"
     );
     assert_eq!(d["totals"]["netns"].as_object().unwrap().len(), 1);
-    let d = json(&["--remote", &remote, "--netns", &nb.to_string()]);
-    assert_eq!(one_group(&d, |_| true)["pid"], cb.pid());
+    let d = json(&["--remote", remote, "--netns", &two.nb.to_string()]);
+    assert_eq!(one_group(&d, |_| true)["pid"], two.b);
     let o = run(&["--netns", "999999999"]);
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--netns 999999999"));
+}
 
-    // The table gains a NETNS column when several namespaces are in view.
-    let o = run(&["--remote", &remote]);
+/// The table gains a NETNS column when several namespaces are in view, and has
+/// none for rows all in sockleak's own namespace, while the private ones still
+/// exist on the host (they are filtered out, so the column would say nothing).
+fn assert_the_table_has_a_netns_column_only_for_several(two: &TwoLeaks) {
+    let o = run(&["--remote", &two.remote]);
     let text = String::from_utf8(o.stdout).unwrap();
     let header = text.lines().next().unwrap();
     assert!(header.contains("NETNS"), "{header}");
-    assert!(text.contains(&na.to_string()) && text.contains(&nb.to_string()));
-    // ...and none for rows all in sockleak's own namespace, while the private ones
-    // still exist on the host (they are filtered out, so the column would say nothing).
+    assert!(text.contains(&two.na.to_string()) && text.contains(&two.nb.to_string()));
     let (hs, _hc) = leak("127.0.0.1", "fin", 0, 2, &["--name", "ns-host-only"]);
     let host_remote = format!("127.0.0.1:{}", hs.port());
     wait_until(5, "2 CLOSE-WAIT on the host", || {
@@ -162,7 +197,6 @@ fn identical_four_tuples_in_two_namespaces_stay_apart() {
     let header = text.lines().next().unwrap();
     assert!(!header.contains("NETNS"), "{text}");
     assert!(text.contains(&host_remote), "{text}");
-    drop((sa, sb));
 }
 
 #[test]

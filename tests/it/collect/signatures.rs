@@ -24,19 +24,28 @@ fn idle_established_is_aged_and_told_from_busy_by_idle_over() {
     std::thread::sleep(Duration::from_millis(2500));
 
     let remote = format!("{host}:{port}");
-    let before = idle_since.elapsed().as_secs_f64();
+    assert_netlink_ages_tell_idle_from_busy(&remote, idle.pid(), busy.pid(), idle_since);
+    assert_idle_over_keeps_the_idle_pool_only(&remote, idle.pid());
+    assert_a_check_breaches_on_the_idle_pool_only(&remote, idle.pid());
+    assert_the_watch_flags_the_idle_pool_full(&remote, idle.pid());
+}
+
+/// With netlink's idle ages: the idle pool's age is the time since it
+/// connected, the busy pool's short; ranked by --metric established, the bigger
+/// busy pool first.
+fn assert_netlink_ages_tell_idle_from_busy(remote: &str, idle: u32, busy: u32, since: Instant) {
+    let before = since.elapsed().as_secs_f64();
     let d = json(&[
         "--source",
         "netlink",
         "--remote",
-        &remote,
+        remote,
         "--metric",
         "established",
     ]);
-    let after = idle_since.elapsed().as_secs_f64();
-    // Ranked by --metric established: the bigger busy pool first.
-    assert_eq!(d["groups"][0]["pid"], busy.pid(), "{d:#}");
-    let gi = one_group(&d, |g| g["pid"] == idle.pid());
+    let after = since.elapsed().as_secs_f64();
+    assert_eq!(d["groups"][0]["pid"], busy, "{d:#}");
+    let gi = one_group(&d, |g| g["pid"] == idle);
     assert_eq!(gi["states"], json!({"established": 3}));
     let age = gi["oldest_idle_s"].as_f64().expect("idle age from netlink");
     // The connections were made just before the peer said so: within a second.
@@ -44,7 +53,7 @@ fn idle_established_is_aged_and_told_from_busy_by_idle_over() {
         age > before - 1.0 && age < after + 1.0,
         "idle {age}, truth {before:.2}..{after:.2}"
     );
-    let gb = one_group(&d, |g| g["pid"] == busy.pid());
+    let gb = one_group(&d, |g| g["pid"] == busy);
     assert_eq!(gb["states"], json!({"established": 5}));
     let busy_age = gb["oldest_idle_s"].as_f64().expect("busy idle age");
     // A write every 100 ms, but a python peer on a loaded 2-core host can be
@@ -55,11 +64,13 @@ fn idle_established_is_aged_and_told_from_busy_by_idle_over() {
         "busy connections are never idle long: {busy_age} (idle pool {age})"
     );
     assert_eq!(gi["oldest_close_wait_idle_s"], Value::Null);
+}
 
-    // --idle-over keeps the leak only: row 1, its pid and count, JSON and table.
+/// --idle-over keeps the leak only: row 1, its pid and count, JSON and table.
+fn assert_idle_over_keeps_the_idle_pool_only(remote: &str, idle: u32) {
     let args = [
         "--remote",
-        &remote,
+        remote,
         "--metric",
         "established",
         "--idle-over",
@@ -67,19 +78,22 @@ fn idle_established_is_aged_and_told_from_busy_by_idle_over() {
     ];
     let d = json(&args);
     assert_eq!(d["groups"].as_array().unwrap().len(), 1, "{d:#}");
-    assert_eq!(d["groups"][0]["pid"], idle.pid());
+    assert_eq!(d["groups"][0]["pid"], idle);
     assert_eq!(d["groups"][0]["states"], json!({"established": 3}));
     let o = run(&args);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
     let row: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
-    assert_eq!(row[0], idle.pid().to_string(), "{text}");
+    assert_eq!(row[0], idle.to_string(), "{text}");
     assert!(text.lines().next().unwrap().contains("IDLE"), "{text}");
+}
 
-    // A check of leaked checkouts breaches on the idle pool only, ranked first.
+/// A check of leaked checkouts breaches on the idle pool only, ranked first
+/// (check lines and Nagios).
+fn assert_a_check_breaches_on_the_idle_pool_only(remote: &str, idle: u32) {
     let o = run(&[
         "--remote",
-        &remote,
+        remote,
         "--metric",
         "established",
         "--idle-over",
@@ -95,10 +109,10 @@ fn idle_established_is_aged_and_told_from_busy_by_idle_over() {
     );
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(text.lines().count(), 1, "{text}");
-    assert!(text.contains(&format!("pid {}", idle.pid())), "{text}");
+    assert!(text.contains(&format!("pid {idle}")), "{text}");
     let o = run(&[
         "--remote",
-        &remote,
+        remote,
         "--metric",
         "established",
         "--idle-over",
@@ -109,9 +123,11 @@ fn idle_established_is_aged_and_told_from_busy_by_idle_over() {
         "3",
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("pid {}", idle.pid())));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("pid {idle}")));
+}
 
-    // The watch of leaked checkouts: full at 3 of a pool of 3, the busy pool unseen.
+/// The watch of leaked checkouts: full at 3 of a pool of 3, the busy pool unseen.
+fn assert_the_watch_flags_the_idle_pool_full(remote: &str, idle: u32) {
     let o = run(&[
         "--watch",
         "0.3",
@@ -125,16 +141,16 @@ fn idle_established_is_aged_and_told_from_busy_by_idle_over() {
         "--pool-size",
         "3",
         "--remote",
-        &remote,
+        remote,
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let samples = lines(&o.stdout);
     let last = samples.last().unwrap();
     assert_eq!(last["groups"].as_array().unwrap().len(), 1, "{last:#}");
-    assert_eq!(last["groups"][0]["pid"], idle.pid());
+    assert_eq!(last["groups"][0]["pid"], idle);
     assert_eq!(last["groups"][0]["watch"]["flag"], "full");
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains(&format!("-> full: pid {}", idle.pid())),
+        String::from_utf8_lossy(&o.stderr).contains(&format!("-> full: pid {idle}")),
         "alert on stderr: {}",
         String::from_utf8_lossy(&o.stderr)
     );
@@ -213,26 +229,7 @@ fn reset_sockets_held_by_a_process_are_counted_in_state_close() {
     assert_eq!(g["remote"], Value::Null);
     assert_eq!(g["direction"], Value::Null);
     assert!(d["totals"]["held_closed"].as_u64().unwrap() >= 6);
-    // Other filters agree: --state close keeps them, --state established and any
-    // endpoint filter (which they cannot match) drop them.
-    assert_eq!(
-        json(&["--pid", &pid, "--state", "close"])["groups"][0]["total"],
-        6
-    );
-    assert!(
-        json(&["--pid", &pid, "--state", "established"])["groups"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        json(&["--pid", &pid, "--remote", &host])["groups"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
-    let by_pid = json(&["--pid", &pid, "--by", "process"]);
-    assert_eq!(by_pid["groups"][0]["states"], json!({"close": 6}));
+    assert_other_filters_agree_on_the_reset_sockets(&pid, &host);
 
     // The table shows them as (closed) in the row of their pid.
     let o = run(&["--pid", &pid]);
@@ -242,12 +239,40 @@ fn reset_sockets_held_by_a_process_are_counted_in_state_close() {
     assert!(row.contains(&"(closed)"), "{text}");
     assert!(text.contains("held closed"), "footer: {text}");
 
-    // Plain sockleak ranks them with CLOSE_WAIT: nothing above them leaks less.
+    assert_reset_sockets_rank_with_close_wait(peer.pid());
+    assert_the_watch_flags_the_reset_sockets_a_full_pool_of_6(&pid);
+}
+
+/// --state close keeps them, --state established and any endpoint filter (which
+/// they cannot match) drop them, --by process counts them alike.
+fn assert_other_filters_agree_on_the_reset_sockets(pid: &str, host: &str) {
+    assert_eq!(
+        json(&["--pid", pid, "--state", "close"])["groups"][0]["total"],
+        6
+    );
+    assert!(
+        json(&["--pid", pid, "--state", "established"])["groups"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        json(&["--pid", pid, "--remote", host])["groups"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let by_pid = json(&["--pid", pid, "--by", "process"]);
+    assert_eq!(by_pid["groups"][0]["states"], json!({"close": 6}));
+}
+
+/// Plain sockleak ranks them with CLOSE_WAIT: nothing above them leaks less.
+fn assert_reset_sockets_rank_with_close_wait(pid: u32) {
     let all = json(&[]);
     let groups = all["groups"].as_array().unwrap();
     let at = groups
         .iter()
-        .position(|g| g["pid"] == peer.pid())
+        .position(|g| g["pid"] == pid)
         .expect("the reset sockets are shown");
     let leaks = |g: &Value| {
         g["states"]["close_wait"].as_u64().unwrap_or(0) + g["states"]["close"].as_u64().unwrap_or(0)
@@ -256,8 +281,10 @@ fn reset_sockets_held_by_a_process_are_counted_in_state_close() {
         groups[..at].iter().all(|g| leaks(g) >= 6),
         "ranked by close_wait + close: {all:#}"
     );
+}
 
-    // The watch flags them as a full pool of 6 (close sockets hold pool slots).
+/// The watch flags them as a full pool of 6 (close sockets hold pool slots).
+fn assert_the_watch_flags_the_reset_sockets_a_full_pool_of_6(pid: &str) {
     let o = run(&[
         "--watch",
         "0.3",
@@ -267,7 +294,7 @@ fn reset_sockets_held_by_a_process_are_counted_in_state_close() {
         "--pool-size",
         "6",
         "--pid",
-        &pid,
+        pid,
     ]);
     assert!(o.status.success());
     let last = lines(&o.stdout).pop().unwrap();

@@ -3,7 +3,7 @@
 //! system service), socketpairs, an abstract name and a closed peer from
 //! `tests/support/unix_peer.py`, and `ss -xa` as the oracle for counts.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 use crate::common::{Peer, Postgres, PrivateNet, json, require, run};
 use serde_json::Value;
@@ -37,6 +37,22 @@ fn ss_lines_of(pid: u32) -> usize {
 
 #[test]
 fn a_psycopg2_client_leaking_connections_is_row_one() {
+    require_psycopg2();
+    let leak = PgLeak::start(40);
+    let doc = leak.json(&["--proto", "unix"]);
+    assert_the_client_is_one_group_at_the_path_its_peers_the_backends(&leak, &doc);
+    // ss sees the same sockets (it cannot say to which path: lsof and ss show
+    // the client end unnamed).
+    assert_eq!(ss_lines_of(leak.client.pid()), leak.n);
+    assert_each_backend_holds_one_inbound_socket_at_the_path(&leak, &doc);
+    assert_row_one_of_the_table_names_it(&leak);
+    assert_the_watch_judges_it_against_its_own_pool(&leak);
+    assert_a_threshold_on_a_share_of_its_pool_breaches(&leak);
+    assert_prometheus_has_its_series_and_pool(&leak);
+    assert_tcp_stays_the_default(&leak);
+}
+
+fn require_psycopg2() {
     require("python3");
     let py = Command::new("python3")
         .args(["-c", "import psycopg2"])
@@ -46,43 +62,81 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
         py.success(),
         "psycopg2 is required by this test (CI's .ci/run installs psycopg2-binary)"
     );
-    // The server and the client in a namespace of their own: "row 1" is then a
-    // ranking among this test's sockets, not against another run of the same
-    // test on the host (40 connections too) or any other workload.
-    let net = PrivateNet::new();
-    let pg = Postgres::unix_in(&net.wrap());
-    let n = 40;
-    let sock_dir = pg.dir.path().to_str().unwrap().to_string();
-    let client = Peer::spawn_script("pg_leak.py", &net.wrap(), &[&sock_dir, &n.to_string()]);
-    // Every sockleak run of this test reads that namespace, from inside it.
-    let run = |args: &[&str]| {
-        net.cmd(crate::common::bin())
+}
+
+/// A psycopg2 client holding `n` connections to a PostgreSQL server. Both are in
+/// a namespace of their own: "row 1" is then a ranking among this test's
+/// sockets, not against another run of the same test on the host (40
+/// connections too) or any other workload. (Fields drop in order: the client,
+/// the server, then the namespace.)
+struct PgLeak {
+    client: Peer,
+    _pg: Postgres,
+    net: PrivateNet,
+    n: usize,
+    /// The server's socket path.
+    path: String,
+    /// The backends' pids, one per connection.
+    backends: Vec<u64>,
+}
+
+impl PgLeak {
+    fn start(n: usize) -> PgLeak {
+        let net = PrivateNet::new();
+        let pg = Postgres::unix_in(&net.wrap());
+        let sock_dir = pg.dir.path().to_str().unwrap().to_string();
+        let client = Peer::spawn_script("pg_leak.py", &net.wrap(), &[&sock_dir, &n.to_string()]);
+        let path = pg.socket().to_str().unwrap().to_string();
+        let backends: Vec<u64> = client.ready["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_u64().unwrap())
+            .collect();
+        assert_eq!(backends.len(), n);
+        PgLeak {
+            client,
+            _pg: pg,
+            net,
+            n,
+            path,
+            backends,
+        }
+    }
+
+    /// sockleak run inside the namespace, reading it.
+    fn run(&self, args: &[&str]) -> Output {
+        self.net
+            .cmd(crate::common::bin())
             .args(["--netns", "host"])
             .args(args)
             .output()
             .expect("run sockleak in the namespace")
-    };
-    let json = |args: &[&str]| net.json(args);
-    let path = pg.socket().to_str().unwrap().to_string();
-    let backends: Vec<u64> = client.ready["backends"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b.as_u64().unwrap())
-        .collect();
-    assert_eq!(backends.len(), n);
+    }
 
-    let doc = json(&["--proto", "unix"]);
-    let mine = groups_of(&doc, client.pid());
+    fn json(&self, args: &[&str]) -> Value {
+        self.net.json(args)
+    }
+
+    /// A `--pool-size` rule of 50 for the server's path.
+    fn pool(&self) -> String {
+        format!("{}=50", self.path)
+    }
+}
+
+/// One group per path, outbound to the server's; its peers the backends, one
+/// per connection, named.
+fn assert_the_client_is_one_group_at_the_path_its_peers_the_backends(leak: &PgLeak, doc: &Value) {
+    let (n, path) = (leak.n, leak.path.as_str());
+    let mine = groups_of(doc, leak.client.pid());
     assert_eq!(mine.len(), 1, "one group per path: {mine:#?}");
     let g = mine[0];
     assert_eq!(g["proto"], "unix");
     assert_eq!(g["direction"], "outbound");
-    assert_eq!(g["remote"], path.as_str());
+    assert_eq!(g["remote"], path);
     assert_eq!(g["local"], Value::Null);
     assert_eq!(g["total"], n as u64);
     assert_eq!(g["states"]["established"], n as u64);
-    // The peer: the backends, one per connection, named.
     assert_eq!(g["peer"]["processes"], serde_json::json!(["postgres"]));
     let mut peers: Vec<u64> = g["peer"]["pids"]
         .as_array()
@@ -90,38 +144,47 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
         .iter()
         .map(|p| p.as_u64().unwrap())
         .collect();
-    let mut want = backends.clone();
+    let mut want = leak.backends.clone();
     peers.sort_unstable();
     want.sort_unstable();
     assert_eq!(peers, want);
-    // ss sees the same sockets (it cannot say to which path: lsof and ss show
-    // the client end unnamed).
-    assert_eq!(ss_lines_of(client.pid()), n);
-    // The server side: each backend holds one accepted socket at the path, its
-    // peer the client.
-    for b in &backends {
-        let theirs = groups_of(&doc, *b);
+}
+
+/// The server side: each backend holds one accepted socket at the path, its
+/// peer the client.
+fn assert_each_backend_holds_one_inbound_socket_at_the_path(leak: &PgLeak, doc: &Value) {
+    for b in &leak.backends {
+        let theirs = groups_of(doc, *b);
         assert_eq!(theirs.len(), 1, "backend {b}: {theirs:#?}");
         assert_eq!(theirs[0]["direction"], "inbound");
-        assert_eq!(theirs[0]["local"], path.as_str());
+        assert_eq!(theirs[0]["local"], leak.path.as_str());
         assert_eq!(theirs[0]["total"], 1);
-        assert_eq!(theirs[0]["peer"]["pids"], serde_json::json!([client.pid()]));
+        assert_eq!(
+            theirs[0]["peer"]["pids"],
+            serde_json::json!([leak.client.pid()])
+        );
     }
+}
 
-    // Row 1 of the table names it.
-    let out = run(&["--proto", "unix"]);
+fn assert_row_one_of_the_table_names_it(leak: &PgLeak) {
+    let out = leak.run(&["--proto", "unix"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let line1 = text.lines().nth(1).unwrap();
     let row1: Vec<&str> = line1.split_whitespace().collect();
-    assert_eq!(row1[0], client.pid().to_string(), "{text}");
+    assert_eq!(row1[0], leak.client.pid().to_string(), "{text}");
     assert_eq!(row1[1], "python3", "{text}");
-    assert!(row1.contains(&path.as_str()), "{text}");
-    assert!(line1.contains(&format!("postgres ({n} pids)")), "{text}");
+    assert!(row1.contains(&leak.path.as_str()), "{text}");
+    assert!(
+        line1.contains(&format!("postgres ({} pids)", leak.n)),
+        "{text}"
+    );
+}
 
-    // --watch judges it against its own pool, named by path.
-    let pool = format!("{path}=50");
-    let out = run(&[
+/// --watch judges it against its own pool, named by path: 40 of 50.
+fn assert_the_watch_judges_it_against_its_own_pool(leak: &PgLeak) {
+    let pool = leak.pool();
+    let out = leak.run(&[
         "--proto",
         "unix",
         "--watch",
@@ -146,14 +209,18 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
             .unwrap(),
     )
     .unwrap();
-    let w = &groups_of(&last, client.pid())[0]["watch"];
+    let w = &groups_of(&last, leak.client.pid())[0]["watch"];
     assert_eq!(
         (w["pool_size"].as_u64(), w["pool_pct"].as_f64()),
         (Some(50), Some(80.0)),
         "{w:#?}"
     );
-    // A threshold on a share of that pool breaches, naming it.
-    let out = run(&[
+}
+
+/// A threshold on a share of that pool breaches, naming it.
+fn assert_a_threshold_on_a_share_of_its_pool_breaches(leak: &PgLeak) {
+    let pool = leak.pool();
+    let out = leak.run(&[
         "--proto",
         "unix",
         "--metric",
@@ -165,16 +232,19 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let lines = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        lines.contains(&format!("pid {} python3 outbound {path}", client.pid())),
-        "{lines}"
-    );
-    // Prometheus: the group's series and its pool, with proto="unix".
-    let out = run(&["--proto", "unix", "-o", "prometheus", "--pool-size", &pool]);
+    let named = format!("pid {} python3 outbound {}", leak.client.pid(), leak.path);
+    assert!(lines.contains(&named), "{lines}");
+}
+
+/// Prometheus: the group's series and its pool, with proto="unix".
+fn assert_prometheus_has_its_series_and_pool(leak: &PgLeak) {
+    let pool = leak.pool();
+    let out = leak.run(&["--proto", "unix", "-o", "prometheus", "--pool-size", &pool]);
     let prom = String::from_utf8_lossy(&out.stdout);
     let labels = format!(
-        "pid=\"{}\",process=\"python3\",endpoint=\"{path}\",direction=\"outbound\"",
-        client.pid()
+        "pid=\"{}\",process=\"python3\",endpoint=\"{}\",direction=\"outbound\"",
+        leak.client.pid(),
+        leak.path
     );
     assert!(
         prom.lines()
@@ -182,7 +252,7 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
                 && l.contains(&labels)
                 && l.contains("proto=\"unix\"")
                 && l.contains("state=\"established\"")
-                && l.ends_with(&format!(" {n}"))),
+                && l.ends_with(&format!(" {}", leak.n))),
         "{prom}"
     );
     assert!(
@@ -192,10 +262,12 @@ fn a_psycopg2_client_leaking_connections_is_row_one() {
         "{prom}"
     );
     crate::common::promtool_check(&out.stdout);
+}
 
-    // TCP stays the default: no unix group, no unix totals.
-    let tcp = json(&[]);
-    assert!(groups_of(&tcp, client.pid()).is_empty());
+/// TCP stays the default: no unix group, no unix totals.
+fn assert_tcp_stays_the_default(leak: &PgLeak) {
+    let tcp = leak.json(&[]);
+    assert!(groups_of(&tcp, leak.client.pid()).is_empty());
     assert!(tcp["totals"].get("unix").is_none());
     assert!(
         tcp["groups"]

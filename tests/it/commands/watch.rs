@@ -4,6 +4,7 @@
 //! record plots.
 use crate::common::*;
 use serde_json::Value;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,12 +24,26 @@ fn leak_toward_a_pool_of_20_is_flagged_growing_warn_full_and_plots() {
     // on the host (its own wt-leak) is never in the record.
     let net = PrivateNet::new();
     let server = Peer::spawn_wrapped(&net.wrap(), &["listen", "127.0.0.1", "--mode", "fin"]);
-    let port = server.port().to_string();
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("leak.ndjson");
     std::fs::write(&record, "").unwrap();
-    // One leaked connection every 0.5 s: the pool of 20 fills in about 10 s.
-    let client = Peer::spawn_wrapped(
+    let client = leak_one_every_half_second(&net, server.port());
+    let watch = watch_pool_of_20(&net, &record);
+    assert_every_sample_is_v1_of_pool_20(&watch.samples);
+    let seq = leaking_group_per_sample(&watch.samples, client.pid());
+    assert_flags_rise_growing_warn_full_at_their_levels(&seq);
+    assert_pool_pct_is_usage_of_20(&seq);
+    assert_eta_near_the_real_fill_time(&watch.samples, &seq);
+    assert_one_alert_per_rise(&watch.stderr, client.pid());
+    assert_record_plots_as_svg_and_png(&record, dir.path());
+    assert_torn_record_line_is_reported_and_skipped(&record, dir.path());
+}
+
+/// A client in `net` leaking one connection every 0.5 s to `port`: a pool of 20
+/// fills in about 10 s.
+fn leak_one_every_half_second(net: &PrivateNet, port: u16) -> Peer {
+    let port = port.to_string();
+    Peer::spawn_wrapped(
         &net.wrap(),
         &[
             "connect",
@@ -41,7 +56,18 @@ fn leak_toward_a_pool_of_20_is_flagged_growing_warn_full_and_plots() {
             "--name",
             "wt-leak",
         ],
-    );
+    )
+}
+
+/// What a `--watch --json --record` run printed: its sample lines and stderr.
+struct WatchRun {
+    samples: Vec<Value>,
+    stderr: String,
+}
+
+/// 16 samples a second apart of `wt-leak` in `net` against a pool of 20, recorded
+/// to `record`, which holds the same lines as stdout.
+fn watch_pool_of_20(net: &PrivateNet, record: &Path) -> WatchRun {
     let o = run(&[
         "--watch",
         "1",
@@ -55,7 +81,7 @@ fn leak_toward_a_pool_of_20_is_flagged_growing_warn_full_and_plots() {
         &net.pid().to_string(),
         "--json",
         "--record",
-        path_str(&record),
+        path_str(record),
     ]);
     assert_eq!(
         o.status.code(),
@@ -67,89 +93,130 @@ fn leak_toward_a_pool_of_20_is_flagged_growing_warn_full_and_plots() {
     let samples = lines(&stdout);
     assert_eq!(samples.len(), 16, "--count 16 gives 16 NDJSON lines");
     assert_eq!(
-        std::fs::read_to_string(&record).unwrap(),
+        std::fs::read_to_string(record).unwrap(),
         stdout,
         "the record holds the same lines"
     );
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    WatchRun { samples, stderr }
+}
 
-    // (sample, pool usage, flag, eta, pool %) of the leaking group per sample. The
-    // usage counts every socket in a pool slot: a connection still ESTABLISHED,
-    // just before the server's FIN, fills a slot like a CLOSE_WAIT one.
-    let mut seq = Vec::new();
-    for s in &samples {
+fn assert_every_sample_is_v1_of_pool_20(samples: &[Value]) {
+    for s in samples {
         assert_eq!(s["version"], 1);
         assert_eq!(s["pool_size"], 20);
         assert!(s["unix_time"].as_f64().unwrap() > 1.7e9);
-        if let Some(g) = s["groups"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|g| g["pid"] == client.pid())
-        {
+    }
+}
+
+/// The leaking group in one sample.
+#[derive(Debug, Clone)]
+struct LeakSample {
+    sample: u64,
+    /// Every socket in a pool slot: a connection still ESTABLISHED, just before
+    /// the server's FIN, fills a slot like a CLOSE_WAIT one.
+    usage: u64,
+    flag: String,
+    eta_s: Option<f64>,
+    pool_pct: f64,
+}
+
+/// The group of `pid` in each sample that has one.
+fn leaking_group_per_sample(samples: &[Value], pid: u32) -> Vec<LeakSample> {
+    let mut seq = Vec::new();
+    for s in samples {
+        let groups = s["groups"].as_array().unwrap();
+        if let Some(g) = groups.iter().find(|g| g["pid"] == pid) {
             let w = &g["watch"];
-            seq.push((
-                s["sample"].as_u64().unwrap(),
-                pool_usage(&g["states"]),
-                w["flag"].as_str().unwrap().to_string(),
-                w["eta_s"].as_f64(),
-                w["pool_pct"].as_f64().unwrap(),
-            ));
+            seq.push(LeakSample {
+                sample: s["sample"].as_u64().unwrap(),
+                usage: pool_usage(&g["states"]),
+                flag: w["flag"].as_str().unwrap().to_string(),
+                eta_s: w["eta_s"].as_f64(),
+                pool_pct: w["pool_pct"].as_f64().unwrap(),
+            });
         }
     }
-    let ranks: Vec<u8> = seq.iter().map(|(_, _, f, _, _)| flag_rank(f)).collect();
+    seq
+}
+
+/// The first sample flagged `flag`; it must be there.
+fn first_flagged<'a>(seq: &'a [LeakSample], flag: &str) -> &'a LeakSample {
+    seq.iter()
+        .find(|x| x.flag == flag)
+        .unwrap_or_else(|| panic!("flagged {flag}: {seq:?}"))
+}
+
+/// Flags only rise: growing within a few samples, warn at 15 of 20 (not
+/// earlier), full at 20 (not earlier).
+fn assert_flags_rise_growing_warn_full_at_their_levels(seq: &[LeakSample]) {
+    let ranks: Vec<u8> = seq.iter().map(|x| flag_rank(&x.flag)).collect();
     assert!(
         ranks.windows(2).all(|w| w[0] <= w[1]),
         "flags only rise: {seq:?}"
     );
-    let first = |f: &str| seq.iter().find(|(_, _, fl, _, _)| fl == f).cloned();
-    let growing = first("growing").expect("flagged growing");
-    assert!(growing.0 <= 4, "growing within a few samples: {seq:?}");
-    let warn = first("warn").expect("flagged warn");
-    assert!(warn.1 >= 15, "warn at 15 of 20: {seq:?}");
-    let before_warn = seq.iter().rev().find(|x| x.0 < warn.0).unwrap();
-    assert!(before_warn.1 < 15, "not warned earlier than 15: {seq:?}");
-    let full = first("full").expect("flagged full");
-    assert!(full.1 >= 20, "full at 20: {seq:?}");
-    let before_full = seq.iter().rev().find(|x| x.0 < full.0).unwrap();
-    assert!(before_full.1 < 20, "not full earlier: {seq:?}");
-    for (_, usage, _, _, pct) in &seq {
+    let growing = first_flagged(seq, "growing");
+    assert!(growing.sample <= 4, "growing within a few samples: {seq:?}");
+    let warn = first_flagged(seq, "warn");
+    assert!(warn.usage >= 15, "warn at 15 of 20: {seq:?}");
+    let before_warn = seq.iter().rev().find(|x| x.sample < warn.sample).unwrap();
+    assert!(
+        before_warn.usage < 15,
+        "not warned earlier than 15: {seq:?}"
+    );
+    let full = first_flagged(seq, "full");
+    assert!(full.usage >= 20, "full at 20: {seq:?}");
+    let before_full = seq.iter().rev().find(|x| x.sample < full.sample).unwrap();
+    assert!(before_full.usage < 20, "not full earlier: {seq:?}");
+}
+
+fn assert_pool_pct_is_usage_of_20(seq: &[LeakSample]) {
+    for x in seq {
         assert!(
-            (pct - *usage as f64 * 5.0).abs() < 1e-9,
+            (x.pool_pct - x.usage as f64 * 5.0).abs() < 1e-9,
             "pool_pct = usage / 20"
         );
     }
-    // ETA predicted around 8 sockets vs when the pool really filled.
+}
+
+/// The ETA predicted around 8 sockets against when the pool really filled.
+fn assert_eta_near_the_real_fill_time(samples: &[Value], seq: &[LeakSample]) {
     let at8 = seq
         .iter()
-        .find(|x| x.1 >= 8 && x.3.is_some())
+        .find(|x| x.usage >= 8 && x.eta_s.is_some())
         .expect("an ETA while growing");
-    let predicted = at8.3.unwrap();
+    let predicted = at8.eta_s.unwrap();
+    let full = first_flagged(seq, "full");
     // Real time between the two samples (slow samples on a busy host are not 1 s
     // apart); the pool filled at most one interval before the "full" sample.
     let at = |n: u64| samples[n as usize - 1]["unix_time"].as_f64().unwrap();
-    let actual = at(full.0) - at(at8.0);
-    let interval = at(full.0) - at(full.0 - 1);
+    let actual = at(full.sample) - at(at8.sample);
+    let interval = at(full.sample) - at(full.sample - 1);
     let tol = 3.0_f64.max(actual * 0.4);
     assert!(
         (actual - interval - tol..=actual + tol).contains(&predicted),
         "ETA {predicted:.1}s vs real {actual:.1}s: {seq:?}"
     );
+}
 
-    // Alerts on stderr: one per rise.
-    let stderr = String::from_utf8_lossy(&o.stderr);
+/// Alerts on stderr: one per rise.
+fn assert_one_alert_per_rise(stderr: &str, pid: u32) {
     for rise in ["ok -> growing", "growing -> warn", "warn -> full"] {
         assert_eq!(
             stderr
-                .matches(&format!("sockleak: {rise}: pid {} wt-leak", client.pid()))
+                .matches(&format!("sockleak: {rise}: pid {pid} wt-leak"))
                 .count(),
             1,
             "{rise}: {stderr}"
         );
     }
+}
 
-    // The record plots: SVG with one line per group plus the pool and warn lines.
-    let svg = dir.path().join("leak.svg");
-    let text = plot_svg(&record, &svg);
+/// The record plots: an SVG with one line per group plus the pool and warn
+/// lines, and a 1100 x 620 PNG.
+fn assert_record_plots_as_svg_and_png(record: &Path, dir: &Path) {
+    let svg = dir.join("leak.svg");
+    let text = plot_svg(record, &svg);
     assert!(text.trim_start().starts_with("<svg") && text.trim_end().ends_with("</svg>"));
     let group_lines = text
         .lines()
@@ -165,8 +232,8 @@ fn leak_toward_a_pool_of_20_is_flagged_growing_warn_full_and_plots() {
     );
     assert!(text.contains("wt-leak"), "legend names the group");
     assert!(text.contains("pool size 20"));
-    let png = dir.path().join("leak.png");
-    let o = run(&["plot", path_str(&record), "-o", path_str(&png)]);
+    let png = dir.join("leak.png");
+    let o = run(&["plot", path_str(record), "-o", path_str(&png)]);
     assert_eq!(o.status.code(), Some(0));
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
@@ -175,12 +242,15 @@ fn leak_toward_a_pool_of_20_is_flagged_growing_warn_full_and_plots() {
         &[0, 0, 4, 0x4c, 0, 0, 2, 0x6c],
         "1100 x 620"
     );
+}
 
-    // A truncated record: the torn line is reported by number and skipped.
-    let mut torn = std::fs::read_to_string(&record).unwrap();
+/// A truncated record: the torn line is reported by number and skipped.
+fn assert_torn_record_line_is_reported_and_skipped(record: &Path, dir: &Path) {
+    let mut torn = std::fs::read_to_string(record).unwrap();
     torn.truncate(torn.len() - 40);
-    let torn_path = dir.path().join("torn.ndjson");
+    let torn_path = dir.join("torn.ndjson");
     std::fs::write(&torn_path, torn).unwrap();
+    let svg = dir.join("leak.svg");
     let o = run(&["plot", path_str(&torn_path), "-o", path_str(&svg)]);
     assert_eq!(o.status.code(), Some(0));
     assert!(
@@ -470,6 +540,34 @@ fn samples_say_how_they_were_taken() {
         &net.wrap(),
         &["swap", "127.0.0.1", "--count", "5", "--hold"],
     );
+    assert_a_quiet_pool_is_read_in_full_once_then_incrementally(&ns);
+    drop(quiet);
+
+    // One process swapping connections at a constant fd count (20 a second: every
+    // one of its 5 connections is replaced within a sample or two). Its new
+    // sockets have no known owner; the sampler finds them (through the processes
+    // at their endpoints, its uid's, or a full scan: which one depends on when a
+    // swap lands between the table read and the fd scan, so it is not asserted),
+    // and every sample attributes its connections to it. Were they not caught,
+    // its count would fall to 0 as the remembered inodes leave the table.
+    let swap = Peer::spawn_wrapped(
+        &net.wrap(),
+        &["swap", "127.0.0.1", "--count", "5", "--interval", "0.05"],
+    );
+    assert_a_focused_watch_is_never_incremental();
+    assert_the_swapper_holds_its_connections_in_every_sample(&ns, swap.pid());
+    drop(swap);
+
+    // A snapshot reads everything, and says so.
+    let doc = json(&[]);
+    assert_eq!(doc["scan"]["kind"], "full", "{}", doc["scan"]);
+    assert_eq!(doc["scan"]["full_reason"], "not-incremental");
+}
+
+/// A recorded watch of namespace `ns`: the first sample is full (reason
+/// "first"), later ones incremental and reading fewer fd tables, and every
+/// record line carries its scan.
+fn assert_a_quiet_pool_is_read_in_full_once_then_incrementally(ns: &str) {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("scan.ndjson");
     let o = run(&[
@@ -478,7 +576,7 @@ fn samples_say_how_they_were_taken() {
         "--count",
         "6",
         "--netns",
-        &ns,
+        ns,
         "--json",
         "--record",
         path_str(&record),
@@ -508,19 +606,10 @@ fn samples_say_how_they_were_taken() {
     }
     let recorded = lines(std::fs::read(&record).unwrap());
     assert_eq!(scans(&recorded).len(), 6, "every record line carries scan");
-    drop(quiet);
+}
 
-    // One process swapping connections at a constant fd count (20 a second: every
-    // one of its 5 connections is replaced within a sample or two). Its new
-    // sockets have no known owner; the sampler finds them (through the processes
-    // at their endpoints, its uid's, or a full scan: which one depends on when a
-    // swap lands between the table read and the fd scan, so it is not asserted),
-    // and every sample attributes its connections to it. Were they not caught,
-    // its count would fall to 0 as the remembered inodes leave the table.
-    let swap = Peer::spawn_wrapped(
-        &net.wrap(),
-        &["swap", "127.0.0.1", "--count", "5", "--interval", "0.05"],
-    );
+/// A focused query is never incremental: every sample says so.
+fn assert_a_focused_watch_is_never_incremental() {
     let o = run(&[
         "--watch",
         "0.3",
@@ -532,7 +621,6 @@ fn samples_say_how_they_were_taken() {
         "--process",
         "x",
     ]);
-    // A focused query is never incremental: every sample says so.
     let focused = scans(&lines(&o.stdout));
     assert!(
         focused
@@ -540,14 +628,18 @@ fn samples_say_how_they_were_taken() {
             .all(|s| s.0 == "full" && s.1.as_deref() == Some("not-incremental")),
         "{focused:?}"
     );
-    let o = run(&["--watch", "0.3", "--count", "6", "--netns", &ns, "--json"]);
+}
+
+/// Every sample of namespace `ns` attributes the swapper's connections to it.
+fn assert_the_swapper_holds_its_connections_in_every_sample(ns: &str, pid: u32) {
+    let o = run(&["--watch", "0.3", "--count", "6", "--netns", ns, "--json"]);
     let samples = lines(&o.stdout);
     assert_eq!(samples.len(), 6, "{}", String::from_utf8_lossy(&o.stderr));
     let held: Vec<u64> = samples
         .iter()
         .map(|doc| {
             (doc["groups"].as_array().unwrap().iter())
-                .filter(|g| g["pid"].as_u64() == Some(u64::from(swap.pid())))
+                .filter(|g| g["pid"].as_u64() == Some(u64::from(pid)))
                 .map(|g| g["states"]["established"].as_u64().unwrap_or(0))
                 .sum()
         })
@@ -559,10 +651,4 @@ fn samples_say_how_they_were_taken() {
         "the swapper holds its connections in every sample: {held:?} ({:?})",
         scans(&samples)
     );
-    drop(swap);
-
-    // A snapshot reads everything, and says so.
-    let doc = json(&[]);
-    assert_eq!(doc["scan"]["kind"], "full", "{}", doc["scan"]);
-    assert_eq!(doc["scan"]["full_reason"], "not-incremental");
 }

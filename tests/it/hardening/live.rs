@@ -273,105 +273,108 @@ fn a_hundred_snapshots_under_churn_all_succeed() {
     assert!(seen > 0, "the churn's sockets were in the table");
 }
 
+/// Bad values of flags, each with what its message must name: the flag, the
+/// value, and what would be accepted where that helps.
+const BAD_VALUES: &[(&[&str], &[&str])] = &[
+    (&["--watch", "-1"], &["--watch", "-1"]),
+    (&["--watch", "abc"], &["--watch", "abc", "seconds"]),
+    (&["--watch", "0"], &["--watch", "'0'"]),
+    (
+        &["--remote", "999.1.1.1"],
+        &["--remote", "999.1.1.1", "not an IP address"],
+    ),
+    (
+        &["--remote", "10.0.0.0/40"],
+        &["--remote", "/40", "0 to 32"],
+    ),
+    (&["--remote", "[::1"], &["--remote", "[::1"]),
+    (&["--by", "nonsense"], &["--by", "nonsense", "remote-host"]),
+    (&["--top", "x"], &["--top", "'x'"]),
+    (&["--pool-size", "0"], &["--pool-size", "'0'", "1 or more"]),
+    (
+        &["--threshold", "120%", "--pool-size", "10"],
+        &["--threshold", "120%", "at most 100"],
+    ),
+    (&["--state", "bogus"], &["--state", "bogus", "close-wait"]),
+    (&["--pid", "0"], &["--pid", "'0'", "positive"]),
+    (&["--pid", "abc"], &["--pid", "abc"]),
+    (
+        &["--user", "no-such-user-x"],
+        &["--user", "no-such-user-x", "numeric uid"],
+    ),
+    (
+        &["--local-port", "70000"],
+        &["--local-port", "70000", "1 to 65535"],
+    ),
+    (&["--netns", "xyz"], &["--netns", "xyz"]),
+    (&["--source", "magic"], &["--source", "magic", "netlink"]),
+    (&["-o", "xml"], &["xml", "prometheus"]),
+    (&["--watch", "1", "--warn-at", "0%"], &["--warn-at", "0%"]),
+    (&["--watch", "1", "--window", "-5"], &["--window", "-5"]),
+    // Watch-only options are refused without --watch, not silently ignored.
+    (&["--window", "5"], &["--watch"]),
+    (&["--warn-at", "50%"], &["--watch"]),
+    (
+        &["--threshold", "5", "--watch", "1"],
+        &["--threshold", "--watch"],
+    ),
+    (
+        &["--watch", "1", "--window", "1"],
+        &["--window 1", "two --watch intervals"],
+    ),
+    (
+        &["--watch", "1", "--warn-at", "0.75"],
+        &["--warn-at", "0.75", "75%"],
+    ),
+    (&["--process", ""], &["--process", "empty name"]),
+    (&["--metric", "all"], &["--metric", "'all'", "close-wait"]),
+    (
+        &["--remote", "::ffff:10.0.0.0/64"],
+        &["--remote", "/64", "IPv4-mapped"],
+    ),
+    (
+        &["--proc-root", "/nonexistent/proc"],
+        &["--proc-root", "/nonexistent/proc"],
+    ),
+    (
+        &["--proc-root", "/etc"],
+        &["--proc-root", "/etc", "no net/tcp"],
+    ),
+    (
+        &["--proc-root", "/etc/hostname"],
+        &["--proc-root", "not a directory"],
+    ),
+    (
+        &["--source", "netlink", "--proc-root", "/proc"],
+        &["--source netlink", "--proc-root"],
+    ),
+    (
+        &["serve", "--listen", "nothost:99999"],
+        &["--listen", "nothost:99999"],
+    ),
+    (
+        &["serve", "--min-interval", "-1"],
+        &["--min-interval", "-1"],
+    ),
+    (
+        &["plot", "/nonexistent.ndjson", "-o", "x.svg"],
+        &["/nonexistent.ndjson", "cannot read"],
+    ),
+    (
+        &[
+            "plot",
+            "/nonexistent.ndjson",
+            "-o",
+            "/nonexistent-dir/x.png",
+        ],
+        &["-o /nonexistent-dir/x.png", "does not exist"],
+    ),
+    (&["--no-such-flag"], &["--no-such-flag"]),
+];
+
 #[test]
 fn every_bad_value_exits_3_naming_the_flag_and_value() {
-    let cases: &[(&[&str], &[&str])] = &[
-        (&["--watch", "-1"], &["--watch", "-1"]),
-        (&["--watch", "abc"], &["--watch", "abc", "seconds"]),
-        (&["--watch", "0"], &["--watch", "'0'"]),
-        (
-            &["--remote", "999.1.1.1"],
-            &["--remote", "999.1.1.1", "not an IP address"],
-        ),
-        (
-            &["--remote", "10.0.0.0/40"],
-            &["--remote", "/40", "0 to 32"],
-        ),
-        (&["--remote", "[::1"], &["--remote", "[::1"]),
-        (&["--by", "nonsense"], &["--by", "nonsense", "remote-host"]),
-        (&["--top", "x"], &["--top", "'x'"]),
-        (&["--pool-size", "0"], &["--pool-size", "'0'", "1 or more"]),
-        (
-            &["--threshold", "120%", "--pool-size", "10"],
-            &["--threshold", "120%", "at most 100"],
-        ),
-        (&["--state", "bogus"], &["--state", "bogus", "close-wait"]),
-        (&["--pid", "0"], &["--pid", "'0'", "positive"]),
-        (&["--pid", "abc"], &["--pid", "abc"]),
-        (
-            &["--user", "no-such-user-x"],
-            &["--user", "no-such-user-x", "numeric uid"],
-        ),
-        (
-            &["--local-port", "70000"],
-            &["--local-port", "70000", "1 to 65535"],
-        ),
-        (&["--netns", "xyz"], &["--netns", "xyz"]),
-        (&["--source", "magic"], &["--source", "magic", "netlink"]),
-        (&["-o", "xml"], &["xml", "prometheus"]),
-        (&["--watch", "1", "--warn-at", "0%"], &["--warn-at", "0%"]),
-        (&["--watch", "1", "--window", "-5"], &["--window", "-5"]),
-        // Watch-only options are refused without --watch, not silently ignored.
-        (&["--window", "5"], &["--watch"]),
-        (&["--warn-at", "50%"], &["--watch"]),
-        (
-            &["--threshold", "5", "--watch", "1"],
-            &["--threshold", "--watch"],
-        ),
-        (
-            &["--watch", "1", "--window", "1"],
-            &["--window 1", "two --watch intervals"],
-        ),
-        (
-            &["--watch", "1", "--warn-at", "0.75"],
-            &["--warn-at", "0.75", "75%"],
-        ),
-        (&["--process", ""], &["--process", "empty name"]),
-        (&["--metric", "all"], &["--metric", "'all'", "close-wait"]),
-        (
-            &["--remote", "::ffff:10.0.0.0/64"],
-            &["--remote", "/64", "IPv4-mapped"],
-        ),
-        (
-            &["--proc-root", "/nonexistent/proc"],
-            &["--proc-root", "/nonexistent/proc"],
-        ),
-        (
-            &["--proc-root", "/etc"],
-            &["--proc-root", "/etc", "no net/tcp"],
-        ),
-        (
-            &["--proc-root", "/etc/hostname"],
-            &["--proc-root", "not a directory"],
-        ),
-        (
-            &["--source", "netlink", "--proc-root", "/proc"],
-            &["--source netlink", "--proc-root"],
-        ),
-        (
-            &["serve", "--listen", "nothost:99999"],
-            &["--listen", "nothost:99999"],
-        ),
-        (
-            &["serve", "--min-interval", "-1"],
-            &["--min-interval", "-1"],
-        ),
-        (
-            &["plot", "/nonexistent.ndjson", "-o", "x.svg"],
-            &["/nonexistent.ndjson", "cannot read"],
-        ),
-        (
-            &[
-                "plot",
-                "/nonexistent.ndjson",
-                "-o",
-                "/nonexistent-dir/x.png",
-            ],
-            &["-o /nonexistent-dir/x.png", "does not exist"],
-        ),
-        (&["--no-such-flag"], &["--no-such-flag"]),
-    ];
-    for (args, needles) in cases {
+    for (args, needles) in BAD_VALUES {
         let o = run(args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(3), "{args:?}: {err}");

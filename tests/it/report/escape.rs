@@ -187,17 +187,56 @@ fn hostile_unix_names_print_escaped_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let tag = format!("sockleak-esc-{}", std::process::id());
     let h = hostile_names(&["unix", &tag, dir.path().to_str().unwrap()]);
-    let pid = h.pid().to_string();
-    let q = ["--proto", "unix", "--pid", pid.as_str()];
-    let ff = format!("@{tag}-x\\xff");
-    let fe = format!("@{tag}-x\\xfe");
-    let cls = format!("@\\x1b[2J\\n{tag}");
-
-    // JSON, read by jq: every group, the raw bytes of the non-UTF-8 names.
-    let doc = json(&q);
-    let groups = doc["groups"].as_array().unwrap();
+    let hostile = HostileUnix::of(&h, &tag);
     // Four names (inbound and outbound each) and one socketpair group.
-    assert_eq!(groups.len(), 9, "{doc:#?}");
+    let doc = json(&hostile.query());
+    assert_eq!(doc["groups"].as_array().unwrap().len(), 9, "{doc:#?}");
+    assert_jq_reads_every_name_exactly(&hostile);
+    assert_the_table_prints_each_name_escaped_and_apart(&hostile);
+    assert_the_watch_frame_prints_them_escaped(&hostile);
+    assert_check_lines_are_one_per_group(&hostile);
+    assert_prometheus_keeps_the_invalid_names_apart(&hostile);
+}
+
+/// What `hostile_names.py unix` bound, as sockleak must print it.
+struct HostileUnix {
+    pid: String,
+    tag: String,
+    /// Each name's bytes in hex, as the helper reported them.
+    hex: Vec<String>,
+    /// The abstract names with invalid UTF-8 (`\xff`, `\xfe`), escaped.
+    ff: String,
+    fe: String,
+    /// The abstract name holding an escape sequence and a newline, escaped.
+    cls: String,
+}
+
+impl HostileUnix {
+    fn of(h: &Peer, tag: &str) -> HostileUnix {
+        let hex = h.ready["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect();
+        HostileUnix {
+            pid: h.pid().to_string(),
+            tag: tag.to_string(),
+            hex,
+            ff: format!("@{tag}-x\\xff"),
+            fe: format!("@{tag}-x\\xfe"),
+            cls: format!("@\\x1b[2J\\n{tag}"),
+        }
+    }
+
+    /// The unix sockets of the helper.
+    fn query(&self) -> Vec<&str> {
+        vec!["--proto", "unix", "--pid", self.pid.as_str()]
+    }
+}
+
+/// JSON, read by jq: every group's (direction, local, remote, unix_name_hex).
+fn jq_rows(q: &[&str]) -> Vec<(Value, Value, Value, Value)> {
     require("jq");
     let mut jq = Command::new("sh")
         .args([
@@ -218,19 +257,20 @@ fn hostile_unix_names_print_escaped_in_every_format() {
         String::from_utf8_lossy(&jq.stderr)
     );
     jq.stdout.retain(|&b| b != b'\n');
-    let rows: Vec<(Value, Value, Value, Value)> = serde_json::from_slice(&jq.stdout).unwrap();
-    let names: Vec<String> = h.ready["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap().to_string())
-        .collect();
+    serde_json::from_slice(&jq.stdout).unwrap()
+}
+
+/// The raw bytes of the non-UTF-8 names, the escape sequence (UTF-8) exactly,
+/// and the label apart from the path named like it.
+fn assert_jq_reads_every_name_exactly(hostile: &HostileUnix) {
+    let rows = jq_rows(&hostile.query());
+    let names = &hostile.hex;
     for hex in [&names[0], &names[1], &names[3]] {
         let with: Vec<_> = rows.iter().filter(|r| r.3 == hex.as_str()).collect();
         assert_eq!(with.len(), 2, "{hex}: in and out: {rows:?}");
     }
     // The escape sequence is UTF-8: the JSON string is the name exactly.
-    let raw = format!("@\u{1b}[2J\n{tag}");
+    let raw = format!("@\u{1b}[2J\n{}", hostile.tag);
     assert!(
         rows.iter()
             .any(|r| r.0 == "outbound" && r.2 == raw.as_str() && r.3.is_null())
@@ -245,9 +285,11 @@ fn hostile_unix_names_print_escaped_in_every_format() {
         rows.iter()
             .any(|r| r.2 == "(socketpair)" && r.3 == names[3].as_str())
     );
+}
 
-    // The table: one line per group, \xff and \xfe apart, the label apart from the path.
-    let o = run(&q);
+/// The table: one line per group, \xff and \xfe apart, the label apart from the path.
+fn assert_the_table_prints_each_name_escaped_and_apart(hostile: &HostileUnix) {
+    let o = run(&hostile.query());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let table = assert_clean("table", &o.stdout);
     assert_eq!(
@@ -255,7 +297,8 @@ fn hostile_unix_names_print_escaped_in_every_format() {
         1 + 9 + 1,
         "header, rows, footer: {table}"
     );
-    for needle in [&ff, &fe, &cls, &"\\x28socketpair)".to_string()] {
+    let (ff, fe, cls) = (&hostile.ff, &hostile.fe, &hostile.cls);
+    for needle in [ff, fe, cls, &"\\x28socketpair)".to_string()] {
         assert_eq!(lines_with(&table, needle).len(), 2, "{needle}: {table}");
     }
     let label: Vec<_> = table
@@ -263,18 +306,29 @@ fn hostile_unix_names_print_escaped_in_every_format() {
         .filter(|l| l.split_whitespace().any(|c| c == "(socketpair)"))
         .collect();
     assert_eq!(label.len(), 1, "{table}");
+}
 
-    // --watch: the frame's table the same.
+/// --watch: the frame's table the same.
+fn assert_the_watch_frame_prints_them_escaped(hostile: &HostileUnix) {
     let o = run(&[
-        "--watch", "1", "--count", "1", "--proto", "unix", "--pid", &pid,
+        "--watch",
+        "1",
+        "--count",
+        "1",
+        "--proto",
+        "unix",
+        "--pid",
+        &hostile.pid,
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let frame = assert_clean("watch frame", &o.stdout);
-    assert_eq!(lines_with(&frame, &cls).len(), 2, "{frame}");
-    assert_eq!(lines_with(&frame, &ff).len(), 2, "{frame}");
+    assert_eq!(lines_with(&frame, &hostile.cls).len(), 2, "{frame}");
+    assert_eq!(lines_with(&frame, &hostile.ff).len(), 2, "{frame}");
+}
 
-    // Check lines: one per breaching group, each a line of its own.
-    let mut args = q.to_vec();
+/// Check lines: one per breaching group, each a line of its own; Nagios one line.
+fn assert_check_lines_are_one_per_group(hostile: &HostileUnix) {
+    let mut args = hostile.query();
     args.extend(["--metric", "established", "--threshold", "1"]);
     let o = run(&args);
     assert_eq!(o.status.code(), Some(1));
@@ -284,18 +338,20 @@ fn hostile_unix_names_print_escaped_in_every_format() {
         checks.lines().all(|l| l.starts_with("WARNING pid ")),
         "{checks}"
     );
-    assert_eq!(lines_with(&checks, &cls).len(), 2, "{checks}");
+    assert_eq!(lines_with(&checks, &hostile.cls).len(), 2, "{checks}");
     args.extend(["-o", "nagios"]);
     let nagios = assert_clean("nagios", &run(&args).stdout);
     assert_eq!(nagios.lines().count(), 1, "{nagios}");
+}
 
-    // Prometheus: valid, the two invalid names two series.
-    let mut args = q.to_vec();
+/// Prometheus: valid, the two invalid names two series.
+fn assert_prometheus_keeps_the_invalid_names_apart(hostile: &HostileUnix) {
+    let mut args = hostile.query();
     args.extend(["-o", "prometheus"]);
     let o = run(&args);
     let prom = assert_clean("prometheus", &o.stdout);
     promtool_check(&o.stdout);
-    for name in [&ff, &fe] {
+    for name in [&hostile.ff, &hostile.fe] {
         let label = format!("endpoint=\"{}\"", name.replace('\\', "\\\\"));
         let series: Vec<_> = lines_with(&prom, &label)
             .into_iter()

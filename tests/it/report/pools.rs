@@ -3,6 +3,7 @@
 //! orphaned sockets that are in no pool, and a server's TIME_WAIT after it exited.
 use crate::common::*;
 use serde_json::Value;
+use std::path::Path;
 
 /// Pool-slot states of a group's `states`.
 fn slots(states: &Value) -> u64 {
@@ -27,6 +28,10 @@ fn alert_numbers(line: &str) -> (u64, u64, u64) {
     (n, m.parse().unwrap(), sum)
 }
 
+/// The three leaking clients and their pools, in the order of their services.
+const NAMES: [&str; 3] = ["pl-ten", "pl-eight", "pl-six"];
+const POOLS: [u64; 3] = [10, 8, 6];
+
 #[test]
 fn three_leaks_fill_each_its_own_pool() {
     // Three services on addresses of their own; each client leaks one connection
@@ -37,12 +42,26 @@ fn three_leaks_fill_each_its_own_pool() {
         .iter()
         .map(|h| Peer::spawn(&["listen", h, "--mode", "fin"]))
         .collect();
-    let names = ["pl-ten", "pl-eight", "pl-six"];
-    let pools = [10u64, 8, 6];
-    let clients: Vec<Peer> = (0..3)
+    let clients = leak_toward_each_pool(&hosts, &servers);
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("pools.ndjson");
+    let (samples, stderr) = watch_the_three_pools(&hosts, &servers, &record);
+    for (i, client) in clients.iter().enumerate() {
+        let seq = pool_use_per_sample(&samples, client.pid());
+        assert_full_exactly_when_its_own_pool_is(&seq, NAMES[i], POOLS[i]);
+        assert_its_full_alert_adds_up(&stderr, client.pid(), NAMES[i], POOLS[i]);
+    }
+    assert_the_plot_draws_each_against_its_own_pool(&record, dir.path());
+    drop(clients);
+    drop(servers);
+}
+
+/// A client per service leaking one connection every 0.4 s, 3 more than its pool.
+fn leak_toward_each_pool(hosts: &[String], servers: &[Peer]) -> Vec<Peer> {
+    (0..3)
         .map(|i| {
             let port = servers[i].port().to_string();
-            let count = (pools[i] + 3).to_string();
+            let count = (POOLS[i] + 3).to_string();
             Peer::spawn(&[
                 "connect",
                 &hosts[i],
@@ -52,91 +71,104 @@ fn three_leaks_fill_each_its_own_pool() {
                 "--interval",
                 "0.4",
                 "--name",
-                names[i],
+                NAMES[i],
             ])
         })
-        .collect();
+        .collect()
+}
+
+/// 24 samples of the three clients, each service's pool set by its own kind of
+/// rule, recorded: the samples and stderr.
+fn watch_the_three_pools(
+    hosts: &[String],
+    servers: &[Peer],
+    record: &Path,
+) -> (Vec<Value>, String) {
     let rules = [
         format!("{}:{}=10", hosts[0], servers[0].port()),
         format!(":{}=8", servers[1].port()),
         format!("{}=6", hosts[2]),
     ];
-    let dir = tempfile::tempdir().unwrap();
-    let record = dir.path().join("pools.ndjson");
     let mut args = vec!["--watch", "0.5", "--count", "24", "--json"];
     args.extend(["--pool-size", "100"]);
     for r in &rules {
         args.extend(["--pool-size", r.as_str()]);
     }
-    for n in names {
+    for n in NAMES {
         args.extend(["--process", n]);
     }
-    args.extend(["--record", path_str(&record)]);
+    args.extend(["--record", path_str(record)]);
     let o = run(&args);
-    let stderr = String::from_utf8_lossy(&o.stderr);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(0), "{stderr}");
-    let samples = lines(&o.stdout);
+    (lines(&o.stdout), stderr)
+}
 
-    for (i, client) in clients.iter().enumerate() {
-        // (pool usage, pool_size, flag) of this client's group, per sample.
-        let seq: Vec<(u64, Option<u64>, String)> = samples
-            .iter()
-            .filter_map(|s| {
-                s["groups"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|g| g["pid"] == client.pid())
-            })
-            .map(|g| {
-                (
-                    slots(&g["states"]),
-                    g["watch"]["pool_size"].as_u64(),
-                    g["watch"]["flag"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
-        assert!(!seq.is_empty(), "{} never seen", names[i]);
-        assert!(
-            seq.iter().all(|(_, p, _)| *p == Some(pools[i])),
-            "{}: its own pool {} in every sample: {seq:?}",
-            names[i],
-            pools[i]
-        );
-        let full = seq
-            .iter()
-            .position(|(_, _, f)| f == "full")
-            .unwrap_or_else(|| panic!("{} never full: {seq:?}", names[i]));
-        assert!(seq[full].0 >= pools[i], "{}: {seq:?}", names[i]);
-        assert!(
-            seq[..full]
+/// (pool usage, pool_size, flag) of the group of `pid`, per sample.
+fn pool_use_per_sample(samples: &[Value], pid: u32) -> Vec<(u64, Option<u64>, String)> {
+    samples
+        .iter()
+        .filter_map(|s| {
+            s["groups"]
+                .as_array()
+                .unwrap()
                 .iter()
-                .all(|(u, _, f)| *u < pools[i] && f != "full"),
-            "{}: full exactly when its own pool is: {seq:?}",
-            names[i]
-        );
-        // The alert says what it counts, and its numbers agree with themselves.
-        let alert = stderr
-            .lines()
-            .find(|l| l.contains("-> full:") && l.contains(&format!("pid {} ", client.pid())))
-            .unwrap_or_else(|| panic!("no full alert for {}: {stderr}", names[i]));
-        let (n, m, parts) = alert_numbers(alert);
-        assert_eq!(m, pools[i], "{alert}");
-        assert!(n >= m, "{alert}");
-        assert_eq!(n, parts, "the breakdown adds up: {alert}");
-    }
+                .find(|g| g["pid"] == pid)
+        })
+        .map(|g| {
+            (
+                slots(&g["states"]),
+                g["watch"]["pool_size"].as_u64(),
+                g["watch"]["flag"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
 
-    // The plot draws each group against its own pool.
-    let svg = dir.path().join("pools.svg");
-    let text = plot_svg(&record, &svg);
-    for (pool, name) in pools.iter().zip(names) {
+/// Judged by its own pool in every sample, full exactly when that pool is.
+fn assert_full_exactly_when_its_own_pool_is(
+    seq: &[(u64, Option<u64>, String)],
+    name: &str,
+    pool: u64,
+) {
+    assert!(!seq.is_empty(), "{name} never seen");
+    assert!(
+        seq.iter().all(|(_, p, _)| *p == Some(pool)),
+        "{name}: its own pool {pool} in every sample: {seq:?}",
+    );
+    let full = seq
+        .iter()
+        .position(|(_, _, f)| f == "full")
+        .unwrap_or_else(|| panic!("{name} never full: {seq:?}"));
+    assert!(seq[full].0 >= pool, "{name}: {seq:?}");
+    assert!(
+        seq[..full].iter().all(|(u, _, f)| *u < pool && f != "full"),
+        "{name}: full exactly when its own pool is: {seq:?}",
+    );
+}
+
+/// The alert says what it counts, and its numbers agree with themselves.
+fn assert_its_full_alert_adds_up(stderr: &str, pid: u32, name: &str, pool: u64) {
+    let alert = stderr
+        .lines()
+        .find(|l| l.contains("-> full:") && l.contains(&format!("pid {pid} ")))
+        .unwrap_or_else(|| panic!("no full alert for {name}: {stderr}"));
+    let (n, m, parts) = alert_numbers(alert);
+    assert_eq!(m, pool, "{alert}");
+    assert!(n >= m, "{alert}");
+    assert_eq!(n, parts, "the breakdown adds up: {alert}");
+}
+
+/// The plot draws each group against its own pool.
+fn assert_the_plot_draws_each_against_its_own_pool(record: &Path, dir: &Path) {
+    let svg = dir.join("pools.svg");
+    let text = plot_svg(record, &svg);
+    for (pool, name) in POOLS.iter().zip(NAMES) {
         assert!(
             text.contains(&format!("pool {pool}: ")) && text.contains(name),
             "pool {pool} of {name} in the legend"
         );
     }
-    drop(clients);
-    drop(servers);
 }
 
 #[test]
