@@ -538,6 +538,12 @@ impl Percent {
         self.0
     }
 
+    /// Whether `part` of `whole` reaches this share (compared without a
+    /// division, so that 3 of 4 is exactly 75 %).
+    pub fn reached_by(self, part: u64, whole: u64) -> bool {
+        part as f64 * 100.0 >= self.0 * whole as f64
+    }
+
     /// This share of `whole`, rounded up: the smallest count that reaches it.
     pub fn of_ceil(self, whole: u64) -> u64 {
         (whole as f64 * self.0 / 100.0).ceil() as u64

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use super::{TcpState, human_duration};
+use super::{Percent, TcpState, human_duration};
 
 /// How bad a group is. Ordered: `Leak` is the worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
@@ -133,7 +133,7 @@ impl fmt::Display for Reason {
                 rate_per_min,
             } => write!(f, "{} growing {rate_per_min:+.1}/min", state.snake()),
             Reason::PoolFill { used, size } => {
-                let pct = *used as f64 * 100.0 / (*size).max(1) as f64;
+                let pct = Percent::of(*used, (*size).max(1));
                 write!(f, "pool {pct:.0}% full ({used} of {size})")
             }
             Reason::FdLimit { open, limit } => write!(f, "{open} of {limit} fds open"),
