@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::describe::{describe, exchange_note, unread_note};
 use super::table::{self, TableOptions};
-use super::{WarningStyle, fit_text, human_duration, wrap};
+use super::{WarningStyle, fit_text, human_age, wrap};
 use crate::model::TcpState;
 use crate::model::report::{Group, Report};
 use crate::model::watch::{Alert, Flag, alerts_shown};
@@ -211,7 +211,7 @@ pub fn alert_line(report: &Report, g: &Group, from: Flag, metric: TcpState) -> S
             "{} of pool {pool} ({}), eta {}",
             g.pool_usage(),
             g.usage_breakdown(),
-            w.eta.map(human_duration).unwrap_or_else(|| "-".into())
+            w.eta.map(human_age).unwrap_or_else(|| "-".into())
         ),
         None => format!(
             "{} {}, {:+.1}/min",
