@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
@@ -156,9 +156,9 @@ fn sample(
     limits: &mut Limits,
     start: Instant,
 ) -> Result<Judged> {
-    let mut now = 0.0;
+    let mut now = Duration::ZERO;
     let mut report = sampler.take_with(|c| {
-        now = start.elapsed().as_secs_f64();
+        now = start.elapsed();
         if c.source == Source::Proc {
             tracker.age_sockets(&mut c.sockets, now);
         }
@@ -218,7 +218,7 @@ impl Screen {
         };
         let opts = frame::FrameOptions {
             sample: n,
-            interval: w.interval.as_secs_f64(),
+            interval: w.interval,
             pools: &w.policy.pools.to_string(),
             metric: w.policy.metric,
             top,

@@ -517,7 +517,7 @@ fn watch(cli: &Cli, interval: Duration) -> Result<Config> {
             metric: cli.watch.metric(),
             window,
             pools: pools.clone(),
-            warn_pct: cli.watch.warn_at.get(),
+            warn_at: cli.watch.warn_at,
         },
         verdicts: verdicts(cli, pools),
         warnings: warning_style(cli),

@@ -493,14 +493,10 @@ pub struct Process {
     pub fds: Option<FdUsage>,
 }
 
-/// A duration as a compact age, to the second: see [`human_age`].
-pub fn human_duration(d: std::time::Duration) -> String {
-    human_age(d.as_secs_f64())
-}
-
-/// Seconds as a compact age: `42s`, `4m05s`, `2h13m`, `3d04h`.
-pub fn human_age(secs: f64) -> String {
-    let s = secs.max(0.0).round() as u64;
+/// A duration as a compact age, to the nearest second: `42s`, `4m05s`,
+/// `2h13m`, `3d04h`.
+pub fn human_age(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64().round() as u64;
     match s {
         0..=59 => format!("{s}s"),
         60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
@@ -536,6 +532,12 @@ impl Percent {
     /// The share in percent.
     pub fn get(self) -> f64 {
         self.0
+    }
+
+    /// Whether `part` of `whole` reaches this share (compared without a
+    /// division, so that 3 of 4 is exactly 75 %).
+    pub fn reached_by(self, part: u64, whole: u64) -> bool {
+        part as f64 * 100.0 >= self.0 * whole as f64
     }
 
     /// This share of `whole`, rounded up: the smallest count that reaches it.

@@ -240,10 +240,22 @@ pub struct Group {
     pub total: u64,
     pub recv_q: u64,
     pub send_q: u64,
-    pub oldest_close_wait_idle_s: Option<f64>,
+    /// The longest idle time of the group's CLOSE_WAIT sockets (JSON:
+    /// `oldest_close_wait_idle_s`, seconds to the millisecond); `None` without
+    /// idle ages.
+    #[serde(
+        rename = "oldest_close_wait_idle_s",
+        serialize_with = "super::time::opt_secs_to_the_milli"
+    )]
+    pub oldest_close_wait_idle: Option<Duration>,
     /// The longest idle time (no data either way) among the group's sockets,
-    /// LISTEN and TIME_WAIT aside; `None` without idle ages (the /proc source).
-    pub oldest_idle_s: Option<f64>,
+    /// LISTEN and TIME_WAIT aside (JSON: `oldest_idle_s`, seconds to the
+    /// millisecond); `None` without idle ages (the /proc source).
+    #[serde(
+        rename = "oldest_idle_s",
+        serialize_with = "super::time::opt_secs_to_the_milli"
+    )]
+    pub oldest_idle: Option<Duration>,
     /// The group's process's open fds and soft RLIMIT_NOFILE (groups with a
     /// process key only).
     pub fds: Option<FdUsage>,
@@ -385,8 +397,8 @@ impl Group {
             total: 0,
             recv_q: 0,
             send_q: 0,
-            oldest_close_wait_idle_s: None,
-            oldest_idle_s: None,
+            oldest_close_wait_idle: None,
+            oldest_idle: None,
             fds: None,
             attribution: key.attribution,
             local_port: key.local_port,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use super::{TcpState, human_duration};
+use super::{Percent, TcpState, human_age};
 
 /// How bad a group is. Ordered: `Leak` is the worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
@@ -104,7 +104,7 @@ impl fmt::Display for Reason {
                 f,
                 "{sockets} close_wait idle over {} (oldest {})",
                 round_age(*after),
-                human_duration(*oldest)
+                human_age(*oldest)
             ),
             Reason::CloseWaitAgeUnknown { sockets } => write!(
                 f,
@@ -116,7 +116,7 @@ impl fmt::Display for Reason {
             Reason::HeldClosedFor { sockets, held } => write!(
                 f,
                 "{sockets} reset by the peer but still held, some in every sample for {}",
-                human_duration(*held)
+                human_age(*held)
             ),
             Reason::IdleCheckouts {
                 sockets,
@@ -125,15 +125,15 @@ impl fmt::Display for Reason {
             } => write!(
                 f,
                 "{sockets} established idle far past the others (oldest {}, median {})",
-                human_duration(*oldest),
-                human_duration(*median)
+                human_age(*oldest),
+                human_age(*median)
             ),
             Reason::Growing {
                 state,
                 rate_per_min,
             } => write!(f, "{} growing {rate_per_min:+.1}/min", state.snake()),
             Reason::PoolFill { used, size } => {
-                let pct = *used as f64 * 100.0 / (*size).max(1) as f64;
+                let pct = Percent::of(*used, (*size).max(1));
                 write!(f, "pool {pct:.0}% full ({used} of {size})")
             }
             Reason::FdLimit { open, limit } => write!(f, "{open} of {limit} fds open"),
@@ -149,7 +149,7 @@ fn round_age(d: Duration) -> String {
         _ if s % 3600 == 0 => format!("{}h", s / 3600),
         _ if s % 60 == 0 => format!("{}m", s / 60),
         _ if s < 60 => format!("{s}s"),
-        _ => human_duration(d),
+        _ => human_age(d),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use super::Percent;
 
@@ -70,7 +70,10 @@ pub struct WatchStats {
     pub pool_pct: Option<Percent>,
     /// Time until the pool is full at the current rate (JSON: `eta_s`, seconds
     /// to the millisecond); null when not growing.
-    #[serde(rename = "eta_s", serialize_with = "millis_as_secs")]
+    #[serde(
+        rename = "eta_s",
+        serialize_with = "super::time::opt_secs_to_the_milli"
+    )]
     pub eta: Option<Duration>,
     pub flag: Flag,
     /// Recent `--metric` counts, oldest first, for the sparkline (not serialised).
@@ -81,13 +84,6 @@ pub struct WatchStats {
     /// serialised: the verdict's reason says it.
     #[serde(skip)]
     pub held_closed_for: Option<Duration>,
-}
-
-/// A duration as seconds to the millisecond (`4.5`), the way the JSON has
-/// always written them.
-fn millis_as_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    d.map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0)
-        .serialize(s)
 }
 
 /// What a `--watch` alert is about, in the order a small frame keeps them: a

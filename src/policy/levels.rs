@@ -14,7 +14,7 @@ use crate::model::{Percent, TcpState};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Threshold {
     Count(u64),
-    Percent(f64),
+    Percent(Percent),
     Verdict(Level),
 }
 
@@ -24,9 +24,7 @@ impl Threshold {
     pub fn resolve(self, pool_size: Option<u64>) -> Option<u64> {
         match self {
             Threshold::Count(n) => Some(n.max(1)),
-            Threshold::Percent(p) => {
-                pool_size.map(|s| (((s as f64) * p / 100.0).ceil() as u64).max(1))
-            }
+            Threshold::Percent(p) => pool_size.map(|s| p.of_ceil(s).max(1)),
             Threshold::Verdict(_) => None,
         }
     }
@@ -38,7 +36,7 @@ impl FromStr for Threshold {
     type Err = String;
     fn from_str(s: &str) -> Result<Threshold, String> {
         if s.ends_with('%') {
-            return s.parse::<Percent>().map(|p| Threshold::Percent(p.get()));
+            return s.parse::<Percent>().map(Threshold::Percent);
         }
         if let Ok(level @ (Level::Leak | Level::Suspect)) = s.parse::<Level>() {
             return Ok(Threshold::Verdict(level));
@@ -112,10 +110,14 @@ pub fn judge<'a>(r: &'a Report, l: &Levels) -> CheckVerdict<'a> {
 mod tests {
     use super::*;
 
+    fn pct(p: f64) -> Threshold {
+        Threshold::Percent(Percent::new(p).unwrap())
+    }
+
     #[test]
     fn thresholds_parse() {
         let t = |s: &str| s.parse::<Threshold>();
-        assert_eq!(t("75%"), Ok(Threshold::Percent(75.0)));
+        assert_eq!(t("75%"), Ok(Threshold::Percent(Percent::WARN_DEFAULT)));
         assert_eq!(t("10"), Ok(Threshold::Count(10)));
         assert_eq!(t("leak"), Ok(Threshold::Verdict(Level::Leak)));
         assert!(t("ok").is_err());
@@ -159,7 +161,7 @@ mod tests {
         );
         // A percentage is of each group's own pool; a group in none never breaches it.
         let pct = Levels {
-            warn: Some(Threshold::Percent(50.0)),
+            warn: Some(pct(50.0)),
             crit: None,
             pools: PoolSizes::new(vec!["10".parse().unwrap()]),
             ..l
@@ -203,9 +205,9 @@ mod tests {
 
     #[test]
     fn thresholds_resolve() {
-        assert_eq!(Threshold::Percent(75.0).resolve(Some(1024)), Some(768));
-        assert_eq!(Threshold::Percent(75.0).resolve(Some(20)), Some(15));
-        assert_eq!(Threshold::Percent(75.0).resolve(None), None);
-        assert_eq!(Threshold::Percent(1.0).resolve(Some(10)), Some(1));
+        assert_eq!(pct(75.0).resolve(Some(1024)), Some(768));
+        assert_eq!(pct(75.0).resolve(Some(20)), Some(15));
+        assert_eq!(pct(75.0).resolve(None), None);
+        assert_eq!(pct(1.0).resolve(Some(10)), Some(1));
     }
 }

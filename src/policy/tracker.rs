@@ -20,16 +20,17 @@ pub struct Policy {
     pub window: Duration,
     /// The pool each group is judged against.
     pub pools: PoolSizes,
-    /// Share of the pool (0-100] at which a group is `warn`.
-    pub warn_pct: f64,
+    /// Share of the pool (`--warn-at`, more than 0 and at most 100 %) at
+    /// which a group is `warn`.
+    pub warn_at: Percent,
 }
 
 struct History {
-    /// (seconds since start, metric count), within the window.
-    samples: VecDeque<(f64, u64)>,
+    /// (time since the watch began, metric count), within the window.
+    samples: VecDeque<(Duration, u64)>,
     flag: Flag,
     /// Since when every sample found reset-but-held sockets in the group.
-    closed_since: Option<f64>,
+    closed_since: Option<Duration>,
 }
 
 /// Follows groups across samples. Pure (no I/O), so the flag logic is unit-tested.
@@ -37,7 +38,7 @@ pub struct Tracker {
     policy: Policy,
     groups: HashMap<GroupKey, History>,
     /// When each socket inode was first seen, for ages where netlink has none.
-    first_seen: HashMap<u64, f64>,
+    first_seen: HashMap<u64, Duration>,
     samples: u64,
 }
 
@@ -60,22 +61,24 @@ impl Tracker {
     }
 
     /// Give CLOSE_WAIT sockets without an idle age (the /proc source) the time since
-    /// they were first seen in this watch, and forget inodes that are gone.
-    pub fn age_sockets(&mut self, sockets: &mut [Socket], now: f64) {
+    /// they were first seen in this watch (`now` is the time since it began), and
+    /// forget inodes that are gone.
+    pub fn age_sockets(&mut self, sockets: &mut [Socket], now: Duration) {
         let mut seen = HashMap::with_capacity(self.first_seen.len());
         for s in sockets.iter_mut().filter(|s| s.inode != 0) {
             let first = *self.first_seen.get(&s.inode).unwrap_or(&now);
             seen.insert(s.inode, first);
             if s.state == TcpState::CloseWait && s.idle_ms.is_none() {
-                s.idle_ms = Some(((now - first) * 1000.0) as u32);
+                let idle = now.saturating_sub(first).as_millis();
+                s.idle_ms = Some(u32::try_from(idle).unwrap_or(u32::MAX));
             }
         }
         self.first_seen = seen;
     }
 
     /// Attach watch statistics to every group of `report`, sampled at `now`
-    /// (seconds since the watch began); returns the flags that rose.
-    pub fn update(&mut self, report: &mut Report, now: f64) -> Vec<Rise> {
+    /// (the time since the watch began); returns the flags that rose.
+    pub fn update(&mut self, report: &mut Report, now: Duration) -> Vec<Rise> {
         self.samples += 1;
         let mut next: HashMap<GroupKey, History> = HashMap::with_capacity(report.groups.len());
         let mut rises = Vec::new();
@@ -102,18 +105,21 @@ impl Tracker {
     }
 
     /// Add this sample to a group's history and compute its statistics.
-    fn stats(&self, h: &mut History, g: &Group, now: f64) -> WatchStats {
+    fn stats(&self, h: &mut History, g: &Group, now: Duration) -> WatchStats {
         let p = &self.policy;
         let count = g.states.get(p.metric);
         let prev = h.samples.back().map(|(_, c)| *c);
         h.samples.push_back((now, count));
-        let window = p.window.as_secs_f64();
-        while h.samples.front().is_some_and(|(t, _)| now - t > window) {
+        while h
+            .samples
+            .front()
+            .is_some_and(|(t, _)| now.saturating_sub(*t) > p.window)
+        {
             h.samples.pop_front();
         }
         let (t0, c0) = *h.samples.front().expect("just pushed");
         let rate_per_min = if now > t0 {
-            (count as f64 - c0 as f64) / (now - t0) * 60.0
+            (count as f64 - c0 as f64) / (now - t0).as_secs_f64() * 60.0
         } else {
             0.0
         };
@@ -136,7 +142,7 @@ impl Tracker {
         let growing = h.samples.len() >= 2 && count > c0;
         let flag = match (pool, pool_pct) {
             (Some(s), _) if usage >= s => Flag::Full,
-            (Some(_), Some(pct)) if pct.get() >= p.warn_pct => Flag::Warn,
+            (Some(_), Some(pct)) if pct >= p.warn_at => Flag::Warn,
             _ if growing => Flag::Growing,
             _ => Flag::Ok,
         };
@@ -156,10 +162,7 @@ impl Tracker {
             eta: eta_s.and_then(|s| Duration::try_from_secs_f64(milli(s)).ok()),
             flag,
             trend: h.samples.iter().skip(skip).map(|(_, c)| *c).collect(),
-            // Times are seconds since the watch began: never before `t`.
-            held_closed_for: h
-                .closed_since
-                .map(|t| Duration::try_from_secs_f64(now - t).unwrap_or_default()),
+            held_closed_for: h.closed_since.map(|t| now.saturating_sub(t)),
         }
     }
 
@@ -201,7 +204,7 @@ mod tests {
             metric: TcpState::CloseWait,
             window: Duration::from_secs(60),
             pools: PoolSizes::new(vec!["20".parse().unwrap()]),
-            warn_pct: 75.0,
+            warn_at: Percent::WARN_DEFAULT,
         }
     }
 
@@ -211,7 +214,7 @@ mod tests {
         let mut flags = Vec::new();
         for (i, n) in [0u64, 2, 4, 8, 15, 18, 20, 20].iter().enumerate() {
             let mut r = report(&[(1, *n)]);
-            let rises = t.update(&mut r, i as f64);
+            let rises = t.update(&mut r, Duration::from_secs(i as u64));
             let w = r.groups[0].watch.clone().unwrap();
             flags.push((w.flag, rises.len()));
             if i == 3 {
@@ -245,15 +248,15 @@ mod tests {
             ..policy()
         });
         let mut r = report(&[(1, 5)]);
-        t.update(&mut r, 0.0);
+        t.update(&mut r, Duration::ZERO);
         let mut r = report(&[(1, 500)]);
-        t.update(&mut r, 1.0);
+        t.update(&mut r, Duration::from_secs(1));
         assert_eq!(r.groups[0].watch.as_ref().unwrap().flag, Flag::Growing);
         assert_eq!(r.groups[0].watch.as_ref().unwrap().eta, None);
         // Flat for longer than the window: back to ok.
         for s in 2..6 {
             let mut r2 = report(&[(1, 500)]);
-            t.update(&mut r2, s as f64);
+            t.update(&mut r2, Duration::from_secs(s));
             r = r2;
         }
         assert_eq!(r.groups[0].watch.as_ref().unwrap().flag, Flag::Ok);
@@ -263,19 +266,44 @@ mod tests {
     #[test]
     fn reset_but_held_sockets_are_followed_while_present_in_every_sample() {
         let mut t = Tracker::new(policy());
-        let held = |t: &mut Tracker, closed: bool, now: f64| {
+        let held = |t: &mut Tracker, closed: bool, now: u64| {
             let mut r = report(&[(1, 1)]);
             if closed {
                 r.groups[0].states.add(TcpState::Close);
             }
-            t.update(&mut r, now);
+            t.update(&mut r, Duration::from_secs(now));
             r.groups[0].watch.as_ref().unwrap().held_closed_for
         };
         let secs = |s| Some(Duration::from_secs(s));
-        assert_eq!(held(&mut t, true, 0.0), secs(0));
-        assert_eq!(held(&mut t, true, 5.0), secs(5));
-        assert_eq!(held(&mut t, false, 6.0), None, "none held: the clock stops");
-        assert_eq!(held(&mut t, true, 7.0), secs(0), "and starts again");
+        assert_eq!(held(&mut t, true, 0), secs(0));
+        assert_eq!(held(&mut t, true, 5), secs(5));
+        assert_eq!(held(&mut t, false, 6), None, "none held: the clock stops");
+        assert_eq!(held(&mut t, true, 7), secs(0), "and starts again");
+    }
+
+    #[test]
+    fn close_wait_without_an_idle_age_is_aged_from_when_it_was_first_seen() {
+        let mut t = Tracker::new(policy());
+        let socket = |inode, state| Socket {
+            inode,
+            ..Socket::for_test(state, "127.0.0.1:40000", "127.0.0.1:5432")
+        };
+        let mut first = [socket(7, TcpState::CloseWait)];
+        t.age_sockets(&mut first, Duration::from_millis(1500));
+        assert_eq!(first[0].idle_ms, Some(0), "first seen now");
+        let mut later = [
+            socket(7, TcpState::CloseWait),
+            socket(8, TcpState::Established),
+        ];
+        later[1].idle_ms = Some(3);
+        t.age_sockets(&mut later, Duration::from_millis(4250));
+        assert_eq!(later[0].idle_ms, Some(2750));
+        assert_eq!(later[1].idle_ms, Some(3), "an age of its own is kept");
+        // Gone for one sample: forgotten, its clock starts again.
+        t.age_sockets(&mut [], Duration::from_secs(5));
+        let mut back = [socket(7, TcpState::CloseWait)];
+        t.age_sockets(&mut back, Duration::from_secs(9));
+        assert_eq!(back[0].idle_ms, Some(0));
     }
 
     #[test]
@@ -287,7 +315,7 @@ mod tests {
         for s in 0..1000u32 {
             // A new group every sample, each seen once.
             let mut r = report(&[(s, 1), (100_000, 3)]);
-            t.update(&mut r, f64::from(s));
+            t.update(&mut r, Duration::from_secs(u64::from(s)));
             let w = r.groups[1].watch.as_ref().unwrap();
             assert!(w.trend.len() <= 11);
         }

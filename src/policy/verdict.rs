@@ -72,7 +72,7 @@ pub fn judge(g: &Group, p: &VerdictPolicy) -> Verdict {
     }
     if let Some(size) = p.pools.for_group(g) {
         let used = g.pool_usage();
-        if used as f64 * 100.0 >= p.warn_at.get() * size as f64 {
+        if p.warn_at.reached_by(used, size) {
             reasons.push(Reason::PoolFill { used, size });
         }
     }

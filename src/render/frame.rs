@@ -3,10 +3,11 @@
 //! that it never scrolls), and the one-line alert of a flag that rose.
 
 use std::io::{self, Write};
+use std::time::Duration;
 
 use super::describe::{describe, exchange_note, unread_note};
 use super::table::{self, TableOptions};
-use super::{WarningStyle, fit_text, human_duration, wrap};
+use super::{WarningStyle, fit_text, human_age, wrap};
 use crate::model::TcpState;
 use crate::model::report::{Group, Report};
 use crate::model::watch::{Alert, Flag, alerts_shown};
@@ -15,7 +16,9 @@ use crate::model::watch::{Alert, Flag, alerts_shown};
 #[derive(Debug, Clone)]
 pub struct FrameOptions<'a> {
     pub sample: u64,
-    pub interval: f64,
+    /// `--watch`'s interval, shown in the title in seconds (`every 2s`, `every
+    /// 0.5s`).
+    pub interval: Duration,
     /// The pools in the title (`pool 20`, `pools :5432=10, default 20`); empty
     /// without `--pool-size`.
     pub pools: &'a str,
@@ -53,7 +56,7 @@ pub fn frame(report: &Report, o: &FrameOptions) -> io::Result<Vec<u8>> {
         "--- {} sample {} (every {}s{}; Ctrl-C to stop)",
         report.time,
         o.sample,
-        o.interval,
+        o.interval.as_secs_f64(),
         if o.pools.is_empty() {
             String::new()
         } else {
@@ -208,7 +211,7 @@ pub fn alert_line(report: &Report, g: &Group, from: Flag, metric: TcpState) -> S
             "{} of pool {pool} ({}), eta {}",
             g.pool_usage(),
             g.usage_breakdown(),
-            w.eta.map(human_duration).unwrap_or_else(|| "-".into())
+            w.eta.map(human_age).unwrap_or_else(|| "-".into())
         ),
         None => format!(
             "{} {}, {:+.1}/min",
@@ -261,4 +264,39 @@ pub fn fd_alert_line(report: &Report, g: &Group) -> String {
         f.limit,
         f.pct()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_title_gives_the_interval_in_seconds_as_written() {
+        let title = |interval| {
+            let o = FrameOptions {
+                sample: 3,
+                interval,
+                pools: "",
+                metric: TcpState::CloseWait,
+                top: 0,
+                header: false,
+                color: false,
+                tty: false,
+                size: None,
+                recent_alerts: &[],
+                warnings: WarningStyle::Short,
+            };
+            let text = String::from_utf8(frame(&Report::with_groups(vec![]), &o).unwrap());
+            text.unwrap().lines().next().unwrap_or_default().to_string()
+        };
+        for (interval, every) in [
+            (Duration::from_secs(2), "(every 2s;"),
+            (Duration::from_millis(500), "(every 0.5s;"),
+            (Duration::from_millis(50), "(every 0.05s;"),
+            (Duration::from_secs_f64(0.1), "(every 0.1s;"),
+        ] {
+            let t = title(interval);
+            assert!(t.contains(&format!("sample 3 {every}")), "{t}");
+        }
+    }
 }

@@ -16,9 +16,9 @@ pub mod table;
 
 use std::io;
 
+pub use crate::model::human_age;
 use crate::model::report::Report;
 use crate::model::warning::{Warning, short_lines};
-pub use crate::model::{human_age, human_duration};
 
 /// A snapshot's output format and its options, chosen once by the configuration.
 #[derive(Debug, Clone)]
@@ -240,10 +240,17 @@ mod tests {
 
     #[test]
     fn ages() {
-        assert_eq!(human_age(0.4), "0s");
-        assert_eq!(human_age(42.0), "42s");
-        assert_eq!(human_age(245.0), "4m05s");
-        assert_eq!(human_age(7980.0), "2h13m");
-        assert_eq!(human_age(273_600.0), "3d04h");
+        use std::time::Duration;
+        let secs = Duration::from_secs;
+        assert_eq!(human_age(Duration::from_millis(400)), "0s");
+        assert_eq!(
+            human_age(Duration::from_millis(1500)),
+            "2s",
+            "to the nearest"
+        );
+        assert_eq!(human_age(secs(42)), "42s");
+        assert_eq!(human_age(secs(245)), "4m05s");
+        assert_eq!(human_age(secs(7980)), "2h13m");
+        assert_eq!(human_age(secs(273_600)), "3d04h");
     }
 }

@@ -6,9 +6,11 @@
 //! series, the rest are summed into `process="other"`.
 
 use std::fmt::Write;
+use std::time::Duration;
 
 use crate::model::report::{Attribution, Group, GroupField, RemoteKey, Report};
 use crate::model::scan::{ScanInfo, ScanKind};
+use crate::model::time::secs_to_the_milli;
 use crate::model::unix::Proto;
 use crate::model::{NetnsId, StateCounts, TcpState, escape};
 
@@ -96,7 +98,7 @@ struct LabelledGroup {
     pool: Option<u64>,
     states: StateCounts,
     recv_q: u64,
-    oldest_close_wait_idle_s: Option<f64>,
+    oldest_close_wait_idle: Option<Duration>,
 }
 
 /// One [`LabelledGroup`] per distinct label set, in the groups' order (worst first).
@@ -112,11 +114,7 @@ fn labelled_groups(groups: &[Group], with_user: bool) -> Vec<LabelledGroup> {
                 let s: &mut LabelledGroup = &mut out[i];
                 s.states.merge(&g.states);
                 s.recv_q += g.recv_q;
-                s.oldest_close_wait_idle_s =
-                    match (s.oldest_close_wait_idle_s, g.oldest_close_wait_idle_s) {
-                        (Some(a), Some(b)) => Some(a.max(b)),
-                        (a, b) => a.or(b),
-                    };
+                s.oldest_close_wait_idle = s.oldest_close_wait_idle.max(g.oldest_close_wait_idle);
             }
             None => {
                 index.insert(labels.clone(), out.len());
@@ -125,7 +123,7 @@ fn labelled_groups(groups: &[Group], with_user: bool) -> Vec<LabelledGroup> {
                     pool: g.pool_size,
                     states: g.states,
                     recv_q: g.recv_q,
-                    oldest_close_wait_idle_s: g.oldest_close_wait_idle_s,
+                    oldest_close_wait_idle: g.oldest_close_wait_idle,
                 });
             }
         }
@@ -334,11 +332,12 @@ fn group_series(out: &mut String, kept: &[LabelledGroup], rest: Option<&StateCou
         "Idle time of a group's oldest CLOSE_WAIT socket (netlink source only).",
     );
     for s in kept {
-        if let Some(idle) = s.oldest_close_wait_idle_s {
+        if let Some(idle) = s.oldest_close_wait_idle {
             let _ = writeln!(
                 out,
-                "sockleak_group_oldest_close_wait_idle_seconds{{{}}} {idle}",
-                s.labels
+                "sockleak_group_oldest_close_wait_idle_seconds{{{}}} {}",
+                s.labels,
+                secs_to_the_milli(idle)
             );
         }
     }

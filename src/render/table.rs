@@ -12,7 +12,7 @@ use crate::model::verdict::Level;
 use crate::model::watch::{Flag, WatchStats};
 use crate::model::{FdUsage, PortUse, TcpState, escape, printable};
 
-use super::{fit_text, human_age, human_bytes, human_duration};
+use super::{fit_text, human_age, human_bytes};
 
 #[derive(Debug, Clone, Copy)]
 pub struct TableOptions {
@@ -342,12 +342,12 @@ impl Layout {
         }
         if self.with_oldest_cw {
             row.push(right(
-                g.oldest_close_wait_idle_s
+                g.oldest_close_wait_idle
                     .map_or_else(|| "-".into(), human_age),
             ));
         }
         if self.with_idle {
-            row.push(right(g.oldest_idle_s.map_or_else(|| "-".into(), human_age)));
+            row.push(right(g.oldest_idle.map_or_else(|| "-".into(), human_age)));
         }
         if self.with_fds {
             row.push(fds_cell(g, color));
@@ -449,7 +449,7 @@ fn watch_cells(w: &WatchStats, color: bool) -> Vec<Cell> {
             w.pool_pct
                 .map_or_else(|| "-".into(), |p| format!("{p:.0}%")),
         ),
-        right(w.eta.map_or_else(|| "-".into(), human_duration)),
+        right(w.eta.map_or_else(|| "-".into(), human_age)),
         flag,
         Cell::new(sparkline(&w.trend)),
     ]

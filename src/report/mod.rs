@@ -16,7 +16,7 @@ pub mod peek;
 mod unix;
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::model::{FastMap, FastSet};
 
@@ -405,13 +405,13 @@ fn to_group(key: GroupKey, acc: Acc, owners: &FastMap<u32, OwnerInfo>, idle_know
         states: acc.states,
         recv_q: acc.recv_q,
         send_q: acc.send_q,
-        oldest_close_wait_idle_s: acc
+        oldest_close_wait_idle: acc
             .oldest_close_wait_idle_ms
-            .map(|ms| f64::from(ms) / 1000.0),
-        oldest_idle_s: acc
+            .map(|ms| Duration::from_millis(ms.into())),
+        oldest_idle: acc
             .oldest_idle_ms
             .filter(|_| idle_known)
-            .map(|ms| f64::from(ms) / 1000.0),
+            .map(|ms| Duration::from_millis(ms.into())),
         fds: owner.and_then(|o| o.proc.fds),
         attribution: key.attribution,
         local_port: key.local_port.or(key.local.map(|a| a.port())),

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use crate::common::report::{leaking_host, report_of, unix_host};
 use sockleak::filter::Filters;
-use sockleak::model::TcpState;
 use sockleak::model::report::Report;
 use sockleak::model::unix::Protos;
 use sockleak::model::verdict::Level;
 use sockleak::model::watch::{Alert, AlertKind};
+use sockleak::model::{Percent, TcpState};
 use sockleak::policy::levels::{self, Levels, Threshold};
 use sockleak::policy::pool::{self, PoolSizes};
 use sockleak::policy::rank;
@@ -240,8 +240,8 @@ fn checks() {
     // A share of each group's own pool: the leaking client's pool is 20 (75% is
     // 15), the database pool's 10 (30% is 3).
     let pct = Levels {
-        warn: Some(Threshold::Percent(30.0)),
-        crit: Some(Threshold::Percent(50.0)),
+        warn: Some(Threshold::Percent("30%".parse().unwrap())),
+        crit: Some(Threshold::Percent("50%".parse().unwrap())),
         pools: PoolSizes::new(vec!["20".parse().unwrap(), ":5432=10".parse().unwrap()]),
         metric: TcpState::Established,
     };
@@ -273,7 +273,7 @@ fn watch_frame_at_80_columns() {
         metric: TcpState::CloseWait,
         window: Duration::from_secs(60),
         pools: pools.clone(),
-        warn_pct: 75.0,
+        warn_at: Percent::WARN_DEFAULT,
     });
     let mut out = Vec::new();
     let mut alerts = Vec::new();
@@ -283,7 +283,7 @@ fn watch_frame_at_80_columns() {
     };
     for (i, leaked) in [6u64, 9, 12, 16].into_iter().enumerate() {
         let mut r = report(leaked);
-        let mut rises = tracker.update(&mut r, i as f64 * 2.0);
+        let mut rises = tracker.update(&mut r, Duration::from_secs(i as u64 * 2));
         verdict::attach(&mut r, &verdicts);
         rank::flagged_first(&mut r, &mut rises);
         for rise in &rises {
@@ -295,7 +295,7 @@ fn watch_frame_at_80_columns() {
         }
         let opts = FrameOptions {
             sample: i as u64 + 1,
-            interval: 2.0,
+            interval: Duration::from_secs(2),
             pools: &pools.to_string(),
             metric: TcpState::CloseWait,
             top: 20,
@@ -324,7 +324,7 @@ fn watch_frame_at_80x15_with_five_alerts() {
         metric: TcpState::CloseWait,
         window: Duration::from_secs(60),
         pools: pools.clone(),
-        warn_pct: 75.0,
+        warn_at: Percent::WARN_DEFAULT,
     });
     let verdicts = VerdictPolicy {
         pools: pools.clone(),
@@ -340,7 +340,7 @@ fn watch_frame_at_80x15_with_five_alerts() {
     let mut out = Vec::new();
     for (i, leaked) in [6u64, 9, 16].into_iter().enumerate() {
         let mut r = report(leaked);
-        let mut rises = tracker.update(&mut r, i as f64 * 2.0);
+        let mut rises = tracker.update(&mut r, Duration::from_secs(i as u64 * 2));
         verdict::attach(&mut r, &verdicts);
         rank::flagged_first(&mut r, &mut rises);
         for rise in &rises {
@@ -355,7 +355,7 @@ fn watch_frame_at_80x15_with_five_alerts() {
         }
         let opts = FrameOptions {
             sample: i as u64 + 1,
-            interval: 2.0,
+            interval: Duration::from_secs(2),
             pools: &pools.to_string(),
             metric: TcpState::CloseWait,
             top: 20,
@@ -460,12 +460,12 @@ fn peek() {
         metric: TcpState::CloseWait,
         window: Duration::from_secs(60),
         pools: PoolSizes::new(vec!["20".parse().unwrap()]),
-        warn_pct: 75.0,
+        warn_at: Percent::WARN_DEFAULT,
     });
     let mut lines = Vec::new();
     for (i, leaked) in [6u64, 16].into_iter().enumerate() {
         let mut r = peeked(leaked);
-        for rise in tracker.update(&mut r, i as f64 * 2.0) {
+        for rise in tracker.update(&mut r, Duration::from_secs(i as u64 * 2)) {
             let g = &r.groups[rise.group];
             lines.push(frame::alert_line(&r, g, rise.from, TcpState::CloseWait));
         }
