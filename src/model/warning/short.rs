@@ -295,6 +295,7 @@ fn fact(w: &Warning) -> Option<(Fact<'_>, String)> {
             },
         )),
         Warning::UnattributedHeld {
+            proto,
             sockets,
             pids,
             processes,
@@ -302,7 +303,11 @@ fn fact(w: &Warning) -> Option<(Fact<'_>, String)> {
             ..
         } => Some((
             key(privilege, *processes, pids),
-            format!("{sockets} socket{} unattributed", plural(*sockets, "", "s")),
+            format!(
+                "{sockets} {}socket{} unattributed",
+                unix_word(*proto),
+                plural(*sockets, "", "s")
+            ),
         )),
         Warning::FocusUnreadable {
             processes,
@@ -394,6 +399,22 @@ mod tests {
             short_lines(&ws),
             [
                 "pid 1 cannot be inspected even by root (a sandbox): its network namespace not read, 1 socket unattributed"
+            ]
+        );
+        // With --proto unix too, the unix sockets are named as such.
+        let mut with_unix = ws.to_vec();
+        with_unix.push(Warning::UnattributedHeld {
+            proto: crate::model::unix::Proto::Unix,
+            sockets: 2,
+            pids: vec![1],
+            processes: 1,
+            owners: vec![(0, "root".into())],
+            privilege: root(),
+        });
+        assert_eq!(
+            short_lines(&with_unix),
+            [
+                "pid 1 cannot be inspected even by root (a sandbox): its network namespace not read, 1 socket unattributed, 2 unix sockets unattributed"
             ]
         );
         // Alone, each keeps its own short form.
