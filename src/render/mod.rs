@@ -2,7 +2,7 @@
 //! check lines and the Nagios status line, and `--watch` frames and alerts; one
 //! file per format. A snapshot's format is chosen once, as a [`Renderer`]. Renderers
 //! build bytes and never print (the commands write them, warnings through
-//! `app::print_warnings`), and never ask the terminal or the environment: its size
+//! `output::to_stderr`), and never ask the terminal or the environment: its size
 //! and whether to colour are passed in. A closed pipe then surfaces as an error the
 //! caller treats as a quiet exit.
 
