@@ -117,7 +117,7 @@ impl Collector {
         };
         let table_time = start.elapsed();
 
-        let (mut fds, scan, known) = self.scan_fds(&root, pids, &sockets, unix.as_ref());
+        let (mut fds, scan, known) = self.scan_fds(&root, pids, (&sockets, &spaces), unix.as_ref());
         let processes = self.owners(&root, &spaces, &mut fds, netns, &known, &mut warnings);
         warn_locked(&tables.info_gaps, &fds, &processes, &mut warnings);
         let fds_time = start.elapsed().saturating_sub(table_time);
@@ -166,7 +166,7 @@ impl Collector {
         &mut self,
         root: &Path,
         pids: Vec<u32>,
-        sockets: &[Socket],
+        (sockets, spaces): (&[Socket], &[netns::Namespace]),
         unix: Option<&unix::UnixCollection>,
     ) -> (FdScan, fdcache::ScanStats, HashMap<u32, Known>) {
         let unix_inodes = unix.iter().flat_map(|u| u.sockets.iter().map(|s| s.inode));
@@ -192,7 +192,13 @@ impl Collector {
             None => pids,
         };
         let (fds, scan) = match &mut self.fd_cache {
-            Some(cache) => cache.scan(root, &scanned, sockets, &wanted, self.opts.threads),
+            Some(cache) => cache.scan(
+                root,
+                &scanned,
+                (sockets, spaces),
+                &wanted,
+                self.opts.threads,
+            ),
             None => (
                 fdscan::scan(root, &scanned, &wanted, self.opts.threads),
                 fdcache::ScanStats::default(),

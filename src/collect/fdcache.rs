@@ -20,12 +20,14 @@
 //!   grafts the sock to a `struct socket`), TIME_WAIT in any case, and those
 //!   remembered ownerless (by inode and cookie) since the last full read. The
 //!   others are looked for, cheapest first:
-//!   1. the kernel is asked again about each one ([`super::recheck`]): a socket
-//!      closed since the table was read (most of them on a web host) is held by no
-//!      one, and a full scan would not find it either;
+//!   1. the kernel is asked again about each one ([`super::recheck`]; in another
+//!      network namespace from a thread that has entered it): a socket closed
+//!      since the table was read (most of them on a web host) is held by no one,
+//!      and a full scan would not find it either;
 //!   2. the processes of the socket's endpoints: those holding a listener on its
 //!      local port (an accepted connection) or another socket to its remote
-//!      address (a pool's sibling connection);
+//!      address (a pool's sibling connection); those still not found are asked
+//!      about once more (closed while their holder's table was being read);
 //!   3. the processes of the socket's uid (its creator's): a `uid-reread` sample;
 //!   4. every remembered table (a daemon that dropped privileges holds sockets of
 //!      root's uid): a full scan.
@@ -35,7 +37,7 @@
 //! processes that each also closed one). Without the fd count (kernels before 6.2,
 //! a `--proc-root` tree that is not procfs) every sample is a full scan.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::CString;
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
@@ -44,6 +46,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::fdscan::{self, FdScan, FdTable, InodeSet};
+use super::netns::Namespace;
 use super::recheck::{self, Now};
 use crate::model::scan::{ScanKind, Trigger};
 use crate::model::{NetnsId, Socket, TcpState};
@@ -140,6 +143,9 @@ pub struct FdCache {
     /// table was last read: still ownerless, they send no sample to a re-read.
     ownerless: HashMap<u64, u64>,
     last_full: Option<Instant>,
+    /// A member process of each other network namespace of this sample, through
+    /// which [`recheck`] asks there.
+    members: HashMap<NetnsId, u32>,
 }
 
 /// One sample's fd scan as it is built: the tables read so far and the
@@ -174,10 +180,13 @@ impl FdCache {
         &mut self,
         root: &Path,
         pids: &[u32],
-        sockets: &[Socket],
+        (sockets, spaces): (&[Socket], &[Namespace]),
         wanted: &HashSet<u64, S>,
         threads: usize,
     ) -> (FdScan, ScanStats) {
+        self.members = (spaces.iter())
+            .filter_map(|n| Some((n.id, n.member?)))
+            .collect();
         let full = match self.last_full {
             None => Some(FullReason::First),
             Some(t) if t.elapsed() >= FULL_EVERY => Some(FullReason::Periodic),
@@ -262,6 +271,11 @@ impl FdCache {
         stats.affine = affine.len();
         self.reread(root, pass, &affine, wanted, threads);
         still(&mut open, &pass.result);
+        // Asked again before going further: open when first asked, closed before
+        // its holder's table was read (a churning pool) is no reason to read a uid.
+        if !affine.is_empty() && !open.is_empty() {
+            self.drop_closed(root, sockets, &mut open, stats);
+        }
         let Some(&first) = open.first() else {
             return;
         };
@@ -284,8 +298,10 @@ impl FdCache {
     }
 
     /// Take out of `open` the sockets the kernel says were closed since the table
-    /// was read ([`recheck`]; only in sockleak's own namespace, where its netlink
-    /// socket looks).
+    /// was read ([`recheck`]): asked in sockleak's own namespace directly, in
+    /// another from a thread that has entered it through a member
+    /// ([`netns::inside`](super::netns::inside); root only: without the privilege
+    /// they stay unexplained, as without an answer).
     fn drop_closed(
         &self,
         root: &Path,
@@ -293,27 +309,30 @@ impl FdCache {
         open: &mut Vec<usize>,
         stats: &mut ScanStats,
     ) {
-        let Some(here) = super::netns::read_ns(&root.join("self/ns/net")) else {
-            return;
-        };
-        let asked: Vec<usize> = (open.iter().copied())
-            .filter(|&i| sockets[i].netns == here && recheck::askable(&sockets[i]))
-            .take(recheck::MAX_LOOKUPS)
-            .collect();
-        if asked.is_empty() {
-            return;
+        let here = super::netns::read_ns(&root.join("self/ns/net"));
+        let mut by_ns: BTreeMap<NetnsId, Vec<usize>> = BTreeMap::new();
+        let askable = (open.iter().copied()).filter(|&i| recheck::askable(&sockets[i]));
+        for i in askable.take(recheck::MAX_LOOKUPS) {
+            by_ns.entry(sockets[i].netns).or_default().push(i);
         }
-        let refs: Vec<&Socket> = asked.iter().map(|&i| &sockets[i]).collect();
-        // No answer: they stay unexplained, and are looked for as before.
-        let Ok(now) = recheck::ask(&refs) else {
-            return;
-        };
-        stats.rechecked = asked.len();
-        let closed: HashSet<usize> = (asked.iter().zip(&now))
-            .filter(|(_, n)| **n == Now::Closed)
-            .map(|(i, _)| *i)
-            .collect();
-        stats.closed = closed.len();
+        let mut closed: HashSet<usize> = HashSet::new();
+        for (ns, asked) in by_ns {
+            let refs: Vec<&Socket> = asked.iter().map(|&i| &sockets[i]).collect();
+            let now = match (Some(ns) == here, self.members.get(&ns)) {
+                (true, _) => recheck::ask(&refs),
+                (false, Some(member)) => {
+                    let link = root.join(format!("{member}/ns/net"));
+                    super::netns::inside(&link, ns, || recheck::ask(&refs))
+                }
+                (false, None) => continue,
+            };
+            // No answer: they stay unexplained, and are looked for as before.
+            let Ok(now) = now else { continue };
+            stats.rechecked += asked.len();
+            let gone = asked.iter().zip(&now).filter(|(_, n)| **n == Now::Closed);
+            closed.extend(gone.map(|(i, _)| *i));
+        }
+        stats.closed += closed.len();
         open.retain(|i| !closed.contains(i));
     }
 

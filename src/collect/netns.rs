@@ -196,21 +196,43 @@ fn dump_inside(
     id: NetnsId,
     idle: bool,
 ) -> io::Result<(netlink::Dump, Option<PortsRead>)> {
+    inside(ns_link, id, || {
+        let dump = netlink::dump(id, idle)?;
+        Ok((dump, read_local_ports(Path::new("/proc"))))
+    })
+}
+
+/// Run `f` in a short-lived thread that has joined network namespace `id`
+/// through `ns_link` (a member's `ns/net`): netlink sockets it opens and sysctls
+/// it reads are that namespace's. The main thread never changes namespace. The
+/// link is checked to still name `id` once opened: its process may have exited
+/// and its pid gone to a process of another namespace.
+pub fn inside<T: Send>(
+    ns_link: &Path,
+    id: NetnsId,
+    f: impl FnOnce() -> io::Result<T> + Send,
+) -> io::Result<T> {
     // Non-blocking: under a --proc-root the link may be a FIFO (setns then
     // refuses the fd); a blocking open would hang.
-    let f = super::fsread::open_nonblocking(ns_link)?;
+    let file = super::fsread::open_nonblocking(ns_link)?;
+    let ino = std::os::unix::fs::MetadataExt::ino(&file.metadata()?);
+    if ino != id {
+        return Err(io::Error::other(format!(
+            "{} is namespace {ino} now, not {id} (its process exited)",
+            super::shown(ns_link)
+        )));
+    }
     std::thread::scope(|s| {
         s.spawn(|| {
             // SAFETY: setns on a valid namespace fd; it changes only this thread,
-            // which ends right after the dump.
-            if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            // which ends when `f` returns.
+            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                 return Err(io::Error::last_os_error());
             }
-            let dump = netlink::dump(id, idle)?;
-            Ok((dump, read_local_ports(Path::new("/proc"))))
+            f()
         })
         .join()
-        .unwrap_or_else(|_| Err(io::Error::other("namespace reader thread panicked")))
+        .unwrap_or_else(|_| Err(io::Error::other("namespace thread panicked")))
     })
 }
 
