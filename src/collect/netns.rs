@@ -94,12 +94,30 @@ pub fn discover(
                 .into_iter()
                 .find(|ns| ns.id == want)
                 .map(|ns| vec![ns])
-                .ok_or_else(|| {
-                    format!(
-                        "--netns {n}: no process {n} and no network namespace with inode {n} (see `lsns -t net`)"
-                    )
-                })
+                .ok_or_else(|| not_found(root, n))
         }
+    }
+}
+
+/// Why `--netns N` names nothing: no such process or namespace, or a process
+/// whose namespace link cannot be read (another user's, without privilege).
+fn not_found(root: &Path, n: u64) -> String {
+    let link = root.join(format!("{n}/ns/net"));
+    match std::fs::read_link(&link) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            // SAFETY: geteuid has no preconditions.
+            let fix = match unsafe { libc::geteuid() } {
+                0 => "refused even to root (a sandbox or security module)",
+                _ => "run as root",
+            };
+            format!(
+                "--netns {n}: cannot read {} ({e}): {fix}; or give the namespace's inode (`lsns -t net`)",
+                shown(&link)
+            )
+        }
+        _ => format!(
+            "--netns {n}: no process {n} and no network namespace with inode {n} (see `lsns -t net`)"
+        ),
     }
 }
 

@@ -7,6 +7,26 @@ use std::process::Command;
 /// What these tests need root for (CI runs as root).
 const ROOT: &str = "running sockleak as another user";
 
+/// `--netns PID` of a process whose namespace link nobody may read says so,
+/// not "no process": the test process is root's and alive.
+#[test]
+fn netns_of_an_unreadable_process_says_why_not_that_it_is_missing() {
+    assert_root(ROOT);
+    let me = std::process::id().to_string();
+    let o = as_nobody(bin())
+        .args(["--netns", &me])
+        .output()
+        .expect("run setpriv");
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("cannot read /proc/{me}/ns/net"))
+            && err.contains("run as root")
+            && !err.contains("no process"),
+        "{err}"
+    );
+}
+
 #[test]
 fn without_privilege_totals_stay_exact_and_the_leak_is_unattributed() {
     assert_root(ROOT);
