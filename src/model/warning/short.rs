@@ -37,7 +37,7 @@ impl fmt::Display for Short<'_> {
                 privilege,
             } => write!(
                 f,
-                "network namespace of {} not readable, its sockets not counted; {}",
+                "network namespace of {} not readable: one only they are in is not counted; {}",
                 pids(p, *count),
                 fix(privilege)
             ),
@@ -132,10 +132,16 @@ impl Short<'_> {
                 ..
             } => write!(
                 f,
-                "{sockets} {}socket{} unattributed: fd tables of {} not readable; {}",
+                "{sockets} {}socket{} unattributed: fd tables of {} not readable{}; {}",
                 unix_word(*proto),
                 plural(*sockets, "", "s"),
                 pids(p, *processes),
+                // With the capabilities only a few protected processes refuse, and
+                // a socket closed mid-scan is as likely (the long form says so).
+                match privilege.ptrace_and_read {
+                    true => " (or closed during the scan)",
+                    false => "",
+                },
                 fix(privilege)
             ),
             Warning::FocusUnreadable {
@@ -290,8 +296,8 @@ fn fact(w: &Warning) -> Option<(Fact<'_>, String)> {
         } => Some((
             key(privilege, *count, pids),
             match count {
-                1 => "its network namespace not read".to_string(),
-                n => format!("netns of {n} processes not read"),
+                1 => "its network namespace unknown".to_string(),
+                n => format!("netns of {n} processes unknown"),
             },
         )),
         Warning::UnattributedHeld {
@@ -398,7 +404,7 @@ mod tests {
         assert_eq!(
             short_lines(&ws),
             [
-                "pid 1 cannot be inspected even by root (a sandbox): its network namespace not read, 1 socket unattributed"
+                "pid 1 cannot be inspected even by root (a sandbox): its network namespace unknown, 1 socket unattributed"
             ]
         );
         // With --proto unix too, the unix sockets are named as such.
@@ -414,14 +420,14 @@ mod tests {
         assert_eq!(
             short_lines(&with_unix),
             [
-                "pid 1 cannot be inspected even by root (a sandbox): its network namespace not read, 1 socket unattributed, 2 unix sockets unattributed"
+                "pid 1 cannot be inspected even by root (a sandbox): its network namespace unknown, 1 socket unattributed, 2 unix sockets unattributed"
             ]
         );
         // Alone, each keeps its own short form.
         assert_eq!(
             short_lines(&ws[1..]),
             [
-                "1 socket unattributed: fd tables of pid 1 not readable; refused even to root (a sandbox or security module)"
+                "1 socket unattributed: fd tables of pid 1 not readable (or closed during the scan); refused even to root (a sandbox or security module)"
             ]
         );
     }
