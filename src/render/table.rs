@@ -181,7 +181,7 @@ struct Layout {
 
 /// How far a layout is folded to fit a narrow terminal: each step keeps what the
 /// previous ones dropped out, and gives up one more thing.
-const FOLDS: usize = 14;
+const FOLDS: usize = 15;
 
 impl Layout {
     fn new(report: &Report, groups: &[Group]) -> Layout {
@@ -224,9 +224,10 @@ impl Layout {
     /// The layout folded `level` steps (1 to [`FOLDS`]): states but `metric` into
     /// TOTAL; COMMAND, RECV-Q and USER out; DIR into ENDPOINT as an arrow;
     /// OLDEST_CW out; one space between columns; process names cut to 12
-    /// characters; TOTAL, TREND, IDLE, RATE/MIN and PID out; process names cut to
-    /// 8. What judges the group (VERDICT, the endpoint, the metric, DELTA, POOL%,
-    /// ETA and FLAG) stays to the last.
+    /// characters; TOTAL, TREND, IDLE, RATE/MIN, NETNS and PID out (NETNS first: a
+    /// pid tells two processes apart anywhere, and is what is killed); process
+    /// names cut to 8. What judges the group (VERDICT, the endpoint, the metric,
+    /// DELTA, POOL%, ETA and FLAG) stays to the last.
     fn folded(mut self, level: usize, metric: TcpState) -> Layout {
         if level >= 1 {
             self.states.retain(|s| *s == metric);
@@ -255,9 +256,12 @@ impl Layout {
         self.with_idle &= level < 11;
         self.with_rate &= level < 12;
         if level >= 13 {
-            self.keys.retain(|c| *c != Col::Pid);
+            self.keys.retain(|c| *c != Col::Netns);
         }
         if level >= 14 {
+            self.keys.retain(|c| *c != Col::Pid);
+        }
+        if level >= 15 {
             self.process_max = Some(8);
         }
         self

@@ -179,6 +179,39 @@ fn table_fits_the_terminal() {
     }
 }
 
+/// Narrow, a table whose rows are in other namespaces gives up NETNS before
+/// PID: the pid tells two processes apart anywhere, and is what is killed.
+#[test]
+fn narrow_tables_keep_pid_before_netns() {
+    let mut r = report(12);
+    for g in &mut r.groups {
+        g.netns = Some(4026532999);
+    }
+    let table = |width: usize| {
+        let t = Renderer::Table(TableOptions {
+            top: 20,
+            header: true,
+            color: false,
+            more_hint: TableOptions::TOP_HINT,
+            fit: Some((width, TcpState::CloseWait)),
+        });
+        String::from_utf8(t.render(&r).unwrap()).unwrap()
+    };
+    let header = |text: &str| text.lines().next().unwrap().to_string();
+    assert!(header(&table(200)).contains("NETNS"), "{}", table(200));
+    let narrow = (40..=120)
+        .rev()
+        .map(|w| (w, table(w)))
+        .find(|(_, t)| !header(t).contains("NETNS"))
+        .expect("NETNS folds away at some width");
+    assert!(
+        header(&narrow.1).starts_with("PID "),
+        "at {} columns NETNS went but PID must stay:\n{}",
+        narrow.0,
+        narrow.1
+    );
+}
+
 #[test]
 fn json() {
     let r = report(12);
