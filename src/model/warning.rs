@@ -273,6 +273,24 @@ impl Warning {
         Short(self)
     }
 
+    /// Whether a check's verdict may miss a leak because of it: a namespace or
+    /// family not read, idle ages not read (a leak is then at most `suspect`),
+    /// sockets whose holders could not be seen. Churn (a socket closed during
+    /// the scan) and cosmetic gaps are not.
+    pub fn blinds_a_check(&self) -> bool {
+        matches!(
+            self,
+            Warning::NsLinksUnreadable { .. }
+                | Warning::NetnsFellBack { .. }
+                | Warning::NetnsSkipped { .. }
+                | Warning::NetlinkUnavailable { .. }
+                | Warning::UnattributedHeld { .. }
+                | Warning::FocusUnreadable { .. }
+                | Warning::Ipv6NotCounted { .. }
+                | Warning::OwnFdsExhausted { .. }
+        )
+    }
+
     /// The same warning with its counts zeroed: two samples whose warnings differ
     /// only in how many sockets they concern say nothing new.
     pub fn without_counts(&self) -> Warning {

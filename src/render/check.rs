@@ -120,7 +120,21 @@ pub fn nagios(r: &Report, v: &CheckVerdict, protos: Protos) -> String {
         .iter()
         .max_by_key(|g| g.states.get(v.metric))
         .filter(|g| g.states.get(v.metric) > 0);
-    let summary = summary(r, v, worst, host);
+    let mut summary = summary(r, v, worst, host);
+    // What could not be seen is said on the status line too: an OK from a check
+    // that could not read a container's namespace is not the OK it looks like.
+    let blinding: Vec<_> = (r.warnings.iter())
+        .filter(|w| w.blinds_a_check())
+        .cloned()
+        .collect();
+    let unseen = crate::model::warning::short_lines(&blinding);
+    if let Some(first) = unseen.first() {
+        let more = match unseen.len() {
+            1 => String::new(),
+            n => format!(" (+{} more)", n - 1),
+        };
+        summary.push_str(&format!("; warning: {first}{more}"));
+    }
     // Unix's own counts beside TCP's only when both were checked.
     let unix_too = unix.filter(|_| protos.tcp);
     let perf = perfdata(v, worst, host, unix_too);

@@ -238,6 +238,39 @@ fn prometheus() {
     golden("metrics-max4.prom", &bounded.render(&r).unwrap());
 }
 
+/// A Nagios OK from a check that could not see everything says so on its
+/// status line (a namespace it could not read may hold the leak); churn alone
+/// (sockets closed during the scan, in every report here) does not.
+#[test]
+fn a_blind_nagios_ok_says_what_it_could_not_see() {
+    use sockleak::model::warning::{Privilege, Warning};
+    let mut r = report(12);
+    let l = Levels {
+        metric: TcpState::CloseWait,
+        warn: Some(Threshold::Count(100)),
+        crit: None,
+        pools: PoolSizes::default(),
+    };
+    let ok = check::nagios(&r, &levels::judge(&r, &l), Protos::default());
+    assert!(
+        ok.starts_with("SOCKLEAK OK - ") && !ok.contains("warning:"),
+        "{ok}"
+    );
+    r.warnings.push(Warning::NsLinksUnreadable {
+        count: 44,
+        pids: vec![700, 701],
+        privilege: Privilege::default(),
+    });
+    let blind = check::nagios(&r, &levels::judge(&r, &l), Protos::default());
+    let text = blind.split(" | ").next().unwrap();
+    assert!(
+        text.starts_with("SOCKLEAK OK - ")
+            && text.contains("; warning: network namespace of pid 700, 701, ... not readable")
+            && text.ends_with("run as root"),
+        "{blind}"
+    );
+}
+
 #[test]
 fn checks() {
     let r = report(12);
