@@ -144,6 +144,7 @@ fn replace(
         .suffix(suffix)
         .permissions(fs::Permissions::from_mode(mode))
         .tempfile_in(&dir)
+        .map_err(without_temp_name)
         .with_context(failed)?;
     fill(&mut tmp).with_context(failed)?;
     let file = tmp.as_file_mut();
@@ -162,6 +163,16 @@ fn replace(
         .map_err(|e| e.error)
         .with_context(failed)?;
     Ok(())
+}
+
+/// The error of creating the temporary file, without the random name tempfile
+/// appends (` at path "…"`: it means nothing to the user, who is told the target).
+fn without_temp_name(e: io::Error) -> io::Error {
+    let text = e.to_string();
+    match text.rfind(" at path \"") {
+        Some(at) => io::Error::new(e.kind(), &text[..at]),
+        None => e,
+    }
 }
 
 /// Write `contents` to `path` atomically (see [`write_atomic_with`]).
@@ -215,6 +226,20 @@ pub fn terminal_size() -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_directory_is_named_by_the_target_not_the_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("gone/x.prom");
+        let err = write_atomic(&target, Readers::Umask, b"x").unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains(&format!("--output-file {}", target.display()))
+                && text.contains("No such file or directory")
+                && !text.contains("sockleak-tmp"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn atomic_write_replaces_and_keeps_on_failure() {

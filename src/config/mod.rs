@@ -260,7 +260,7 @@ fn unknown_names(wanted: &[String], root: &Path) -> Result<(), String> {
         .map(|n| crate::model::printable(&n).into_owned())
         .collect();
     let hint = match near.is_empty() {
-        true => "(give a name as ps -o comm or the executable shows it)".to_string(),
+        true => "give a name as `ps -o comm=` or `ls -l /proc/PID/exe` shows it".to_string(),
         false => format!("did you mean {}?", near.join(", ")),
     };
     Err(format!(
