@@ -618,6 +618,14 @@ fn plot(args: cli::PlotArgs) -> Result<Config> {
     let svg = match ext.as_deref() {
         Some("svg") => true,
         Some("png") => false,
+        // A directory is the likelier slip than a wrong extension: say so.
+        _ if args.output.is_dir() => {
+            return Err(UsageError(format!(
+                "-o {}: is a directory; give the image's file name (ending in .svg or .png)",
+                args.output.display()
+            ))
+            .into());
+        }
         _ => {
             return Err(UsageError(format!(
                 "-o {}: the extension chooses the format: use .svg or .png",

@@ -321,6 +321,23 @@ fn plot_output_is_atomic_and_refuses_links() {
     assert_eq!(left, ["chart.png", "chart.svg", "r.ndjson", "victim"]);
 }
 
+/// `plot -o DIR` says the output is a directory, and a wrong extension says
+/// which ones choose the format; both exit 3 and write nothing.
+#[test]
+fn plot_output_that_is_no_image_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("r.ndjson");
+    std::fs::write(&record, "").unwrap();
+    let o = run(&["plot", path_str(&record), "-o", path_str(dir.path())]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("is a directory"), "{err}");
+    let o = run(&["plot", path_str(&record), "-o", "chart.jpg"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("use .svg or .png"), "{err}");
+}
+
 /// `-o nagios` whose `--output-file` cannot be written still answers as a plugin:
 /// `SOCKLEAK UNKNOWN - ...` on stdout, exit 3.
 #[test]
