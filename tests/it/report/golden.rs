@@ -37,25 +37,10 @@ fn unix_report(tcp: bool) -> Report {
 
 #[test]
 fn unix_groups() {
-    let table = |top| {
-        Renderer::Table(TableOptions {
-            top,
-            header: true,
-            color: false,
-            more_hint: TableOptions::TOP_HINT,
-            fit: None,
-        })
-    };
     let r = unix_report(false);
-    golden("unix-table.txt", &table(20).render(&r).unwrap());
+    golden("unix-table.txt", &renderer(20, None).render(&r).unwrap());
     // At 80 columns too: the verdict and the path survive.
-    let narrow = Renderer::Table(TableOptions {
-        top: 5,
-        header: true,
-        color: false,
-        more_hint: TableOptions::TOP_HINT,
-        fit: Some((80, TcpState::Established)),
-    });
+    let narrow = renderer(5, Some((80, TcpState::Established)));
     let text = String::from_utf8(narrow.render(&unix_report(true)).unwrap()).unwrap();
     for line in text.lines() {
         assert!(sockleak::render::visible_width(line) <= 80, "{line}");
@@ -63,7 +48,7 @@ fn unix_groups() {
     golden("unix-all-table-80.txt", text.as_bytes());
     golden(
         "unix-all-table.txt",
-        &table(20).render(&unix_report(true)).unwrap(),
+        &renderer(20, None).render(&unix_report(true)).unwrap(),
     );
     golden(
         "unix-report.json",
@@ -91,6 +76,18 @@ fn unix_groups() {
 }
 
 /// The report of [`leaking_host`], judged as a snapshot judges it.
+/// The table renderer golden tests use: `top` rows, a header, no colour,
+/// fitted to `fit` columns (ranked by `metric`) or not fitted.
+fn renderer(top: usize, fit: Option<(usize, TcpState)>) -> Renderer {
+    Renderer::Table(TableOptions {
+        top,
+        header: true,
+        color: false,
+        more_hint: TableOptions::TOP_HINT,
+        fit,
+    })
+}
+
 fn report(leaked: u64) -> Report {
     report_of(&leaking_host(leaked), &Filters::default())
 }
@@ -132,21 +129,9 @@ fn golden(name: &str, actual: &[u8]) {
 #[test]
 fn table() {
     let r = report(12);
-    let t = Renderer::Table(TableOptions {
-        top: 20,
-        header: true,
-        color: false,
-        more_hint: TableOptions::TOP_HINT,
-        fit: None,
-    });
+    let t = renderer(20, None);
     golden("table.txt", &t.render(&r).unwrap());
-    let top2 = Renderer::Table(TableOptions {
-        top: 2,
-        header: true,
-        color: false,
-        more_hint: TableOptions::TOP_HINT,
-        fit: None,
-    });
+    let top2 = renderer(2, None);
     golden("table-top2.txt", &top2.render(&r).unwrap());
 }
 
@@ -156,13 +141,7 @@ fn table() {
 fn table_fits_the_terminal() {
     let r = report(12);
     for width in [80, 120, 200] {
-        let t = Renderer::Table(TableOptions {
-            top: 20,
-            header: true,
-            color: false,
-            more_hint: TableOptions::TOP_HINT,
-            fit: Some((width, TcpState::CloseWait)),
-        });
+        let t = renderer(20, Some((width, TcpState::CloseWait)));
         let out = t.render(&r).unwrap();
         let text = String::from_utf8(out.clone()).unwrap();
         for line in text.lines() {
@@ -188,13 +167,7 @@ fn narrow_tables_keep_pid_before_netns() {
         g.netns = Some(4026532999);
     }
     let table = |width: usize| {
-        let t = Renderer::Table(TableOptions {
-            top: 20,
-            header: true,
-            color: false,
-            more_hint: TableOptions::TOP_HINT,
-            fit: Some((width, TcpState::CloseWait)),
-        });
+        let t = renderer(20, Some((width, TcpState::CloseWait)));
         String::from_utf8(t.render(&r).unwrap()).unwrap()
     };
     let header = |text: &str| text.lines().next().unwrap().to_string();
@@ -501,13 +474,7 @@ fn peeked(leaked: u64) -> Report {
 #[test]
 fn peek() {
     let r = peeked(20);
-    let t = Renderer::Table(TableOptions {
-        top: 20,
-        header: true,
-        color: false,
-        more_hint: TableOptions::TOP_HINT,
-        fit: None,
-    });
+    let t = renderer(20, None);
     golden("table-peek.txt", &t.render(&r).unwrap());
     golden(
         "report-peek.json",
@@ -558,13 +525,7 @@ fn ports_near_exhaustion() {
         used: 26_000,
         range: 28_232,
     });
-    let t = Renderer::Table(TableOptions {
-        top: 20,
-        header: true,
-        color: false,
-        more_hint: TableOptions::TOP_HINT,
-        fit: None,
-    });
+    let t = renderer(20, None);
     golden("table-ports.txt", &t.render(&r).unwrap());
     let line = frame::ports_alert_line(&r, &r.groups[i], sockleak::model::watch::Flag::Warn);
     golden("ports-alert.txt", (line + "\n").as_bytes());
