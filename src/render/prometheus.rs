@@ -187,16 +187,11 @@ pub fn render(r: &Report, opts: &PromOptions) -> String {
 /// How the last sample was taken and, over the sampler's life, how many samples
 /// of each kind it took and how many fd tables they read: a `serve` whose
 /// incremental sampling degrades to full scans shows it here.
-/// Milliseconds (two decimals) as seconds, written exactly: `4.9` is `0.0049`,
-/// not the `0.004900000000000001` that dividing the float gives.
-fn seconds_of_ms(ms: f64) -> String {
-    let s = format!("{:.5}", ms / 1000.0);
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s.is_empty() || s == "-" {
-        "0".into()
-    } else {
-        s.into()
-    }
+/// Milliseconds (two decimals, `model::scan::millis`) as seconds, the nearest
+/// float to the exact value: `4.9` is `0.0049`, not the `0.004900000000000001`
+/// that dividing the float gives (an integer divided is rounded once).
+fn seconds_of_ms(ms: f64) -> f64 {
+    (ms * 100.0).round() / 100_000.0
 }
 
 fn scan_series(out: &mut String, scan: &ScanInfo) {
@@ -536,10 +531,11 @@ mod tests {
 
     #[test]
     fn scan_seconds_are_written_without_float_noise() {
-        assert_eq!(seconds_of_ms(4.9), "0.0049");
-        assert_eq!(seconds_of_ms(1234.56), "1.23456");
-        assert_eq!(seconds_of_ms(0.0), "0");
-        assert_eq!(seconds_of_ms(2000.0), "2");
+        let written = |ms: f64| seconds_of_ms(ms).to_string();
+        assert_eq!(written(4.9), "0.0049");
+        assert_eq!(written(1234.56), "1.23456");
+        assert_eq!(written(0.0), "0");
+        assert_eq!(written(2000.0), "2");
     }
 
     #[test]
