@@ -305,25 +305,39 @@ fn checks() {
     golden("checks.txt", out.as_bytes());
 }
 
-#[test]
-fn watch_frame_at_80_columns() {
-    let pools = PoolSizes::new(vec!["20".parse().unwrap(), ":5432=3".parse().unwrap()]);
-    let mut tracker = Tracker::new(Policy {
-        metric: TcpState::CloseWait,
-        window: Duration::from_secs(60),
-        pools: pools.clone(),
-        warn_at: Percent::WARN_DEFAULT,
-    });
-    let mut out = Vec::new();
-    let mut alerts = Vec::new();
-    let verdicts = VerdictPolicy {
-        pools: pools.clone(),
-        ..VerdictPolicy::default()
-    };
-    for (i, leaked) in [6u64, 9, 12, 16].into_iter().enumerate() {
+/// A `--watch` of the golden host in memory: the steps `app::watch::sample`
+/// takes after collection (tracker, verdicts, rank), every rise an alert.
+struct Watched {
+    pools: PoolSizes,
+    tracker: Tracker,
+    verdicts: VerdictPolicy,
+}
+
+impl Watched {
+    fn new(pools: PoolSizes) -> Watched {
+        Watched {
+            tracker: Tracker::new(Policy {
+                metric: TcpState::CloseWait,
+                window: Duration::from_secs(60),
+                pools: pools.clone(),
+                warn_at: Percent::WARN_DEFAULT,
+            }),
+            verdicts: VerdictPolicy {
+                pools: pools.clone(),
+                ..VerdictPolicy::default()
+            },
+            pools,
+        }
+    }
+
+    /// Sample `i` (every 2 s) of a host leaking `leaked`: its report, with the
+    /// pool alerts of the flags that rose appended to `alerts`.
+    fn sample(&mut self, i: usize, leaked: u64, alerts: &mut Vec<Alert>) -> Report {
         let mut r = report(leaked);
-        let mut rises = tracker.update(&mut r, Duration::from_secs(i as u64 * 2));
-        verdict::attach(&mut r, &verdicts);
+        let mut rises = self
+            .tracker
+            .update(&mut r, Duration::from_secs(i as u64 * 2));
+        verdict::attach(&mut r, &self.verdicts);
         rank::flagged_first(&mut r, &mut rises);
         for rise in &rises {
             let g = &r.groups[rise.group];
@@ -332,20 +346,38 @@ fn watch_frame_at_80_columns() {
                 line: frame::alert_line(&r, g, rise.from, TcpState::CloseWait),
             });
         }
+        r
+    }
+
+    /// Sample `i`'s frame on a terminal of `size` (columns, rows).
+    fn frame(&self, r: &Report, i: usize, size: (usize, usize), alerts: &[Alert]) -> Vec<u8> {
         let opts = FrameOptions {
             sample: i as u64 + 1,
             interval: Duration::from_secs(2),
-            pools: &pools.to_string(),
+            pools: &self.pools.to_string(),
             metric: TcpState::CloseWait,
             top: 20,
             header: true,
             color: false,
             tty: true,
-            size: Some((80, 24)),
-            recent_alerts: &alerts,
+            size: Some(size),
+            recent_alerts: alerts,
             warnings: WarningStyle::Short,
         };
-        out = frame::frame(&r, &opts).unwrap();
+        frame::frame(r, &opts).unwrap()
+    }
+}
+
+#[test]
+fn watch_frame_at_80_columns() {
+    let mut w = Watched::new(PoolSizes::new(vec![
+        "20".parse().unwrap(),
+        ":5432=3".parse().unwrap(),
+    ]));
+    let (mut out, mut alerts) = (Vec::new(), Vec::new());
+    for (i, leaked) in [6u64, 9, 12, 16].into_iter().enumerate() {
+        let r = w.sample(i, leaked, &mut alerts);
+        out = w.frame(&r, i, (80, 24), &alerts);
     }
     golden("watch-frame-80x24.txt", &out);
     let lines: Vec<&str> = alerts.iter().map(|a| a.line.as_str()).collect();
@@ -358,17 +390,7 @@ fn watch_frame_at_80_columns() {
 /// is wider than the terminal.
 #[test]
 fn watch_frame_at_80x15_with_five_alerts() {
-    let pools = PoolSizes::new(vec!["20".parse().unwrap()]);
-    let mut tracker = Tracker::new(Policy {
-        metric: TcpState::CloseWait,
-        window: Duration::from_secs(60),
-        pools: pools.clone(),
-        warn_at: Percent::WARN_DEFAULT,
-    });
-    let verdicts = VerdictPolicy {
-        pools: pools.clone(),
-        ..VerdictPolicy::default()
-    };
+    let mut w = Watched::new(PoolSizes::new(vec!["20".parse().unwrap()]));
     let fd = |pid: u32| Alert {
         kind: AlertKind::FdLimit,
         line: format!(
@@ -378,34 +400,11 @@ fn watch_frame_at_80x15_with_five_alerts() {
     let mut alerts = vec![fd(901), fd(902)];
     let mut out = Vec::new();
     for (i, leaked) in [6u64, 9, 16].into_iter().enumerate() {
-        let mut r = report(leaked);
-        let mut rises = tracker.update(&mut r, Duration::from_secs(i as u64 * 2));
-        verdict::attach(&mut r, &verdicts);
-        rank::flagged_first(&mut r, &mut rises);
-        for rise in &rises {
-            let g = &r.groups[rise.group];
-            alerts.push(Alert {
-                kind: AlertKind::Pool,
-                line: frame::alert_line(&r, g, rise.from, TcpState::CloseWait),
-            });
-        }
+        let r = w.sample(i, leaked, &mut alerts);
         if i == 1 {
             alerts.push(fd(903));
         }
-        let opts = FrameOptions {
-            sample: i as u64 + 1,
-            interval: Duration::from_secs(2),
-            pools: &pools.to_string(),
-            metric: TcpState::CloseWait,
-            top: 20,
-            header: true,
-            color: false,
-            tty: true,
-            size: Some((80, 15)),
-            recent_alerts: &alerts,
-            warnings: WarningStyle::Short,
-        };
-        out = frame::frame(&r, &opts).unwrap();
+        out = w.frame(&r, i, (80, 15), &alerts);
     }
     assert_eq!(alerts.len(), 5, "two pool alerts and three fd-limit alerts");
     let text = String::from_utf8(out.clone()).unwrap();
