@@ -67,6 +67,48 @@ fn processes() -> Vec<(u32, u32, char)> {
 }
 
 /// Stop every process of `pgids` and wait until each is stopped; their pids.
+/// An incremental and a full collector side by side: each round is taken by
+/// both with the peers' process groups frozen, so that both see the same fd
+/// tables, and compared socket by socket.
+struct Pair {
+    inc: Collector,
+    full: Collector,
+    pgids: Vec<u32>,
+    /// Bounded in time, not only in rounds: on a host with a huge table each
+    /// collection is slow, and the test must end (and say so), never hang.
+    deadline: Instant,
+    /// Owned sockets compared so far.
+    compared: usize,
+}
+
+impl Pair {
+    fn new(pgids: Vec<u32>) -> Pair {
+        Pair {
+            inc: collector(true),
+            full: collector(false),
+            pgids,
+            deadline: Instant::now() + Duration::from_secs(120),
+            compared: 0,
+        }
+    }
+
+    /// Round `round`: the incremental collection, the full one, and the pids
+    /// that were frozen.
+    fn round(&mut self, round: usize) -> (Collection, Collection, BTreeSet<u32>) {
+        assert!(
+            Instant::now() < self.deadline,
+            "only {round} rounds in 120 s: the host's table is too large or too busy for this test"
+        );
+        let thaw = Thaw(self.pgids.clone());
+        let frozen = freeze(&self.pgids);
+        let a = self.inc.collect().expect("incremental collection");
+        let b = self.full.collect().expect("full collection");
+        drop(thaw);
+        self.compared += compare(&a, &b, &frozen, round);
+        (a, b, frozen)
+    }
+}
+
 fn freeze(pgids: &[u32]) -> BTreeSet<u32> {
     signal(pgids, libc::SIGSTOP).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -159,24 +201,10 @@ fn incremental_samples_equal_full_scans_under_churn() {
             "--fork",
         ],
     );
-    let pgids = vec![churn.pid(), swap.pid(), shared.pid()];
-    let (mut inc, mut full) = (collector(true), collector(false));
+    let mut pair = Pair::new(vec![churn.pid(), swap.pid(), shared.pid()]);
     let mut stats = Vec::new();
-    let mut compared = 0;
-    // Bounded in time, not only in rounds: on a host with a huge table each
-    // collection is slow, and the test must end (and say so), never hang.
-    let deadline = Instant::now() + Duration::from_secs(120);
     for round in 0..40 {
-        assert!(
-            Instant::now() < deadline,
-            "only {round} rounds in 120 s: the host's table is too large or too busy for this test"
-        );
-        let thaw = Thaw(pgids.clone());
-        let frozen = freeze(&pgids);
-        let a = inc.collect().expect("incremental collection");
-        let b = full.collect().expect("full collection");
-        drop(thaw);
-        compared += compare(&a, &b, &frozen, round);
+        let (a, _, _) = pair.round(round);
         stats.push(a.scan);
         std::thread::sleep(Duration::from_millis(120));
     }
@@ -201,7 +229,11 @@ fn incremental_samples_equal_full_scans_under_churn() {
         stats.iter().any(|s| s.reused > 0 && s.read < s.reused),
         "no sample reused more tables than it read: {stats:?}"
     );
-    assert!(compared > 40 * 50, "only {compared} owned sockets compared");
+    assert!(
+        pair.compared > 40 * 50,
+        "only {} owned sockets compared",
+        pair.compared
+    );
 }
 
 /// Sockets per (pid, local, remote, state) of the frozen processes: what a report
@@ -237,22 +269,10 @@ fn incremental_samples_equal_full_scans_beside_a_closing_server() {
     let _host = crate::shared();
     let host = private_loopback();
     let (server, client) = web_host(&host);
-    let pgids = vec![server.pid(), client.pid()];
-    let (mut inc, mut full) = (collector(true), collector(false));
+    let mut pair = Pair::new(vec![server.pid(), client.pid()]);
     let mut stats: Vec<ScanStats> = Vec::new();
-    let mut compared = 0;
-    let deadline = Instant::now() + Duration::from_secs(120);
     for round in 0..16 {
-        assert!(
-            Instant::now() < deadline,
-            "only {round} rounds in 120 s: the host's table is too large or too busy for this test"
-        );
-        let thaw = Thaw(pgids.clone());
-        let frozen = freeze(&pgids);
-        let a = inc.collect().expect("incremental collection");
-        let b = full.collect().expect("full collection");
-        drop(thaw);
-        compared += compare(&a, &b, &frozen, round);
+        let (a, b, frozen) = pair.round(round);
         let (ca, cb) = (counts(&a, &frozen), counts(&b, &frozen));
         assert_eq!(ca, cb, "round {round}: counts per pid and endpoint");
         assert!(
@@ -279,7 +299,11 @@ fn incremental_samples_equal_full_scans_beside_a_closing_server() {
         stats.iter().any(|s| s.affine > 0 && s.full.is_none()),
         "no sample found a socket at its listener's process: {stats:?}"
     );
-    assert!(compared > 16 * 4, "only {compared} owned sockets compared");
+    assert!(
+        pair.compared > 16 * 4,
+        "only {} owned sockets compared",
+        pair.compared
+    );
 }
 
 /// The reproduction of issue 27, in a pid and network namespace of its own (so
