@@ -27,28 +27,14 @@ Every process exits when its stdin closes (or its duration ends).
 """
 import json, os, select, socket, sys, threading, time
 
+from child import exit_with_stdin, say
+
 BODY_403 = b"<html><body><h1>403 Forbidden</h1></body></html>\n"
 BODY_200 = b"ok\n"
 
 
-def say(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
 def opt(args, flag, default):
     return type(default)(args[args.index(flag) + 1]) if flag in args else default
-
-
-def exit_with_stdin():
-    def watch():
-        try:
-            while sys.stdin.buffer.read(1):
-                pass
-        except Exception:
-            pass
-        os._exit(0)
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def read_request(conn, idle):

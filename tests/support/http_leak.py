@@ -30,30 +30,16 @@ Every process exits when its stdin closes.
 """
 import hashlib, json, os, socket, ssl, sys, threading, time
 
+from child import exit_with_stdin, say
+
 BODY = (
     b"<html><head><title>403 Forbidden</title></head><body><h1>Forbidden</h1>"
     + b"<p>" + b"forbidden " * 40 + b"</p></body></html>\n"
 )
 
 
-def say(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
 def opt(args, flag, default=None):
     return args[args.index(flag) + 1] if flag in args else default
-
-
-def exit_with_stdin():
-    def watch():
-        try:
-            while sys.stdin.buffer.read(1):
-                pass
-        except Exception:
-            pass
-        os._exit(0)
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def read_head(conn):

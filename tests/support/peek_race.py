@@ -21,13 +21,10 @@ Exits when stdin closes.
 """
 import errno, json, os, socket, struct, sys, time
 
+from child import say
+
 PAYLOAD = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 TCP_CLOSE = 7
-
-
-def say(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
 
 
 def state(s):

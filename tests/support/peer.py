@@ -79,24 +79,10 @@ stopped (SIGSTOP), when no stdin watcher can run.
 """
 import ctypes, json, os, signal, socket, sys, threading, time
 
+from child import exit_with_stdin, say
+
 libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_NAME, PR_SET_PDEATHSIG = 15, 1
-
-
-def say(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def die_with_stdin():
-    def watch():
-        try:
-            while sys.stdin.buffer.read(1):
-                pass
-        except Exception:
-            pass
-        os._exit(0)
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def set_name(name):
@@ -463,7 +449,7 @@ def flood(args):
 def main():
     if "--pdeathsig" in sys.argv:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    die_with_stdin()
+    exit_with_stdin()
     cmd, args = sys.argv[1], sys.argv[2:]
     set_name(opt(args, "--name"))
     {"listen": listen, "connect": connect, "churn": churn, "pair": pair, "swap": swap,

@@ -37,6 +37,8 @@
 """
 import ctypes, fcntl, json, os, socket, subprocess, sys, threading, time
 
+from child import exit_with_stdin, say
+
 libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_NAME, PR_SET_PDEATHSIG = 15, 1
 HOST = "127.0.0.1"
@@ -47,25 +49,12 @@ BODY = (
 CLOSE_WAIT, ESTABLISHED, FIN_WAIT2 = "08", "01", "05"
 
 
-def say(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
 def die_with_parent(name):
     """Take NAME as comm, and end when stdin closes or the parent dies."""
     libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
     libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
 
-    def watch():
-        try:
-            while sys.stdin.buffer.read(1):
-                pass
-        except Exception:
-            pass
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
+    exit_with_stdin()
 
 
 def listener(port):
