@@ -24,25 +24,12 @@ fn record(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-fn plot(record: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> String {
-    let mut args = vec!["plot", path_str(record), "-o", path_str(out)];
-    args.extend_from_slice(extra);
-    let o = run(&args);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    std::fs::read_to_string(out).unwrap()
-}
-
 #[test]
 fn pool_size_by_endpoint_draws_each_group_against_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let rec = record(dir.path());
     let svg = dir.path().join("p.svg");
-    let text = plot(&rec, &svg, &["--pool-size", "10.0.0.5:5432=10"]);
+    let text = plot_svg(&rec, &svg, &["--pool-size", "10.0.0.5:5432=10"]);
     assert!(
         text.contains("pool 10: 7 app -&gt; 10.0.0.5:5432"),
         "the matching group's own pool line: {}",
@@ -53,7 +40,7 @@ fn pool_size_by_endpoint_draws_each_group_against_its_own() {
     );
     assert!(!text.contains("6379 pool") && !text.contains("pool 10: 8 app"));
     // A bare N: one shared pool, its warn line at the whole count.
-    let text = plot(&rec, &svg, &["--pool-size", "10"]);
+    let text = plot_svg(&rec, &svg, &["--pool-size", "10"]);
     assert!(text.contains("pool size 10"), "{text}");
     assert!(text.contains("warn 75% (8)"), "{text}");
     // The same endpoint twice is refused, as for --watch.

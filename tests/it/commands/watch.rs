@@ -216,7 +216,7 @@ fn assert_one_alert_per_rise(stderr: &str, pid: u32) {
 /// lines, and a 1100 x 620 PNG.
 fn assert_record_plots_as_svg_and_png(record: &Path, dir: &Path) {
     let svg = dir.join("leak.svg");
-    let text = plot_svg(record, &svg);
+    let text = plot_svg(record, &svg, &[]);
     assert!(text.trim_start().starts_with("<svg") && text.trim_end().ends_with("</svg>"));
     let group_lines = text
         .lines()
@@ -498,7 +498,7 @@ fn plot_tells_containers_apart() {
     }
     std::fs::write(&record, text).unwrap();
     let svg = dir.path().join("c.svg");
-    let text = plot_svg(&record, &svg);
+    let text = plot_svg(&record, &svg, &[]);
     let lines = text
         .lines()
         .filter(|l| l.contains("<polyline") && l.contains("stroke-width=\"2\""))

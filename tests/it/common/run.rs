@@ -292,9 +292,11 @@ pub fn raw_control(text: &[u8]) -> Option<(usize, char)> {
         .find(|(_, c)| c.is_control() && *c != '\n' && *c != '\t')
 }
 
-/// `sockleak plot RECORD -o OUT`, which must succeed; the SVG's text.
-pub fn plot_svg(record: &Path, out: &Path) -> String {
-    let o = run(&["plot", path_str(record), "-o", path_str(out)]);
+/// `sockleak plot RECORD -o OUT [EXTRA...]`, which must succeed; the SVG's text.
+pub fn plot_svg(record: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["plot", path_str(record), "-o", path_str(out)];
+    args.extend_from_slice(extra);
+    let o = run(&args);
     assert_eq!(
         o.status.code(),
         Some(0),

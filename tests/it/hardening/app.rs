@@ -240,7 +240,7 @@ fn plot_labels_stay_valid_xml() {
     }
     std::fs::write(&record, text).unwrap();
     let svg = dir.path().join("p.svg");
-    plot_svg(&record, &svg);
+    plot_svg(&record, &svg, &[]);
     let check = Command::new("python3")
         .args([
             "-c",

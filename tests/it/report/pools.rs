@@ -162,7 +162,7 @@ fn assert_its_full_alert_adds_up(stderr: &str, pid: u32, name: &str, pool: u64) 
 /// The plot draws each group against its own pool.
 fn assert_the_plot_draws_each_against_its_own_pool(record: &Path, dir: &Path) {
     let svg = dir.join("pools.svg");
-    let text = plot_svg(record, &svg);
+    let text = plot_svg(record, &svg, &[]);
     for (pool, name) in POOLS.iter().zip(NAMES) {
         assert!(
             text.contains(&format!("pool {pool}: ")) && text.contains(name),
